@@ -1,0 +1,111 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "trawl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "trawl", targets: ["trawl"]),
+        .library(name: "TrawlCore", targets: ["TrawlCore"]),
+        .library(name: "TrawlSources", targets: ["TrawlSources"]),
+        .library(name: "TrawlSinks", targets: ["TrawlSinks"]),
+        .library(name: "TrawlApp", targets: ["TrawlApp"]),
+        .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "TrawlCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlSources",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlSinks",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlApp",
+            dependencies: [
+                "TrawlCore", "TrawlSources", "TrawlSinks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "trawl",
+            dependencies: ["TrawlApp"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlTesting",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "trawl-state-writer",
+            dependencies: ["TrawlCore"],
+            path: "Tests/Support/StateWriter",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlCoreTests",
+            dependencies: ["TrawlCore", "TrawlTesting", "trawl-state-writer"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlSourcesTests",
+            dependencies: ["TrawlSources", "TrawlTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlSinksTests",
+            dependencies: ["TrawlSinks", "TrawlTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlAppTests",
+            dependencies: ["TrawlApp", "TrawlTesting", "trawl"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TrawlCore
+
+/// The `trawl` command line.
+public struct TrawlCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "trawl",
+        abstract: "Collects security data from cloud sources and delivers it to Devo.",
+        discussion: """
+            Examples:
+              trawl validate --config examples/quickstart.yaml
+              trawl run --config examples/quickstart.yaml --once
+              trawl run --config /etc/trawl/config.yaml
+            """,
+        version: TrawlVersion.current,
+        subcommands: [RunCommand.self, ValidateCommand.self, VersionCommand.self]
+    )
+
+    public init() {}
+}
+
+/// `trawl run`: collect until stopped (SIGTERM/SIGINT drain in-flight work, save state and exit 0).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the configured inputs and outputs.",
+        discussion: """
+            Runs every enabled input service every request_period_in_seconds and delivers to every output.
+            SIGTERM or SIGINT stop pulling, drain what is in flight (up to globals.shutdown_timeout_in_seconds),
+            save state and exit 0. With --once each input service runs one pull cycle, then Trawl drains and exits.
+
+            Examples:
+              trawl run --config examples/quickstart.yaml --once
+              S1_API_TOKEN=... trawl run --config /etc/trawl/config.yaml
+            """
+    )
+
+    @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
+    var config: String
+
+    @Flag(help: "Run one pull cycle per input service, deliver, and exit.")
+    var once = false
+
+    func run() async throws {
+        let plan: TrawlPlan
+        do {
+            plan = try TrawlPlan.make(configurationPath: self.config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printToStandardError("Configuration \(self.config) is not valid.\n\(error)\n")
+            throw ExitCode(2)
+        }
+        let level: Logger.Level = plan.globals.debugStatus ? .debug : .info
+        LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level) }
+        let logger = Logger(label: "trawl")
+        logger.info(
+            "Trawl \(TrawlVersion.current) starting collector \(plan.globals.id) (\(plan.globals.name)): \(plan.services.count) input service(s), \(plan.sinks.count) output(s)\(self.once ? ", one pull cycle each" : "")"
+        )
+        let runtime: TrawlPlan.Runtime
+        do {
+            runtime = try plan.makeRuntime(runOnce: self.once, logger: logger)
+        } catch {
+            logger.critical("\(error)", metadata: ["error.id": "\(error.code.id)"])
+            throw ExitCode(3)
+        }
+        try await runtime.serviceGroup.run()
+        logger.info("Trawl stopped")
+    }
+}
+
+/// `trawl validate`: check a configuration without running it.
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a configuration file and list every error in it.",
+        discussion: """
+            Exits 0 when the configuration is valid, 2 otherwise, after listing each error with its id
+            (see docs/errors.md), the setting's path and line, and how to fix it. Environment variables
+            referenced as ${NAME} must be set, as for run.
+
+            Example:
+              trawl validate --config examples/quickstart.yaml
+            """
+    )
+
+    @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
+    var config: String
+
+    func run() async throws {
+        do {
+            let plan = try TrawlPlan.make(
+                configurationPath: self.config,
+                environment: ProcessInfo.processInfo.environment
+            )
+            print(
+                "Configuration \(self.config) is valid: collector \(plan.globals.id), \(plan.services.count) input service(s), \(plan.sinks.count) output(s)."
+            )
+        } catch {
+            printToStandardError("Configuration \(self.config) is not valid.\n\(error)\n")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// `trawl version`.
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract: "Print Trawl's version.",
+        discussion: "Example:\n  trawl version"
+    )
+
+    func run() async throws {
+        print("trawl \(TrawlVersion.current)")
+    }
+}
+
+private func printToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// The entry point of the `trawl` executable, so it needs nothing but this library.
+public enum TrawlMain {
+    public static func run() async {
+        await TrawlCommand.main()
+    }
+}

@@ -1,0 +1,99 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TrawlCore
+
+extension TrawlPlan {
+    /// Everything `trawl run` starts, exposed so tests can look inside (queues, dispatcher).
+    public struct Runtime: Sendable {
+        public var dispatcher: EventDispatcher
+        public var serviceGroup: ServiceGroup
+    }
+
+    /// Builds the one ServiceGroup of a run: sinks first, then the memory reporter, then the sources (and in
+    /// `runOnce` mode a service that stops the group when every source finished). Shutdown runs in reverse:
+    /// sources stop pulling, then sinks drain their queues.
+    ///
+    /// - Throws: ``TrawlError`` when the persistence directory cannot be used.
+    public func makeRuntime(runOnce: Bool, logger: Logger) throws(TrawlError) -> Runtime {
+        let store = try FileStateStore(directory: self.globals.persistence.directory)
+        let queues = self.sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
+        let dispatcher = EventDispatcher(queues: queues, maxBatchEvents: self.globals.batchMaxEvents)
+        var sinkConfiguration = SinkService<ContinuousClock>.Configuration()
+        sinkConfiguration.statisticsPeriod = .seconds(self.globals.senderStatisticsPeriodInSeconds)
+        sinkConfiguration.shutdownGrace = .seconds(max(1, self.globals.shutdownTimeoutInSeconds / 2))
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        for (sink, queue) in zip(self.sinks, queues) {
+            services.append(
+                .init(
+                    service: SinkService(
+                        sink: sink,
+                        queue: queue,
+                        dispatcher: dispatcher,
+                        configuration: sinkConfiguration,
+                        clock: ContinuousClock(),
+                        logger: logger
+                    ),
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "output \(sink.name)"
+                )
+            )
+        }
+        services.append(
+            .init(
+                service: MemoryReporter(
+                    period: .seconds(self.globals.memoryReportPeriodInSeconds),
+                    clock: ContinuousClock(),
+                    logger: logger
+                ),
+                successTerminationBehavior: .ignore,
+                serviceName: "memory reporter"
+            )
+        )
+        let latch = runOnce ? CompletionLatch(count: self.services.count) : nil
+        for planned in self.services {
+            var sourceLogger = logger
+            sourceLogger[metadataKey: "input.id"] = "\(planned.inputID)"
+            services.append(
+                .init(
+                    service: SourceService(
+                        name: "\(planned.input)/\(planned.service)",
+                        source: planned.makeSource(
+                            store,
+                            StateKey(collectorID: self.globals.id, input: planned.inputID, service: planned.service),
+                            sourceLogger
+                        ),
+                        dispatcher: dispatcher,
+                        period: planned.period,
+                        runOnce: runOnce,
+                        completion: latch,
+                        clock: ContinuousClock(),
+                        logger: sourceLogger
+                    ),
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "input \(planned.input)/\(planned.service)"
+                )
+            )
+        }
+        if let latch {
+            services.append(
+                .init(
+                    service: RunOnceService(latch: latch),
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "run once"
+                )
+            )
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(self.globals.shutdownTimeoutInSeconds)
+        configuration.maximumCancellationDuration = .seconds(5)
+        return Runtime(dispatcher: dispatcher, serviceGroup: ServiceGroup(configuration: configuration))
+    }
+}

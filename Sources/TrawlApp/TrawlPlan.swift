@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import ServiceLifecycle
+import TrawlCore
+
+/// A validated configuration turned into what to run: the sinks and the planned sources.
+///
+/// `trawl validate` stops after building it; `trawl run` turns it into a ``ServiceGroup``.
+public struct TrawlPlan: Sendable {
+    public var globals: GlobalSettings
+    public var sinks: [any EventSink]
+    public var services: [InputType.PlannedService]
+
+    /// Reads, validates and plans the configuration at `path`.
+    ///
+    /// - Throws: ``ConfigurationInvalid`` listing every error found.
+    public static func make(
+        configurationPath path: String,
+        environment: [String: String],
+        inputs: [InputType] = InputCatalogue.all,
+        outputs: [OutputType] = OutputCatalogue.all
+    ) throws(ConfigurationInvalid) -> TrawlPlan {
+        let diagnostics = ConfigurationDiagnostics()
+        let document = ConfigurationDocument.load(path: path, environment: environment, diagnostics: diagnostics)
+        return try self.make(document: document, inputs: inputs, outputs: outputs, diagnostics: diagnostics)
+    }
+
+    /// Validates and plans an already parsed configuration.
+    public static func make(
+        document: ConfigurationDocument?,
+        inputs: [InputType] = InputCatalogue.all,
+        outputs: [OutputType] = OutputCatalogue.all,
+        diagnostics: ConfigurationDiagnostics
+    ) throws(ConfigurationInvalid) -> TrawlPlan {
+        let catalogue = TrawlConfiguration.Catalogue(
+            inputServices: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.services) }),
+            outputTypes: outputs.map(\.name)
+        )
+        guard let document,
+            let configuration = TrawlConfiguration.read(document, catalogue: catalogue, diagnostics: diagnostics)
+        else { throw ConfigurationInvalid(errors: diagnostics.errors) }
+        let hostname = configuration.globals.hostname ?? machineHostname()
+        var sinks: [any EventSink] = []
+        for output in configuration.outputs {
+            guard let type = outputs.first(where: { $0.name == output.type }) else { continue }
+            if let sink = type.make(output, hostname, diagnostics) { sinks.append(sink) }
+        }
+        var services: [InputType.PlannedService] = []
+        for input in configuration.inputs {
+            guard let type = inputs.first(where: { $0.name == input.type }) else { continue }
+            let planned = type.plan(input, diagnostics)
+            if input.enabled { services += planned }
+        }
+        let errors = diagnostics.errors
+        guard errors.isEmpty else { throw ConfigurationInvalid(errors: errors) }
+        return TrawlPlan(globals: configuration.globals, sinks: sinks, services: services)
+    }
+}
+
+/// The machine's host name, as the Devo sender writes it in each line.
+public func machineHostname() -> String {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+    let name = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+    return name.isEmpty ? "localhost" : name
+}

@@ -1,0 +1,98 @@
+import AsyncAlgorithms
+import Synchronization
+
+/// The bounded hand-over between the pipeline and one sink: a multi-producer single-consumer channel whose
+/// water level is counted in events, so a slow sink suspends the producers once `highWatermark` events are
+/// buffered and resumes them below `lowWatermark`. Memory stays bounded whatever the sources pull.
+public final class BoundedEventQueue: Sendable {
+    typealias Channel = MultiProducerSingleConsumerAsyncChannel<EventBatch, Never>
+
+    /// The level (in events) above which producers are suspended.
+    public let highWatermark: Int
+    /// The level (in events) below which suspended producers resume.
+    public let lowWatermark: Int
+    private let source: Mutex<Channel.Source?>
+    private let channel: Mutex<Channel?>
+
+    /// - Parameter maxBufferedEvents: the high watermark; the low one is half of it.
+    public init(maxBufferedEvents: Int) {
+        let high = max(1, maxBufferedEvents)
+        self.highWatermark = high
+        self.lowWatermark = high / 2
+        var made = Channel.makeChannel(
+            of: EventBatch.self,
+            backpressureStrategy: .watermark(low: high / 2, high: high) { $0.events.count }
+        )
+        self.channel = Mutex(made.takeChannel())
+        self.source = Mutex(consume made.source)
+    }
+
+    /// Enqueues a batch, suspending while the queue is above its high watermark.
+    ///
+    /// - Throws: ``QueueFinished`` once ``finish()`` was called, `CancellationError` when cancelled while
+    ///   suspended (the batch then is enqueued but the caller no longer waits for room).
+    public func send(_ batch: EventBatch) async throws {
+        let handle = try self.source.withLock { slot throws -> Channel.Source.SendResult.CallbackHandle? in
+            switch consume slot {
+            case .none:
+                slot = nil
+                throw QueueFinished()
+            case .some(var source):
+                let result: Channel.Source.SendResult
+                do {
+                    result = try source.send(batch)
+                } catch {
+                    slot = consume source
+                    throw QueueFinished()
+                }
+                slot = consume source
+                switch consume result {
+                case .produceMore: return nil
+                case .enqueueCallback(let handle): return handle
+                }
+            }
+        }
+        guard let handle else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                var handle = handle
+                handle.enqueueCallback { result in continuation.resume(with: result) }
+            }
+        } onCancel: {
+            var handle = handle
+            handle.cancelCallback()
+        }
+    }
+
+    /// No more batches will be sent; the consumer drains what is buffered and then ends.
+    public func finish() {
+        let source = self.source.withLock { slot -> Channel.Source? in
+            let taken = slot.take()
+            return taken
+        }
+        switch consume source {
+        case .none: break
+        case .some(let source): source.finish()
+        }
+    }
+
+    /// The consuming side; may be taken once, by the sink's service.
+    ///
+    /// - Throws: ``QueueAlreadyConsumed`` on a second call.
+    public func takeBatches() throws(QueueAlreadyConsumed) -> some AsyncSequence<EventBatch, Never> & Sendable {
+        let channel = self.channel.withLock { slot -> Channel? in
+            let taken = slot.take()
+            return taken
+        }
+        switch consume channel {
+        case .none: throw QueueAlreadyConsumed()
+        case .some(let channel): return channel.elements()
+        }
+    }
+}
+
+/// The queue was finished: the pipeline is shutting down and accepts no more batches.
+public struct QueueFinished: Error, Sendable {}
+
+/// The consuming side of a queue was already taken: each queue has exactly one sink.
+public struct QueueAlreadyConsumed: Error, Sendable {}

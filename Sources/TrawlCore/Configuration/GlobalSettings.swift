@@ -1,0 +1,90 @@
+/// `globals`: what applies to the whole collector process.
+public struct GlobalSettings: Decodable, Sendable {
+    /// The collector id; with input and service names it builds the persistence address.
+    public var id: String
+    public var name: String
+    /// `true` turns on debug logging.
+    public var debugStatus: Bool
+    /// The host name written in each Devo syslog line; the machine's own by default.
+    public var hostname: String?
+    public var persistence: PersistenceSettings
+    /// High watermark of each output's queue, in events: the memory bound under backpressure.
+    public var queueMaxEvents: Int
+    /// Most events a source hands to the pipeline in one batch.
+    public var batchMaxEvents: Int
+    public var senderStatisticsPeriodInSeconds: Int
+    public var memoryReportPeriodInSeconds: Int
+    /// How long a stop may take to drain in-flight work before it is cut short (and left to be re-pulled).
+    public var shutdownTimeoutInSeconds: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id
+        case name
+        case debugStatus = "debug_status"
+        case hostname
+        case persistence
+        case queueMaxEvents = "queue_max_events"
+        case batchMaxEvents = "batch_max_events"
+        case senderStatisticsPeriodInSeconds = "sender_statistics_period_in_seconds"
+        case memoryReportPeriodInSeconds = "memory_report_period_in_seconds"
+        case shutdownTimeoutInSeconds = "shutdown_timeout_in_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.id =
+            settings.string(
+                .id,
+                required: true,
+                format: "1 to 32 letters, digits, '-' or '_'",
+                isValid: isIdentifier
+            ) ?? "invalid"
+        self.name = settings.string(.name, default: "trawl") ?? "trawl"
+        self.debugStatus = settings.bool(.debugStatus, default: false)
+        self.hostname = settings.string(
+            .hostname,
+            format: "a host name without spaces",
+            isValid: { !$0.isEmpty && !$0.contains(" ") }
+        )
+        self.persistence = settings.section(.persistence, as: PersistenceSettings.self) ?? PersistenceSettings()
+        self.queueMaxEvents = settings.int(.queueMaxEvents, default: 10_000, range: 10...10_000_000) ?? 10_000
+        self.batchMaxEvents = settings.int(.batchMaxEvents, default: 500, range: 1...100_000) ?? 500
+        self.senderStatisticsPeriodInSeconds =
+            settings.int(.senderStatisticsPeriodInSeconds, default: 300, range: 1...86_400) ?? 300
+        self.memoryReportPeriodInSeconds =
+            settings.int(.memoryReportPeriodInSeconds, default: 300, range: 1...86_400) ?? 300
+        self.shutdownTimeoutInSeconds = settings.int(.shutdownTimeoutInSeconds, default: 30, range: 1...3_600) ?? 30
+    }
+}
+
+/// `globals.persistence`: where service state is kept.
+public struct PersistenceSettings: Decodable, Sendable {
+    /// Only `filesystem` for now.
+    public var type: String
+    public var directory: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type
+        case directory
+    }
+
+    public init(type: String = "filesystem", directory: String = "./trawl-state") {
+        self.type = type
+        self.directory = directory
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.type = settings.string(.type, default: "filesystem", allowed: ["filesystem"]) ?? "filesystem"
+        self.directory = settings.string(.directory, default: "./trawl-state") ?? "./trawl-state"
+    }
+}
+
+/// Letters, digits, `-` and `_`, 1 to 32 of them: safe in a file path and a log line.
+public func isIdentifier(_ text: String) -> Bool {
+    !text.isEmpty && text.utf8.count <= 32
+        && text.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 45
+                || byte == 95
+        }
+}

@@ -1,0 +1,15 @@
+/// Where events go: the console, a file, Devo. A sink knows nothing about sources; it sees batches and
+/// reports success by returning, failure by throwing.
+public protocol EventSink: Sendable {
+    /// The output's name from the configuration, for logs.
+    var name: String { get }
+
+    /// Writes the batches and makes them as durable as this sink can (flush, fsync, peer acknowledgement).
+    ///
+    /// Called from one task at a time. On a thrown error nothing of the call may count as delivered: the
+    /// sink undoes a partial write where it can, and the same batches are offered again after a backoff.
+    func write(_ batches: [EventBatch]) async throws
+
+    /// Releases what the sink holds (files, connections) once no more batches will come.
+    func close() async throws
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import ServiceLifecycle
+
+/// Logs memory use every `period` in the Devo collectors' words, after returning freed heap to the system:
+/// `[GC] global: 20.4% -> 20.4%, process: RSS(34.50MiB -> 34.08MiB), VMS(410.52MiB -> 410.02MiB)`.
+public struct MemoryReporter<C: Clock>: Service where C.Duration == Duration {
+    public let period: Duration
+    public let clock: C
+    public let logger: Logger
+
+    public init(period: Duration, clock: C, logger: Logger) {
+        self.period = period
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await self.clock.sleep(for: self.period) }
+            } catch {
+                return
+            }
+            self.logger.info("\(Self.report())")
+        }
+    }
+
+    /// Measures, frees, measures again; the line to log.
+    public static func report() -> String {
+        let before = MemorySample.read()
+        returnFreedHeapToSystem()
+        let after = MemorySample.read()
+        return
+            "[GC] global: \(formatFixed(before.globalPercent, decimals: 1))% -> "
+            + "\(formatFixed(after.globalPercent, decimals: 1))%, process: "
+            + "RSS(\(mib(before.residentBytes)) -> \(mib(after.residentBytes))), "
+            + "VMS(\(mib(before.virtualBytes)) -> \(mib(after.virtualBytes)))"
+    }
+
+    private static func mib(_ bytes: Int) -> String {
+        "\(formatFixed(Double(bytes) / 1_048_576, decimals: 2))MiB"
+    }
+}
+
+/// The process's and the machine's memory, read from /proc (zeros where /proc is absent).
+public struct MemorySample: Sendable {
+    public var residentBytes = 0
+    public var virtualBytes = 0
+    /// Share of the machine's memory in use, 0-100.
+    public var globalPercent = 0.0
+
+    public static func read() -> MemorySample {
+        var sample = MemorySample()
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        if let statm = readWholeFile("/proc/self/statm").map({ String(decoding: $0, as: UTF8.self) }) {
+            let fields = statm.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            if fields.count >= 2, let pages = Int(fields[0]), let resident = Int(fields[1]) {
+                sample.virtualBytes = pages * page
+                sample.residentBytes = resident * page
+            }
+        }
+        if let meminfo = readWholeFile("/proc/meminfo").map({ String(decoding: $0, as: UTF8.self) }) {
+            var total = 0
+            var available = 0
+            for line in meminfo.split(separator: "\n") {
+                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard parts.count >= 2, let value = Int(parts[1]) else { continue }
+                if parts[0] == "MemTotal:" { total = value }
+                if parts[0] == "MemAvailable:" { available = value }
+            }
+            if total > 0 { sample.globalPercent = Double(total - available) * 100 / Double(total) }
+        }
+        return sample
+    }
+}
+
+/// glibc's `malloc_trim(0)`, looked up at run time because the Glibc module does not export it; a no-op on
+/// other C libraries.
+private func returnFreedHeapToSystem() {
+    #if canImport(Glibc)
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    #endif
+}

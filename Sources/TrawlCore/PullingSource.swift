@@ -1,0 +1,104 @@
+import Logging
+import ServiceLifecycle
+
+/// A collector's pulling logic for one configured service. Each cycle it fetches what is new, publishes it
+/// through ``PullContext/dispatcher``, waits for the acknowledgements and only then commits its state.
+public protocol PullingSource: Sendable {
+    /// Runs one pull cycle and reports what it did.
+    ///
+    /// Between units of work it checks ``PullContext/isShuttingDown`` and returns early when set; whatever it
+    /// has not committed is pulled again next time.
+    func pull(_ context: PullContext) async throws -> PullCycleStatistics
+}
+
+/// What a pull cycle gets to work with.
+public struct PullContext: Sendable {
+    /// The `@devo_pulling_id` of this cycle, for sources to inject into events.
+    public var pullingID: PullingID
+    public var dispatcher: EventDispatcher
+    public var logger: Logger
+
+    public init(pullingID: PullingID, dispatcher: EventDispatcher, logger: Logger) {
+        self.pullingID = pullingID
+        self.dispatcher = dispatcher
+        self.logger = logger
+    }
+
+    /// True once Trawl was asked to stop: finish the unit in hand, start no new one.
+    public var isShuttingDown: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+}
+
+/// Runs a ``PullingSource`` every `period`, logging each cycle's statistics, until graceful shutdown (or,
+/// with `runOnce`, after one cycle).
+public struct SourceService<C: Clock>: Service where C.Duration == Duration {
+    public let name: String
+    public let source: any PullingSource
+    public let dispatcher: EventDispatcher
+    public let period: Duration
+    public let runOnce: Bool
+    public let completion: CompletionLatch?
+    public let clock: C
+    public let logger: Logger
+
+    public init(
+        name: String,
+        source: any PullingSource,
+        dispatcher: EventDispatcher,
+        period: Duration,
+        runOnce: Bool = false,
+        completion: CompletionLatch? = nil,
+        clock: C,
+        logger: Logger
+    ) {
+        self.name = name
+        self.source = source
+        self.dispatcher = dispatcher
+        self.period = period
+        self.runOnce = runOnce
+        self.completion = completion
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "input.service"] = "\(name)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        defer { self.completion?.arrive() }
+        self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
+        while true {
+            let pullingID = PullingID.now()
+            let start = self.clock.now
+            var logger = self.logger
+            logger[metadataKey: "devo.pulling_id"] = "\(pullingID)"
+            logger.debug("Pull Started")
+            do {
+                let statistics = try await self.source.pull(
+                    PullContext(pullingID: pullingID, dispatcher: self.dispatcher, logger: logger)
+                )
+                logger.info("\(statistics.summary(pullingID: pullingID, elapsed: start.duration(to: self.clock.now)))")
+            } catch is CancellationError {
+                logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
+                return
+            } catch let error as TrawlError {
+                logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+            } catch {
+                logger.error("Pull failed: \(error)")
+            }
+            let elapsed = start.duration(to: self.clock.now)
+            if self.runOnce || Task.isShuttingDownGracefully {
+                logger.info("Data collection completed. Elapsed time: \(formatFixed(elapsed.seconds, decimals: 3)) seconds")
+                return
+            }
+            let wait = max(.zero, self.period - elapsed)
+            let took = formatFixed(elapsed.seconds, decimals: 3)
+            logger.info(
+                "Data collection completed. Elapsed time: \(took) seconds. Waiting for \(formatFixed(wait.seconds, decimals: 3)) second(s) until the next one"
+            )
+            do {
+                try await cancelWhenGracefulShutdown { try await self.clock.sleep(for: wait) }
+            } catch {
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The embedded default state store: one JSON file per service under a directory on the local filesystem.
+///
+/// A save writes a temporary file beside the target, fsyncs it, renames it over the target and fsyncs the
+/// directory, so the file is always either the previous or the new state, never a torn mix.
+public struct FileStateStore: StateStore {
+    public let directory: String
+
+    /// - Throws: ``TrawlError/Code/persistenceDirectoryUnusable`` when the directory cannot be created.
+    public init(directory: String) throws(TrawlError) {
+        self.directory = directory
+        try Self.makeDirectories(directory)
+    }
+
+    public func path(for key: StateKey) -> String { "\(self.directory)/\(key.relativePath)" }
+
+    public func load(_ key: StateKey) throws(TrawlError) -> [UInt8]? {
+        let path = self.path(for: key)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw TrawlError(.stateUnreadable, "cannot open state file: \(errnoDescription())", location: path)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw TrawlError(.stateUnreadable, "cannot read state file: \(errnoDescription())", location: path)
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return bytes
+    }
+
+    public func save(_ bytes: [UInt8], for key: StateKey) throws(TrawlError) {
+        let path = self.path(for: key)
+        let directory = String(path[..<path.lastIndex(of: "/")!])
+        try Self.makeDirectories(directory)
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TrawlError(.stateWriteFailed, "cannot create \(temporary): \(errnoDescription())", location: path)
+        }
+        var ok = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        ok = ok && fsync(fd) == 0
+        let reason = ok ? "" : errnoDescription()
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw TrawlError(.stateWriteFailed, "cannot write \(temporary): \(reason)", location: path)
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = errnoDescription()
+            unlink(temporary)
+            throw TrawlError(.stateWriteFailed, "cannot rename \(temporary): \(reason)", location: path)
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    private static func makeDirectories(_ path: String) throws(TrawlError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/\(component)"
+            if mkdir(current, 0o700) != 0, errno != EEXIST {
+                throw TrawlError(
+                    .persistenceDirectoryUnusable,
+                    "cannot create directory \(current): \(errnoDescription())",
+                    location: path
+                )
+            }
+        }
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw TrawlError(.persistenceDirectoryUnusable, "\(path) is not a directory", location: path)
+        }
+    }
+}
+
+/// Writes every byte to a file descriptor, retrying short writes and EINTR; false on error (errno set).
+public func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < buffer.count {
+        let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += written
+    }
+    return true
+}
+
+/// The text of the current errno.
+public func errnoDescription() -> String {
+    let code = errno
+    guard let text = strerror(code) else { return "errno \(code)" }
+    return "\(String(cString: text)) (errno \(code))"
+}

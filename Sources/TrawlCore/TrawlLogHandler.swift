@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// The log line format of the `trawl` command, close to the Devo collectors' so their users can read it:
+/// `2026-11-23T10:22:57.146    INFO trawl -> message {key=value ...}`, written to standard error.
+public struct TrawlLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+
+    public init(label: String, level: Logger.Level) {
+        self.label = label
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = self.metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let line = Self.format(
+            timestamp: .now(),
+            level: event.level,
+            label: self.label,
+            message: "\(event.message)",
+            metadata: merged
+        )
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// One formatted line, ending in a newline.
+    public static func format(
+        timestamp: UTCTimestamp,
+        level: Logger.Level,
+        label: String,
+        message: String,
+        metadata: Logger.Metadata
+    ) -> String {
+        let name = level.rawValue.uppercased()
+        let padded = String(repeating: " ", count: max(0, 8 - name.count)) + name
+        var line = "\(timestamp.logPrefix) \(padded) \(label) -> \(message)"
+        if !metadata.isEmpty {
+            let pairs = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            line += " {\(pairs.joined(separator: " "))}"
+        }
+        return line + "\n"
+    }
+}

@@ -1,0 +1,134 @@
+import NIOCore
+import TrawlCore
+
+/// Turns an event into the exact bytes the Devo syslog sender puts on the wire:
+/// `<14>Jan  1 00:00:00 <hostname> <tag>: <body>\n` (see docs/devo-delivery.md). The console and file
+/// outputs write the same bytes, so what a user sees locally is what Devo would receive.
+///
+/// Works on bytes: valid UTF-8 is copied as is; invalid sequences become U+FFFD (one per maximal invalid
+/// subpart, as Python's `errors="replace"` does); a body's own final newline is not doubled.
+public struct DevoSyslogFramer: Sendable {
+    /// What to do with a newline inside a body, which a plain syslog receiver would read as two events.
+    public enum MultilinePolicy: String, Sendable, CaseIterable {
+        /// Write it as the two characters `\n`.
+        case escape
+        /// Keep it, and prefix the frame with its length (`<length> <frame>`, RFC 6587 octet counting).
+        case octetCounting = "octet_counting"
+    }
+
+    public var hostname: String
+    /// `facility * 8 + severity`; 14 is user.info, what the Devo SDK sends.
+    public var priority: Int
+    public var multiline: MultilinePolicy
+    private let prefixBytes: [UInt8]
+
+    public init(hostname: String, priority: Int = 14, multiline: MultilinePolicy = .escape) {
+        self.hostname = hostname
+        self.priority = priority
+        self.multiline = multiline
+        self.prefixBytes = Array("<\(priority)>Jan  1 00:00:00 \(hostname) ".utf8)
+    }
+
+    /// Appends the framed event to `buffer`.
+    public func frame(_ event: Event, into buffer: inout ByteBuffer) {
+        switch self.multiline {
+        case .escape:
+            self.writeFrame(event, into: &buffer, escapeNewlines: true)
+        case .octetCounting:
+            var frame = ByteBuffer()
+            frame.reserveCapacity(self.prefixBytes.count + event.tag.utf8.count + event.body.readableBytes + 4)
+            self.writeFrame(event, into: &frame, escapeNewlines: false)
+            buffer.writeString(String(frame.readableBytes))
+            buffer.writeInteger(UInt8(ascii: " "))
+            buffer.writeBuffer(&frame)
+        }
+    }
+
+    /// The framed event as a new buffer.
+    public func frame(_ event: Event) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        self.frame(event, into: &buffer)
+        return buffer
+    }
+
+    private func writeFrame(_ event: Event, into buffer: inout ByteBuffer, escapeNewlines: Bool) {
+        buffer.writeBytes(self.prefixBytes)
+        buffer.writeString(event.tag)
+        buffer.writeStaticString(": ")
+        event.body.withUnsafeReadableBytes { body in
+            var content = body
+            if let last = content.last, last == UInt8(ascii: "\n") {
+                content = UnsafeRawBufferPointer(rebasing: content.dropLast())
+            }
+            appendSanitizedUTF8(content, into: &buffer, escapeNewlines: escapeNewlines)
+        }
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+}
+
+private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
+
+/// Copies `bytes` into `buffer`, replacing each maximal invalid UTF-8 subpart with U+FFFD and, when asked,
+/// newlines with `\n`. Runs of valid bytes are copied in one call.
+func appendSanitizedUTF8(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer, escapeNewlines: Bool) {
+    var runStart = 0
+    var index = 0
+    let count = bytes.count
+    @inline(__always) func flushRun(upTo end: Int) {
+        if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<end])) }
+    }
+    while index < count {
+        let lead = bytes[index]
+        if lead < 0x80 {
+            if lead == UInt8(ascii: "\n"), escapeNewlines {
+                flushRun(upTo: index)
+                buffer.writeStaticString("\\n")
+                index += 1
+                runStart = index
+            } else {
+                index += 1
+            }
+            continue
+        }
+        let length: Int
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0:
+            length = 3
+            low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED:
+            length = 3
+            high = 0x9F
+        case 0xF0:
+            length = 4
+            low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4:
+            length = 4
+            high = 0x8F
+        default: length = 0
+        }
+        var valid = 0
+        if length > 0 {
+            valid = 1
+            while valid < length, index + valid < count {
+                let byte = bytes[index + valid]
+                let (lower, upper) = valid == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+                guard byte >= lower, byte <= upper else { break }
+                valid += 1
+            }
+        }
+        if length > 0, valid == length {
+            index += length
+        } else {
+            flushRun(upTo: index)
+            buffer.writeBytes(replacementCharacter)
+            index += max(1, valid)
+            runStart = index
+        }
+    }
+    flushRun(upTo: count)
+}

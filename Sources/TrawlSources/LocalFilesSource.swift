@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import TrawlCore
+
+/// The `local_files` input: each line of each file in a directory becomes one event. Every cycle it reads
+/// what was appended since the committed offset of each file, in units of at most `linesPerCommit` lines,
+/// and commits a unit's end offset only once every output accepted the unit. A line still being written
+/// (no final newline yet) waits for the next cycle. Used by the quick start and for replaying exports.
+public struct LocalFilesSource: PullingSource {
+    /// What is saved between runs: the committed byte offset of each file, by file name.
+    public struct State: Codable, Sendable, Equatable {
+        public var offsets: [String: Int64]
+
+        public init(offsets: [String: Int64] = [:]) {
+            self.offsets = offsets
+        }
+    }
+
+    public let name: String
+    public let settings: LocalFilesSettings
+    public let persistence: ServicePersistence<State>
+    private static let readSize = 1 << 20
+
+    public init(name: String, settings: LocalFilesSettings, persistence: ServicePersistence<State>) {
+        self.name = name
+        self.settings = settings
+        self.persistence = persistence
+    }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        var state = try self.persistence.load() ?? State()
+        var statistics = PullCycleStatistics()
+        let files = try self.listFiles()
+        for file in files {
+            if context.isShuttingDown { break }
+            try await self.drain(file: file, state: &state, statistics: &statistics, context: context)
+        }
+        return statistics
+    }
+
+    private func listFiles() throws(TrawlError) -> [String] {
+        guard let directory = opendir(self.settings.directory) else {
+            throw TrawlError(
+                .sourceReadFailed,
+                "cannot list \(self.settings.directory): \(errnoDescription())",
+                location: "\(self.name).directory"
+            )
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard !name.hasPrefix("."), name.hasSuffix(self.settings.fileSuffix) else { continue }
+            var status = stat()
+            guard stat("\(self.settings.directory)/\(name)", &status) == 0, (status.st_mode & S_IFMT) == S_IFREG
+            else { continue }
+            names.append(name)
+        }
+        return names.sorted()
+    }
+
+    private func drain(
+        file: String,
+        state: inout State,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws {
+        let path = "\(self.settings.directory)/\(file)"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TrawlError(.sourceReadFailed, "cannot open \(path): \(errnoDescription())", location: path)
+        }
+        defer { close(fd) }
+        var offset = state.offsets[file] ?? 0
+        let size = lseek(fd, 0, SEEK_END)
+        if size < offset {
+            context.logger.warning(
+                "\(path) is shorter (\(size) bytes) than its committed offset \(offset): it was truncated or replaced, reading it again from the start"
+            )
+            offset = 0
+        }
+        guard size > offset else { return }
+        statistics.requests += 1
+        var pending: [UInt8] = []
+        var pendingStart = offset
+        var readOffset = offset
+        var events: [Event] = []
+        var unitStart = offset
+        var chunk = [UInt8](repeating: 0, count: Self.readSize)
+        while !context.isShuttingDown {
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readOffset)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw TrawlError(.sourceReadFailed, "cannot read \(path): \(errnoDescription())", location: path)
+            }
+            if count == 0 { break }
+            readOffset += Int64(count)
+            pending.append(contentsOf: chunk[0..<count])
+            var lineStart = 0
+            while let newline = pending[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+                let lineOffset = pendingStart + Int64(lineStart)
+                if newline > lineStart {
+                    events.append(
+                        Event(
+                            tag: self.settings.tag,
+                            body: ByteBuffer(bytes: pending[lineStart..<newline]),
+                            metadata: EventMetadata(
+                                source: self.name,
+                                unit: path,
+                                offset: lineOffset,
+                                pullingID: context.pullingID
+                            )
+                        )
+                    )
+                }
+                lineStart = newline + 1
+                if events.count >= self.settings.linesPerCommit {
+                    try await self.commit(
+                        events: events,
+                        unit: "\(path)@\(unitStart)",
+                        endOffset: pendingStart + Int64(lineStart),
+                        file: file,
+                        state: &state,
+                        statistics: &statistics,
+                        context: context
+                    )
+                    events.removeAll(keepingCapacity: true)
+                    unitStart = pendingStart + Int64(lineStart)
+                    if context.isShuttingDown { return }
+                }
+            }
+            pending.removeFirst(lineStart)
+            pendingStart += Int64(lineStart)
+        }
+        let end = pendingStart
+        if !events.isEmpty || end > unitStart {
+            try await self.commit(
+                events: events,
+                unit: "\(path)@\(unitStart)",
+                endOffset: end,
+                file: file,
+                state: &state,
+                statistics: &statistics,
+                context: context
+            )
+        }
+    }
+
+    private func commit(
+        events: [Event],
+        unit: String,
+        endOffset: Int64,
+        file: String,
+        state: inout State,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws {
+        statistics.received += events.count
+        let acknowledgement = Acknowledgement(unit: unit)
+        try await context.dispatcher.publish(events, acknowledgement: acknowledgement)
+        acknowledgement.seal()
+        try await acknowledgement.delivered()
+        statistics.sent += events.count
+        state.offsets[file] = endOffset
+        try self.persistence.save(state)
+        context.logger.debug("Committed \(file) up to byte \(endOffset)", metadata: ["unit": "\(unit)"])
+    }
+}

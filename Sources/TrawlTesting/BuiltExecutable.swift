@@ -1,0 +1,87 @@
+import Foundation
+
+/// Runs an executable of this package (built beside the test bundle) as a child process, as a user would.
+public final class BuiltExecutable: Sendable {
+    public let process: Process
+    private let outputFile: String
+    private let errorFile: String
+
+    /// The directory holding the test bundle and the package's executables (`.build/debug`).
+    public static var productsDirectory: String {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("trawl").path) {
+                return directory.path
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return executable.deletingLastPathComponent().path
+    }
+
+    /// Starts `name` with `arguments` in `workingDirectory`; stdout and stderr go to files.
+    public init(
+        _ name: String,
+        arguments: [String],
+        workingDirectory: String,
+        environment: [String: String] = [:]
+    ) throws {
+        self.process = Process()
+        self.process.executableURL = URL(fileURLWithPath: "\(Self.productsDirectory)/\(name)")
+        self.process.arguments = arguments
+        self.process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
+        self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let id = UUID().uuidString
+        self.outputFile = "\(workingDirectory)/.stdout-\(id)"
+        self.errorFile = "\(workingDirectory)/.stderr-\(id)"
+        _ = FileManager.default.createFile(atPath: self.outputFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: self.errorFile, contents: nil)
+        self.process.standardOutput = FileHandle(forWritingAtPath: self.outputFile)
+        self.process.standardError = FileHandle(forWritingAtPath: self.errorFile)
+        self.process.standardInput = FileHandle.nullDevice
+        try self.process.run()
+    }
+
+    /// Runs to completion and returns (exit status, stdout, stderr).
+    public static func run(
+        _ name: String,
+        arguments: [String],
+        workingDirectory: String,
+        environment: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String, error: String) {
+        let child = try BuiltExecutable(
+            name,
+            arguments: arguments,
+            workingDirectory: workingDirectory,
+            environment: environment
+        )
+        let status = await child.waitForExit()
+        return (status, child.standardOutput, child.standardError)
+    }
+
+    public var standardOutput: String {
+        FileManager.default.contents(atPath: self.outputFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    public var standardError: String {
+        FileManager.default.contents(atPath: self.errorFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    public func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    /// Waits for the child to exit (polling, so no thread is blocked) and returns its exit status.
+    public func waitForExit(timeout: Duration = .seconds(120)) async -> Int32 {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while self.process.isRunning, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+            self.process.waitUntilExit()
+        }
+        return self.process.terminationStatus
+    }
+}

@@ -1,0 +1,98 @@
+import Synchronization
+import TrawlCore
+
+/// A sink that keeps what it is given, for assertions.
+public final class CollectingSink: EventSink {
+    public let name: String
+    private let received = Mutex<[Event]>([])
+
+    public init(name: String = "collect") {
+        self.name = name
+    }
+
+    public func write(_ batches: [EventBatch]) async throws {
+        self.received.withLock { $0 += batches.flatMap(\.events) }
+    }
+
+    public func close() async throws {}
+
+    public var events: [Event] { self.received.withLock { $0 } }
+}
+
+/// A sink whose writes never return until ``unblock()``: a stuck Devo relay.
+public final class BlockingSink: EventSink {
+    public let name: String
+    private let state = Mutex<(blocked: Bool, waiters: [CheckedContinuation<Void, Never>], writes: Int)>(
+        (true, [], 0)
+    )
+
+    public init(name: String = "blocked") {
+        self.name = name
+    }
+
+    public func write(_ batches: [EventBatch]) async throws {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let blocked = self.state.withLock { state -> Bool in
+                state.writes += 1
+                if state.blocked { state.waiters.append(continuation) }
+                return state.blocked
+            }
+            if !blocked { continuation.resume() }
+        }
+    }
+
+    public func close() async throws {}
+
+    /// Write calls started so far.
+    public var writesStarted: Int { self.state.withLock { $0.writes } }
+
+    public func unblock() {
+        let waiters = self.state.withLock { state in
+            state.blocked = false
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// A sink that fails its first `failures` writes, then accepts.
+public final class FlakySink: EventSink {
+    public let name: String
+    private let state: Mutex<(remainingFailures: Int, attempts: Int, accepted: Int)>
+
+    public init(name: String = "flaky", failures: Int) {
+        self.name = name
+        self.state = Mutex((failures, 0, 0))
+    }
+
+    public func write(_ batches: [EventBatch]) async throws {
+        let fail = self.state.withLock { state -> Bool in
+            state.attempts += 1
+            if state.remainingFailures > 0 {
+                state.remainingFailures -= 1
+                return true
+            }
+            state.accepted += batches.reduce(0) { $0 + $1.events.count }
+            return false
+        }
+        if fail {
+            throw TrawlError(.sinkWriteFailed, "output \(self.name) refused the write (test)")
+        }
+    }
+
+    public func close() async throws {}
+
+    public var attempts: Int { self.state.withLock { $0.attempts } }
+    public var acceptedEvents: Int { self.state.withLock { $0.accepted } }
+}
+
+/// A counter tasks can share in tests.
+public final class SharedCounter: Sendable {
+    private let storage = Atomic<Int>(0)
+
+    public init() {}
+
+    public func add(_ amount: Int) { self.storage.add(amount, ordering: .relaxed) }
+    public var value: Int { self.storage.load(ordering: .relaxed) }
+}

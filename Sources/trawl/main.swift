@@ -1,0 +1,3 @@
+import TrawlApp
+
+await TrawlMain.run()

@@ -1,0 +1,32 @@
+// Test helper for the crash-safety test: saves an ever-increasing counter through the real state store as
+// fast as it can until it is killed. Each state carries a checksum-like padding derived from its counter,
+// so a torn write would be detected by the test that reads the file back.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import TrawlCore
+
+struct CounterState: Codable, Sendable {
+    var counter: Int
+    var padding: String
+}
+
+guard CommandLine.arguments.count == 2 else {
+    print("usage: trawl-state-writer DIRECTORY")
+    exit(64)
+}
+let store = try FileStateStore(directory: CommandLine.arguments[1])
+let persistence = ServicePersistence<CounterState>(
+    store: store,
+    key: StateKey(collectorID: "crash", input: "1", service: "counter"),
+    resetPersistenceAuth: "",
+    logger: Logger(label: "state-writer") { _ in SwiftLogNoOpLogHandler() }
+)
+var counter = try persistence.load()?.counter ?? 0
+print("ready \(counter)")
+while true {
+    counter += 1
+    let digit = Character(String(counter % 10))
+    try persistence.save(CounterState(counter: counter, padding: String(repeating: digit, count: 64 * 1024)))
+}

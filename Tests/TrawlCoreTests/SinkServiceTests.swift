@@ -1,0 +1,102 @@
+import Metrics
+import MetricsTestKit
+import NIOCore
+import ServiceLifecycle
+import Testing
+import TrawlCore
+import TrawlTesting
+
+@Suite struct SinkServiceTests {
+    private func batch(_ count: Int, unit: String) -> ([Event], Acknowledgement) {
+        let events = (0..<count).map { index in
+            Event(
+                tag: "my.app.test.event",
+                body: ByteBuffer(string: "{\"i\":\(index)}"),
+                metadata: EventMetadata(source: "s", unit: unit, offset: Int64(index), pullingID: PullingID(microseconds: 1))
+            )
+        }
+        return (events, Acknowledgement(unit: unit))
+    }
+
+    @Test func failedWritesAreRetriedWithBackoffAndAcknowledgedOnlyAfterSuccess() async throws {
+        let clock = ManualClock()
+        let queue = BoundedEventQueue(maxBufferedEvents: 100)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
+        let sink = FlakySink(failures: 2)
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.maxBatchesPerWrite = 1
+        configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(8))
+        let log = RecordingLogger()
+        let metrics = TestMetrics()
+        let service = withMetricsFactory(metrics) {
+            SinkService(
+                sink: sink,
+                queue: queue,
+                dispatcher: dispatcher,
+                configuration: configuration,
+                clock: clock,
+                logger: log.logger
+            )
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let (events, acknowledgement) = self.batch(3, unit: "unit-a")
+            try await dispatcher.publish(events, acknowledgement: acknowledgement)
+            acknowledgement.seal()
+
+            #expect(await eventually { sink.attempts == 1 && clock.sleepers >= 2 })
+            #expect(acknowledgement.outcome == nil, "a failed write must not acknowledge")
+            clock.advance(by: .seconds(1))
+            #expect(await eventually { sink.attempts == 2 })
+            #expect(acknowledgement.outcome == nil)
+            clock.advance(by: .seconds(2))
+            try await acknowledgement.delivered()
+            #expect(sink.attempts == 3)
+            #expect(sink.acceptedEvents == 3)
+            #expect(dispatcher.eventsInFlight == 0)
+            #expect(log.messages(containing: "SinkError 500").count == 2)
+            let delivered = try metrics.expectCounter("trawl_events_delivered_total", [("output", "flaky")])
+            #expect(delivered.totalValue == 3)
+            group.cancelAll()
+        }
+    }
+
+    @Test func aSinkStillFailingAfterTheShutdownGraceRejectsItsEvents() async throws {
+        let clock = ManualClock()
+        let queue = BoundedEventQueue(maxBufferedEvents: 100)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
+        let sink = FlakySink(failures: .max)
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.maxBatchesPerWrite = 1
+        configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(1))
+        configuration.shutdownGrace = .seconds(3)
+        let log = RecordingLogger()
+        let service = SinkService(
+            sink: sink,
+            queue: queue,
+            dispatcher: dispatcher,
+            configuration: configuration,
+            clock: clock,
+            logger: log.logger
+        )
+        let serviceGroup = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [service], logger: log.logger)
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await serviceGroup.run() }
+            let (events, acknowledgement) = self.batch(2, unit: "unit-b")
+            try await dispatcher.publish(events, acknowledgement: acknowledgement)
+            acknowledgement.seal()
+            #expect(await eventually { sink.attempts == 1 })
+            await serviceGroup.triggerGracefulShutdown()
+            for _ in 0..<6 {
+                clock.advance(by: .seconds(1))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            await #expect(throws: AcknowledgementRejected.self) { try await acknowledgement.delivered() }
+            try await group.waitForAll()
+        }
+        #expect(!log.messages(containing: "SinkError 501").isEmpty)
+        #expect(dispatcher.eventsInFlight == 0)
+    }
+}
