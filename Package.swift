@@ -94,12 +94,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TrawlSourcesTests",
-            dependencies: ["TrawlSources", "TrawlTesting"],
+            dependencies: ["TrawlSources", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TrawlSinksTests",
-            dependencies: ["TrawlSinks", "TrawlTesting"],
+            dependencies: ["TrawlSinks", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -15,7 +15,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         /// Most batches written in one call.
         public var maxBatchesPerWrite = 16
         /// Longest a partial chunk waits before it is written.
-        public var flushInterval: Duration = .milliseconds(200)
+        public var flushInterval: Duration = .milliseconds(50)
         public var backoff = RetryBackoff()
         /// How long a failing sink keeps retrying once shutdown was requested.
         public var shutdownGrace: Duration = .seconds(10)

@@ -36,7 +36,8 @@ public struct TrawlConfiguration {
         if let inputsNode = rootMapping?["inputs"] {
             inputs = Self.readInputs(inputsNode, catalogue: catalogue, diagnostics: diagnostics)
         }
-        if inputs.filter(\.enabled).isEmpty {
+        let declaredEnabledInputs = rootMapping?["inputs"]?.mapping?.values.filter { $0.mapping?["enabled"]?.bool != false }
+        if declaredEnabledInputs?.isEmpty ?? true {
             diagnostics.record(
                 TrawlError(.noEnabledInput, "no enabled input is configured", location: "inputs")
             )
@@ -44,7 +45,7 @@ public struct TrawlConfiguration {
         if let outputsNode = rootMapping?["outputs"] {
             outputs = Self.readOutputs(outputsNode, catalogue: catalogue, diagnostics: diagnostics)
         }
-        if outputs.isEmpty {
+        if rootMapping?["outputs"]?.mapping?.isEmpty ?? true {
             diagnostics.record(TrawlError(.noOutput, "no output is configured", location: "outputs"))
         }
         var seen: [String: String] = [:]

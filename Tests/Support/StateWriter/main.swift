@@ -24,7 +24,8 @@ let persistence = ServicePersistence<CounterState>(
     logger: Logger(label: "state-writer") { _ in SwiftLogNoOpLogHandler() }
 )
 var counter = try persistence.load()?.counter ?? 0
-print("ready \(counter)")
+var ready = Array("ready \(counter)\n".utf8)
+_ = ready.withUnsafeMutableBytes { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer($0)) }
 while true {
     counter += 1
     let digit = Character(String(counter % 10))

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import TrawlCore
+import TrawlTesting
+
+/// Runs the real `trawl` executable, as a user would.
+@Suite struct CommandLineTests {
+    static func configuration(data: String = "./data", output: String = "./out/devo.log", extra: String = "") -> String {
+        """
+        globals:
+          id: cli
+          hostname: testhost
+          persistence: {directory: ./state}
+        \(extra)
+        inputs:
+          files:
+            id: 3
+            type: local_files
+            services:
+              lines:
+                directory: \(data)
+                file_suffix: .jsonl
+                tag: my.app.test.event
+                lines_per_commit: 500
+                request_period_in_seconds: 3600
+        outputs:
+          out:
+            type: file
+            settings:
+              path: \(output)
+        """
+    }
+
+    @Test func validateListsFiveNumberedErrorsForFiveMistakesAndFails() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write(
+            "bad.yaml",
+            """
+            globals:
+              id: cli
+              queue_max_events: lots
+            inputs:
+              files:
+                id: 3
+                type: local_files
+                services:
+                  lines:
+                    directory: ./data
+                    file_sufix: .log
+                    tag: Bad Tag
+                    request_period_in_seconds: 0
+            outputs:
+              out:
+                type: kafka
+            """
+        )
+        let result = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "bad.yaml"],
+            workingDirectory: directory.path
+        )
+        #expect(result.status == 2)
+        #expect(result.error.contains("Configuration has 5 error(s):"))
+        for (number, fragment) in [
+            "SetupError 5 at globals.queue_max_events (line 3)",
+            "SetupError 8 at inputs.files.services.lines.file_sufix (line 11)",
+            "SetupError 6 at inputs.files.services.lines.tag (line 12)",
+            "SetupError 7 at inputs.files.services.lines.request_period_in_seconds (line 13)",
+            "SetupError 15 at outputs.out.type",
+        ].sorted().enumerated() {
+            #expect(result.error.contains(fragment), "missing error \(number + 1): \(fragment)\n\(result.error)")
+        }
+        for number in 1...5 { #expect(result.error.contains("  \(number). SetupError")) }
+        #expect(result.error.contains("Did you mean file_suffix?"))
+    }
+
+    @Test func validateAcceptsAGoodConfigurationWithSecretsFromTheEnvironment() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("good.yaml", Self.configuration(output: "${TRAWL_TEST_OUTPUT}"))
+        let result = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "good.yaml"],
+            workingDirectory: directory.path,
+            environment: ["TRAWL_TEST_OUTPUT": "./out/devo.log"]
+        )
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("is valid: collector cli, 1 input service(s), 1 output(s)"))
+    }
+
+    @Test func versionAndHelpWork() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let version = try await BuiltExecutable.run("trawl", arguments: ["version"], workingDirectory: directory.path)
+        #expect(version.output == "trawl \(TrawlVersion.current)\n")
+        let help = try await BuiltExecutable.run("trawl", arguments: ["run", "--help"], workingDirectory: directory.path)
+        #expect(help.status == 0)
+        #expect(help.output.contains("trawl run --config examples/quickstart.yaml --once"))
+    }
+
+    @Test func runOnceDeliversEveryLineAsDevoSyslogAndPrintsStatistics() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("data/a.jsonl", "{\"a\":1}\n{\"a\":2}\n\n{\"a\":\"caf\u{e9}\"}\n{\"partial\":")
+        try directory.write("data/ignored.txt", "not me\n")
+        try directory.write("run.yaml", Self.configuration())
+        let result = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml", "--once"],
+            workingDirectory: directory.path
+        )
+        #expect(result.status == 0, "\(result.error)")
+        #expect(
+            directory.read("out/devo.log")
+                == """
+                <14>Jan  1 00:00:00 testhost my.app.test.event: {"a":1}
+                <14>Jan  1 00:00:00 testhost my.app.test.event: {"a":2}
+                <14>Jan  1 00:00:00 testhost my.app.test.event: {"a":"caf\u{e9}"}
+
+                """
+        )
+        #expect(
+            result.error.contains(
+                "Number of requests made: 1; Number of events received: 3; Number of duplicated events filtered out: 0; Number of events generated and sent: 3;"
+            )
+        )
+        #expect(result.error.contains("Total number of messages sent: 3"))
+        #expect(directory.read("state/cli/3/lines.json")?.contains("\"a.jsonl\":31") == true, "the partial line waits")
+    }
+
+    /// SIGTERM in the middle of a long run: Trawl stops pulling, finishes the unit in flight, saves state and
+    /// exits 0; a second run delivers the rest, so every line arrives exactly once.
+    @Test func sigtermDrainsSavesStateAndExitsZeroWithNothingLostOrDuplicated() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let lines = 40_000
+        for file in 0..<4 {
+            let body = (0..<lines / 4).map { "{\"file\":\(file),\"n\":\($0)}\n" }.joined()
+            try directory.write("data/part-\(file).jsonl", body)
+        }
+        try directory.write("run.yaml", Self.configuration())
+        let trawl = try BuiltExecutable("trawl", arguments: ["run", "--config", "run.yaml"], workingDirectory: directory.path)
+        let started = await eventually { (directory.read("out/devo.log")?.count ?? 0) > 0 }
+        #expect(started, "\(trawl.standardError)")
+        trawl.signal(SIGTERM)
+        let status = await trawl.waitForExit(timeout: .seconds(60))
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(trawl.standardError.contains("Trawl stopped"))
+        let delivered = directory.read("out/devo.log")?.split(separator: "\n").count ?? 0
+        #expect(delivered < lines, "the run was stopped in the middle (delivered \(delivered))")
+        let state = try #require(directory.read("state/cli/3/lines.json"))
+        #expect(state.contains("part-0.jsonl"))
+
+        let rest = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml", "--once"],
+            workingDirectory: directory.path
+        )
+        #expect(rest.status == 0, "\(rest.error)")
+        let all = directory.read("out/devo.log")?.split(separator: "\n") ?? []
+        #expect(all.count == lines)
+        #expect(Set(all).count == lines, "no line delivered twice")
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlApp
+import TrawlCore
+import TrawlSinks
+import TrawlSources
+import TrawlTesting
+
+/// Keeps docs/errors.md, the code catalogue and the tests in step: every documented id is defined in code
+/// with the same words, and a scenario below makes Trawl produce it.
+@Suite struct ErrorCatalogueTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// `| id | title | cause | fix |` rows of docs/errors.md.
+    static func documentedRows() throws -> [Int: [String]] {
+        let text = try String(contentsOfFile: "\(repositoryRoot)/docs/errors.md", encoding: .utf8)
+        var rows: [Int: [String]] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| ") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let id = Int(cells[0]) { rows[id] = Array(cells.dropFirst()) }
+        }
+        return rows
+    }
+
+    @Test func docsListExactlyTheCodesDefinedWithTheSameWords() throws {
+        let rows = try Self.documentedRows()
+        let catalogue = TrawlError.Code.coreCatalogue
+        #expect(Set(rows.keys) == Set(catalogue.map(\.id)))
+        for code in catalogue {
+            #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
+        }
+    }
+
+    @Test func everyDocumentedIdHasAScenario() throws {
+        #expect(Set(try Self.documentedRows().keys) == Set(ErrorScenarios.all.keys))
+    }
+
+    @Test(arguments: ErrorScenarios.all.keys.sorted())
+    func scenarioProducesItsError(id: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let produced = try await ErrorScenarios.all[id]!(directory)
+        #expect(produced.contains(id), "scenario for \(id) produced \(produced)")
+    }
+}
+
+/// One way to make Trawl raise each error id, returning the ids it raised.
+enum ErrorScenarios {
+    typealias Scenario = @Sendable (TemporaryDirectory) async throws -> [Int]
+
+    static let validInput = """
+        globals:
+          id: errors
+          persistence: {directory: ./state}
+        inputs:
+          files:
+            id: 1
+            type: local_files
+            services:
+              lines: {directory: ./data, tag: my.app.test.event}
+        outputs:
+          out: {type: file, settings: {path: ./out.log}}
+        """
+
+    /// The error ids from validating `yaml`.
+    static func validate(_ yaml: String, environment: [String: String] = [:]) -> [Int] {
+        let diagnostics = ConfigurationDiagnostics()
+        let document = ConfigurationDocument.parse(
+            yaml,
+            origin: "test.yaml",
+            environment: environment,
+            diagnostics: diagnostics
+        )
+        do {
+            _ = try TrawlPlan.make(document: document, diagnostics: diagnostics)
+            return []
+        } catch {
+            return error.errors.map(\.code.id)
+        }
+    }
+
+    static func replacing(_ old: String, with new: String) -> [Int] {
+        validate(validInput.replacingOccurrences(of: old, with: new))
+    }
+
+    static func caught(_ body: () async throws -> Void) async -> [Int] {
+        do {
+            try await body()
+            return []
+        } catch let error as TrawlError {
+            return [error.code.id]
+        } catch let error as AcknowledgementRejected {
+            return [error.code]
+        } catch {
+            return []
+        }
+    }
+
+    static let all: [Int: Scenario] = [
+        1: { directory in
+            do {
+                _ = try TrawlPlan.make(configurationPath: "\(directory.path)/missing.yaml", environment: [:])
+                return []
+            } catch let error as ConfigurationInvalid {
+                return error.errors.map(\.code.id)
+            }
+        },
+        2: { _ in validate("globals: [unclosed\n  id: 1") },
+        3: { _ in replacing("id: errors", with: "id: ${TRAWL_TEST_SURELY_UNSET}") },
+        4: { _ in replacing("  id: errors\n", with: "") },
+        5: { _ in replacing("  id: errors\n", with: "  id: errors\n  queue_max_events: lots\n") },
+        6: { _ in replacing("my.app.test.event", with: "Not A Tag") },
+        7: { _ in replacing("tag: my.app.test.event}", with: "tag: my.app.test.event, request_period_in_seconds: 0}") },
+        8: { _ in replacing("tag: my.app.test.event}", with: "tag: my.app.test.event, request_perod_in_seconds: 5}") },
+        9: { _ in historical("2000-01-01T00:00:00Z") },
+        10: { _ in historical("2999-01-01T00:00:00Z") },
+        11: { _ in replacing("type: local_files", with: "type: local_files\n    enabled: false") },
+        12: { _ in replacing("  out: {type: file, settings: {path: ./out.log}}", with: "  {}") },
+        13: { _ in replacing("type: local_files", with: "type: carrier_pigeon") },
+        14: { _ in replacing("lines: {", with: "bogus: {") },
+        15: { _ in replacing("type: file,", with: "type: kafka,") },
+        16: { _ in
+            validate(
+                validInput.replacingOccurrences(
+                    of: "outputs:",
+                    with: """
+                          again:
+                            id: 1
+                            type: local_files
+                            services:
+                              lines: {directory: ./data, tag: my.app.test.event}
+                        outputs:
+                        """
+                )
+            )
+        },
+        200: { directory in
+            try directory.write("c/1/s.json", "not json")
+            return await caught { _ = try persistence(directory).load() }
+        },
+        201: { directory in
+            try FileManager.default.createDirectory(atPath: "\(directory.path)/c/1/s.json/x", withIntermediateDirectories: true)
+            return await caught { try persistence(directory).save(0) }
+        },
+        202: { directory in
+            let file = try directory.write("file", "")
+            return await caught { _ = try FileStateStore(directory: file) }
+        },
+        300: { directory in
+            let source = LocalFilesSource(
+                name: "files/lines",
+                settings: try localFilesSettings(directory: "\(directory.path)/absent"),
+                persistence: try persistence(directory, as: LocalFilesSource.State.self)
+            )
+            let dispatcher = EventDispatcher(queues: [], maxBatchEvents: 10)
+            return await caught {
+                _ = try await source.pull(
+                    PullContext(pullingID: .now(), dispatcher: dispatcher, logger: RecordingLogger().logger)
+                )
+            }
+        },
+        500: { directory in
+            let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
+            return await caught { try await sink.write([EventBatch(events: [], acknowledgement: Acknowledgement(unit: "u"))]) }
+        },
+        501: { _ in
+            let queue = BoundedEventQueue(maxBufferedEvents: 10)
+            queue.finish()
+            let acknowledgement = Acknowledgement(unit: "u")
+            let event = Event(
+                tag: "my.app.test.event",
+                body: ByteBuffer(string: "x"),
+                metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: .now())
+            )
+            _ = await caught {
+                try await EventDispatcher(queues: [queue], maxBatchEvents: 10).publish([event], acknowledgement: acknowledgement)
+            }
+            acknowledgement.seal()
+            return await caught { try await acknowledgement.delivered() }
+        },
+    ]
+
+    static func persistence<T: Codable & Sendable>(
+        _ directory: TemporaryDirectory,
+        as type: T.Type = Int.self
+    ) throws -> ServicePersistence<T> {
+        ServicePersistence(
+            store: try FileStateStore(directory: directory.path),
+            key: StateKey(collectorID: "c", input: "1", service: "s"),
+            resetPersistenceAuth: "",
+            logger: RecordingLogger().logger
+        )
+    }
+
+    static func localFilesSettings(directory: String) throws -> LocalFilesSettings {
+        let diagnostics = ConfigurationDiagnostics()
+        let document = ConfigurationDocument.parse(
+            "{directory: \"\(directory)\", tag: my.app.test.event}",
+            origin: "test",
+            environment: [:],
+            diagnostics: diagnostics
+        )
+        return try #require(
+            SettingsDecoding.decode(LocalFilesSettings.self, from: document?.root, path: "s", diagnostics: diagnostics)
+        )
+    }
+
+    /// A service section with a `historical_poll_datetime`, as the API collectors will have.
+    struct HistoricalSettings: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case historicalPollDatetime = "historical_poll_datetime"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let settings = SettingsReader(decoder, keys: CodingKeys.self)
+            _ = settings.historicalPollDatetime(.historicalPollDatetime, now: .now())
+        }
+    }
+
+    static func historical(_ value: String) -> [Int] {
+        let diagnostics = ConfigurationDiagnostics()
+        let document = ConfigurationDocument.parse(
+            "historical_poll_datetime: \"\(value)\"",
+            origin: "test",
+            environment: [:],
+            diagnostics: diagnostics
+        )
+        _ = SettingsDecoding.decode(HistoricalSettings.self, from: document?.root, path: "s", diagnostics: diagnostics)
+        return diagnostics.errors.map(\.code.id)
+    }
+}

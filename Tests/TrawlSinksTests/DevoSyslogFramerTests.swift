@@ -1,0 +1,90 @@
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlSinks
+import TrawlTesting
+
+@Suite struct DevoSyslogFramerTests {
+    private func frame(_ body: [UInt8], policy: DevoSyslogFramer.MultilinePolicy = .escape) -> [UInt8] {
+        let event = Event(
+            tag: "my.app.test.event",
+            body: ByteBuffer(bytes: body),
+            metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: PullingID(microseconds: 0))
+        )
+        var framed = DevoSyslogFramer(hostname: "vm", multiline: policy).frame(event)
+        return framed.readBytes(length: framed.readableBytes) ?? []
+    }
+
+    @Test func matchesTheDevoSDKBytesExactly() {
+        let framed = self.frame(Array(#"{"a":1}"#.utf8))
+        #expect(framed == Array("<14>Jan  1 00:00:00 vm my.app.test.event: {\"a\":1}\n".utf8))
+        #expect(framed.count == 50)
+    }
+
+    @Test func aBodyEndingInANewlineGetsNoSecondOne() {
+        #expect(self.frame(Array("x\n".utf8)) == Array("<14>Jan  1 00:00:00 vm my.app.test.event: x\n".utf8))
+    }
+
+    @Test func invalidUTF8IsReplacedPerMaximalSubpartAndValidUTF8KeptAsIs() {
+        let body: [UInt8] = Array("caf\u{e9} ".utf8) + [0xFF, 0x41, 0xE2, 0x82, 0x42, 0xF0, 0x9F, 0x98, 0x80]
+        let framed = self.frame(body)
+        let expected = String(decoding: body, as: UTF8.self)
+        #expect(String(decoding: framed, as: UTF8.self) == "<14>Jan  1 00:00:00 vm my.app.test.event: \(expected)\n")
+        #expect(expected == "caf\u{e9} \u{FFFD}A\u{FFFD}B\u{1F600}")
+    }
+
+    @Test func surrogatesAndOverlongEncodingsAreInvalid() {
+        let framed = self.frame([0xED, 0xA0, 0x80, 0xC0, 0xAF])
+        let text = String(decoding: framed, as: UTF8.self)
+        #expect(text.hasSuffix(": \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\n"))
+    }
+
+    @Test func innerNewlinesAreEscapedSoOneEventStaysOneLine() {
+        #expect(
+            self.frame(Array("line1\nline2".utf8))
+                == Array("<14>Jan  1 00:00:00 vm my.app.test.event: line1\\nline2\n".utf8)
+        )
+    }
+
+    @Test func octetCountingPrefixesTheFrameLengthAndKeepsNewlines() {
+        let frame = "<14>Jan  1 00:00:00 vm my.app.test.event: a\nb\n"
+        #expect(self.frame(Array("a\nb".utf8), policy: .octetCounting) == Array("\(frame.utf8.count) \(frame)".utf8))
+    }
+}
+
+@Suite struct FileSinkTests {
+    private func batch(_ bodies: [String]) -> EventBatch {
+        EventBatch(
+            events: bodies.map {
+                Event(
+                    tag: "my.app.test.event",
+                    body: ByteBuffer(string: $0),
+                    metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: PullingID(microseconds: 0))
+                )
+            },
+            acknowledgement: Acknowledgement(unit: "u")
+        )
+    }
+
+    @Test func appendsFramedLinesAcrossWritesAndCreatesTheDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let sink = FileSink(name: "out", path: "\(directory.path)/a/b/devo.log", framer: DevoSyslogFramer(hostname: "h"))
+        try await sink.write([self.batch(["1", "2"])])
+        try await sink.write([self.batch(["3"])])
+        try await sink.close()
+        #expect(
+            directory.read("a/b/devo.log")
+                == (1...3).map { "<14>Jan  1 00:00:00 h my.app.test.event: \($0)\n" }.joined()
+        )
+    }
+
+    @Test func anUnwritablePathIsASinkError() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
+        let error = await #expect(throws: TrawlError.self) { try await sink.write([self.batch(["1"])]) }
+        #expect(error?.code == .sinkWriteFailed)
+        #expect(error?.location == "outputs.out.settings.path")
+    }
+}
