@@ -11,7 +11,8 @@ public struct InputType: Sendable {
         public var service: String
         public var period: Duration
         /// Builds the source; `key` is where its state lives.
-        public var makeSource: @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> any PullingSource
+        public var makeSource:
+            @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> any PullingSource
     }
 
     public var name: String

@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
-import UnixSignals
 import TrawlCore
+import UnixSignals
 
 extension TrawlPlan {
     /// Everything `trawl run` starts, exposed so tests can look inside (queues, dispatcher).

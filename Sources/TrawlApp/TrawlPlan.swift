@@ -1,3 +1,7 @@
+import Logging
+import ServiceLifecycle
+import TrawlCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,9 +9,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import ServiceLifecycle
-import TrawlCore
 
 /// A validated configuration turned into what to run: the sinks and the planned sources.
 ///

@@ -88,7 +88,8 @@ public final class Acknowledgement: Sendable {
         for waiter in waiters { waiter.resume(with: result) }
     }
 
-    private static func result(_ outcome: AcknowledgementStateMachine.Outcome, unit: String) -> Result<Void, any Error> {
+    private static func result(_ outcome: AcknowledgementStateMachine.Outcome, unit: String) -> Result<Void, any Error>
+    {
         switch outcome {
         case .delivered: return .success(())
         case .rejected(let code, let message):

@@ -1,3 +1,6 @@
+import Logging
+import ServiceLifecycle
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import ServiceLifecycle
 
 /// Logs memory use every `period` in the Devo collectors' words, after returning freed heap to the system:
 /// `[GC] global: 20.4% -> 20.4%, process: RSS(34.50MiB -> 34.08MiB), VMS(410.52MiB -> 410.02MiB)`.

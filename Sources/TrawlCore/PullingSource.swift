@@ -86,7 +86,9 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
             }
             let elapsed = start.duration(to: self.clock.now)
             if self.runOnce || Task.isShuttingDownGracefully {
-                logger.info("Data collection completed. Elapsed time: \(formatFixed(elapsed.seconds, decimals: 3)) seconds")
+                logger.info(
+                    "Data collection completed. Elapsed time: \(formatFixed(elapsed.seconds, decimals: 3)) seconds"
+                )
                 return
             }
             let wait = max(.zero, self.period - elapsed)

@@ -1,3 +1,5 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
 
 /// The log line format of the `trawl` command, close to the Devo collectors' so their users can read it:
 /// `2026-11-23T10:22:57.146    INFO trawl -> message {key=value ...}`, written to standard error.

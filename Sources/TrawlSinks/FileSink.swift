@@ -1,3 +1,7 @@
+import NIOCore
+import Synchronization
+import TrawlCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,9 +9,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
-import Synchronization
-import TrawlCore
 
 /// The `file` output: appends each event's Devo syslog line to a file and fsyncs after every write, so an
 /// acknowledged event is on disk. A failed write is cut back off the file before the retry, so a retried
@@ -95,7 +96,10 @@ public struct ConsoleSink: EventSink {
         }
         let written = buffer.withUnsafeReadableBytes { writeAll(STDOUT_FILENO, $0) }
         guard written else {
-            throw TrawlError(.sinkWriteFailed, "output \(self.name) cannot write to standard output: \(errnoDescription())")
+            throw TrawlError(
+                .sinkWriteFailed,
+                "output \(self.name) cannot write to standard output: \(errnoDescription())"
+            )
         }
     }
 

@@ -1,3 +1,7 @@
+import Logging
+import NIOCore
+import TrawlCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,9 +9,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import NIOCore
-import TrawlCore
 
 /// The `local_files` input: each line of each file in a directory becomes one event. Every cycle it reads
 /// what was appended since the committed offset of each file, in units of at most `linesPerCommit` lines,

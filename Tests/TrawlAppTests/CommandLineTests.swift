@@ -5,7 +5,8 @@ import TrawlTesting
 
 /// Runs the real `trawl` executable, as a user would.
 @Suite struct CommandLineTests {
-    static func configuration(data: String = "./data", output: String = "./out/devo.log", extra: String = "") -> String {
+    static func configuration(data: String = "./data", output: String = "./out/devo.log", extra: String = "") -> String
+    {
         """
         globals:
           id: cli
@@ -94,7 +95,11 @@ import TrawlTesting
         defer { directory.remove() }
         let version = try await BuiltExecutable.run("trawl", arguments: ["version"], workingDirectory: directory.path)
         #expect(version.output == "trawl \(TrawlVersion.current)\n")
-        let help = try await BuiltExecutable.run("trawl", arguments: ["run", "--help"], workingDirectory: directory.path)
+        let help = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--help"],
+            workingDirectory: directory.path
+        )
         #expect(help.status == 0)
         #expect(help.output.contains("trawl run --config examples/quickstart.yaml --once"))
     }
@@ -140,7 +145,11 @@ import TrawlTesting
             try directory.write("data/part-\(file).jsonl", body)
         }
         try directory.write("run.yaml", Self.configuration())
-        let trawl = try BuiltExecutable("trawl", arguments: ["run", "--config", "run.yaml"], workingDirectory: directory.path)
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml"],
+            workingDirectory: directory.path
+        )
         let started = await eventually { (directory.read("out/devo.log")?.count ?? 0) > 0 }
         #expect(started, "\(trawl.standardError)")
         trawl.signal(SIGTERM)

@@ -141,7 +141,10 @@ enum ErrorScenarios {
             return await caught { _ = try persistence(directory).load() }
         },
         201: { directory in
-            try FileManager.default.createDirectory(atPath: "\(directory.path)/c/1/s.json/x", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "\(directory.path)/c/1/s.json/x",
+                withIntermediateDirectories: true
+            )
             return await caught { try persistence(directory).save(0) }
         },
         202: { directory in
@@ -163,7 +166,9 @@ enum ErrorScenarios {
         },
         500: { directory in
             let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
-            return await caught { try await sink.write([EventBatch(events: [], acknowledgement: Acknowledgement(unit: "u"))]) }
+            return await caught {
+                try await sink.write([EventBatch(events: [], acknowledgement: Acknowledgement(unit: "u"))])
+            }
         },
         501: { _ in
             let queue = BoundedEventQueue(maxBufferedEvents: 10)
@@ -175,7 +180,10 @@ enum ErrorScenarios {
                 metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: .now())
             )
             _ = await caught {
-                try await EventDispatcher(queues: [queue], maxBatchEvents: 10).publish([event], acknowledgement: acknowledgement)
+                try await EventDispatcher(queues: [queue], maxBatchEvents: 10).publish(
+                    [event],
+                    acknowledgement: acknowledgement
+                )
             }
             acknowledgement.seal()
             return await caught { try await acknowledgement.delivered() }

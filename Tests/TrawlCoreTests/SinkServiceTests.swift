@@ -12,7 +12,12 @@ import TrawlTesting
             Event(
                 tag: "my.app.test.event",
                 body: ByteBuffer(string: "{\"i\":\(index)}"),
-                metadata: EventMetadata(source: "s", unit: unit, offset: Int64(index), pullingID: PullingID(microseconds: 1))
+                metadata: EventMetadata(
+                    source: "s",
+                    unit: unit,
+                    offset: Int64(index),
+                    pullingID: PullingID(microseconds: 1)
+                )
             )
         }
         return (events, Acknowledgement(unit: unit))

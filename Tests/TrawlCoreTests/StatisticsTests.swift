@@ -26,7 +26,11 @@ import TrawlCore
                 == "Total number of messages sent: 44, messages sent since \"2022-06-28 10:39:22.511671+00:00\": 44 (elapsed 0.007 seconds)"
         )
         statistics.recordDelivered(1, took: .zero)
-        #expect(statistics.report(now: start).hasPrefix("Total number of messages sent: 45, messages sent since \"2022-06-28 10:40:00.000000+00:00\": 1 "))
+        #expect(
+            statistics.report(now: start).hasPrefix(
+                "Total number of messages sent: 45, messages sent since \"2022-06-28 10:40:00.000000+00:00\": 1 "
+            )
+        )
     }
 
     @Test func memoryReportNamesRSSAndVMS() {

@@ -69,7 +69,11 @@ import TrawlTesting
     @Test func appendsFramedLinesAcrossWritesAndCreatesTheDirectory() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let sink = FileSink(name: "out", path: "\(directory.path)/a/b/devo.log", framer: DevoSyslogFramer(hostname: "h"))
+        let sink = FileSink(
+            name: "out",
+            path: "\(directory.path)/a/b/devo.log",
+            framer: DevoSyslogFramer(hostname: "h")
+        )
         try await sink.write([self.batch(["1", "2"])])
         try await sink.write([self.batch(["3"])])
         try await sink.close()

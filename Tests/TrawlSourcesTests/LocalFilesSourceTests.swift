@@ -22,7 +22,12 @@ import TrawlTesting
                 diagnostics: diagnostics
             )
             let settings = try #require(
-                SettingsDecoding.decode(LocalFilesSettings.self, from: document?.root, path: "s", diagnostics: diagnostics)
+                SettingsDecoding.decode(
+                    LocalFilesSettings.self,
+                    from: document?.root,
+                    path: "s",
+                    diagnostics: diagnostics
+                )
             )
             self.source = LocalFilesSource(
                 name: "files/lines",
@@ -106,7 +111,7 @@ import TrawlTesting
         let queue = BoundedEventQueue(maxBufferedEvents: 100)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 10)
         let batches = try queue.takeBatches()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await batch in batches { batch.acknowledgement.reject(TrawlError(.sinkWriteFailed, "no")) }
             }

@@ -127,7 +127,9 @@ public struct ConfigurationDocument {
             var pairs: [(Node, Node)] = []
             for (key, value) in mapping {
                 let child = path.isEmpty ? (key.string ?? "?") : "\(path).\(key.string ?? "?")"
-                pairs.append((key, Self.substitute(value, path: child, environment: environment, diagnostics: diagnostics)))
+                pairs.append(
+                    (key, Self.substitute(value, path: child, environment: environment, diagnostics: diagnostics))
+                )
             }
             let rebuilt = Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark)
             mapping = rebuilt
@@ -136,7 +138,12 @@ public struct ConfigurationDocument {
             var nodes: [Node] = []
             for (index, value) in sequence.enumerated() {
                 nodes.append(
-                    Self.substitute(value, path: "\(path)[\(index)]", environment: environment, diagnostics: diagnostics)
+                    Self.substitute(
+                        value,
+                        path: "\(path)[\(index)]",
+                        environment: environment,
+                        diagnostics: diagnostics
+                    )
                 )
             }
             return .sequence(Node.Sequence(nodes, sequence.tag, sequence.style, sequence.mark))

@@ -36,7 +36,9 @@ public struct TrawlConfiguration {
         if let inputsNode = rootMapping?["inputs"] {
             inputs = Self.readInputs(inputsNode, catalogue: catalogue, diagnostics: diagnostics)
         }
-        let declaredEnabledInputs = rootMapping?["inputs"]?.mapping?.values.filter { $0.mapping?["enabled"]?.bool != false }
+        let declaredEnabledInputs = rootMapping?["inputs"]?.mapping?.values.filter {
+            $0.mapping?["enabled"]?.bool != false
+        }
         if declaredEnabledInputs?.isEmpty ?? true {
             diagnostics.record(
                 TrawlError(.noEnabledInput, "no enabled input is configured", location: "inputs")
@@ -79,7 +81,13 @@ public struct TrawlConfiguration {
         for (key, value) in mapping {
             let name = key.string ?? "?"
             let path = "inputs.\(name)"
-            guard let layout = SettingsDecoding.decode(InputLayout.self, from: value, path: path, diagnostics: diagnostics)
+            guard
+                let layout = SettingsDecoding.decode(
+                    InputLayout.self,
+                    from: value,
+                    path: path,
+                    diagnostics: diagnostics
+                )
             else { continue }
             let type = layout.type ?? name
             guard let knownServices = catalogue.inputServices[type] else {
@@ -156,7 +164,13 @@ public struct TrawlConfiguration {
         for (key, value) in mapping {
             let name = key.string ?? "?"
             let path = "outputs.\(name)"
-            guard let layout = SettingsDecoding.decode(OutputLayout.self, from: value, path: path, diagnostics: diagnostics),
+            guard
+                let layout = SettingsDecoding.decode(
+                    OutputLayout.self,
+                    from: value,
+                    path: path,
+                    diagnostics: diagnostics
+                ),
                 let type = layout.type
             else { continue }
             guard catalogue.outputTypes.contains(type) else {
@@ -170,7 +184,9 @@ public struct TrawlConfiguration {
                 )
                 continue
             }
-            outputs.append(OutputConfiguration(name: name, type: type, settings: value.mapping?["settings"], path: path))
+            outputs.append(
+                OutputConfiguration(name: name, type: type, settings: value.mapping?["settings"], path: path)
+            )
         }
         return outputs
     }

@@ -1,11 +1,13 @@
 // Test helper for the crash-safety test: saves an ever-increasing counter through the real state store as
 // fast as it can until it is killed. Each state carries a checksum-like padding derived from its counter,
 // so a torn write would be detected by the test that reads the file back.
+
+import Logging
+import TrawlCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import TrawlCore
 
 struct CounterState: Codable, Sendable {
     var counter: Int
