@@ -14,35 +14,28 @@ public enum OutputCatalogue {
 
     /// `console`: Devo syslog lines on standard output.
     public static let console = OutputType(name: "console") { output, hostname, diagnostics in
-        guard
-            let settings = SettingsDecoding.decode(
-                ConsoleOutputSettings.self,
-                from: output.settings,
-                path: "\(output.path).settings",
-                diagnostics: diagnostics
-            )
-        else { return nil }
-        return ConsoleSink(
-            name: output.name,
-            framer: DevoSyslogFramer(hostname: hostname, multiline: settings.multiline)
-        )
+        decodeSettings(ConsoleOutputSettings.self, of: output, diagnostics).map { settings in
+            ConsoleSink(name: output.name, framer: DevoSyslogFramer(hostname: hostname, multiline: settings.multiline))
+        }
     }
 
     /// `file`: Devo syslog lines appended to a file, fsynced per write.
     public static let file = OutputType(name: "file") { output, hostname, diagnostics in
-        guard
-            let settings = SettingsDecoding.decode(
-                FileOutputSettings.self,
-                from: output.settings,
-                path: "\(output.path).settings",
-                diagnostics: diagnostics
+        decodeSettings(FileOutputSettings.self, of: output, diagnostics).map { settings in
+            FileSink(
+                name: output.name,
+                path: settings.path,
+                framer: DevoSyslogFramer(hostname: hostname, multiline: settings.multiline)
             )
-        else { return nil }
-        return FileSink(
-            name: output.name,
-            path: settings.path,
-            framer: DevoSyslogFramer(hostname: hostname, multiline: settings.multiline)
-        )
+        }
+    }
+
+    private static func decodeSettings<Settings: Decodable>(
+        _ type: Settings.Type,
+        of output: OutputConfiguration,
+        _ diagnostics: ConfigurationDiagnostics
+    ) -> Settings? {
+        SettingsDecoding.decode(type, from: output.settings, path: "\(output.path).settings", diagnostics: diagnostics)
     }
 }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 import TrawlCore
 
@@ -95,4 +96,15 @@ public final class SharedCounter: Sendable {
 
     public func add(_ amount: Int) { self.storage.add(amount, ordering: .relaxed) }
     public var value: Int { self.storage.load(ordering: .relaxed) }
+}
+
+extension Event {
+    /// An event with `body` and placeholder provenance, for tests that only care about the bytes.
+    public static func test(_ body: String, tag: String = "my.app.test.event", offset: Int64 = 0) -> Event {
+        Event(
+            tag: tag,
+            body: ByteBuffer(string: body),
+            metadata: EventMetadata(source: "test", unit: "test", offset: offset, pullingID: PullingID(microseconds: 0))
+        )
+    }
 }

@@ -174,11 +174,7 @@ enum ErrorScenarios {
             let queue = BoundedEventQueue(maxBufferedEvents: 10)
             queue.finish()
             let acknowledgement = Acknowledgement(unit: "u")
-            let event = Event(
-                tag: "my.app.test.event",
-                body: ByteBuffer(string: "x"),
-                metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: .now())
-            )
+            let event = Event.test("x")
             _ = await caught {
                 try await EventDispatcher(queues: [queue], maxBatchEvents: 10).publish(
                     [event],

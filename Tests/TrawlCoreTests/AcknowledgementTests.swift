@@ -52,9 +52,12 @@ import TrawlCore
     @Test func cancelledWaiterThrowsCancellationAndDoesNotCommit() async {
         let acknowledgement = Acknowledgement(unit: "object-3")
         acknowledgement.retain(1)
-        let task = Task { try await acknowledgement.delivered() }
-        task.cancel()
-        await #expect(throws: CancellationError.self) { try await task.value }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await #expect(throws: CancellationError.self) { try await acknowledgement.delivered() }
+            }
+            group.cancelAll()
+        }
         #expect(acknowledgement.outcome == nil)
     }
 }

@@ -32,16 +32,7 @@ import TrawlTesting
                 while !Task.isCancelled {
                     let events = (0..<10).map { _ in
                         offset += 1
-                        return Event(
-                            tag: "my.app.test.event",
-                            body: ByteBuffer(string: "{\"n\":\(offset)}"),
-                            metadata: EventMetadata(
-                                source: "endless",
-                                unit: "u",
-                                offset: offset,
-                                pullingID: PullingID(microseconds: 1)
-                            )
-                        )
+                        return Event.test("{\"n\":\(offset)}", offset: offset)
                     }
                     attempts.add(1)
                     try await dispatcher.publish(events, acknowledgement: Acknowledgement(unit: "u\(offset)"))

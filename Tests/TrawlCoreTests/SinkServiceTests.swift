@@ -8,18 +8,7 @@ import TrawlTesting
 
 @Suite struct SinkServiceTests {
     private func batch(_ count: Int, unit: String) -> ([Event], Acknowledgement) {
-        let events = (0..<count).map { index in
-            Event(
-                tag: "my.app.test.event",
-                body: ByteBuffer(string: "{\"i\":\(index)}"),
-                metadata: EventMetadata(
-                    source: "s",
-                    unit: unit,
-                    offset: Int64(index),
-                    pullingID: PullingID(microseconds: 1)
-                )
-            )
-        }
+        let events = (0..<count).map { Event.test("{\"i\":\($0)}", offset: Int64($0)) }
         return (events, Acknowledgement(unit: unit))
     }
 

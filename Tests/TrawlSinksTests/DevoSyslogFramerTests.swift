@@ -55,13 +55,7 @@ import TrawlTesting
 @Suite struct FileSinkTests {
     private func batch(_ bodies: [String]) -> EventBatch {
         EventBatch(
-            events: bodies.map {
-                Event(
-                    tag: "my.app.test.event",
-                    body: ByteBuffer(string: $0),
-                    metadata: EventMetadata(source: "s", unit: "u", offset: 0, pullingID: PullingID(microseconds: 0))
-                )
-            },
+            events: bodies.map { Event.test($0) },
             acknowledgement: Acknowledgement(unit: "u")
         )
     }
