@@ -30,7 +30,9 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Runs every enabled input service every request_period_in_seconds and delivers to every output.
             SIGTERM or SIGINT stop pulling, drain what is in flight (up to globals.shutdown_timeout_in_seconds),
-            save state and exit 0. With --once each input service runs one pull cycle, then Trawl drains and exits.
+            save state and exit 0; if an output could not deliver everything in time, the undelivered events are
+            left uncommitted at their source and the exit status is 1. With --once each input service runs one
+            pull cycle, then Trawl drains and exits.
 
             Examples:
               trawl run --config examples/quickstart.yaml --once
@@ -66,6 +68,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
         try await runtime.serviceGroup.run()
+        let undelivered = runtime.dispatcher.eventsGivenUp
+        guard undelivered == 0 else {
+            logger.error(
+                "Trawl stopped before delivering \(undelivered) event(s); their sources were not committed and they are pulled again at the next start"
+            )
+            throw ExitCode(1)
+        }
         logger.info("Trawl stopped")
     }
 }

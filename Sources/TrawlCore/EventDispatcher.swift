@@ -8,6 +8,7 @@ public final class EventDispatcher: Sendable {
     /// The largest batch a source hands over at once (sources split larger units).
     public let maxBatchEvents: Int
     private let inFlight = Atomic<Int>(0)
+    private let givenUp = Atomic<Int>(0)
 
     public init(queues: [BoundedEventQueue], maxBatchEvents: Int) {
         self.queues = queues
@@ -35,7 +36,7 @@ public final class EventDispatcher: Sendable {
             do {
                 try await queue.send(batch)
             } catch let error as QueueFinished {
-                self.inFlight.subtract(batch.events.count, ordering: .relaxed)
+                self.eventsLeft(batch.events.count, delivered: false)
                 batch.acknowledgement.reject(
                     TrawlError(
                         .sinkUndeliveredAtShutdown,
@@ -49,9 +50,13 @@ public final class EventDispatcher: Sendable {
         }
     }
 
+    /// Events a sink gave up on while stopping (their sources did not commit them), counted once per sink.
+    public var eventsGivenUp: Int { self.givenUp.load(ordering: .relaxed) }
+
     /// A sink finished with `count` events (written or given up on).
-    func eventsLeft(_ count: Int) {
+    func eventsLeft(_ count: Int, delivered: Bool) {
         self.inFlight.subtract(count, ordering: .relaxed)
+        if !delivered { self.givenUp.add(count, ordering: .relaxed) }
     }
 
     /// The most events this pipeline holds in memory per sink: a full queue, one batch overshooting the

@@ -121,7 +121,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             case .acknowledge:
                 let took = start.duration(to: self.clock.now)
                 progress.statistics.withLock { $0.recordDelivered(count, took: took) }
-                self.dispatcher.eventsLeft(count)
+                self.dispatcher.eventsLeft(count, delivered: true)
                 self.deliveredEvents.increment(by: count)
                 for batch in chunk { batch.acknowledgement.release() }
                 return
@@ -147,7 +147,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             location: "outputs.\(self.sink.name)"
         )
         self.logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
-        self.dispatcher.eventsLeft(count)
+        self.dispatcher.eventsLeft(count, delivered: false)
         for batch in chunk { batch.acknowledgement.reject(error) }
     }
 

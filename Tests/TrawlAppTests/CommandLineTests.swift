@@ -172,3 +172,31 @@ import TrawlTesting
         #expect(Set(all).count == lines, "no line delivered twice")
     }
 }
+
+extension CommandLineTests {
+    /// An output that keeps failing while Trawl stops: the stop is bounded by the shutdown timeout, nothing is
+    /// committed, and the exit status says delivery was incomplete.
+    @Test func aStopWithAnOutputStillFailingExitsNonZeroAndCommitsNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("data/a.jsonl", "{\"a\":1}\n")
+        try FileManager.default.createDirectory(atPath: "\(directory.path)/blocked", withIntermediateDirectories: true)
+        try directory.write(
+            "run.yaml",
+            Self.configuration(output: "./blocked", extra: "  shutdown_timeout_in_seconds: 2")
+        )
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml"],
+            workingDirectory: directory.path
+        )
+        let failing = await eventually { trawl.standardError.contains("SinkError 500") }
+        #expect(failing)
+        trawl.signal(SIGTERM)
+        let status = await trawl.waitForExit(timeout: .seconds(30))
+        #expect(status == 1, "\(trawl.standardError)")
+        #expect(trawl.standardError.contains("SinkError 501"))
+        #expect(trawl.standardError.contains("Trawl stopped before delivering 1 event(s)"))
+        #expect(directory.read("state/cli/3/lines.json") == nil)
+    }
+}
