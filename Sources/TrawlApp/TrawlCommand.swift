@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
         try await runtime.serviceGroup.run()
-        let undelivered = runtime.dispatcher.eventsGivenUp
+        let undelivered = runtime.dispatcher.eventsGivenUp + runtime.dispatcher.eventsInFlight
         guard undelivered == 0 else {
             logger.error(
                 "Trawl stopped before delivering \(undelivered) event(s); their sources were not committed and they are pulled again at the next start"

@@ -200,3 +200,59 @@ extension CommandLineTests {
         #expect(directory.read("state/cli/3/lines.json") == nil)
     }
 }
+
+extension CommandLineTests {
+    @Test func debugStatusTurnsOnDebugLogging() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("data/a.jsonl", "{\"a\":1}\n")
+        try directory.write("quiet.yaml", Self.configuration())
+        try directory.write("debug.yaml", Self.configuration(extra: "  debug_status: true"))
+        let quiet = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--config", "quiet.yaml", "--once"],
+            workingDirectory: directory.path
+        )
+        #expect(!quiet.error.contains("DEBUG"))
+        let debug = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--config", "debug.yaml", "--once"],
+            workingDirectory: directory.path
+        )
+        #expect(debug.status == 0)
+        #expect(debug.error.contains("   DEBUG trawl -> Pull Started"))
+    }
+
+    @Test func aJSONConfigurationIsAcceptedAndTheConsoleOutputWritesToStandardOutput() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write(
+            "config.json",
+            """
+            {"globals": {"id": "json"},
+             "inputs": {"files": {"id": 1, "type": "local_files",
+                                  "services": {"lines": {"directory": "./data", "tag": "my.app.test.event"}}}},
+             "outputs": {"screen": {"type": "console"}}}
+            """
+        )
+        let result = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "config.json"],
+            workingDirectory: directory.path
+        )
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("collector json, 1 input service(s), 1 output(s)"))
+
+        try directory.write("data/a", "{\"on\":\"screen\"}\n")
+        let run = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--config", "config.json", "--once"],
+            workingDirectory: directory.path
+        )
+        #expect(run.status == 0, "\(run.error)")
+        #expect(
+            run.output.hasSuffix(" my.app.test.event: {\"on\":\"screen\"}\n"),
+            "the console output writes to stdout"
+        )
+    }
+}

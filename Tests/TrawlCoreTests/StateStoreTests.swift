@@ -3,6 +3,11 @@ import Testing
 import TrawlCore
 import TrawlTesting
 
+/// What trawl-state-writer saves, as far as the test needs it.
+private struct WriterState: Codable, Sendable {
+    var counter: Int
+}
+
 private struct Cursor: Codable, Sendable, Equatable {
     var position: Int
 }
@@ -106,5 +111,13 @@ private struct Cursor: Codable, Sendable, Equatable {
             previous = counter
         }
         #expect(previous > 12, "the writer made progress between kills")
+        _ = try ServicePersistence<WriterState>(
+            store: try FileStateStore(directory: directory.path),
+            key: StateKey(collectorID: "crash", input: "1", service: "counter"),
+            resetPersistenceAuth: "",
+            logger: RecordingLogger().logger
+        ).load()
+        let left = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/crash/1")
+        #expect(left == ["counter.json"], "temporary files of killed writers are removed at the next load")
     }
 }

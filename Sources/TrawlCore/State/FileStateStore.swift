@@ -19,6 +19,22 @@ public struct FileStateStore: StateStore {
         try Self.makeDirectories(directory)
     }
 
+    /// Removes temporary files a crash left behind next to `key`'s state (never the state itself).
+    public func removeLeftovers(for key: StateKey) {
+        let path = self.path(for: key)
+        let slash = path.lastIndex(of: "/")!
+        let directoryPath = String(path[..<slash])
+        let prefix = "\(path[path.index(after: slash)...]).tmp-"
+        guard let directory = opendir(directoryPath) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) { unlink("\(directoryPath)/\(name)") }
+        }
+    }
+
     public func path(for key: StateKey) -> String { "\(self.directory)/\(key.relativePath)" }
 
     public func load(_ key: StateKey) throws(TrawlError) -> [UInt8]? {
