@@ -5,6 +5,20 @@ import TrawlTesting
 
 /// Runs the real `trawl` executable, as a user would.
 @Suite struct CommandLineTests {
+    /// Runs `trawl` with `arguments` in `directory` to completion.
+    static func trawl(
+        _ arguments: String...,
+        in directory: TemporaryDirectory,
+        environment: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String, error: String) {
+        try await BuiltExecutable.run(
+            "trawl",
+            arguments: arguments,
+            workingDirectory: directory.path,
+            environment: environment
+        )
+    }
+
     static func configuration(data: String = "./data", output: String = "./out/devo.log", extra: String = "") -> String
     {
         """
@@ -56,11 +70,7 @@ import TrawlTesting
                 type: kafka
             """
         )
-        let result = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["validate", "--config", "bad.yaml"],
-            workingDirectory: directory.path
-        )
+        let result = try await Self.trawl("validate", "--config", "bad.yaml", in: directory)
         #expect(result.status == 2)
         #expect(result.error.contains("Configuration has 5 error(s):"))
         for (number, fragment) in [
@@ -80,10 +90,11 @@ import TrawlTesting
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("good.yaml", Self.configuration(output: "${TRAWL_TEST_OUTPUT}"))
-        let result = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["validate", "--config", "good.yaml"],
-            workingDirectory: directory.path,
+        let result = try await Self.trawl(
+            "validate",
+            "--config",
+            "good.yaml",
+            in: directory,
             environment: ["TRAWL_TEST_OUTPUT": "./out/devo.log"]
         )
         #expect(result.status == 0, "\(result.error)")
@@ -93,13 +104,9 @@ import TrawlTesting
     @Test func versionAndHelpWork() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let version = try await BuiltExecutable.run("trawl", arguments: ["version"], workingDirectory: directory.path)
+        let version = try await Self.trawl("version", in: directory)
         #expect(version.output == "trawl \(TrawlVersion.current)\n")
-        let help = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--help"],
-            workingDirectory: directory.path
-        )
+        let help = try await Self.trawl("run", "--help", in: directory)
         #expect(help.status == 0)
         #expect(help.output.contains("trawl run --config examples/quickstart.yaml --once"))
     }
@@ -110,11 +117,7 @@ import TrawlTesting
         try directory.write("data/a.jsonl", "{\"a\":1}\n{\"a\":2}\n\n{\"a\":\"caf\u{e9}\"}\n{\"partial\":")
         try directory.write("data/ignored.txt", "not me\n")
         try directory.write("run.yaml", Self.configuration())
-        let result = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--config", "run.yaml", "--once"],
-            workingDirectory: directory.path
-        )
+        let result = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
         #expect(result.status == 0, "\(result.error)")
         #expect(
             directory.read("out/devo.log")
@@ -161,11 +164,7 @@ import TrawlTesting
         let state = try #require(directory.read("state/cli/3/lines.json"))
         #expect(state.contains("part-0.jsonl"))
 
-        let rest = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--config", "run.yaml", "--once"],
-            workingDirectory: directory.path
-        )
+        let rest = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
         #expect(rest.status == 0, "\(rest.error)")
         let all = directory.read("out/devo.log")?.split(separator: "\n") ?? []
         #expect(all.count == lines)
@@ -208,17 +207,9 @@ extension CommandLineTests {
         try directory.write("data/a.jsonl", "{\"a\":1}\n")
         try directory.write("quiet.yaml", Self.configuration())
         try directory.write("debug.yaml", Self.configuration(extra: "  debug_status: true"))
-        let quiet = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--config", "quiet.yaml", "--once"],
-            workingDirectory: directory.path
-        )
+        let quiet = try await Self.trawl("run", "--config", "quiet.yaml", "--once", in: directory)
         #expect(!quiet.error.contains("DEBUG"))
-        let debug = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--config", "debug.yaml", "--once"],
-            workingDirectory: directory.path
-        )
+        let debug = try await Self.trawl("run", "--config", "debug.yaml", "--once", in: directory)
         #expect(debug.status == 0)
         #expect(debug.error.contains("   DEBUG trawl -> Pull Started"))
     }
@@ -235,20 +226,12 @@ extension CommandLineTests {
              "outputs": {"screen": {"type": "console"}}}
             """
         )
-        let result = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["validate", "--config", "config.json"],
-            workingDirectory: directory.path
-        )
+        let result = try await Self.trawl("validate", "--config", "config.json", in: directory)
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("collector json, 1 input service(s), 1 output(s)"))
 
         try directory.write("data/a", "{\"on\":\"screen\"}\n")
-        let run = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["run", "--config", "config.json", "--once"],
-            workingDirectory: directory.path
-        )
+        let run = try await Self.trawl("run", "--config", "config.json", "--once", in: directory)
         #expect(run.status == 0, "\(run.error)")
         #expect(
             run.output.hasSuffix(" my.app.test.event: {\"on\":\"screen\"}\n"),

@@ -199,15 +199,9 @@ enum ErrorScenarios {
     }
 
     static func localFilesSettings(directory: String) throws -> LocalFilesSettings {
-        let diagnostics = ConfigurationDiagnostics()
-        let document = ConfigurationDocument.parse(
-            "{directory: \"\(directory)\", tag: my.app.test.event}",
-            origin: "test",
-            environment: [:],
-            diagnostics: diagnostics
-        )
-        return try #require(
-            SettingsDecoding.decode(LocalFilesSettings.self, from: document?.root, path: "s", diagnostics: diagnostics)
+        try SettingsFixture.valid(
+            LocalFilesSettings.self,
+            yaml: "{directory: \"\(directory)\", tag: my.app.test.event}"
         )
     }
 
@@ -224,14 +218,8 @@ enum ErrorScenarios {
     }
 
     static func historical(_ value: String) -> [Int] {
-        let diagnostics = ConfigurationDiagnostics()
-        let document = ConfigurationDocument.parse(
-            "historical_poll_datetime: \"\(value)\"",
-            origin: "test",
-            environment: [:],
-            diagnostics: diagnostics
+        SettingsFixture.decode(HistoricalSettings.self, yaml: "historical_poll_datetime: \"\(value)\"").errors.map(
+            \.code.id
         )
-        _ = SettingsDecoding.decode(HistoricalSettings.self, from: document?.root, path: "s", diagnostics: diagnostics)
-        return diagnostics.errors.map(\.code.id)
     }
 }

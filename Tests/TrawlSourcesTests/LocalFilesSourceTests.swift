@@ -14,20 +14,10 @@ import TrawlTesting
 
         init(linesPerCommit: Int = 2) throws {
             self.directory = try TemporaryDirectory()
-            let diagnostics = ConfigurationDiagnostics()
-            let document = ConfigurationDocument.parse(
-                "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log}",
-                origin: "test",
-                environment: [:],
-                diagnostics: diagnostics
-            )
-            let settings = try #require(
-                SettingsDecoding.decode(
-                    LocalFilesSettings.self,
-                    from: document?.root,
-                    path: "s",
-                    diagnostics: diagnostics
-                )
+            let settings = try SettingsFixture.valid(
+                LocalFilesSettings.self,
+                yaml:
+                    "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log}"
             )
             self.source = LocalFilesSource(
                 name: "files/lines",
