@@ -78,7 +78,7 @@ import TrawlTesting
             "SetupError 8 at inputs.files.services.lines.file_sufix (line 11)",
             "SetupError 6 at inputs.files.services.lines.tag (line 12)",
             "SetupError 7 at inputs.files.services.lines.request_period_in_seconds (line 13)",
-            "SetupError 15 at outputs.out.type",
+            "SetupError 15 at outputs.out.type (line 16)",
         ].sorted().enumerated() {
             #expect(result.error.contains(fragment), "missing error \(number + 1): \(fragment)\n\(result.error)")
         }

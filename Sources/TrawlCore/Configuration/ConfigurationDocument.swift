@@ -108,12 +108,11 @@ public struct ConfigurationDocument {
                 } else if let fallback {
                     output += fallback
                 } else {
-                    let line = scalar.mark.map { " (line \($0.line))" } ?? ""
                     diagnostics.record(
                         TrawlError(
                             .environmentVariableMissing,
                             "environment variable \(name) is not set",
-                            location: path + line
+                            location: path + lineSuffix(node)
                         )
                     )
                 }

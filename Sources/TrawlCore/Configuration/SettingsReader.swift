@@ -52,8 +52,7 @@ final class SettingsDecodingContext {
                 node = node?[key.stringValue]
             }
         }
-        let line = node?.mark.map { " (line \($0.line))" } ?? ""
-        return self.path(codingPath) + line
+        return self.path(codingPath) + lineSuffix(node)
     }
 }
 

@@ -57,7 +57,7 @@ public struct TrawlConfiguration {
                     TrawlError(
                         .inputIDDuplicated,
                         "inputs \(other) and \(input.name) both have id \(input.id)",
-                        location: "inputs.\(input.name).id"
+                        location: "inputs.\(input.name).id\(lineSuffix(rootMapping?["inputs"]?[input.name]?["id"]))"
                     )
                 )
             }
@@ -95,7 +95,7 @@ public struct TrawlConfiguration {
                     TrawlError(
                         .inputTypeUnknown,
                         "unknown input type \"\(type)\"",
-                        location: "\(path).type",
+                        location: "\(path).type\(lineSuffix(value["type"] ?? key))",
                         fix: "Use one of: \(catalogue.inputServices.keys.sorted().joined(separator: ", "))."
                     )
                 )
@@ -111,7 +111,7 @@ public struct TrawlConfiguration {
                             TrawlError(
                                 .serviceUnknown,
                                 "input type \(type) has no service \"\(serviceName)\"",
-                                location: servicePath,
+                                location: servicePath + lineSuffix(serviceKey),
                                 fix: "Use one of: \(knownServices.joined(separator: ", "))."
                             )
                         )
@@ -178,7 +178,7 @@ public struct TrawlConfiguration {
                     TrawlError(
                         .outputTypeUnknown,
                         "unknown output type \"\(type)\"",
-                        location: "\(path).type",
+                        location: "\(path).type\(lineSuffix(value["type"]))",
                         fix: "Use one of: \(catalogue.outputTypes.joined(separator: ", "))."
                     )
                 )
@@ -305,4 +305,9 @@ struct OutputLayout: Decodable {
 /// Accepts any value: for sections whose presence is checked here and content elsewhere.
 struct IgnoredValue: Decodable {
     init(from decoder: any Decoder) throws {}
+}
+
+/// ` (line N)` for a node that has a position, else nothing.
+func lineSuffix(_ node: Node?) -> String {
+    node?.mark.map { " (line \($0.line))" } ?? ""
 }
