@@ -47,19 +47,15 @@ public struct LocalFilesSource: PullingSource {
     }
 
     private func listFiles() throws(TrawlError) -> [String] {
-        guard let directory = opendir(self.settings.directory) else {
+        guard let entries = directoryEntries(self.settings.directory) else {
             throw TrawlError(
                 .sourceReadFailed,
                 "cannot list \(self.settings.directory): \(errnoDescription())",
                 location: "\(self.name).directory"
             )
         }
-        defer { closedir(directory) }
         var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        for name in entries {
             guard !name.hasPrefix("."), name.hasSuffix(self.settings.fileSuffix) else { continue }
             var status = stat()
             guard stat("\(self.settings.directory)/\(name)", &status) == 0, (status.st_mode & S_IFMT) == S_IFREG

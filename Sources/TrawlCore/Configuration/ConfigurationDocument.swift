@@ -174,3 +174,18 @@ public func readWholeFile(_ path: String) -> [UInt8]? {
         bytes.append(contentsOf: chunk[0..<count])
     }
 }
+
+/// The names of the entries of a directory (without `.` and `..`), or nil when it cannot be opened (errno
+/// set). Foundation-free, like the rest of the file handling.
+public func directoryEntries(_ path: String) -> [String]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names
+}

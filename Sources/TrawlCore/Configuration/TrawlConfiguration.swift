@@ -33,13 +33,15 @@ public struct TrawlConfiguration {
         var outputs: [OutputConfiguration] = []
         let rootMapping = document.root.mapping
 
+        var declaredEnabledInputs = 0
         if let inputsNode = rootMapping?["inputs"] {
-            inputs = Self.readInputs(inputsNode, catalogue: catalogue, diagnostics: diagnostics)
+            (inputs, declaredEnabledInputs) = Self.readInputs(
+                inputsNode,
+                catalogue: catalogue,
+                diagnostics: diagnostics
+            )
         }
-        let declaredEnabledInputs = rootMapping?["inputs"]?.mapping?.values.filter {
-            $0.mapping?["enabled"]?.bool != false
-        }
-        if declaredEnabledInputs?.isEmpty ?? true {
+        if declaredEnabledInputs == 0 {
             diagnostics.record(
                 TrawlError(.noEnabledInput, "no enabled input is configured", location: "inputs")
             )
@@ -66,18 +68,21 @@ public struct TrawlConfiguration {
         return TrawlConfiguration(globals: globals, inputs: inputs, outputs: outputs)
     }
 
+    /// The inputs whose type is known, and how many entries are enabled whatever their type (so an unknown
+    /// type is reported once, not also as "no enabled input").
     private static func readInputs(
         _ node: Node,
         catalogue: Catalogue,
         diagnostics: ConfigurationDiagnostics
-    ) -> [InputConfiguration] {
+    ) -> (inputs: [InputConfiguration], declaredEnabled: Int) {
         guard let mapping = node.mapping else {
             diagnostics.record(
                 TrawlError(.settingWrongType, "inputs not of expected type: dict", location: "inputs")
             )
-            return []
+            return ([], 0)
         }
         var inputs: [InputConfiguration] = []
+        var declaredEnabled = 0
         for (key, value) in mapping {
             let name = key.string ?? "?"
             let path = "inputs.\(name)"
@@ -89,6 +94,7 @@ public struct TrawlConfiguration {
                     diagnostics: diagnostics
                 )
             else { continue }
+            if layout.enabled { declaredEnabled += 1 }
             let type = layout.type ?? name
             guard let knownServices = catalogue.inputServices[type] else {
                 diagnostics.record(
@@ -146,7 +152,7 @@ public struct TrawlConfiguration {
                 )
             )
         }
-        return inputs
+        return (inputs, declaredEnabled)
     }
 
     private static func readOutputs(

@@ -19,26 +19,12 @@ public struct FileStateStore: StateStore {
         try Self.makeDirectories(directory)
     }
 
-    /// Removes temporary files a crash left behind next to `key`'s state (never the state itself).
-    public func removeLeftovers(for key: StateKey) {
-        let path = self.path(for: key)
-        let slash = path.lastIndex(of: "/")!
-        let directoryPath = String(path[..<slash])
-        let prefix = "\(path[path.index(after: slash)...]).tmp-"
-        guard let directory = opendir(directoryPath) else { return }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name.hasPrefix(prefix) { unlink("\(directoryPath)/\(name)") }
-        }
-    }
-
     public func path(for key: StateKey) -> String { "\(self.directory)/\(key.relativePath)" }
 
+    /// Also removes temporary files a crash left behind next to the state (never the state itself).
     public func load(_ key: StateKey) throws(TrawlError) -> [UInt8]? {
         let path = self.path(for: key)
+        Self.removeLeftovers(of: path)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -85,6 +71,15 @@ public struct FileStateStore: StateStore {
         if directoryFD >= 0 {
             fsync(directoryFD)
             close(directoryFD)
+        }
+    }
+
+    private static func removeLeftovers(of path: String) {
+        let slash = path.lastIndex(of: "/")!
+        let directory = String(path[..<slash])
+        let prefix = "\(path[path.index(after: slash)...]).tmp-"
+        for name in directoryEntries(directory) ?? [] where name.hasPrefix(prefix) {
+            unlink("\(directory)/\(name)")
         }
     }
 

@@ -36,7 +36,6 @@ public struct ServicePersistence<Payload: Codable & Sendable>: Sendable {
     /// - Throws: ``TrawlError/Code/stateUnreadable`` when the saved file is not valid state: Trawl does not
     ///   silently start over, which could re-ingest or skip data.
     public func load() throws(TrawlError) -> Payload? {
-        (self.store as? FileStateStore)?.removeLeftovers(for: self.key)
         guard let bytes = try self.store.load(self.key) else {
             self.logger.info("No saved state for \(self.key): starting from the configured beginning")
             return nil
