@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TrawlCore", targets: ["TrawlCore"]),
         .library(name: "TrawlSources", targets: ["TrawlSources"]),
         .library(name: "TrawlSinks", targets: ["TrawlSinks"]),
+        .library(name: "TrawlAWS", targets: ["TrawlAWS"]),
         .library(name: "TrawlApp", targets: ["TrawlApp"]),
         .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .target(
@@ -36,6 +39,18 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlAWS",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -91,6 +106,15 @@ let package = Package(
         .testTarget(
             name: "TrawlCoreTests",
             dependencies: ["TrawlCore", "TrawlTesting", "trawl-state-writer"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlAWSTests",
+            dependencies: [
+                "TrawlAWS", "TrawlTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
