@@ -1,0 +1,316 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import TrawlCore
+
+/// Sends signed requests to AWS over one shared, pooled `HTTPClient`: it signs every attempt afresh (with
+/// the credentials of the service client asking, so one pool serves every role of a chain), puts
+/// a deadline on each, retries throttling, server errors and connection failures with jittered backoff,
+/// and turns AWS's error answers into ApiErrors. Service clients (``S3Client``, ``SQSClient``,
+/// ``STSClient``) build on it.
+public final class AWSClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Time allowed until the response head arrives (long polls add their wait to it).
+        public var requestTimeout: Duration
+        /// Longest silence allowed while a response body streams.
+        public var readTimeout: Duration
+        public var connectTimeout: Duration
+        public var retry: AWSRetryPolicy
+        /// Connections kept open per host, reused across requests.
+        public var maxConnectionsPerHost: Int
+
+        public init(
+            requestTimeout: Duration = .seconds(30),
+            readTimeout: Duration = .seconds(60),
+            connectTimeout: Duration = .seconds(10),
+            retry: AWSRetryPolicy = AWSRetryPolicy(),
+            maxConnectionsPerHost: Int = 16
+        ) {
+            self.requestTimeout = requestTimeout
+            self.readTimeout = readTimeout
+            self.connectTimeout = connectTimeout
+            self.retry = retry
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+        }
+    }
+
+    /// One request before signing. `path` is percent-encoded as it goes on the wire, without the
+    /// endpoint's base path.
+    public struct Request: Sendable {
+        public var method: HTTPMethod
+        public var endpoint: AWSEndpoint
+        public var path: String
+        public var query: [(name: String, value: String)]
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        public init(
+            method: HTTPMethod,
+            endpoint: AWSEndpoint,
+            path: String = "/",
+            query: [(name: String, value: String)] = [],
+            headers: [(name: String, value: String)] = [],
+            body: [UInt8] = []
+        ) {
+            self.method = method
+            self.endpoint = endpoint
+            self.path = path
+            self.query = query
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    public let httpClient: HTTPClient
+    public let configuration: Configuration
+    let clock: any Clock<Duration>
+
+    public init(
+        configuration: Configuration = Configuration(),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        var http = HTTPClient.Configuration()
+        http.timeout = HTTPClient.Configuration.Timeout(
+            connect: .init(configuration.connectTimeout),
+            read: .init(configuration.readTimeout)
+        )
+        http.connectionPool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .seconds(50),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
+        )
+        http.decompression = .disabled
+        http.redirectConfiguration = .disallow
+        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    /// Closes the pooled connections; call once when the owner stops.
+    public func shutdown() async throws {
+        try await self.httpClient.shutdown()
+    }
+
+    /// Sends `request` until it succeeds or retries are exhausted; returns the response of a 2xx answer
+    /// with its body still to be read. `resource` names what the request is about in errors.
+    public func execute(
+        _ request: Request,
+        signer: SigV4Signer,
+        credentials: any AWSCredentialProvider,
+        operation: String,
+        resource: String,
+        extraTimeout: Duration = .zero,
+        logger: Logger
+    ) async throws -> HTTPClientResponse {
+        var retries = AWSRequestRetryStateMachine(policy: self.configuration.retry)
+        var logger = logger
+        logger[metadataKey: "aws.service"] = "\(signer.service)"
+        logger[metadataKey: "aws.operation"] = "\(operation)"
+        while true {
+            retries.attemptStarted()
+            let failure: AWSRequestRetryStateMachine.Failure
+            let lastError: TrawlError
+            do {
+                let response = try await self.send(
+                    request,
+                    signer: signer,
+                    credentials: credentials,
+                    timeout: self.configuration.requestTimeout + extraTimeout,
+                    logger: logger
+                )
+                if (200..<300).contains(response.status.code) {
+                    logger.trace("AWS request succeeded", metadata: ["http.status": "\(response.status.code)"])
+                    return response
+                }
+                let serviceError = await Self.serviceError(
+                    response,
+                    service: signer.service,
+                    operation: operation,
+                    hasBody: request.method != .HEAD
+                )
+                lastError = TrawlError.aws(serviceError, resource: resource)
+                if !serviceError.isRetryable {
+                    failure = .permanent
+                } else if serviceError.status == 429 || serviceError.code == "SlowDown"
+                    || AWSServiceError.throttlingCodes.contains(serviceError.code)
+                {
+                    failure = .throttled
+                } else {
+                    failure = .transient
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as TrawlError {
+                throw error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                lastError = TrawlError.awsTransport(
+                    error,
+                    timedOut: Self.isTimeout(error),
+                    service: signer.service,
+                    operation: operation,
+                    resource: resource,
+                    attempts: retries.attempts
+                )
+                failure = .transient
+            }
+            switch retries.attemptFailed(failure, random: Double.random(in: 0..<1)) {
+            case .giveUp:
+                throw lastError
+            case .retry(let delay):
+                let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                logger.warning(
+                    "Retrying in \(formatFixed(seconds, decimals: 3)) s after attempt \(retries.attempts) of \(retries.policy.maxAttempts) failed: \(lastError)",
+                    metadata: ["error.id": "\(lastError.code.id)"]
+                )
+                try await self.clock.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Sends `request` and reads the whole answer, up to `limit` bytes.
+    public func executeCollecting(
+        _ request: Request,
+        signer: SigV4Signer,
+        credentials: any AWSCredentialProvider,
+        operation: String,
+        resource: String,
+        extraTimeout: Duration = .zero,
+        limit: Int = 16 << 20,
+        logger: Logger
+    ) async throws -> (response: HTTPClientResponse, body: ByteBuffer) {
+        let response = try await self.execute(
+            request,
+            signer: signer,
+            credentials: credentials,
+            operation: operation,
+            resource: resource,
+            extraTimeout: extraTimeout,
+            logger: logger
+        )
+        do {
+            return (response, try await response.body.collect(upTo: limit))
+        } catch is NIOTooManyBytesError {
+            throw TrawlError(
+                .awsClientException,
+                "AWS request client encountered an exception: \(signer.service) \(operation) answered more than \(limit) bytes",
+                location: resource
+            )
+        } catch let error as TrawlError {
+            throw error
+        } catch {
+            throw TrawlError.awsTransport(
+                error,
+                timedOut: Self.isTimeout(error),
+                service: signer.service,
+                operation: operation,
+                resource: resource,
+                attempts: 1
+            )
+        }
+    }
+
+    /// Signs and sends one attempt.
+    func send(
+        _ request: Request,
+        signer: SigV4Signer,
+        credentials provider: any AWSCredentialProvider,
+        timeout: Duration,
+        logger: Logger
+    ) async throws -> HTTPClientResponse {
+        let credentials = try await provider.credentials(logger: logger)
+        let now = UTCTimestamp.now()
+        if let expiration = credentials.expiration, expiration <= now {
+            throw TrawlError(
+                .awsAccessKeyExpired,
+                "AWS access key has expired: credentials \(credentials.redactedAccessKeyID) expired at \(expiration); the request was not sent",
+                location: "\(signer.service)"
+            )
+        }
+        let path = request.endpoint.basePath + request.path
+        var signable = SigV4Signer.Request(
+            method: request.method.rawValue,
+            path: path,
+            query: request.query,
+            headers: [("Host", request.endpoint.hostHeader)] + request.headers,
+            payloadHash: SigV4Signer.sha256Hex(request.body)
+        )
+        signer.signHeaders(&signable, credentials: credentials, date: now, addsContentHash: signer.service == "s3")
+        var url = "\(request.endpoint.scheme)://\(request.endpoint.hostHeader)\(path)"
+        if !signable.query.isEmpty { url += "?" + signable.encodedQuery }
+        var http = HTTPClientRequest(url: url)
+        http.method = request.method
+        for (name, value) in signable.headers { http.headers.add(name: name, value: value) }
+        if !request.body.isEmpty || request.method == .POST || request.method == .PUT {
+            http.body = .bytes(ByteBuffer(bytes: request.body))
+        }
+        return try await self.httpClient.execute(http, timeout: .init(timeout), logger: logger)
+    }
+
+    static func isTimeout(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+    }
+
+    /// Reads AWS's error answer: JSON `__type` (SQS), XML `<Code>` (S3, STS), or the status alone (HEAD).
+    static func serviceError(
+        _ response: HTTPClientResponse,
+        service: String,
+        operation: String,
+        hasBody: Bool
+    ) async -> AWSServiceError {
+        let body = hasBody ? ((try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()) : ByteBuffer()
+        let requestID =
+            response.headers.first(name: "x-amzn-requestid") ?? response.headers.first(name: "x-amz-request-id")
+        var code = ""
+        var message = ""
+        let bytes = Array(body.readableBytesView)
+        if let json = try? JSONDecoder().decode(JSONError.self, from: Data(bytes)) {
+            code = json.code ?? json.__type.map { String($0.split(separator: "#").last ?? "") } ?? ""
+            message = json.message ?? json.Message ?? ""
+        } else if let xml = AWSXMLElement.parse(bytes) {
+            let error = xml.name == "Error" ? xml : (xml["Error"] ?? xml)
+            code = error["Code"]?.text ?? ""
+            message = error["Message"]?.text ?? ""
+        }
+        if let queryError = response.headers.first(name: "x-amzn-query-error"),
+            let queryCode = queryError.split(separator: ";").first, code.isEmpty || code.hasPrefix("AWS.")
+        {
+            code = String(queryCode)
+        }
+        if code.isEmpty {
+            switch response.status.code {
+            case 403: code = "AccessDenied"
+            case 404: code = "NotFound"
+            case 429: code = "TooManyRequestsException"
+            case 301, 307: code = "PermanentRedirect"
+            default: code = "HTTP\(response.status.code)"
+            }
+            if message.isEmpty { message = response.status.reasonPhrase }
+        }
+        return AWSServiceError(
+            service: service,
+            operation: operation,
+            status: Int(response.status.code),
+            code: code,
+            message: message,
+            requestID: requestID
+        )
+    }
+
+    private struct JSONError: Decodable {
+        var __type: String?
+        var code: String?
+        var message: String?
+        var Message: String?
+    }
+}
+
+extension TimeAmount {
+    /// The same span as a Swift `Duration`.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

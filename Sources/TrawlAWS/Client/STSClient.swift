@@ -1,0 +1,65 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import TrawlCore
+
+/// AWS Security Token Service: AssumeRole, the one call cross-account access needs.
+public struct STSClient: Sendable {
+    public let client: AWSClient
+    public let endpoint: AWSEndpoint
+    public let credentials: any AWSCredentialProvider
+    let signer: SigV4Signer
+
+    /// `endpoint` defaults to the regional STS endpoint of `region`.
+    public init(client: AWSClient, region: String, endpoint: AWSEndpoint? = nil, credentials: any AWSCredentialProvider)
+    {
+        self.client = client
+        self.endpoint = endpoint ?? .standard(service: "sts", region: region)
+        self.credentials = credentials
+        self.signer = SigV4Signer(region: region, service: "sts")
+    }
+
+    /// Assumes `roleARN`, returning its temporary credentials (valid `durationSeconds`, 900-43200).
+    public func assumeRole(
+        roleARN: String,
+        sessionName: String,
+        externalID: String?,
+        durationSeconds: Int,
+        logger: Logger
+    ) async throws -> AWSCredentials {
+        var form: [(String, String)] = [
+            ("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", roleARN),
+            ("RoleSessionName", sessionName), ("DurationSeconds", String(durationSeconds)),
+        ]
+        if let externalID { form.append(("ExternalId", externalID)) }
+        let body = form.map { "\(AWSPercentEncoding.encode($0.0))=\(AWSPercentEncoding.encode($0.1))" }
+            .joined(separator: "&")
+        let request = AWSClient.Request(
+            method: .POST,
+            endpoint: self.endpoint,
+            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            body: Array(body.utf8)
+        )
+        let (_, answer) = try await self.client.executeCollecting(
+            request,
+            signer: self.signer,
+            credentials: self.credentials,
+            operation: "AssumeRole",
+            resource: roleARN,
+            logger: logger
+        )
+        guard let document = AWSXMLElement.parse(answer.readableBytesView),
+            let result = document.at("AssumeRoleResult/Credentials"),
+            let keyID = result["AccessKeyId"]?.text, let secret = result["SecretAccessKey"]?.text,
+            let token = result["SessionToken"]?.text,
+            let expiration = result["Expiration"].flatMap({ UTCTimestamp(iso8601: $0.text) })
+        else {
+            throw TrawlError(
+                .awsClientException,
+                "AWS request client encountered an exception: STS AssumeRole answered without credentials",
+                location: roleARN
+            )
+        }
+        return AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, expiration: expiration)
+    }
+}
