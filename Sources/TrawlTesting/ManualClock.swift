@@ -5,6 +5,10 @@ public final class ManualClock: Clock, Sendable {
     public struct Instant: InstantProtocol, Sendable {
         public var offset: Duration
 
+        public init(offset: Duration) {
+            self.offset = offset
+        }
+
         public func advanced(by duration: Duration) -> Instant { Instant(offset: self.offset + duration) }
         public func duration(to other: Instant) -> Duration { other.offset - self.offset }
         public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }

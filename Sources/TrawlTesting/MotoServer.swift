@@ -1,0 +1,106 @@
+import Foundation
+
+/// A local AWS emulator (`moto[server]` from PyPI) serving S3, SQS, STS and IAM on a loopback port, with
+/// the peer-side helper Tests/Support/peers/aws_fixture.py (boto3) to prepare buckets, queues and users.
+///
+/// Two shared instances live for the whole test run: ``open()`` accepts any signature;
+/// ``enforcingSignatures()`` checks SigV4 and IAM policies after its first five calls, which create an
+/// admin user and a user with no permissions (their keys are in ``keys``).
+public final class MotoServer: Sendable {
+    public let peer: PeerProcess
+    /// `http://127.0.0.1:<port>`
+    public let endpoint: String
+    /// Users created while signatures were not yet checked, by name (`trawl-admin`, `trawl-limited`).
+    public let keys: [String: AccessKey]
+
+    public struct AccessKey: Sendable, Codable {
+        public var id: String
+        public var secret: String
+    }
+
+    /// Accepts any credentials: for tests of behaviour, not of signing.
+    public static func open() async throws -> MotoServer { try await Self.instances.open() }
+
+    /// Checks every signature and IAM permission, as AWS does.
+    public static func enforcingSignatures() async throws -> MotoServer { try await Self.instances.enforcing() }
+
+    /// The account moto creates everything in.
+    public static let accountID = "123456789012"
+
+    private static let instances = Instances()
+
+    private actor Instances {
+        var openServer: MotoServer?
+        var enforcingServer: MotoServer?
+
+        func open() async throws -> MotoServer {
+            if let openServer { return openServer }
+            let server = try await MotoServer(enforcing: false)
+            self.openServer = server
+            return server
+        }
+
+        func enforcing() async throws -> MotoServer {
+            if let enforcingServer { return enforcingServer }
+            let server = try await MotoServer(enforcing: true)
+            self.enforcingServer = server
+            return server
+        }
+    }
+
+    private init(enforcing: Bool) async throws {
+        let port = try PeerProcess.freePort()
+        var environment = ["MOTO_ALLOW_NONEXISTENT_REGION": "true"]
+        if enforcing { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "5" }
+        self.peer = try await PeerProcess(
+            ["moto_server", "-H", "127.0.0.1", "-p", String(port)],
+            port: port,
+            environment: environment
+        )
+        self.endpoint = "http://127.0.0.1:\(port)"
+        if enforcing {
+            let answer = try Self.fixture(["command": "setup-auth", "endpoint": self.endpoint])
+            self.keys = try JSONDecoder().decode([String: AccessKey].self, from: answer)
+        } else {
+            self.keys = ["trawl-admin": AccessKey(id: "testing", secret: "testing")]
+        }
+    }
+
+    /// The admin user's keys (any keys on the open instance).
+    public var adminKey: AccessKey { self.keys["trawl-admin"]! }
+
+    /// Runs one aws_fixture.py command with the admin keys and returns its JSON answer.
+    @discardableResult
+    public func fixture(_ command: [String: Any]) throws -> Data {
+        var command = command
+        command["endpoint"] = self.endpoint
+        if command["keys"] == nil { command["keys"] = ["id": self.adminKey.id, "secret": self.adminKey.secret] }
+        return try Self.fixture(command)
+    }
+
+    /// The decoded JSON answer of a fixture command.
+    public func fixtureJSON(_ command: [String: Any]) throws -> [String: Any] {
+        let data = try self.fixture(command)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    static func fixture(_ command: [String: Any]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: command), as: UTF8.self)
+        process.arguments = ["python3", script, json]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PeerFailed(description: "aws_fixture.py \(command["command"] ?? "") failed: \(errorText)")
+        }
+        return data
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real peer (moto, a proxy, a simulator) run as a child process for a test, on a loopback port.
+/// Peers still running when the test process exits are stopped by an exit handler.
+public final class PeerProcess: Sendable {
+    public let port: Int
+    public let process: Process
+    private let logFile: String
+
+    private static let running = Mutex<[Process]>([])
+    private static let exitHandlerInstalled = Mutex(false)
+
+    /// Starts `arguments[0]` (looked up in PATH); the peer listens on `port` (pass 0 when the peer prints
+    /// the port it chose as its first line). Returns once the port accepts connections.
+    public init(
+        _ arguments: [String],
+        port: Int,
+        environment: [String: String] = [:],
+        readiness: Duration = .seconds(60)
+    ) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let logFile = "\(FileManager.default.temporaryDirectory.path)/trawl-peer-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logFile)
+        let output = Pipe()
+        process.standardOutput = port == 0 ? output : FileHandle(forWritingAtPath: logFile)
+        process.standardInput = FileHandle.nullDevice
+        Self.installExitHandler()
+        try process.run()
+        Self.running.withLock { $0.append(process) }
+        self.process = process
+        self.logFile = logFile
+        if port == 0 {
+            var line = Data()
+            while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) {
+                line += byte
+            }
+            guard let chosen = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)) else {
+                self.port = 0
+                self.stop()
+                throw PeerFailed(description: "\(arguments[0]) printed no port: \(self.log)")
+            }
+            self.port = chosen
+        } else {
+            self.port = port
+        }
+        let deadline = ContinuousClock.now + readiness
+        while !Self.accepts(port: self.port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                self.stop()
+                throw PeerFailed(description: "\(arguments[0]) did not listen on port \(self.port): \(self.log)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// What the peer wrote to stderr (and stdout, when it did not print a port).
+    public var log: String {
+        (try? String(contentsOfFile: self.logFile, encoding: .utf8)) ?? ""
+    }
+
+    public func stop() {
+        if self.process.isRunning {
+            self.process.terminate()
+            self.process.waitUntilExit()
+        }
+        Self.running.withLock { $0.removeAll { $0 === self.process } }
+        try? FileManager.default.removeItem(atPath: self.logFile)
+    }
+
+    /// A port free at this moment on 127.0.0.1.
+    public static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw PeerFailed(description: "socket() failed") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(socket, socketAddress, length) == 0 && getsockname(socket, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw PeerFailed(description: "bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    private static func installExitHandler() {
+        let install = Self.exitHandlerInstalled.withLock { installed -> Bool in
+            defer { installed = true }
+            return !installed
+        }
+        guard install else { return }
+        atexit {
+            for process in PeerProcess.running.withLock({ $0 }) where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+    }
+}
+
+/// A peer could not be started.
+public struct PeerFailed: Error, CustomStringConvertible {
+    public var description: String
+}

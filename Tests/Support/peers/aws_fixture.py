@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Peer-side helper for Trawl's AWS tests: prepares a moto server with boto3, as an operator would with
+the AWS CLI. Reads one JSON command on argv[1], prints one JSON answer. Never used by Trawl itself."""
+import hashlib
+import json
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+
+
+def client(service, command):
+    keys = command.get("keys") or {"id": "testing", "secret": "testing"}
+    return boto3.client(
+        service,
+        endpoint_url=command["endpoint"],
+        region_name=command.get("region", "us-east-1"),
+        aws_access_key_id=keys["id"],
+        aws_secret_access_key=keys["secret"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def pattern(size, seed):
+    """Deterministic bytes: blocks of sha256(seed:index), so a reader can verify any size."""
+    out = bytearray()
+    index = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{index}".encode()).digest() * 128
+        index += 1
+    return bytes(out[:size])
+
+
+def setup_auth(command):
+    """Creates an admin user and a user with no permissions, each with an access key. Run first, while
+    moto still accepts unsigned requests (INITIAL_NO_AUTH_ACTION_COUNT counts these five calls)."""
+    iam = client("iam", command)
+    answer = {}
+    for name, policy in (("trawl-admin", True), ("trawl-limited", False)):
+        iam.create_user(UserName=name)
+        if policy:
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName="all",
+                PolicyDocument=json.dumps(
+                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+                ),
+            )
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        answer[name] = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+    return answer
+
+
+def bucket_queue(command):
+    """A bucket whose ObjectCreated events go to a queue; answers the queue URL and ARN."""
+    s3 = client("s3", command)
+    sqs = client("sqs", command)
+    s3.create_bucket(Bucket=command["bucket"])
+    queue_url = sqs.create_queue(QueueName=command["queue"])["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=command["bucket"],
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    return {"queue_url": queue_url, "queue_arn": arn}
+
+
+def put(command):
+    """Puts objects: {"key": ..., "text": ...} or {"key": ..., "size": N, "seed": S}; answers sha256 of each."""
+    s3 = client("s3", command)
+    answer = {}
+    for item in command["objects"]:
+        body = item["text"].encode() if "text" in item else pattern(item["size"], item.get("seed", "trawl"))
+        s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body)
+        answer[item["key"]] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+    return answer
+
+
+def send(command):
+    sqs = client("sqs", command)
+    for body in command["bodies"]:
+        sqs.send_message(QueueUrl=command["queue_url"], MessageBody=body)
+    return {"sent": len(command["bodies"])}
+
+
+def queue_count(command):
+    sqs = client("sqs", command)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=command["queue_url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return {k: int(v) for k, v in attributes.items()}
+
+
+def create_role(command):
+    iam = client("iam", command)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=command["name"], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(
+        RoleName=command["name"],
+        PolicyName="all",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )
+    return {"arn": role["Arn"]}
+
+
+def delete_queue(command):
+    client("sqs", command).delete_queue(QueueUrl=command["queue_url"])
+    return {}
+
+
+COMMANDS = {
+    "setup-auth": setup_auth,
+    "bucket-queue": bucket_queue,
+    "put": put,
+    "send": send,
+    "queue-count": queue_count,
+    "create-role": create_role,
+    "delete-queue": delete_queue,
+}
+
+if __name__ == "__main__":
+    request = json.loads(sys.argv[1])
+    print(json.dumps(COMMANDS[request["command"]](request)))

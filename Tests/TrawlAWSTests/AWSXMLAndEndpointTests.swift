@@ -1,0 +1,55 @@
+import Testing
+import TrawlAWS
+
+@Suite struct AWSXMLAndEndpointTests {
+    @Test func xmlListingsAreReadWithEntitiesAndRepeatedElements() throws {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>
+            <Contents><Key>a &amp; b &lt;1&gt; &#x00F1;&#241;</Key><Size>12</Size><ETag>&quot;abc&quot;</ETag></Contents>
+            <Contents><Key><![CDATA[raw <key>]]></Key><Size>3</Size><Owner/></Contents>
+            <!-- comment --><IsTruncated>false</IsTruncated></ListBucketResult>
+            """
+        let document = try #require(AWSXMLElement.parse(Array(xml.utf8)))
+        #expect(document.name == "ListBucketResult")
+        let contents = document.all("Contents")
+        #expect(contents.map { $0["Key"]?.text } == ["a & b <1> ññ", "raw <key>"])
+        #expect(contents.first?["ETag"]?.text == "\"abc\"")
+        #expect(document.at("IsTruncated")?.text == "false")
+    }
+
+    @Test func malformedXmlIsRefusedNotGuessed() {
+        #expect(AWSXMLElement.parse(Array("<a><b></a>".utf8)) == nil)
+        #expect(AWSXMLElement.parse(Array("<a>&bogus;</a>".utf8)) == nil)
+        #expect(AWSXMLElement.parse(Array("<a>".utf8)) == nil)
+    }
+
+    @Test func endpointsParseAndPickThePartition() throws {
+        let moto = try #require(AWSEndpoint(url: "http://127.0.0.1:5000/"))
+        #expect(moto.hostHeader == "127.0.0.1:5000")
+        #expect(AWSEndpoint(url: "https://s3.example.com:443")?.hostHeader == "s3.example.com")
+        #expect(AWSEndpoint(url: "ftp://x") == nil)
+        #expect(AWSEndpoint(url: "https://host:99999") == nil)
+        #expect(AWSEndpoint.standard(service: "sqs", region: "cn-north-1").host == "sqs.cn-north-1.amazonaws.com.cn")
+        #expect(AWSEndpoint.standard(service: "s3", region: "us-gov-west-1").host == "s3.us-gov-west-1.amazonaws.com")
+    }
+
+    @Test func s3AddressingPutsTheBucketInTheHostOrThePath() async throws {
+        let client = AWSClient()
+        let credentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
+        let virtual = S3Client(client: client, region: "eu-west-1", credentials: credentials)
+        let target = virtual.target(bucket: "logs", key: "a b/ñ.gz")
+        #expect(target.endpoint.host == "logs.s3.eu-west-1.amazonaws.com")
+        #expect(target.path == "/a%20b/%C3%B1.gz")
+        #expect(virtual.target(bucket: "my.dotted.bucket", key: "k").path == "/my.dotted.bucket/k")
+        let path = S3Client(
+            client: client,
+            region: "eu-west-1",
+            endpoint: AWSEndpoint(url: "http://127.0.0.1:9000"),
+            credentials: credentials
+        )
+        #expect(path.target(bucket: "logs", key: "x+y").path == "/logs/x%2By")
+        #expect(path.target(bucket: "logs", key: "x").endpoint.host == "127.0.0.1")
+        try await client.shutdown()
+    }
+}
