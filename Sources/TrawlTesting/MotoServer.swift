@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A local AWS emulator (`moto[server]` from PyPI) serving S3, SQS, STS and IAM on a loopback port, with
 /// the peer-side helper Tests/Support/peers/aws_fixture.py (boto3) to prepare buckets, queues and users.
@@ -19,32 +20,78 @@ public final class MotoServer: Sendable {
     }
 
     /// Accepts any credentials: for tests of behaviour, not of signing.
-    public static func open() async throws -> MotoServer { try await Self.instances.open() }
+    public static func open() async throws -> MotoServer { try await Self.shared(enforcing: false) }
 
     /// Checks every signature and IAM permission, as AWS does.
-    public static func enforcingSignatures() async throws -> MotoServer { try await Self.instances.enforcing() }
+    public static func enforcingSignatures() async throws -> MotoServer { try await Self.shared(enforcing: true) }
 
     /// The account moto creates everything in.
     public static let accountID = "123456789012"
 
-    private static let instances = Instances()
+    private enum Slot {
+        case starting([CheckedContinuation<MotoServer, any Error>])
+        case ready(MotoServer)
+        case failed(String)
+    }
 
-    private actor Instances {
-        var openServer: MotoServer?
-        var enforcingServer: MotoServer?
+    /// One server per kind for the whole test run; tests asking while it starts wait for it.
+    private static let slots = Mutex<[Bool: Slot]>([:])
 
-        func open() async throws -> MotoServer {
-            if let openServer { return openServer }
-            let server = try await MotoServer(enforcing: false)
-            self.openServer = server
-            return server
+    private static func shared(enforcing: Bool) async throws -> MotoServer {
+        enum Decision {
+            case ready(MotoServer)
+            case start
+            case wait
+            case failed(String)
         }
-
-        func enforcing() async throws -> MotoServer {
-            if let enforcingServer { return enforcingServer }
-            let server = try await MotoServer(enforcing: true)
-            self.enforcingServer = server
+        let decision = Self.slots.withLock { slots -> Decision in
+            switch slots[enforcing] {
+            case .ready(let server): return .ready(server)
+            case .starting: return .wait
+            case .failed(let reason): return .failed(reason)
+            case nil:
+                slots[enforcing] = .starting([])
+                return .start
+            }
+        }
+        switch decision {
+        case .ready(let server):
             return server
+        case .failed(let reason):
+            throw PeerFailed(description: reason)
+        case .wait:
+            return try await withCheckedThrowingContinuation { continuation in
+                let outcome = Self.slots.withLock { slots -> Result<MotoServer, PeerFailed>? in
+                    switch slots[enforcing] {
+                    case .starting(let waiters):
+                        slots[enforcing] = .starting(waiters + [continuation])
+                        return nil
+                    case .ready(let server): return .success(server)
+                    case .failed(let reason): return .failure(PeerFailed(description: reason))
+                    case nil: return .failure(PeerFailed(description: "moto stopped"))
+                    }
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
+        case .start:
+            do {
+                let server = try await MotoServer(enforcing: enforcing)
+                let waiters = Self.slots.withLock { slots in
+                    defer { slots[enforcing] = .ready(server) }
+                    if case .starting(let waiters) = slots[enforcing] { return waiters }
+                    return []
+                }
+                for waiter in waiters { waiter.resume(returning: server) }
+                return server
+            } catch {
+                let waiters = Self.slots.withLock { slots in
+                    defer { slots[enforcing] = .failed("moto did not start: \(error)") }
+                    if case .starting(let waiters) = slots[enforcing] { return waiters }
+                    return []
+                }
+                for waiter in waiters { waiter.resume(throwing: error) }
+                throw error
+            }
         }
     }
 
@@ -53,7 +100,7 @@ public final class MotoServer: Sendable {
         var environment = ["MOTO_ALLOW_NONEXISTENT_REGION": "true"]
         if enforcing { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "5" }
         self.peer = try await PeerProcess(
-            ["moto_server", "-H", "127.0.0.1", "-p", String(port)],
+            [PeerProcess.python, "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
             port: port,
             environment: environment
         )
@@ -89,7 +136,7 @@ public final class MotoServer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"
         let json = String(decoding: try JSONSerialization.data(withJSONObject: command), as: UTF8.self)
-        process.arguments = ["python3", script, json]
+        process.arguments = [PeerProcess.python, script, json]
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output

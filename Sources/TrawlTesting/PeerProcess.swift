@@ -67,14 +67,31 @@ public final class PeerProcess: Sendable {
         (try? String(contentsOfFile: self.logFile, encoding: .utf8)) ?? ""
     }
 
+    /// Kills the peer. SIGKILL, because a test process that used signal handlers (ServiceLifecycle sets
+    /// SIGTERM to ignored for its dispatch sources) passes that disposition on to its children.
     public func stop() {
         if self.process.isRunning {
-            self.process.terminate()
+            kill(self.process.processIdentifier, SIGKILL)
             self.process.waitUntilExit()
         }
         Self.running.withLock { $0.removeAll { $0 === self.process } }
         try? FileManager.default.removeItem(atPath: self.logFile)
     }
+
+    /// The real Python interpreter behind `python3` (not a version-manager shim, which would outlive a
+    /// SIGTERM-ed child), so peers written in Python are the very processes stopped.
+    public static let python: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return "python3" }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return path.isEmpty ? "python3" : path
+    }()
 
     /// A port free at this moment on 127.0.0.1.
     public static func freePort() throws -> Int {
@@ -116,10 +133,10 @@ public final class PeerProcess: Sendable {
             return !installed
         }
         guard install else { return }
+        // Foundation cannot wait for a child while the process exits, so peers are signalled, not awaited.
         atexit {
-            for process in PeerProcess.running.withLock({ $0 }) where process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
+            for process in PeerProcess.running.withLock({ $0 }) {
+                kill(process.processIdentifier, SIGKILL)
             }
         }
     }

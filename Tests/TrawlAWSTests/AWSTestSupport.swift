@@ -66,12 +66,15 @@ struct AWSTestbed {
         )
     }
 
-    /// A new bucket notifying a new queue, both uniquely named; returns their names and the queue URL.
-    func bucketAndQueue() throws -> (bucket: String, queue: String, queueURL: String) {
+    /// A new bucket and a new queue, both uniquely named, the bucket notifying the queue when `notify`;
+    /// returns their names and the queue URL.
+    func bucketAndQueue(notify: Bool = true) throws -> (bucket: String, queue: String, queueURL: String) {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let bucket = "trawl-test-\(suffix)"
         let queue = "trawl-test-\(suffix)"
-        let answer = try self.moto.fixtureJSON(["command": "bucket-queue", "bucket": bucket, "queue": queue])
+        let answer = try self.moto.fixtureJSON([
+            "command": "bucket-queue", "bucket": bucket, "queue": queue, "notify": notify,
+        ])
         return (bucket, queue, answer["queue_url"] as! String)
     }
 

@@ -59,10 +59,12 @@ def bucket_queue(command):
     s3.create_bucket(Bucket=command["bucket"])
     queue_url = sqs.create_queue(QueueName=command["queue"])["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=command["bucket"],
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
+    if command.get("notify", True):
+        # Like AWS, moto then sends an s3:TestEvent message to the queue.
+        s3.put_bucket_notification_configuration(
+            Bucket=command["bucket"],
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+        )
     return {"queue_url": queue_url, "queue_arn": arn}
 
 
