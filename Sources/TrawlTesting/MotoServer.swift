@@ -17,6 +17,11 @@ public final class MotoServer: Sendable {
     public struct AccessKey: Sendable, Codable {
         public var id: String
         public var secret: String
+
+        public init(id: String, secret: String) {
+            self.id = id
+            self.secret = secret
+        }
     }
 
     /// Accepts any credentials: for tests of behaviour, not of signing.

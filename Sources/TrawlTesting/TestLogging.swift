@@ -16,6 +16,11 @@ public struct RecordingLogger: Sendable {
     /// Every message logged so far, as text.
     public var messages: [String] { self.handler.entries.map { "\($0.message)" } }
 
+    /// Every record as one line: level, message and metadata, to check what a log shows in full.
+    public var lines: [String] {
+        self.handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }
+    }
+
     /// Messages containing `fragment`.
     public func messages(containing fragment: String) -> [String] {
         self.messages.filter { $0.contains(fragment) }

@@ -270,7 +270,8 @@ public final class AWSClient: Sendable {
             code = json.code ?? json.__type.map { String($0.split(separator: "#").last ?? "") } ?? ""
             message = json.message ?? json.Message ?? ""
         } else if let xml = AWSXMLElement.parse(bytes) {
-            let error = xml.name == "Error" ? xml : (xml["Error"] ?? xml)
+            // S3: <Error>; STS and query-protocol errors: <ErrorResponse><Error> or <ErrorResponse><Errors><Error>.
+            let error = xml.firstDescendant(named: "Error") ?? xml
             code = error["Code"]?.text ?? ""
             message = error["Message"]?.text ?? ""
         }

@@ -27,6 +27,15 @@ public struct AWSXMLElement: Sendable {
         return element
     }
 
+    /// The first element named `name` at any depth, this one included (depth first).
+    public func firstDescendant(named name: String) -> AWSXMLElement? {
+        if self.name == name { return self }
+        for child in self.children {
+            if let found = child.firstDescendant(named: name) { return found }
+        }
+        return nil
+    }
+
     /// Parses a document; nil when it is not well-formed enough to read.
     public static func parse(_ bytes: some Collection<UInt8>) -> AWSXMLElement? {
         var parser = Parser(bytes: Array(bytes))

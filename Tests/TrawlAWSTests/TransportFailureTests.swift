@@ -1,0 +1,130 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import TrawlAWS
+import TrawlCore
+import TrawlTesting
+
+/// What happens when the network misbehaves: refused connections and silent peers are retried and end in
+/// 499 and 404; an object read whose connection is cut resumes with Range requests; expired credentials
+/// are refused before anything is sent.
+@Suite struct TransportFailureTests {
+    static let quickRetries = AWSClient.Configuration(
+        requestTimeout: .milliseconds(500),
+        retry: AWSRetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+    )
+
+    static func credentials() -> StaticCredentialProvider {
+        StaticCredentialProvider(AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret"))
+    }
+
+    @Test func aRefusedConnectionIsRetriedThenError499() async throws {
+        let port = try PeerProcess.freePort()
+        let recording = RecordingLogger()
+        let client = AWSClient(configuration: Self.quickRetries)
+        let sqs = SQSClient(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: "http://127.0.0.1:\(port)"),
+            credentials: Self.credentials()
+        )
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await sqs.queueURL(name: "q", logger: recording.logger)
+        }
+        try await client.shutdown()
+        #expect(error?.code.id == 499)
+        #expect(error?.message.contains("failed after 3 attempt(s)") == true)
+        #expect(recording.messages(containing: "Retrying in").count == 2)
+    }
+
+    @Test func aPeerThatNeverAnswersIsError404AfterTheTimeout() async throws {
+        let silent = try await PeerProcess(
+            [
+                PeerProcess.python, "-c",
+                "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(16)\n"
+                    + "print(s.getsockname()[1],flush=True)\nc=[]\nwhile True: c.append(s.accept())",
+            ],
+            port: 0
+        )
+        defer { silent.stop() }
+        let recording = RecordingLogger()
+        let client = AWSClient(configuration: Self.quickRetries)
+        let s3 = S3Client(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: "http://127.0.0.1:\(silent.port)"),
+            credentials: Self.credentials()
+        )
+        let started = ContinuousClock.now
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await s3.headObject(bucket: "bucket", key: "key", logger: recording.logger)
+        }
+        try await client.shutdown()
+        #expect(error?.code.id == 404)
+        #expect(error?.message == "AWS request timed out: s3 HeadObject failed after 3 attempt(s)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test func expiredCredentialsAreRefusedBeforeAnythingIsSent() async throws {
+        let port = try PeerProcess.freePort()
+        let client = AWSClient(configuration: Self.quickRetries)
+        let expired = StaticCredentialProvider(
+            AWSCredentials(
+                accessKeyID: "ASIAEXPIRED000000001",
+                secretAccessKey: "secret",
+                sessionToken: "token",
+                expiration: UTCTimestamp(microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch - 1_000_000)
+            )
+        )
+        let sqs = SQSClient(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: "http://127.0.0.1:\(port)"),
+            credentials: expired
+        )
+        let recording = RecordingLogger()
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await sqs.queueURL(name: "q", logger: recording.logger)
+        }
+        try await client.shutdown()
+        #expect(error?.code.id == 403)
+        #expect(error?.message.contains("the request was not sent") == true)
+        #expect(recording.messages(containing: "Retrying").isEmpty)
+    }
+
+    @Test func aCutConnectionIsResumedWithRangeRequestsAndTheBytesMatch() async throws {
+        let moto = try await MotoServer.open()
+        let recording = RecordingLogger()
+        try await withAWS(moto) { aws in
+            let (bucket, _, _) = try aws.bucketAndQueue(notify: false)
+            let key = "resume/cut-me/object.bin"
+            let size = 6 * 1024 * 1024 + 123
+            let expected = try aws.put(bucket, [["key": key, "size": size, "seed": "resume"]])
+            let motoPort = String(moto.endpoint.split(separator: ":").last!)
+            // Cuts the first two GETs of this key after 1 MiB of answer.
+            let proxy = try await PeerProcess(
+                [
+                    PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/cutting_proxy.py", motoPort,
+                    "cut-me", String(1 << 20), "2",
+                ],
+                port: 0
+            )
+            defer { proxy.stop() }
+            let s3 = aws.s3(endpoint: AWSEndpoint(url: "http://127.0.0.1:\(proxy.port)"))
+            let stream = try await s3.getObject(bucket: bucket, key: key, logger: recording.logger)
+            var hasher = SHA256()
+            var count = 0
+            var iterator = stream.makeAsyncIterator()
+            while let chunk = try await iterator.next() {
+                chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                count += chunk.readableBytes
+            }
+            #expect(count == size)
+            #expect(hasher.finalize().map { String(format: "%02x", $0) }.joined() == expected[key]?.sha256)
+            #expect(iterator.resumes == 2)
+            #expect(recording.messages(containing: "resuming at byte").count == 2)
+        }
+    }
+}
