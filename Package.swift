@@ -108,12 +108,24 @@ let package = Package(
             dependencies: ["TrawlCore", "TrawlTesting", "trawl-state-writer"],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "trawl-s3-reader",
+            dependencies: [
+                "TrawlAWS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/Support/S3Reader",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TrawlAWSTests",
             dependencies: [
-                "TrawlAWS", "TrawlTesting",
+                "TrawlAWS", "TrawlTesting", "trawl-s3-reader",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -7,21 +7,12 @@ import TrawlSinks
 import TrawlSources
 import TrawlTesting
 
-/// Keeps docs/errors.md, the code catalogue and the tests in step: every documented id is defined in code
+/// Keeps docs/errors.md, the core's code catalogue and the tests in step: every documented id is defined in code
 /// with the same words, and a scenario below makes Trawl produce it.
 @Suite struct ErrorCatalogueTests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// `| id | title | cause | fix |` rows of docs/errors.md.
+    /// Rows of the sections for the core's codes (AWS's ApiError rows are checked by TrawlAWSTests).
     static func documentedRows() throws -> [Int: [String]] {
-        let text = try String(contentsOfFile: "\(repositoryRoot)/docs/errors.md", encoding: .utf8)
-        var rows: [Int: [String]] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("| ") {
-            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-            if let id = Int(cells[0]) { rows[id] = Array(cells.dropFirst()) }
-        }
-        return rows
+        try ErrorCatalogueDocument.rows(kinds: ["SetupError", "PersistenceError", "SourceError", "SinkError"])
     }
 
     @Test func docsListExactlyTheCodesDefinedWithTheSameWords() throws {
