@@ -119,3 +119,38 @@ extension CredentialRefreshStateMachine.RequestAction {
         return nil
     }
 }
+
+@Suite struct CredentialFetchCancellationTests {
+    @Test func aCancelledFetcherHandsTheFetchToAWaiterInsteadOfFailingIt() async throws {
+        let clock = ManualClock()
+        let fetches = Mutex(0)
+        let provider = RefreshingCredentialProvider(name: "role cancel", clock: clock) { _ in
+            let count = fetches.withLock {
+                $0 += 1
+                return $0
+            }
+            if count == 1 { try await Task.sleep(for: .seconds(3600)) }
+            return CredentialRefreshTests.key("N\(count)", validFor: 900)
+        }
+        let logger = RecordingLogger().logger
+        async let waiter: String = {
+            while fetches.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            return try await provider.credentials(logger: logger).accessKeyID
+        }()
+        let firstWasCancelled = await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask { try await provider.credentials(logger: logger).accessKeyID }
+            while fetches.withLock({ $0 }) == 0 { try? await Task.sleep(for: .milliseconds(5)) }
+            try? await Task.sleep(for: .milliseconds(50))
+            group.cancelAll()
+            do {
+                _ = try await group.next()
+                return false
+            } catch {
+                return error is CancellationError
+            }
+        }
+        #expect(firstWasCancelled)
+        #expect(try await waiter == "ASIAN2")
+        #expect(fetches.withLock { $0 } == 2)
+    }
+}

@@ -120,7 +120,10 @@ public final class AWSClient: Sendable {
                     logger: logger
                 )
                 if (200..<300).contains(response.status.code) {
-                    logger.trace("AWS request succeeded", metadata: ["http.status": "\(response.status.code)"])
+                    logger.debug(
+                        "AWS request succeeded",
+                        metadata: ["http.status": "\(response.status.code)", "aws.attempt": "\(retries.attempts)"]
+                    )
                     return response
                 }
                 let serviceError = await Self.serviceError(

@@ -8,6 +8,8 @@ public final class RefreshingCredentialProvider<C: Clock>: AWSCredentialProvider
     enum Outcome {
         case use(AWSCredentials)
         case fetch
+        /// The caller fetching was cancelled; ask again (one of the askers becomes the fetcher).
+        case askAgain
     }
     typealias Machine = CredentialRefreshStateMachine<C.Instant, CheckedContinuation<Outcome, any Error>>
 
@@ -43,6 +45,8 @@ public final class RefreshingCredentialProvider<C: Clock>: AWSCredentialProvider
         switch outcome {
         case .use(let credentials):
             return credentials
+        case .askAgain:
+            return try await self.credentials(logger: logger)
         case .fetch:
             do {
                 let credentials = try await self.fetch(logger)
@@ -69,7 +73,11 @@ public final class RefreshingCredentialProvider<C: Clock>: AWSCredentialProvider
                     )
                     return credentials
                 case .fail(let waiters):
-                    for waiter in waiters { waiter.resume(throwing: error) }
+                    // A cancelled fetch says nothing about the credentials: the waiters try themselves.
+                    let cancelled = error is CancellationError || Task.isCancelled
+                    for waiter in waiters {
+                        if cancelled { waiter.resume(returning: .askAgain) } else { waiter.resume(throwing: error) }
+                    }
                     throw error
                 }
             }
