@@ -93,6 +93,18 @@ public final class PeerProcess: Sendable {
         return path.isEmpty ? "python3" : path
     }()
 
+    /// A peer that accepts connections and never answers, to prove timeouts.
+    public static func silentListener() async throws -> PeerProcess {
+        try await PeerProcess(
+            [
+                Self.python, "-c",
+                "import socket\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(16)\n"
+                    + "print(s.getsockname()[1],flush=True)\nc=[]\nwhile True: c.append(s.accept())",
+            ],
+            port: 0
+        )
+    }
+
     /// A port free at this moment on 127.0.0.1.
     public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -82,14 +82,7 @@ import TrawlTesting
             return id
         },
         404: {
-            let silent = try await PeerProcess(
-                [
-                    PeerProcess.python, "-c",
-                    "import socket\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(8)\n"
-                        + "print(s.getsockname()[1],flush=True)\nc=[]\nwhile True: c.append(s.accept())",
-                ],
-                port: 0
-            )
+            let silent = try await PeerProcess.silentListener()
             defer { silent.stop() }
             let (client, sqs, _) = Self.client("http://127.0.0.1:\(silent.port)", credentials: Self.key)
             let id = await Self.caught { _ = try await sqs.queueURL(name: "q", logger: Self.logger) }

@@ -97,7 +97,7 @@ import TrawlTesting
             secretAccessKey: context.credentials.secret_access_key,
             sessionToken: context.credentials.token
         )
-        let date = try #require(UTCTimestamp(iso8601: context.timestamp))
+        let date = try #require(parseUTCDatetime(context.timestamp))
         return (signer, credentials, date, context)
     }
 

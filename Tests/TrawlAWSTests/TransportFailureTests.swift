@@ -40,14 +40,7 @@ import TrawlTesting
     }
 
     @Test func aPeerThatNeverAnswersIsError404AfterTheTimeout() async throws {
-        let silent = try await PeerProcess(
-            [
-                PeerProcess.python, "-c",
-                "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(16)\n"
-                    + "print(s.getsockname()[1],flush=True)\nc=[]\nwhile True: c.append(s.accept())",
-            ],
-            port: 0
-        )
+        let silent = try await PeerProcess.silentListener()
         defer { silent.stop() }
         let recording = RecordingLogger()
         let client = AWSClient(configuration: Self.quickRetries)

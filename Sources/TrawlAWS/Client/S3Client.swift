@@ -143,7 +143,7 @@ public struct S3Client: Sendable {
                     key: key,
                     size: entry["Size"].flatMap { Int64($0.text) } ?? 0,
                     eTag: entry["ETag"]?.text,
-                    lastModified: entry["LastModified"].flatMap { UTCTimestamp(iso8601: $0.text) }
+                    lastModified: entry["LastModified"].flatMap { parseUTCDatetime($0.text) }
                 )
             )
         }

@@ -52,7 +52,7 @@ public struct STSClient: Sendable {
             let result = document.at("AssumeRoleResult/Credentials"),
             let keyID = result["AccessKeyId"]?.text, let secret = result["SecretAccessKey"]?.text,
             let token = result["SessionToken"]?.text,
-            let expiration = result["Expiration"].flatMap({ UTCTimestamp(iso8601: $0.text) })
+            let expiration = result["Expiration"].flatMap({ parseUTCDatetime($0.text) })
         else {
             throw TrawlError(
                 .awsClientException,

@@ -99,17 +99,7 @@ public struct SigV4Signer: Sendable {
             request.headers.append(("X-Amz-Content-Sha256", request.payloadHash))
         }
         let canonical = self.canonicalHeaders(request.headers)
-        let canonicalRequest = self.canonicalRequest(
-            request,
-            canonicalQuery: self.canonicalQuery(request.query),
-            canonicalHeaders: canonical
-        )
-        let signature = self.sign(
-            canonicalRequest: canonicalRequest,
-            signedHeaders: canonical.names,
-            date: date,
-            credentials: credentials
-        )
+        let signature = self.sign(request, canonicalHeaders: canonical, date: date, credentials: credentials)
         if let token = credentials.sessionToken, !signsSessionToken {
             request.headers.append(("X-Amz-Security-Token", token))
         }
@@ -144,17 +134,7 @@ public struct SigV4Signer: Sendable {
             request.query.append(("X-Amz-Security-Token", token))
         }
         request.query.append(("X-Amz-SignedHeaders", canonical.names))
-        let canonicalRequest = self.canonicalRequest(
-            request,
-            canonicalQuery: self.canonicalQuery(request.query),
-            canonicalHeaders: canonical
-        )
-        let signature = self.sign(
-            canonicalRequest: canonicalRequest,
-            signedHeaders: canonical.names,
-            date: date,
-            credentials: credentials
-        )
+        let signature = self.sign(request, canonicalHeaders: canonical, date: date, credentials: credentials)
         request.query.append(("X-Amz-Signature", signature.signature))
         return signature
     }
@@ -180,12 +160,18 @@ public struct SigV4Signer: Sendable {
         ].joined(separator: "\n")
     }
 
+    /// Builds the canonical request of `request` as it stands and signs it.
     func sign(
-        canonicalRequest: String,
-        signedHeaders: String,
+        _ request: Request,
+        canonicalHeaders: (lines: String, names: String),
         date: UTCTimestamp,
         credentials: AWSCredentials
     ) -> Signature {
+        let canonicalRequest = self.canonicalRequest(
+            request,
+            canonicalQuery: self.canonicalQuery(request.query),
+            canonicalHeaders: canonicalHeaders
+        )
         let stringToSign = [
             "AWS4-HMAC-SHA256",
             date.amzDate,
@@ -198,7 +184,7 @@ public struct SigV4Signer: Sendable {
             canonicalRequest: canonicalRequest,
             stringToSign: stringToSign,
             signature: hexString(mac),
-            signedHeaders: signedHeaders
+            signedHeaders: canonicalHeaders.names
         )
     }
 
@@ -272,51 +258,6 @@ extension UTCTimestamp {
     public var amzDay: String {
         let c = self.components
         return "\(c.year)\(twoDigits(c.month))\(twoDigits(c.day))"
-    }
-
-    /// Parses the ISO 8601 instants AWS answers with (`2015-08-30T12:36:00Z`, `...00.123Z`, `...+00:00`).
-    public init?(iso8601 text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[range] {
-                guard byte >= 48, byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-            bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
-        else { return nil }
-        var index = 19
-        var micro = 0
-        if bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var digits = 0
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                if digits < 6 { micro = micro * 10 + Int(bytes[index] - 48) }
-                digits += 1
-                index += 1
-            }
-            for _ in digits..<6 where digits < 6 { micro *= 10 }
-        }
-        let zone = String(decoding: bytes[index...], as: UTF8.self)
-        guard zone == "Z" || zone == "+00:00" || zone == "-00:00" else { return nil }
-        guard
-            let value = UTCTimestamp.fromUTC(
-                year: year,
-                month: month,
-                day: day,
-                hour: hour,
-                minute: minute,
-                second: second,
-                microsecond: micro
-            )
-        else { return nil }
-        self = value
     }
 }
 
