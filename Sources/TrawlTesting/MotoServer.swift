@@ -141,12 +141,17 @@ public final class MotoServer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"
         let json = String(decoding: try JSONSerialization.data(withJSONObject: command), as: UTF8.self)
-        process.arguments = [PeerProcess.python, script, json]
+        process.arguments = [PeerProcess.python, script]
+        let input = Pipe()
         let output = Pipe()
         let errors = Pipe()
+        process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        // Through stdin: a command carrying a large message body exceeds the limit of one argument.
+        try input.fileHandleForWriting.write(contentsOf: Data(json.utf8))
+        try input.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

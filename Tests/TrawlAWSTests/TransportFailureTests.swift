@@ -120,4 +120,40 @@ import TrawlTesting
             #expect(recording.messages(containing: "resuming at byte").count == 2)
         }
     }
+
+    @Test func anAnswerThatBreaksOffMidBodyIsAskedForAgain() async throws {
+        let moto = try await MotoServer.open()
+        let recording = RecordingLogger()
+        try await withAWS(moto) { aws in
+            let (_, _, queueURL) = try aws.bucketAndQueue(notify: false)
+            let body = String(repeating: "0123456789abcdef", count: 8 * 1024)
+            try moto.fixture(["command": "send", "queue_url": queueURL, "bodies": [body]])
+            let motoPort = String(moto.endpoint.split(separator: ":").last!)
+            // Cuts the first ReceiveMessage answer after its head, inside the 128 KiB body.
+            let proxy = try await PeerProcess(
+                [
+                    PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/cutting_proxy.py", motoPort,
+                    "AmazonSQS.ReceiveMessage", "4096", "1",
+                ],
+                port: 0
+            )
+            defer { proxy.stop() }
+            let sqs = SQSClient(
+                client: aws.client,
+                region: "us-east-1",
+                endpoint: AWSEndpoint(url: "http://127.0.0.1:\(proxy.port)"),
+                credentials: aws.credentials
+            )
+            let messages = try await sqs.receiveMessages(
+                queueURL: queueURL,
+                maxMessages: 1,
+                waitTimeSeconds: 0,
+                visibilityTimeout: 0,
+                logger: recording.logger
+            )
+            #expect(messages.map(\.body) == [body])
+            #expect(messages.first?.bodyIsIntact == true)
+            #expect(recording.messages(containing: "Sending again after the answer broke off").count == 1)
+        }
+    }
 }

@@ -172,7 +172,8 @@ public final class AWSClient: Sendable {
         }
     }
 
-    /// Sends `request` and reads the whole answer, up to `limit` bytes.
+    /// Sends `request` and reads the whole answer, up to `limit` bytes. A connection that breaks while the
+    /// answer is read sends the request again (every AWS call read this way is safe to repeat).
     public func executeCollecting(
         _ request: Request,
         signer: SigV4Signer,
@@ -183,34 +184,39 @@ public final class AWSClient: Sendable {
         limit: Int = 16 << 20,
         logger: Logger
     ) async throws -> (response: HTTPClientResponse, body: ByteBuffer) {
-        let response = try await self.execute(
-            request,
-            signer: signer,
-            credentials: credentials,
-            operation: operation,
-            resource: resource,
-            extraTimeout: extraTimeout,
-            logger: logger
-        )
-        do {
-            return (response, try await response.body.collect(upTo: limit))
-        } catch is NIOTooManyBytesError {
-            throw TrawlError(
-                .awsClientException,
-                "AWS request client encountered an exception: \(signer.service) \(operation) answered more than \(limit) bytes",
-                location: resource
-            )
-        } catch let error as TrawlError {
-            throw error
-        } catch {
-            throw TrawlError.awsTransport(
-                error,
-                timedOut: Self.isTimeout(error),
-                service: signer.service,
+        var attempt = 0
+        while true {
+            attempt += 1
+            let response = try await self.execute(
+                request,
+                signer: signer,
+                credentials: credentials,
                 operation: operation,
                 resource: resource,
-                attempts: 1
+                extraTimeout: extraTimeout,
+                logger: logger
             )
+            do {
+                return (response, try await response.body.collect(upTo: limit))
+            } catch is NIOTooManyBytesError {
+                throw TrawlError(
+                    .awsClientException,
+                    "AWS request client encountered an exception: \(signer.service) \(operation) answered more than \(limit) bytes",
+                    location: resource
+                )
+            } catch {
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
+                let failure = TrawlError.awsTransport(
+                    error,
+                    timedOut: Self.isTimeout(error),
+                    service: signer.service,
+                    operation: operation,
+                    resource: resource,
+                    attempts: attempt
+                )
+                guard attempt < self.configuration.retry.maxAttempts else { throw failure }
+                logger.warning("Sending again after the answer broke off: \(failure.message)")
+            }
         }
     }
 

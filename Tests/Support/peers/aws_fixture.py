@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Peer-side helper for Trawl's AWS tests: prepares a moto server with boto3, as an operator would with
-the AWS CLI. Reads one JSON command on argv[1], prints one JSON answer. Never used by Trawl itself."""
+the AWS CLI. Reads one JSON command on argv[1] (or stdin), prints one JSON answer. Never used by Trawl itself."""
 import hashlib
 import json
 import os
@@ -123,5 +123,5 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    request = json.loads(sys.argv[1])
+    request = json.loads(sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read())
     print(json.dumps(COMMANDS[request["command"]](request)))
