@@ -58,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level) }
         let logger = Logger(label: "trawl")
         logger.info(
-            "Trawl \(TrawlVersion.current) starting collector \(plan.globals.id) (\(plan.globals.name)): \(plan.services.count) input service(s), \(plan.sinks.count) output(s)\(self.once ? ", one pull cycle each" : "")"
+            "Trawl \(TrawlVersion.current) starting collector \(plan.globals.id) (\(plan.globals.name)): \(plan.services.count) input service(s), \(plan.outputs.count) output(s)\(self.once ? ", one pull cycle each" : "")"
         )
         let runtime: TrawlPlan.Runtime
         do {
@@ -104,7 +104,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 environment: ProcessInfo.processInfo.environment
             )
             print(
-                "Configuration \(self.config) is valid: collector \(plan.globals.id), \(plan.services.count) input service(s), \(plan.sinks.count) output(s)."
+                "Configuration \(self.config) is valid: collector \(plan.globals.id), \(plan.services.count) input service(s), \(plan.outputs.count) output(s)."
             )
         } catch {
             printToStandardError("Configuration \(self.config) is not valid.\n\(error)\n")

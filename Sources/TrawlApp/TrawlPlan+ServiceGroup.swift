@@ -17,14 +17,15 @@ extension TrawlPlan {
     /// - Throws: ``TrawlError`` when the persistence directory cannot be used.
     public func makeRuntime(runOnce: Bool, logger: Logger) throws(TrawlError) -> Runtime {
         let store = try FileStateStore(directory: self.globals.persistence.directory)
-        let queues = self.sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
+        let sinks = self.outputs.map { $0.makeSink(logger) }
+        let queues = sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
         let dispatcher = EventDispatcher(queues: queues, maxBatchEvents: self.globals.batchMaxEvents)
         var sinkConfiguration = SinkService<ContinuousClock>.Configuration()
         sinkConfiguration.statisticsPeriod = .seconds(self.globals.senderStatisticsPeriodInSeconds)
         sinkConfiguration.shutdownGrace = .seconds(max(1, self.globals.shutdownTimeoutInSeconds / 2))
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        for (sink, queue) in zip(self.sinks, queues) {
+        for (sink, queue) in zip(sinks, queues) {
             services.append(
                 .init(
                     service: SinkService(

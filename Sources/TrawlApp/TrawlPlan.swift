@@ -10,12 +10,12 @@ import Musl
 import Darwin
 #endif
 
-/// A validated configuration turned into what to run: the sinks and the planned sources.
+/// A validated configuration turned into what to run: the planned outputs and sources.
 ///
 /// `trawl validate` stops after building it; `trawl run` turns it into a ``ServiceGroup``.
 public struct TrawlPlan: Sendable {
     public var globals: GlobalSettings
-    public var sinks: [any EventSink]
+    public var outputs: [PlannedOutput]
     public var services: [InputType.PlannedService]
 
     /// Reads, validates and plans the configuration at `path`.
@@ -47,10 +47,10 @@ public struct TrawlPlan: Sendable {
             let configuration = TrawlConfiguration.read(document, catalogue: catalogue, diagnostics: diagnostics)
         else { throw ConfigurationInvalid(errors: diagnostics.errors) }
         let hostname = configuration.globals.hostname ?? machineHostname()
-        var sinks: [any EventSink] = []
+        var planned: [PlannedOutput] = []
         for output in configuration.outputs {
             guard let type = outputs.first(where: { $0.name == output.type }) else { continue }
-            if let sink = type.make(output, hostname, diagnostics) { sinks.append(sink) }
+            if let output = type.make(output, hostname, diagnostics) { planned.append(output) }
         }
         var services: [InputType.PlannedService] = []
         for input in configuration.inputs {
@@ -60,7 +60,7 @@ public struct TrawlPlan: Sendable {
         }
         let errors = diagnostics.errors
         guard errors.isEmpty else { throw ConfigurationInvalid(errors: errors) }
-        return TrawlPlan(globals: configuration.globals, sinks: sinks, services: services)
+        return TrawlPlan(globals: configuration.globals, outputs: planned, services: services)
     }
 }
 

@@ -12,12 +12,13 @@ import TrawlTesting
 @Suite struct ErrorCatalogueTests {
     /// Rows of the sections for the core's codes (AWS's ApiError rows are checked by TrawlAWSTests).
     static func documentedRows() throws -> [Int: [String]] {
+        // The core's and the sinks' codes share these sections.
         try ErrorCatalogueDocument.rows(kinds: ["SetupError", "PersistenceError", "SourceError", "SinkError"])
     }
 
     @Test func docsListExactlyTheCodesDefinedWithTheSameWords() throws {
         let rows = try Self.documentedRows()
-        let catalogue = TrawlError.Code.coreCatalogue
+        let catalogue = TrawlError.Code.coreCatalogue + TrawlError.Code.sinksCatalogue
         #expect(Set(rows.keys) == Set(catalogue.map(\.id)))
         for code in catalogue {
             #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
@@ -159,6 +160,50 @@ enum ErrorScenarios {
             let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
             return await caught {
                 try await sink.write([EventBatch(events: [], acknowledgement: Acknowledgement(unit: "u"))])
+            }
+        },
+        17: { _ in
+            replacing(
+                "out: {type: file, settings: {path: ./out.log}}",
+                with: "out: {type: devo, settings: {chain_filename: ./certs/chain.crt, "
+                    + "cert_filename: ./certs/domain.crt, key_filename: ./certs/domain.key}}"
+            )
+        },
+        502: { _ in
+            let sink = try SyslogStreamSink(
+                name: "relay",
+                configuration: .init(host: "127.0.0.1", port: try PeerProcess.freePort(), tls: nil, location: "relay"),
+                framer: DevoSyslogFramer(hostname: "h"),
+                logger: RecordingLogger().logger
+            )
+            return await caught {
+                try await sink.write([
+                    EventBatch(events: [Event.test("x")], acknowledgement: Acknowledgement(unit: "u"))
+                ])
+            }
+        },
+        503: { _ in
+            // A receiver that answers the TLS greeting with HTTP.
+            let plain = try await PeerProcess(
+                [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/canned_http.py", "400", "{}", "no"],
+                port: 0
+            )
+            defer { plain.stop() }
+            let sink = try SyslogStreamSink(
+                name: "devo",
+                configuration: .init(
+                    host: "127.0.0.1",
+                    port: plain.port,
+                    tls: SyslogTLSFiles(certificate: nil, key: nil, chainCA: nil),
+                    location: "devo"
+                ),
+                framer: DevoSyslogFramer(hostname: "h"),
+                logger: RecordingLogger().logger
+            )
+            return await caught {
+                try await sink.write([
+                    EventBatch(events: [Event.test("x")], acknowledgement: Acknowledgement(unit: "u"))
+                ])
             }
         },
         501: { _ in

@@ -1,0 +1,302 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import Synchronization
+import TrawlCore
+
+/// TLS settings of a syslog stream: the Devo domain's certificate and key, and the chain CA to trust.
+public struct SyslogTLSFiles: Sendable, Equatable {
+    /// PEM client certificate (Devo's domain certificate); nil to connect without one.
+    public var certificate: String?
+    public var key: String?
+    /// PEM CA file the receiver's certificate must chain to; nil for the system's trust store.
+    public var chainCA: String?
+    /// Check that the receiver's certificate names the host connected to.
+    public var verifiesHostname: Bool
+
+    public init(certificate: String?, key: String?, chainCA: String?, verifiesHostname: Bool = true) {
+        self.certificate = certificate
+        self.key = key
+        self.chainCA = chainCA
+        self.verifiesHostname = verifiesHostname
+    }
+
+    /// The TLS client context, built once so unusable files are reported at start (SetupError 17).
+    public func makeContext(location: String) throws(TrawlError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = self.verifiesHostname ? .fullVerification : .noHostnameVerification
+        do {
+            if let chainCA { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(chainCA)) }
+            if let certificate {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            }
+            if let key { configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)) }
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TrawlError(
+                .tlsFilesUnusable,
+                "TLS files cannot be used (certificate \(self.certificate ?? "none"), key \(self.key ?? "none"), chain CA \(self.chainCA ?? "system")): \(error)",
+                location: location
+            )
+        }
+    }
+}
+
+/// Sends Devo syslog lines over one TCP or TLS stream: the `devo` output (mutual TLS to a Devo relay) and
+/// the `relay` output (an in-house relay).
+///
+/// It connects on demand and, as Devo's SDK does, opens a new connection when the current one is older
+/// than an hour, idle for more than 30 s, or closed by the peer. A batch counts as delivered only once its
+/// bytes were written to the socket and flushed without error; on any failure the connection is dropped
+/// and the error thrown, so the runtime retries the batch with backoff.
+public final class SyslogStreamSink: EventSink {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var tls: SyslogTLSFiles?
+        /// Where errors point in the configuration (`outputs.devo.settings`).
+        public var location: String
+        public var connectTimeout: Duration = .seconds(10)
+        public var writeTimeout: Duration = .seconds(60)
+        public var maximumConnectionAge: Duration = .seconds(3600)
+        public var maximumIdleTime: Duration = .seconds(30)
+        /// After a TLS 1.3 handshake the receiver may still refuse the client certificate; this long is
+        /// waited for such a refusal before the first write.
+        public var refusalWindow: Duration = .milliseconds(300)
+
+        public init(host: String, port: Int, tls: SyslogTLSFiles?, location: String) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.location = location
+        }
+    }
+
+    private struct Connection {
+        var channel: any Channel
+        var openedAt: ContinuousClock.Instant
+        var lastWriteAt: ContinuousClock.Instant
+    }
+
+    public let name: String
+    public let configuration: Configuration
+    private let framer: DevoSyslogFramer
+    private let logger: Logger
+    private let context: NIOSSLContext?
+    private let group: any EventLoopGroup
+    private let connection = Mutex<Connection?>(nil)
+
+    /// A sink using `context` (from ``SyslogTLSFiles/makeContext(location:)``, built when the configuration
+    /// is validated) when `configuration.tls` is set.
+    public init(
+        name: String,
+        configuration: Configuration,
+        context: NIOSSLContext?,
+        framer: DevoSyslogFramer,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.name = name
+        self.configuration = configuration
+        self.framer = framer
+        self.logger = logger
+        self.group = group
+        self.context = context
+    }
+
+    /// A sink that builds its TLS context from `configuration.tls` now (SetupError 17 when it cannot).
+    public convenience init(
+        name: String,
+        configuration: Configuration,
+        framer: DevoSyslogFramer,
+        logger: Logger
+    ) throws {
+        self.init(
+            name: name,
+            configuration: configuration,
+            context: try configuration.tls?.makeContext(location: configuration.location),
+            framer: framer,
+            logger: logger
+        )
+    }
+
+    public var address: String { "\(self.configuration.host):\(self.configuration.port)" }
+
+    public func write(_ batches: [EventBatch]) async throws {
+        var buffer = ByteBuffer()
+        for batch in batches {
+            for event in batch.events { self.framer.frame(event, into: &buffer) }
+        }
+        guard buffer.readableBytes > 0 else { return }
+        let channel = try await self.currentChannel()
+        let payload = buffer
+        do {
+            try await Self.withTimeout(self.configuration.writeTimeout, on: channel) {
+                try await channel.writeAndFlush(payload).get()
+            }
+            self.connection.withLock { $0?.lastWriteAt = .now }
+        } catch {
+            self.drop(channel)
+            throw TrawlError(
+                .sinkWriteFailed,
+                "output \(self.name) could not write to \(self.address): \(error)",
+                location: self.configuration.location
+            )
+        }
+    }
+
+    public func close() async throws {
+        if let channel = self.connection.withLock({ slot -> (any Channel)? in
+            defer { slot = nil }
+            return slot?.channel
+        }) {
+            try? await channel.close()
+        }
+    }
+
+    /// The open connection, or a new one when there is none or it is closed, too old or idle too long.
+    private func currentChannel() async throws -> any Channel {
+        let now = ContinuousClock.now
+        let (current, reason) = self.connection.withLock { slot -> ((any Channel)?, String?) in
+            guard let open = slot else { return (nil, nil) }
+            if !open.channel.isActive { return (open.channel, "the receiver closed it") }
+            if now - open.openedAt > self.configuration.maximumConnectionAge {
+                return (open.channel, "it is over an hour old")
+            }
+            if now - open.lastWriteAt > self.configuration.maximumIdleTime { return (open.channel, "it was idle") }
+            return (open.channel, nil)
+        }
+        if let current, reason == nil { return current }
+        if let current, let reason {
+            self.logger.debug(
+                "Reconnecting to \(self.address) because \(reason)",
+                metadata: ["output.name": "\(self.name)"]
+            )
+            self.drop(current)
+        }
+        let channel = try await self.connect()
+        self.connection.withLock { $0 = Connection(channel: channel, openedAt: .now, lastWriteAt: .now) }
+        self.logger.info(
+            "Connected to \(self.address)\(self.context == nil ? "" : " over TLS")",
+            metadata: ["output.name": "\(self.name)"]
+        )
+        return channel
+    }
+
+    private func drop(_ channel: any Channel) {
+        self.connection.withLock { slot in
+            if let open = slot, open.channel === channel { slot = nil }
+        }
+        channel.close(promise: nil)
+    }
+
+    private func connect() async throws -> any Channel {
+        let context = self.context
+        let serverName = Self.isIPAddress(self.configuration.host) ? nil : self.configuration.host
+        let handshake = self.group.any().makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: self.group)
+            .connectTimeout(
+                TimeAmount.nanoseconds(Int64(self.configuration.connectTimeout.components.seconds) * 1_000_000_000)
+            )
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: context, serverHostname: serverName)
+                        )
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ReceiverWatcher(handshake: context == nil ? nil : handshake)
+                    )
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: self.configuration.host, port: self.configuration.port).get()
+        } catch {
+            handshake.fail(error)
+            throw TrawlError(
+                .receiverUnreachable,
+                "output \(self.name) cannot connect to \(self.address): \(error)",
+                location: self.configuration.location
+            )
+        }
+        guard context != nil else {
+            handshake.succeed(())
+            return channel
+        }
+        do {
+            try await Self.withTimeout(self.configuration.connectTimeout, on: channel) {
+                try await handshake.futureResult.get()
+            }
+            // TLS 1.3 servers judge the client certificate after the handshake: give a refusal time to arrive.
+            try await Task.sleep(for: self.configuration.refusalWindow)
+            guard channel.isActive else { throw ReceiverClosed() }
+            return channel
+        } catch {
+            channel.close(promise: nil)
+            throw TrawlError(
+                .receiverRejectedTLS,
+                "output \(self.name): the TLS handshake with \(self.address) failed: \(error)",
+                location: self.configuration.location
+            )
+        }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        host.contains(":")
+            || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Runs `body`, closing `channel` (which fails the pending operation) if it takes longer than `timeout`.
+    static func withTimeout<T: Sendable>(
+        _ timeout: Duration,
+        on channel: any Channel,
+        _ body: @Sendable () async throws -> T
+    ) async throws -> T {
+        let seconds = timeout.components.seconds
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        return try await body()
+    }
+}
+
+/// The receiver closed the connection right after the handshake (it refused the client certificate).
+struct ReceiverClosed: Error, CustomStringConvertible {
+    var description: String { "the receiver closed the connection after the handshake (client certificate refused?)" }
+}
+
+/// Discards what the receiver sends (a syslog receiver sends nothing), reports the end of the TLS
+/// handshake, and turns errors (TLS alerts) into a closed channel so the next write reconnects.
+final class ReceiverWatcher: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let handshake: EventLoopPromise<Void>?
+
+    init(handshake: EventLoopPromise<Void>?) {
+        self.handshake = handshake
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            self.handshake?.succeed(())
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.handshake?.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.handshake?.fail(ReceiverClosed())
+        context.fireChannelInactive()
+    }
+}

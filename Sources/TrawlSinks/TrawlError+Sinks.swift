@@ -1,0 +1,35 @@
+import TrawlCore
+
+/// The codes the network outputs raise, beside the core's 500-501.
+extension TrawlError.Code {
+    public static let tlsFilesUnusable = Self(
+        kind: "SetupError",
+        id: 17,
+        title: "TLS certificate, key or CA file unusable",
+        cause:
+            "A file named in the output's TLS settings is missing, unreadable, not PEM, or the key does not belong to the certificate.",
+        fix:
+            "Point the setting at the PEM files downloaded from Devo (Administration > Credentials > X.509) and check their permissions."
+    )
+    public static let receiverUnreachable = Self(
+        kind: "SinkError",
+        id: 502,
+        title: "cannot connect to the receiver",
+        cause:
+            "The output's address does not resolve, refuses the connection or does not answer (receiver down, firewall, wrong port).",
+        fix:
+            "Check the address and port and that the receiver is up; Trawl retries with backoff and keeps the events meanwhile."
+    )
+    public static let receiverRejectedTLS = Self(
+        kind: "SinkError",
+        id: 503,
+        title: "TLS handshake with the receiver failed",
+        cause:
+            "The receiver's certificate is not signed by the chain CA or does not match its host name, or the receiver refused the client certificate.",
+        fix:
+            "Use the chain CA, certificate and key of the same Devo domain and the relay's host name; Trawl retries with backoff meanwhile."
+    )
+
+    /// Every code of this library, as listed in docs/errors.md.
+    public static let sinksCatalogue: [Self] = [.tlsFilesUnusable, .receiverUnreachable, .receiverRejectedTLS]
+}

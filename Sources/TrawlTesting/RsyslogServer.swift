@@ -1,0 +1,82 @@
+import Foundation
+
+/// Certificates for TLS tests, made with openssl by Tests/Support/peers/make_certs.sh: a CA, a server
+/// certificate for localhost and 127.0.0.1, a client certificate (CN `mydomain`, the Devo domain), and an
+/// unrelated CA with its own client certificate.
+public struct TestCertificates: Sendable {
+    public let directory: String
+
+    public init(in directory: String) throws {
+        self.directory = directory
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/make_certs.sh", directory]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PeerFailed(description: "make_certs.sh failed with status \(process.terminationStatus)")
+        }
+    }
+
+    /// `<directory>/<name>`, e.g. `client.crt`, `client.key`, `ca.crt`, `other-ca.crt`.
+    public func path(_ name: String) -> String { "\(self.directory)/\(name)" }
+}
+
+/// A real rsyslog (Debian's `rsyslog` + `rsyslog-gnutls`) receiving syslog over mutual TLS on loopback, as
+/// shared/docs/devo-delivery.md describes, writing each message's raw bytes plus a newline to a file.
+/// `MaxFrameSize` is raised from rsyslog's default of 200000 bytes, past which rsyslog stops honouring
+/// octet counting and would store a 200 KB event with its length prefix.
+public final class RsyslogServer: Sendable {
+    public let peer: PeerProcess
+    public let port: Int
+    public let outputFile: String
+    public let certificates: TestCertificates
+
+    /// Starts rsyslogd in `directory` (config, work directory and output file live there).
+    public init(directory: String, certificates: TestCertificates, port: Int? = nil) async throws {
+        let port = try port ?? PeerProcess.freePort()
+        let work = "\(directory)/rsyslog-work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        self.outputFile = "\(directory)/received.log"
+        let configuration = """
+            global(workDirectory="\(work)" maxMessageSize="256k"
+              parser.escapeControlCharactersOnReceive="off"
+              DefaultNetstreamDriver="gtls"
+              DefaultNetstreamDriverCAFile="\(certificates.path("ca.crt"))"
+              DefaultNetstreamDriverCertFile="\(certificates.path("server-fullchain.crt"))"
+              DefaultNetstreamDriverKeyFile="\(certificates.path("server.key"))")
+            module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
+              StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
+            input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+            template(name="devoRaw" type="string" string="%rawmsg%\\n")
+            ruleset(name="devo") { action(type="omfile" file="\(self.outputFile)" template="devoRaw") }
+
+            """
+        let configurationFile = "\(directory)/rsyslog.conf"
+        try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
+        self.peer = try await PeerProcess(
+            ["/usr/sbin/rsyslogd", "-n", "-f", configurationFile, "-i", "\(directory)/rsyslog.pid"],
+            port: port
+        )
+        self.port = port
+        self.certificates = certificates
+    }
+
+    /// What rsyslog has written so far.
+    public var received: Data {
+        FileManager.default.contents(atPath: self.outputFile) ?? Data()
+    }
+
+    /// Waits until at least `count` bytes were written (rsyslog writes asynchronously).
+    public func waitForBytes(_ count: Int, timeout: Duration = .seconds(20)) async throws -> Data {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let data = self.received
+            if data.count >= count { return data }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return self.received
+    }
+
+    public func stop() { self.peer.stop() }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlSinks
+import TrawlTesting
+
+/// The `devo` output's stream against a real rsyslog with mutual TLS: what rsyslog writes is byte for byte
+/// what the Devo framer produced, and clients without the right certificate or CA are refused clearly.
+@Suite struct SyslogStreamSinkAgainstRsyslogTests {
+    struct Receiver {
+        let directory: TemporaryDirectory
+        let certificates: TestCertificates
+        let rsyslog: RsyslogServer
+
+        static func start() async throws -> Receiver {
+            let directory = try TemporaryDirectory()
+            let certificates = try TestCertificates(in: directory.path)
+            let rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
+            return Receiver(directory: directory, certificates: certificates, rsyslog: rsyslog)
+        }
+
+        func stop() {
+            self.rsyslog.stop()
+            self.directory.remove()
+        }
+
+        func sink(
+            certificate: String? = "client",
+            chainCA: String = "ca.crt",
+            multiline: DevoSyslogFramer.MultilinePolicy = .octetCounting,
+            logger: RecordingLogger = RecordingLogger()
+        ) throws -> SyslogStreamSink {
+            try SyslogStreamSink(
+                name: "devo",
+                configuration: .init(
+                    host: "localhost",
+                    port: self.rsyslog.port,
+                    tls: SyslogTLSFiles(
+                        certificate: certificate.map { self.certificates.path("\($0).crt") },
+                        key: certificate.map { self.certificates.path("\($0).key") },
+                        chainCA: self.certificates.path(chainCA)
+                    ),
+                    location: "outputs.devo.settings"
+                ),
+                framer: DevoSyslogFramer(hostname: "vm", multiline: multiline),
+                logger: logger.logger
+            )
+        }
+    }
+
+    static func batch(_ events: [Event]) -> [EventBatch] {
+        [EventBatch(events: events, acknowledgement: Acknowledgement(unit: "test"))]
+    }
+
+    @Test func rsyslogReceivesExactlyTheFramedBytes() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let sink = try receiver.sink()
+        let events = [
+            Event.test("{\"a\":1}"),
+            Event.test("first line\nsecond line", tag: "my.app.multi.line"),
+            Event.test("{\"name\":\"ñandú ™ 漢字\"}", tag: "edr.sentinelone.dv.dns"),
+            Event.test(String(repeating: "x", count: 200 * 1024), tag: "my.app.big.event"),
+        ]
+        try await sink.write(Self.batch(events))
+        try await sink.close()
+        // rsyslog stores each message's raw frame (octet count removed) followed by the template's newline.
+        let expected =
+            "<14>Jan  1 00:00:00 vm my.app.test.event: {\"a\":1}\n"
+            + "<14>Jan  1 00:00:00 vm my.app.multi.line: first line\nsecond line\n"
+            + "<14>Jan  1 00:00:00 vm edr.sentinelone.dv.dns: {\"name\":\"ñandú ™ 漢字\"}\n"
+            + "<14>Jan  1 00:00:00 vm my.app.big.event: \(String(repeating: "x", count: 200 * 1024))\n"
+        let received = try await receiver.rsyslog.waitForBytes(expected.utf8.count)
+        #expect(
+            received.count == expected.utf8.count,
+            "\(String(decoding: received.prefix(300), as: UTF8.self).debugDescription)"
+        )
+        #expect(received == Data(expected.utf8))
+    }
+
+    @Test func aClientWithoutCertificateIsRefusedWithError503() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let sink = try receiver.sink(certificate: nil)
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batch([Event.test("never delivered")]))
+        }
+        #expect(error?.code.id == 503)
+        #expect(error?.message.contains("the TLS handshake with localhost:\(receiver.rsyslog.port) failed") == true)
+        #expect(receiver.rsyslog.received.isEmpty)
+    }
+
+    @Test func aCertificateFromAnotherCAIsRefusedWithError503() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let sink = try receiver.sink(certificate: "other-client")
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batch([Event.test("never delivered")]))
+        }
+        #expect(error?.code.id == 503)
+        #expect(receiver.rsyslog.received.isEmpty)
+    }
+
+    @Test func aReceiverNotSignedByTheChainCAIsRefusedWithError503() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let sink = try receiver.sink(chainCA: "other-ca.crt")
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batch([Event.test("never delivered")]))
+        }
+        #expect(error?.code.id == 503)
+        #expect(error?.message.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(String(describing: error))")
+    }
+
+    @Test func aClosedPortIsError502AndUnreadableTLSFilesAreSetupError17() async throws {
+        let port = try PeerProcess.freePort()
+        let sink = try SyslogStreamSink(
+            name: "relay",
+            configuration: .init(host: "127.0.0.1", port: port, tls: nil, location: "outputs.relay.settings"),
+            framer: DevoSyslogFramer(hostname: "vm"),
+            logger: RecordingLogger().logger
+        )
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batch([Event.test("x")]))
+        }
+        #expect(error?.code.id == 502)
+        #expect(error?.location == "outputs.relay.settings")
+        let setup = #expect(throws: TrawlError.self) {
+            _ = try SyslogTLSFiles(certificate: "/nonexistent/client.crt", key: nil, chainCA: nil)
+                .makeContext(location: "outputs.devo.settings.cert_filename")
+        }
+        #expect(setup?.code.id == 17)
+    }
+}
