@@ -136,6 +136,15 @@ extension TrawlError.Code {
         fix: "Point globals.persistence.directory at a writable directory."
     )
 
+    public static let spoolFailed = Self(
+        kind: "PersistenceError",
+        id: 203,
+        title: "output spool cannot be used",
+        cause:
+            "The on-disk spool of an output (globals.persistence.directory/<id>/spool) cannot be opened, written or read (disk full, permissions).",
+        fix:
+            "Free disk space or fix the permissions of the persistence directory; events not yet spooled stay unacknowledged and are pulled again."
+    )
     public static let sourceReadFailed = Self(
         kind: "SourceError",
         id: 300,
@@ -165,6 +174,6 @@ extension TrawlError.Code {
         .settingWrongType, .settingWrongFormat, .settingOutOfRange, .settingUnknown, .historicalPollTooOld,
         .historicalPollInFuture, .noEnabledInput, .noOutput, .inputTypeUnknown, .serviceUnknown,
         .outputTypeUnknown, .inputIDDuplicated, .stateUnreadable, .stateWriteFailed,
-        .persistenceDirectoryUnusable, .sourceReadFailed, .sinkWriteFailed, .sinkUndeliveredAtShutdown,
+        .persistenceDirectoryUnusable, .spoolFailed, .sourceReadFailed, .sinkWriteFailed, .sinkUndeliveredAtShutdown,
     ]
 }

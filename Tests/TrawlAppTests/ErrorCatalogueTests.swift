@@ -206,6 +206,17 @@ enum ErrorScenarios {
                 ])
             }
         },
+        203: { directory in
+            // The spool's file name is taken by a directory.
+            try FileManager.default.createDirectory(
+                atPath: "\(directory.path)/c1/spool/devo.spool",
+                withIntermediateDirectories: true
+            )
+            let store = try FileStateStore(directory: directory.path)
+            return await caught {
+                _ = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+            }
+        },
         501: { _ in
             let queue = BoundedEventQueue(maxBufferedEvents: 10)
             queue.finish()

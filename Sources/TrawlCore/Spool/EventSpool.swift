@@ -1,0 +1,222 @@
+import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An output's durable spool (the Devo collectors' "emergency persistence system"): events accepted from
+/// the sources but not yet delivered, kept on disk in order until the output takes them.
+///
+/// One append-only file of records `[length u32][crc32 u32][payload]`, each payload a batch of events
+/// (tag and body), fsynced per append; and the offset of the first undelivered record, saved through the
+/// state store. Opening it drops a torn or corrupted tail (a crash mid-append) and keeps every whole record
+/// before it. Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses
+/// appends, and the runtime then holds acknowledgements, which pauses the pullers.
+public final class EventSpool: Sendable {
+    /// Where a read stopped, to commit once what was read is delivered.
+    public struct Position: Sendable, Equatable {
+        public var offset: Int64
+    }
+
+    public let path: String
+    public let maxBytes: Int64
+    private let store: FileStateStore
+    private let headKey: StateKey
+    private let state: Mutex<State>
+
+    struct State {
+        var descriptor: Int32
+        var head: Int64
+        var end: Int64
+        var pendingEvents: Int
+    }
+
+    /// Opens (or creates) the spool of output `output` of collector `collectorID` in the persistence
+    /// directory, recovering from a torn tail.
+    public init(store: FileStateStore, collectorID: String, output: String, maxBytes: Int64) throws(TrawlError) {
+        self.store = store
+        self.maxBytes = maxBytes
+        self.headKey = StateKey(collectorID: collectorID, input: "spool", service: output)
+        let headPath = store.path(for: self.headKey)
+        self.path = String(headPath.dropLast(".json".count)) + ".spool"
+        var head = try Self.loadHead(store, self.headKey)
+        // Saving the head also creates the spool's directory.
+        try store.save(Self.encodeHead(head), for: self.headKey)
+        let fd = open(self.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TrawlError(.spoolFailed, "cannot open the spool: \(errnoDescription())", location: self.path)
+        }
+        let (end, events) = Self.scan(fd, from: &head)
+        if ftruncate(fd, off_t(end)) != 0 || fsync(fd) != 0 {
+            let reason = errnoDescription()
+            close(fd)
+            throw TrawlError(.spoolFailed, "cannot cut the spool's torn tail: \(reason)", location: self.path)
+        }
+        self.state = Mutex(State(descriptor: fd, head: head, end: end, pendingEvents: events))
+    }
+
+    deinit {
+        self.state.withLock { _ = close($0.descriptor) }
+    }
+
+    public var isEmpty: Bool { self.state.withLock { $0.head >= $0.end } }
+    public var pendingEvents: Int { self.state.withLock { $0.pendingEvents } }
+    public var pendingBytes: Int64 { self.state.withLock { $0.end - $0.head } }
+
+    /// Appends `events` as one record and fsyncs; false (nothing written) when that would pass `maxBytes`.
+    public func append(_ events: [Event]) throws(TrawlError) -> Bool {
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt32(events.count))
+        for event in events {
+            payload.writeInteger(UInt16(event.tag.utf8.count))
+            payload.writeString(event.tag)
+            payload.writeInteger(UInt32(event.body.readableBytes))
+            payload.writeImmutableBuffer(event.body)
+        }
+        var record = ByteBuffer()
+        record.writeInteger(UInt32(payload.readableBytes))
+        record.writeInteger(payload.withUnsafeReadableBytes { CRC32.checksum($0) })
+        record.writeBuffer(&payload)
+        return try self.state.withLock { state throws(TrawlError) -> Bool in
+            guard state.end - state.head + Int64(record.readableBytes) <= self.maxBytes else { return false }
+            let written = record.withUnsafeReadableBytes { bytes in
+                lseek(state.descriptor, off_t(state.end), SEEK_SET) >= 0 && writeAll(state.descriptor, bytes)
+            }
+            guard written, fsync(state.descriptor) == 0 else {
+                let reason = errnoDescription()
+                _ = ftruncate(state.descriptor, off_t(state.end))
+                throw TrawlError(.spoolFailed, "cannot append to the spool: \(reason)", location: self.path)
+            }
+            state.end += Int64(record.readableBytes)
+            state.pendingEvents += events.count
+            return true
+        }
+    }
+
+    /// The oldest undelivered events, whole records up to about `maxEvents`, and where they end.
+    public func peek(maxEvents: Int) throws(TrawlError) -> (events: [Event], next: Position) {
+        try self.state.withLock { state throws(TrawlError) in
+            var events: [Event] = []
+            var offset = state.head
+            while offset < state.end, events.count < maxEvents {
+                guard let (record, length) = Self.readRecord(state.descriptor, at: offset, end: state.end) else {
+                    throw TrawlError(
+                        .spoolFailed,
+                        "the spool record at byte \(offset) cannot be read",
+                        location: self.path
+                    )
+                }
+                events += record
+                offset += length
+            }
+            return (events, Position(offset: offset))
+        }
+    }
+
+    /// Marks everything before `position` delivered; empties the file once nothing is left.
+    public func commit(upTo position: Position, delivered: Int) throws(TrawlError) {
+        let head = try self.state.withLock { state throws(TrawlError) -> Int64 in
+            state.head = position.offset
+            state.pendingEvents = max(0, state.pendingEvents - delivered)
+            if state.head >= state.end {
+                guard ftruncate(state.descriptor, 0) == 0, fsync(state.descriptor) == 0 else {
+                    throw TrawlError(.spoolFailed, "cannot empty the spool: \(errnoDescription())", location: self.path)
+                }
+                state.head = 0
+                state.end = 0
+                state.pendingEvents = 0
+            }
+            return state.head
+        }
+        try self.store.save(Self.encodeHead(head), for: self.headKey)
+    }
+
+    static func encodeHead(_ head: Int64) -> [UInt8] {
+        Array("{\"head\":\(head)}\n".utf8)
+    }
+
+    static func loadHead(_ store: FileStateStore, _ key: StateKey) throws(TrawlError) -> Int64 {
+        guard let bytes = try store.load(key) else { return 0 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let start = text.firstIndex(of: ":"),
+            let value = Int64(text[text.index(after: start)...].prefix { $0.isNumber })
+        else {
+            throw TrawlError(
+                .stateUnreadable,
+                "the spool's head offset cannot be read: \(text)",
+                location: store.path(for: key)
+            )
+        }
+        return value
+    }
+
+    /// Walks the whole records from the start; returns where the last whole one ends and how many events
+    /// lie at or after `head` (which is pulled back to a record boundary if it points past the end).
+    static func scan(_ fd: Int32, from head: inout Int64) -> (end: Int64, events: Int) {
+        var size = stat()
+        fstat(fd, &size)
+        let fileEnd = Int64(size.st_size)
+        var offset: Int64 = 0
+        var events = 0
+        while offset < fileEnd, let (record, length) = Self.readRecord(fd, at: offset, end: fileEnd) {
+            if offset >= head { events += record.count }
+            offset += length
+        }
+        if head > offset { head = offset }
+        return (offset, events)
+    }
+
+    /// The events of the record at `offset` and its length; nil when it is torn or its checksum fails.
+    static func readRecord(_ fd: Int32, at offset: Int64, end: Int64) -> ([Event], Int64)? {
+        guard end - offset >= 8, let header = Self.read(fd, at: offset, count: 8) else { return nil }
+        var headerBuffer = ByteBuffer(bytes: header)
+        guard let length = headerBuffer.readInteger(as: UInt32.self),
+            let crc = headerBuffer.readInteger(as: UInt32.self),
+            end - offset - 8 >= Int64(length), let payload = Self.read(fd, at: offset + 8, count: Int(length)),
+            CRC32.checksum(payload) == crc
+        else { return nil }
+        var buffer = ByteBuffer(bytes: payload)
+        guard let count = buffer.readInteger(as: UInt32.self) else { return nil }
+        var events: [Event] = []
+        events.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let tagLength = buffer.readInteger(as: UInt16.self),
+                let tag = buffer.readString(length: Int(tagLength)),
+                let bodyLength = buffer.readInteger(as: UInt32.self),
+                let body = buffer.readSlice(length: Int(bodyLength))
+            else { return nil }
+            events.append(
+                Event(
+                    tag: tag,
+                    body: body,
+                    metadata: EventMetadata(
+                        source: "spool",
+                        unit: "spool",
+                        offset: offset,
+                        pullingID: PullingID(microseconds: 0)
+                    )
+                )
+            )
+        }
+        return (events, 8 + Int64(length))
+    }
+
+    static func read(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { return nil }
+            done += got
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlTesting
+
+@Suite struct EventSpoolTests {
+    static func spool(_ directory: TemporaryDirectory, maxBytes: Int64 = 1 << 20) throws -> EventSpool {
+        try EventSpool(
+            store: try FileStateStore(directory: directory.path),
+            collectorID: "c1",
+            output: "devo",
+            maxBytes: maxBytes
+        )
+    }
+
+    static func bodies(_ events: [Event]) -> [String] { events.map { String(buffer: $0.body) } }
+
+    @Test func eventsComeBackInOrderAndSurviveReopeningUntilCommitted() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var spool = try Self.spool(directory)
+        #expect(try spool.append([Event.test("a"), Event.test("b", tag: "my.app.other.tag")]))
+        #expect(try spool.append([Event.test("ñ ™\nmulti")]))
+        #expect(spool.pendingEvents == 3)
+        let first = try spool.peek(maxEvents: 2)
+        #expect(Self.bodies(first.events) == ["a", "b"])
+        #expect(first.events.map(\.tag) == ["my.app.test.event", "my.app.other.tag"])
+        try spool.commit(upTo: first.next, delivered: 2)
+
+        spool = try Self.spool(directory)
+        #expect(spool.pendingEvents == 1)
+        let rest = try spool.peek(maxEvents: 10)
+        #expect(Self.bodies(rest.events) == ["ñ ™\nmulti"])
+        try spool.commit(upTo: rest.next, delivered: 1)
+        #expect(spool.isEmpty)
+        let size = try FileManager.default.attributesOfItem(atPath: spool.path)[.size] as? Int
+        #expect(size == 0)
+    }
+
+    @Test func aTornTailIsDroppedAndEveryWholeRecordKept() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory)
+        for index in 0..<5 { #expect(try spool.append([Event.test("event \(index)")])) }
+        let path = spool.path
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        // A crash mid-append: half of a sixth record.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0, 0, 0, 40, 1, 2, 3, 4, 9, 9]))
+        try handle.close()
+
+        let reopened = try Self.spool(directory)
+        #expect(reopened.pendingEvents == 5)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<5).map { "event \($0)" })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
+    }
+
+    @Test func aCorruptedRecordEndsTheSpoolThere() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory)
+        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+        bytes[bytes.count - 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: spool.path))
+        let reopened = try Self.spool(directory)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
+    }
+
+    @Test func aFullSpoolRefusesAppendsWithoutWritingAndTakesThemOnceDrained() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory, maxBytes: 200)
+        let big = Event.test(String(repeating: "x", count: 120))
+        #expect(try spool.append([big]))
+        #expect(try spool.append([big]) == false)
+        #expect(spool.pendingEvents == 1)
+        let read = try spool.peek(maxEvents: 10)
+        try spool.commit(upTo: read.next, delivered: 1)
+        #expect(try spool.append([big]))
+    }
+}
