@@ -19,8 +19,12 @@ import TrawlTesting
         )
     }
 
-    static func configuration(data: String = "./data", output: String = "./out/devo.log", extra: String = "") -> String
-    {
+    static func configuration(
+        data: String = "./data",
+        output: String = "./out/devo.log",
+        extra: String = "",
+        linesPerCommit: Int = 500
+    ) -> String {
         """
         globals:
           id: cli
@@ -36,7 +40,7 @@ import TrawlTesting
                 directory: \(data)
                 file_suffix: .jsonl
                 tag: my.app.test.event
-                lines_per_commit: 500
+                lines_per_commit: \(linesPerCommit)
                 request_period_in_seconds: 3600
         outputs:
           out:
@@ -147,7 +151,8 @@ import TrawlTesting
             let body = (0..<lines / 4).map { "{\"file\":\(file),\"n\":\($0)}\n" }.joined()
             try directory.write("data/part-\(file).jsonl", body)
         }
-        try directory.write("run.yaml", Self.configuration())
+        // Small commits make the run last several seconds, so the signal surely lands in the middle.
+        try directory.write("run.yaml", Self.configuration(linesPerCommit: 150))
         let trawl = try BuiltExecutable(
             "trawl",
             arguments: ["run", "--config", "run.yaml"],
