@@ -14,7 +14,7 @@ extension TrawlPlan {
     /// `runOnce` mode a service that stops the group when every source finished). Shutdown runs in reverse:
     /// sources stop pulling, then sinks drain their queues.
     ///
-    /// - Throws: ``TrawlError`` when the persistence directory cannot be used.
+    /// - Throws: ``TrawlError`` when the persistence directory or an output's spool cannot be used.
     public func makeRuntime(runOnce: Bool, logger: Logger) throws(TrawlError) -> Runtime {
         let store = try FileStateStore(directory: self.globals.persistence.directory)
         let sinks = self.outputs.map { $0.makeSink(logger) }
@@ -26,10 +26,19 @@ extension TrawlPlan {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         for (sink, queue) in zip(sinks, queues) {
+            let spool =
+                self.globals.spoolMaxMegabytes > 0
+                ? try EventSpool(
+                    store: store,
+                    collectorID: self.globals.id,
+                    output: sink.name,
+                    maxBytes: Int64(self.globals.spoolMaxMegabytes) << 20
+                ) : nil
             services.append(
                 .init(
                     service: SinkService(
                         sink: sink,
+                        spool: spool,
                         queue: queue,
                         dispatcher: dispatcher,
                         configuration: sinkConfiguration,

@@ -20,11 +20,17 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         /// How long a failing sink keeps retrying once shutdown was requested.
         public var shutdownGrace: Duration = .seconds(10)
         public var statisticsPeriod: Duration = .seconds(300)
+        /// How often a non-empty spool is offered to the sink when no new events arrive.
+        public var spoolDrainInterval: Duration = .milliseconds(250)
+        /// Most spooled events written in one call.
+        public var spoolDrainEvents = 5_000
 
         public init() {}
     }
 
     public let sink: any EventSink
+    /// Where events the sink cannot take now wait on disk; nil keeps them in memory (retried in place).
+    public let spool: EventSpool?
     public let queue: BoundedEventQueue
     public let dispatcher: EventDispatcher
     public let configuration: Configuration
@@ -35,6 +41,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
 
     public init(
         sink: any EventSink,
+        spool: EventSpool? = nil,
         queue: BoundedEventQueue,
         dispatcher: EventDispatcher,
         configuration: Configuration,
@@ -42,6 +49,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         logger: Logger
     ) {
         self.sink = sink
+        self.spool = spool
         self.queue = queue
         self.dispatcher = dispatcher
         self.configuration = configuration
@@ -74,8 +82,12 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                     ofCount: self.configuration.maxBatchesPerWrite,
                     or: .repeating(every: self.configuration.flushInterval, clock: self.clock)
                 )
-                for await chunk in chunks {
-                    await self.deliver(chunk, progress: progress)
+                if let spool = self.spool {
+                    await self.runSpooling(chunks, spool: spool, progress: progress)
+                } else {
+                    for await chunk in chunks {
+                        await self.deliver(chunk, progress: progress)
+                    }
                 }
                 group.cancelAll()
             }
@@ -119,11 +131,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             }
             switch action {
             case .acknowledge:
-                let took = start.duration(to: self.clock.now)
-                progress.statistics.withLock { $0.recordDelivered(count, took: took) }
-                self.dispatcher.eventsLeft(count, delivered: true)
-                self.deliveredEvents.increment(by: count)
-                for batch in chunk { batch.acknowledgement.release() }
+                self.acknowledge(chunk, count: count, took: start.duration(to: self.clock.now), progress: progress)
                 return
             case .retry(let pause):
                 self.logger.warning("Retrying output \(self.sink.name) in \(pause)")
@@ -138,6 +146,155 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 return
             }
         }
+    }
+
+    /// What the spooling delivery loop reacts to.
+    private enum Work: Sendable {
+        case chunk([EventBatch])
+        case tick
+        case end
+    }
+
+    /// When the spool is next offered to the sink, backing off while the sink keeps failing.
+    private struct DrainSchedule {
+        var machine: SinkDeliveryStateMachine<C.Instant>
+        var nextAttempt: C.Instant
+    }
+
+    /// Delivery with a spool: a chunk the sink refuses (or that would overtake spooled events) goes to the
+    /// spool and is acknowledged there; the spool is offered to the sink, oldest first, on every chunk and
+    /// tick until it is empty. A full spool holds the chunk unacknowledged, which pauses the pullers.
+    private func runSpooling(
+        _ chunks: some AsyncSequence<[EventBatch], Never> & Sendable,
+        spool: EventSpool,
+        progress: SinkProgress
+    ) async {
+        if !spool.isEmpty {
+            self.logger.info(
+                "Output \(self.sink.name) starts with \(spool.pendingEvents) spooled events; they are sent first"
+            )
+        }
+        var schedule = DrainSchedule(
+            machine: SinkDeliveryStateMachine(backoff: self.configuration.backoff),
+            nextAttempt: self.clock.now
+        )
+        let work = merge(
+            chain(chunks.map { Work.chunk($0) }, [Work.end].async),
+            AsyncTimerSequence(interval: self.configuration.spoolDrainInterval, clock: self.clock).map { _ in Work.tick
+            }
+        )
+        loop: for await item in work {
+            switch item {
+            case .chunk(let chunk):
+                await self.deliverSpooling(chunk, spool: spool, schedule: &schedule, progress: progress)
+            case .tick:
+                _ = await self.drain(spool, schedule: &schedule, progress: progress)
+            case .end:
+                break loop
+            }
+        }
+        let deadline = self.clock.now.advanced(by: self.configuration.shutdownGrace)
+        while !spool.isEmpty, self.clock.now < deadline {
+            if await self.drain(spool, schedule: &schedule, progress: progress) { continue }
+            let wake = min(schedule.nextAttempt, deadline)
+            guard (try? await self.clock.sleep(until: wake, tolerance: nil)) != nil else { break }
+        }
+        if !spool.isEmpty {
+            self.logger.warning(
+                "Output \(self.sink.name) stops with \(spool.pendingEvents) events in its spool \(spool.path); they are sent first at the next start"
+            )
+        }
+    }
+
+    private func deliverSpooling(
+        _ chunk: [EventBatch],
+        spool: EventSpool,
+        schedule: inout DrainSchedule,
+        progress: SinkProgress
+    ) async {
+        let count = chunk.reduce(0) { $0 + $1.events.count }
+        if spool.isEmpty {
+            let start = self.clock.now
+            do {
+                try await self.sink.write(chunk)
+                self.acknowledge(chunk, count: count, took: start.duration(to: self.clock.now), progress: progress)
+                return
+            } catch {
+                self.failedWrites.increment()
+                _ = schedule.machine.writeFailed(at: self.clock.now)
+                schedule.nextAttempt = self.clock.now.advanced(by: self.configuration.backoff.initial)
+                self.logger.error(
+                    "\(Self.describe(error)); spooling \(count) events to \(spool.path) until it recovers",
+                    metadata: ["error.id": "\(Self.errorID(error))"]
+                )
+            }
+        }
+        while true {
+            do {
+                if try spool.append(chunk.flatMap(\.events)) {
+                    self.dispatcher.eventsLeft(count, delivered: true)
+                    for batch in chunk { batch.acknowledgement.release() }
+                    self.logger.debug("Spooled \(count) events (\(spool.pendingEvents) in the spool)")
+                    break
+                }
+            } catch {
+                self.logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                await self.deliver(chunk, progress: progress)
+                return
+            }
+            // The spool is full: the chunk waits unacknowledged (pausing the pullers) while the spool drains.
+            if progress.shutdownRequested.load(ordering: .relaxed) {
+                self.giveUp(chunk, count: count)
+                return
+            }
+            if await self.drain(spool, schedule: &schedule, progress: progress) { continue }
+            self.logger.warning(
+                "Spool of output \(self.sink.name) is full (\(spool.pendingBytes) bytes); pausing until it drains"
+            )
+            guard (try? await self.clock.sleep(until: schedule.nextAttempt, tolerance: nil)) != nil else {
+                self.giveUp(chunk, count: count)
+                return
+            }
+        }
+        _ = await self.drain(spool, schedule: &schedule, progress: progress)
+    }
+
+    /// Offers the oldest spooled events to the sink if a try is due; true when some were delivered.
+    private func drain(_ spool: EventSpool, schedule: inout DrainSchedule, progress: SinkProgress) async -> Bool {
+        guard !spool.isEmpty, self.clock.now >= schedule.nextAttempt else { return false }
+        let start = self.clock.now
+        do {
+            let (events, next) = try spool.peek(maxEvents: self.configuration.spoolDrainEvents)
+            try await self.sink.write([EventBatch(events: events, acknowledgement: Acknowledgement(unit: "spool"))])
+            try spool.commit(upTo: next, delivered: events.count)
+            _ = schedule.machine.writeSucceeded()
+            progress.statistics.withLock { $0.recordDelivered(events.count, took: start.duration(to: self.clock.now)) }
+            self.deliveredEvents.increment(by: events.count)
+            if spool.isEmpty {
+                self.logger.info("Output \(self.sink.name) recovered: its spool is delivered")
+            }
+            return true
+        } catch {
+            self.failedWrites.increment()
+            let pause: Duration
+            switch schedule.machine.writeFailed(at: self.clock.now) {
+            case .retry(let after): pause = after
+            default: pause = self.configuration.backoff.maximum
+            }
+            schedule.nextAttempt = self.clock.now.advanced(by: pause)
+            self.logger.error(
+                "\(Self.describe(error)) (\(spool.pendingEvents) events spooled; next try in \(pause))",
+                metadata: ["error.id": "\(Self.errorID(error))"]
+            )
+            return false
+        }
+    }
+
+    private func acknowledge(_ chunk: [EventBatch], count: Int, took: Duration, progress: SinkProgress) {
+        progress.statistics.withLock { $0.recordDelivered(count, took: took) }
+        self.dispatcher.eventsLeft(count, delivered: true)
+        self.deliveredEvents.increment(by: count)
+        for batch in chunk { batch.acknowledgement.release() }
     }
 
     private func giveUp(_ chunk: [EventBatch], count: Int) {

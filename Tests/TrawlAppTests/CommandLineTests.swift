@@ -178,16 +178,19 @@ import TrawlTesting
 }
 
 extension CommandLineTests {
-    /// An output that keeps failing while Trawl stops: the stop is bounded by the shutdown timeout, nothing is
-    /// committed, and the exit status says delivery was incomplete.
-    @Test func aStopWithAnOutputStillFailingExitsNonZeroAndCommitsNothing() async throws {
+    /// Without a spool, an output that keeps failing while Trawl stops: the stop is bounded by the shutdown
+    /// timeout, nothing is committed, and the exit status says delivery was incomplete.
+    @Test func aStopWithAnOutputStillFailingAndNoSpoolExitsNonZeroAndCommitsNothing() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("data/a.jsonl", "{\"a\":1}\n")
         try FileManager.default.createDirectory(atPath: "\(directory.path)/blocked", withIntermediateDirectories: true)
         try directory.write(
             "run.yaml",
-            Self.configuration(output: "./blocked", extra: "  shutdown_timeout_in_seconds: 2")
+            Self.configuration(
+                output: "./blocked",
+                extra: "  shutdown_timeout_in_seconds: 2\n  spool_max_megabytes: 0"
+            )
         )
         let trawl = try BuiltExecutable(
             "trawl",
@@ -206,6 +209,41 @@ extension CommandLineTests {
 }
 
 extension CommandLineTests {
+    /// With the spool (the default), events a failing output cannot take are spooled and committed at the
+    /// source; the stop exits 0 saying so, and the next start delivers them first, exactly once.
+    @Test func aFailingOutputSpoolsItsEventsAndTheNextStartDeliversThem() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let lines = (0..<300).map { "{\"n\":\($0)}" }
+        try directory.write("data/a.jsonl", lines.joined(separator: "\n") + "\n")
+        try FileManager.default.createDirectory(atPath: "\(directory.path)/out", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(directory.path)/out/devo.log",
+            withIntermediateDirectories: true
+        )
+        try directory.write("run.yaml", Self.configuration(extra: "  shutdown_timeout_in_seconds: 2"))
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml"],
+            workingDirectory: directory.path
+        )
+        let committed = await eventually { directory.read("state/cli/3/lines.json")?.contains("\"a.jsonl\":") == true }
+        #expect(committed, "\(trawl.standardError)")
+        trawl.signal(SIGTERM)
+        let status = await trawl.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(trawl.standardError.contains("spooling"))
+        #expect(trawl.standardError.contains("events in its spool"))
+
+        // The output works again: the spooled events go first, then nothing more is pulled twice.
+        try FileManager.default.removeItem(atPath: "\(directory.path)/out/devo.log")
+        let rest = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
+        #expect(rest.status == 0, "\(rest.error)")
+        #expect(rest.error.contains("starts with 300 spooled events"))
+        let delivered = directory.read("out/devo.log")?.split(separator: "\n").map { String($0) } ?? []
+        #expect(delivered == lines.map { "<14>Jan  1 00:00:00 testhost my.app.test.event: \($0)" })
+    }
+
     @Test func debugStatusTurnsOnDebugLogging() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -16,6 +16,8 @@ public struct GlobalSettings: Decodable, Sendable {
     public var memoryReportPeriodInSeconds: Int
     /// How long a stop may take to drain in-flight work before it is cut short (and left to be re-pulled).
     public var shutdownTimeoutInSeconds: Int
+    /// Disk each output's spool may use for events it cannot deliver yet; 0 keeps them in memory only.
+    public var spoolMaxMegabytes: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id
@@ -28,6 +30,7 @@ public struct GlobalSettings: Decodable, Sendable {
         case senderStatisticsPeriodInSeconds = "sender_statistics_period_in_seconds"
         case memoryReportPeriodInSeconds = "memory_report_period_in_seconds"
         case shutdownTimeoutInSeconds = "shutdown_timeout_in_seconds"
+        case spoolMaxMegabytes = "spool_max_megabytes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -54,6 +57,7 @@ public struct GlobalSettings: Decodable, Sendable {
         self.memoryReportPeriodInSeconds =
             settings.int(.memoryReportPeriodInSeconds, default: 300, range: 1...86_400) ?? 300
         self.shutdownTimeoutInSeconds = settings.int(.shutdownTimeoutInSeconds, default: 30, range: 1...3_600) ?? 30
+        self.spoolMaxMegabytes = settings.int(.spoolMaxMegabytes, default: 1_024, range: 0...1_048_576) ?? 1_024
     }
 }
 
