@@ -1,0 +1,121 @@
+import NIOCore
+import TrawlCore
+
+/// A Devo lookup table: its name, its columns (the first is the key) and rows of values.
+public struct DevoLookup: Sendable {
+    public struct Column: Sendable, Equatable {
+        public var name: String
+        /// Devo's column type: `str`, `int`, `float`, `bool`, `ip4`, ...
+        public var type: String
+
+        public init(_ name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    public enum Value: Sendable, Equatable {
+        case string(String)
+        case int(Int64)
+        case float(Double)
+    }
+
+    /// How the rows apply: FULL replaces the table, INC adds or updates rows.
+    public enum Mode: String, Sendable {
+        case full = "FULL"
+        case incremental = "INC"
+    }
+
+    public var name: String
+    public var columns: [Column]
+
+    public init(name: String, columns: [Column]) {
+        self.name = name
+        self.columns = columns
+    }
+}
+
+/// The legacy lookup protocol over the syslog connection (`my.lookup.control` / `my.lookup.data`), byte for
+/// byte as devo-sdk's `Lookup` sends it (shared/docs/devo-delivery.md): a START control line with the
+/// headers, one data line per row (tag `.DELETE` to remove a key), then the END control line.
+///
+/// Strings are trimmed and double-quoted with inner quotes doubled and newlines written `\n` (the SDK's
+/// `escape_quotes`/`escape_newline`); strings that look like numbers and numbers go unquoted.
+public enum DevoLookupSyslogEncoder {
+    /// The events of one upload, in sending order; `id` is the SDK's float Unix time (`1795417926.2580109`).
+    public static func events(
+        _ lookup: DevoLookup,
+        mode: DevoLookup.Mode,
+        rows: [[DevoLookup.Value]],
+        deletions: [[DevoLookup.Value]] = [],
+        id: String,
+        metadata: EventMetadata
+    ) -> [Event] {
+        let prefix = "\(id)_\(lookup.name)"
+        let headers = Self.headersJSON(lookup.columns)
+        let control = "my.lookup.control.\(lookup.name).\(mode.rawValue)"
+        var events = [Self.event(control, "\(prefix)|START|\(headers)", metadata)]
+        for row in rows {
+            events.append(Self.event("my.lookup.data.\(lookup.name)", "\(prefix)|\(Self.dataFields(row))", metadata))
+        }
+        for row in deletions {
+            events.append(
+                Self.event("my.lookup.data.\(lookup.name).DELETE", "\(prefix)|\(Self.dataFields(row))", metadata)
+            )
+        }
+        events.append(Self.event(control, "\(prefix)|END|\(headers)", metadata))
+        return events
+    }
+
+    /// `[{"key":{"type":"str","key":true}},{"other":{"type":"float"}}]`
+    public static func headersJSON(_ columns: [DevoLookup.Column]) -> String {
+        let parts = columns.enumerated().map { index, column in
+            "{\"\(column.name)\":{\"type\":\"\(column.type)\"\(index == 0 ? ",\"key\":true" : "")}}"
+        }
+        return "[" + parts.joined(separator: ",") + "]"
+    }
+
+    /// The row's values, key first, comma-separated.
+    public static func dataFields(_ row: [DevoLookup.Value]) -> String {
+        row.map(Self.field).joined(separator: ",")
+    }
+
+    static func field(_ value: DevoLookup.Value) -> String {
+        switch value {
+        case .int(let number): return String(number)
+        case .float(let number): return "\(number)"
+        case .string(let text):
+            let trimmed = text.trimmingWhitespace()
+            if Self.looksNumeric(trimmed) { return trimmed }
+            let escaped = trimmed.replacingAll("\"", with: "\"\"").replacingAll("\n", with: "\\n")
+            return "\"\(escaped)\""
+        }
+    }
+
+    /// The SDK's `^-?\d+((\.\d+)*)$`.
+    static func looksNumeric(_ text: String) -> Bool {
+        var body = Substring(text)
+        if body.first == "-" { body = body.dropFirst() }
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+        return !parts.isEmpty && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+
+    static func event(_ tag: String, _ body: String, _ metadata: EventMetadata) -> Event {
+        Event(tag: tag, body: ByteBuffer(string: body), metadata: metadata)
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let start = self.firstIndex(where: { !isSpace($0) }), let end = self.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(self[start...end])
+    }
+
+    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+        var output = ""
+        for character in self { if character == target { output += replacement } else { output.append(character) } }
+        return output
+    }
+}
