@@ -72,18 +72,20 @@ public enum OutputCatalogue {
             diagnostics.record(error)
             return nil
         }
-        let configuration = SyslogStreamSink.Configuration(
+        var configuration = SyslogStreamSink.Configuration(
             host: stream.address,
             port: stream.port,
             tls: stream.tls,
             location: location
         )
+        configuration.gzip = stream.gzip
+        let settings = configuration
         let framer = DevoSyslogFramer(hostname: hostname, multiline: stream.multiline)
         let name = output.name
         return PlannedOutput(name: name) { logger in
             SyslogStreamSink(
                 name: name,
-                configuration: configuration,
+                configuration: settings,
                 context: context,
                 framer: framer,
                 logger: logger
@@ -147,6 +149,12 @@ struct SyslogStreamSettings {
     var port: Int
     var tls: SyslogTLSFiles?
     var multiline: DevoSyslogFramer.MultilinePolicy
+    var gzip: Bool
+}
+
+/// `compression: none | gzip`
+private func readCompression<Key>(_ settings: SettingsReader<Key>, _ key: Key) -> Bool {
+    settings.string(key, default: "none", allowed: ["none", "gzip"]) == "gzip"
 }
 
 /// `outputs.<name>.settings` of a `devo` output: the Devo relay and the domain's X.509 files.
@@ -161,6 +169,7 @@ struct DevoOutputSettings: Decodable {
         case keyFilename = "key_filename"
         case verifyHostname = "verify_hostname"
         case multiline
+        case compression
     }
 
     init(from decoder: any Decoder) throws {
@@ -175,7 +184,8 @@ struct DevoOutputSettings: Decodable {
             address: settings.string(.address, default: "collector-us.devo.io") ?? "collector-us.devo.io",
             port: settings.int(.port, default: 443, range: 1...65_535) ?? 443,
             tls: tls,
-            multiline: readMultiline(settings, .multiline, default: .octetCounting)
+            multiline: readMultiline(settings, .multiline, default: .octetCounting),
+            gzip: readCompression(settings, .compression)
         )
     }
 }
@@ -193,6 +203,7 @@ struct RelayOutputSettings: Decodable {
         case keyFilename = "key_filename"
         case verifyHostname = "verify_hostname"
         case multiline
+        case compression
     }
 
     init(from decoder: any Decoder) throws {
@@ -208,7 +219,8 @@ struct RelayOutputSettings: Decodable {
             address: settings.string(.address, required: true) ?? "",
             port: settings.int(.port, required: true, range: 1...65_535) ?? 1,
             tls: usesTLS ? tls : nil,
-            multiline: readMultiline(settings, .multiline, default: .octetCounting)
+            multiline: readMultiline(settings, .multiline, default: .octetCounting),
+            gzip: readCompression(settings, .compression)
         )
     }
 }

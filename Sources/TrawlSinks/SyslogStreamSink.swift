@@ -1,3 +1,4 @@
+import CompressNIO
 import Logging
 import NIOCore
 import NIOPosix
@@ -66,6 +67,10 @@ public final class SyslogStreamSink: EventSink {
         /// After a TLS 1.3 handshake the receiver may still refuse the client certificate; this long is
         /// waited for such a refusal before the first write.
         public var refusalWindow: Duration = .milliseconds(300)
+        /// Send the framed lines as consecutive gzip members of about `gzipMemberBytes` each (no length
+        /// prefix), as devo-sdk's compressed mode does.
+        public var gzip = false
+        public var gzipMemberBytes = 19_968
 
         public init(host: String, port: Int, tls: SyslogTLSFiles?, location: String) {
             self.host = host
@@ -126,13 +131,18 @@ public final class SyslogStreamSink: EventSink {
     public var address: String { "\(self.configuration.host):\(self.configuration.port)" }
 
     public func write(_ batches: [EventBatch]) async throws {
-        var buffer = ByteBuffer()
-        for batch in batches {
-            for event in batch.events { self.framer.frame(event, into: &buffer) }
+        let payload: ByteBuffer
+        if self.configuration.gzip {
+            payload = try self.gzipMembers(batches)
+        } else {
+            var framed = ByteBuffer()
+            for batch in batches {
+                for event in batch.events { self.framer.frame(event, into: &framed) }
+            }
+            payload = framed
         }
-        guard buffer.readableBytes > 0 else { return }
+        guard payload.readableBytes > 0 else { return }
         let channel = try await self.currentChannel()
-        let payload = buffer
         do {
             try await Self.withTimeout(self.configuration.writeTimeout, on: channel) {
                 try await channel.writeAndFlush(payload).get()
@@ -146,6 +156,26 @@ public final class SyslogStreamSink: EventSink {
                 location: self.configuration.location
             )
         }
+    }
+
+    /// The framed lines as gzip members, each holding whole lines up to about `gzipMemberBytes`.
+    private func gzipMembers(_ batches: [EventBatch]) throws -> ByteBuffer {
+        var output = ByteBuffer()
+        var member = ByteBuffer()
+        func flush() throws {
+            guard member.readableBytes > 0 else { return }
+            var compressed = try member.compress(with: .gzip)
+            output.writeBuffer(&compressed)
+            member.clear()
+        }
+        for batch in batches {
+            for event in batch.events {
+                self.framer.frame(event, into: &member)
+                if member.readableBytes >= self.configuration.gzipMemberBytes { try flush() }
+            }
+        }
+        try flush()
+        return output
     }
 
     public func close() async throws {

@@ -132,4 +132,53 @@ import TrawlTesting
         }
         #expect(setup?.code.id == 17)
     }
+
+    @Test func gzipModeSendsConsecutiveMembersThatDecodeToTheFramedLines() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let certificates = try TestCertificates(in: directory.path)
+        let output = "\(directory.path)/decoded.log"
+        let listener = try await PeerProcess(
+            [
+                PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/gzip_tls_listener.py",
+                certificates.path("server-fullchain.crt"), certificates.path("server.key"), certificates.path("ca.crt"),
+                output,
+            ],
+            port: 0
+        )
+        defer { listener.stop() }
+        var configuration = SyslogStreamSink.Configuration(
+            host: "localhost",
+            port: listener.port,
+            tls: SyslogTLSFiles(
+                certificate: certificates.path("client.crt"),
+                key: certificates.path("client.key"),
+                chainCA: certificates.path("ca.crt")
+            ),
+            location: "outputs.devo.settings"
+        )
+        configuration.gzip = true
+        let framer = DevoSyslogFramer(hostname: "vm", multiline: .octetCounting)
+        let sink = try SyslogStreamSink(
+            name: "devo",
+            configuration: configuration,
+            framer: framer,
+            logger: RecordingLogger().logger
+        )
+        let events = (0..<2_000).map { Event.test("{\"n\":\($0),\"text\":\"línea\\nsegunda\"}") }
+        try await sink.write(Self.batch(events))
+        try await sink.close()
+        let expected = events.map { String(buffer: framer.frame($0)) }.joined()
+        #expect(await eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: output + ".members") })
+        let decoded = FileManager.default.contents(atPath: output) ?? Data()
+        #expect(String(decoding: decoded, as: UTF8.self) == expected)
+        let members =
+            Int(
+                String(decoding: FileManager.default.contents(atPath: output + ".members") ?? Data(), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            ) ?? 0
+        // Every member but the last holds at least 19,968 bytes of lines, and only a little more.
+        #expect(members > 3)
+        #expect(members <= (expected.utf8.count + 19_967) / 19_968)
+    }
 }
