@@ -99,6 +99,7 @@ let package = Package(
             name: "TrawlTesting",
             dependencies: [
                 "TrawlCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Synchronization
 
 /// A local AWS emulator (`moto[server]` from PyPI) serving S3, SQS, STS and IAM on a loopback port, with
@@ -111,7 +112,7 @@ public final class MotoServer: Sendable {
         )
         self.endpoint = "http://127.0.0.1:\(port)"
         if enforcing {
-            let answer = try Self.fixture(["command": "setup-auth", "endpoint": self.endpoint])
+            let answer = try await Self.fixture(["command": "setup-auth", "endpoint": self.endpoint])
             self.keys = try JSONDecoder().decode([String: AccessKey].self, from: answer)
         } else {
             self.keys = ["trawl-admin": AccessKey(id: "testing", secret: "testing")]
@@ -123,41 +124,46 @@ public final class MotoServer: Sendable {
 
     /// Runs one aws_fixture.py command with the admin keys and returns its JSON answer.
     @discardableResult
-    public func fixture(_ command: [String: Any]) throws -> Data {
+    public func fixture(_ command: [String: any Sendable]) async throws -> Data {
         var command = command
         command["endpoint"] = self.endpoint
         if command["keys"] == nil { command["keys"] = ["id": self.adminKey.id, "secret": self.adminKey.secret] }
-        return try Self.fixture(command)
+        return try await Self.fixture(command)
     }
 
     /// The decoded JSON answer of a fixture command.
-    public func fixtureJSON(_ command: [String: Any]) throws -> [String: Any] {
-        let data = try self.fixture(command)
+    public func fixtureJSON(_ command: [String: any Sendable]) async throws -> [String: Any] {
+        let data = try await self.fixture(command)
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 
-    static func fixture(_ command: [String: Any]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let script = "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: command), as: UTF8.self)
-        process.arguments = [PeerProcess.python, script]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Through stdin: a command carrying a large message body exceeds the limit of one argument.
-        try input.fileHandleForWriting.write(contentsOf: Data(json.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PeerFailed(description: "aws_fixture.py \(command["command"] ?? "") failed: \(errorText)")
+    /// Runs aws_fixture.py on NIO's thread pool (it blocks until the script exits).
+    static func fixture(_ command: [String: any Sendable]) async throws -> Data {
+        let json = try JSONSerialization.data(withJSONObject: command)
+        let name = "\(command["command"] ?? "")"
+        return try await NIOThreadPool.singleton.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"]
+            let input = Pipe()
+            let output = Pipe()
+            let errorFile = "\(FileManager.default.temporaryDirectory.path)/trawl-fixture-\(UUID().uuidString).err"
+            _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
+            defer { try? FileManager.default.removeItem(atPath: errorFile) }
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle(forWritingAtPath: errorFile)
+            try process.run()
+            // Through stdin: a command carrying a large message body exceeds the limit of one argument.
+            try input.fileHandleForWriting.write(contentsOf: json)
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                let errorText = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+                throw PeerFailed(description: "aws_fixture.py \(name) failed: \(errorText)")
+            }
+            return data
         }
-        return data
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -39,9 +40,12 @@ public final class PeerProcess: Sendable {
         self.process = process
         self.logFile = logFile
         if port == 0 {
-            var line = Data()
-            while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) {
-                line += byte
+            // Blocking reads run on NIO's thread pool, never on the concurrency pool the tests share.
+            let reader = output.fileHandleForReading
+            let line = try await NIOThreadPool.singleton.runIfActive {
+                var line = Data()
+                while let byte = try reader.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) { line += byte }
+                return line
             }
             guard let chosen = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)) else {
                 self.port = 0

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Certificates for TLS tests, made with openssl by Tests/Support/peers/make_certs.sh: a CA, a server
 /// certificate for localhost and 127.0.0.1, a client certificate (CN `mydomain`, the Devo domain), and an
@@ -6,16 +7,22 @@ import Foundation
 public struct TestCertificates: Sendable {
     public let directory: String
 
-    public init(in directory: String) throws {
-        self.directory = directory
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/make_certs.sh", directory]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PeerFailed(description: "make_certs.sh failed with status \(process.terminationStatus)")
+    /// Makes the certificates in `directory` (openssl runs on NIO's thread pool: it takes a second or two).
+    public static func make(in directory: String) async throws -> TestCertificates {
+        let status = try await NIOThreadPool.singleton.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/make_certs.sh", directory]
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
         }
+        guard status == 0 else { throw PeerFailed(description: "make_certs.sh failed with status \(status)") }
+        return TestCertificates(directory: directory)
+    }
+
+    private init(directory: String) {
+        self.directory = directory
     }
 
     /// `<directory>/<name>`, e.g. `client.crt`, `client.key`, `ca.crt`, `other-ca.crt`.

@@ -127,7 +127,7 @@ import TrawlTesting
         499: {
             let moto = try await MotoServer.open()
             return try await withAWS(moto) { aws in
-                let (bucket, _, _) = try aws.bucketAndQueue(notify: false)
+                let (bucket, _, _) = try await aws.bucketAndQueue(notify: false)
                 return await Self.caught {
                     _ = try await aws.s3().getObject(bucket: bucket, key: "missing", logger: Self.logger)
                 }

@@ -68,11 +68,11 @@ struct AWSTestbed {
 
     /// A new bucket and a new queue, both uniquely named, the bucket notifying the queue when `notify`;
     /// returns their names and the queue URL.
-    func bucketAndQueue(notify: Bool = true) throws -> (bucket: String, queue: String, queueURL: String) {
+    func bucketAndQueue(notify: Bool = true) async throws -> (bucket: String, queue: String, queueURL: String) {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let bucket = "trawl-test-\(suffix)"
         let queue = "trawl-test-\(suffix)"
-        let answer = try self.moto.fixtureJSON([
+        let answer = try await self.moto.fixtureJSON([
             "command": "bucket-queue", "bucket": bucket, "queue": queue, "notify": notify,
         ])
         return (bucket, queue, answer["queue_url"] as! String)
@@ -80,8 +80,11 @@ struct AWSTestbed {
 
     /// Puts objects and returns each key's SHA-256 and size.
     @discardableResult
-    func put(_ bucket: String, _ objects: [[String: Any]]) throws -> [String: (sha256: String, size: Int)] {
-        let answer = try self.moto.fixtureJSON(["command": "put", "bucket": bucket, "objects": objects])
+    func put(
+        _ bucket: String,
+        _ objects: [[String: any Sendable]]
+    ) async throws -> [String: (sha256: String, size: Int)] {
+        let answer = try await self.moto.fixtureJSON(["command": "put", "bucket": bucket, "objects": objects])
         return answer.mapValues { value in
             let entry = value as! [String: Any]
             return (entry["sha256"] as! String, entry["size"] as! Int)

@@ -10,12 +10,11 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let bucket = "trawl-large-\(suffix)"
-        try moto.fixture(["command": "bucket-queue", "bucket": bucket, "queue": bucket, "notify": false])
+        try await moto.fixture(["command": "bucket-queue", "bucket": bucket, "queue": bucket, "notify": false])
         let size = 72 * 1024 * 1024 + 5
         let key = "large/object with spaces.bin"
-        let put = try moto.fixtureJSON([
-            "command": "put", "bucket": bucket, "objects": [["key": key, "size": size, "seed": "large"]],
-        ])
+        let objects: [[String: any Sendable]] = [["key": key, "size": size, "seed": "large"]]
+        let put = try await moto.fixtureJSON(["command": "put", "bucket": bucket, "objects": objects])
         let expected = try #require((put[key] as? [String: Any])?["sha256"] as? String)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -60,9 +60,9 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (bucket, _, queueURL) = try aws.bucketAndQueue()
+            let (bucket, _, queueURL) = try await aws.bucketAndQueue()
             let keys = ["logs/plain.json", "logs/a b/ñandú + café ™.json.gz", "logs/binary.bin"]
-            let expected = try aws.put(
+            let expected = try await aws.put(
                 bucket,
                 [
                     ["key": keys[0], "text": "{\"a\":1}\n"],
@@ -97,7 +97,7 @@ import TrawlTesting
             )
             #expect(outcome.deleted.count == 4)
             #expect(outcome.failed.isEmpty)
-            let counts = try moto.fixtureJSON(["command": "queue-count", "queue_url": queueURL])
+            let counts = try await moto.fixtureJSON(["command": "queue-count", "queue_url": queueURL])
             #expect(counts["ApproximateNumberOfMessages"] as? Int == 0)
             #expect(counts["ApproximateNumberOfMessagesNotVisible"] as? Int == 0)
         }
@@ -107,9 +107,9 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (bucket, _, _) = try aws.bucketAndQueue()
+            let (bucket, _, _) = try await aws.bucketAndQueue()
             let keys = (0..<7).map { "AWSLogs/123/CloudTrail/eu west/ñ+\($0).json" } + ["other/x.json"]
-            try aws.put(bucket, keys.map { ["key": $0, "text": $0] })
+            try await aws.put(bucket, keys.map { ["key": $0, "text": $0] })
             let s3 = aws.s3()
             var token: String?
             var pages = 0
@@ -138,8 +138,8 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (_, queue, queueURL) = try aws.bucketAndQueue(notify: false)
-            try moto.fixture(["command": "send", "queue_url": queueURL, "bodies": ["one"]])
+            let (_, queue, queueURL) = try await aws.bucketAndQueue(notify: false)
+            try await moto.fixture(["command": "send", "queue_url": queueURL, "bodies": ["one"]])
             let sqs = aws.sqs()
             #expect(try await sqs.queueURL(name: queue, logger: recording.logger) == queueURL)
             #expect(
@@ -187,8 +187,8 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (_, _, queueURL) = try aws.bucketAndQueue(notify: false)
-            try moto.fixture(["command": "send", "queue_url": queueURL, "bodies": (0..<12).map { "m\($0)" }])
+            let (_, _, queueURL) = try await aws.bucketAndQueue(notify: false)
+            try await moto.fixture(["command": "send", "queue_url": queueURL, "bodies": (0..<12).map { "m\($0)" }])
             let sqs = aws.sqs()
             var messages: [SQSMessage] = []
             for _ in 0..<5 where messages.count < 12 {
@@ -256,7 +256,7 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (bucket, _, _) = try aws.bucketAndQueue()
+            let (bucket, _, _) = try await aws.bucketAndQueue()
             let error = await #expect(throws: TrawlError.self) {
                 _ = try await aws.s3().getObject(bucket: bucket, key: "missing/key.gz", logger: recording.logger)
             }

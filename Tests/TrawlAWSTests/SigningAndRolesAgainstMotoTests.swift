@@ -13,8 +13,8 @@ import TrawlTesting
         let moto = try await MotoServer.enforcingSignatures()
         let recording = RecordingLogger(level: .trace)
         try await withAWS(moto) { aws in
-            let (bucket, queue, queueURL) = try aws.bucketAndQueue()
-            try aws.put(bucket, [["key": "logs/one.json", "text": "{\"signed\":true}"]])
+            let (bucket, queue, queueURL) = try await aws.bucketAndQueue()
+            try await aws.put(bucket, [["key": "logs/one.json", "text": "{\"signed\":true}"]])
             let listing = try await aws.s3().listObjects(bucket: bucket, logger: recording.logger)
             #expect(listing.objects.map(\.key) == ["logs/one.json"])
             var body = ""
@@ -35,7 +35,7 @@ import TrawlTesting
                 logger: recording.logger
             )
             #expect(!messages.isEmpty)
-            let role = try moto.fixtureJSON([
+            let role = try await moto.fixtureJSON([
                 "command": "create-role", "name": "trawl-signed-\(UUID().uuidString.prefix(6))",
             ])
             let assumed = try await aws.sts().assumeRole(
@@ -104,8 +104,10 @@ import TrawlTesting
         let moto = try await MotoServer.enforcingSignatures()
         let recording = RecordingLogger()
         let suffix = UUID().uuidString.prefix(6)
-        let base = try moto.fixtureJSON(["command": "create-role", "name": "devo-base-\(suffix)"])["arn"] as! String
-        let cross = try moto.fixtureJSON(["command": "create-role", "name": "customer-\(suffix)"])["arn"] as! String
+        let base =
+            try await moto.fixtureJSON(["command": "create-role", "name": "devo-base-\(suffix)"])["arn"] as! String
+        let cross =
+            try await moto.fixtureJSON(["command": "create-role", "name": "customer-\(suffix)"])["arn"] as! String
         let settings = try SettingsFixture.valid(
             AWSCredentialSettings.self,
             yaml: """
@@ -127,7 +129,7 @@ import TrawlTesting
             let credentials = try await provider.credentials(logger: recording.logger)
             #expect(credentials.accessKeyID != moto.adminKey.id)
             #expect(credentials.sessionToken != nil)
-            let (bucket, queue, _) = try aws.bucketAndQueue()
+            let (bucket, queue, _) = try await aws.bucketAndQueue()
             _ = try await aws.s3(provider).listObjects(bucket: bucket, logger: recording.logger)
             _ = try await aws.sqs(provider).queueURL(name: queue, logger: recording.logger)
             // Cached: a second call does not assume the roles again.

@@ -91,10 +91,10 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (bucket, _, _) = try aws.bucketAndQueue(notify: false)
+            let (bucket, _, _) = try await aws.bucketAndQueue(notify: false)
             let key = "resume/cut-me/object.bin"
             let size = 6 * 1024 * 1024 + 123
-            let expected = try aws.put(bucket, [["key": key, "size": size, "seed": "resume"]])
+            let expected = try await aws.put(bucket, [["key": key, "size": size, "seed": "resume"]])
             let motoPort = String(moto.endpoint.split(separator: ":").last!)
             // Cuts the first two GETs of this key after 1 MiB of answer.
             let proxy = try await PeerProcess(
@@ -125,9 +125,9 @@ import TrawlTesting
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()
         try await withAWS(moto) { aws in
-            let (_, _, queueURL) = try aws.bucketAndQueue(notify: false)
+            let (_, _, queueURL) = try await aws.bucketAndQueue(notify: false)
             let body = String(repeating: "0123456789abcdef", count: 8 * 1024)
-            try moto.fixture(["command": "send", "queue_url": queueURL, "bodies": [body]])
+            try await moto.fixture(["command": "send", "queue_url": queueURL, "bodies": [body]])
             let motoPort = String(moto.endpoint.split(separator: ":").last!)
             // Cuts the first ReceiveMessage answer after its head, inside the 128 KiB body.
             let proxy = try await PeerProcess(

@@ -8,7 +8,7 @@ import TrawlTesting
     @Test func aPullCycleArrivesAtRsyslogOverMutualTLSLineForLine() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let certificates = try TestCertificates(in: directory.path)
+        let certificates = try await TestCertificates.make(in: directory.path)
         let rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
         defer { rsyslog.stop() }
         let lines = (0..<50).map { "{\"n\":\($0),\"text\":\"línea \($0)\"}" }
@@ -114,7 +114,7 @@ import TrawlTesting
     @Test func anOutageIsBridgedByTheSpoolWithEveryEventDeliveredOnceInOrder() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let certificates = try TestCertificates(in: directory.path)
+        let certificates = try await TestCertificates.make(in: directory.path)
         let port = try PeerProcess.freePort()
         var rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates, port: port)
         try directory.write("config.yaml", Self.configuration(port: port, certificates: certificates))
@@ -158,7 +158,7 @@ import TrawlTesting
     @Test func aKilledSenderDeliversItsSpoolAtTheNextStart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let certificates = try TestCertificates(in: directory.path)
+        let certificates = try await TestCertificates.make(in: directory.path)
         let port = try PeerProcess.freePort()
         try directory.write("config.yaml", Self.configuration(port: port, certificates: certificates))
         let data = Self.lines(0..<500).joined(separator: "\n") + "\n"

@@ -15,7 +15,7 @@ import TrawlTesting
 
         static func start() async throws -> Receiver {
             let directory = try TemporaryDirectory()
-            let certificates = try TestCertificates(in: directory.path)
+            let certificates = try await TestCertificates.make(in: directory.path)
             let rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
             return Receiver(directory: directory, certificates: certificates, rsyslog: rsyslog)
         }
@@ -136,7 +136,7 @@ import TrawlTesting
     @Test func gzipModeSendsConsecutiveMembersThatDecodeToTheFramedLines() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let certificates = try TestCertificates(in: directory.path)
+        let certificates = try await TestCertificates.make(in: directory.path)
         let output = "\(directory.path)/decoded.log"
         let listener = try await PeerProcess(
             [
