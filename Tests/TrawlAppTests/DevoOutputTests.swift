@@ -191,4 +191,35 @@ import TrawlTesting
         #expect(await eventually(timeout: .seconds(20)) { Self.receivedLines(rsyslog).count >= 500 })
         #expect(Self.receivedLines(rsyslog) == all)
     }
+
+    /// Two outputs at once: the source commits only once both have the events, and each gets every line.
+    @Test func devoAndAFileTogetherBothReceiveEveryLineBeforeTheSourceCommits() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let certificates = try await TestCertificates.make(in: directory.path)
+        let rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
+        defer { rsyslog.stop() }
+        let data = Self.lines(0..<300).joined(separator: "\n") + "\n"
+        try directory.write("data/a.jsonl", data)
+        try directory.write(
+            "config.yaml",
+            Self.configuration(port: rsyslog.port, certificates: certificates) + """
+
+                  copy:
+                    type: file
+                    settings: {path: ./out/copy.log}
+                """
+        )
+        let (status, _, errors) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--once", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        #expect(status == 0, "\(errors)")
+        let all = Self.lines(0..<300).map { "<14>Jan  1 00:00:00 vm my.app.trawl.outage: \($0)" }
+        #expect(await eventually(timeout: .seconds(20)) { Self.receivedLines(rsyslog).count >= 300 })
+        #expect(Self.receivedLines(rsyslog) == all)
+        #expect(directory.read("out/copy.log")?.split(separator: "\n").map(String.init) == all)
+        #expect(directory.read("state/devo-outage/1/lines.json")?.contains("\"a.jsonl\":\(data.utf8.count)") == true)
+    }
 }
