@@ -13,30 +13,7 @@ import TrawlTesting
         defer { rsyslog.stop() }
         let lines = (0..<50).map { "{\"n\":\($0),\"text\":\"línea \($0)\"}" }
         try directory.write("data/events.jsonl", lines.joined(separator: "\n") + "\n")
-        try directory.write(
-            "config.yaml",
-            """
-            globals:
-              id: devo-test
-              hostname: vm
-              persistence: {directory: ./state}
-            inputs:
-              files:
-                id: 1
-                type: local_files
-                services:
-                  lines: {directory: ./data, tag: my.app.trawl.devo}
-            outputs:
-              devo:
-                type: devo
-                settings:
-                  address: localhost
-                  port: \(rsyslog.port)
-                  chain_filename: \(certificates.path("ca.crt"))
-                  cert_filename: \(certificates.path("client.crt"))
-                  key_filename: \(certificates.path("client.key"))
-            """
-        )
+        try directory.write("config.yaml", Self.configuration(port: rsyslog.port, certificates: certificates))
         let (status, _, errors) = try await BuiltExecutable.run(
             "trawl",
             arguments: ["run", "--once", "--config", "config.yaml"],
@@ -81,7 +58,7 @@ import TrawlTesting
     static func configuration(port: Int, certificates: TestCertificates) -> String {
         """
         globals:
-          id: devo-outage
+          id: devo-test
           hostname: vm
           persistence: {directory: ./state}
           shutdown_timeout_in_seconds: 5
@@ -90,7 +67,7 @@ import TrawlTesting
             id: 1
             type: local_files
             services:
-              lines: {directory: ./data, tag: my.app.trawl.outage, lines_per_commit: 100, request_period_in_seconds: 1}
+              lines: {directory: ./data, tag: my.app.trawl.devo, lines_per_commit: 100, request_period_in_seconds: 1}
         outputs:
           devo:
             type: devo
@@ -138,12 +115,12 @@ import TrawlTesting
         )
         #expect(
             await eventually(timeout: .seconds(30)) {
-                directory.read("state/devo-outage/1/lines.json")?.contains("\"b.jsonl\":") == true
+                directory.read("state/devo-test/1/lines.json")?.contains("\"b.jsonl\":") == true
             }
         )
         rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates, port: port)
         defer { rsyslog.stop() }
-        let all = Self.lines(0..<2_500).map { "<14>Jan  1 00:00:00 vm my.app.trawl.outage: \($0)" }
+        let all = Self.lines(0..<2_500).map { "<14>Jan  1 00:00:00 vm my.app.trawl.devo: \($0)" }
         #expect(
             await eventually(timeout: .seconds(60)) { Self.receivedLines(rsyslog).count >= 2_500 },
             "\(trawl.standardError)"
@@ -171,7 +148,7 @@ import TrawlTesting
         )
         #expect(
             await eventually(timeout: .seconds(30)) {
-                directory.read("state/devo-outage/1/lines.json")?.contains("\"a.jsonl\":\(data.utf8.count)") == true
+                directory.read("state/devo-test/1/lines.json")?.contains("\"a.jsonl\":\(data.utf8.count)") == true
             },
             "\(trawl.standardError)"
         )
@@ -187,7 +164,7 @@ import TrawlTesting
         )
         #expect(status == 0, "\(errors)")
         #expect(errors.contains("starts with 500 spooled events"))
-        let all = Self.lines(0..<500).map { "<14>Jan  1 00:00:00 vm my.app.trawl.outage: \($0)" }
+        let all = Self.lines(0..<500).map { "<14>Jan  1 00:00:00 vm my.app.trawl.devo: \($0)" }
         #expect(await eventually(timeout: .seconds(20)) { Self.receivedLines(rsyslog).count >= 500 })
         #expect(Self.receivedLines(rsyslog) == all)
     }
@@ -216,10 +193,10 @@ import TrawlTesting
             workingDirectory: directory.path
         )
         #expect(status == 0, "\(errors)")
-        let all = Self.lines(0..<300).map { "<14>Jan  1 00:00:00 vm my.app.trawl.outage: \($0)" }
+        let all = Self.lines(0..<300).map { "<14>Jan  1 00:00:00 vm my.app.trawl.devo: \($0)" }
         #expect(await eventually(timeout: .seconds(20)) { Self.receivedLines(rsyslog).count >= 300 })
         #expect(Self.receivedLines(rsyslog) == all)
         #expect(directory.read("out/copy.log")?.split(separator: "\n").map(String.init) == all)
-        #expect(directory.read("state/devo-outage/1/lines.json")?.contains("\"a.jsonl\":\(data.utf8.count)") == true)
+        #expect(directory.read("state/devo-test/1/lines.json")?.contains("\"a.jsonl\":\(data.utf8.count)") == true)
     }
 }
