@@ -25,11 +25,12 @@ public struct SinkDeliveryStateMachine<Instant: InstantProtocol>: Sendable where
         return .acknowledge
     }
 
-    /// The write of the current chunk failed at `now`.
-    public mutating func writeFailed(at now: Instant) -> Action {
+    /// The write of the current chunk failed at `now`. The pause is the backoff delay scaled by `jitter`
+    /// (the caller's random factor, 1 for none), so many senders failing together do not retry in step.
+    public mutating func writeFailed(at now: Instant, jitter: Double = 1) -> Action {
         self.consecutiveFailures += 1
         if let giveUpAt, now >= giveUpAt { return .giveUp }
-        let pause = self.backoff.delay(afterFailures: self.consecutiveFailures)
+        let pause = self.backoff.delay(afterFailures: self.consecutiveFailures) * min(max(jitter, 0), 1)
         if let giveUpAt, now.advanced(by: pause) > giveUpAt { return .giveUp }
         return .retry(after: pause)
     }

@@ -17,6 +17,8 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         /// Longest a partial chunk waits before it is written.
         public var flushInterval: Duration = .milliseconds(50)
         public var backoff = RetryBackoff()
+        /// The random factor (between half and all of the backoff delay) that spreads retries out.
+        public var jitter: @Sendable () -> Double = { Double.random(in: 0.5...1) }
         /// How long a failing sink keeps retrying once shutdown was requested.
         public var shutdownGrace: Duration = .seconds(10)
         public var statisticsPeriod: Duration = .seconds(300)
@@ -122,7 +124,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 try await self.sink.write(chunk)
                 action = machine.writeSucceeded()
             } catch {
-                action = machine.writeFailed(at: self.clock.now)
+                action = machine.writeFailed(at: self.clock.now, jitter: self.configuration.jitter())
                 self.failedWrites.increment()
                 self.logger.error(
                     "\(Self.describe(error)) (attempt \(machine.consecutiveFailures), \(count) events waiting)",
@@ -277,7 +279,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         } catch {
             self.failedWrites.increment()
             let pause: Duration
-            switch schedule.machine.writeFailed(at: self.clock.now) {
+            switch schedule.machine.writeFailed(at: self.clock.now, jitter: self.configuration.jitter()) {
             case .retry(let after): pause = after
             default: pause = self.configuration.backoff.maximum
             }
