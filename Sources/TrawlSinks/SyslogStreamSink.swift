@@ -229,7 +229,7 @@ public final class SyslogStreamSink: EventSink {
         let handshake = self.group.any().makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: self.group)
             .connectTimeout(
-                TimeAmount.nanoseconds(Int64(self.configuration.connectTimeout.components.seconds) * 1_000_000_000)
+                TimeAmount(self.configuration.connectTimeout)
             )
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -288,8 +288,7 @@ public final class SyslogStreamSink: EventSink {
         on channel: any Channel,
         _ body: @Sendable () async throws -> T
     ) async throws -> T {
-        let seconds = timeout.components.seconds
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { channel.close(promise: nil) }
         defer { deadline.cancel() }
         return try await body()
     }

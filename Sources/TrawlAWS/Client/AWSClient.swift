@@ -316,11 +316,3 @@ public final class AWSClient: Sendable {
         var Message: String?
     }
 }
-
-extension TimeAmount {
-    /// The same span as a Swift `Duration`.
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

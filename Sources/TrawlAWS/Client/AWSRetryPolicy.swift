@@ -1,3 +1,5 @@
+import TrawlCore
+
 /// How failed AWS requests are retried: exponential backoff with full jitter, a longer base for throttling.
 public struct AWSRetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included.
@@ -23,13 +25,8 @@ public struct AWSRetryPolicy: Sendable, Equatable {
 
     /// The ceiling of the pause after the `attempt`-th failure (1-based): base * 2^(attempt-1), capped.
     public func ceiling(afterAttempt attempt: Int, throttled: Bool) -> Duration {
-        var delay = throttled ? self.throttlingBaseDelay : self.baseDelay
-        var remaining = max(0, attempt - 1)
-        while remaining > 0, delay < self.maxDelay {
-            delay *= 2
-            remaining -= 1
-        }
-        return min(delay, self.maxDelay)
+        RetryBackoff(initial: throttled ? self.throttlingBaseDelay : self.baseDelay, maximum: self.maxDelay)
+            .delay(afterFailures: attempt)
     }
 }
 
