@@ -161,6 +161,17 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     private struct DrainSchedule {
         var machine: SinkDeliveryStateMachine<C.Instant>
         var nextAttempt: C.Instant
+
+        /// A write failed at `now`: the next offer waits the machine's jittered backoff; returns that pause.
+        mutating func failed(at now: C.Instant, jitter: Double, maximum: Duration) -> Duration {
+            let pause: Duration
+            switch self.machine.writeFailed(at: now, jitter: jitter) {
+            case .retry(let after): pause = after
+            default: pause = maximum
+            }
+            self.nextAttempt = now.advanced(by: pause)
+            return pause
+        }
     }
 
     /// Delivery with a spool: a chunk the sink refuses (or that would overtake spooled events) goes to the
@@ -223,8 +234,11 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 return
             } catch {
                 self.failedWrites.increment()
-                _ = schedule.machine.writeFailed(at: self.clock.now)
-                schedule.nextAttempt = self.clock.now.advanced(by: self.configuration.backoff.initial)
+                _ = schedule.failed(
+                    at: self.clock.now,
+                    jitter: self.configuration.jitter(),
+                    maximum: self.configuration.backoff.maximum
+                )
                 self.logger.error(
                     "\(Self.describe(error)); spooling \(count) events to \(spool.path) until it recovers",
                     metadata: ["error.id": "\(Self.errorID(error))"]
@@ -278,12 +292,11 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             return true
         } catch {
             self.failedWrites.increment()
-            let pause: Duration
-            switch schedule.machine.writeFailed(at: self.clock.now, jitter: self.configuration.jitter()) {
-            case .retry(let after): pause = after
-            default: pause = self.configuration.backoff.maximum
-            }
-            schedule.nextAttempt = self.clock.now.advanced(by: pause)
+            let pause = schedule.failed(
+                at: self.clock.now,
+                jitter: self.configuration.jitter(),
+                maximum: self.configuration.backoff.maximum
+            )
             self.logger.error(
                 "\(Self.describe(error)) (\(spool.pendingEvents) events spooled; next try in \(pause))",
                 metadata: ["error.id": "\(Self.errorID(error))"]
