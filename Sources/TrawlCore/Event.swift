@@ -2,18 +2,52 @@ import NIOCore
 
 /// One record on its way to Devo: the Devo table (tag), the body bytes exactly as the source gave them
 /// (unless a transform was configured), and where it came from.
+///
+/// A lookup update travels as an event too (``Kind/lookup``), so it shares the queues, the spool and the
+/// acknowledgements of ordinary records; only the outputs that take lookups receive it.
 public struct Event: Sendable {
-    /// The Devo table, e.g. `edr.sentinelone.dv.dns`.
+    /// What an event carries, which decides the outputs it is routed to.
+    public enum Kind: UInt8, Sendable, Hashable {
+        /// A record for a Devo table.
+        case record = 0
+        /// A ``LookupUpdate`` for a Devo lookup table; the body is its encoding, the tag the table's name.
+        case lookup = 1
+    }
+
+    /// The Devo table, e.g. `edr.sentinelone.dv.dns` (for a lookup: the lookup table's name).
     public var tag: String
     /// The record's bytes; sinks frame them, they never reparse them.
     public var body: ByteBuffer
     /// Provenance, for logs, deduplication and `@devo_pulling_id` queries.
     public var metadata: EventMetadata
+    public var kind: Kind
 
-    public init(tag: String, body: ByteBuffer, metadata: EventMetadata) {
+    public init(tag: String, body: ByteBuffer, metadata: EventMetadata, kind: Kind = .record) {
         self.tag = tag
         self.body = body
         self.metadata = metadata
+        self.kind = kind
+    }
+
+    /// An event carrying `update` to the outputs that take lookups.
+    public static func lookup(_ update: LookupUpdate, metadata: EventMetadata) -> Event {
+        Event(tag: update.table, body: update.encoded(), metadata: metadata, kind: .lookup)
+    }
+}
+
+/// The kinds of events an output takes, and an input produces.
+public struct EventKinds: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let records = EventKinds(rawValue: 1)
+    public static let lookups = EventKinds(rawValue: 2)
+
+    public func contains(_ kind: Event.Kind) -> Bool {
+        switch kind {
+        case .record: self.contains(.records)
+        case .lookup: self.contains(.lookups)
+        }
     }
 }
 

@@ -5,13 +5,17 @@ import Synchronization
 public final class EventDispatcher: Sendable {
     /// The sinks' queues, one per configured output.
     public let queues: [BoundedEventQueue]
+    /// The kinds of events each queue's output takes, in the order of ``queues``.
+    public let accepts: [EventKinds]
     /// The largest batch a source hands over at once (sources split larger units).
     public let maxBatchEvents: Int
     private let inFlight = Atomic<Int>(0)
     private let givenUp = Atomic<Int>(0)
 
-    public init(queues: [BoundedEventQueue], maxBatchEvents: Int) {
+    /// - Parameter accepts: what each queue's output takes (every output takes records and lookups when nil).
+    public init(queues: [BoundedEventQueue], accepts: [EventKinds]? = nil, maxBatchEvents: Int) {
         self.queues = queues
+        self.accepts = accepts ?? queues.map { _ in [.records, .lookups] }
         self.maxBatchEvents = max(1, maxBatchEvents)
     }
 
@@ -29,18 +33,47 @@ public final class EventDispatcher: Sendable {
         }
     }
 
+    /// Sends each queue the events its output takes; an event no output takes rejects the acknowledgement
+    /// (configuration validation prevents this, SetupError 18), so its source does not commit it.
     private func send(_ batch: EventBatch) async throws {
-        batch.acknowledgement.retain(self.queues.count)
-        for queue in self.queues {
-            self.inFlight.add(batch.events.count, ordering: .relaxed)
+        var routes: [(BoundedEventQueue, EventBatch)] = []
+        var routed = Array(repeating: false, count: batch.events.count)
+        for (queue, accepts) in zip(self.queues, self.accepts) {
+            if batch.events.allSatisfy({ accepts.contains($0.kind) }) {
+                routes.append((queue, batch))
+                routed = routed.map { _ in true }
+                continue
+            }
+            var taken = batch
+            taken.events = []
+            for (index, event) in batch.events.enumerated() where accepts.contains(event.kind) {
+                taken.events.append(event)
+                routed[index] = true
+            }
+            if !taken.events.isEmpty { routes.append((queue, taken)) }
+        }
+        if let lost = routed.firstIndex(of: false) {
+            batch.acknowledgement.reject(
+                TrawlError(
+                    .outputForKindMissing,
+                    "no output takes the \(batch.events[lost].kind == .lookup ? "lookup" : "record") events of "
+                        + "\(batch.acknowledgement.unit) (tag \(batch.events[lost].tag))",
+                    location: "outputs"
+                )
+            )
+            return
+        }
+        batch.acknowledgement.retain(routes.count)
+        for (queue, routedBatch) in routes {
+            self.inFlight.add(routedBatch.events.count, ordering: .relaxed)
             do {
-                try await queue.send(batch)
+                try await queue.send(routedBatch)
             } catch let error as QueueFinished {
-                self.eventsLeft(batch.events.count, delivered: false)
+                self.eventsLeft(routedBatch.events.count, delivered: false)
                 batch.acknowledgement.reject(
                     TrawlError(
                         .sinkUndeliveredAtShutdown,
-                        "the pipeline was shutting down and refused \(batch.events.count) events",
+                        "the pipeline was shutting down and refused \(routedBatch.events.count) events",
                         location: batch.acknowledgement.unit,
                         underlying: error
                     )

@@ -33,6 +33,9 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     public let sink: any EventSink
     /// Where events the sink cannot take now wait on disk; nil keeps them in memory (retried in place).
     public let spool: EventSpool?
+    /// Where events the sink can never deliver (``EventsRefused``) are set aside; without it a refusal is a
+    /// write failure, retried.
+    public let refusedEvents: RefusedEventsFile?
     public let queue: BoundedEventQueue
     public let dispatcher: EventDispatcher
     public let configuration: Configuration
@@ -44,6 +47,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     public init(
         sink: any EventSink,
         spool: EventSpool? = nil,
+        refusedEvents: RefusedEventsFile? = nil,
         queue: BoundedEventQueue,
         dispatcher: EventDispatcher,
         configuration: Configuration,
@@ -52,6 +56,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     ) {
         self.sink = sink
         self.spool = spool
+        self.refusedEvents = refusedEvents
         self.queue = queue
         self.dispatcher = dispatcher
         self.configuration = configuration
@@ -110,7 +115,8 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         _ chunk: [EventBatch],
         progress: SinkProgress
     ) async {
-        let count = chunk.reduce(0) { $0 + $1.events.count }
+        let count = chunk.eventCount
+        var pending = PendingWrite(batches: chunk)
         var machine = SinkDeliveryStateMachine<C.Instant>(backoff: self.configuration.backoff)
         var shutdownNoted = false
         while true {
@@ -121,19 +127,25 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             let start = self.clock.now
             let action: SinkDeliveryStateMachine<C.Instant>.Action
             do {
-                try await self.sink.write(chunk)
+                try await self.write(&pending)
                 action = machine.writeSucceeded()
             } catch {
                 action = machine.writeFailed(at: self.clock.now, jitter: self.configuration.jitter())
                 self.failedWrites.increment()
                 self.logger.error(
-                    "\(Self.describe(error)) (attempt \(machine.consecutiveFailures), \(count) events waiting)",
+                    "\(Self.describe(error)) (attempt \(machine.consecutiveFailures), \(pending.batches.eventCount) events waiting)",
                     metadata: ["error.id": "\(Self.errorID(error))"]
                 )
             }
             switch action {
             case .acknowledge:
-                self.acknowledge(chunk, count: count, took: start.duration(to: self.clock.now), progress: progress)
+                self.acknowledge(
+                    chunk,
+                    count: count,
+                    refused: pending.refused,
+                    took: start.duration(to: self.clock.now),
+                    progress: progress
+                )
                 return
             case .retry(let pause):
                 self.logger.warning("Retrying output \(self.sink.name) in \(pause)")
@@ -161,6 +173,9 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     private struct DrainSchedule {
         var machine: SinkDeliveryStateMachine<C.Instant>
         var nextAttempt: C.Instant
+        /// Spooled events read but not all delivered yet (a partial delivery or refusal), with where they end
+        /// in the spool and how many events they were when read: offered again before anything newer.
+        var carried: (pending: PendingWrite, next: EventSpool.Position, read: Int)?
 
         /// A write failed at `now`: the next offer waits the machine's jittered backoff; returns that pause.
         mutating func failed(at now: C.Instant, jitter: Double, maximum: Duration) -> Duration {
@@ -225,12 +240,19 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         schedule: inout DrainSchedule,
         progress: SinkProgress
     ) async {
-        let count = chunk.reduce(0) { $0 + $1.events.count }
+        let count = chunk.eventCount
+        var pending = PendingWrite(batches: chunk)
         if spool.isEmpty {
             let start = self.clock.now
             do {
-                try await self.sink.write(chunk)
-                self.acknowledge(chunk, count: count, took: start.duration(to: self.clock.now), progress: progress)
+                try await self.write(&pending)
+                self.acknowledge(
+                    chunk,
+                    count: count,
+                    refused: pending.refused,
+                    took: start.duration(to: self.clock.now),
+                    progress: progress
+                )
                 return
             } catch {
                 self.failedWrites.increment()
@@ -240,17 +262,22 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                     maximum: self.configuration.backoff.maximum
                 )
                 self.logger.error(
-                    "\(Self.describe(error)); spooling \(count) events to \(spool.path) until it recovers",
+                    "\(Self.describe(error)); spooling \(pending.batches.eventCount) events to \(spool.path) until it recovers",
                     metadata: ["error.id": "\(Self.errorID(error))"]
                 )
             }
         }
+        let toSpool = pending.batches.flatMap(\.events)
         while true {
             do {
-                if try spool.append(chunk.flatMap(\.events)) {
+                let spooled = toSpool.isEmpty ? true : try spool.append(toSpool)
+                if spooled {
                     self.dispatcher.eventsLeft(count, delivered: true)
+                    if pending.delivered > 0 {
+                        self.recordDelivered(pending.delivered, took: .zero, progress: progress)
+                    }
                     for batch in chunk { batch.acknowledgement.release() }
-                    self.logger.debug("Spooled \(count) events (\(spool.pendingEvents) in the spool)")
+                    self.logger.debug("Spooled \(toSpool.count) events (\(spool.pendingEvents) in the spool)")
                     break
                 }
             } catch {
@@ -280,12 +307,24 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         guard !spool.isEmpty, self.clock.now >= schedule.nextAttempt else { return false }
         let start = self.clock.now
         do {
-            let (events, next) = try spool.peek(maxEvents: self.configuration.spoolDrainEvents)
-            try await self.sink.write([EventBatch(events: events, acknowledgement: Acknowledgement(unit: "spool"))])
-            try spool.commit(upTo: next, delivered: events.count)
+            if schedule.carried == nil {
+                let (events, next) = try spool.peek(maxEvents: self.configuration.spoolDrainEvents)
+                let batch = EventBatch(events: events, acknowledgement: Acknowledgement(unit: "spool"))
+                schedule.carried = (PendingWrite(batches: [batch]), next, events.count)
+            }
+            guard let carried = schedule.carried else { return false }
+            let (next, read) = (carried.next, carried.read)
+            var pending = carried.pending
+            do {
+                try await self.write(&pending)
+            } catch {
+                schedule.carried = (pending, next, read)
+                throw error
+            }
+            schedule.carried = nil
+            try spool.commit(upTo: next, delivered: read)
             _ = schedule.machine.writeSucceeded()
-            progress.statistics.withLock { $0.recordDelivered(events.count, took: start.duration(to: self.clock.now)) }
-            self.deliveredEvents.increment(by: events.count)
+            self.recordDelivered(read - pending.refused, took: start.duration(to: self.clock.now), progress: progress)
             if spool.isEmpty {
                 self.logger.info("Output \(self.sink.name) recovered: its spool is delivered")
             }
@@ -305,11 +344,57 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    private func acknowledge(_ chunk: [EventBatch], count: Int, took: Duration, progress: SinkProgress) {
-        progress.statistics.withLock { $0.recordDelivered(count, took: took) }
+    private func acknowledge(
+        _ chunk: [EventBatch],
+        count: Int,
+        refused: Int,
+        took: Duration,
+        progress: SinkProgress
+    ) {
+        self.recordDelivered(count - refused, took: took, progress: progress)
         self.dispatcher.eventsLeft(count, delivered: true)
-        self.deliveredEvents.increment(by: count)
         for batch in chunk { batch.acknowledgement.release() }
+    }
+
+    private func recordDelivered(_ count: Int, took: Duration, progress: SinkProgress) {
+        progress.statistics.withLock { $0.recordDelivered(count, took: took) }
+        self.deliveredEvents.increment(by: count)
+    }
+
+    /// What is left of a chunk while it is being written.
+    struct PendingWrite {
+        /// The batches with the events not yet delivered nor refused.
+        var batches: [EventBatch]
+        /// Events set aside in the refused-events file.
+        var refused = 0
+        /// Events the receiver acknowledged before a failure.
+        var delivered = 0
+    }
+
+    /// Writes `pending` to the sink. Refused events are set aside in the refused-events file and the rest
+    /// written again; after a partial delivery `pending` keeps only the undelivered events, and the failure
+    /// is thrown.
+    private func write(_ pending: inout PendingWrite) async throws {
+        while true {
+            do {
+                try await self.sink.write(pending.batches)
+                return
+            } catch let refusal as EventsRefused {
+                guard let file = self.refusedEvents, !refusal.positions.isEmpty else { throw refusal.error }
+                let refused = pending.batches.events(at: refusal.positions)
+                try file.append(refused, output: self.sink.name, error: refusal.error)
+                self.logger.error(
+                    "\(refusal.error.description) \(refused.count) events set aside in \(file.path)",
+                    metadata: ["error.id": "\(refusal.error.code.id)"]
+                )
+                pending.batches = pending.batches.removingEvents(at: refusal.positions)
+                pending.refused += refused.count
+            } catch let partial as PartialDelivery {
+                pending.batches = pending.batches.removingEvents(at: partial.delivered)
+                pending.delivered += partial.delivered.count
+                throw partial.failure
+            }
+        }
     }
 
     private func giveUp(_ chunk: [EventBatch], count: Int) {

@@ -113,6 +113,15 @@ extension TrawlError.Code {
         cause: "Two inputs share an id; the id builds the persistence address, so their states would collide.",
         fix: "Give every input its own id."
     )
+    public static let outputForKindMissing = Self(
+        kind: "SetupError",
+        id: 18,
+        title: "no output takes what an input produces",
+        cause:
+            "An input produces lookup updates (or records) and no output takes them: lookups need a devo_lookups output or lookups: syslog on a syslog-framed output, records need any output but devo_lookups.",
+        fix:
+            "Add an output that takes them, e.g. a devo_lookups output for the Lookups REST API, or set lookups: syslog on a devo, relay, syslog, file or console output."
+    )
 
     public static let stateUnreadable = Self(
         kind: "PersistenceError",
@@ -173,7 +182,7 @@ extension TrawlError.Code {
         .configurationUnreadable, .configurationSyntax, .environmentVariableMissing, .settingMissing,
         .settingWrongType, .settingWrongFormat, .settingOutOfRange, .settingUnknown, .historicalPollTooOld,
         .historicalPollInFuture, .noEnabledInput, .noOutput, .inputTypeUnknown, .serviceUnknown,
-        .outputTypeUnknown, .inputIDDuplicated, .stateUnreadable, .stateWriteFailed,
+        .outputTypeUnknown, .inputIDDuplicated, .outputForKindMissing, .stateUnreadable, .stateWriteFailed,
         .persistenceDirectoryUnusable, .spoolFailed, .sourceReadFailed, .sinkWriteFailed, .sinkUndeliveredAtShutdown,
     ]
 }

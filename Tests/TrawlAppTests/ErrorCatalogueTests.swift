@@ -206,6 +206,22 @@ enum ErrorScenarios {
                 ])
             }
         },
+        18: { _ in
+            // A lookup update reaches a pipeline whose only output takes records.
+            let dispatcher = EventDispatcher(
+                queues: [BoundedEventQueue(maxBufferedEvents: 10)],
+                accepts: [.records],
+                maxBatchEvents: 10
+            )
+            let acknowledgement = Acknowledgement(unit: "u")
+            let update = LookupUpdate(table: "t", columns: [.init("k", type: "str")], mode: .full, rows: [])
+            try await dispatcher.publish(
+                [Event.lookup(update, metadata: Event.test("x").metadata)],
+                acknowledgement: acknowledgement
+            )
+            acknowledgement.seal()
+            return await caught { try await acknowledgement.delivered() }
+        },
         203: { directory in
             // The spool's file name is taken by a directory.
             try FileManager.default.createDirectory(

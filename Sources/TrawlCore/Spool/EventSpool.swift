@@ -13,7 +13,7 @@ import Darwin
 /// the sources but not yet delivered, kept on disk in order until the output takes them.
 ///
 /// One append-only file of records `[length u32][crc32 u32][payload]`, each payload a batch of events
-/// (tag and body), fsynced per append; and the offset of the first undelivered record, saved through the
+/// (tag, kind and body), fsynced per append; and the offset of the first undelivered record, saved through the
 /// state store. Opening it drops a torn or corrupted tail (a crash mid-append) and keeps every whole record
 /// before it. Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses
 /// appends, and the runtime then holds acknowledgements, which pauses the pullers.
@@ -71,10 +71,11 @@ public final class EventSpool: Sendable {
     /// Appends `events` as one record and fsyncs; false (nothing written) when that would pass `maxBytes`.
     public func append(_ events: [Event]) throws(TrawlError) -> Bool {
         var payload = ByteBuffer()
-        payload.writeInteger(UInt32(events.count))
+        payload.writeInteger(UInt32(events.count) | Self.kindsFlag)
         for event in events {
             payload.writeInteger(UInt16(event.tag.utf8.count))
             payload.writeString(event.tag)
+            payload.writeInteger(event.kind.rawValue)
             payload.writeInteger(UInt32(event.body.readableBytes))
             payload.writeImmutableBuffer(event.body)
         }
@@ -136,6 +137,10 @@ public final class EventSpool: Sendable {
         try self.store.save(Self.encodeHead(head), for: self.headKey)
     }
 
+    /// Set in a record's event count when each event carries its kind byte (records written before lookups
+    /// existed have none and hold only records).
+    static let kindsFlag: UInt32 = 0x8000_0000
+
     static func encodeHead(_ head: Int64) -> [UInt8] {
         Array("{\"head\":\(head)}\n".utf8)
     }
@@ -181,13 +186,24 @@ public final class EventSpool: Sendable {
             CRC32.checksum(payload) == crc
         else { return nil }
         var buffer = ByteBuffer(bytes: payload)
-        guard let count = buffer.readInteger(as: UInt32.self) else { return nil }
+        guard let header = buffer.readInteger(as: UInt32.self) else { return nil }
+        let hasKinds = header & Self.kindsFlag != 0
+        let count = header & ~Self.kindsFlag
+        guard Int(count) <= buffer.readableBytes else { return nil }
         var events: [Event] = []
         events.reserveCapacity(Int(count))
         for _ in 0..<count {
             guard let tagLength = buffer.readInteger(as: UInt16.self),
-                let tag = buffer.readString(length: Int(tagLength)),
-                let bodyLength = buffer.readInteger(as: UInt32.self),
+                let tag = buffer.readString(length: Int(tagLength))
+            else { return nil }
+            var kind = Event.Kind.record
+            if hasKinds {
+                guard let raw = buffer.readInteger(as: UInt8.self), let known = Event.Kind(rawValue: raw) else {
+                    return nil
+                }
+                kind = known
+            }
+            guard let bodyLength = buffer.readInteger(as: UInt32.self),
                 let body = buffer.readSlice(length: Int(bodyLength))
             else { return nil }
             events.append(
@@ -199,7 +215,8 @@ public final class EventSpool: Sendable {
                         unit: "spool",
                         offset: offset,
                         pullingID: PullingID(microseconds: 0)
-                    )
+                    ),
+                    kind: kind
                 )
             )
         }
