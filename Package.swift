@@ -73,6 +73,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +103,7 @@ let package = Package(
                 "TrawlCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -145,12 +148,20 @@ let package = Package(
         ),
         .testTarget(
             name: "TrawlSinksTests",
-            dependencies: ["TrawlSinks", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TrawlSinks", "TrawlTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TrawlAppTests",
-            dependencies: ["TrawlApp", "TrawlTesting", "trawl"],
+            dependencies: [
+                "TrawlApp", "TrawlTesting", "trawl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
     ]

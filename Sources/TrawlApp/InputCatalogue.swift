@@ -17,8 +17,22 @@ public struct InputType: Sendable {
 
     public var name: String
     public var services: [String]
+    /// What its sources publish: records for Devo tables, lookup updates, or both.
+    public var produces: EventKinds
     /// Decodes and validates an input of this type (errors go to the diagnostics) and plans its services.
     public var plan: @Sendable (InputConfiguration, ConfigurationDiagnostics) -> [PlannedService]
+
+    public init(
+        name: String,
+        services: [String],
+        produces: EventKinds = .records,
+        plan: @escaping @Sendable (InputConfiguration, ConfigurationDiagnostics) -> [PlannedService]
+    ) {
+        self.name = name
+        self.services = services
+        self.produces = produces
+        self.plan = plan
+    }
 }
 
 /// The input types of this build.

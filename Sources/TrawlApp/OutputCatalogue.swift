@@ -14,24 +14,35 @@ public struct OutputType: Sendable {
 /// A validated output, built into its sink when the runtime starts.
 public struct PlannedOutput: Sendable {
     public var name: String
+    /// What the output takes, known before its sink exists so validation can check every input is served.
+    public var accepts: EventKinds
     public var makeSink: @Sendable (Logger) -> any EventSink
 
-    public init(name: String, makeSink: @escaping @Sendable (Logger) -> any EventSink) {
+    public init(
+        name: String,
+        accepts: EventKinds = .records,
+        makeSink: @escaping @Sendable (Logger) -> any EventSink
+    ) {
         self.name = name
+        self.accepts = accepts
         self.makeSink = makeSink
     }
 }
 
 /// The output types of this build.
 public enum OutputCatalogue {
-    public static let all: [OutputType] = [console, file, devo, relay]
+    public static let all: [OutputType] = [console, file, devo, relay, syslog, devoHTTP, devoLookups]
 
     /// `console`: Devo syslog lines on standard output.
     public static let console = OutputType(name: "console") { output, hostname, diagnostics in
         decodeSettings(ConsoleOutputSettings.self, of: output, diagnostics).map { settings in
             let name = output.name
-            let framer = DevoSyslogFramer(hostname: hostname, multiline: settings.multiline)
-            return PlannedOutput(name: name) { _ in ConsoleSink(name: name, framer: framer) }
+            let framer = DevoSyslogFramer(
+                hostname: hostname,
+                multiline: settings.multiline,
+                sendsLookups: settings.lookups
+            )
+            return PlannedOutput(name: name, accepts: framer.accepts) { _ in ConsoleSink(name: name, framer: framer) }
         }
     }
 
@@ -39,32 +50,93 @@ public enum OutputCatalogue {
     public static let file = OutputType(name: "file") { output, hostname, diagnostics in
         decodeSettings(FileOutputSettings.self, of: output, diagnostics).map { settings in
             let (name, path) = (output.name, settings.path)
-            let framer = DevoSyslogFramer(hostname: hostname, multiline: settings.multiline)
-            return PlannedOutput(name: name) { _ in FileSink(name: name, path: path, framer: framer) }
+            let framer = DevoSyslogFramer(
+                hostname: hostname,
+                multiline: settings.multiline,
+                sendsLookups: settings.lookups
+            )
+            return PlannedOutput(name: name, accepts: framer.accepts) { _ in
+                FileSink(name: name, path: path, framer: framer)
+            }
         }
     }
 
     /// `devo`: Devo syslog lines over mutual TLS to a Devo relay (collector-us.devo.io:443 by default).
     public static let devo = OutputType(name: "devo") { output, hostname, diagnostics in
         decodeSettings(DevoOutputSettings.self, of: output, diagnostics).flatMap { settings in
-            syslogStream(output, hostname, settings.stream, diagnostics)
+            syslogOutput(output, hostname, settings.stream, diagnostics)
         }
     }
 
     /// `relay`: Devo syslog lines to an in-house relay over TCP, or TLS with `tls: true`.
     public static let relay = OutputType(name: "relay") { output, hostname, diagnostics in
         decodeSettings(RelayOutputSettings.self, of: output, diagnostics).flatMap { settings in
-            syslogStream(output, hostname, settings.stream, diagnostics)
+            syslogOutput(output, hostname, settings.stream, diagnostics)
         }
     }
 
-    private static func syslogStream(
+    /// `syslog`: Devo syslog lines to any syslog receiver over TCP, UDP or TLS.
+    public static let syslog = OutputType(name: "syslog") { output, hostname, diagnostics in
+        decodeSettings(SyslogOutputSettings.self, of: output, diagnostics).flatMap { settings in
+            syslogOutput(output, hostname, settings.stream, diagnostics)
+        }
+    }
+
+    /// `devo_http`: Devo's HTTP stream ingestion, acknowledged per request.
+    public static let devoHTTP = OutputType(name: "devo_http") { output, hostname, diagnostics in
+        decodeSettings(DevoHTTPOutputSettings.self, of: output, diagnostics).map { settings in
+            var configuration = DevoHTTPSink.Configuration(
+                url: settings.url,
+                domain: settings.domain,
+                token: settings.token,
+                hostname: hostname,
+                location: "\(output.path).settings"
+            )
+            configuration.gzip = settings.gzip
+            configuration.maxRequestBytes = settings.maxRequestBytes
+            let (name, planned) = (output.name, configuration)
+            return PlannedOutput(name: name, accepts: .records) { logger in
+                DevoHTTPSink(name: name, configuration: planned, logger: logger)
+            }
+        }
+    }
+
+    /// `devo_lookups`: lookup updates through Devo's Lookups REST API.
+    public static let devoLookups = OutputType(name: "devo_lookups") { output, _, diagnostics in
+        decodeSettings(DevoLookupsOutputSettings.self, of: output, diagnostics).map { settings in
+            let configuration = DevoLookupsAPISink.Configuration(
+                url: settings.url,
+                domain: settings.domain,
+                token: settings.token,
+                location: "\(output.path).settings"
+            )
+            let name = output.name
+            return PlannedOutput(name: name, accepts: .lookups) { logger in
+                DevoLookupsAPISink(name: name, configuration: configuration, logger: logger)
+            }
+        }
+    }
+
+    private static func syslogOutput(
         _ output: OutputConfiguration,
         _ hostname: String,
         _ stream: SyslogStreamSettings,
         _ diagnostics: ConfigurationDiagnostics
     ) -> PlannedOutput? {
         let location = "\(output.path).settings"
+        let framer = DevoSyslogFramer(hostname: hostname, multiline: stream.multiline, sendsLookups: stream.lookups)
+        let name = output.name
+        if stream.udp {
+            let configuration = SyslogDatagramSink.Configuration(
+                host: stream.address,
+                port: stream.port,
+                maxMessageBytes: stream.maxMessageBytes,
+                location: location
+            )
+            return PlannedOutput(name: name, accepts: framer.accepts) { logger in
+                SyslogDatagramSink(name: name, configuration: configuration, framer: framer, logger: logger)
+            }
+        }
         let context: NIOSSLContext?
         do {
             context = try stream.tls?.makeContext(location: location)
@@ -80,9 +152,7 @@ public enum OutputCatalogue {
         )
         configuration.gzip = stream.gzip
         let settings = configuration
-        let framer = DevoSyslogFramer(hostname: hostname, multiline: stream.multiline)
-        let name = output.name
-        return PlannedOutput(name: name) { logger in
+        return PlannedOutput(name: name, accepts: framer.accepts) { logger in
             SyslogStreamSink(
                 name: name,
                 configuration: settings,
@@ -105,14 +175,17 @@ public enum OutputCatalogue {
 /// `outputs.<name>.settings` of a `console` output.
 struct ConsoleOutputSettings: Decodable {
     var multiline: DevoSyslogFramer.MultilinePolicy
+    var lookups: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case multiline
+        case lookups
     }
 
     init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
         self.multiline = readMultiline(settings, .multiline)
+        self.lookups = readLookups(settings, .lookups)
     }
 }
 
@@ -120,48 +193,101 @@ struct ConsoleOutputSettings: Decodable {
 struct FileOutputSettings: Decodable {
     var path: String
     var multiline: DevoSyslogFramer.MultilinePolicy
+    var lookups: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case path
         case multiline
+        case lookups
     }
 
     init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
         self.path = settings.string(.path, required: true) ?? ""
         self.multiline = readMultiline(settings, .multiline)
+        self.lookups = readLookups(settings, .lookups)
     }
 }
 
 private func readMultiline<Key>(
     _ settings: SettingsReader<Key>,
     _ key: Key,
-    default fallback: DevoSyslogFramer.MultilinePolicy = .escape
+    default fallback: DevoSyslogFramer.MultilinePolicy = .escape,
+    allowed: [DevoSyslogFramer.MultilinePolicy] = DevoSyslogFramer.MultilinePolicy.allCases
 ) -> DevoSyslogFramer.MultilinePolicy {
-    let allowed = DevoSyslogFramer.MultilinePolicy.allCases.map(\.rawValue)
-    let word = settings.string(key, default: fallback.rawValue, allowed: allowed) ?? fallback.rawValue
+    let word = settings.string(key, default: fallback.rawValue, allowed: allowed.map(\.rawValue)) ?? fallback.rawValue
     return DevoSyslogFramer.MultilinePolicy(rawValue: word) ?? fallback
 }
 
-/// What the `devo` and `relay` outputs share.
+/// `lookups: none | syslog`: whether lookup updates go out as the legacy `my.lookup.*` syslog lines.
+private func readLookups<Key>(_ settings: SettingsReader<Key>, _ key: Key) -> Bool {
+    settings.string(key, default: "none", allowed: ["none", "syslog"]) == "syslog"
+}
+
+/// `compression: none | gzip`
+private func readCompression<Key>(
+    _ settings: SettingsReader<Key>,
+    _ key: Key,
+    default fallback: String = "none"
+)
+    -> Bool
+{
+    settings.string(key, default: fallback, allowed: ["none", "gzip"]) == "gzip"
+}
+
+/// What the `devo`, `relay` and `syslog` outputs share.
 struct SyslogStreamSettings {
     var address: String
     var port: Int
     var tls: SyslogTLSFiles?
     var multiline: DevoSyslogFramer.MultilinePolicy
-    var gzip: Bool
+    var gzip = false
+    var lookups: Bool
+    var udp = false
+    var maxMessageBytes = 8_192
 }
 
-/// `compression: none | gzip`
-private func readCompression<Key>(_ settings: SettingsReader<Key>, _ key: Key) -> Bool {
-    settings.string(key, default: "none", allowed: ["none", "gzip"]) == "gzip"
+/// The keys every syslog network output reads; each output's `CodingKeys` adds its own.
+protocol SyslogOutputKey: CodingKey, CaseIterable {
+    static var address: Self { get }
+    static var port: Self { get }
+    static var chainFilename: Self { get }
+    static var certFilename: Self { get }
+    static var keyFilename: Self { get }
+    static var verifyHostname: Self { get }
+    static var multiline: Self { get }
+    static var lookups: Self { get }
+}
+
+/// The shared keys of a syslog network output; `filesRequired` for Devo's mutual TLS.
+private func readSyslogOutput<Key: SyslogOutputKey>(
+    _ settings: SettingsReader<Key>,
+    defaultAddress: String?,
+    defaultPort: Int?,
+    tls: Bool,
+    filesRequired: Bool = false,
+    multiline: [DevoSyslogFramer.MultilinePolicy] = DevoSyslogFramer.MultilinePolicy.allCases
+) -> SyslogStreamSettings {
+    let files = SyslogTLSFiles(
+        certificate: settings.string(.certFilename, required: filesRequired),
+        key: settings.string(.keyFilename, required: filesRequired),
+        chainCA: settings.string(.chainFilename, required: filesRequired),
+        verifiesHostname: settings.value(.verifyHostname, as: Bool.self) ?? true
+    )
+    return SyslogStreamSettings(
+        address: settings.string(.address, required: defaultAddress == nil, default: defaultAddress) ?? "",
+        port: settings.int(.port, required: defaultPort == nil, default: defaultPort, range: 1...65_535) ?? 1,
+        tls: tls ? files : nil,
+        multiline: readMultiline(settings, .multiline, default: multiline.first!, allowed: multiline),
+        lookups: readLookups(settings, .lookups)
+    )
 }
 
 /// `outputs.<name>.settings` of a `devo` output: the Devo relay and the domain's X.509 files.
 struct DevoOutputSettings: Decodable {
     var stream: SyslogStreamSettings
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, SyslogOutputKey {
         case address
         case port
         case chainFilename = "chain_filename"
@@ -170,23 +296,20 @@ struct DevoOutputSettings: Decodable {
         case verifyHostname = "verify_hostname"
         case multiline
         case compression
+        case lookups
     }
 
     init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
-        let tls = SyslogTLSFiles(
-            certificate: settings.string(.certFilename, required: true),
-            key: settings.string(.keyFilename, required: true),
-            chainCA: settings.string(.chainFilename, required: true),
-            verifiesHostname: settings.value(.verifyHostname, as: Bool.self) ?? true
+        self.stream = readSyslogOutput(
+            settings,
+            defaultAddress: "collector-us.devo.io",
+            defaultPort: 443,
+            tls: true,
+            filesRequired: true,
+            multiline: [.octetCounting, .escape]
         )
-        self.stream = SyslogStreamSettings(
-            address: settings.string(.address, default: "collector-us.devo.io") ?? "collector-us.devo.io",
-            port: settings.int(.port, default: 443, range: 1...65_535) ?? 443,
-            tls: tls,
-            multiline: readMultiline(settings, .multiline, default: .octetCounting),
-            gzip: readCompression(settings, .compression)
-        )
+        self.stream.gzip = readCompression(settings, .compression)
     }
 }
 
@@ -194,7 +317,7 @@ struct DevoOutputSettings: Decodable {
 struct RelayOutputSettings: Decodable {
     var stream: SyslogStreamSettings
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, SyslogOutputKey {
         case address
         case port
         case tls
@@ -204,23 +327,108 @@ struct RelayOutputSettings: Decodable {
         case verifyHostname = "verify_hostname"
         case multiline
         case compression
+        case lookups
     }
 
     init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
-        let usesTLS = settings.value(.tls, as: Bool.self) ?? false
-        let tls = SyslogTLSFiles(
-            certificate: settings.string(.certFilename),
-            key: settings.string(.keyFilename),
-            chainCA: settings.string(.chainFilename),
-            verifiesHostname: settings.value(.verifyHostname, as: Bool.self) ?? true
+        self.stream = readSyslogOutput(
+            settings,
+            defaultAddress: nil,
+            defaultPort: nil,
+            tls: settings.value(.tls, as: Bool.self) ?? false,
+            multiline: [.octetCounting, .escape]
         )
-        self.stream = SyslogStreamSettings(
-            address: settings.string(.address, required: true) ?? "",
-            port: settings.int(.port, required: true, range: 1...65_535) ?? 1,
-            tls: usesTLS ? tls : nil,
-            multiline: readMultiline(settings, .multiline, default: .octetCounting),
-            gzip: readCompression(settings, .compression)
-        )
+        self.stream.gzip = readCompression(settings, .compression)
     }
+}
+
+/// `outputs.<name>.settings` of a `syslog` output: any syslog receiver over `protocol: tcp | udp | tls`.
+struct SyslogOutputSettings: Decodable {
+    var stream: SyslogStreamSettings
+
+    enum CodingKeys: String, SyslogOutputKey {
+        case address
+        case port
+        case `protocol`
+        case chainFilename = "chain_filename"
+        case certFilename = "cert_filename"
+        case keyFilename = "key_filename"
+        case verifyHostname = "verify_hostname"
+        case multiline
+        case maxMessageBytes = "max_message_bytes"
+        case lookups
+    }
+
+    init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        let transport = settings.string(.protocol, default: "tcp", allowed: ["tcp", "udp", "tls"]) ?? "tcp"
+        self.stream = readSyslogOutput(
+            settings,
+            defaultAddress: nil,
+            defaultPort: transport == "tls" ? 6_514 : 514,
+            tls: transport == "tls",
+            // A datagram is one message: its newlines are escaped, never octet-counted.
+            multiline: transport == "udp" ? [.escape] : [.octetCounting, .escape]
+        )
+        self.stream.udp = transport == "udp"
+        self.stream.maxMessageBytes = settings.int(.maxMessageBytes, default: 8_192, range: 480...65_507) ?? 8_192
+    }
+}
+
+/// `outputs.<name>.settings` of a `devo_http` output.
+struct DevoHTTPOutputSettings: Decodable {
+    var url: String
+    var domain: String
+    var token: String
+    var gzip: Bool
+    var maxRequestBytes: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case url
+        case domain
+        case token
+        case compression
+        case maxRequestBytes = "max_request_bytes"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.url = readHTTPURL(settings, .url, default: "https://http-us.devo.io")
+        self.domain = settings.string(.domain, required: true) ?? ""
+        self.token = settings.string(.token, required: true) ?? ""
+        self.gzip = readCompression(settings, .compression, default: "gzip")
+        self.maxRequestBytes = settings.int(.maxRequestBytes, default: 8 << 20, range: 1_024...32_000_000) ?? (8 << 20)
+    }
+}
+
+/// `outputs.<name>.settings` of a `devo_lookups` output.
+struct DevoLookupsOutputSettings: Decodable {
+    var url: String
+    var domain: String
+    var token: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case url
+        case domain
+        case token
+    }
+
+    init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.url = readHTTPURL(settings, .url, default: "https://api-us.devo.com/lookup-api")
+        self.domain = settings.string(.domain, required: true) ?? ""
+        self.token = settings.string(.token, required: true) ?? ""
+    }
+}
+
+/// An `http://` or `https://` base URL with a host.
+private func readHTTPURL<Key>(_ settings: SettingsReader<Key>, _ key: Key, default fallback: String) -> String {
+    settings.string(key, default: fallback, format: "http[s]://host[:port][/path]") { text in
+        for scheme in ["https://", "http://"] where text.hasPrefix(scheme) {
+            let host = text.dropFirst(scheme.count).prefix { $0 != "/" && $0 != ":" }
+            return !host.isEmpty && !text.contains(" ")
+        }
+        return false
+    } ?? fallback
 }

@@ -19,7 +19,11 @@ extension TrawlPlan {
         let store = try FileStateStore(directory: self.globals.persistence.directory)
         let sinks = self.outputs.map { $0.makeSink(logger) }
         let queues = sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
-        let dispatcher = EventDispatcher(queues: queues, maxBatchEvents: self.globals.batchMaxEvents)
+        let dispatcher = EventDispatcher(
+            queues: queues,
+            accepts: sinks.map(\.accepts),
+            maxBatchEvents: self.globals.batchMaxEvents
+        )
         var sinkConfiguration = SinkService<ContinuousClock>.Configuration()
         sinkConfiguration.statisticsPeriod = .seconds(self.globals.senderStatisticsPeriodInSeconds)
         sinkConfiguration.shutdownGrace = .seconds(max(1, self.globals.shutdownTimeoutInSeconds / 2))
@@ -39,6 +43,7 @@ extension TrawlPlan {
                     service: SinkService(
                         sink: sink,
                         spool: spool,
+                        refusedEvents: RefusedEventsFile(store: store, collectorID: self.globals.id, output: sink.name),
                         queue: queue,
                         dispatcher: dispatcher,
                         configuration: sinkConfiguration,

@@ -58,9 +58,50 @@ public struct TrawlPlan: Sendable {
             let planned = type.plan(input, diagnostics)
             if input.enabled { services += planned }
         }
+        // Only a configuration otherwise valid says which outputs exist: an unknown or broken output would
+        // make every input look unserved.
+        if diagnostics.errors.isEmpty {
+            for input in configuration.inputs where input.enabled {
+                guard let type = inputs.first(where: { $0.name == input.type }) else { continue }
+                Self.checkServed(input, produces: type.produces, outputs: planned, diagnostics)
+            }
+        }
         let errors = diagnostics.errors
         guard errors.isEmpty else { throw ConfigurationInvalid(errors: errors) }
         return TrawlPlan(globals: configuration.globals, outputs: planned, services: services)
+    }
+}
+
+extension TrawlPlan {
+    /// Records SetupError 18 when no output takes a kind of event the input produces.
+    static func checkServed(
+        _ input: InputConfiguration,
+        produces: EventKinds,
+        outputs: [PlannedOutput],
+        _ diagnostics: ConfigurationDiagnostics
+    ) {
+        let taken = outputs.reduce(EventKinds()) { $0.union($1.accepts) }
+        if produces.contains(.lookups), !taken.contains(.lookups) {
+            diagnostics.record(
+                TrawlError(
+                    .outputForKindMissing,
+                    "input \(input.name) (\(input.type)) produces lookup updates and no output takes them",
+                    location: "outputs",
+                    fix:
+                        "Add a devo_lookups output (Devo's Lookups REST API), or set lookups: syslog on a devo, relay, syslog, file or console output for the legacy my.lookup protocol."
+                )
+            )
+        }
+        if produces.contains(.records), !taken.contains(.records) {
+            diagnostics.record(
+                TrawlError(
+                    .outputForKindMissing,
+                    "input \(input.name) (\(input.type)) produces records and only devo_lookups outputs are configured",
+                    location: "outputs",
+                    fix: "Add an output for events, e.g. devo, devo_http or file."
+                )
+            )
+        }
     }
 }
 

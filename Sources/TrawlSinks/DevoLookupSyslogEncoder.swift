@@ -1,40 +1,6 @@
 import NIOCore
 import TrawlCore
 
-/// A Devo lookup table: its name, its columns (the first is the key) and rows of values.
-public struct DevoLookup: Sendable {
-    public struct Column: Sendable, Equatable {
-        public var name: String
-        /// Devo's column type: `str`, `int`, `float`, `bool`, `ip4`, ...
-        public var type: String
-
-        public init(_ name: String, type: String) {
-            self.name = name
-            self.type = type
-        }
-    }
-
-    public enum Value: Sendable, Equatable {
-        case string(String)
-        case int(Int64)
-        case float(Double)
-    }
-
-    /// How the rows apply: FULL replaces the table, INC adds or updates rows.
-    public enum Mode: String, Sendable {
-        case full = "FULL"
-        case incremental = "INC"
-    }
-
-    public var name: String
-    public var columns: [Column]
-
-    public init(name: String, columns: [Column]) {
-        self.name = name
-        self.columns = columns
-    }
-}
-
 /// The legacy lookup protocol over the syslog connection (`my.lookup.control` / `my.lookup.data`), byte for
 /// byte as devo-sdk's `Lookup` sends it (shared/docs/devo-delivery.md): a START control line with the
 /// headers, one data line per row (tag `.DELETE` to remove a key), then the END control line.
@@ -42,25 +8,18 @@ public struct DevoLookup: Sendable {
 /// Strings are trimmed and double-quoted with inner quotes doubled and newlines written `\n` (the SDK's
 /// `escape_quotes`/`escape_newline`); strings that look like numbers and numbers go unquoted.
 public enum DevoLookupSyslogEncoder {
-    /// The events of one upload, in sending order; `id` is the SDK's float Unix time (`1795417926.2580109`).
-    public static func events(
-        _ lookup: DevoLookup,
-        mode: DevoLookup.Mode,
-        rows: [[DevoLookup.Value]],
-        deletions: [[DevoLookup.Value]] = [],
-        id: String,
-        metadata: EventMetadata
-    ) -> [Event] {
-        let prefix = "\(id)_\(lookup.name)"
-        let headers = Self.headersJSON(lookup.columns)
-        let control = "my.lookup.control.\(lookup.name).\(mode.rawValue)"
+    /// The events of one upload, in sending order: START, the rows, the deletions, END.
+    public static func events(_ update: LookupUpdate, metadata: EventMetadata) -> [Event] {
+        let prefix = "\(update.transactionID)_\(update.table)"
+        let headers = Self.headersJSON(update.columns)
+        let control = "my.lookup.control.\(update.table).\(update.mode.rawValue)"
         var events = [Self.event(control, "\(prefix)|START|\(headers)", metadata)]
-        for row in rows {
-            events.append(Self.event("my.lookup.data.\(lookup.name)", "\(prefix)|\(Self.dataFields(row))", metadata))
+        for row in update.rows {
+            events.append(Self.event("my.lookup.data.\(update.table)", "\(prefix)|\(Self.dataFields(row))", metadata))
         }
-        for row in deletions {
+        for row in update.deletions {
             events.append(
-                Self.event("my.lookup.data.\(lookup.name).DELETE", "\(prefix)|\(Self.dataFields(row))", metadata)
+                Self.event("my.lookup.data.\(update.table).DELETE", "\(prefix)|\(Self.dataFields(row))", metadata)
             )
         }
         events.append(Self.event(control, "\(prefix)|END|\(headers)", metadata))
@@ -68,7 +27,7 @@ public enum DevoLookupSyslogEncoder {
     }
 
     /// `[{"key":{"type":"str","key":true}},{"other":{"type":"float"}}]`
-    public static func headersJSON(_ columns: [DevoLookup.Column]) -> String {
+    public static func headersJSON(_ columns: [LookupUpdate.Column]) -> String {
         let parts = columns.enumerated().map { index, column in
             "{\"\(column.name)\":{\"type\":\"\(column.type)\"\(index == 0 ? ",\"key\":true" : "")}}"
         }
@@ -76,11 +35,11 @@ public enum DevoLookupSyslogEncoder {
     }
 
     /// The row's values, key first, comma-separated.
-    public static func dataFields(_ row: [DevoLookup.Value]) -> String {
+    public static func dataFields(_ row: [LookupUpdate.Value]) -> String {
         row.map(Self.field).joined(separator: ",")
     }
 
-    static func field(_ value: DevoLookup.Value) -> String {
+    static func field(_ value: LookupUpdate.Value) -> String {
         switch value {
         case .int(let number): return String(number)
         case .float(let number): return "\(number)"

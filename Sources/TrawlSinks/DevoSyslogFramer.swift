@@ -20,13 +20,82 @@ public struct DevoSyslogFramer: Sendable {
     /// `facility * 8 + severity`; 14 is user.info, what the Devo SDK sends.
     public var priority: Int
     public var multiline: MultilinePolicy
+    /// Whether lookup updates go out as the legacy `my.lookup.control` / `my.lookup.data` lines (the
+    /// output's `lookups: syslog`); otherwise the output takes records only.
+    public var sendsLookups: Bool
     private let prefixBytes: [UInt8]
 
-    public init(hostname: String, priority: Int = 14, multiline: MultilinePolicy = .escape) {
+    public init(
+        hostname: String,
+        priority: Int = 14,
+        multiline: MultilinePolicy = .escape,
+        sendsLookups: Bool = false
+    ) {
         self.hostname = hostname
         self.priority = priority
         self.multiline = multiline
+        self.sendsLookups = sendsLookups
         self.prefixBytes = Array("<\(priority)>Jan  1 00:00:00 \(hostname) ".utf8)
+    }
+
+    /// What an output framing with this framer takes.
+    public var accepts: EventKinds { self.sendsLookups ? [.records, .lookups] : .records }
+
+    /// Appends the event's lines to `buffer`: one for a record; for a lookup update, the legacy protocol's
+    /// START, row and END lines.
+    public func frameLines(_ event: Event, into buffer: inout ByteBuffer) throws(LookupUpdateMalformed) {
+        guard event.kind == .lookup else {
+            self.frame(event, into: &buffer)
+            return
+        }
+        for line in DevoLookupSyslogEncoder.events(try LookupUpdate(decoding: event.body), metadata: event.metadata) {
+            self.frame(line, into: &buffer)
+        }
+    }
+
+    /// Every event of `batches` framed into `buffer`, in order.
+    ///
+    /// - Throws: ``EventsRefused`` (SinkError 504) naming the lookup events that cannot be decoded; nothing is
+    ///   appended to `buffer` then.
+    public func frame(_ batches: [EventBatch], into buffer: inout ByteBuffer, output: String) throws(EventsRefused) {
+        var ends: [Int]? = nil
+        try self.frame(batches, into: &buffer, output: output, eventEnds: &ends)
+    }
+
+    /// As ``frame(_:into:output:)``, also appending to `eventEnds` (when not nil) the writer index after each
+    /// event's lines, so a caller can cut the buffer between events.
+    public func frame(
+        _ batches: [EventBatch],
+        into buffer: inout ByteBuffer,
+        output: String,
+        eventEnds: inout [Int]?
+    ) throws(EventsRefused) {
+        let start = buffer.writerIndex
+        var malformed: [Int] = []
+        var firstProblem: LookupUpdateMalformed?
+        var position = 0
+        for batch in batches {
+            for event in batch.events {
+                do {
+                    try self.frameLines(event, into: &buffer)
+                } catch {
+                    malformed.append(position)
+                    firstProblem = firstProblem ?? error
+                }
+                eventEnds?.append(buffer.writerIndex)
+                position += 1
+            }
+        }
+        guard let firstProblem else { return }
+        buffer.moveWriterIndex(to: start)
+        throw EventsRefused(
+            positions: malformed,
+            error: TrawlError(
+                .eventsUndeliverable,
+                "output \(output) cannot send \(malformed.count) lookup events: \(firstProblem)",
+                location: "outputs.\(output)"
+            )
+        )
     }
 
     /// Appends the framed event to `buffer`.

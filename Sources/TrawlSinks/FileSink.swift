@@ -25,11 +25,11 @@ public final class FileSink: EventSink {
         self.framer = framer
     }
 
+    public var accepts: EventKinds { self.framer.accepts }
+
     public func write(_ batches: [EventBatch]) async throws {
         var buffer = ByteBuffer()
-        for batch in batches {
-            for event in batch.events { self.framer.frame(event, into: &buffer) }
-        }
+        try self.framer.frame(batches, into: &buffer, output: self.name)
         try self.descriptor.withLock { slot throws(TrawlError) in
             let fd: Int32
             if let open = slot {
@@ -89,11 +89,11 @@ public struct ConsoleSink: EventSink {
         self.framer = framer
     }
 
+    public var accepts: EventKinds { self.framer.accepts }
+
     public func write(_ batches: [EventBatch]) async throws {
         var buffer = ByteBuffer()
-        for batch in batches {
-            for event in batch.events { self.framer.frame(event, into: &buffer) }
-        }
+        try self.framer.frame(batches, into: &buffer, output: self.name)
         let written = buffer.withUnsafeReadableBytes { writeAll(STDOUT_FILENO, $0) }
         guard written else {
             throw TrawlError(

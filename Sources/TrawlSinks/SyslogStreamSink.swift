@@ -130,17 +130,13 @@ public final class SyslogStreamSink: EventSink {
 
     public var address: String { "\(self.configuration.host):\(self.configuration.port)" }
 
+    public var accepts: EventKinds { self.framer.accepts }
+
     public func write(_ batches: [EventBatch]) async throws {
-        let payload: ByteBuffer
-        if self.configuration.gzip {
-            payload = try self.gzipMembers(batches)
-        } else {
-            var framed = ByteBuffer()
-            for batch in batches {
-                for event in batch.events { self.framer.frame(event, into: &framed) }
-            }
-            payload = framed
-        }
+        var framed = ByteBuffer()
+        var eventEnds: [Int]? = self.configuration.gzip ? [] : nil
+        try self.framer.frame(batches, into: &framed, output: self.name, eventEnds: &eventEnds)
+        let payload = try eventEnds.map { try self.gzipMembers(framed, eventEnds: $0) } ?? framed
         guard payload.readableBytes > 0 else { return }
         let channel = try await self.currentChannel()
         do {
@@ -158,23 +154,18 @@ public final class SyslogStreamSink: EventSink {
         }
     }
 
-    /// The framed lines as gzip members, each holding whole lines up to about `gzipMemberBytes`.
-    private func gzipMembers(_ batches: [EventBatch]) throws -> ByteBuffer {
+    /// The framed lines as gzip members, each holding whole events' lines up to about `gzipMemberBytes`.
+    private func gzipMembers(_ framed: ByteBuffer, eventEnds: [Int]) throws -> ByteBuffer {
         var output = ByteBuffer()
-        var member = ByteBuffer()
-        func flush() throws {
-            guard member.readableBytes > 0 else { return }
+        var memberStart = framed.readerIndex
+        for (index, end) in eventEnds.enumerated()
+        where end - memberStart >= self.configuration.gzipMemberBytes || index == eventEnds.count - 1 {
+            guard end > memberStart else { continue }
+            var member = framed.getSlice(at: memberStart, length: end - memberStart)!
             var compressed = try member.compress(with: .gzip)
             output.writeBuffer(&compressed)
-            member.clear()
+            memberStart = end
         }
-        for batch in batches {
-            for event in batch.events {
-                self.framer.frame(event, into: &member)
-                if member.readableBytes >= self.configuration.gzipMemberBytes { try flush() }
-            }
-        }
-        try flush()
         return output
     }
 

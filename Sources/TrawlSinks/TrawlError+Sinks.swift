@@ -29,7 +29,27 @@ extension TrawlError.Code {
         fix:
             "Use the chain CA, certificate and key of the same Devo domain and the relay's host name; Trawl retries with backoff meanwhile."
     )
+    public static let eventsUndeliverable = Self(
+        kind: "SinkError",
+        id: 504,
+        title: "events cannot be delivered by this output",
+        cause:
+            "An event is larger than the output can carry (a UDP datagram, a Devo HTTP request), the receiver rejected it as invalid, or a spooled lookup update is corrupt; retrying cannot help.",
+        fix:
+            "The events are kept in <persistence directory>/<globals.id>/refused/<output>.jsonl with the reason; fix the cause (raise max_message_bytes, use TCP) and replay them from there."
+    )
+    public static let receiverRefusedToken = Self(
+        kind: "SinkError",
+        id: 505,
+        title: "the receiver refused the token",
+        cause:
+            "Devo answered 401 or 403: the HTTP ingestion or Lookups API token is wrong, expired, or not valid for the domain.",
+        fix:
+            "Create a token for the domain in Devo (Administration > Credentials) and set it in the output's token setting; Trawl retries with backoff and keeps the events meanwhile."
+    )
 
     /// Every code of this library, as listed in docs/errors.md.
-    public static let sinksCatalogue: [Self] = [.tlsFilesUnusable, .receiverUnreachable, .receiverRejectedTLS]
+    public static let sinksCatalogue: [Self] = [
+        .tlsFilesUnusable, .receiverUnreachable, .receiverRejectedTLS, .eventsUndeliverable, .receiverRefusedToken,
+    ]
 }

@@ -39,22 +39,55 @@ public final class RsyslogServer: Sendable {
     public let outputFile: String
     public let certificates: TestCertificates
 
+    /// How rsyslog listens.
+    public enum Transport: Sendable {
+        /// imtcp with GnuTLS and mutual TLS (the Devo relay).
+        case tls
+        /// imtcp, plain.
+        case tcp
+        /// imudp, with a plain imtcp on the same port number so the test can see it is up.
+        case udp
+    }
+
     /// Starts rsyslogd in `directory` (config, work directory and output file live there).
-    public init(directory: String, certificates: TestCertificates, port: Int? = nil) async throws {
+    public init(
+        directory: String,
+        certificates: TestCertificates,
+        port: Int? = nil,
+        transport: Transport = .tls
+    ) async throws {
         let port = try port ?? PeerProcess.freePort()
         let work = "\(directory)/rsyslog-work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         self.outputFile = "\(directory)/received.log"
+        let listeners: String
+        switch transport {
+        case .tls:
+            listeners = """
+                module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
+                  StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
+                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                """
+        case .tcp:
+            listeners = """
+                module(load="imtcp" MaxFrameSize="262144")
+                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                """
+        case .udp:
+            listeners = """
+                module(load="imudp")
+                input(type="imudp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                module(load="imtcp")
+                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                """
+        }
         let configuration = """
             global(workDirectory="\(work)" maxMessageSize="256k"
               parser.escapeControlCharactersOnReceive="off"
-              DefaultNetstreamDriver="gtls"
               DefaultNetstreamDriverCAFile="\(certificates.path("ca.crt"))"
               DefaultNetstreamDriverCertFile="\(certificates.path("server-fullchain.crt"))"
               DefaultNetstreamDriverKeyFile="\(certificates.path("server.key"))")
-            module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
-              StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
-            input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+            \(listeners)
             template(name="devoRaw" type="string" string="%rawmsg%\\n")
             ruleset(name="devo") { action(type="omfile" file="\(self.outputFile)" template="devoRaw") }
 

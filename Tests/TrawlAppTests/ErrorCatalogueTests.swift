@@ -58,6 +58,11 @@ enum ErrorScenarios {
 
     /// The error ids from validating `yaml`.
     static func validate(_ yaml: String, environment: [String: String] = [:]) -> [Int] {
+        self.errors(validating: yaml, environment: environment).map(\.code.id)
+    }
+
+    /// The errors from validating `yaml`, in the order `trawl validate` lists them.
+    static func errors(validating yaml: String, environment: [String: String] = [:]) -> [TrawlError] {
         let diagnostics = ConfigurationDiagnostics()
         let document = ConfigurationDocument.parse(
             yaml,
@@ -69,7 +74,7 @@ enum ErrorScenarios {
             _ = try TrawlPlan.make(document: document, diagnostics: diagnostics)
             return []
         } catch {
-            return error.errors.map(\.code.id)
+            return error.errors
         }
     }
 
@@ -85,6 +90,8 @@ enum ErrorScenarios {
             return [error.code.id]
         } catch let error as AcknowledgementRejected {
             return [error.code]
+        } catch let refusal as EventsRefused {
+            return [refusal.error.code.id]
         } catch {
             return []
         }
@@ -221,6 +228,38 @@ enum ErrorScenarios {
             )
             acknowledgement.seal()
             return await caught { try await acknowledgement.delivered() }
+        },
+        504: { _ in
+            let sink = SyslogDatagramSink(
+                name: "syslog",
+                configuration: .init(host: "127.0.0.1", port: 9, maxMessageBytes: 480, location: "syslog"),
+                framer: DevoSyslogFramer(hostname: "h"),
+                logger: RecordingLogger().logger
+            )
+            return await caught {
+                try await sink.write([
+                    EventBatch(
+                        events: [Event.test(String(repeating: "x", count: 500))],
+                        acknowledgement: Acknowledgement(unit: "u")
+                    )
+                ])
+            }
+        },
+        505: { _ in
+            let server = try await RecordingHTTPServer { _ in (401, "{}") }
+            let sink = DevoHTTPSink(
+                name: "devo_http",
+                configuration: .init(url: server.url, domain: "d", token: "t", hostname: "h", location: "devo_http"),
+                logger: RecordingLogger().logger
+            )
+            let produced = await caught {
+                try await sink.write([
+                    EventBatch(events: [Event.test("x")], acknowledgement: Acknowledgement(unit: "u"))
+                ])
+            }
+            try await sink.close()
+            try await server.stop()
+            return produced
         },
         203: { directory in
             // The spool's file name is taken by a directory.

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import TrawlCore
+
+/// The HTTP requests of the `devo_http` and `devo_lookups` outputs: pooled connections, a timeout, and
+/// Devo's answers turned into Trawl errors. Tokens never appear in errors or logs: callers pass the URL to
+/// show with the token masked.
+final class DevoHTTPTransport: Sendable {
+    /// What Devo answered.
+    struct Answer: Sendable {
+        var status: UInt
+        var body: String
+    }
+
+    let output: String
+    let location: String
+    let timeout: Duration
+    private let client: HTTPClient
+    private let logger: Logger
+
+    init(output: String, location: String, timeout: Duration, logger: Logger) {
+        self.output = output
+        self.location = location
+        self.timeout = timeout
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    func shutdown() async throws {
+        try await self.client.shutdown()
+    }
+
+    /// Sends the request and returns Devo's answer, whatever its status, except for 401 and 403.
+    ///
+    /// - Throws: SinkError 502 when Devo cannot be reached or does not answer in time, 505 when it refuses
+    ///   the token.
+    func send(
+        _ method: HTTPMethod,
+        url: String,
+        shownURL: String,
+        headers: [(String, String)],
+        body: ByteBuffer?
+    ) async throws(TrawlError) -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
+        let answer: Answer
+        do {
+            let response = try await self.client.execute(
+                request,
+                timeout: TimeAmount(self.timeout),
+                logger: self.logger
+            )
+            let text = try await response.body.collect(upTo: 1 << 16)
+            answer = Answer(status: response.status.code, body: String(buffer: text))
+        } catch {
+            throw TrawlError(
+                .receiverUnreachable,
+                "output \(self.output): \(method) \(shownURL) failed: \(error)",
+                location: self.location
+            )
+        }
+        self.logger.debug(
+            "\(method) \(shownURL) answered \(answer.status)",
+            metadata: ["output.name": "\(self.output)", "http.status": "\(answer.status)"]
+        )
+        if answer.status == 401 || answer.status == 403 {
+            throw TrawlError(
+                .receiverRefusedToken,
+                "output \(self.output): \(method) \(shownURL) answered \(answer.status) \(answer.body.prefix(200))",
+                location: "\(self.location).token"
+            )
+        }
+        return answer
+    }
+
+    /// A retryable failure for any other unexpected status (429, 5xx).
+    func unexpected(_ answer: Answer, _ method: HTTPMethod, _ shownURL: String) -> TrawlError {
+        TrawlError(
+            .sinkWriteFailed,
+            "output \(self.output): \(method) \(shownURL) answered \(answer.status) \(answer.body.prefix(200))",
+            location: self.location
+        )
+    }
+}
+
+/// JSON string literal of `text` (quotes, backslashes and control characters escaped).
+func jsonString(_ text: String) -> String {
+    var output = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": output += "\\\""
+        case "\\": output += "\\\\"
+        case "\n": output += "\\n"
+        case "\r": output += "\\r"
+        case "\t": output += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: output.unicodeScalars.append(scalar)
+        }
+    }
+    return output + "\""
+}
