@@ -13,6 +13,10 @@ public final class BoundedEventQueue: Sendable {
     public let lowWatermark: Int
     private let source: Mutex<Channel.Source?>
     private let channel: Mutex<Channel?>
+    private let level = Atomic<Int>(0)
+
+    /// Events enqueued and not yet taken by the sink (the seeds' "sender manager internal queue size").
+    public var bufferedEvents: Int { self.level.load(ordering: .relaxed) }
 
     /// - Parameter maxBufferedEvents: the high watermark; the low one is half of it.
     public init(maxBufferedEvents: Int) {
@@ -41,6 +45,7 @@ public final class BoundedEventQueue: Sendable {
                 let result: Channel.Source.SendResult
                 do {
                     result = try source.send(batch)
+                    self.level.add(batch.events.count, ordering: .relaxed)
                 } catch {
                     slot = consume source
                     throw QueueFinished()
@@ -86,7 +91,11 @@ public final class BoundedEventQueue: Sendable {
         }
         switch consume channel {
         case .none: throw QueueAlreadyConsumed()
-        case .some(let channel): return channel.elements()
+        case .some(let channel):
+            return channel.elements().map { batch in
+                self.level.subtract(batch.events.count, ordering: .relaxed)
+                return batch
+            }
         }
     }
 }

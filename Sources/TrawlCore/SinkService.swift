@@ -82,6 +82,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                             return
                         }
                         let line = progress.statistics.withLock { $0.report(now: .now()) }
+                        self.logger.info("\(self.monitorLine)")
                         self.logger.info("\(line)")
                     }
                 }
@@ -109,6 +110,13 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         }
         let line = progress.statistics.withLock { $0.report(now: .now()) }
         self.logger.info("Sender \(self.sink.name) stopped. \(line)")
+    }
+
+    /// The seeds' sender monitor line, with the events waiting in the spool.
+    var monitorLine: String {
+        let spooled = self.spool.map { ", spooled events: \($0.pendingEvents)" } ?? ""
+        return
+            "Number of available senders: 1, sender manager internal queue size: \(self.queue.bufferedEvents)\(spooled)"
     }
 
     private func deliver(

@@ -93,4 +93,44 @@ import TrawlTesting
         #expect(!log.messages(containing: "SinkError 501").isEmpty)
         #expect(dispatcher.eventsInFlight == 0)
     }
+
+    @Test func senderStatisticsShowTheSeedsMonitorLineWithTheQueueLevel() async throws {
+        let clock = ManualClock()
+        let queue = BoundedEventQueue(maxBufferedEvents: 100)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
+        let sink = BlockingSink()
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.maxBatchesPerWrite = 1
+        configuration.statisticsPeriod = .seconds(60)
+        let log = RecordingLogger()
+        let service = SinkService(
+            sink: sink,
+            queue: queue,
+            dispatcher: dispatcher,
+            configuration: configuration,
+            clock: clock,
+            logger: log.logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            for unit in ["a", "b"] {
+                let (events, acknowledgement) = self.batch(3, unit: unit)
+                try await dispatcher.publish(events, acknowledgement: acknowledgement)
+            }
+            // The sink holds the first batch; the second waits in the queue.
+            #expect(await eventually { sink.writesStarted == 1 && queue.bufferedEvents == 3 })
+            #expect(await eventually { clock.sleepers >= 1 })
+            clock.advance(by: .seconds(60))
+            #expect(
+                await eventually {
+                    !log.messages(containing: "Number of available senders: 1, sender manager internal queue size: 3")
+                        .isEmpty
+                }
+            )
+            #expect(!log.messages(containing: "Total number of messages sent: 0").isEmpty)
+            sink.unblock()
+            #expect(await eventually { queue.bufferedEvents == 0 && sink.writesStarted == 2 })
+            group.cancelAll()
+        }
+    }
 }

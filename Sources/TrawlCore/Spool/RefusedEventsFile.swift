@@ -42,8 +42,13 @@ public final class RefusedEventsFile: Sendable {
             } else {
                 fields["body_base64"] = bytes.base64EncodedString()
             }
-            guard let line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
-                continue
+            let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+            guard let line = try? JSONSerialization.data(withJSONObject: fields, options: options) else {
+                throw TrawlError(
+                    .spoolFailed,
+                    "cannot write a refused event of \(event.metadata.unit) as JSON",
+                    location: self.path
+                )
             }
             text += String(decoding: line, as: UTF8.self) + "\n"
         }
