@@ -151,6 +151,7 @@ let package = Package(
             dependencies: [
                 "TrawlSinks", "TrawlTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict

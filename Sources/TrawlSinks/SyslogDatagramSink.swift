@@ -57,8 +57,9 @@ public final class SyslogDatagramSink: EventSink {
         guard !datagrams.isEmpty else { return }
         let channel = try await self.currentChannel()
         do {
-            for datagram in datagrams { channel.write(datagram, promise: nil) }
-            try await channel.writeAndFlush(ByteBuffer()).get()
+            let sent = datagrams.map { channel.write($0) }
+            channel.flush()
+            try await EventLoopFuture.andAllSucceed(sent, on: channel.eventLoop).get()
         } catch {
             self.drop(channel)
             throw TrawlError(

@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import NIOPosix
+import Synchronization
 import Testing
 import TrawlCore
 import TrawlSinks
@@ -77,5 +79,62 @@ import TrawlTesting
             + "<14>Jan  1 00:00:00 vm my.app.test.event: after\n"
         let received = try await rsyslog.waitForBytes(expected.utf8.count)
         #expect(String(decoding: received, as: UTF8.self) == expected)
+    }
+
+    @Test func overUDPEachLineIsExactlyOneDatagramAndALookupIsItsLegacyLines() async throws {
+        let received = DatagramCollector()
+        let listener = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let sink = SyslogDatagramSink(
+            name: "syslog",
+            configuration: .init(
+                host: "127.0.0.1",
+                port: listener.localAddress!.port!,
+                location: "outputs.syslog.settings"
+            ),
+            framer: DevoSyslogFramer(hostname: "vm", sendsLookups: true),
+            logger: RecordingLogger().logger
+        )
+        let update = LookupUpdate(
+            table: "cewl",
+            columns: [.init("cve_id", type: "str")],
+            mode: .full,
+            rows: [[.string("CVE-1")]],
+            transactionID: "1.5"
+        )
+        try await sink.write(
+            Self.batch([Event.test("a"), Event.lookup(update, metadata: Event.test("x").metadata), Event.test("b")])
+        )
+        try await sink.close()
+        #expect(await eventually { received.datagrams.count >= 5 })
+        try await Task.sleep(for: .milliseconds(200))
+        try await listener.close()
+        #expect(
+            received.datagrams == [
+                "<14>Jan  1 00:00:00 vm my.app.test.event: a",
+                #"<14>Jan  1 00:00:00 vm my.lookup.control.cewl.FULL: 1.5_cewl|START|[{"cve_id":{"type":"str","key":true}}]"#,
+                #"<14>Jan  1 00:00:00 vm my.lookup.data.cewl: 1.5_cewl|"CVE-1""#,
+                #"<14>Jan  1 00:00:00 vm my.lookup.control.cewl.FULL: 1.5_cewl|END|[{"cve_id":{"type":"str","key":true}}]"#,
+                "<14>Jan  1 00:00:00 vm my.app.test.event: b",
+            ]
+        )
+    }
+}
+
+/// Keeps every datagram a UDP listener receives, as text.
+final class DatagramCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let received = Mutex<[String]>([])
+
+    var datagrams: [String] { self.received.withLock { $0 } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        self.received.withLock { $0.append(String(buffer: envelope.data)) }
     }
 }
