@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 import TrawlCore
 
@@ -30,6 +31,12 @@ public final class FileSink: EventSink {
     public func write(_ batches: [EventBatch]) async throws {
         var buffer = ByteBuffer()
         try self.framer.frame(batches, into: &buffer, output: self.name)
+        let framed = buffer
+        // write and fsync block: they run on NIO's thread pool, never on the concurrency pool sources share.
+        try await NIOThreadPool.singleton.runIfActive { try self.append(framed) }
+    }
+
+    private func append(_ buffer: ByteBuffer) throws(TrawlError) {
         try self.descriptor.withLock { slot throws(TrawlError) in
             let fd: Int32
             if let open = slot {
