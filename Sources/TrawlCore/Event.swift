@@ -43,12 +43,15 @@ public struct EventKinds: OptionSet, Sendable, Hashable {
     public static let records = EventKinds(rawValue: 1)
     public static let lookups = EventKinds(rawValue: 2)
 
-    public func contains(_ kind: Event.Kind) -> Bool {
+    /// The set holding just `kind`.
+    public init(_ kind: Event.Kind) {
         switch kind {
-        case .record: self.contains(.records)
-        case .lookup: self.contains(.lookups)
+        case .record: self = .records
+        case .lookup: self = .lookups
         }
     }
+
+    public func contains(_ kind: Event.Kind) -> Bool { self.contains(EventKinds(kind)) }
 }
 
 /// Where an event came from, so an operator can find it again at the source.

@@ -7,6 +7,8 @@ public final class EventDispatcher: Sendable {
     public let queues: [BoundedEventQueue]
     /// The kinds of events each queue's output takes, in the order of ``queues``.
     public let accepts: [EventKinds]
+    /// What at least one output takes.
+    private let acceptedByAny: EventKinds
     /// The largest batch a source hands over at once (sources split larger units).
     public let maxBatchEvents: Int
     private let inFlight = Atomic<Int>(0)
@@ -16,6 +18,7 @@ public final class EventDispatcher: Sendable {
     public init(queues: [BoundedEventQueue], accepts: [EventKinds]? = nil, maxBatchEvents: Int) {
         self.queues = queues
         self.accepts = accepts ?? queues.map { _ in [.records, .lookups] }
+        self.acceptedByAny = self.accepts.reduce(into: EventKinds()) { $0.formUnion($1) }
         self.maxBatchEvents = max(1, maxBatchEvents)
     }
 
@@ -36,32 +39,23 @@ public final class EventDispatcher: Sendable {
     /// Sends each queue the events its output takes; an event no output takes rejects the acknowledgement
     /// (configuration validation prevents this, SetupError 18), so its source does not commit it.
     private func send(_ batch: EventBatch) async throws {
-        var routes: [(BoundedEventQueue, EventBatch)] = []
-        var routed = Array(repeating: false, count: batch.events.count)
-        for (queue, accepts) in zip(self.queues, self.accepts) {
-            if batch.events.allSatisfy({ accepts.contains($0.kind) }) {
-                routes.append((queue, batch))
-                routed = routed.map { _ in true }
-                continue
-            }
-            var taken = batch
-            taken.events = []
-            for (index, event) in batch.events.enumerated() where accepts.contains(event.kind) {
-                taken.events.append(event)
-                routed[index] = true
-            }
-            if !taken.events.isEmpty { routes.append((queue, taken)) }
-        }
-        if let lost = routed.firstIndex(of: false) {
+        let kinds = batch.events.reduce(into: EventKinds()) { $0.insert(EventKinds($1.kind)) }
+        if let lost = batch.events.first(where: { !self.acceptedByAny.contains($0.kind) }) {
             batch.acknowledgement.reject(
                 TrawlError(
                     .outputForKindMissing,
-                    "no output takes the \(batch.events[lost].kind == .lookup ? "lookup" : "record") events of "
-                        + "\(batch.acknowledgement.unit) (tag \(batch.events[lost].tag))",
+                    "no output takes the \(lost.kind == .lookup ? "lookup" : "record") events of "
+                        + "\(batch.acknowledgement.unit) (tag \(lost.tag))",
                     location: "outputs"
                 )
             )
             return
+        }
+        var routes: [(BoundedEventQueue, EventBatch)] = []
+        for (queue, accepts) in zip(self.queues, self.accepts) where !accepts.isDisjoint(with: kinds) {
+            var routed = batch
+            if !accepts.isSuperset(of: kinds) { routed.events.removeAll { !accepts.contains($0.kind) } }
+            routes.append((queue, routed))
         }
         batch.acknowledgement.retain(routes.count)
         for (queue, routedBatch) in routes {

@@ -60,19 +60,7 @@ public final class DevoHTTPSink: EventSink {
 
     public func write(_ batches: [EventBatch]) async throws {
         let requests = try self.requests(batches)
-        var delivered: [Int] = []
-        for request in requests {
-            do {
-                try await self.send(request)
-            } catch let refusal as EventsRefused where !delivered.isEmpty {
-                // Report what was delivered; the refused request comes first in the retry and is set aside then.
-                throw PartialDelivery(delivered: delivered, failure: refusal.error)
-            } catch {
-                if delivered.isEmpty { throw error }
-                throw PartialDelivery(delivered: delivered, failure: error)
-            }
-            delivered += request.positions
-        }
+        try await sendInOrder(requests.map { ($0.positions, $0) }) { try await self.send($0) }
     }
 
     /// The events grouped by tag, in the order tags first appear, cut at `maxRequestBytes`.
@@ -80,8 +68,7 @@ public final class DevoHTTPSink: EventSink {
     /// - Throws: ``EventsRefused`` (SinkError 504) naming events longer than a whole request.
     func requests(_ batches: [EventBatch]) throws(EventsRefused) -> [Request] {
         var open: [String: Request] = [:]
-        var order: [String] = []
-        var finished: [(first: Int, request: Request)] = []
+        var finished: [Request] = []
         var oversize: [Int] = []
         var position = 0
         for batch in batches {
@@ -100,19 +87,15 @@ public final class DevoHTTPSink: EventSink {
                     oversize.append(position)
                     continue
                 }
-                if var request = open[event.tag],
-                    request.body.readableBytes + line.readableBytes > self.configuration.maxRequestBytes
-                {
-                    finished.append((request.positions[0], request))
+                // Taken out of the dictionary while it grows, so its body is appended to in place, never copied.
+                var request = open.removeValue(forKey: event.tag) ?? Request(tag: event.tag)
+                if request.body.readableBytes + line.readableBytes > self.configuration.maxRequestBytes {
+                    finished.append(request)
                     request = Request(tag: event.tag)
-                    open[event.tag] = request
                 }
-                if open[event.tag] == nil {
-                    open[event.tag] = Request(tag: event.tag)
-                    order.append(event.tag)
-                }
-                open[event.tag]!.body.writeBuffer(&line)
-                open[event.tag]!.positions.append(position)
+                request.body.writeBuffer(&line)
+                request.positions.append(position)
+                open[event.tag] = request
             }
         }
         guard oversize.isEmpty else {
@@ -125,10 +108,8 @@ public final class DevoHTTPSink: EventSink {
                 )
             )
         }
-        for tag in order where !(open[tag]?.positions.isEmpty ?? true) {
-            finished.append((open[tag]!.positions[0], open[tag]!))
-        }
-        return finished.sorted { $0.first < $1.first }.map(\.request)
+        // A request's first event decides its place: each tag's events stay in order.
+        return (finished + open.values).sorted { $0.positions[0] < $1.positions[0] }
     }
 
     private func send(_ request: Request) async throws {

@@ -90,6 +90,28 @@ final class DevoHTTPTransport: Sendable {
     }
 }
 
+/// Sends `units` one after another, each covering the write's events at its `positions`. When one fails
+/// after others were answered, the answered ones are reported as a ``PartialDelivery`` so they are not sent
+/// again; a refusal of a later unit is reported the same way, and is set aside when the retry offers it
+/// first.
+func sendInOrder<Unit>(
+    _ units: [(positions: [Int], unit: Unit)],
+    _ send: (Unit) async throws -> Void
+) async throws {
+    var delivered: [Int] = []
+    for (positions, unit) in units {
+        do {
+            try await send(unit)
+        } catch let refusal as EventsRefused where !delivered.isEmpty {
+            throw PartialDelivery(delivered: delivered, failure: refusal.error)
+        } catch {
+            if delivered.isEmpty { throw error }
+            throw PartialDelivery(delivered: delivered, failure: error)
+        }
+        delivered += positions
+    }
+}
+
 /// JSON string literal of `text` (quotes, backslashes and control characters escaped).
 func jsonString(_ text: String) -> String {
     var output = "\""

@@ -64,6 +64,25 @@ public enum DevoLookupSyslogEncoder {
     }
 }
 
+extension EventsRefused {
+    /// SinkError 504 for lookup events whose body is not a lookup update (a corrupted spool record).
+    static func malformedLookups(
+        _ positions: [Int],
+        _ problem: LookupUpdateMalformed,
+        output: String,
+        location: String
+    ) -> EventsRefused {
+        EventsRefused(
+            positions: positions,
+            error: TrawlError(
+                .eventsUndeliverable,
+                "output \(output) cannot send \(positions.count) lookup events: \(problem)",
+                location: location
+            )
+        )
+    }
+}
+
 extension String {
     fileprivate func trimmingWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }

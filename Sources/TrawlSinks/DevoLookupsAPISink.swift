@@ -70,26 +70,15 @@ public final class DevoLookupsAPISink: EventSink {
             }
         }
         if let problem {
-            throw EventsRefused(
-                positions: malformed,
-                error: TrawlError(
-                    .eventsUndeliverable,
-                    "output \(self.name) cannot send \(malformed.count) lookup events: \(problem)",
-                    location: self.configuration.location
-                )
+            throw EventsRefused.malformedLookups(
+                malformed,
+                problem,
+                output: self.name,
+                location: self.configuration.location
             )
         }
-        var delivered: [Int] = []
-        for (position, update) in updates {
-            do {
-                try await self.deploy(update, position: position)
-            } catch let refusal as EventsRefused where !delivered.isEmpty {
-                throw PartialDelivery(delivered: delivered, failure: refusal.error)
-            } catch {
-                if delivered.isEmpty { throw error }
-                throw PartialDelivery(delivered: delivered, failure: error)
-            }
-            delivered.append(position)
+        try await sendInOrder(updates.map { ([$0.position], $0) }) { position, update in
+            try await self.deploy(update, position: position)
         }
     }
 

@@ -88,14 +88,7 @@ public struct DevoSyslogFramer: Sendable {
         }
         guard let firstProblem else { return }
         buffer.moveWriterIndex(to: start)
-        throw EventsRefused(
-            positions: malformed,
-            error: TrawlError(
-                .eventsUndeliverable,
-                "output \(output) cannot send \(malformed.count) lookup events: \(firstProblem)",
-                location: "outputs.\(output)"
-            )
-        )
+        throw EventsRefused.malformedLookups(malformed, firstProblem, output: output, location: "outputs.\(output)")
     }
 
     /// Appends the framed event to `buffer`.

@@ -85,13 +85,11 @@ public final class SyslogDatagramSink: EventSink {
                 do {
                     try self.framer.frameLines(event, into: &lines)
                 } catch {
-                    throw EventsRefused(
-                        positions: [position],
-                        error: TrawlError(
-                            .eventsUndeliverable,
-                            "output \(self.name) cannot send a lookup event: \(error)",
-                            location: self.configuration.location
-                        )
+                    throw EventsRefused.malformedLookups(
+                        [position],
+                        error,
+                        output: self.name,
+                        location: self.configuration.location
                     )
                 }
                 var eventDatagrams: [ByteBuffer] = []
