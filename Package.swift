@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TrawlSources", targets: ["TrawlSources"]),
         .library(name: "TrawlSinks", targets: ["TrawlSinks"]),
         .library(name: "TrawlAWS", targets: ["TrawlAWS"]),
+        .library(name: "TrawlFormats", targets: ["TrawlFormats"]),
         .library(name: "TrawlApp", targets: ["TrawlApp"]),
         .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
     ],
@@ -56,10 +57,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .systemLibrary(
+            name: "CTrawlCompression",
+            providers: [.apt(["libisal-dev", "libzstd-dev", "libsnappy-dev", "libbz2-dev"])]
+        ),
+        .target(
+            name: "TrawlFormats",
+            dependencies: [
+                "TrawlCore", "CTrawlCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "TrawlSources",
             dependencies: [
-                "TrawlCore",
+                "TrawlCore", "TrawlAWS", "TrawlFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -142,8 +155,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "TrawlFormatsTests",
+            dependencies: ["TrawlFormats", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "TrawlSourcesTests",
-            dependencies: ["TrawlSources", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TrawlSources", "TrawlAWS", "TrawlTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,7 @@
+// The decompressors Trawl reads S3 objects with, from Debian's packages (scripts/setup installs them):
+// ISA-L's igzip (gzip, about 6x zlib's speed) and crc32c, zstd, snappy and bzip2.
+#include <isa-l/igzip_lib.h>
+#include <isa-l/crc.h>
+#include <zstd.h>
+#include <snappy-c.h>
+#include <bzlib.h>

@@ -1,0 +1,35 @@
+import TrawlCore
+
+/// The codes for objects whose content Trawl cannot read: SourceErrors 301-303.
+extension TrawlError.Code {
+    public static let objectCorrupt = Self(
+        kind: "SourceError",
+        id: 301,
+        title: "object cannot be decompressed",
+        cause:
+            "The object's bytes start like gzip, zstd, snappy or bzip2 but do not decompress (truncated upload, corrupt data, a checksum mismatch).",
+        fix:
+            "Inspect the object named in the message (download it and run gzip -t or zstd -t); its message stays in the queue and goes to the dead-letter queue after its receive count."
+    )
+    public static let objectFormatMismatch = Self(
+        kind: "SourceError",
+        id: 302,
+        title: "object content does not fit the service's processor",
+        cause:
+            "The processor expects another shape (a JSON document with a list field, a JSON array, a header line) or a record exceeds the size limit.",
+        fix:
+            "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, lines, whole_object) or exclude these keys with exclude_keys."
+    )
+    public static let notificationUnrecognised = Self(
+        kind: "SourceError",
+        id: 303,
+        title: "SQS message is not an S3 notification",
+        cause:
+            "The message body is neither an S3 event, an SNS-wrapped S3 event, an EventBridge Object Created event nor an s3:TestEvent: something else writes to the queue.",
+        fix:
+            "Trawl leaves the message in the queue; give the queue a redrive policy so it moves to a dead-letter queue, and find what sends such messages."
+    )
+
+    /// Every code of the formats and S3 collectors, as listed in docs/errors.md.
+    public static let formatsCatalogue: [Self] = [.objectCorrupt, .objectFormatMismatch, .notificationUnrecognised]
+}

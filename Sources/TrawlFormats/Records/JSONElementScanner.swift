@@ -1,0 +1,162 @@
+import NIOCore
+
+/// Finds the elements of one JSON array inside a document fed in pieces, without parsing them: the root
+/// array, or the array under a top-level field of the root object (`{"Records": [...]}`). Each element is
+/// handed out as its exact bytes; the rest of the document is only checked for balance.
+struct JSONElementScanner {
+    let listField: [UInt8]?
+    private var depth = 0
+    private var inString = false
+    private var escaped = false
+    private var sawRoot = false
+    private var rootClosed = false
+    /// Inside the root object, a key is expected next.
+    private var expectKey = false
+    private var capturingKey = false
+    private var key: [UInt8] = []
+    /// The value after the current key is the list field.
+    private var valueIsTarget = false
+    private var foundTarget = false
+    /// Depth of the target array's elements while inside it.
+    private var targetDepth: Int?
+    private var inElement = false
+    private var elementIsScalar = false
+    private var elementIsString = false
+    private var element = SpanningRecord()
+
+    init(listField: String?) {
+        self.listField = listField.map { Array($0.utf8) }
+    }
+
+    mutating func scan(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        var failure: RecordFormatFailure?
+        bytes.withUnsafeReadableBytes { raw in
+            var elementStart = 0
+            func emit(through end: Int) {
+                records.append(self.element.complete(bytes, raw, from: elementStart, to: end))
+                self.inElement = false
+            }
+            func start(_ index: Int, scalar: Bool, string: Bool = false) {
+                self.inElement = true
+                self.elementIsScalar = scalar
+                self.elementIsString = string
+                elementStart = index
+            }
+            var index = 0
+            while index < raw.count {
+                let byte = raw[index]
+                if self.inString {
+                    if self.escaped {
+                        self.escaped = false
+                    } else if byte == UInt8(ascii: "\\") {
+                        self.escaped = true
+                    } else if byte == UInt8(ascii: "\"") {
+                        self.inString = false
+                        self.capturingKey = false
+                        if self.inElement, self.elementIsString, self.targetDepth == self.depth {
+                            emit(through: index + 1)
+                        }
+                    } else if self.capturingKey, self.key.count < 1024 {
+                        self.key.append(byte)
+                    }
+                    index += 1
+                    continue
+                }
+                let atElementLevel = self.targetDepth == self.depth
+                switch byte {
+                case 0x20, 0x09, 0x0a, 0x0d:
+                    if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
+                case UInt8(ascii: "\""):
+                    self.inString = true
+                    if self.depth == 1, self.listField != nil, self.targetDepth == nil, self.expectKey {
+                        self.capturingKey = true
+                        self.key.removeAll(keepingCapacity: true)
+                    } else if self.depth == 1, self.listField != nil, self.targetDepth == nil {
+                        self.valueIsTarget = false
+                    } else if atElementLevel, !self.inElement {
+                        start(index, scalar: false, string: true)
+                    }
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    if self.rootClosed {
+                        failure = RecordFormatFailure(description: "data follows the end of the JSON document")
+                        return
+                    }
+                    if !self.sawRoot {
+                        self.sawRoot = true
+                        if self.listField == nil {
+                            guard byte == UInt8(ascii: "[") else {
+                                failure = RecordFormatFailure(description: "the object is not a JSON array")
+                                return
+                            }
+                            self.targetDepth = 1
+                            self.foundTarget = true
+                        } else {
+                            guard byte == UInt8(ascii: "{") else {
+                                failure = RecordFormatFailure(description: "the object is not a JSON document (object)")
+                                return
+                            }
+                            self.expectKey = true
+                        }
+                    } else if atElementLevel, !self.inElement {
+                        start(index, scalar: false)
+                    } else if self.depth == 1, self.targetDepth == nil, self.listField != nil {
+                        if self.valueIsTarget, byte == UInt8(ascii: "[") {
+                            self.targetDepth = 2
+                            self.foundTarget = true
+                        }
+                        self.valueIsTarget = false
+                    }
+                    self.depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
+                    self.depth -= 1
+                    if self.depth < 0 {
+                        failure = RecordFormatFailure(description: "a JSON bracket closes nothing")
+                        return
+                    }
+                    if let target = self.targetDepth {
+                        if self.inElement, !self.elementIsScalar, self.depth == target {
+                            emit(through: index + 1)
+                        } else if self.depth == target - 1 {
+                            self.targetDepth = self.listField == nil ? nil : -1
+                        }
+                    }
+                    if self.depth == 0 { self.rootClosed = true }
+                case UInt8(ascii: ","):
+                    if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
+                    if self.depth == 1 { self.expectKey = true }
+                case UInt8(ascii: ":"):
+                    if self.depth == 1, self.listField != nil, self.targetDepth == nil {
+                        self.expectKey = false
+                        self.valueIsTarget = self.key == self.listField
+                    }
+                default:
+                    if self.rootClosed || !self.sawRoot {
+                        failure = RecordFormatFailure(description: "the object is not JSON")
+                        return
+                    }
+                    if atElementLevel, !self.inElement {
+                        start(index, scalar: true)
+                    } else if self.depth == 1, self.targetDepth == nil {
+                        self.valueIsTarget = false
+                    }
+                }
+                index += 1
+            }
+            if self.inElement { self.element.keep(raw, from: elementStart) }
+        }
+        if let failure { throw failure }
+    }
+
+    func finish() throws(RecordFormatFailure) {
+        guard self.sawRoot else { return }
+        guard self.rootClosed, !self.inString, self.depth == 0 else {
+            throw RecordFormatFailure(description: "the object ends inside a JSON value (truncated?)")
+        }
+        if let field = self.listField, !self.foundTarget {
+            throw RecordFormatFailure(
+                description: "the JSON document has no list field \"\(String(decoding: field, as: UTF8.self))\""
+            )
+        }
+    }
+}

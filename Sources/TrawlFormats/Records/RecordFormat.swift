@@ -1,0 +1,48 @@
+/// How an object's (decompressed) bytes split into records: the processors of the S3 collectors' services.
+public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
+    /// One JSON value per line (Cloud Funnel, most SaaS exports); blank lines are skipped.
+    case jsonLines
+    /// One JSON document whose list field holds the records (CloudTrail's `Records`); each element is a record.
+    case jsonDocument(listField: String)
+    /// One JSON array; each element is a record.
+    case jsonArray
+    /// Comma-separated values with a header line (RFC 4180 quoting); each row becomes a JSON object.
+    case csv
+    /// Tab-separated values with a header line; each row becomes a JSON object.
+    case tsv
+    /// VPC flow logs in text: a header line naming the fields, space-separated rows, `-` for absent; each row
+    /// becomes a JSON object of the fields present.
+    case vpcFlow
+    /// Each non-empty line is a record, as is.
+    case lines
+    /// The whole object is one record (at most `maxBytes`).
+    case wholeObject(maxBytes: Int)
+
+    /// The names the `processor` setting takes.
+    public static let names = [
+        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "lines", "whole_object",
+    ]
+
+    public var description: String {
+        switch self {
+        case .jsonLines: return "json_lines"
+        case .jsonDocument(let field): return "json_document (list field \(field))"
+        case .jsonArray: return "json_array"
+        case .csv: return "csv"
+        case .tsv: return "tsv"
+        case .vpcFlow: return "vpc_flow"
+        case .lines: return "lines"
+        case .wholeObject: return "whole_object"
+        }
+    }
+
+    /// A fresh splitter for one object.
+    public func makeSplitter() -> RecordSplitter {
+        RecordSplitter(format: self)
+    }
+}
+
+/// Why an object's content does not fit its processor, for the SourceError 302 message.
+public struct RecordFormatFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}

@@ -1,0 +1,221 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Splits one object's decompressed bytes, fed in pieces, into records. Records that lie inside one piece
+/// are slices of it (no copy); only a record spanning pieces is assembled.
+public struct RecordSplitter {
+    public let format: RecordFormat
+    private var lines = LineAssembler()
+    private var elements: JSONElementScanner?
+    private var header: [String]?
+    private var csvRecord = CSVRecordAssembler()
+    private var whole = ByteBuffer()
+
+    init(format: RecordFormat) {
+        self.format = format
+        switch format {
+        case .jsonDocument(let field): self.elements = JSONElementScanner(listField: field)
+        case .jsonArray: self.elements = JSONElementScanner(listField: nil)
+        default: self.elements = nil
+        }
+    }
+
+    /// Consumes the next piece, appending the records it completes.
+    public mutating func consume(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        switch self.format {
+        case .jsonLines, .lines:
+            self.lines.split(bytes) { line in
+                if let trimmed = Self.trimmed(line) { records.append(trimmed) }
+            }
+        case .jsonDocument, .jsonArray:
+            try self.elements!.scan(bytes, into: &records)
+        case .csv:
+            var rows: [ByteBuffer] = []
+            self.csvRecord.split(bytes) { rows.append($0) }
+            for row in rows { try self.row(row, into: &records) }
+        case .tsv, .vpcFlow:
+            var rows: [ByteBuffer] = []
+            self.lines.split(bytes) { rows.append($0) }
+            for row in rows { try self.row(row, into: &records) }
+        case .wholeObject(let maxBytes):
+            guard self.whole.readableBytes + bytes.readableBytes <= maxBytes else {
+                throw RecordFormatFailure(
+                    description: "the object is larger than the \(maxBytes) bytes a whole_object record may hold"
+                )
+            }
+            var bytes = bytes
+            self.whole.writeBuffer(&bytes)
+        }
+    }
+
+    /// The object ended: appends its last record and checks that nothing was left open.
+    public mutating func finish(into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        switch self.format {
+        case .jsonLines, .lines:
+            if let last = self.lines.finish(), let trimmed = Self.trimmed(last) { records.append(trimmed) }
+        case .jsonDocument, .jsonArray:
+            try self.elements!.finish()
+        case .csv:
+            if let last = try self.csvRecord.finish() { try self.row(last, into: &records) }
+        case .tsv, .vpcFlow:
+            if let last = self.lines.finish() { try self.row(last, into: &records) }
+        case .wholeObject:
+            if self.whole.readableBytes > 0 { records.append(self.whole) }
+            self.whole = ByteBuffer()
+        }
+    }
+
+    /// A header or data row of a delimited format.
+    private mutating func row(_ line: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        guard Self.trimmed(line) != nil else { return }
+        var line = line
+        if line.readableBytesView.last == 0x0d { line.moveWriterIndex(to: line.writerIndex - 1) }
+        let fields: [String]
+        switch self.format {
+        case .csv: fields = try CSVRecordAssembler.fields(of: line)
+        case .tsv: fields = Self.split(line, on: UInt8(ascii: "\t"), collapsing: false)
+        default: fields = Self.split(line, on: UInt8(ascii: " "), collapsing: true)
+        }
+        guard let header = self.header else {
+            guard !fields.isEmpty, fields.allSatisfy({ !$0.isEmpty }) else {
+                throw RecordFormatFailure(description: "the first line is not a header naming every column")
+            }
+            self.header = fields
+            return
+        }
+        guard fields.count == header.count else {
+            throw RecordFormatFailure(
+                description: "a row has \(fields.count) fields where the header names \(header.count)"
+            )
+        }
+        var object = ByteBuffer()
+        object.reserveCapacity(line.readableBytes + header.count * 16)
+        object.writeInteger(UInt8(ascii: "{"))
+        var first = true
+        for (name, value) in zip(header, fields) {
+            if self.format == .vpcFlow, value == "-" { continue }
+            if !first { object.writeInteger(UInt8(ascii: ",")) }
+            first = false
+            writeJSONString(name, into: &object)
+            object.writeInteger(UInt8(ascii: ":"))
+            writeJSONString(value, into: &object)
+        }
+        object.writeInteger(UInt8(ascii: "}"))
+        records.append(object)
+    }
+
+    private static func split(_ line: ByteBuffer, on separator: UInt8, collapsing: Bool) -> [String] {
+        var fields: [String] = []
+        line.withUnsafeReadableBytes { bytes in
+            var start = 0
+            for index in 0...bytes.count where index == bytes.count || bytes[index] == separator {
+                if !(collapsing && index == start) {
+                    fields.append(
+                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    )
+                }
+                start = index + 1
+            }
+        }
+        return fields
+    }
+
+    /// The line without a trailing `\r` and surrounding blanks; nil when nothing is left.
+    static func trimmed(_ line: ByteBuffer) -> ByteBuffer? {
+        line.withUnsafeReadableBytes { bytes -> ByteBuffer? in
+            var start = 0
+            var end = bytes.count
+            while start < end, isBlank(bytes[start]) { start += 1 }
+            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+            guard end > start else { return nil }
+            if start == 0, end == bytes.count { return line }
+            return line.getSlice(at: line.readerIndex + start, length: end - start)
+        }
+    }
+
+    @inline(__always) static func isBlank(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0d || byte == 0x0a
+    }
+}
+
+/// A record that may span the pieces an object arrives in: a slice of its piece when it lies inside one
+/// (no copy), else assembled from the bytes kept from earlier pieces.
+struct SpanningRecord {
+    private var partial = ByteBuffer()
+
+    /// The record ending before `end` of the piece `bytes` (whose readable bytes are `raw`), starting at
+    /// `start`, or in an earlier piece when bytes were kept.
+    mutating func complete(
+        _ bytes: ByteBuffer,
+        _ raw: UnsafeRawBufferPointer,
+        from start: Int,
+        to end: Int
+    ) -> ByteBuffer {
+        guard self.partial.readableBytes > 0 else {
+            return bytes.getSlice(at: bytes.readerIndex + start, length: end - start)!
+        }
+        self.partial.writeBytes(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+        defer { self.partial = ByteBuffer() }
+        return self.partial
+    }
+
+    /// Keeps the piece's bytes from `start` on: the record continues in the next piece.
+    mutating func keep(_ raw: UnsafeRawBufferPointer, from start: Int) {
+        if start < raw.count { self.partial.writeBytes(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+    }
+
+    /// What was kept, when the object ends without the record's terminator.
+    mutating func finish() -> ByteBuffer? {
+        defer { self.partial = ByteBuffer() }
+        return self.partial.readableBytes > 0 ? self.partial : nil
+    }
+}
+
+/// Splits bytes fed in pieces at `\n`, handing out each line without its newline.
+struct LineAssembler {
+    private var record = SpanningRecord()
+
+    mutating func split(_ bytes: ByteBuffer, _ line: (ByteBuffer) -> Void) {
+        bytes.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var start = 0
+            while start < raw.count, let hit = memchr(base + start, 0x0a, raw.count - start) {
+                let newline = base.distance(to: UnsafeRawPointer(hit))
+                line(self.record.complete(bytes, raw, from: start, to: newline))
+                start = newline + 1
+            }
+            self.record.keep(raw, from: start)
+        }
+    }
+
+    /// The last line, when the object does not end with a newline.
+    mutating func finish() -> ByteBuffer? { self.record.finish() }
+}
+
+/// Writes `text` as a JSON string literal.
+func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+    buffer.writeInteger(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+        case 0x0a: buffer.writeStaticString("\\n")
+        case 0x0d: buffer.writeStaticString("\\r")
+        case 0x09: buffer.writeStaticString("\\t")
+        case 0..<0x20:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            buffer.writeStaticString("\\u00")
+            buffer.writeInteger(hex[Int(byte >> 4)])
+            buffer.writeInteger(hex[Int(byte & 0xf)])
+        default: buffer.writeInteger(byte)
+        }
+    }
+    buffer.writeInteger(UInt8(ascii: "\""))
+}

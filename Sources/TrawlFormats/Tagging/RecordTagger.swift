@@ -1,0 +1,110 @@
+import NIOCore
+
+/// Decides the Devo table of each record: a static tag, or one chosen by the object's key (the seeds'
+/// "dynamic filenames"), refined per record by the value of a field (the seeds' "custom tagging off of
+/// record field mapping"), or by Cloud Funnel's event category.
+public struct RecordTagger: Sendable {
+    /// A tag for the objects whose key matches `pattern`.
+    public struct KeyTag: Sendable, Equatable {
+        public var pattern: KeyPattern
+        public var tag: String
+
+        public init(pattern: KeyPattern, tag: String) {
+            self.pattern = pattern
+            self.tag = tag
+        }
+    }
+
+    /// How a record's own field picks its tag.
+    public enum FieldRule: Sendable {
+        /// `mapping[value]`, else `fallback` (the object's tag when nil).
+        case mapping(field: String, mapping: [String: String], fallback: String?)
+        /// Cloud Funnel: `edr.sentinelone.dv.<event.category>` for known categories, else `fallback`.
+        case cloudFunnel(fallback: String)
+    }
+
+    public var tag: String
+    public var keyTags: [KeyTag]
+    public var fieldRule: FieldRule?
+
+    public init(tag: String, keyTags: [KeyTag] = [], fieldRule: FieldRule? = nil) {
+        self.tag = tag
+        self.keyTags = keyTags
+        self.fieldRule = fieldRule
+    }
+
+    /// The tag of the records of the object at `key` before any field rule.
+    public func objectTag(key: String) -> String {
+        self.keyTags.first { $0.pattern.matches(key) }?.tag ?? self.tag
+    }
+
+    /// A tagger for one object, caching the tags it computed (records repeat a handful of values).
+    public func forObject(key: String) -> ObjectTagger {
+        ObjectTagger(objectTag: self.objectTag(key: key), rule: self.fieldRule)
+    }
+}
+
+/// Tags the records of one object; counts the records that fell back to the default tag.
+public struct ObjectTagger {
+    public let objectTag: String
+    private let field: [UInt8]?
+    private let rule: RecordTagger.FieldRule?
+    private var cache: [[UInt8]: String] = [:]
+    /// Records whose field was missing or unknown, so took the fallback tag.
+    public private(set) var fallbacks = 0
+
+    init(objectTag: String, rule: RecordTagger.FieldRule?) {
+        self.objectTag = objectTag
+        self.rule = rule
+        switch rule {
+        case .mapping(let field, _, _): self.field = Array(field.utf8)
+        case .cloudFunnel: self.field = Array("event.category".utf8)
+        case nil: self.field = nil
+        }
+    }
+
+    /// The tag of `record`.
+    public mutating func tag(of record: ByteBuffer) -> String {
+        guard let field = self.field, let rule = self.rule else { return self.objectTag }
+        let value: [UInt8]? = record.withUnsafeReadableBytes { bytes in
+            JSONFieldReader.stringValue(of: field, in: bytes).map { Array(bytes[$0]) }
+        }
+        if let value, let cached = self.cache[value] { return cached }
+        let tag: String?
+        switch rule {
+        case .mapping(_, let mapping, _):
+            tag = value.flatMap { mapping[String(decoding: $0, as: UTF8.self)] }
+        case .cloudFunnel:
+            tag = value.flatMap { CloudFunnelCategorizer.tag(forCategory: $0) }
+        }
+        guard let tag else {
+            self.fallbacks += 1
+            switch rule {
+            case .mapping(_, _, let fallback): return fallback ?? self.objectTag
+            case .cloudFunnel(let fallback): return fallback
+            }
+        }
+        if let value, self.cache.count < 1024 { self.cache[value] = tag }
+        return tag
+    }
+}
+
+/// SentinelOne Deep Visibility (Cloud Funnel) categories and their Devo tables,
+/// `edr.sentinelone.dv.<event.category>`.
+public enum CloudFunnelCategorizer {
+    /// Every category seen in public fixtures and documentation (`driver` and `group` unverified).
+    public static let categories: [String] = [
+        "process", "cross_process", "dns", "file", "ip", "logins", "registry", "scheduled_task", "module",
+        "command_script", "indicators", "threat_intelligence_indicators", "url", "driver", "group",
+    ]
+    private static let known: Set<[UInt8]> = Set(Self.categories.map { Array($0.utf8) })
+
+    /// The tag of a record of `category` (its raw bytes), or nil when the category is unknown.
+    public static func tag(forCategory category: [UInt8]) -> String? {
+        guard Self.known.contains(category) else { return nil }
+        return "edr.sentinelone.dv.\(String(decoding: category, as: UTF8.self))"
+    }
+
+    /// The tag used for records whose category is missing or unknown, unless configured otherwise.
+    public static let defaultFallbackTag = "edr.sentinelone.dv.unknown"
+}

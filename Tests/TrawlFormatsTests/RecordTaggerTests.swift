@@ -1,0 +1,61 @@
+import NIOCore
+import Testing
+import TrawlFormats
+
+@Suite struct RecordTaggerTests {
+    @Test func cloudFunnelRecordsGoToTheirCategorysTableAndUnknownOnesToTheFallback() {
+        let tagger = RecordTagger(tag: "unused.tag", fieldRule: .cloudFunnel(fallback: "edr.sentinelone.dv.unknown"))
+        var object = tagger.forObject(key: "s1/cloud_funnel/2026/11/23/account_id=1/a.gz")
+        for category in CloudFunnelCategorizer.categories {
+            let record = ByteBuffer(
+                string: #"{"src.process.name":"x","event.category":"\#(category)","event.type":"T"}"#
+            )
+            #expect(object.tag(of: record) == "edr.sentinelone.dv.\(category)")
+        }
+        #expect(object.tag(of: ByteBuffer(string: #"{"event.category":"brand_new"}"#)) == "edr.sentinelone.dv.unknown")
+        #expect(object.tag(of: ByteBuffer(string: #"{"event.type":"X"}"#)) == "edr.sentinelone.dv.unknown")
+        #expect(object.tag(of: ByteBuffer(string: "not json")) == "edr.sentinelone.dv.unknown")
+        #expect(object.fallbacks == 3)
+    }
+
+    @Test func theFieldIsReadAtTheTopLevelOnly() {
+        let key = Array("event.category".utf8)
+        func value(_ text: String) -> String? {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBytes { raw in
+                JSONFieldReader.stringValue(of: key, in: raw).map { String(decoding: raw[$0], as: UTF8.self) }
+            }
+        }
+        #expect(
+            value(#"{"nested":{"event.category":"dns"},"list":[{"event.category":"ip"}],"event.category":"file"}"#)
+                == "file"
+        )
+        #expect(value(#"{"cmd":"echo \"event.category\":\"dns\"","event.category" : "process"}"#) == "process")
+        #expect(value(#"{"event.category":7}"#) == nil)
+        #expect(value(#"{"nested":{"event.category":"dns"}}"#) == nil)
+    }
+
+    @Test func keysAndFieldMappingsChooseTags() {
+        let tagger = RecordTagger(
+            tag: "cloud.aws.default",
+            keyTags: [.init(pattern: KeyPattern("AWSLogs/*/vpcflowlogs/*"), tag: "cloud.aws.vpc.flow")],
+            fieldRule: .mapping(
+                field: "eventSource",
+                mapping: ["s3.amazonaws.com": "cloud.aws.s3.events"],
+                fallback: nil
+            )
+        )
+        #expect(tagger.objectTag(key: "AWSLogs/1/vpcflowlogs/us-east-1/x.log.gz") == "cloud.aws.vpc.flow")
+        var object = tagger.forObject(key: "AWSLogs/1/CloudTrail/x.json.gz")
+        #expect(object.tag(of: ByteBuffer(string: #"{"eventSource":"s3.amazonaws.com"}"#)) == "cloud.aws.s3.events")
+        #expect(object.tag(of: ByteBuffer(string: #"{"eventSource":"ec2.amazonaws.com"}"#)) == "cloud.aws.default")
+    }
+
+    @Test func keyPatternsAreGlobs() {
+        #expect(KeyPattern("*/CloudTrail-Digest/*").matches("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"))
+        #expect(!KeyPattern("*/CloudTrail-Digest/*").matches("AWSLogs/1/CloudTrail/us-east-1/x.json.gz"))
+        #expect(KeyPattern("logs/??/*.gz").matches("logs/ab/c/d.gz"))
+        #expect(!KeyPattern("logs/??/*.gz").matches("logs/abc.gz"))
+        #expect(KeyPattern("*").matches(""))
+    }
+}
