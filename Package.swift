@@ -75,6 +75,7 @@ let package = Package(
                 "TrawlCore", "TrawlAWS", "TrawlFormats",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -96,7 +97,7 @@ let package = Package(
         .target(
             name: "TrawlApp",
             dependencies: [
-                "TrawlCore", "TrawlSources", "TrawlSinks",
+                "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

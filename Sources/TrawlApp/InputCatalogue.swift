@@ -1,5 +1,8 @@
+import Foundation
 import Logging
+import TrawlAWS
 import TrawlCore
+import TrawlFormats
 import TrawlSources
 
 /// One input type this build can run: its services and how to build a source for each configured one.
@@ -37,7 +40,7 @@ public struct InputType: Sendable {
 
 /// The input types of this build.
 public enum InputCatalogue {
-    public static let all: [InputType] = [localFiles]
+    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel]
 
     /// `local_files`: lines of local files (the quick start, replaying exports).
     public static let localFiles = InputType(name: "local_files", services: ["lines"]) { input, diagnostics in
@@ -70,6 +73,122 @@ public enum InputCatalogue {
                             resetPersistenceAuth: settings.common.resetPersistenceAuth,
                             logger: logger
                         )
+                    )
+                }
+            )
+        }
+        return planned
+    }
+
+    /// The processor, default tag and default key exclusions of each `aws_sqs` service.
+    static let sqsServices:
+        [String: (format: @Sendable (SQSObjectSettings) -> RecordFormat, tag: String?, exclude: [String])] = [
+            "cloudtrail": (
+                { .jsonDocument(listField: $0.listField) }, "cloud.aws.cloudtrail.events", ["*/CloudTrail-Digest/*"]
+            ),
+            "vpc_flow": ({ _ in .vpcFlow }, nil, []),
+            "json_lines": ({ _ in .jsonLines }, nil, []),
+            "json_document": ({ .jsonDocument(listField: $0.listField) }, nil, []),
+            "json_array": ({ _ in .jsonArray }, nil, []),
+            "csv": ({ _ in .csv }, nil, []),
+            "tsv": ({ _ in .tsv }, nil, []),
+            "lines": ({ _ in .lines }, nil, []),
+            "whole_object": ({ .wholeObject(maxBytes: $0.wholeObjectMaxBytes) }, nil, []),
+        ]
+
+    /// `aws_sqs`: objects announced by S3 notifications in an SQS queue, one service per processor.
+    public static let awsSQS = InputType(name: "aws_sqs", services: sqsServices.keys.sorted()) { input, diagnostics in
+        planSQSServices(input, diagnostics) { service, settings in
+            guard let preset = sqsServices[service.name] else { return nil }
+            guard let tag = settings.tag ?? preset.tag else {
+                diagnostics.record(
+                    TrawlError(
+                        .settingMissing,
+                        "required setting tag not found: the \(service.name) service has no default Devo table",
+                        location: "\(service.path).tag",
+                        fix: "Add tag: the Devo table of these events, e.g. my.app.aws.\(service.name)."
+                    )
+                )
+                return nil
+            }
+            let rule = settings.tagField.map {
+                RecordTagger.FieldRule.mapping(field: $0, mapping: settings.tagMapping, fallback: settings.tagDefault)
+            }
+            return (
+                preset.format(settings), RecordTagger(tag: tag, keyTags: settings.keyTags, fieldRule: rule),
+                preset.exclude
+            )
+        }
+    }
+
+    /// `sentinelone_cloud_funnel`: SentinelOne Deep Visibility events that Cloud Funnel writes to S3, one
+    /// Devo table per event category.
+    public static let cloudFunnel = InputType(name: "sentinelone_cloud_funnel", services: ["cloud_funnel"]) {
+        input,
+        diagnostics in
+        planSQSServices(input, diagnostics) { _, settings in
+            let fallback = settings.fallbackTag ?? CloudFunnelCategorizer.defaultFallbackTag
+            return (
+                .jsonLines, RecordTagger(tag: fallback, keyTags: [], fieldRule: .cloudFunnel(fallback: fallback)), []
+            )
+        }
+    }
+
+    /// Plans the services of an S3+SQS input: `preset` gives each service's processor, tagger and default
+    /// key exclusions (nil when it recorded an error).
+    static func planSQSServices(
+        _ input: InputConfiguration,
+        _ diagnostics: ConfigurationDiagnostics,
+        preset: (ServiceConfiguration, SQSObjectSettings) -> (RecordFormat, RecordTagger, [String])?
+    ) -> [InputType.PlannedService] {
+        let credentials =
+            SettingsDecoding.decode(
+                AWSCredentialSettings.self,
+                from: input.credentials,
+                path: "\(input.path).credentials",
+                diagnostics: diagnostics
+            ) ?? AWSCredentialSettings()
+        var planned: [InputType.PlannedService] = []
+        for service in input.services {
+            guard
+                let settings = SettingsDecoding.decode(
+                    SQSObjectSettings.self,
+                    from: service.node,
+                    path: service.path,
+                    diagnostics: diagnostics
+                ),
+                let (format, tagger, exclude) = preset(service, settings)
+            else { continue }
+            let configuration = SQSObjectSource.Configuration(
+                name: "\(input.name)/\(service.name)",
+                settings: settings,
+                credentials: credentials,
+                format: format,
+                tagger: tagger,
+                includeKeys: settings.includeKeys ?? [],
+                excludeKeys: settings.excludeKeys ?? exclude.map(KeyPattern.init)
+            )
+            planned.append(
+                InputType.PlannedService(
+                    input: input.name,
+                    inputID: input.id,
+                    service: service.name,
+                    period: .seconds(settings.common.requestPeriodInSeconds)
+                ) { store, key, logger in
+                    var ledgerKey = key
+                    ledgerKey.service = "\(key.service).ledger"
+                    return SQSObjectSource(
+                        configuration: configuration,
+                        ledger: S3ObjectLedger(
+                            persistence: ServicePersistence(
+                                store: store,
+                                key: ledgerKey,
+                                resetPersistenceAuth: settings.common.resetPersistenceAuth,
+                                logger: logger
+                            ),
+                            retention: .seconds(settings.ledgerRetentionHours * 3_600)
+                        ),
+                        environment: ProcessInfo.processInfo.environment
                     )
                 }
             )

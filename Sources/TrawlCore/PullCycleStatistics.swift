@@ -8,6 +8,8 @@ public struct PullCycleStatistics: Sendable, Equatable {
     public var duplicatesFilteredOut = 0
     /// Events accepted by every sink.
     public var sent = 0
+    /// The source has nothing more to give now (logged as "The data is up to date!").
+    public var upToDate = false
 
     public init(requests: Int = 0, received: Int = 0, duplicatesFilteredOut: Int = 0, sent: Int = 0) {
         self.requests = requests

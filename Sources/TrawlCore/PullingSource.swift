@@ -9,6 +9,16 @@ public protocol PullingSource: Sendable {
     /// Between units of work it checks ``PullContext/isShuttingDown`` and returns early when set; whatever it
     /// has not committed is pulled again next time.
     func pull(_ context: PullContext) async throws -> PullCycleStatistics
+
+    /// Runs `body` (every pull cycle of the service) while the source's long-lived resources, such as a
+    /// connection pool, are open, and closes them afterwards. The default has none.
+    func withResources(_ body: () async throws -> Void) async throws
+}
+
+extension PullingSource {
+    public func withResources(_ body: () async throws -> Void) async throws {
+        try await body()
+    }
 }
 
 /// What a pull cycle gets to work with.
@@ -64,6 +74,10 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
 
     public func run() async throws {
         defer { self.completion?.arrive() }
+        try await self.source.withResources { try await self.cycles() }
+    }
+
+    private func cycles() async throws {
         self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
         while true {
             let pullingID = PullingID.now()
@@ -76,6 +90,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                     PullContext(pullingID: pullingID, dispatcher: self.dispatcher, logger: logger)
                 )
                 logger.info("\(statistics.summary(pullingID: pullingID, elapsed: start.duration(to: self.clock.now)))")
+                if statistics.upToDate { logger.info("The data is up to date!") }
             } catch is CancellationError {
                 logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
                 return

@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 import TrawlApp
 import TrawlCore
+import TrawlFormats
 import TrawlSinks
 import TrawlSources
 import TrawlTesting
@@ -18,7 +19,8 @@ import TrawlTesting
 
     @Test func docsListExactlyTheCodesDefinedWithTheSameWords() throws {
         let rows = try Self.documentedRows()
-        let catalogue = TrawlError.Code.coreCatalogue + TrawlError.Code.sinksCatalogue
+        let catalogue =
+            TrawlError.Code.coreCatalogue + TrawlError.Code.sinksCatalogue + TrawlError.Code.formatsCatalogue
         #expect(Set(rows.keys) == Set(catalogue.map(\.id)))
         for code in catalogue {
             #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
@@ -162,6 +164,28 @@ enum ErrorScenarios {
                     PullContext(pullingID: .now(), dispatcher: dispatcher, logger: RecordingLogger().logger)
                 )
             }
+        },
+        301: { directory in
+            try await sqsScenario(
+                directory,
+                service: "json_lines",
+                objects: [
+                    [
+                        "key": "cut.gz", "text": String(repeating: "{\"a\":1}\n", count: 500), "compression": "gzip",
+                        "truncate": "40",
+                    ]
+                ]
+            )
+        },
+        302: { directory in
+            try await sqsScenario(
+                directory,
+                service: "json_array",
+                objects: [["key": "object.json", "text": "{\"a\":1}"]]
+            )
+        },
+        303: { directory in
+            try await sqsScenario(directory, service: "json_lines", objects: [], bodies: ["not a notification"])
         },
         500: { directory in
             let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
@@ -324,4 +348,24 @@ enum ErrorScenarios {
             \.code.id
         )
     }
+}
+
+/// Runs `trawl run --once` over a moto queue announcing `objects` (or carrying `bodies`) and returns the
+/// error ids its log shows.
+func sqsScenario(
+    _ directory: TemporaryDirectory,
+    service: String,
+    objects: [[String: String]],
+    bodies: [String] = []
+) async throws -> [Int] {
+    let fixture = try await MotoBucketQueue.make(notify: bodies.isEmpty)
+    try await fixture.put(objects)
+    try await fixture.send(bodies)
+    let (_, log) = try await S3CollectorsEndToEndTests.runOnce(
+        S3CollectorsEndToEndTests.configuration([
+            ("s3", "aws_sqs", service, fixture.serviceSettings + ", tag: my.app.test.event")
+        ]),
+        in: directory
+    )
+    return log.matches(of: /(?:SourceError|ApiError) (\d+)/).compactMap { Int($0.output.1) }
 }

@@ -5,7 +5,7 @@ public enum AWSPercentEncoding {
 
     /// `A-Z a-z 0-9 - . _ ~`
     @inline(__always)
-    static func isUnreserved(_ byte: UInt8) -> Bool {
+    public static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
@@ -65,7 +65,7 @@ public enum AWSPercentEncoding {
 }
 
 /// Lower-case hex of a digest or any bytes.
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var output: [UInt8] = []
     for byte in bytes {

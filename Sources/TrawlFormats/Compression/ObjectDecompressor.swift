@@ -54,7 +54,7 @@ public struct ObjectDecompressor {
         while true {
             var step: (consumed: Int, produced: Int) = (0, 0)
             var failure: DecompressionFailure?
-            self.input.withUnsafeReadableBytes { input in
+            _ = self.input.withUnsafeReadableBytes { input in
                 output.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { out in
                     let room = UnsafeMutableRawBufferPointer(rebasing: out[0..<min(out.count, maxBytes)])
                     do throws(DecompressionFailure) {

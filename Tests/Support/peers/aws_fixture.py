@@ -9,6 +9,9 @@ import sys
 import boto3
 from botocore.config import Config
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compress  # noqa: E402
+
 
 def client(service, command):
     keys = command.get("keys") or {"id": "testing", "secret": "testing"}
@@ -69,11 +72,16 @@ def bucket_queue(command):
 
 
 def put(command):
-    """Puts objects: {"key": ..., "text": ...} or {"key": ..., "size": N, "seed": S}; answers sha256 of each."""
+    """Puts objects: {"key": ..., "text": ...} or {"key": ..., "size": N, "seed": S}, compressed with
+    "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default) and cut to "truncate" bytes if
+    given; answers sha256 of each."""
     s3 = client("s3", command)
     answer = {}
     for item in command["objects"]:
         body = item["text"].encode() if "text" in item else pattern(item["size"], item.get("seed", "trawl"))
+        body = compress.one_or_multi(item.get("compression", "none"), body)
+        if "truncate" in item:
+            body = body[: int(item["truncate"])]
         s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body)
         answer[item["key"]] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
     return answer

@@ -23,14 +23,14 @@ def one(kind, data):
     raise SystemExit(f"unknown format {kind}")
 
 
-if __name__ == "__main__":
-    kind = sys.argv[1]
-    data = sys.stdin.buffer.read()
+def one_or_multi(kind, data):
     if kind.endswith("-multi"):
         base = kind[: -len("-multi")]
         third = len(data) // 3
         parts = [data[:third], data[third : 2 * third], data[2 * third :]]
-        out = b"".join(one(base, part) for part in parts)
-    else:
-        out = one(kind, data)
-    sys.stdout.buffer.write(out)
+        return b"".join(one(base, part) for part in parts)
+    return one(kind, data)
+
+
+if __name__ == "__main__":
+    sys.stdout.buffer.write(one_or_multi(sys.argv[1], sys.stdin.buffer.read()))

@@ -1,0 +1,144 @@
+import Foundation
+import TrawlAWS
+
+/// One S3 object a notification names.
+public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
+    public var bucket: String
+    /// The key, decoded (S3 event notifications form-encode it: `+` is a space).
+    public var key: String
+    /// The key exactly as the notification wrote it, for EventBridge, whose encoding is unverified.
+    public var rawKey: String
+    public var size: Int64?
+    public var eTag: String?
+    public var versionID: String?
+
+    public init(
+        bucket: String,
+        key: String,
+        rawKey: String? = nil,
+        size: Int64? = nil,
+        eTag: String? = nil,
+        versionID: String? = nil
+    ) {
+        self.bucket = bucket
+        self.key = key
+        self.rawKey = rawKey ?? key
+        self.size = size
+        self.eTag = eTag
+        self.versionID = versionID
+    }
+
+    /// `s3://bucket/key`
+    public var description: String { "s3://\(self.bucket)/\(self.key)" }
+}
+
+/// What an SQS message body announces. Every shape AWS delivers is recognised without configuration: S3
+/// event notifications (several records per message), the same wrapped by SNS (or SNS raw delivery),
+/// EventBridge "Object Created" events, and the s3:TestEvent S3 sends when notifications are configured.
+public enum S3Notification: Sendable, Equatable {
+    /// Objects were created: read them.
+    case objectsCreated([S3ObjectReference])
+    /// S3's test message, or events about something other than created objects: nothing to read.
+    case nothingToRead(reason: String)
+
+    /// Reads a message body.
+    ///
+    /// - Throws: ``NotificationUnrecognised`` when the body is none of the known shapes (a poison message).
+    public static func parse(_ body: String) throws(NotificationUnrecognised) -> S3Notification {
+        try Self.parse(body, depth: 0)
+    }
+
+    private static func parse(_ body: String, depth: Int) throws(NotificationUnrecognised) -> S3Notification {
+        guard let data = body.data(using: .utf8),
+            let document = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else {
+            throw NotificationUnrecognised(reason: "the body is not a JSON object")
+        }
+        if document["Type"] as? String == "Notification", let message = document["Message"] as? String, depth == 0 {
+            return try Self.parse(message, depth: 1)
+        }
+        if document["Event"] as? String == "s3:TestEvent" {
+            return .nothingToRead(reason: "s3:TestEvent")
+        }
+        if let records = document["Records"] as? [[String: Any]] {
+            return try Self.s3Event(records)
+        }
+        if document["detail-type"] as? String != nil, document["source"] as? String == "aws.s3" {
+            return try Self.eventBridge(document)
+        }
+        throw NotificationUnrecognised(
+            reason: "the JSON has none of Records, an SNS Message, an EventBridge aws.s3 detail or s3:TestEvent"
+        )
+    }
+
+    private static func s3Event(_ records: [[String: Any]]) throws(NotificationUnrecognised) -> S3Notification {
+        var objects: [S3ObjectReference] = []
+        var ignored: [String] = []
+        for record in records {
+            guard record["eventSource"] as? String == "aws:s3" else {
+                throw NotificationUnrecognised(
+                    reason: "a record's eventSource is \(record["eventSource"] ?? "missing"), not aws:s3"
+                )
+            }
+            let version = (record["eventVersion"] as? String) ?? ""
+            guard version.split(separator: ".").first == "2" else {
+                throw NotificationUnrecognised(reason: "S3 event version \(version) is not 2.x")
+            }
+            let name = (record["eventName"] as? String) ?? ""
+            guard name.hasPrefix("ObjectCreated:") else {
+                ignored.append(name)
+                continue
+            }
+            guard let s3 = record["s3"] as? [String: Any],
+                let bucket = (s3["bucket"] as? [String: Any])?["name"] as? String,
+                let object = s3["object"] as? [String: Any],
+                let rawKey = object["key"] as? String
+            else {
+                throw NotificationUnrecognised(reason: "an ObjectCreated record lacks s3.bucket.name or s3.object.key")
+            }
+            objects.append(
+                S3ObjectReference(
+                    bucket: bucket,
+                    key: AWSPercentEncoding.decode(rawKey, plusIsSpace: true) ?? rawKey,
+                    rawKey: rawKey,
+                    size: (object["size"] as? NSNumber)?.int64Value,
+                    eTag: object["eTag"] as? String,
+                    versionID: object["versionId"] as? String
+                )
+            )
+        }
+        if objects.isEmpty {
+            return .nothingToRead(reason: "events other than ObjectCreated: \(ignored.joined(separator: ", "))")
+        }
+        return .objectsCreated(objects)
+    }
+
+    private static func eventBridge(_ document: [String: Any]) throws(NotificationUnrecognised) -> S3Notification {
+        let type = document["detail-type"] as? String ?? ""
+        guard type == "Object Created" else { return .nothingToRead(reason: "EventBridge \(type)") }
+        guard let detail = document["detail"] as? [String: Any],
+            let bucket = (detail["bucket"] as? [String: Any])?["name"] as? String,
+            let object = detail["object"] as? [String: Any],
+            let key = object["key"] as? String
+        else {
+            throw NotificationUnrecognised(
+                reason: "an EventBridge Object Created event lacks detail.bucket.name or detail.object.key"
+            )
+        }
+        return .objectsCreated([
+            S3ObjectReference(
+                bucket: bucket,
+                key: key,
+                size: (object["size"] as? NSNumber)?.int64Value,
+                eTag: object["etag"] as? String,
+                versionID: object["version-id"] as? String
+            )
+        ])
+    }
+}
+
+/// A message body that is not an S3 notification.
+public struct NotificationUnrecognised: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { self.reason }
+}

@@ -1,0 +1,209 @@
+import TrawlAWS
+import TrawlCore
+import TrawlFormats
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `inputs.<name>.services.<service>` of the S3+SQS inputs (`aws_sqs`, `sentinelone_cloud_funnel`): the
+/// queue to follow, how to acknowledge it, and how to turn its objects into events. The seeds' settings
+/// keep their names and ranges.
+public struct SQSObjectSettings: Decodable, Sendable {
+    /// The queue's URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`); or `queueName`.
+    public var baseURL: String?
+    public var queueName: String?
+    public var queueOwnerAccountID: String?
+    public var region: String
+    /// One endpoint for S3, SQS and STS instead of AWS's (an emulator, a VPC endpoint proxy).
+    public var endpointURL: String?
+    public var s3Addressing: S3Client.Addressing?
+    /// Delete each message once every event of its objects was delivered; false never deletes.
+    public var ackMessages: Bool
+    public var visibilityTimeout: Int
+    /// How often a message still being processed has its visibility extended; a third of the timeout by default.
+    public var visibilityHeartbeat: Int
+    public var waitTimeout: Int
+    public var maxMessages: Int
+    /// Messages (and so objects) processed at once.
+    public var concurrency: Int
+    /// A message that is no notification is logged each time it is received; from this receive count on,
+    /// it is reported as waiting for the queue's redrive policy.
+    public var poisonReceiveCount: Int
+    public var compressedEvents: Bool
+    public var doNotSend: Bool
+    public var debugMD5: Bool
+    public var tag: String?
+    public var keyTags: [RecordTagger.KeyTag]
+    public var tagField: String?
+    public var tagMapping: [String: String]
+    public var tagDefault: String?
+    public var fallbackTag: String?
+    public var includeKeys: [KeyPattern]?
+    public var excludeKeys: [KeyPattern]?
+    public var listField: String
+    public var wholeObjectMaxBytes: Int
+    public var recordsPerCommit: Int
+    public var ledgerRetentionHours: Int
+    public var common: CommonServiceSettings
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case baseURL = "base_url"
+        case queueName = "queue_name"
+        case queueOwnerAccountID = "queue_owner_account_id"
+        case region
+        case endpointURL = "endpoint_url"
+        case s3Addressing = "s3_addressing"
+        case ackMessages = "ack_messages"
+        case visibilityTimeout = "sqs_visibility_timeout"
+        case visibilityHeartbeat = "sqs_visibility_heartbeat_in_seconds"
+        case waitTimeout = "sqs_wait_timeout"
+        case maxMessages = "sqs_max_messages"
+        case concurrency
+        case poisonReceiveCount = "poison_receive_count"
+        case compressedEvents = "compressed_events"
+        case doNotSend = "do_not_send"
+        case debugMD5 = "debug_md5"
+        case directMode = "direct_mode"
+        case tag
+        case keyTags = "key_tags"
+        case tagField = "tag_field"
+        case tagMapping = "tag_mapping"
+        case tagDefault = "tag_default"
+        case fallbackTag = "fallback_tag"
+        case includeKeys = "include_keys"
+        case excludeKeys = "exclude_keys"
+        case listField = "list_field"
+        case wholeObjectMaxBytes = "whole_object_max_bytes"
+        case recordsPerCommit = "records_per_commit"
+        case ledgerRetentionHours = "ledger_retention_hours"
+        case requestPeriodInSeconds = "request_period_in_seconds"
+        case resetPersistenceAuth = "reset_persistence_auth"
+    }
+
+    /// One `key_tags` entry.
+    struct KeyTagSetting: Decodable {
+        var tag: RecordTagger.KeyTag?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case pattern
+            case tag
+        }
+
+        init(from decoder: any Decoder) throws {
+            let settings = SettingsReader(decoder, keys: CodingKeys.self)
+            let pattern = settings.string(.pattern, required: true)
+            let tag = settings.string(.tag, required: true, format: devoTagFormat, isValid: isDevoTag)
+            if let pattern, let tag { self.tag = RecordTagger.KeyTag(pattern: KeyPattern(pattern), tag: tag) }
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.baseURL = settings.string(
+            .baseURL,
+            format: "a queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/my-queue",
+            isValid: { AWSEndpoint(url: $0) != nil && $0.split(separator: "/").count >= 4 }
+        )
+        self.queueName = settings.string(
+            .queueName,
+            format: "1-80 letters, digits, - and _ (.fifo allowed at the end)",
+            isValid: isQueueName
+        )
+        self.queueOwnerAccountID = settings.string(
+            .queueOwnerAccountID,
+            format: "a 12-digit AWS account id",
+            isValid: { $0.count == 12 && $0.allSatisfy(\.isNumber) }
+        )
+        self.region =
+            settings.string(
+                .region,
+                required: true,
+                format: "an AWS region such as us-east-1",
+                isValid: isRegion
+            ) ?? "us-east-1"
+        self.endpointURL = settings.string(
+            .endpointURL,
+            format: "an http(s) URL such as http://127.0.0.1:5000",
+            isValid: { AWSEndpoint(url: $0) != nil }
+        )
+        self.s3Addressing = settings.string(.s3Addressing, allowed: S3Client.Addressing.allCases.map(\.rawValue))
+            .flatMap(S3Client.Addressing.init(rawValue:))
+        self.ackMessages = settings.bool(.ackMessages, required: true, default: false)
+        self.visibilityTimeout = settings.int(.visibilityTimeout, default: 120, range: 120...43_200) ?? 120
+        self.visibilityHeartbeat =
+            settings.int(
+                .visibilityHeartbeat,
+                default: self.visibilityTimeout / 3,
+                range: 1...(self.visibilityTimeout - 1)
+            )
+            ?? self.visibilityTimeout / 3
+        self.waitTimeout = settings.int(.waitTimeout, default: 20, range: 0...20) ?? 20
+        self.maxMessages = settings.int(.maxMessages, default: 10, range: 1...10) ?? 10
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        self.concurrency = settings.int(.concurrency, default: cores, range: 1...256) ?? cores
+        self.poisonReceiveCount = settings.int(.poisonReceiveCount, default: 5, range: 1...1_000) ?? 5
+        self.compressedEvents = settings.bool(.compressedEvents, default: false)
+        self.doNotSend = settings.bool(.doNotSend, default: false)
+        self.debugMD5 = settings.bool(.debugMD5, default: false)
+        _ = settings.bool(.directMode, default: false)
+        self.tag = settings.string(.tag, format: devoTagFormat, isValid: isDevoTag)
+        self.keyTags = (settings.value(.keyTags, as: [KeyTagSetting].self) ?? []).compactMap(\.tag)
+        self.tagField = settings.string(.tagField)
+        self.tagMapping = settings.value(.tagMapping, as: [String: String].self) ?? [:]
+        for (value, tag) in self.tagMapping where !isDevoTag(tag) {
+            settings.record(
+                .settingWrongFormat,
+                "tag_mapping maps \"\(value)\" to \"\(tag)\", which is not a Devo tag (\(devoTagFormat))",
+                at: CodingKeys.tagMapping
+            )
+        }
+        if !self.tagMapping.isEmpty, self.tagField == nil {
+            settings.record(
+                .settingMissing,
+                "required setting tag_field not found: tag_mapping needs the record field it maps",
+                at: CodingKeys.tagField,
+                fix: "Add tag_field: the top-level field of each record whose value picks the tag (e.g. eventSource)."
+            )
+        }
+        self.tagDefault = settings.string(.tagDefault, format: devoTagFormat, isValid: isDevoTag)
+        self.fallbackTag = settings.string(.fallbackTag, format: devoTagFormat, isValid: isDevoTag)
+        self.includeKeys = settings.value(.includeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
+        self.excludeKeys = settings.value(.excludeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
+        self.listField = settings.string(.listField, default: "Records") ?? "Records"
+        self.wholeObjectMaxBytes =
+            settings.int(.wholeObjectMaxBytes, default: 8 << 20, range: 1...(64 << 20)) ?? 8 << 20
+        self.recordsPerCommit = settings.int(.recordsPerCommit, default: 10_000, range: 1...1_000_000) ?? 10_000
+        self.ledgerRetentionHours = settings.int(.ledgerRetentionHours, default: 168, range: 1...8_760) ?? 168
+        self.common = settings.commonServiceSettings(
+            requestPeriod: .requestPeriodInSeconds,
+            resetPersistenceAuth: .resetPersistenceAuth,
+            defaultPeriod: 5
+        )
+        if (self.baseURL == nil) == (self.queueName == nil) {
+            settings.record(
+                .settingMissing,
+                self.baseURL == nil
+                    ? "required setting base_url not found (or queue_name)"
+                    : "base_url and queue_name are both given",
+                at: CodingKeys.baseURL,
+                fix: "Give the queue as base_url (its URL) or as queue_name (with region), not both."
+            )
+        }
+    }
+}
+
+let devoTagFormat = "dot-separated lowercase words, e.g. my.app.trawl.demo"
+
+func isQueueName(_ text: String) -> Bool {
+    let name = text.hasSuffix(".fifo") ? String(text.dropLast(5)) : text
+    return (1...80).contains(text.count)
+        && name.utf8.allSatisfy {
+            AWSPercentEncoding.isUnreserved($0) && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "~")
+        }
+}
+
+func isRegion(_ text: String) -> Bool {
+    let parts = text.split(separator: "-")
+    return parts.count >= 3 && text.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+}

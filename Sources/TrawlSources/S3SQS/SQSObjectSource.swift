@@ -1,0 +1,450 @@
+import Crypto
+import Logging
+import NIOCore
+import Synchronization
+import TrawlAWS
+import TrawlCore
+import TrawlFormats
+
+/// Follows S3 notifications in an SQS queue: each cycle it long-polls the queue, reads the objects each
+/// message names (several messages at once), splits them into events and publishes them; a message is
+/// deleted only once every event of every object it names was accepted by every output, and its
+/// visibility is extended meanwhile, so a big object is not handed to another reader halfway through.
+///
+/// The ``S3ObjectLedger`` makes a notification received again (SQS delivers at least once, a crash can
+/// come before the delete) skip what was already delivered.
+public final class SQSObjectSource: PullingSource {
+    /// What one service of an S3+SQS input does.
+    public struct Configuration: Sendable {
+        /// `<input>/<service>`, for logs and event metadata.
+        public var name: String
+        public var settings: SQSObjectSettings
+        public var credentials: AWSCredentialSettings
+        public var format: RecordFormat
+        public var tagger: RecordTagger
+        public var includeKeys: [KeyPattern]
+        public var excludeKeys: [KeyPattern]
+
+        public init(
+            name: String,
+            settings: SQSObjectSettings,
+            credentials: AWSCredentialSettings,
+            format: RecordFormat,
+            tagger: RecordTagger,
+            includeKeys: [KeyPattern],
+            excludeKeys: [KeyPattern]
+        ) {
+            self.name = name
+            self.settings = settings
+            self.credentials = credentials
+            self.format = format
+            self.tagger = tagger
+            self.includeKeys = includeKeys
+            self.excludeKeys = excludeKeys
+        }
+
+        /// Whether the object at `key` is read at all.
+        public func reads(key: String) -> Bool {
+            (self.includeKeys.isEmpty || self.includeKeys.contains { $0.matches(key) })
+                && !self.excludeKeys.contains { $0.matches(key) }
+        }
+    }
+
+    /// The queue and the clients, resolved at the first cycle.
+    struct Connection: Sendable {
+        var sqs: SQSClient
+        var s3: S3Client
+        var queueURL: String
+        var queueARN: String
+    }
+
+    public let configuration: Configuration
+    public let ledger: S3ObjectLedger
+    let aws: AWSClient
+    let environment: [String: String]
+    private let connection = Mutex<Connection?>(nil)
+
+    public init(
+        configuration: Configuration,
+        ledger: S3ObjectLedger,
+        aws: AWSClient = AWSClient(),
+        environment: [String: String]
+    ) {
+        self.configuration = configuration
+        self.ledger = ledger
+        self.aws = aws
+        self.environment = environment
+    }
+
+    public func withResources(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            try? await self.aws.shutdown()
+            throw error
+        }
+        try await self.aws.shutdown()
+    }
+
+    var settings: SQSObjectSettings { self.configuration.settings }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        let connection = try await self.connect(logger: context.logger)
+        let counters = CycleCounters()
+        var upToDate = false
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            var reportedDone = 0
+            while !context.isShuttingDown {
+                if inFlight >= self.settings.concurrency {
+                    try await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                counters.update { $0.statistics.requests += 1 }
+                let messages = try await connection.sqs.receiveMessages(
+                    queueURL: connection.queueURL,
+                    maxMessages: min(self.settings.maxMessages, self.settings.concurrency - inFlight),
+                    waitTimeSeconds: inFlight == 0 ? self.settings.waitTimeout : 0,
+                    visibilityTimeout: self.settings.visibilityTimeout,
+                    logger: context.logger
+                )
+                if messages.isEmpty {
+                    if inFlight == 0 {
+                        context.logger.info("No visible messages found in the queue \(connection.queueARN)")
+                        upToDate = true
+                        break
+                    }
+                    try await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                let done = counters.read { $0.messagesDone }
+                if done > reportedDone {
+                    reportedDone = done
+                    self.logPartial(counters, context: context)
+                }
+                context.logger.info(
+                    "Fetched \(messages.count) message(s) from SQS \(connection.queueARN). Extracting records from S3 files."
+                )
+                for message in messages {
+                    inFlight += 1
+                    group.addTask {
+                        await self.process(message, connection: connection, counters: counters, context: context)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        if counters.read({ $0.messagesDone }) > 0 { self.logPartial(counters, context: context) }
+        var statistics = counters.read { $0.statistics }
+        statistics.upToDate = upToDate && !context.isShuttingDown
+        return statistics
+    }
+
+    private func logPartial(_ counters: CycleCounters, context: PullContext) {
+        let (perTag, statistics) = counters.read { ($0.perTag, $0.statistics) }
+        let tags = perTag.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value)" }.joined(separator: ", ")
+        context.logger.info("(Partial) Number of messages per tag sent so far in this partial pull cycle: {\(tags)}")
+        let elapsed = Duration.microseconds(UTCTimestamp.now().microsecondsSinceEpoch - context.pullingID.microseconds)
+        context.logger.info("(Partial) \(statistics.summary(pullingID: context.pullingID, elapsed: elapsed))")
+    }
+
+    /// Resolves the queue and checks it exists (the seeds' setup), once.
+    func connect(logger: Logger) async throws -> Connection {
+        if let connection = self.connection.withLock({ $0 }) { return connection }
+        let settings = self.settings
+        let override = settings.endpointURL.flatMap(AWSEndpoint.init(url:))
+        let credentials = try self.configuration.credentials.makeProvider(
+            client: self.aws,
+            region: settings.region,
+            stsEndpoint: override,
+            environment: self.environment,
+            clock: ContinuousClock()
+        )
+        var sqsEndpoint = override
+        if sqsEndpoint == nil, let baseURL = settings.baseURL, let queueEndpoint = AWSEndpoint(url: baseURL) {
+            sqsEndpoint = AWSEndpoint(scheme: queueEndpoint.scheme, host: queueEndpoint.host, port: queueEndpoint.port)
+        }
+        let sqs = SQSClient(client: self.aws, region: settings.region, endpoint: sqsEndpoint, credentials: credentials)
+        let queueURL: String
+        if let baseURL = settings.baseURL {
+            queueURL = baseURL
+        } else {
+            queueURL = try await sqs.queueURL(
+                name: settings.queueName ?? "",
+                ownerAccountID: settings.queueOwnerAccountID,
+                logger: logger
+            )
+        }
+        logger.info("Checking if SQS queue \(queueURL) exists")
+        let attributes = try await sqs.queueAttributes(queueURL: queueURL, names: ["QueueArn"], logger: logger)
+        let arn = attributes["QueueArn"] ?? queueURL
+        logger.info("SQS queue \(arn) exists. Records are pullable.")
+        let connection = Connection(
+            sqs: sqs,
+            s3: S3Client(
+                client: self.aws,
+                region: settings.region,
+                endpoint: override,
+                addressing: settings.s3Addressing,
+                credentials: credentials
+            ),
+            queueURL: queueURL,
+            queueARN: arn
+        )
+        self.connection.withLock { $0 = connection }
+        return connection
+    }
+
+    /// Reads every object of one message and deletes the message once all were delivered. Never throws:
+    /// a failure is logged and the message stays in the queue, to be received again.
+    private func process(
+        _ message: SQSMessage,
+        connection: Connection,
+        counters: CycleCounters,
+        context: PullContext
+    ) async {
+        var logger = context.logger
+        logger[metadataKey: "sqs.message.id"] = "\(message.messageID)"
+        defer { counters.update { $0.messagesDone += 1 } }
+        let notification: S3Notification
+        do {
+            notification = try S3Notification.parse(message.body)
+        } catch {
+            self.reportPoison(message, reason: error.reason, connection: connection, logger: logger)
+            return
+        }
+        do {
+            switch notification {
+            case .nothingToRead(let reason):
+                logger.info("Message \(message.messageID) names no object to read (\(reason)); deleting it")
+            case .objectsCreated(let objects):
+                try await self.keepingInvisible(message, connection: connection, counters: counters, logger: logger) {
+                    for object in objects {
+                        var objectLogger = logger
+                        objectLogger[metadataKey: "s3.bucket"] = "\(object.bucket)"
+                        objectLogger[metadataKey: "s3.key"] = "\(object.key)"
+                        try await self.read(
+                            object,
+                            connection: connection,
+                            counters: counters,
+                            context: context,
+                            logger: objectLogger
+                        )
+                        if context.isShuttingDown { throw CancellationError() }
+                    }
+                }
+                if self.settings.debugMD5 { try await self.publishMD5(of: message, context: context) }
+            }
+            try await self.acknowledge(message, connection: connection, counters: counters, logger: logger)
+        } catch is CancellationError {
+            logger.info(
+                "Stopping: message \(message.messageID) is left in the queue; what was delivered of it is in the ledger"
+            )
+        } catch let error as TrawlError {
+            logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+        } catch let error as AcknowledgementRejected {
+            logger.error(
+                "Message \(message.messageID) is left in the queue: an output gave up on \(error.unit): \(error.message)"
+            )
+        } catch {
+            logger.error("Message \(message.messageID) is left in the queue: \(error)")
+        }
+    }
+
+    private func reportPoison(_ message: SQSMessage, reason: String, connection: Connection, logger: Logger) {
+        let receives = message.approximateReceiveCount ?? 1
+        let error = TrawlError(
+            .notificationUnrecognised,
+            "message \(message.messageID) (received \(receives) time(s)) is not an S3 notification: \(reason); its body starts with \(String(message.body.prefix(120)).debugDescription)",
+            location: connection.queueARN
+        )
+        logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+        if receives >= self.settings.poisonReceiveCount {
+            logger.warning(
+                "Message \(message.messageID) was received \(receives) times and is still not a notification: Trawl never deletes it; the queue's redrive policy should move it to its dead-letter queue"
+            )
+        }
+    }
+
+    private func acknowledge(
+        _ message: SQSMessage,
+        connection: Connection,
+        counters: CycleCounters,
+        logger: Logger
+    ) async throws {
+        guard self.settings.ackMessages else {
+            logger.debug("ack_messages is false: message \(message.messageID) stays in the queue")
+            return
+        }
+        counters.update { $0.statistics.requests += 1 }
+        let outcome = try await connection.sqs.deleteMessages(
+            queueURL: connection.queueURL,
+            receiptHandles: [message.receiptHandle],
+            logger: logger
+        )
+        if let failure = outcome.failed.first {
+            logger.warning(
+                "Message \(message.messageID) was delivered but could not be deleted (\(failure.code): \(failure.message)); when it comes back the ledger skips its objects"
+            )
+        } else {
+            logger.info("Acked message \(message.messageID)")
+        }
+    }
+
+    /// Runs `body` while extending the message's visibility every `sqs_visibility_heartbeat_in_seconds`.
+    private func keepingInvisible(
+        _ message: SQSMessage,
+        connection: Connection,
+        counters: CycleCounters,
+        logger: Logger,
+        _ body: () async throws -> Void
+    ) async throws {
+        let settings = self.settings
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    do {
+                        try await Task.sleep(for: .seconds(settings.visibilityHeartbeat))
+                    } catch {
+                        return
+                    }
+                    do {
+                        counters.update { $0.statistics.requests += 1 }
+                        try await connection.sqs.changeVisibility(
+                            queueURL: connection.queueURL,
+                            receiptHandle: message.receiptHandle,
+                            timeout: settings.visibilityTimeout,
+                            logger: logger
+                        )
+                        logger.info(
+                            "Extended the visibility of message \(message.messageID) to \(settings.visibilityTimeout) seconds: its objects are still being processed"
+                        )
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.warning("Could not extend the visibility of message \(message.messageID): \(error)")
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            try await body()
+        }
+    }
+
+    /// Reads one object and publishes its events in commits of `records_per_commit`, recording each
+    /// delivered commit in the ledger.
+    private func read(
+        _ object: S3ObjectReference,
+        connection: Connection,
+        counters: CycleCounters,
+        context: PullContext,
+        logger: Logger
+    ) async throws {
+        guard self.configuration.reads(key: object.key) else {
+            logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
+            return
+        }
+        var identity = S3ObjectLedger.identity(of: object, eTag: nil)
+        var entry = try self.ledger.entry(identity)
+        if let entry, entry.complete {
+            counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
+            logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
+            return
+        }
+        counters.update { $0.statistics.requests += 1 }
+        let stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
+        if object.eTag == nil, object.versionID == nil {
+            identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
+            entry = try self.ledger.entry(identity)
+            if let entry, entry.complete {
+                counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
+                logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
+                return
+            }
+        }
+        var reader = ObjectReader(
+            source: self,
+            object: object,
+            identity: identity,
+            alreadyDelivered: entry?.delivered ?? 0,
+            counters: counters,
+            context: context,
+            logger: logger
+        )
+        var decompressor = ObjectDecompressor()
+        do {
+            for try await piece in stream {
+                decompressor.feed(piece)
+                try await reader.drain(&decompressor)
+                if context.isShuttingDown { throw CancellationError() }
+            }
+            decompressor.endInput()
+            try await reader.drain(&decompressor)
+            try await reader.finish()
+        } catch let failure as DecompressionFailure {
+            throw TrawlError(
+                .objectCorrupt,
+                "\(object) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
+                location: object.description
+            )
+        } catch let failure as RecordFormatFailure {
+            throw TrawlError(
+                .objectFormatMismatch,
+                "\(object) does not fit the \(self.configuration.format) processor: \(failure)",
+                location: object.description
+            )
+        }
+        if self.settings.compressedEvents, decompressor.format == CompressionFormat.none {
+            logger.warning("compressed_events is true but \(object) is not compressed: it was read as is")
+        }
+        logger.debug("Read \(object): \(reader.index) records, \(decompressor.producedBytes) bytes")
+    }
+
+    /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).
+    private func publishMD5(of message: SQSMessage, context: PullContext) async throws {
+        let md5 = hexString(Insecure.MD5.hash(data: Array(message.body.utf8)))
+        var body = ByteBuffer()
+        body.writeString(
+            "{\"message_id\":\"\(message.messageID)\",\"md5\":\"\(md5)\",\"receive_count\":\(message.approximateReceiveCount ?? 1)}"
+        )
+        let acknowledgement = Acknowledgement(unit: "sqs message \(message.messageID)")
+        try await context.dispatcher.publish(
+            [
+                Event(
+                    tag: "my.app.sqs.message_body",
+                    body: body,
+                    metadata: EventMetadata(
+                        source: self.configuration.name,
+                        unit: "sqs message \(message.messageID)",
+                        offset: 0,
+                        pullingID: context.pullingID
+                    )
+                )
+            ],
+            acknowledgement: acknowledgement
+        )
+        acknowledgement.seal()
+        try await acknowledgement.delivered()
+    }
+}
+
+/// The running counts of one pull cycle, shared by the messages processed at once.
+final class CycleCounters: Sendable {
+    struct Counts {
+        var statistics = PullCycleStatistics()
+        var perTag: [String: Int] = [:]
+        var messagesDone = 0
+    }
+
+    private let counts = Mutex(Counts())
+
+    func update(_ body: (inout Counts) -> Void) {
+        self.counts.withLock { body(&$0) }
+    }
+
+    func read<T>(_ body: (Counts) -> T) -> T {
+        self.counts.withLock { body($0) }
+    }
+}

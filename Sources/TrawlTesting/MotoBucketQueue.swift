@@ -1,0 +1,46 @@
+import Foundation
+
+/// A bucket whose object-created notifications go to a queue, on the shared moto server: what an S3+SQS
+/// collector follows. Tests put objects and send messages through it as an operator's pipeline would.
+public struct MotoBucketQueue: Sendable {
+    public let moto: MotoServer
+    public let bucket: String
+    public let queueURL: String
+
+    /// A new bucket and queue with unique names; with `notify`, S3 announces each object created (and,
+    /// like AWS, first sends an s3:TestEvent).
+    public static func make(notify: Bool = true) async throws -> MotoBucketQueue {
+        let moto = try await MotoServer.open()
+        let name = "trawl-\(UUID().uuidString.prefix(8).lowercased())"
+        let answer = try await moto.fixtureJSON([
+            "command": "bucket-queue", "bucket": name, "queue": name, "notify": notify,
+        ])
+        guard let queueURL = answer["queue_url"] as? String else {
+            throw PeerFailed(description: "bucket-queue answered no queue_url: \(answer)")
+        }
+        return MotoBucketQueue(moto: moto, bucket: name, queueURL: queueURL)
+    }
+
+    /// Puts objects: `["key": ..., "text": ..., "compression": "gzip"]` (gzip, gzip-multi, zstd, snappy,
+    /// bzip2 or none).
+    public func put(_ objects: [[String: String]]) async throws {
+        try await self.moto.fixture(["command": "put", "bucket": self.bucket, "objects": objects])
+    }
+
+    /// Sends message bodies to the queue.
+    public func send(_ bodies: [String]) async throws {
+        try await self.moto.fixture(["command": "send", "queue_url": self.queueURL, "bodies": bodies])
+    }
+
+    /// Messages still in the queue, visible or not.
+    public func messagesLeft() async throws -> Int {
+        let counts = try await self.moto.fixtureJSON(["command": "queue-count", "queue_url": self.queueURL])
+        return (counts["ApproximateNumberOfMessages"] as? Int ?? 0)
+            + (counts["ApproximateNumberOfMessagesNotVisible"] as? Int ?? 0)
+    }
+
+    /// The service settings (YAML flow mapping entries) that point an S3+SQS input at this queue.
+    public var serviceSettings: String {
+        "base_url: \"\(self.queueURL)\", region: us-east-1, endpoint_url: \"\(self.moto.endpoint)\""
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import TrawlTesting
+
+/// `trawl run` with the S3+SQS inputs against moto, as a user runs it: a configuration file, the binary,
+/// and the delivered lines in the file output.
+@Suite struct S3CollectorsEndToEndTests {
+    /// A configuration with one S3+SQS input per entry of `inputs` (name: (type, service, settings)).
+    static func configuration(_ inputs: [(name: String, type: String, service: String, settings: String)]) -> String {
+        var text = """
+            globals: {id: s3-test, hostname: vm, persistence: {directory: ./state}}
+            inputs:
+
+            """
+        for (index, input) in inputs.enumerated() {
+            text += """
+                  \(input.name):
+                    id: \(index + 1)
+                    type: \(input.type)
+                    credentials: {aws_access_key_id: AKIDEXAMPLEKEY123456, aws_secret_access_key: testing}
+                    services:
+                      \(input.service): {\(input.settings), ack_messages: true, sqs_wait_timeout: 1}
+
+                """
+        }
+        text += """
+            outputs:
+              out: {type: file, settings: {path: ./out.log}}
+
+            """
+        return text
+    }
+
+    /// Runs `trawl run --once` in `directory` with `configuration`; returns its status and stderr (the log).
+    static func runOnce(_ configuration: String, in directory: TemporaryDirectory) async throws -> (Int32, String) {
+        try directory.write("config.yaml", configuration)
+        let (status, _, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["run", "--once", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        return (status, log)
+    }
+
+    @Test func cloudFunnelAndCloudTrailObjectsReachTheFileOutputOnceEach() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let funnel = try await MotoBucketQueue.make()
+        let trail = try await MotoBucketQueue.make()
+        let categories = ["process", "dns", "file", "registry", "ip"]
+        let funnelLines = (0..<40).map {
+            #"{"event.category":"\#(categories[$0 % 5])","event.type":"T","event.time":17000000\#($0),"src.process.name":"p\#($0).exe"}"#
+        }
+        try await funnel.put([
+            [
+                "key": "s1/cloud_funnel/2026/11/23/account_id=1/a.log.gz",
+                "text": funnelLines[0..<25].joined(separator: "\n"), "compression": "gzip",
+            ],
+            [
+                "key": "s1/cloud_funnel/2026/11/23/account_id=1/b.log.gz",
+                "text": funnelLines[25...].joined(separator: "\n"), "compression": "zstd",
+            ],
+        ])
+        let trailRecords = (0..<3).map { #"{"eventVersion":"1.08","eventName":"Call\#($0)","awsRegion":"us-east-1"}"# }
+        try await trail.put([
+            [
+                "key": "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/23/x.json.gz",
+                "text": "{\"Records\":[\(trailRecords.joined(separator: ","))]}", "compression": "gzip",
+            ],
+            [
+                "key": "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/11/23/d.json.gz", "text": "{}",
+                "compression": "gzip",
+            ],
+        ])
+        let (status, log) = try await Self.runOnce(
+            Self.configuration([
+                ("s1", "sentinelone_cloud_funnel", "cloud_funnel", funnel.serviceSettings),
+                ("trail", "aws_sqs", "cloudtrail", trail.serviceSettings),
+            ]),
+            in: directory
+        )
+        #expect(status == 0, "\(log)")
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let expected =
+            funnelLines.enumerated().map {
+                "<14>Jan  1 00:00:00 vm edr.sentinelone.dv.\(categories[$0.offset % 5]): \($0.element)"
+            }
+            + trailRecords.map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)" }
+        #expect(delivered.sorted() == expected.sorted())
+        #expect(log.contains("Extracting records from S3 files."))
+        #expect(
+            log.contains(
+                "(Partial) Number of messages per tag sent so far in this partial pull cycle: {'edr.sentinelone.dv.dns': 8"
+            )
+        )
+        #expect(log.contains("The data is up to date!"))
+        #expect(try await funnel.messagesLeft() == 0)
+        #expect(try await trail.messagesLeft() == 0)
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+import TrawlAWS
+import TrawlCore
+import TrawlFormats
+import TrawlSources
+import TrawlTesting
+
+/// A sink that takes `delay` per write, to see what a slow output does to the queue.
+final class SlowSink: EventSink {
+    let name = "slow"
+    let delay: Duration
+    private let received = Mutex<[Event]>([])
+
+    init(delay: Duration) { self.delay = delay }
+
+    func write(_ batches: [EventBatch]) async throws {
+        try await Task.sleep(for: self.delay)
+        self.received.withLock { $0 += batches.flatMap(\.events) }
+    }
+
+    func close() async throws {}
+    var events: [Event] { self.received.withLock { $0 } }
+}
+
+/// The S3+SQS source against moto: a bucket whose notifications go to a queue, objects put as an
+/// operator's pipeline would, and one pull cycle into a collecting sink.
+struct SQSHarness {
+    let fixture: MotoBucketQueue
+    let directory: TemporaryDirectory
+    let log = RecordingLogger()
+
+    static func make(notify: Bool = true) async throws -> SQSHarness {
+        SQSHarness(fixture: try await MotoBucketQueue.make(notify: notify), directory: try TemporaryDirectory())
+    }
+
+    var bucket: String { self.fixture.bucket }
+    func put(_ objects: [[String: String]]) async throws { try await self.fixture.put(objects) }
+    func send(_ bodies: [String]) async throws { try await self.fixture.send(bodies) }
+    func messagesLeft() async throws -> Int { try await self.fixture.messagesLeft() }
+
+    func source(
+        format: RecordFormat = .jsonLines,
+        tagger: RecordTagger = RecordTagger(tag: "my.app.s3.events"),
+        exclude: [String] = [],
+        extra: String = ""
+    ) throws -> SQSObjectSource {
+        let settings = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml:
+                "{\(self.fixture.serviceSettings), ack_messages: true, sqs_wait_timeout: 1, records_per_commit: 3\(extra)}"
+        )
+        let store = try FileStateStore(directory: "\(self.directory.path)/state")
+        return SQSObjectSource(
+            configuration: SQSObjectSource.Configuration(
+                name: "s3/test",
+                settings: settings,
+                credentials: AWSCredentialSettings(accessKeyID: "AKIDEXAMPLEKEY123456", secretAccessKey: "testing"),
+                format: format,
+                tagger: tagger,
+                includeKeys: [],
+                excludeKeys: exclude.map(KeyPattern.init)
+            ),
+            ledger: S3ObjectLedger(
+                persistence: ServicePersistence(
+                    store: store,
+                    key: StateKey(collectorID: "c", input: "1", service: "test.ledger"),
+                    resetPersistenceAuth: "",
+                    logger: self.log.logger
+                ),
+                retention: .seconds(3_600)
+            ),
+            environment: [:]
+        )
+    }
+
+    /// One pull cycle whose events go to `sink`, acknowledged as the sink accepts them.
+    func pull(_ source: SQSObjectSource, into sink: any EventSink) async throws -> PullCycleStatistics {
+        let queue = BoundedEventQueue(maxBufferedEvents: 1_000)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 2)
+        var statistics = PullCycleStatistics()
+        try await source.withResources {
+            statistics = try await withThrowingTaskGroup(of: PullCycleStatistics?.self) { group in
+                let batches = try queue.takeBatches()
+                group.addTask {
+                    for await batch in batches {
+                        try await sink.write([batch])
+                        batch.acknowledgement.release()
+                    }
+                    return nil
+                }
+                let statistics = try await source.pull(
+                    PullContext(pullingID: PullingID.now(), dispatcher: dispatcher, logger: self.log.logger)
+                )
+                group.cancelAll()
+                return statistics
+            }
+        }
+        return statistics
+    }
+
+    func remove() { self.directory.remove() }
+}
+
+func jsonLines(_ prefix: String, count: Int) -> String {
+    (0..<count).map { "{\"id\":\"\(prefix)-\($0)\"}\n" }.joined()
+}
+
+@Suite(.serialized) struct SQSObjectSourceAgainstMotoTests {
+    @Test func readsEveryCompressionAnnouncedByRealNotificationsAndEmptiesTheQueue() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        let formats = ["gzip", "gzip-multi", "zstd", "snappy", "bzip2", "none"]
+        try await harness.put(
+            formats.map { ["key": "logs/\($0) object", "text": jsonLines($0, count: 7), "compression": $0] }
+        )
+        let sink = CollectingSink()
+        let statistics = try await harness.pull(try harness.source(), into: sink)
+        let bodies = Set(sink.events.map { String(buffer: $0.body) })
+        #expect(bodies == Set(formats.flatMap { format in (0..<7).map { "{\"id\":\"\(format)-\($0)\"}" } }))
+        #expect(sink.events.count == formats.count * 7)
+        #expect(statistics.sent == formats.count * 7)
+        #expect(statistics.upToDate)
+        #expect(
+            sink.events.allSatisfy {
+                $0.tag == "my.app.s3.events" && $0.metadata.unit.hasPrefix("s3://\(harness.bucket)/logs/")
+            }
+        )
+        #expect(try await harness.messagesLeft() == 0)
+        #expect(!harness.log.messages(containing: "names no object to read (s3:TestEvent)").isEmpty)
+        #expect(!harness.log.messages(containing: "No visible messages found in the queue arn:aws:sqs:").isEmpty)
+    }
+
+    @Test func readsEveryNotificationShapeAndSkipsWhatNamesNoCreatedObject() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        try await harness.put([
+            ["key": "a b/s3 event.json", "text": jsonLines("s3", count: 2)],
+            ["key": "second.json", "text": jsonLines("second", count: 1)],
+            ["key": "sns.json", "text": jsonLines("sns", count: 2)],
+            ["key": "bridge dir/bridge.json", "text": jsonLines("bridge", count: 2)],
+        ])
+        func record(_ key: String, name: String = "ObjectCreated:Put") -> [String: Any] {
+            [
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": name,
+                "s3": ["bucket": ["name": harness.bucket], "object": ["key": key, "size": 10]],
+            ]
+        }
+        func json(_ object: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        let s3Event = try json(["Records": [record("a+b/s3+event.json"), record("second.json")]])
+        let sns = try json([
+            "Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            "Message": try json(["Records": [record("sns.json")]]),
+        ])
+        let bridge = try json([
+            "version": "0", "detail-type": "Object Created", "source": "aws.s3",
+            "detail": [
+                "bucket": ["name": harness.bucket], "object": ["key": "bridge dir/bridge.json", "size": 10],
+                "reason": "PutObject",
+            ],
+        ])
+        let test = try json([
+            "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T00:00:00Z", "Bucket": harness.bucket,
+        ])
+        let removed = try json(["Records": [record("gone.json", name: "ObjectRemoved:Delete")]])
+        try await harness.send([s3Event, sns, bridge, test, removed])
+        let sink = CollectingSink()
+        let statistics = try await harness.pull(try harness.source(), into: sink)
+        let ids = Set(sink.events.map { String(buffer: $0.body) })
+        #expect(
+            ids
+                == Set(
+                    ["s3-0", "s3-1", "second-0", "sns-0", "sns-1", "bridge-0", "bridge-1"].map { "{\"id\":\"\($0)\"}" }
+                )
+        )
+        #expect(statistics.sent == 7)
+        #expect(try await harness.messagesLeft() == 0)
+        #expect(harness.log.messages(containing: "names no object to read").count == 2)
+    }
+
+    @Test func aPoisonMessageIsLoggedWithItsIDAndLeftInTheQueue() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        try await harness.send(["this is not a notification"])
+        let sink = CollectingSink()
+        _ = try await harness.pull(try harness.source(extra: ", poison_receive_count: 1"), into: sink)
+        #expect(sink.events.isEmpty)
+        let errors = harness.log.lines.filter { $0.contains("SourceError 303") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("sqs.message.id") == true)
+        #expect(!harness.log.messages(containing: "redrive policy").isEmpty)
+        #expect(try await harness.messagesLeft() == 1)
+    }
+
+    @Test func cloudTrailDocumentsAreSplitAndDigestFilesSkipped() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        let records = (0..<5).map {
+            #"{"eventVersion":"1.08","eventName":"Call\#($0)","userIdentity":{"type":"IAMUser"},"resources":[{"ARN":"x"}]}"#
+        }
+        try await harness.put([
+            [
+                "key":
+                    "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/23/123456789012_CloudTrail_us-east-1_20261123T0000Z_a.json.gz",
+                "text": "{\"Records\":[\(records.joined(separator: ","))]}", "compression": "gzip",
+            ],
+            [
+                "key": "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/11/23/digest.json.gz",
+                "text": #"{"awsAccountId":"123456789012","digestSignatureAlgorithm":"SHA256withRSA"}"#,
+                "compression": "gzip",
+            ],
+        ])
+        let sink = CollectingSink()
+        let source = try harness.source(format: .jsonDocument(listField: "Records"), exclude: ["*/CloudTrail-Digest/*"])
+        _ = try await harness.pull(source, into: sink)
+        #expect(sink.events.map { String(buffer: $0.body) } == records)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    @Test(arguments: [
+        ("csv", RecordFormat.csv, "a,b\n1,\"x,y\"\n2,z\n", [#"{"a":"1","b":"x,y"}"#, #"{"a":"2","b":"z"}"#]),
+        ("tsv", RecordFormat.tsv, "a\tb\n1\t2\n", [#"{"a":"1","b":"2"}"#]),
+        (
+            "vpc", RecordFormat.vpcFlow, "version srcaddr action\n2 10.0.0.1 ACCEPT\n2 - REJECT\n",
+            [#"{"version":"2","srcaddr":"10.0.0.1","action":"ACCEPT"}"#, #"{"version":"2","action":"REJECT"}"#]
+        ),
+        ("lines", RecordFormat.lines, "first line\nsecond line\n", ["first line", "second line"]),
+        ("array", RecordFormat.jsonArray, #"[{"a":1},{"b":2}]"#, [#"{"a":1}"#, #"{"b":2}"#]),
+        ("whole", RecordFormat.wholeObject(maxBytes: 1_000), "one\nmessage", ["one\nmessage"]),
+    ])
+    func everyProcessorReadsItsObjects(
+        name: String,
+        format: RecordFormat,
+        text: String,
+        expected: [String]
+    ) async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        try await harness.put([["key": "data/\(name)", "text": text, "compression": "gzip"]])
+        let sink = CollectingSink()
+        _ = try await harness.pull(try harness.source(format: format), into: sink)
+        #expect(sink.events.map { String(buffer: $0.body) } == expected)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    @Test func aNotificationReceivedAgainSkipsWhatWasDelivered() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        try await harness.put([["key": "dup.json", "text": jsonLines("dup", count: 5), "compression": "gzip"]])
+        let body =
+            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(harness.bucket)"},"object":{"key":"dup.json","eTag":"abc"}}}]}"#
+        try await harness.send([body])
+        let source = try harness.source(extra: ", concurrency: 1")
+        let sink = CollectingSink()
+        _ = try await harness.pull(source, into: sink)
+        try await harness.send([body])
+        let again = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        #expect(sink.events.count == 5)
+        #expect(again.duplicatesFilteredOut == 5)
+        #expect(again.sent == 0)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    @Test func aSlowOutputKeepsTheMessageInvisibleWithHeartbeats() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        try await harness.put([["key": "slow.json", "text": jsonLines("slow", count: 6), "compression": "gzip"]])
+        let sink = SlowSink(delay: .milliseconds(900))
+        _ = try await harness.pull(try harness.source(extra: ", sqs_visibility_heartbeat_in_seconds: 1"), into: sink)
+        #expect(sink.events.count == 6)
+        #expect(harness.log.messages(containing: "Extended the visibility of message").count >= 1)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    @Test func cloudFunnelRecordsAreTaggedByCategoryAndCountedPerTag() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        let categories = ["dns", "file", "file", "process", "mystery"]
+        let text = categories.enumerated().map {
+            #"{"event.category":"\#($0.element)","event.type":"T","event.time":1700000000000,"src.process.Storyline™.id":"\#($0.offset)"}"#
+        }.joined(separator: "\n")
+        try await harness.put([
+            ["key": "s1/cloud_funnel/2026/11/23/account_id=1/a.log.gz", "text": text, "compression": "gzip"]
+        ])
+        let sink = CollectingSink()
+        let tagger = RecordTagger(
+            tag: "edr.sentinelone.dv.unknown",
+            fieldRule: .cloudFunnel(fallback: "edr.sentinelone.dv.unknown")
+        )
+        _ = try await harness.pull(try harness.source(tagger: tagger), into: sink)
+        #expect(
+            sink.events.map(\.tag) == ["dns", "file", "file", "process", "unknown"].map { "edr.sentinelone.dv.\($0)" }
+        )
+        #expect(String(buffer: sink.events[0].body) == text.split(separator: "\n")[0].description)
+        #expect(
+            !harness.log.messages(
+                containing:
+                    "(Partial) Number of messages per tag sent so far in this partial pull cycle: {'edr.sentinelone.dv.dns': 1, 'edr.sentinelone.dv.file': 2, 'edr.sentinelone.dv.process': 1, 'edr.sentinelone.dv.unknown': 1}"
+            ).isEmpty
+        )
+        #expect(!harness.log.messages(containing: "went to the fallback tag").isEmpty)
+    }
+}
