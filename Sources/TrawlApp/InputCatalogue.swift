@@ -16,6 +16,9 @@ public struct InputType: Sendable {
         /// Builds the source; `key` is where its state lives.
         public var makeSource:
             @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> any PullingSource
+        /// For services that read objects: a source running the same processing over local files
+        /// (`trawl replay`).
+        public var makeReplay: (@Sendable (_ files: [String]) -> ObjectReplaySource)? = nil
     }
 
     public var name: String
@@ -168,30 +171,30 @@ public enum InputCatalogue {
                 includeKeys: settings.includeKeys ?? [],
                 excludeKeys: settings.excludeKeys ?? exclude.map(KeyPattern.init)
             )
-            planned.append(
-                InputType.PlannedService(
-                    input: input.name,
-                    inputID: input.id,
-                    service: service.name,
-                    period: .seconds(settings.common.requestPeriodInSeconds)
-                ) { store, key, logger in
-                    var ledgerKey = key
-                    ledgerKey.service = "\(key.service).ledger"
-                    return SQSObjectSource(
-                        configuration: configuration,
-                        ledger: S3ObjectLedger(
-                            persistence: ServicePersistence(
-                                store: store,
-                                key: ledgerKey,
-                                resetPersistenceAuth: settings.common.resetPersistenceAuth,
-                                logger: logger
-                            ),
-                            retention: .seconds(settings.ledgerRetentionHours * 3_600)
+            var plannedService = InputType.PlannedService(
+                input: input.name,
+                inputID: input.id,
+                service: service.name,
+                period: .seconds(settings.common.requestPeriodInSeconds)
+            ) { store, key, logger in
+                var ledgerKey = key
+                ledgerKey.service = "\(key.service).ledger"
+                return SQSObjectSource(
+                    configuration: configuration,
+                    ledger: S3ObjectLedger(
+                        persistence: ServicePersistence(
+                            store: store,
+                            key: ledgerKey,
+                            resetPersistenceAuth: settings.common.resetPersistenceAuth,
+                            logger: logger
                         ),
-                        environment: ProcessInfo.processInfo.environment
-                    )
-                }
-            )
+                        retention: .seconds(settings.ledgerRetentionHours * 3_600)
+                    ),
+                    environment: ProcessInfo.processInfo.environment
+                )
+            }
+            plannedService.makeReplay = { files in ObjectReplaySource(configuration: configuration, files: files) }
+            planned.append(plannedService)
         }
         return planned
     }

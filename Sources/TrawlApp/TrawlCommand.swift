@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TrawlCore
+import TrawlSources
 
 /// The `trawl` command line.
 public struct TrawlCommand: AsyncParsableCommand {
@@ -14,9 +15,10 @@ public struct TrawlCommand: AsyncParsableCommand {
               trawl validate --config examples/quickstart.yaml
               trawl run --config examples/quickstart.yaml --once
               trawl run --config /etc/trawl/config.yaml
+              trawl replay --config config.yaml --service cloudtrail exported/*.json.gz
             """,
         version: TrawlVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, VersionCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, VersionCommand.self]
     )
 
     public init() {}
@@ -47,22 +49,40 @@ struct RunCommand: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
-        let plan: TrawlPlan
-        do {
-            plan = try TrawlPlan.make(configurationPath: self.config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            printToStandardError("Configuration \(self.config) is not valid.\n\(error)\n")
-            throw ExitCode(2)
-        }
-        let level: Logger.Level = plan.globals.debugStatus ? .debug : .info
-        LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level) }
-        let logger = Logger(label: "trawl")
+        let plan = try loadPlan(self.config)
+        let logger = bootstrapLogging(plan)
         logger.info(
             "Trawl \(TrawlVersion.current) starting collector \(plan.globals.id) (\(plan.globals.name)): \(plan.services.count) input service(s), \(plan.outputs.count) output(s)\(self.once ? ", one pull cycle each" : "")"
         )
+        try await execute(plan, once: self.once, logger: logger)
+        logger.info("Trawl stopped")
+    }
+}
+
+/// The configuration's plan, or exit status 2 after printing every error.
+private func loadPlan(_ path: String) throws -> TrawlPlan {
+    do {
+        return try TrawlPlan.make(configurationPath: path, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        printToStandardError("Configuration \(path) is not valid.\n\(error)\n")
+        throw ExitCode(2)
+    }
+}
+
+/// Sends logs to standard error at the configured level; returns Trawl's logger.
+private func bootstrapLogging(_ plan: TrawlPlan) -> Logger {
+    let level: Logger.Level = plan.globals.debugStatus ? .debug : .info
+    LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level) }
+    return Logger(label: "trawl")
+}
+
+/// Runs `plan` until stopped (or one cycle each with `once`); exit status 3 when it cannot start, 1 when
+/// events were left undelivered.
+private func execute(_ plan: TrawlPlan, once: Bool, logger: Logger) async throws {
+    do {
         let runtime: TrawlPlan.Runtime
         do {
-            runtime = try plan.makeRuntime(runOnce: self.once, logger: logger)
+            runtime = try plan.makeRuntime(runOnce: once, logger: logger)
         } catch {
             logger.critical("\(error)", metadata: ["error.id": "\(error.code.id)"])
             throw ExitCode(3)
@@ -73,6 +93,61 @@ struct RunCommand: AsyncParsableCommand {
             logger.error(
                 "Trawl stopped before delivering \(undelivered) event(s); their sources were not committed and they are pulled again at the next start"
             )
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `trawl replay`: an S3+SQS service's processing over local files, delivered to the configured outputs.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Process local files as a configured S3+SQS service would process objects, and deliver them.",
+        discussion: """
+            Each file goes through the service's decompression (detected from its bytes), processor, key
+            filters and tagging, and its records go to every configured output, exactly as if the service's
+            queue had announced it. For backfills from exported objects and for trying a configuration on
+            samples. Nothing is remembered: replaying a file twice delivers it twice. Exits 1 when a file
+            could not be read or an event was not delivered.
+
+            Examples:
+              trawl replay --config config.yaml --service cloudtrail AWSLogs/**/*.json.gz
+              trawl replay --config config.yaml --service sentinelone/cloud_funnel export/*.log.gz
+            """
+    )
+
+    @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
+    var config: String
+
+    @Option(help: "The service whose processing to run: <input>/<service>, or <service> when unique.")
+    var service: String
+
+    @Argument(help: "The files to process, in order.")
+    var files: [String]
+
+    func run() async throws {
+        var plan = try loadPlan(self.config)
+        let candidates = plan.services.filter { $0.makeReplay != nil }
+        let matches = candidates.filter { "\($0.input)/\($0.service)" == self.service || $0.service == self.service }
+        guard matches.count == 1, let planned = matches.first, let makeReplay = planned.makeReplay else {
+            let names = candidates.map { "\($0.input)/\($0.service)" }.joined(separator: ", ")
+            printToStandardError(
+                "\(matches.isEmpty ? "No" : "More than one") enabled S3+SQS service matches \"\(self.service)\"; "
+                    + "services that can replay: \(names.isEmpty ? "none" : names).\n"
+            )
+            throw ExitCode(2)
+        }
+        let source = makeReplay(self.files)
+        var replay = planned
+        replay.makeSource = { _, _, _ in source }
+        plan.services = [replay]
+        let logger = bootstrapLogging(plan)
+        logger.info(
+            "Trawl \(TrawlVersion.current) replaying \(self.files.count) file(s) through \(planned.input)/\(planned.service) to \(plan.outputs.count) output(s)"
+        )
+        try await execute(plan, once: true, logger: logger)
+        guard source.failures.value == 0 else {
+            logger.error("\(source.failures.value) file(s) could not be replayed")
             throw ExitCode(1)
         }
         logger.info("Trawl stopped")

@@ -98,4 +98,49 @@ import TrawlTesting
         #expect(try await funnel.messagesLeft() == 0)
         #expect(try await trail.messagesLeft() == 0)
     }
+
+    @Test func replayRunsTheServicesProcessingOverLocalFilesAndReportsUnreadableOnes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let records = (0..<4).map { #"{"eventVersion":"1.08","eventName":"Replayed\#($0)"}"# }
+        let document = Array("{\"Records\":[\(records.joined(separator: ","))]}".utf8)
+        for (name, format) in [("a.json.gz", "gzip"), ("b.json.zst", "zstd")] {
+            let bytes = try await PeerCompressor.compress(document, format: format)
+            try Data(bytes).write(to: URL(fileURLWithPath: "\(directory.path)/\(name)"))
+        }
+        try directory.write("CloudTrail-Digest/d.json", #"{"awsAccountId":"1"}"#)
+        try directory.write("broken.json", #"{"Records":[{"a":"#)
+        try directory.write(
+            "config.yaml",
+            Self.configuration([
+                (
+                    "trail", "aws_sqs", "cloudtrail",
+                    "base_url: \"https://sqs.us-east-1.amazonaws.com/123456789012/unused\", region: us-east-1"
+                )
+            ])
+        )
+        let (status, _, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: [
+                "replay", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz", "b.json.zst",
+                "./CloudTrail-Digest/d.json", "broken.json",
+            ],
+            workingDirectory: directory.path
+        )
+        #expect(status == 1, "\(log)")
+        #expect(log.contains("SourceError 302"))
+        #expect(log.contains("1 file(s) could not be replayed"))
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        let expected = (records + records).map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)\n" }
+            .joined()
+        #expect(delivered == expected)
+
+        let (unknown, _, message) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["replay", "--config", "config.yaml", "--service", "nothing", "a.json.gz"],
+            workingDirectory: directory.path
+        )
+        #expect(unknown == 2)
+        #expect(message.contains("services that can replay: trail/cloudtrail"))
+    }
 }

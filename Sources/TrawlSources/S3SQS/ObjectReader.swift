@@ -17,8 +17,23 @@ struct ObjectReader {
         var count: Int
     }
 
-    let source: SQSObjectSource
-    let object: S3ObjectReference
+    /// What the reader needs of its service.
+    struct Setup: Sendable {
+        /// `<input>/<service>`, the events' source.
+        var name: String
+        var format: RecordFormat
+        var tagger: RecordTagger
+        var recordsPerCommit: Int
+        /// Read and count, publish nothing (`do_not_send`).
+        var doNotSend: Bool
+        /// Where delivered commits are remembered; nil for replays.
+        var ledger: S3ObjectLedger?
+    }
+
+    let setup: Setup
+    /// The object's key (matched by key tags), and its name in logs and event metadata.
+    let key: String
+    let unit: String
     let identity: String
     /// Records a previous reading already delivered; skipped.
     let alreadyDelivered: Int64
@@ -33,29 +48,29 @@ struct ObjectReader {
     private var events: [Event] = []
     private var perTag: [String: Int] = [:]
     private var pending: [PendingCommit] = []
-    private let unit: String
 
     init(
-        source: SQSObjectSource,
-        object: S3ObjectReference,
+        setup: Setup,
+        key: String,
+        unit: String,
         identity: String,
         alreadyDelivered: Int64,
         counters: CycleCounters,
         context: PullContext,
         logger: Logger
     ) {
-        self.source = source
-        self.object = object
+        self.setup = setup
+        self.key = key
+        self.unit = unit
         self.identity = identity
         self.alreadyDelivered = alreadyDelivered
         self.counters = counters
         self.context = context
         self.logger = logger
-        self.splitter = source.configuration.format.makeSplitter()
-        self.tagger = source.configuration.tagger.forObject(key: object.key)
-        self.unit = object.description
+        self.splitter = setup.format.makeSplitter()
+        self.tagger = setup.tagger.forObject(key: key)
         if alreadyDelivered > 0 {
-            logger.info("\(object) was partly delivered before: skipping its first \(alreadyDelivered) records")
+            logger.info("\(unit) was partly delivered before: skipping its first \(alreadyDelivered) records")
         }
     }
 
@@ -64,7 +79,7 @@ struct ObjectReader {
         while let piece = try decompressor.next() {
             try self.splitter.consume(piece, into: &self.records)
             self.tagRecords()
-            if self.events.count >= self.source.settings.recordsPerCommit { try await self.commit(complete: false) }
+            if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
         }
     }
 
@@ -76,7 +91,7 @@ struct ObjectReader {
         let fallbacks = self.tagger.fallbacks
         if fallbacks > 0 {
             self.logger.warning(
-                "\(fallbacks) record(s) of \(self.object) had no known tag field value and went to the fallback tag"
+                "\(fallbacks) record(s) of \(self.unit) had no known tag field value and went to the fallback tag"
             )
         }
     }
@@ -92,7 +107,7 @@ struct ObjectReader {
                     tag: tag,
                     body: record,
                     metadata: EventMetadata(
-                        source: self.source.configuration.name,
+                        source: self.setup.name,
                         unit: self.unit,
                         offset: self.index - 1,
                         pullingID: self.context.pullingID
@@ -111,7 +126,7 @@ struct ObjectReader {
             if complete { $0.statistics.duplicatesFilteredOut += Int(min(self.index, self.alreadyDelivered)) }
         }
         var acknowledgement: Acknowledgement?
-        if !events.isEmpty, !self.source.settings.doNotSend {
+        if !events.isEmpty, !self.setup.doNotSend {
             let commitAcknowledgement = Acknowledgement(unit: "\(self.unit)@\(events[0].metadata.offset)")
             try await self.context.dispatcher.publish(events, acknowledgement: commitAcknowledgement)
             commitAcknowledgement.seal()
@@ -124,8 +139,8 @@ struct ObjectReader {
         while self.pending.count > (complete ? 0 : 1) {
             let first = self.pending.removeFirst()
             try await first.acknowledgement?.delivered()
-            if !self.source.settings.doNotSend {
-                try self.source.ledger.record(
+            if !self.setup.doNotSend {
+                try self.setup.ledger?.record(
                     self.identity,
                     delivered: max(first.end, self.alreadyDelivered),
                     complete: complete && self.pending.isEmpty
@@ -136,5 +151,39 @@ struct ObjectReader {
                 for (tag, count) in first.perTag { $0.perTag[tag, default: 0] += count }
             }
         }
+    }
+
+    /// Reads a whole object from `stream` (decompressing, splitting, tagging, committing) and waits until
+    /// all of it was delivered; returns the compression found and the decompressed size.
+    ///
+    /// - Throws: SourceError 301 or 302 (``TrawlError``) when the object cannot be read, or what the
+    ///   stream or the outputs threw.
+    mutating func read<Stream: AsyncSequence>(
+        _ stream: Stream
+    ) async throws -> (format: CompressionFormat, bytes: Int64) where Stream.Element == ByteBuffer {
+        var decompressor = ObjectDecompressor()
+        do {
+            for try await piece in stream {
+                decompressor.feed(piece)
+                try await self.drain(&decompressor)
+                if self.context.isShuttingDown { throw CancellationError() }
+            }
+            decompressor.endInput()
+            try await self.drain(&decompressor)
+            try await self.finish()
+        } catch let failure as DecompressionFailure {
+            throw TrawlError(
+                .objectCorrupt,
+                "\(self.unit) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
+                location: self.unit
+            )
+        } catch let failure as RecordFormatFailure {
+            throw TrawlError(
+                .objectFormatMismatch,
+                "\(self.unit) does not fit the \(self.setup.format) processor: \(failure)",
+                location: self.unit
+            )
+        }
+        return (decompressor.format ?? .none, decompressor.producedBytes)
     }
 }

@@ -43,6 +43,18 @@ public final class SQSObjectSource: PullingSource {
             self.excludeKeys = excludeKeys
         }
 
+        /// What an ``ObjectReader`` of this service needs.
+        func readerSetup(ledger: S3ObjectLedger?) -> ObjectReader.Setup {
+            ObjectReader.Setup(
+                name: self.name,
+                format: self.format,
+                tagger: self.tagger,
+                recordsPerCommit: self.settings.recordsPerCommit,
+                doNotSend: self.settings.doNotSend,
+                ledger: ledger
+            )
+        }
+
         /// Whether the object at `key` is read at all.
         public func reads(key: String) -> Bool {
             (self.includeKeys.isEmpty || self.includeKeys.contains { $0.matches(key) })
@@ -365,41 +377,20 @@ public final class SQSObjectSource: PullingSource {
             }
         }
         var reader = ObjectReader(
-            source: self,
-            object: object,
+            setup: self.configuration.readerSetup(ledger: self.ledger),
+            key: object.key,
+            unit: object.description,
             identity: identity,
             alreadyDelivered: entry?.delivered ?? 0,
             counters: counters,
             context: context,
             logger: logger
         )
-        var decompressor = ObjectDecompressor()
-        do {
-            for try await piece in stream {
-                decompressor.feed(piece)
-                try await reader.drain(&decompressor)
-                if context.isShuttingDown { throw CancellationError() }
-            }
-            decompressor.endInput()
-            try await reader.drain(&decompressor)
-            try await reader.finish()
-        } catch let failure as DecompressionFailure {
-            throw TrawlError(
-                .objectCorrupt,
-                "\(object) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
-                location: object.description
-            )
-        } catch let failure as RecordFormatFailure {
-            throw TrawlError(
-                .objectFormatMismatch,
-                "\(object) does not fit the \(self.configuration.format) processor: \(failure)",
-                location: object.description
-            )
-        }
-        if self.settings.compressedEvents, decompressor.format == CompressionFormat.none {
+        let (format, bytes) = try await reader.read(stream)
+        if self.settings.compressedEvents, format == .none {
             logger.warning("compressed_events is true but \(object) is not compressed: it was read as is")
         }
-        logger.debug("Read \(object): \(reader.index) records, \(decompressor.producedBytes) bytes")
+        logger.debug("Read \(object): \(reader.index) records, \(bytes) bytes")
     }
 
     /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).

@@ -1,0 +1,128 @@
+import Logging
+import NIOCore
+import Synchronization
+import TrawlCore
+import TrawlFormats
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `trawl replay`: runs an S3+SQS service's processor and tagging over local files, as if each were an
+/// object its queue announced: for backfills from exported objects, and to try a configuration on samples.
+/// Nothing is remembered: replaying a file twice delivers it twice.
+public struct ObjectReplaySource: PullingSource {
+    public let configuration: SQSObjectSource.Configuration
+    public let files: [String]
+    /// Files that could not be read, so the command can exit with an error.
+    public let failures = Failures()
+
+    /// Counts the files a replay could not read.
+    public final class Failures: Sendable {
+        private let count = Atomic(0)
+        public var value: Int { self.count.load(ordering: .relaxed) }
+        func add() { self.count.add(1, ordering: .relaxed) }
+    }
+
+    public init(configuration: SQSObjectSource.Configuration, files: [String]) {
+        self.configuration = configuration
+        self.files = files
+    }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        let counters = CycleCounters()
+        for path in self.files {
+            if context.isShuttingDown { break }
+            var logger = context.logger
+            logger[metadataKey: "file.path"] = "\(path)"
+            guard self.configuration.reads(key: path) else {
+                logger.info("Skipping \(path): excluded by include_keys/exclude_keys")
+                continue
+            }
+            counters.update { $0.statistics.requests += 1 }
+            var reader = ObjectReader(
+                setup: self.configuration.readerSetup(ledger: nil),
+                key: path,
+                unit: path,
+                identity: path,
+                alreadyDelivered: 0,
+                counters: counters,
+                context: context,
+                logger: logger
+            )
+            do {
+                let (format, bytes) = try await reader.read(LocalFileChunks(path: path))
+                logger.info("Replayed \(path) (\(format), \(bytes) bytes): \(reader.index) records")
+            } catch let error as TrawlError {
+                self.failures.add()
+                logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+            }
+        }
+        let perTag = counters.read { $0.perTag }.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value)" }
+        context.logger.info("Number of messages per tag sent: {\(perTag.joined(separator: ", "))}")
+        return counters.read { $0.statistics }
+    }
+}
+
+/// A local file's bytes in pieces of 1 MiB.
+struct LocalFileChunks: AsyncSequence {
+    typealias Element = ByteBuffer
+    let path: String
+
+    /// Closes the file when the iteration ends, also when it is abandoned after an error.
+    final class OpenFile {
+        let fd: Int32
+        init(_ fd: Int32) { self.fd = fd }
+        deinit { close(self.fd) }
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let path: String
+        var file: OpenFile?
+        var done = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard !self.done else { return nil }
+            if self.file == nil {
+                let fd = open(self.path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else {
+                    self.done = true
+                    throw TrawlError(
+                        .sourceReadFailed,
+                        "cannot open \(self.path): \(errnoDescription())",
+                        location: self.path
+                    )
+                }
+                self.file = OpenFile(fd)
+            }
+            var buffer = ByteBuffer()
+            let (path, fd) = (self.path, self.file!.fd)
+            let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1 << 20) { raw -> Int in
+                while true {
+                    let count = read(fd, raw.baseAddress, Swift.min(raw.count, 1 << 20))
+                    if count < 0, errno == EINTR { continue }
+                    guard count >= 0 else {
+                        throw TrawlError(
+                            .sourceReadFailed,
+                            "cannot read \(path): \(errnoDescription())",
+                            location: path
+                        )
+                    }
+                    return count
+                }
+            }
+            if count == 0 {
+                self.file = nil
+                self.done = true
+                return nil
+            }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(path: self.path) }
+}
