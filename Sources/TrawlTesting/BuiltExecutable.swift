@@ -1,8 +1,10 @@
 import Foundation
+import Synchronization
 
 /// Runs an executable of this package (built beside the test bundle) as a child process, as a user would.
 public final class BuiltExecutable: Sendable {
     public let process: Process
+    private let peakResident = Mutex(0)
     private let outputFile: String
     private let errorFile: String
 
@@ -59,6 +61,15 @@ public final class BuiltExecutable: Sendable {
         return (status, child.standardOutput, child.standardError)
     }
 
+    /// VmHWM of `pid` from /proc, in bytes.
+    static func residentHighWater(pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return nil }
+        return kilobytes * 1_024
+    }
+
     public var standardOutput: String {
         FileManager.default.contents(atPath: self.outputFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
@@ -71,11 +82,17 @@ public final class BuiltExecutable: Sendable {
         kill(self.process.processIdentifier, signal)
     }
 
+    /// The child's peak resident memory (VmHWM) as last read while ``waitForExit(timeout:)`` polled it.
+    public var peakResidentBytes: Int { self.peakResident.withLock { $0 } }
+
     /// Waits for the child to exit (polling, so no thread is blocked) and returns its exit status.
     public func waitForExit(timeout: Duration = .seconds(120)) async -> Int32 {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while self.process.isRunning, clock.now < deadline {
+            if let peak = Self.residentHighWater(pid: self.process.processIdentifier) {
+                self.peakResident.withLock { $0 = max($0, peak) }
+            }
             try? await Task.sleep(for: .milliseconds(10))
         }
         if self.process.isRunning {

@@ -143,4 +143,38 @@ import TrawlTesting
         #expect(unknown == 2)
         #expect(message.contains("services that can replay: trail/cloudtrail"))
     }
+
+    @Test func a200MegabyteObjectIsDeliveredWithPeakMemoryUnder150Megabytes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fixture = try await MotoBucketQueue.make()
+        let count = 200_000
+        let answer = try await fixture.moto.fixtureJSON([
+            "command": "put-lines", "bucket": fixture.bucket,
+            "objects": [["key": "s1/cloud_funnel/big.log.gz", "prefix": "big", "count": "\(count)", "size": "1060"]],
+        ])
+        let uncompressed = (answer["s1/cloud_funnel/big.log.gz"] as? [String: Any])?["uncompressed"] as? Int ?? 0
+        #expect(uncompressed >= 200_000_000)
+        try directory.write(
+            "config.yaml",
+            Self.configuration([("s1", "sentinelone_cloud_funnel", "cloud_funnel", fixture.serviceSettings)])
+        )
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--once", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        let status = await trawl.waitForExit(timeout: .seconds(600))
+        #expect(status == 0, "\(trawl.standardError.suffix(2_000))")
+        let peak = trawl.peakResidentBytes
+        #expect(peak > 0 && peak < 150 << 20, "peak RSS \(peak >> 20) MiB")
+        var lines = 0
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(directory.path)/out.log"))
+        while let chunk = try file.read(upToCount: 1 << 22), !chunk.isEmpty {
+            lines += chunk.reduce(into: 0) { $0 += $1 == 0x0a ? 1 : 0 }
+        }
+        #expect(lines == count)
+        #expect(try await fixture.messagesLeft() == 0)
+        print("200 MB object: peak RSS \(peak >> 20) MiB, \(lines) lines delivered")
+    }
 }

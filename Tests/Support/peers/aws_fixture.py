@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Peer-side helper for Trawl's AWS tests: prepares a moto server with boto3, as an operator would with
 the AWS CLI. Reads one JSON command on argv[1] (or stdin), prints one JSON answer. Never used by Trawl itself."""
+import gzip
 import hashlib
 import json
 import os
@@ -87,6 +88,28 @@ def put(command):
     return answer
 
 
+def funnel_lines(prefix, count, size):
+    """Cloud Funnel-like JSON lines of about `size` bytes, with ids prefix-0, prefix-1..."""
+    categories = ["process", "file", "registry", "dns", "ip", "logins"]
+    pad = "x" * max(0, size - 160)
+    return "".join(
+        '{"event.category":"%s","event.type":"T","event.time":%d,"id":"%s-%d","src.process.cmdline":"%s"}\n'
+        % (categories[i % 6], 1795429000000 + i, prefix, i, pad)
+        for i in range(count)
+    ).encode()
+
+
+def put_lines(command):
+    """Puts gzip objects of generated JSON lines: {"objects": [{"key", "prefix", "count", "size"}]}."""
+    s3 = client("s3", command)
+    answer = {}
+    for item in command["objects"]:
+        body = funnel_lines(item["prefix"], int(item["count"]), int(item.get("size", 1000)))
+        answer[item["key"]] = {"uncompressed": len(body)}
+        s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=gzip.compress(body, compresslevel=1))
+    return answer
+
+
 def send(command):
     sqs = client("sqs", command)
     for body in command["bodies"]:
@@ -125,6 +148,7 @@ COMMANDS = {
     "bucket-queue": bucket_queue,
     "put": put,
     "send": send,
+    "put-lines": put_lines,
     "queue-count": queue_count,
     "create-role": create_role,
     "delete-queue": delete_queue,
