@@ -139,7 +139,21 @@ func appendSanitizedUTF8(_ bytes: UnsafeRawBufferPointer, into buffer: inout Byt
     @inline(__always) func flushRun(upTo end: Int) {
         if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<end])) }
     }
+    let base = bytes.baseAddress
     while index < count {
+        // Eight ASCII bytes without a newline to escape (nearly all of a typical record) need no look.
+        if let base, index + 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            var special = word & 0x8080_8080_8080_8080
+            if escapeNewlines {
+                let newlines = word ^ 0x0a0a_0a0a_0a0a_0a0a
+                special |= (newlines &- 0x0101_0101_0101_0101) & ~newlines & 0x8080_8080_8080_8080
+            }
+            if special == 0 {
+                index += 8
+                continue
+            }
+        }
         let lead = bytes[index]
         if lead < 0x80 {
             if lead == UInt8(ascii: "\n"), escapeNewlines {

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""The benchmark behind scripts/bench: seeds N gzip objects of Cloud Funnel-like JSON lines (~1 KB per
+event) into moto, runs `trawl run --once` until the queue is empty, once per configuration (file output
+on one core and two; rsyslog over TLS), and runs the same files through `gzip -dc | wc -l` on one core as
+the reference. Reports events/s, MB/s of uncompressed data and the peak RSS of trawl (VmHWM)."""
+import argparse
+import gzip
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import boto3
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "Support", "peers"))
+import aws_fixture  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"port {port} never opened")
+
+
+def client(service, endpoint):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLEBENCH0001",
+        aws_secret_access_key="bench", config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def peak_rss(pid, result, stop):
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        result[0] = max(result[0], int(line.split()[1]) * 1024)
+        except OSError:
+            return
+        time.sleep(0.02)
+
+
+def run(command, cores):
+    """Runs `command` pinned to `cores`; returns (seconds, peak RSS, stderr tail)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(["taskset", "-c", cores] + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak, stop = [0], threading.Event()
+    watcher = threading.Thread(target=peak_rss, args=(process.pid, peak, stop))
+    watcher.start()
+    _, errors = process.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-3000:]}")
+    return elapsed, peak[0], errors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trawl", required=True)
+    parser.add_argument("--objects", type=int, default=16)
+    parser.add_argument("--events", type=int, default=40000, help="events per object")
+    parser.add_argument("--skip-tls", action="store_true")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="trawl-bench-")
+    # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
+    outputs = tempfile.mkdtemp(prefix="trawl-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else work)
+    moto_port = free_port()
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rsyslog = None
+    try:
+        wait_port(moto_port)
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        s3, sqs = client("s3", endpoint), client("sqs", endpoint)
+        print(f"==> Generating {args.objects} objects of {args.events} events (gzip level 6)")
+        files, uncompressed = [], 0
+        for n in range(args.objects):
+            body = aws_fixture.funnel_lines(f"o{n}", args.events, 1000)
+            uncompressed += len(body)
+            path = os.path.join(work, f"{n:03d}.log.gz")
+            with open(path, "wb") as out:
+                out.write(gzip.compress(body, compresslevel=6))
+            files.append(path)
+        events = args.objects * args.events
+        compressed = sum(os.path.getsize(f) for f in files)
+        print(f"    {events} events, {uncompressed / 1e6:.0f} MB uncompressed, {compressed / 1e6:.0f} MB gzip")
+
+        def seed(name):
+            s3.create_bucket(Bucket=name)
+            url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+            for path in files:
+                with open(path, "rb") as body:
+                    s3.put_object(Bucket=name, Key=f"s1/cloud_funnel/{os.path.basename(path)}", Body=body)
+                key = f"s1/cloud_funnel/{os.path.basename(path)}"
+                record = {"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                          "s3": {"bucket": {"name": name}, "object": {"key": key}}}
+                import json
+                sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Records": [record]}))
+            return url
+
+        def configuration(name, concurrency, output):
+            return f"""
+globals: {{id: bench, hostname: bench, persistence: {{directory: {work}/state-{name}}}, queue_max_events: 20000, batch_max_events: 2000, spool_max_megabytes: 0}}
+inputs:
+  s1:
+    id: 1
+    type: sentinelone_cloud_funnel
+    credentials: {{aws_access_key_id: AKIDEXAMPLEBENCH0001, aws_secret_access_key: bench}}
+    services:
+      cloud_funnel: {{queue_name: {name}, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true, sqs_wait_timeout: 0, concurrency: {concurrency}}}
+outputs:
+  out: {output}
+"""
+
+        results = []
+        reference = None
+        print("==> Reference: gzip -dc | wc -l on one core")
+        started = time.perf_counter()
+        count = subprocess.run(["taskset", "-c", "0", "sh", "-c", "gzip -dc \"$@\" | wc -l", "sh"] + files,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        reference = time.perf_counter() - started
+        assert int(count) == events, count
+        results.append(("gzip -dc | wc -l (1 core)", reference, 0))
+
+        runs = [("file", "0", 1), ("file", "0,1", 2)]
+        if not args.skip_tls and shutil.which("rsyslogd"):
+            runs.append(("tls", "0,1", 2))
+        for index, (kind, cores, concurrency) in enumerate(runs):
+            name = f"bench-{index}"
+            seed(name)
+            if kind == "file":
+                output = f"{{type: file, settings: {{path: {outputs}/out-{index}.log}}}}"
+            else:
+                if rsyslog is None:
+                    certificates = os.path.join(work, "certs")
+                    os.makedirs(certificates)
+                    subprocess.run(["bash", os.path.join(ROOT, "Tests/Support/peers/make_certs.sh"), certificates], check=True)
+                    port = free_port()
+                    rsyslog_conf = os.path.join(work, "rsyslog.conf")
+                    os.makedirs(os.path.join(work, "rsyslog-work"), exist_ok=True)
+                    with open(rsyslog_conf, "w") as conf:
+                        conf.write(f"""
+global(workDirectory="{work}/rsyslog-work" maxMessageSize="256k" parser.escapeControlCharactersOnReceive="off"
+  DefaultNetstreamDriverCAFile="{certificates}/ca.crt" DefaultNetstreamDriverCertFile="{certificates}/server-fullchain.crt"
+  DefaultNetstreamDriverKeyFile="{certificates}/server.key")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
+input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="devo")
+template(name="devoRaw" type="string" string="%rawmsg%\\n")
+ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template="devoRaw") }}
+""")
+                    rsyslog = subprocess.Popen(["/usr/sbin/rsyslogd", "-n", "-f", rsyslog_conf, "-i", f"{work}/rsyslog.pid"],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    wait_port(port)
+                output = (f"{{type: relay, settings: {{address: localhost, port: {port}, tls: true, chain_filename: {certificates}/ca.crt, "
+                          f"cert_filename: {certificates}/client.crt, key_filename: {certificates}/client.key}}}}")
+            config = os.path.join(work, f"bench-{index}.yaml")
+            with open(config, "w") as out:
+                out.write(configuration(name, concurrency, output))
+            print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
+            elapsed, peak, _ = run([args.trawl, "run", "--once", "--config", config], cores)
+            if kind == "file":
+                with open(f"{outputs}/out-{index}.log", "rb") as delivered:
+                    lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
+                os.remove(f"{outputs}/out-{index}.log")
+                assert lines == events, f"{lines} lines delivered, {events} expected"
+            results.append((f"trawl -> {kind} ({len(cores.split(','))} core{'s' if ',' in cores else ''})", elapsed, peak))
+
+        print()
+        print(f"{'run':32} {'seconds':>8} {'events/s':>12} {'MB/s':>8} {'vs gzip':>8} {'peak RSS':>9}")
+        for label, seconds, peak in results:
+            rate = events / seconds
+            print(f"{label:32} {seconds:8.2f} {rate:12,.0f} {uncompressed / 1e6 / seconds:8.0f} "
+                  f"{reference / seconds:8.2f} {str(peak >> 20) + ' MiB' if peak else '-':>9}")
+    finally:
+        moto.terminate()
+        if rsyslog:
+            rsyslog.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(outputs, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
