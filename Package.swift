@@ -57,6 +57,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "CTrawlSystem"),
         .systemLibrary(
             name: "CTrawlCompression",
             providers: [.apt(["libisal-dev", "libzstd-dev", "libsnappy-dev", "libbz2-dev"])]
@@ -97,7 +98,7 @@ let package = Package(
         .target(
             name: "TrawlApp",
             dependencies: [
-                "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats",
+                "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats", "CTrawlSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

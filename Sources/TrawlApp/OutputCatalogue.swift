@@ -55,8 +55,8 @@ public enum OutputCatalogue {
                 multiline: settings.multiline,
                 sendsLookups: settings.lookups
             )
-            return PlannedOutput(name: name, accepts: framer.accepts) { _ in
-                FileSink(name: name, path: path, framer: framer)
+            return PlannedOutput(name: name, accepts: framer.accepts) { logger in
+                FileSink(name: name, path: path, framer: framer, logger: logger)
             }
         }
     }

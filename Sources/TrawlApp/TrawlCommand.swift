@@ -1,4 +1,5 @@
 import ArgumentParser
+import CTrawlSystem
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -208,6 +209,8 @@ private func printToStandardError(_ text: String) {
 /// The entry point of the `trawl` executable, so it needs nothing but this library.
 public enum TrawlMain {
     public static func run() async {
+        // Keeps freed buffers from staying resident (see trawl_tune_malloc).
+        _ = trawl_tune_malloc()
         await TrawlCommand.main()
     }
 }

@@ -55,6 +55,11 @@ public struct EventKinds: OptionSet, Sendable, Hashable {
 }
 
 /// Where an event came from, so an operator can find it again at the source.
+///
+/// (source, unit, offset) names one event: a source that sends an event again (after a crash, before it
+/// could commit) gives it the same three values, and a unit's content never changes (a rewritten file or
+/// object gets a new unit). Outputs that can remember what they wrote (the `file` output) rely on this to
+/// write each event once.
 public struct EventMetadata: Sendable, Hashable {
     /// `<input>/<service>` that produced the event.
     public var source: String

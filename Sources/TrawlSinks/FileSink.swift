@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -13,56 +14,94 @@ import Darwin
 
 /// The `file` output: appends each event's Devo syslog line to a file and fsyncs after every write, so an
 /// acknowledged event is on disk. A failed write is cut back off the file before the retry, so a retried
-/// batch is not written twice.
+/// batch is not written twice; a ``FileDeliveryJournal`` beside the file makes that hold across crashes
+/// too, so events a source sends again after a crash are written once.
 public final class FileSink: EventSink {
     public let name: String
     public let path: String
     private let framer: DevoSyslogFramer
-    private let descriptor = Mutex<Int32?>(nil)
+    private let logger: Logger
+    private struct State {
+        var fd: Int32?
+        var journal: FileDeliveryJournal
+    }
+    private let state: Mutex<State>
 
-    public init(name: String, path: String, framer: DevoSyslogFramer) {
+    public init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger) {
         self.name = name
         self.path = path
         self.framer = framer
+        self.logger = logger
+        self.state = Mutex(State(fd: nil, journal: FileDeliveryJournal(outputPath: path)))
     }
 
     public var accepts: EventKinds { self.framer.accepts }
 
     public func write(_ batches: [EventBatch]) async throws {
-        var buffer = ByteBuffer()
-        try self.framer.frame(batches, into: &buffer, output: self.name)
-        let framed = buffer
-        // write and fsync block: they run on NIO's thread pool, never on the concurrency pool sources share.
-        try await NIOThreadPool.singleton.runIfActive { try self.append(framed) }
+        // Framing, write and fsync run on NIO's thread pool, never on the concurrency pool sources share.
+        try await NIOThreadPool.singleton.runIfActive { try self.append(batches) }
     }
 
-    private func append(_ buffer: ByteBuffer) throws(TrawlError) {
-        try self.descriptor.withLock { slot throws(TrawlError) in
+    private func append(_ batches: [EventBatch]) throws {
+        try self.state.withLock { state in
             let fd: Int32
-            if let open = slot {
+            if let open = state.fd {
                 fd = open
             } else {
                 fd = try self.open()
-                slot = fd
+                state.fd = fd
+                if let warning = try state.journal.recover(outputFD: fd) {
+                    self.logger.warning("Output \(self.name): \(warning)")
+                }
             }
-            let before = lseek(fd, 0, SEEK_END)
+            var marks: [String: Int64] = [:]
+            var skipped = 0
+            let fresh = batches.map { batch in
+                var batch = batch
+                batch.events.removeAll { event in
+                    if state.journal.contains(event.metadata) {
+                        skipped += 1
+                        return true
+                    }
+                    let key = FileDeliveryJournal.key(event.metadata)
+                    marks[key] = max(marks[key] ?? -1, event.metadata.offset)
+                    return false
+                }
+                return batch
+            }
+            if skipped > 0 {
+                self.logger.info(
+                    "Output \(self.name): \(skipped) event(s) sent again after a restart are already in \(self.path); not written twice"
+                )
+            }
+            var buffer = ByteBuffer()
+            try self.framer.frame(fresh, into: &buffer, output: self.name)
+            guard buffer.readableBytes > 0 else { return }
+            let before = Int64(lseek(fd, 0, SEEK_END))
+            let journalLength = try state.journal.willWrite(
+                before: before,
+                after: before + Int64(buffer.readableBytes),
+                marks: marks
+            )
             let written = buffer.withUnsafeReadableBytes { bytes in writeAll(fd, bytes) }
             if !written || fsync(fd) != 0 {
                 let reason = errnoDescription()
-                if before >= 0 { ftruncate(fd, before) }
+                if before >= 0 { ftruncate(fd, off_t(before)) }
+                state.journal.abandon(at: journalLength)
                 throw TrawlError(
                     .sinkWriteFailed,
                     "output \(self.name) cannot append to \(self.path): \(reason)",
                     location: "outputs.\(self.name).settings.path"
                 )
             }
+            state.journal.didWrite(marks: marks)
         }
     }
 
     public func close() async throws {
-        self.descriptor.withLock { slot in
-            if let fd = slot { Glibc.close(fd) }
-            slot = nil
+        self.state.withLock { state in
+            if let fd = state.fd { Glibc.close(fd) }
+            state.fd = nil
         }
     }
 

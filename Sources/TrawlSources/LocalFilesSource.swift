@@ -15,12 +15,15 @@ import Darwin
 /// and commits a unit's end offset only once every output accepted the unit. A line still being written
 /// (no final newline yet) waits for the next cycle. Used by the quick start and for replaying exports.
 public struct LocalFilesSource: PullingSource {
-    /// What is saved between runs: the committed byte offset of each file, by file name.
+    /// What is saved between runs: the committed byte offset of each file, by file name, and how many times
+    /// a file was found truncated or replaced (its content is new, so its events get new units).
     public struct State: Codable, Sendable, Equatable {
         public var offsets: [String: Int64]
+        public var generations: [String: Int]?
 
-        public init(offsets: [String: Int64] = [:]) {
+        public init(offsets: [String: Int64] = [:], generations: [String: Int]? = nil) {
             self.offsets = offsets
+            self.generations = generations
         }
     }
 
@@ -84,7 +87,11 @@ public struct LocalFilesSource: PullingSource {
                 "\(path) is shorter (\(size) bytes) than its committed offset \(offset): it was truncated or replaced, reading it again from the start"
             )
             offset = 0
+            state.generations = state.generations ?? [:]
+            state.generations![file, default: 0] += 1
         }
+        let generation = state.generations?[file] ?? 0
+        let unitPrefix = generation > 0 ? "\(path)#\(generation)" : path
         guard size > offset else { return }
         statistics.requests += 1
         var pending: [UInt8] = []
@@ -112,7 +119,7 @@ public struct LocalFilesSource: PullingSource {
                             body: ByteBuffer(bytes: pending[lineStart..<newline]),
                             metadata: EventMetadata(
                                 source: self.name,
-                                unit: path,
+                                unit: unitPrefix,
                                 offset: lineOffset,
                                 pullingID: context.pullingID
                             )
@@ -123,7 +130,7 @@ public struct LocalFilesSource: PullingSource {
                 if events.count >= self.settings.linesPerCommit {
                     try await self.commit(
                         events: events,
-                        unit: "\(path)@\(unitStart)",
+                        unit: "\(unitPrefix)@\(unitStart)",
                         endOffset: pendingStart + Int64(lineStart),
                         file: file,
                         state: &state,
@@ -142,7 +149,7 @@ public struct LocalFilesSource: PullingSource {
         if !events.isEmpty || end > unitStart {
             try await self.commit(
                 events: events,
-                unit: "\(path)@\(unitStart)",
+                unit: "\(unitPrefix)@\(unitStart)",
                 endOffset: end,
                 file: file,
                 state: &state,

@@ -98,13 +98,23 @@ public final class SharedCounter: Sendable {
     public var value: Int { self.storage.load(ordering: .relaxed) }
 }
 
+/// Numbers the units of test events, so no two are taken for the same event (outputs may drop repeats).
+private let testUnits = Atomic<Int>(0)
+
 extension Event {
-    /// An event with `body` and placeholder provenance, for tests that only care about the bytes.
+    /// An event with `body` and placeholder provenance, for tests that only care about the bytes. Each has
+    /// a unit of its own, as distinct events from a source do.
     public static func test(_ body: String, tag: String = "my.app.test.event", offset: Int64 = 0) -> Event {
-        Event(
+        let unit = testUnits.add(1, ordering: .relaxed).newValue
+        return Event(
             tag: tag,
             body: ByteBuffer(string: body),
-            metadata: EventMetadata(source: "test", unit: "test", offset: offset, pullingID: PullingID(microseconds: 0))
+            metadata: EventMetadata(
+                source: "test",
+                unit: "test \(unit)",
+                offset: offset,
+                pullingID: PullingID(microseconds: 0)
+            )
         )
     }
 }

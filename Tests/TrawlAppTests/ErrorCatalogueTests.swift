@@ -188,7 +188,12 @@ enum ErrorScenarios {
             try await sqsScenario(directory, service: "json_lines", objects: [], bodies: ["not a notification"])
         },
         500: { directory in
-            let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
+            let sink = FileSink(
+                name: "out",
+                path: directory.path,
+                framer: DevoSyslogFramer(hostname: "h"),
+                logger: RecordingLogger().logger
+            )
             return await caught {
                 try await sink.write([EventBatch(events: [], acknowledgement: Acknowledgement(unit: "u"))])
             }

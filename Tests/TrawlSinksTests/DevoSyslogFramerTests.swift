@@ -66,7 +66,8 @@ import TrawlTesting
         let sink = FileSink(
             name: "out",
             path: "\(directory.path)/a/b/devo.log",
-            framer: DevoSyslogFramer(hostname: "h")
+            framer: DevoSyslogFramer(hostname: "h"),
+            logger: RecordingLogger().logger
         )
         try await sink.write([self.batch(["1", "2"])])
         try await sink.write([self.batch(["3"])])
@@ -80,7 +81,12 @@ import TrawlTesting
     @Test func anUnwritablePathIsASinkError() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let sink = FileSink(name: "out", path: directory.path, framer: DevoSyslogFramer(hostname: "h"))
+        let sink = FileSink(
+            name: "out",
+            path: directory.path,
+            framer: DevoSyslogFramer(hostname: "h"),
+            logger: RecordingLogger().logger
+        )
         let error = await #expect(throws: TrawlError.self) { try await sink.write([self.batch(["1"])]) }
         #expect(error?.code == .sinkWriteFailed)
         #expect(error?.location == "outputs.out.settings.path")

@@ -47,7 +47,7 @@ public struct ObjectReplaySource: PullingSource {
             var reader = ObjectReader(
                 setup: self.configuration.readerSetup(ledger: nil),
                 key: path,
-                unit: path,
+                unit: "replay \(context.pullingID) \(path)",
                 identity: path,
                 alreadyDelivered: 0,
                 counters: counters,

@@ -379,7 +379,7 @@ public final class SQSObjectSource: PullingSource {
         var reader = ObjectReader(
             setup: self.configuration.readerSetup(ledger: self.ledger),
             key: object.key,
-            unit: object.description,
+            unit: "s3://\(identity)",
             identity: identity,
             alreadyDelivered: entry?.delivered ?? 0,
             counters: counters,

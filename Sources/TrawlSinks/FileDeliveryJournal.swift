@@ -1,0 +1,142 @@
+import Foundation
+import TrawlCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Makes the `file` output exactly-once across crashes. A source commits (saves its offset, deletes its
+/// SQS message) only after the output acknowledged, so a crash between the output's write and the
+/// source's commit makes the source send those events again. The journal remembers, per unit of source
+/// work, the highest offset written, in the same step as the write: before appending it records the file's
+/// length before and after the write and the marks the write adds (fsynced); at start it checks the last
+/// record against the file: a write that did not complete is cut off and its marks dropped, a complete one
+/// keeps them. Events at or below their unit's mark are then already in the file and are not written again.
+///
+/// Relies on ``EventMetadata``'s contract: (source, unit, offset) names one event, and a unit's content
+/// never changes.
+struct FileDeliveryJournal {
+    struct Mark: Equatable {
+        var offset: Int64
+        /// Seconds since the epoch of the write that set it, to forget old units.
+        var time: Int64
+    }
+
+    let path: String
+    private(set) var marks: [String: Mark] = [:]
+    private var records = 0
+    private let retentionSeconds: Int64 = 14 * 86_400
+
+    /// The journal of the output file `outputPath`.
+    init(outputPath: String) {
+        self.path = "\(outputPath).trawl-journal"
+    }
+
+    static func key(_ metadata: EventMetadata) -> String { "\(metadata.source)\u{1f}\(metadata.unit)" }
+
+    /// Whether the output file already holds the event.
+    func contains(_ metadata: EventMetadata) -> Bool {
+        guard let mark = self.marks[Self.key(metadata)] else { return false }
+        return metadata.offset <= mark.offset
+    }
+
+    /// Reads the journal and reconciles the output file (open as `fd`) with its last record. Returns a
+    /// warning to log, if any.
+    mutating func recover(outputFD fd: Int32) throws(TrawlError) -> String? {
+        guard let data = FileManager.default.contents(atPath: self.path) else { return nil }
+        var entries: [(before: Int64, after: Int64, marks: [String: Mark])] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
+                let before = (object["b"] as? NSNumber)?.int64Value,
+                let after = (object["a"] as? NSNumber)?.int64Value,
+                let time = (object["t"] as? NSNumber)?.int64Value,
+                let marks = object["m"] as? [String: NSNumber]
+            else { continue }
+            entries.append((before, after, marks.mapValues { Mark(offset: $0.int64Value, time: time) }))
+        }
+        self.records = entries.count
+        let size = Int64(lseek(fd, 0, SEEK_END))
+        var warning: String?
+        if let last = entries.last, size < last.after {
+            if size >= last.before {
+                ftruncate(fd, off_t(last.before))
+                entries.removeLast()
+                if size > last.before {
+                    warning =
+                        "cut \(size - last.before) bytes of a write that a crash interrupted off \(self.path.dropLast(14)); its events are written again"
+                }
+            } else {
+                warning =
+                    "\(self.path.dropLast(14)) is shorter than Trawl wrote it (rotated or truncated): starting it anew"
+            }
+        }
+        for entry in entries {
+            for (key, mark) in entry.marks where mark.offset > (self.marks[key]?.offset ?? -1) {
+                self.marks[key] = mark
+            }
+        }
+        return warning
+    }
+
+    /// Records, durably, that the file will grow from `before` to `after` bytes with events up to `marks`;
+    /// returns the journal's length before, for ``abandon(at:)``.
+    mutating func willWrite(before: Int64, after: Int64, marks: [String: Int64]) throws(TrawlError) -> Int64 {
+        let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
+        if self.records >= 10_000 { try self.compact(now: now, size: before) }
+        var line = "{\"b\":\(before),\"a\":\(after),\"t\":\(now),\"m\":{"
+        line += marks.map { "\(jsonString($0.key)):\($0.value)" }.joined(separator: ",")
+        line += "}}\n"
+        var status = stat()
+        let length = stat(self.path, &status) == 0 ? Int64(status.st_size) : 0
+        try Self.write(Array(line.utf8), to: self.path, flags: O_WRONLY | O_APPEND | O_CREAT)
+        self.records += 1
+        return length
+    }
+
+    /// The write recorded by ``willWrite(before:after:marks:)`` succeeded: its events count as written.
+    mutating func didWrite(marks: [String: Int64]) {
+        let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
+        for (key, offset) in marks where offset > (self.marks[key]?.offset ?? -1) {
+            self.marks[key] = Mark(offset: offset, time: now)
+        }
+    }
+
+    /// The write failed and was cut off the output: forget its record, so a restart does not count its
+    /// events as written.
+    mutating func abandon(at length: Int64) {
+        truncate(self.path, off_t(length))
+        self.records -= 1
+    }
+
+    /// Rewrites the journal as one record holding every mark younger than the retention.
+    private mutating func compact(now: Int64, size: Int64) throws(TrawlError) {
+        self.marks = self.marks.filter { $0.value.time >= now - self.retentionSeconds }
+        let marks = self.marks.map { "\(jsonString($0.key)):\($0.value.offset)" }.joined(separator: ",")
+        let line = "{\"b\":\(size),\"a\":\(size),\"t\":\(now),\"m\":{\(marks)}}\n"
+        let temporary = "\(self.path).tmp"
+        try Self.write(Array(line.utf8), to: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        guard rename(temporary, self.path) == 0 else {
+            throw TrawlError(
+                .sinkWriteFailed,
+                "cannot replace \(self.path): \(errnoDescription())",
+                location: self.path
+            )
+        }
+        self.records = 1
+    }
+
+    private static func write(_ bytes: [UInt8], to path: String, flags: Int32) throws(TrawlError) {
+        let fd = open(path, flags | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TrawlError(.sinkWriteFailed, "cannot open \(path): \(errnoDescription())", location: path)
+        }
+        defer { close(fd) }
+        guard bytes.withUnsafeBytes({ writeAll(fd, $0) }), fsync(fd) == 0 else {
+            throw TrawlError(.sinkWriteFailed, "cannot write \(path): \(errnoDescription())", location: path)
+        }
+    }
+}
