@@ -220,6 +220,10 @@ public final class SQSObjectSource: PullingSource {
         var logger = context.logger
         logger[metadataKey: "sqs.message.id"] = "\(message.messageID)"
         defer { counters.update { $0.messagesDone += 1 } }
+        logger.debug(
+            "Received message \(message.messageID) (receive count \(message.approximateReceiveCount ?? 1))",
+            metadata: ["sqs.receipt_handle": "\(message.receiptHandle)"]
+        )
         let notification: S3Notification
         do {
             notification = try S3Notification.parse(message.body)

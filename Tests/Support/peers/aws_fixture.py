@@ -128,6 +128,19 @@ def send(command):
     return {"sent": len(command["bodies"])}
 
 
+def release(command):
+    """Makes received messages visible again at once (what their visibility timeout expiring does)."""
+    sqs = client("sqs", command)
+    released = 0
+    for handle in command["receipt_handles"]:
+        try:
+            sqs.change_message_visibility(QueueUrl=command["queue_url"], ReceiptHandle=handle, VisibilityTimeout=0)
+            released += 1
+        except Exception:  # deleted already: nothing to release
+            pass
+    return {"released": released}
+
+
 def queue_count(command):
     sqs = client("sqs", command)
     attributes = sqs.get_queue_attributes(
@@ -160,6 +173,7 @@ COMMANDS = {
     "put": put,
     "send": send,
     "put-lines": put_lines,
+    "release": release,
     "queue-count": queue_count,
     "create-role": create_role,
     "delete-queue": delete_queue,

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TrawlTesting
+
+/// Zero loss and zero duplicates across crashes: `trawl run` is killed with SIGKILL at random points while
+/// it reads 50 objects, and restarted until the queue is empty; the file output must then hold every
+/// uploaded record exactly once.
+@Suite struct S3CrashTests {
+    @Test func sigkillAtRandomPointsLosesAndDuplicatesNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fixture = try await MotoBucketQueue.make()
+        let objects = 50
+        let perObject = 1_500
+        try await fixture.moto.fixture([
+            "command": "put-lines", "bucket": fixture.bucket,
+            "objects": (0..<objects).map {
+                ["key": "s1/cloud_funnel/\($0).log.gz", "prefix": "o\($0)", "count": "\(perObject)", "size": "300"]
+            },
+        ])
+        let configuration = S3CollectorsEndToEndTests.configuration([
+            ("s1", "sentinelone_cloud_funnel", "cloud_funnel", fixture.serviceSettings + ", records_per_commit: 500")
+        ]).replacingOccurrences(of: "globals: {id: s3-test,", with: "globals: {id: s3-test, debug_status: true,")
+        try directory.write("config.yaml", configuration)
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        var finished = false
+        let deadline = ContinuousClock.now + .seconds(400)
+        var run = 0
+        while ContinuousClock.now < deadline {
+            run += 1
+            let trawl = try BuiltExecutable(
+                "trawl",
+                arguments: ["run", "--once", "--config", "config.yaml"],
+                workingDirectory: directory.path
+            )
+            if run <= 6 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 300...2_500, using: &generator)))
+                if trawl.process.isRunning {
+                    trawl.signal(SIGKILL)
+                    kills += 1
+                }
+            }
+            let status = await trawl.waitForExit(timeout: .seconds(300))
+            // What the visibility timeout would do, minutes later: messages the killed run held come back.
+            let handles = trawl.standardError.matches(of: /sqs\.receipt_handle=([^ }]+)/).map { String($0.output.1) }
+            if !handles.isEmpty {
+                try await fixture.moto.fixture([
+                    "command": "release", "queue_url": fixture.queueURL, "receipt_handles": handles,
+                ])
+            }
+            if status == 0 {
+                if try await fixture.messagesLeft() == 0 {
+                    finished = true
+                    break
+                }
+                // A run killed between receiving a message and logging it holds it until its visibility
+                // timeout (120 s) ends; wait for it to come back.
+                try await Task.sleep(for: .seconds(5))
+            }
+        }
+        #expect(finished)
+        #expect(kills >= 1)
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        var counts: [Substring: Int] = [:]
+        for match in delivered.matches(of: /"id":"(o\d+-\d+)"/) { counts[match.output.1, default: 0] += 1 }
+        let expected = Set((0..<objects).flatMap { object in (0..<perObject).map { "o\(object)-\($0)" } })
+        let missing = expected.subtracting(counts.keys.map(String.init))
+        #expect(missing.isEmpty, "\(missing.count) records lost, e.g. \(missing.sorted().prefix(5))")
+        let duplicated = counts.filter { $0.value > 1 }
+        #expect(duplicated.isEmpty, "\(duplicated.count) records delivered more than once")
+        #expect(delivered.split(separator: "\n").count == expected.count)
+        print("crash test: \(kills) SIGKILLs, \(counts.count) records delivered once each")
+    }
+}
