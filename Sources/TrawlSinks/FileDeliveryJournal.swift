@@ -26,6 +26,8 @@ struct FileDeliveryJournal {
         var time: Int64
     }
 
+    /// The output file, and the journal beside it.
+    let outputPath: String
     let path: String
     private(set) var marks: [String: Mark] = [:]
     private var records = 0
@@ -33,6 +35,7 @@ struct FileDeliveryJournal {
 
     /// The journal of the output file `outputPath`.
     init(outputPath: String) {
+        self.outputPath = outputPath
         self.path = "\(outputPath).trawl-journal"
     }
 
@@ -67,11 +70,11 @@ struct FileDeliveryJournal {
                 entries.removeLast()
                 if size > last.before {
                     warning =
-                        "cut \(size - last.before) bytes of a write that a crash interrupted off \(self.path.dropLast(14)); its events are written again"
+                        "cut \(size - last.before) bytes of a write that a crash interrupted off \(self.outputPath); its events are written again"
                 }
             } else {
                 warning =
-                    "\(self.path.dropLast(14)) is shorter than Trawl wrote it (rotated or truncated): starting it anew"
+                    "\(self.outputPath) is shorter than Trawl wrote it (rotated or truncated): starting it anew"
             }
         }
         for entry in entries {

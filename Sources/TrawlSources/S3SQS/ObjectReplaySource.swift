@@ -62,8 +62,7 @@ public struct ObjectReplaySource: PullingSource {
                 logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
             }
         }
-        let perTag = counters.read { $0.perTag }.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value)" }
-        context.logger.info("Number of messages per tag sent: {\(perTag.joined(separator: ", "))}")
+        context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
         return counters.read { $0.statistics }
     }
 }

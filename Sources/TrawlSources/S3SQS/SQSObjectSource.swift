@@ -155,9 +155,8 @@ public final class SQSObjectSource: PullingSource {
     }
 
     private func logPartial(_ counters: CycleCounters, context: PullContext) {
-        let (perTag, statistics) = counters.read { ($0.perTag, $0.statistics) }
-        let tags = perTag.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value)" }.joined(separator: ", ")
-        context.logger.info("(Partial) Number of messages per tag sent so far in this partial pull cycle: {\(tags)}")
+        let (tags, statistics) = counters.read { ($0.perTagSummary, $0.statistics) }
+        context.logger.info("(Partial) Number of messages per tag sent so far in this partial pull cycle: \(tags)")
         let elapsed = Duration.microseconds(UTCTimestamp.now().microsecondsSinceEpoch - context.pullingID.microseconds)
         context.logger.info("(Partial) \(statistics.summary(pullingID: context.pullingID, elapsed: elapsed))")
     }
@@ -362,23 +361,24 @@ public final class SQSObjectSource: PullingSource {
             logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
             return
         }
-        var identity = S3ObjectLedger.identity(of: object, eTag: nil)
-        var entry = try self.ledger.entry(identity)
-        if let entry, entry.complete {
+        /// The ledger's entry for `identity`, or nil after counting and logging it as skipped when the
+        /// whole object was delivered before.
+        func entryIfNotDelivered(_ identity: String) throws -> S3ObjectLedger.Entry?? {
+            let entry = try self.ledger.entry(identity)
+            guard let entry, entry.complete else { return .some(entry) }
             counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
             logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
-            return
+            return nil
         }
+        var identity = S3ObjectLedger.identity(of: object, eTag: nil)
+        guard var entry = try entryIfNotDelivered(identity) else { return }
         counters.update { $0.statistics.requests += 1 }
         let stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
         if object.eTag == nil, object.versionID == nil {
+            // Without a version or ETag in the notification, the object's own ETag names it.
             identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
-            entry = try self.ledger.entry(identity)
-            if let entry, entry.complete {
-                counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
-                logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
-                return
-            }
+            guard let fresh = try entryIfNotDelivered(identity) else { return }
+            entry = fresh
         }
         var reader = ObjectReader(
             setup: self.configuration.readerSetup(ledger: self.ledger),
@@ -431,6 +431,12 @@ final class CycleCounters: Sendable {
         var statistics = PullCycleStatistics()
         var perTag: [String: Int] = [:]
         var messagesDone = 0
+
+        /// The events sent per tag, as the seeds print them: `{'edr.sentinelone.dv.dns': 23, ...}`.
+        var perTagSummary: String {
+            "{" + self.perTag.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value)" }.joined(separator: ", ")
+                + "}"
+        }
     }
 
     private let counts = Mutex(Counts())
