@@ -6,8 +6,6 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     public var bucket: String
     /// The key, decoded (S3 event notifications form-encode it: `+` is a space).
     public var key: String
-    /// The key exactly as the notification wrote it, for EventBridge, whose encoding is unverified.
-    public var rawKey: String
     public var size: Int64?
     public var eTag: String?
     public var versionID: String?
@@ -15,14 +13,12 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     public init(
         bucket: String,
         key: String,
-        rawKey: String? = nil,
         size: Int64? = nil,
         eTag: String? = nil,
         versionID: String? = nil
     ) {
         self.bucket = bucket
         self.key = key
-        self.rawKey = rawKey ?? key
         self.size = size
         self.eTag = eTag
         self.versionID = versionID
@@ -100,7 +96,6 @@ public enum S3Notification: Sendable, Equatable {
                 S3ObjectReference(
                     bucket: bucket,
                     key: AWSPercentEncoding.decode(rawKey, plusIsSpace: true) ?? rawKey,
-                    rawKey: rawKey,
                     size: (object["size"] as? NSNumber)?.int64Value,
                     eTag: object["eTag"] as? String,
                     versionID: object["versionId"] as? String
