@@ -14,6 +14,9 @@ public final class BoundedEventQueue: Sendable {
     private let source: Mutex<Channel.Source?>
     private let channel: Mutex<Channel?>
     private let level = Atomic<Int>(0)
+    /// Batches in the channel: counted up only after a send succeeded and down as the sink takes one, so a
+    /// positive count means the sink's next take returns without waiting.
+    private let bufferedBatches = Atomic<Int>(0)
 
     /// Events enqueued and not yet taken by the sink (the seeds' "sender manager internal queue size").
     public var bufferedEvents: Int { self.level.load(ordering: .relaxed) }
@@ -46,6 +49,7 @@ public final class BoundedEventQueue: Sendable {
                 do {
                     result = try source.send(batch)
                     self.level.add(batch.events.count, ordering: .relaxed)
+                    self.bufferedBatches.add(1, ordering: .releasing)
                 } catch {
                     slot = consume source
                     throw QueueFinished()
@@ -81,10 +85,31 @@ public final class BoundedEventQueue: Sendable {
         }
     }
 
-    /// The consuming side; may be taken once, by the sink's service.
+    /// The consuming side, batch by batch; may be taken once (this or ``takeChunks(maxBatches:)``).
     ///
     /// - Throws: ``QueueAlreadyConsumed`` on a second call.
     public func takeBatches() throws(QueueAlreadyConsumed) -> some AsyncSequence<EventBatch, Never> & Sendable {
+        try self.takeElements()
+    }
+
+    /// The consuming side in chunks for a sink's writes: each chunk waits for one batch, then takes the
+    /// batches already buffered behind it, up to `maxBatches`. Under load chunks fill up; when the producers
+    /// wait for acknowledgements the last batch is written at once: a flush timer would add its interval to
+    /// every commit's round trip and leave the pipeline idle meanwhile. May be taken once.
+    ///
+    /// - Throws: ``QueueAlreadyConsumed`` on a second call.
+    public func takeChunks(
+        maxBatches: Int
+    ) throws(QueueAlreadyConsumed) -> some AsyncSequence<[EventBatch], Never>
+        & Sendable
+    {
+        BufferedBatchChunks(base: try self.takeElements(), queue: self, maxBatches: max(1, maxBatches))
+    }
+
+    /// True when the next take returns a batch without waiting.
+    var hasBufferedBatch: Bool { self.bufferedBatches.load(ordering: .acquiring) > 0 }
+
+    private func takeElements() throws(QueueAlreadyConsumed) -> some AsyncSequence<EventBatch, Never> & Sendable {
         let channel = self.channel.withLock { slot -> Channel? in
             let taken = slot.take()
             return taken
@@ -94,8 +119,38 @@ public final class BoundedEventQueue: Sendable {
         case .some(let channel):
             return channel.elements().map { batch in
                 self.level.subtract(batch.events.count, ordering: .relaxed)
+                self.bufferedBatches.subtract(1, ordering: .relaxed)
                 return batch
             }
+        }
+    }
+}
+
+/// Chunks of the batches a queue already holds: see ``BoundedEventQueue/takeChunks(maxBatches:)``.
+struct BufferedBatchChunks<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable
+where Base.Element == EventBatch, Base.Failure == Never {
+    let base: Base
+    let queue: BoundedEventQueue
+    let maxBatches: Int
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(base: self.base.makeAsyncIterator(), queue: self.queue, maxBatches: self.maxBatches)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let queue: BoundedEventQueue
+        let maxBatches: Int
+
+        mutating func next(isolation actor: isolated (any Actor)? = #isolation) async -> [EventBatch]? {
+            guard let first = await self.base.next(isolation: actor) else { return nil }
+            var chunk = [first]
+            while chunk.count < self.maxBatches, self.queue.hasBufferedBatch,
+                let batch = await self.base.next(isolation: actor)
+            {
+                chunk.append(batch)
+            }
+            return chunk
         }
     }
 }

@@ -4,7 +4,8 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 
-/// Runs one sink: takes batches from its bounded queue in chunks (`chunks(ofCount:or:)`), writes each chunk,
+/// Runs one sink: takes batches from its bounded queue in chunks of what is buffered
+/// (``BoundedEventQueue/takeChunks(maxBatches:)``), writes each chunk,
 /// retries failed writes with backoff, then releases (or, past the shutdown grace, rejects) the chunk's
 /// acknowledgements. Logs the sender statistics every `statisticsPeriod`.
 ///
@@ -14,8 +15,6 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     public struct Configuration: Sendable {
         /// Most batches written in one call.
         public var maxBatchesPerWrite = 16
-        /// Longest a partial chunk waits before it is written.
-        public var flushInterval: Duration = .milliseconds(50)
         public var backoff = RetryBackoff()
         /// The random factor (between half and all of the backoff delay) that spreads retries out.
         public var jitter: @Sendable () -> Double = { Double.random(in: 0.5...1) }
@@ -69,7 +68,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     }
 
     public func run() async throws {
-        let batches = try self.queue.takeBatches()
+        let chunks = try self.queue.takeChunks(maxBatches: self.configuration.maxBatchesPerWrite)
         let progress = SinkProgress()
         self.logger.info("Sender \(self.sink.name) started (statistics every \(self.configuration.statisticsPeriod))")
         await withGracefulShutdownHandler {
@@ -86,10 +85,6 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                         self.logger.info("\(line)")
                     }
                 }
-                let chunks = batches.chunks(
-                    ofCount: self.configuration.maxBatchesPerWrite,
-                    or: .repeating(every: self.configuration.flushInterval, clock: self.clock)
-                )
                 if let spool = self.spool {
                     await self.runSpooling(chunks, spool: spool, progress: progress)
                 } else {

@@ -11,7 +11,6 @@ import TrawlTesting
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 10)
         var configuration = SinkService<ContinuousClock>.Configuration()
         configuration.maxBatchesPerWrite = 4
-        configuration.flushInterval = .milliseconds(5)
         let sink = BlockingSink()
         let log = RecordingLogger()
         let service = SinkService(
