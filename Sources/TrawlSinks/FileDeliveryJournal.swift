@@ -41,12 +41,6 @@ struct FileDeliveryJournal {
 
     static func key(_ metadata: EventMetadata) -> String { "\(metadata.source)\u{1f}\(metadata.unit)" }
 
-    /// Whether the output file already holds the event.
-    func contains(_ metadata: EventMetadata) -> Bool {
-        guard let mark = self.marks[Self.key(metadata)] else { return false }
-        return metadata.offset <= mark.offset
-    }
-
     /// Reads the journal and reconciles the output file (open as `fd`) with its last record. Returns a
     /// warning to log, if any.
     mutating func recover(outputFD fd: Int32) throws(TrawlError) -> String? {

@@ -24,6 +24,9 @@ public final class FileSink: EventSink {
     private struct State {
         var fd: Int32?
         var journal: FileDeliveryJournal
+        /// The buffer each append frames into, kept between appends: a fresh one of several megabytes per
+        /// write spent more time faulting its pages in than framing.
+        var buffer = ByteBuffer()
     }
     private let state: Mutex<State>
 
@@ -54,34 +57,34 @@ public final class FileSink: EventSink {
                     self.logger.warning("Output \(self.name): \(warning)")
                 }
             }
-            var marks: [String: Int64] = [:]
             var skipped = 0
+            var marks = UnitMarks()
             let fresh = batches.map { batch in
                 var batch = batch
                 batch.events.removeAll { event in
-                    if state.journal.contains(event.metadata) {
-                        skipped += 1
-                        return true
-                    }
-                    let key = FileDeliveryJournal.key(event.metadata)
-                    marks[key] = max(marks[key] ?? -1, event.metadata.offset)
-                    return false
+                    let written = marks.note(event.metadata, journal: state.journal)
+                    if written { skipped += 1 }
+                    return written
                 }
                 return batch
             }
+            let highest = marks.finish()
             if skipped > 0 {
                 self.logger.info(
                     "Output \(self.name): \(skipped) event(s) sent again after a restart are already in \(self.path); not written twice"
                 )
             }
-            var buffer = ByteBuffer()
+            var buffer = state.buffer
+            state.buffer = ByteBuffer()
+            buffer.clear()
+            defer { state.buffer = buffer }
             try self.framer.frame(fresh, into: &buffer, output: self.name)
             guard buffer.readableBytes > 0 else { return }
             let before = Int64(lseek(fd, 0, SEEK_END))
             let journalLength = try state.journal.willWrite(
                 before: before,
                 after: before + Int64(buffer.readableBytes),
-                marks: marks
+                marks: highest
             )
             let written = buffer.withUnsafeReadableBytes { bytes in writeAll(fd, bytes) }
             if !written || fsync(fd) != 0 {
@@ -94,7 +97,7 @@ public final class FileSink: EventSink {
                     location: "outputs.\(self.name).settings.path"
                 )
             }
-            state.journal.didWrite(marks: marks)
+            state.journal.didWrite(marks: highest)
         }
     }
 
@@ -122,6 +125,43 @@ public final class FileSink: EventSink {
             )
         }
         return fd
+    }
+}
+
+/// The highest offset per unit among the events of one append, and whether each event is already in the
+/// file. Events of one unit come in runs, so the journal key is built and looked up once per run, not per
+/// event.
+private struct UnitMarks {
+    private var collected: [String: Int64] = [:]
+    private var source = ""
+    private var unit = ""
+    private var key = ""
+    private var written: Int64 = -1
+    private var top: Int64 = -1
+
+    /// Records `metadata`; true when the journal says the file already holds that event.
+    mutating func note(_ metadata: EventMetadata, journal: FileDeliveryJournal) -> Bool {
+        if self.key.isEmpty || metadata.unit != self.unit || metadata.source != self.source {
+            self.closeRun()
+            self.source = metadata.source
+            self.unit = metadata.unit
+            self.key = FileDeliveryJournal.key(metadata)
+            self.written = journal.marks[self.key]?.offset ?? -1
+            self.top = self.collected[self.key] ?? -1
+        }
+        if metadata.offset <= self.written { return true }
+        self.top = max(self.top, metadata.offset)
+        return false
+    }
+
+    /// The highest offset of each unit with events to write.
+    mutating func finish() -> [String: Int64] {
+        self.closeRun()
+        return self.collected
+    }
+
+    private mutating func closeRun() {
+        if !self.key.isEmpty, self.top >= 0 { self.collected[self.key] = self.top }
     }
 }
 

@@ -46,6 +46,29 @@ import TrawlTesting
         )
     }
 
+    /// The framer checks plain ASCII 32 and 8 bytes at a time: bodies of every length around those strides,
+    /// with a newline or a non-ASCII character at every position, frame as the byte-by-byte rules say.
+    @Test func bodiesOfEveryLengthAroundTheFastPathStridesFrameByteForByte() {
+        let prefix = Array("<14>Jan  1 00:00:00 vm my.app.test.event: ".utf8)
+        for length in 0...70 {
+            let plain = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            #expect(self.frame(plain) == prefix + plain + [0x0A], "length \(length)")
+            for position in 0..<length {
+                var withNewline = plain
+                withNewline[position] = 0x0A
+                var escaped = plain
+                escaped.replaceSubrange(position...position, with: Array("\\n".utf8))
+                if position == length - 1 { escaped = Array(plain.dropLast()) }
+                #expect(self.frame(withNewline) == prefix + escaped + [0x0A], "newline at \(position) of \(length)")
+                var withInvalid = plain
+                withInvalid[position] = 0xFF
+                var replaced = plain
+                replaced.replaceSubrange(position...position, with: [0xEF, 0xBF, 0xBD])
+                #expect(self.frame(withInvalid) == prefix + replaced + [0x0A], "0xFF at \(position) of \(length)")
+            }
+        }
+    }
+
     @Test func octetCountingPrefixesTheFrameLengthAndKeepsNewlines() {
         let frame = "<14>Jan  1 00:00:00 vm my.app.test.event: a\nb\n"
         #expect(self.frame(Array("a\nb".utf8), policy: .octetCounting) == Array("\(frame.utf8.count) \(frame)".utf8))
