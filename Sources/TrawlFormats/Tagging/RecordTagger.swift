@@ -49,7 +49,7 @@ public struct ObjectTagger {
     public let objectTag: String
     private let field: [UInt8]?
     private let rule: RecordTagger.FieldRule?
-    private var cache: [[UInt8]: String] = [:]
+    private var cache = FieldValueTags()
     /// Records whose field was missing or unknown, so took the fallback tag.
     public private(set) var fallbacks = 0
 
@@ -66,10 +66,14 @@ public struct ObjectTagger {
     /// The tag of `record`.
     public mutating func tag(of record: ByteBuffer) -> String {
         guard let field = self.field, let rule = self.rule else { return self.objectTag }
-        let value: [UInt8]? = record.withUnsafeReadableBytes { bytes in
-            JSONFieldReader.stringValue(of: field, in: bytes).map { Array(bytes[$0]) }
+        let found: (tag: String?, value: [UInt8]?) = record.withUnsafeReadableBytes { bytes in
+            guard let range = JSONFieldReader.stringValue(of: field, in: bytes) else { return (nil, nil) }
+            let value = UnsafeRawBufferPointer(rebasing: bytes[range])
+            if let tag = self.cache.tag(of: value) { return (tag, nil) }
+            return (nil, Array(value))
         }
-        if let value, let cached = self.cache[value] { return cached }
+        if let cached = found.tag { return cached }
+        let value = found.value
         let tag: String?
         switch rule {
         case .mapping(_, let mapping, _):
@@ -84,8 +88,31 @@ public struct ObjectTagger {
             case .cloudFunnel(let fallback): return fallback
             }
         }
-        if let value, self.cache.count < 1024 { self.cache[value] = tag }
+        if let value { self.cache.insert(value, tag: tag) }
         return tag
+    }
+}
+
+/// The tags of the field values seen so far. Objects carry few distinct values (Cloud Funnel has some twenty
+/// categories), so a short list compared byte for byte, without allocating or hashing, answers nearly every
+/// record; values past the first 64 are looked up each time.
+struct FieldValueTags {
+    private var values: [[UInt8]] = []
+    private var tags: [String] = []
+    private let limit = 64
+
+    func tag(of value: UnsafeRawBufferPointer) -> String? {
+        for index in self.values.indices {
+            let known = self.values[index]
+            if known.count == value.count, known.elementsEqual(value) { return self.tags[index] }
+        }
+        return nil
+    }
+
+    mutating func insert(_ value: [UInt8], tag: String) {
+        guard self.values.count < self.limit else { return }
+        self.values.append(value)
+        self.tags.append(tag)
     }
 }
 

@@ -46,7 +46,7 @@ struct ObjectReader {
     private var tagger: ObjectTagger
     private var records: [ByteBuffer] = []
     private var events: [Event] = []
-    private var perTag: [String: Int] = [:]
+    private var perTag = TagCounts()
     private var pending: [PendingCommit] = []
 
     init(
@@ -101,7 +101,7 @@ struct ObjectReader {
             self.index += 1
             if self.index <= self.alreadyDelivered { continue }
             let tag = self.tagger.tag(of: record)
-            self.perTag[tag, default: 0] += 1
+            self.perTag.count(tag)
             self.events.append(
                 Event(
                     tag: tag,
@@ -133,9 +133,14 @@ struct ObjectReader {
             acknowledgement = commitAcknowledgement
         }
         self.pending.append(
-            PendingCommit(acknowledgement: acknowledgement, end: self.index, perTag: self.perTag, count: events.count)
+            PendingCommit(
+                acknowledgement: acknowledgement,
+                end: self.index,
+                perTag: self.perTag.counts,
+                count: events.count
+            )
         )
-        self.perTag = [:]
+        self.perTag = TagCounts()
         while self.pending.count > (complete ? 0 : 1) {
             let first = self.pending.removeFirst()
             try await first.acknowledgement?.delivered()
@@ -185,5 +190,25 @@ struct ObjectReader {
             )
         }
         return (decompressor.format ?? .none, decompressor.producedBytes)
+    }
+}
+
+/// Records per tag while an object is tagged. An object's records take few distinct tags, each the same
+/// string instance from the tagger, so a short list compared by identity first beats hashing every tag.
+private struct TagCounts {
+    private var tags: [String] = []
+    private var totals: [Int] = []
+
+    mutating func count(_ tag: String) {
+        for index in self.tags.indices where self.tags[index] == tag {
+            self.totals[index] += 1
+            return
+        }
+        self.tags.append(tag)
+        self.totals.append(1)
+    }
+
+    var counts: [String: Int] {
+        Dictionary(zip(self.tags, self.totals), uniquingKeysWith: +)
     }
 }
