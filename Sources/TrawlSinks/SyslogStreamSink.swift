@@ -67,6 +67,8 @@ public final class SyslogStreamSink: EventSink {
         /// After a TLS 1.3 handshake the receiver may still refuse the client certificate; this long is
         /// waited for such a refusal before the first write.
         public var refusalWindow: Duration = .milliseconds(300)
+        /// How many framed bytes go to the connection in one flush while a chunk is being framed.
+        public var streamPieceBytes = 256 << 10
         /// Send the framed lines as consecutive gzip members of about `gzipMemberBytes` each (no length
         /// prefix), as devo-sdk's compressed mode does.
         public var gzip = false
@@ -133,16 +135,50 @@ public final class SyslogStreamSink: EventSink {
     public var accepts: EventKinds { self.framer.accepts }
 
     public func write(_ batches: [EventBatch]) async throws {
+        if !self.configuration.gzip, !batches.contains(where: { $0.events.contains { $0.kind == .lookup } }) {
+            try await self.stream(batches)
+            return
+        }
         var framed = ByteBuffer()
         var eventEnds: [Int]? = self.configuration.gzip ? [] : nil
         try self.framer.frame(batches, into: &framed, output: self.name, eventEnds: &eventEnds)
         let payload = try eventEnds.map { try self.gzipMembers(framed, eventEnds: $0) } ?? framed
         guard payload.readableBytes > 0 else { return }
+        try await self.send { channel in try await channel.writeAndFlush(payload).get() }
+    }
+
+    /// Records framed and written in pieces of about `streamPieceBytes`, each flushed as soon as it is
+    /// framed, so the event loop encrypts and sends one piece while the next is framed; the batches count as
+    /// delivered once every piece was flushed. (Lookups and gzip are framed whole first: a malformed lookup
+    /// is refused before anything is sent, and gzip members are cut at event ends.)
+    private func stream(_ batches: [EventBatch]) async throws {
+        guard batches.contains(where: { !$0.events.isEmpty }) else { return }
+        let pieceBytes = self.configuration.streamPieceBytes
+        try await self.send { channel in
+            var written: [EventLoopFuture<Void>] = []
+            var piece = ByteBuffer()
+            piece.reserveCapacity(pieceBytes + 4096)
+            for batch in batches {
+                for event in batch.events {
+                    self.framer.frame(event, into: &piece)
+                    if piece.readableBytes >= pieceBytes {
+                        written.append(channel.writeAndFlush(piece))
+                        piece = ByteBuffer()
+                        piece.reserveCapacity(pieceBytes + 4096)
+                    }
+                }
+            }
+            if piece.readableBytes > 0 { written.append(channel.writeAndFlush(piece)) }
+            for future in written { try await future.get() }
+        }
+    }
+
+    /// Runs `body` with the current connection within the write timeout; on failure drops the connection and
+    /// throws SinkError 500.
+    private func send(_ body: @Sendable (any Channel) async throws -> Void) async throws {
         let channel = try await self.currentChannel()
         do {
-            try await Self.withTimeout(self.configuration.writeTimeout, on: channel) {
-                try await channel.writeAndFlush(payload).get()
-            }
+            try await Self.withTimeout(self.configuration.writeTimeout, on: channel) { try await body(channel) }
             self.connection.withLock { $0?.lastWriteAt = .now }
         } catch {
             self.drop(channel)

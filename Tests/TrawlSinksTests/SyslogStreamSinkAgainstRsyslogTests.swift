@@ -29,20 +29,23 @@ import TrawlTesting
             certificate: String? = "client",
             chainCA: String = "ca.crt",
             multiline: DevoSyslogFramer.MultilinePolicy = .octetCounting,
+            streamPieceBytes: Int? = nil,
             logger: RecordingLogger = RecordingLogger()
         ) throws -> SyslogStreamSink {
-            try SyslogStreamSink(
-                name: "devo",
-                configuration: .init(
-                    host: "localhost",
-                    port: self.rsyslog.port,
-                    tls: SyslogTLSFiles(
-                        certificate: certificate.map { self.certificates.path("\($0).crt") },
-                        key: certificate.map { self.certificates.path("\($0).key") },
-                        chainCA: self.certificates.path(chainCA)
-                    ),
-                    location: "outputs.devo.settings"
+            var configuration = SyslogStreamSink.Configuration(
+                host: "localhost",
+                port: self.rsyslog.port,
+                tls: SyslogTLSFiles(
+                    certificate: certificate.map { self.certificates.path("\($0).crt") },
+                    key: certificate.map { self.certificates.path("\($0).key") },
+                    chainCA: self.certificates.path(chainCA)
                 ),
+                location: "outputs.devo.settings"
+            )
+            if let streamPieceBytes { configuration.streamPieceBytes = streamPieceBytes }
+            return try SyslogStreamSink(
+                name: "devo",
+                configuration: configuration,
                 framer: DevoSyslogFramer(hostname: "vm", multiline: multiline),
                 logger: logger.logger
             )
@@ -76,6 +79,27 @@ import TrawlTesting
             received.count == expected.utf8.count,
             "\(String(decoding: received.prefix(300), as: UTF8.self).debugDescription)"
         )
+        #expect(received == Data(expected.utf8))
+    }
+
+    /// A chunk is framed and flushed piece by piece while later events are still being framed: every line
+    /// of several batches arrives once, in order, across many pieces.
+    @Test func aChunkWrittenInManyPiecesArrivesWholeAndInOrder() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let sink = try receiver.sink(multiline: .escape, streamPieceBytes: 4096)
+        let bodies = (0..<3_000).map { "{\"n\":\($0),\"pad\":\"\(String(repeating: "p", count: $0 % 300))\"}" }
+        let batches = stride(from: 0, to: bodies.count, by: 700).map { start in
+            EventBatch(
+                events: bodies[start..<min(start + 700, bodies.count)].map { Event.test($0) },
+                acknowledgement: Acknowledgement(unit: "test")
+            )
+        }
+        try await sink.write(batches)
+        try await sink.close()
+        let expected = bodies.map { "<14>Jan  1 00:00:00 vm my.app.test.event: \($0)\n" }.joined()
+        let received = try await receiver.rsyslog.waitForBytes(expected.utf8.count)
+        #expect(received.count == expected.utf8.count)
         #expect(received == Data(expected.utf8))
     }
 
