@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The benchmark behind scripts/bench: seeds N gzip objects of Cloud Funnel-like JSON lines (~1 KB per
-event) into moto, runs `trawl run --once` until the queue is empty, once per configuration (file output
-on one core and two; rsyslog over TLS), and runs the same files through `gzip -dc | wc -l` on one core as
-the reference. Reports events/s, MB/s of uncompressed data and the peak RSS of trawl (VmHWM)."""
+event, compressing about 8x) into moto, runs `trawl run --once` until the queue is empty, once per
+configuration (`--runs`: the file output on one core and two, the relay output over TLS to a receiver
+that discards and to rsyslog), and runs the same files through `gzip -dc | wc -l` on one core as the
+reference. Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
+the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM)."""
 import argparse
+import resource
 import gzip
 import os
 import shutil
@@ -58,8 +61,21 @@ def peak_rss(pid, result, stop):
         time.sleep(0.02)
 
 
+def peer_cpu(process):
+    """CPU seconds a peer (moto, rsyslog) has used so far."""
+    if process is None:
+        return 0.0
+    try:
+        with open(f"/proc/{process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def run(command, cores):
-    """Runs `command` pinned to `cores`; returns (seconds, peak RSS, stderr tail)."""
+    """Runs `command` pinned to `cores`; returns (seconds, CPU seconds, peak RSS, stderr tail)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(["taskset", "-c", cores] + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak, stop = [0], threading.Event()
@@ -67,11 +83,13 @@ def run(command, cores):
     watcher.start()
     _, errors = process.communicate()
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-3000:]}")
-    return elapsed, peak[0], errors
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, peak[0], errors
 
 
 def main():
@@ -80,6 +98,11 @@ def main():
     parser.add_argument("--objects", type=int, default=16)
     parser.add_argument("--events", type=int, default=40000, help="events per object")
     parser.add_argument("--skip-tls", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="attempts per configuration; the median is shown")
+    parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
+    parser.add_argument("--runs", default="file:0:1 file:0:2 file:0,1:2 tls-discard:0,1:2 tls:0,1:2",
+                        help="space-separated output:cores:concurrency; output is file, tls (rsyslog) or tls-discard "
+                             "(a TLS receiver that discards); cores as taskset takes them")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="trawl-bench-")
     # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
@@ -119,6 +142,7 @@ def main():
             return url
 
         def configuration(name, concurrency, output):
+            extra = f", records_per_commit: {args.records_per_commit}" if args.records_per_commit else ""
             return f"""
 globals: {{id: bench, hostname: bench, persistence: {{directory: {work}/state-{name}}}, queue_max_events: 20000, batch_max_events: 2000, spool_max_megabytes: 0}}
 inputs:
@@ -127,35 +151,49 @@ inputs:
     type: sentinelone_cloud_funnel
     credentials: {{aws_access_key_id: AKIDEXAMPLEBENCH0001, aws_secret_access_key: bench}}
     services:
-      cloud_funnel: {{queue_name: {name}, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true, sqs_wait_timeout: 0, concurrency: {concurrency}}}
+      cloud_funnel: {{queue_name: {name}, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true, sqs_wait_timeout: 0, concurrency: {concurrency}{extra}}}
 outputs:
   out: {output}
 """
 
         results = []
         reference = None
-        print("==> Reference: gzip -dc | wc -l on one core")
-        started = time.perf_counter()
-        count = subprocess.run(["taskset", "-c", "0", "sh", "-c", "gzip -dc \"$@\" | wc -l", "sh"] + files,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        reference = time.perf_counter() - started
-        assert int(count) == events, count
-        results.append(("gzip -dc | wc -l (1 core)", reference, 0))
+        print(f"==> Reference: gzip -dc | wc -l on one core ({args.repeat} times)")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            count = subprocess.run(["taskset", "-c", "0", "sh", "-c", "gzip -dc \"$@\" | wc -l", "sh"] + files,
+                                   capture_output=True, text=True, check=True).stdout.strip()
+            elapsed = time.perf_counter() - started
+            assert int(count) == events, count
+            results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0))
 
-        runs = [("file", "0", 1), ("file", "0,1", 2)]
-        if not args.skip_tls and shutil.which("rsyslogd"):
-            runs.append(("tls", "0,1", 2))
-        for index, (kind, cores, concurrency) in enumerate(runs):
+        runs = [tuple(spec.split(":")) for spec in args.runs.split()]
+        if args.skip_tls or not shutil.which("rsyslogd"):
+            runs = [spec for spec in runs if spec[0] != "tls"]
+        attempts = [(kind, cores, concurrency) for kind, cores, concurrency in runs for _ in range(args.repeat)]
+        for index, (kind, cores, concurrency) in enumerate(attempts):
             name = f"bench-{index}"
             seed(name)
+            discard = None
             if kind == "file":
                 output = f"{{type: file, settings: {{path: {outputs}/out-{index}.log}}}}"
             else:
-                if rsyslog is None:
-                    certificates = os.path.join(work, "certs")
+                certificates = os.path.join(work, "certs")
+                if not os.path.isdir(certificates):
                     os.makedirs(certificates)
                     subprocess.run(["bash", os.path.join(ROOT, "Tests/Support/peers/make_certs.sh"), certificates], check=True)
+                if kind == "tls-discard":
+                    # A TLS receiver that reads and discards: what Trawl's relay output sends when the receiver
+                    # is not the bound (rsyslog on these two cores is).
                     port = free_port()
+                    discard = subprocess.Popen(
+                        ["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                         "-cert", f"{certificates}/server-fullchain.crt", "-key", f"{certificates}/server.key"],
+                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    wait_port(port)
+                elif rsyslog is None:
+                    rsyslog_port = free_port()
+                    port = rsyslog_port
                     rsyslog_conf = os.path.join(work, "rsyslog.conf")
                     os.makedirs(os.path.join(work, "rsyslog-work"), exist_ok=True)
                     with open(rsyslog_conf, "w") as conf:
@@ -171,26 +209,47 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                     rsyslog = subprocess.Popen(["/usr/sbin/rsyslogd", "-n", "-f", rsyslog_conf, "-i", f"{work}/rsyslog.pid"],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     wait_port(port)
+                else:
+                    port = rsyslog_port
                 output = (f"{{type: relay, settings: {{address: localhost, port: {port}, tls: true, chain_filename: {certificates}/ca.crt, "
                           f"cert_filename: {certificates}/client.crt, key_filename: {certificates}/client.key}}}}")
             config = os.path.join(work, f"bench-{index}.yaml")
             with open(config, "w") as out:
                 out.write(configuration(name, concurrency, output))
             print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
-            elapsed, peak, _ = run([args.trawl, "run", "--once", "--config", config], cores)
+            peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
+            wrapper = os.environ.get("TRAWL_BENCH_WRAPPER", "").split()
+            elapsed, cpu, peak, _ = run(wrapper + [args.trawl, "run", "--once", "--config", config], cores)
+            peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
+            if discard:
+                discard.terminate()
+                discard.wait()
             if kind == "file":
                 with open(f"{outputs}/out-{index}.log", "rb") as delivered:
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
                 os.remove(f"{outputs}/out-{index}.log")
                 assert lines == events, f"{lines} lines delivered, {events} expected"
-            results.append((f"trawl -> {kind} ({len(cores.split(','))} core{'s' if ',' in cores else ''})", elapsed, peak))
+            count = len(cores.split(","))
+            label = f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency})"
+            results.append((label, elapsed, cpu, peak, peers))
 
+        # The median attempt of each configuration (by seconds): one slow or fast run on a noisy machine
+        # does not make the figure.
+        medians = []
+        for label in dict.fromkeys(result[0] for result in results):
+            attempts = sorted((result for result in results if result[0] == label), key=lambda result: result[1])
+            medians.append(attempts[len(attempts) // 2])
+        results = medians
+        reference = results[0][1]
         print()
-        print(f"{'run':32} {'seconds':>8} {'events/s':>12} {'MB/s':>8} {'vs gzip':>8} {'peak RSS':>9}")
-        for label, seconds, peak in results:
+        print(f"(median of {args.repeat} attempts each)")
+        print(f"{'run':36} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
+              f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9}")
+        for label, seconds, cpu, peak, peers in results:
             rate = events / seconds
-            print(f"{label:32} {seconds:8.2f} {rate:12,.0f} {uncompressed / 1e6 / seconds:8.0f} "
-                  f"{reference / seconds:8.2f} {str(peak >> 20) + ' MiB' if peak else '-':>9}")
+            print(f"{label:36} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
+                  f"{reference / seconds:8.2f} {cpu:6.2f} {events / cpu:13,.0f} {peers:12.2f} "
+                  f"{str(peak >> 20) + ' MiB' if peak else '-':>9}")
     finally:
         moto.terminate()
         if rsyslog:

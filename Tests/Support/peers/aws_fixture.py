@@ -89,24 +89,52 @@ def put(command):
 
 
 def funnel_lines(prefix, count, size):
-    """Cloud Funnel-like JSON lines of about `size` bytes, with ids prefix-0, prefix-1..., whose padding
-    (a command line of hex words) compresses about as real Deep Visibility records do (8-10x with gzip)."""
+    """Cloud Funnel-like JSON lines of about `size` bytes with ids prefix-0, prefix-1...: Deep Visibility's long
+    dotted keys, values from small vocabularies (images, users, hosts, event types) and a few random ones
+    (hashes, ids, pids), so they compress about as real exports do (8-10x with gzip)."""
     categories = ["process", "file", "registry", "dns", "ip", "logins"]
-    words = [hashlib.sha256(b"%d" % n).hexdigest()[:8] for n in range(4096)]
+    event_types = {"process": "Process Creation", "file": "File Modification", "registry": "Registry Value Modified",
+                   "dns": "DNS Resolved", "ip": "IP Connect", "logins": "Login"}
+    images = ["C:\\\\Windows\\\\System32\\\\svchost.exe", "C:\\\\Program Files\\\\Google\\\\Chrome\\\\Application\\\\chrome.exe",
+              "C:\\\\Windows\\\\explorer.exe", "/usr/bin/python3", "/usr/sbin/sshd", "/usr/lib/systemd/systemd",
+              "/Applications/Safari.app/Contents/MacOS/Safari", "/usr/local/bin/pwsh"]
+    words = [hashlib.sha256(b"w%d" % n).hexdigest()[: 3 + n % 8] for n in range(256)]
     state = 12345
+    def rand():
+        nonlocal state
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        return state >> 8
+    def hexdigits(n):
+        return "".join("%06x" % rand() for _ in range((n + 5) // 6))[:n]
     lines = []
     for i in range(count):
-        pad = []
-        length = 0
-        while length < size - 160:
-            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-            word = words[state % 4096]
+        category = categories[i % 6]
+        host = rand() % 200
+        image = images[(host % 3) * 3 + rand() % (3 if host % 3 < 2 else 2)]
+        parent = images[(host % 3) * 3]
+        fields = [
+            ("event.category", '"%s"' % category), ("event.type", '"%s"' % event_types[category]),
+            ("event.time", str(1795429000000 + i)), ("id", '"%s-%d"' % (prefix, i)),
+            ("meta.event.name", '"%s"' % event_types[category].upper().replace(" ", "")),
+            ("agent.uuid", '"4f1c%04x-9b1e-4c7e-a2d3-5e6f7a8b%04x"' % (host, host)), ("agent.version", '"23.4.2.14"'),
+            ("endpoint.name", '"WS-%04d"' % host), ("endpoint.os", '"%s"' % ["windows", "linux", "macos"][host % 3]),
+            ("endpoint.type", '"desktop"'), ("site.id", '"1234567890123456789"'), ("site.name", '"Default site"'),
+            ("account.id", '"9876543210987654321"'), ("account.name", '"Example Corp"'),
+            ("src.process.uid", '"%s"' % hexdigits(16)), ("src.process.pid", str(rand() % 65536)),
+            ("src.process.name", '"%s"' % image.rsplit("\\\\", 1)[-1].rsplit("/", 1)[-1]),
+            ("src.process.image.path", '"%s"' % image), ("src.process.image.sha1", '"%s"' % hexdigits(40)),
+            ("src.process.user", '"CORP\\\\user%03d"' % (rand() % 500)), ("src.process.integrityLevel", '"MEDIUM"'),
+            ("src.process.parent.name", '"%s"' % parent.rsplit("\\\\", 1)[-1].rsplit("/", 1)[-1]),
+            ("src.process.parent.image.path", '"%s"' % parent), ("src.process.storyline.id", '"%s"' % hexdigits(16)),
+        ]
+        head = "{" + ",".join('"%s":%s' % field for field in fields) + ',"src.process.cmdline":"'
+        pad = [image]
+        length = len(head) + len(image) + 3
+        while length < size:
+            word = "--" + words[rand() % 256]
             pad.append(word)
-            length += 9
-        lines.append(
-            '{"event.category":"%s","event.type":"T","event.time":%d,"id":"%s-%d","src.process.cmdline":"%s"}\n'
-            % (categories[i % 6], 1795429000000 + i, prefix, i, " ".join(pad))
-        )
+            length += len(word) + 1
+        lines.append(head + " ".join(pad) + '"}\n')
     return "".join(lines).encode()
 
 
