@@ -100,7 +100,7 @@ def main():
     parser.add_argument("--skip-tls", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="attempts per configuration; the median is shown")
     parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
-    parser.add_argument("--runs", default="file:0:1 file:0:2 file:0,1:2 tls-discard:0,1:2 tls:0,1:2",
+    parser.add_argument("--runs", default="file:0:1 file:0:2 file:0,1:2 tls-discard:0:1 tls-discard:0,1:2 tls:0,1:2",
                         help="space-separated output:cores:concurrency; output is file, tls (rsyslog) or tls-discard "
                              "(a TLS receiver that discards); cores as taskset takes them")
     args = parser.parse_args()
