@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TrawlSinks", targets: ["TrawlSinks"]),
         .library(name: "TrawlAWS", targets: ["TrawlAWS"]),
         .library(name: "TrawlFormats", targets: ["TrawlFormats"]),
+        .library(name: "TrawlParquet", targets: ["TrawlParquet"]),
         .library(name: "TrawlApp", targets: ["TrawlApp"]),
         .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
     ],
@@ -68,6 +69,11 @@ let package = Package(
                 "TrawlCore", "CTrawlCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TrawlParquet",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .target(
@@ -159,6 +165,11 @@ let package = Package(
         .testTarget(
             name: "TrawlFormatsTests",
             dependencies: ["TrawlFormats", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlParquetTests",
+            dependencies: ["TrawlParquet", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,92 @@
+import NIOCore
+
+/// Opens a Parquet file: checks the `PAR1` magic at both ends, decodes the footer and rebuilds the schema.
+/// Row groups are then read one at a time, so memory is bounded by a row group, not by the file.
+public struct ParquetFileReader: Sendable {
+    /// The file's name in errors (a path or `s3://bucket/key`).
+    public let name: String
+    public let source: any ParquetByteSource
+    public let metadata: ParquetFileMetadata
+    public let schema: ParquetSchema
+
+    static let magic: [UInt8] = Array("PAR1".utf8)
+    /// How much of the file's end is fetched first: most footers fit, which saves a second read.
+    static let tailGuess = 64 << 10
+
+    /// Reads the footer of `source`.
+    ///
+    /// - Throws: ``ParquetError`` naming the file: `notParquet` without the magic, `truncated` when the
+    ///   footer's length points outside the file, `corruptMetadata` when the footer cannot be decoded.
+    public static func open(
+        _ source: any ParquetByteSource,
+        name: String
+    ) async throws(ParquetError)
+        -> ParquetFileReader
+    {
+        let location = ParquetError.Location(file: name)
+        let size = source.size
+        guard size >= 12 else {
+            throw ParquetError(.notParquet, "\(size) bytes is too short for a Parquet file", location: location)
+        }
+        let tailLength = min(size, Self.tailGuess)
+        let head: ByteBuffer
+        var tail: ByteBuffer
+        do {
+            head = try await source.read(offset: 0, length: 4)
+            tail = try await source.read(offset: size - tailLength, length: tailLength)
+        } catch let error as ParquetError {
+            throw error
+        } catch {
+            throw ParquetError(.truncated, "cannot read the footer: \(error)", location: location)
+        }
+        guard tail.readableBytes == tailLength else {
+            throw ParquetError(.truncated, "the file is shorter than its announced \(size) bytes", location: location)
+        }
+        guard Array(head.readableBytesView) == Self.magic,
+            Array(tail.readableBytesView.suffix(4)) == Self.magic
+        else {
+            throw ParquetError(.notParquet, "no PAR1 magic at the start and end of the file", location: location)
+        }
+        let lengthField = tail.getInteger(at: tail.writerIndex - 8, endianness: .little, as: UInt32.self) ?? 0
+        let footerLength = Int(lengthField)
+        guard footerLength > 0, footerLength <= size - 12 else {
+            throw ParquetError(
+                .truncated,
+                "the footer claims \(footerLength) bytes, but the file has \(size - 12) between its magic numbers",
+                location: location
+            )
+        }
+        let footerOffset = size - 8 - footerLength
+        var footer: ByteBuffer
+        if footerLength <= tailLength - 8 {
+            footer = tail.getSlice(at: tail.writerIndex - 8 - footerLength, length: footerLength) ?? ByteBuffer()
+        } else {
+            do {
+                footer = try await source.read(offset: footerOffset, length: footerLength)
+            } catch let error as ParquetError {
+                throw error
+            } catch {
+                throw ParquetError(.truncated, "cannot read the footer: \(error)", location: location)
+            }
+        }
+        var reader = ThriftCompactReader(footer)
+        let metadata: ParquetFileMetadata
+        let schema: ParquetSchema
+        do throws(ParquetDecodingError) {
+            metadata = try ParquetFileMetadata.decode(&reader)
+            schema = try ParquetSchema(elements: metadata.schema)
+        } catch {
+            var at = location
+            at.offset = footerOffset
+            throw ParquetError(error.code, "footer: \(error.message)", location: at)
+        }
+        for (index, group) in metadata.rowGroups.enumerated() where group.columns.count != schema.leaves.count {
+            throw ParquetError(
+                .corruptMetadata,
+                "the row group has \(group.columns.count) column chunks for \(schema.leaves.count) schema columns",
+                location: ParquetError.Location(file: name, rowGroup: index)
+            )
+        }
+        return ParquetFileReader(name: name, source: source, metadata: metadata, schema: schema)
+    }
+}
