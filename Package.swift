@@ -61,7 +61,9 @@ let package = Package(
         .target(name: "CTrawlSystem"),
         .systemLibrary(
             name: "CTrawlCompression",
-            providers: [.apt(["libisal-dev", "libzstd-dev", "libsnappy-dev", "libbz2-dev"])]
+            providers: [
+                .apt(["libisal-dev", "libzstd-dev", "libsnappy-dev", "libbz2-dev", "liblz4-dev", "libbrotli-dev"])
+            ]
         ),
         .target(
             name: "TrawlFormats",
@@ -73,7 +75,7 @@ let package = Package(
         ),
         .target(
             name: "TrawlParquet",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CTrawlCompression", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .target(

@@ -320,7 +320,9 @@ extension ParquetPageHeader.DataPage {
             }
             return true
         }
-        guard page.numValues >= 0 else { throw missing("num_values", in: "DataPageHeader") }
+        guard page.numValues >= 0 else {
+            throw ParquetDecodingError(.corruptMetadata, "DataPageHeader has a negative or no num_values")
+        }
         guard page.encoding >= 0 else { throw missing("encoding", in: "DataPageHeader") }
         return page
     }

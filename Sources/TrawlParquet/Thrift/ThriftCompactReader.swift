@@ -32,12 +32,15 @@ struct ThriftCompactReader {
     private var lastFieldIDs: [Int16] = []
     private let maximumDepth = 64
 
+    private let start: Int
+
     init(_ buffer: ByteBuffer) {
         self.buffer = buffer
+        self.start = buffer.readerIndex
     }
 
     /// Bytes read so far from the start of the buffer given.
-    var consumed: Int { self.buffer.readerIndex }
+    var consumed: Int { self.buffer.readerIndex - self.start }
 
     private func failure(_ message: String) -> ParquetDecodingError {
         ParquetDecodingError(.corruptMetadata, "Thrift: \(message) at byte \(self.buffer.readerIndex)")

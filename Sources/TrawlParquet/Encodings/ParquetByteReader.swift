@@ -1,0 +1,57 @@
+/// A bounds-checked cursor over a page's bytes, for the value and level decoders.
+struct ParquetByteReader {
+    let bytes: UnsafeRawBufferPointer
+    private(set) var position: Int
+
+    init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    var remaining: Int { self.bytes.count - self.position }
+
+    static func truncated(_ what: String) -> ParquetDecodingError {
+        ParquetDecodingError(.corruptPage, "the page ends inside \(what)")
+    }
+
+    mutating func skip(_ count: Int, what: String) throws(ParquetDecodingError) {
+        guard count >= 0, count <= self.remaining else { throw Self.truncated(what) }
+        self.position += count
+    }
+
+    mutating func byte(what: String) throws(ParquetDecodingError) -> UInt8 {
+        guard self.remaining >= 1 else { throw Self.truncated(what) }
+        defer { self.position += 1 }
+        return self.bytes[self.position]
+    }
+
+    mutating func littleEndian<T: FixedWidthInteger>(_: T.Type, what: String) throws(ParquetDecodingError) -> T {
+        guard self.remaining >= MemoryLayout<T>.size else { throw Self.truncated(what) }
+        defer { self.position += MemoryLayout<T>.size }
+        return T(littleEndian: self.bytes.loadUnaligned(fromByteOffset: self.position, as: T.self))
+    }
+
+    mutating func varint(what: String) throws(ParquetDecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try self.byte(what: what)
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+            guard shift < 64 else { throw ParquetDecodingError(.corruptPage, "a varint in \(what) is too long") }
+        }
+    }
+
+    mutating func zigzag(what: String) throws(ParquetDecodingError) -> Int64 {
+        let raw = try self.varint(what: what)
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    /// The next `count` bytes as a sub-buffer, advancing past them.
+    mutating func slice(_ count: Int, what: String) throws(ParquetDecodingError) -> UnsafeRawBufferPointer {
+        guard count >= 0, count <= self.remaining else { throw Self.truncated(what) }
+        defer { self.position += count }
+        return UnsafeRawBufferPointer(rebasing: self.bytes[self.position..<(self.position + count)])
+    }
+}
