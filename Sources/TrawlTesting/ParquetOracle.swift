@@ -1,0 +1,28 @@
+import Foundation
+import NIOPosix
+
+/// pyarrow as the reference Parquet reader (Tests/Support/peers/parquet_oracle.py): it renders a file's
+/// rows as JSON in the convention Trawl's reader documents, so the two can be compared row for row.
+public enum ParquetOracle {
+    /// One JSON object per row, in file order.
+    public static func render(_ path: String, keepNulls: Bool = false) async throws -> [String] {
+        try await NIOThreadPool.singleton.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments =
+                [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py", "render", path]
+                + (keepNulls ? ["--keep-nulls"] : [])
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let rendered = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw PeerFailed(
+                    description: "parquet_oracle.py render \(path) exited with \(process.terminationStatus)"
+                )
+            }
+            return String(decoding: rendered, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlParquet
+import TrawlTesting
+
+@Suite struct ParquetJSONTests {
+    static func trawlRows(_ path: String, keepNulls: Bool = false) async throws -> [String] {
+        let file = try await ParquetFileReader.open(try ParquetLocalFile(path: path), name: path)
+        var rows: [String] = []
+        for rowGroup in file.metadata.rowGroups.indices {
+            let (buffer, ends) = try await file.jsonRows(rowGroup: rowGroup, options: .init(keepNulls: keepNulls))
+            var start = buffer.readerIndex
+            for end in ends {
+                rows.append(String(decoding: buffer.readableBytesView[start..<end], as: UTF8.self))
+                start = end
+            }
+        }
+        return rows
+    }
+
+    static func securityLakeSamples() throws -> [String] {
+        let root = try RepositoryFiles.vectors("security-lake")
+        return try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }.sorted()
+            .map { "\(root)/\($0)" }
+    }
+
+    /// The real Security Lake samples (parquet-mr through Avro, GZIP, nested structs, two-level `array`
+    /// lists, `unmapped` maps) render row for row as pyarrow renders them, with and without nulls.
+    @Test(arguments: try securityLakeSamples())
+    func securityLakeSamplesRenderAsPyarrowDoes(path: String) async throws {
+        for keepNulls in [false, true] {
+            let expected = try await ParquetOracle.render(path, keepNulls: keepNulls)
+            let rendered = try await Self.trawlRows(path, keepNulls: keepNulls)
+            #expect(!expected.isEmpty)
+            #expect(rendered.count == expected.count)
+            for (index, (mine, theirs)) in zip(rendered, expected).enumerated() where mine != theirs {
+                Issue.record("row \(index) differs (keepNulls \(keepNulls)):\ntrawl:   \(mine)\npyarrow: \(theirs)")
+                break
+            }
+        }
+    }
+
+    static func parquetTestingFiles() throws -> [String] {
+        let root = try RepositoryFiles.vectors("parquet-testing") + "/data"
+        // large_string_map holds two strings of about a gigabyte each, which pyarrow cannot convert into
+        // one array (ParquetColumnTests decodes it).
+        return try FileManager.default.contentsOfDirectory(atPath: root)
+            .filter { $0.hasSuffix(".parquet") && $0 != "large_string_map.brotli.parquet" }.sorted()
+            .map { "\(root)/\($0)" }
+    }
+
+    /// Every parquet-testing file renders row for row as pyarrow renders it.
+    @Test(arguments: try parquetTestingFiles())
+    func parquetTestingFilesRenderAsPyarrowDoes(path: String) async throws {
+        let expected = try await ParquetOracle.render(path, keepNulls: true)
+        let rendered = try await Self.trawlRows(path, keepNulls: true)
+        #expect(rendered.count == expected.count)
+        for (index, (mine, theirs)) in zip(rendered, expected).enumerated() where mine != theirs {
+            Issue.record("row \(index) differs:\ntrawl:   \(mine.prefix(600))\npyarrow: \(theirs.prefix(600))")
+            break
+        }
+    }
+}
