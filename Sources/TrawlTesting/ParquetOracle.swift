@@ -25,4 +25,26 @@ public enum ParquetOracle {
             return String(decoding: rendered, as: UTF8.self).split(separator: "\n").map(String.init)
         }
     }
+
+    /// Has pyarrow write OCSF-like files (nested structs, lists of lists, maps, nulls at every level,
+    /// decimals, dates, times, timestamps) in every codec, both data page versions, with and without
+    /// dictionaries, several row groups each, into `directory`; returns their paths.
+    public static func writeOCSFLikeFiles(into directory: String) async throws -> [String] {
+        try await NIOThreadPool.singleton.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py", "write", directory,
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let listed = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw PeerFailed(description: "parquet_oracle.py write exited with \(process.terminationStatus)")
+            }
+            return String(decoding: listed, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+    }
 }

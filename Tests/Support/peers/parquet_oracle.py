@@ -6,6 +6,8 @@ RFC 3339 with the unit's digits (Z when adjusted to UTC), decimals exact, floats
 form (non-finite as null), binary as UTF-8 text.
 
   parquet_oracle.py render FILE [--keep-nulls]   one JSON object per line on stdout
+  parquet_oracle.py write DIRECTORY              writes OCSF-like files in every codec, both data page
+                                                 versions, with and without dictionaries; prints their paths
 """
 import json
 import sys
@@ -133,9 +135,95 @@ def render(path, keep_nulls):
             out.write(dump(convert(structs[index], keep_nulls)) + "\n")
 
 
+OCSF_LIKE = pa.schema([
+    ("time", pa.int64()),
+    ("time_dt", pa.timestamp("ms", tz="UTC")),
+    ("class_uid", pa.int32()),
+    ("severity", pa.string()),
+    ("metadata", pa.struct([
+        ("version", pa.string()),
+        ("product", pa.struct([("name", pa.string()), ("vendor_name", pa.string())])),
+        ("labels", pa.list_(pa.string())),
+    ])),
+    ("observables", pa.list_(pa.struct([("name", pa.string()), ("type_id", pa.int32()), ("value", pa.string())]))),
+    ("unmapped", pa.map_(pa.string(), pa.string())),
+    ("src_endpoint", pa.struct([
+        ("ip", pa.string()),
+        ("port", pa.int32()),
+        ("location", pa.struct([("lat", pa.float64()), ("lon", pa.float64())])),
+    ])),
+    ("matrix", pa.list_(pa.list_(pa.int64()))),
+    ("amount", pa.decimal128(12, 3)),
+    ("day", pa.date32()),
+    ("tod", pa.time64("us")),
+    ("ratio", pa.float32()),
+    ("flag", pa.bool_()),
+    ("seen_ns", pa.timestamp("ns")),
+    ("small", pa.uint16()),
+    ("blob", pa.binary()),
+])
+
+
+def ocsf_like_rows(count, seed):
+    import decimal
+    import random
+    rng = random.Random(seed)
+
+    def maybe(value, chance=0.15):
+        return None if rng.random() < chance else value
+
+    def text():
+        return rng.choice(["", "a", "Informational", "ñandú ™ 漢字", "quote \" and \\ backslash", "tab\tnew\nline",
+                           "x" * rng.randint(20, 300), "ctl \x01\x1f"])
+
+    rows = []
+    for index in range(count):
+        rows.append({
+            "time": 1700000000000 + index * 997,
+            "time_dt": maybe(1700000000000 + index * 997),
+            "class_uid": rng.choice([3001, 3002, 4001, 6003]),
+            "severity": maybe(rng.choice(["Informational", "Low", "Medium", "High", "Critical"])),
+            "metadata": maybe({
+                "version": maybe("1.1.0"),
+                "product": maybe({"name": maybe(text()), "vendor_name": maybe("AWS")}),
+                "labels": maybe([maybe(text()) for _ in range(rng.randint(0, 3))]),
+            }),
+            "observables": maybe([maybe({"name": maybe(text()), "type_id": maybe(rng.randint(-5, 99)),
+                                         "value": maybe(text())}) for _ in range(rng.randint(0, 4))]),
+            "unmapped": maybe([(f"k{key}", maybe(text())) for key in range(rng.randint(0, 3))]),
+            "src_endpoint": maybe({"ip": maybe("192.0.2.%d" % rng.randint(0, 255)), "port": maybe(rng.randint(0, 65535)),
+                                   "location": maybe({"lat": maybe(rng.uniform(-90, 90)), "lon": maybe(rng.uniform(-180, 180))})}),
+            "matrix": maybe([maybe([maybe(rng.randint(-2**40, 2**40)) for _ in range(rng.randint(0, 3))])
+                             for _ in range(rng.randint(0, 3))]),
+            "amount": maybe(decimal.Decimal(rng.randint(-10**11, 10**11)).scaleb(-3)),
+            "day": maybe(rng.randint(-1000, 30000)),
+            "tod": maybe(rng.randint(0, 86399999999)),
+            "ratio": maybe(rng.choice([0.1, 1.5, -2.25, 1e-7, 3.4e38, rng.random()])),
+            "flag": maybe(rng.random() < 0.5),
+            "seen_ns": maybe(rng.randint(-10**18, 10**18)),
+            "small": maybe(rng.randint(0, 65535)),
+            "blob": maybe(bytes(rng.randint(32, 126) for _ in range(rng.randint(0, 12)))),
+        })
+    return rows
+
+
+def write(directory):
+    import os
+    table = pa.Table.from_pylist(ocsf_like_rows(700, 7), schema=OCSF_LIKE)
+    for codec in ["NONE", "SNAPPY", "GZIP", "ZSTD", "LZ4", "BROTLI"]:
+        for version in ["1.0", "2.0"]:
+            for dictionary in [True, False]:
+                path = os.path.join(directory, f"ocsf-{codec.lower()}-v{version[0]}-{'dict' if dictionary else 'plain'}.parquet")
+                pq.write_table(table, path, compression=codec, data_page_version=version, use_dictionary=dictionary,
+                               row_group_size=250, data_page_size=4096)
+                print(path)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "render":
         render(sys.argv[2], "--keep-nulls" in sys.argv[3:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "write":
+        write(sys.argv[2])
     else:
         sys.exit(__doc__)
 
