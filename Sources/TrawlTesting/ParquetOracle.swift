@@ -1,50 +1,41 @@
 import Foundation
 import NIOPosix
 
-/// pyarrow as the reference Parquet reader (Tests/Support/peers/parquet_oracle.py): it renders a file's
-/// rows as JSON in the convention Trawl's reader documents, so the two can be compared row for row.
+/// pyarrow as the reference Parquet implementation (Tests/Support/peers/parquet_oracle.py): it renders a
+/// file's rows as JSON in the convention Trawl's reader documents, so the two can be compared row for row,
+/// and writes the files such comparisons run on.
 public enum ParquetOracle {
     /// One JSON object per row, in file order.
     public static func render(_ path: String, keepNulls: Bool = false) async throws -> [String] {
-        try await NIOThreadPool.singleton.runIfActive {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments =
-                [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py", "render", path]
-                + (keepNulls ? ["--keep-nulls"] : [])
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let rendered = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw PeerFailed(
-                    description: "parquet_oracle.py render \(path) exited with \(process.terminationStatus)"
-                )
-            }
-            return String(decoding: rendered, as: UTF8.self).split(separator: "\n").map(String.init)
-        }
+        try await self.lines(["render", path] + (keepNulls ? ["--keep-nulls"] : []))
     }
 
     /// Has pyarrow write OCSF-like files (nested structs, lists of lists, maps, nulls at every level,
     /// decimals, dates, times, timestamps) in every codec, both data page versions, with and without
     /// dictionaries, several row groups each, into `directory`; returns their paths.
     public static func writeOCSFLikeFiles(into directory: String) async throws -> [String] {
+        try await self.lines(["write", directory])
+    }
+
+    /// Runs the oracle with `arguments`; its standard output, line by line.
+    private static func lines(_ arguments: [String]) async throws -> [String] {
         try await NIOThreadPool.singleton.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py", "write", directory,
-            ]
+            process.arguments =
+                [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py"] + arguments
             let output = Pipe()
             process.standardOutput = output
             try process.run()
-            let listed = output.fileHandleForReading.readDataToEndOfFile()
+            let printed = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw PeerFailed(description: "parquet_oracle.py write exited with \(process.terminationStatus)")
+                throw PeerFailed(
+                    description:
+                        "parquet_oracle.py \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)"
+                )
             }
-            return String(decoding: listed, as: UTF8.self).split(separator: "\n").map(String.init)
+            return String(decoding: printed, as: UTF8.self).split(separator: "\n").map(String.init)
         }
     }
 }
