@@ -169,6 +169,13 @@ let package = Package(
             dependencies: ["TrawlFormats", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        .target(name: "CTrawlFuzzDriver", path: "Tests/Support/ParquetFuzzDriver"),
+        .executableTarget(
+            name: "trawl-parquet-fuzz",
+            dependencies: ["TrawlParquet", "CTrawlFuzzDriver", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/Support/ParquetFuzz",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TrawlParquetTests",
             dependencies: ["TrawlParquet", "TrawlTesting", .product(name: "NIOCore", package: "swift-nio")],

@@ -41,6 +41,29 @@ import TrawlTesting
         }
     }
 
+    /// A file held in memory renders, without suspending, exactly as when read through its byte source.
+    @Test(arguments: try securityLakeSamples())
+    func inMemoryRenderingEqualsTheByteSourcePath(path: String) async throws {
+        let bytes = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: path)))
+        var rows: [String] = []
+        for (buffer, ends) in try ParquetFileReader.jsonRows(ofFile: bytes, name: path) {
+            var start = buffer.readerIndex
+            for end in ends {
+                rows.append(String(decoding: buffer.readableBytesView[start..<end], as: UTF8.self))
+                start = end
+            }
+        }
+        #expect(!rows.isEmpty)
+        #expect(rows == (try await Self.trawlRows(path)))
+        let error = #expect(throws: ParquetError.self) {
+            _ = try ParquetFileReader.jsonRows(
+                ofFile: bytes.getSlice(at: 0, length: bytes.readableBytes - 1)!,
+                name: path
+            )
+        }
+        #expect(error?.code == .notParquet)
+    }
+
     static func parquetTestingFiles() throws -> [String] {
         let root = try RepositoryFiles.vectors("parquet-testing") + "/data"
         // large_string_map holds two strings of about a gigabyte each, which pyarrow cannot convert into

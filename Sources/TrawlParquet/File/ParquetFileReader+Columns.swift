@@ -5,45 +5,77 @@ extension ParquetFileReader {
     ///
     /// - Throws: ``ParquetError`` naming the file, row group and column.
     public func readColumn(rowGroup: Int, column: Int) async throws(ParquetError) -> ParquetColumnData {
-        let leaf = self.schema.leaves[column]
-        let location = ParquetError.Location(file: self.name, rowGroup: rowGroup, column: leaf.dottedPath)
+        let (start, length) = try self.chunkRange(rowGroup: rowGroup, column: column)
+        let bytes: ByteBuffer
+        do {
+            bytes = try await self.source.read(offset: start, length: length)
+        } catch let error as ParquetError {
+            throw error
+        } catch {
+            throw ParquetError(
+                .truncated,
+                "cannot read the chunk: \(error)",
+                location: self.location(rowGroup: rowGroup, column: column, offset: start)
+            )
+        }
+        return try self.decodeColumn(rowGroup: rowGroup, column: column, chunk: bytes)
+    }
+
+    func location(rowGroup: Int, column: Int, offset: Int? = nil) -> ParquetError.Location {
+        ParquetError.Location(
+            file: self.name,
+            rowGroup: rowGroup,
+            column: self.schema.leaves[column].dottedPath,
+            offset: offset
+        )
+    }
+
+    /// Where the chunk's bytes lie in the file, checked against the file's size.
+    func chunkRange(rowGroup: Int, column: Int) throws(ParquetError) -> (start: Int, length: Int) {
         let chunk = self.metadata.rowGroups[rowGroup].columns[column]
         guard chunk.filePath == nil else {
             throw ParquetError(
                 .unsupported,
                 "the column's data is in another file (\(chunk.filePath ?? ""))",
-                location: location
+                location: self.location(rowGroup: rowGroup, column: column)
             )
         }
         guard let metadata = chunk.metadata else {
-            throw ParquetError(.corruptMetadata, "the column chunk has no metadata", location: location)
+            throw ParquetError(
+                .corruptMetadata,
+                "the column chunk has no metadata",
+                location: self.location(rowGroup: rowGroup, column: column)
+            )
         }
         var start = metadata.dataPageOffset
         if let dictionary = metadata.dictionaryPageOffset, dictionary > 0, dictionary < start { start = dictionary }
         let length = metadata.totalCompressedSize
-        guard start >= 4, length >= 0, start + length <= Int64(self.source.size) else {
-            var at = location
-            at.offset = Int(clamping: start)
+        guard start >= 4, length >= 0, start <= Int64(self.source.size), length <= Int64(self.source.size) - start
+        else {
             throw ParquetError(
                 .truncated,
                 "the chunk's \(length) bytes at offset \(start) lie outside the file's \(self.source.size)",
-                location: at
+                location: self.location(rowGroup: rowGroup, column: column, offset: Int(clamping: start))
             )
         }
-        let bytes: ByteBuffer
-        do {
-            bytes = try await self.source.read(offset: Int(start), length: Int(length))
-        } catch let error as ParquetError {
-            throw error
-        } catch {
-            throw ParquetError(.truncated, "cannot read the chunk: \(error)", location: location)
+        return (Int(start), Int(length))
+    }
+
+    /// Decodes a chunk's bytes (read from ``chunkRange(rowGroup:column:)``).
+    func decodeColumn(rowGroup: Int, column: Int, chunk: ByteBuffer) throws(ParquetError) -> ParquetColumnData {
+        let leaf = self.schema.leaves[column]
+        guard let metadata = self.metadata.rowGroups[rowGroup].columns[column].metadata else {
+            throw ParquetError(
+                .corruptMetadata,
+                "the column chunk has no metadata",
+                location: self.location(rowGroup: rowGroup, column: column)
+            )
         }
         do throws(ParquetDecodingError) {
-            return try ParquetColumnChunkReader(leaf: leaf, metadata: metadata).read(bytes)
+            return try ParquetColumnChunkReader(leaf: leaf, metadata: metadata).read(chunk)
         } catch {
-            var at = location
-            at.offset = Int(start)
-            throw error.at(at)
+            let start = (try? self.chunkRange(rowGroup: rowGroup, column: column))?.start
+            throw error.at(self.location(rowGroup: rowGroup, column: column, offset: start))
         }
     }
 }

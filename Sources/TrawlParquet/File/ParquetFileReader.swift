@@ -47,16 +47,7 @@ public struct ParquetFileReader: Sendable {
         else {
             throw ParquetError(.notParquet, "no PAR1 magic at the start and end of the file", location: location)
         }
-        let lengthField = tail.getInteger(at: tail.writerIndex - 8, endianness: .little, as: UInt32.self) ?? 0
-        let footerLength = Int(lengthField)
-        guard footerLength > 0, footerLength <= size - 12 else {
-            throw ParquetError(
-                .truncated,
-                "the footer claims \(footerLength) bytes, but the file has \(size - 12) between its magic numbers",
-                location: location
-            )
-        }
-        let footerOffset = size - 8 - footerLength
+        let (footerOffset, footerLength) = try Self.footerPosition(tail: tail, size: size, name: name)
         var footer: ByteBuffer
         if footerLength <= tailLength - 8 {
             footer = tail.getSlice(at: tail.writerIndex - 8 - footerLength, length: footerLength) ?? ByteBuffer()
@@ -69,6 +60,34 @@ public struct ParquetFileReader: Sendable {
                 throw ParquetError(.truncated, "cannot read the footer: \(error)", location: location)
             }
         }
+        let (metadata, schema) = try Self.decodeFooter(footer, at: footerOffset, name: name)
+        return ParquetFileReader(name: name, source: source, metadata: metadata, schema: schema)
+    }
+
+    /// Where the footer lies, from the file's last 8 bytes (its length, then `PAR1`).
+    static func footerPosition(
+        tail: ByteBuffer,
+        size: Int,
+        name: String
+    ) throws(ParquetError) -> (offset: Int, length: Int) {
+        let lengthField = tail.getInteger(at: tail.writerIndex - 8, endianness: .little, as: UInt32.self) ?? 0
+        let footerLength = Int(lengthField)
+        guard footerLength > 0, footerLength <= size - 12 else {
+            throw ParquetError(
+                .truncated,
+                "the footer claims \(footerLength) bytes, but the file has \(size - 12) between its magic numbers",
+                location: ParquetError.Location(file: name)
+            )
+        }
+        return (size - 8 - footerLength, footerLength)
+    }
+
+    /// Decodes the footer and checks the row groups against the schema.
+    static func decodeFooter(
+        _ footer: ByteBuffer,
+        at offset: Int,
+        name: String
+    ) throws(ParquetError) -> (ParquetFileMetadata, ParquetSchema) {
         var reader = ThriftCompactReader(footer)
         let metadata: ParquetFileMetadata
         let schema: ParquetSchema
@@ -76,9 +95,7 @@ public struct ParquetFileReader: Sendable {
             metadata = try ParquetFileMetadata.decode(&reader)
             schema = try ParquetSchema(elements: metadata.schema)
         } catch {
-            var at = location
-            at.offset = footerOffset
-            throw ParquetError(error.code, "footer: \(error.message)", location: at)
+            throw ParquetError(error.code, "footer: \(error.message)", location: .init(file: name, offset: offset))
         }
         for (index, group) in metadata.rowGroups.enumerated() where group.columns.count != schema.leaves.count {
             throw ParquetError(
@@ -87,6 +104,6 @@ public struct ParquetFileReader: Sendable {
                 location: ParquetError.Location(file: name, rowGroup: index)
             )
         }
-        return ParquetFileReader(name: name, source: source, metadata: metadata, schema: schema)
+        return (metadata, schema)
     }
 }

@@ -26,6 +26,15 @@ extension ParquetFileReader {
         for index in self.schema.leaves.indices {
             columns.append(try await self.readColumn(rowGroup: rowGroup, column: index))
         }
+        return try self.renderRows(rowGroup: rowGroup, columns: columns, options: options)
+    }
+
+    /// Renders the rows of row group `rowGroup` from its decoded columns (every leaf, in order).
+    func renderRows(
+        rowGroup: Int,
+        columns: [ParquetColumnData],
+        options: ParquetJSONOptions
+    ) throws(ParquetError) -> (buffer: ByteBuffer, ends: [Int]) {
         let rows = Int(self.metadata.rowGroups[rowGroup].numRows)
         var assembler = ParquetRowAssembler(schema: self.schema, columns: columns, options: options)
         do throws(ParquetDecodingError) {

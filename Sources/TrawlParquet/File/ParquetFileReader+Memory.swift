@@ -1,0 +1,40 @@
+import NIOCore
+
+extension ParquetFileReader {
+    /// Every row of a Parquet file held in memory, rendered as JSON, without suspending: for callers that
+    /// already hold the bytes (small objects, the fuzz target). Row `i` of the result's buffer ends at
+    /// `ends[i]`.
+    ///
+    /// - Throws: ``ParquetError`` as the reader's other entry points do.
+    public static func jsonRows(
+        ofFile bytes: ByteBuffer,
+        name: String,
+        options: ParquetJSONOptions = ParquetJSONOptions()
+    ) throws(ParquetError) -> [(buffer: ByteBuffer, ends: [Int])] {
+        let size = bytes.readableBytes
+        guard size >= 12, Array(bytes.readableBytesView.prefix(4)) == Self.magic,
+            Array(bytes.readableBytesView.suffix(4)) == Self.magic
+        else {
+            throw ParquetError(
+                .notParquet,
+                "no PAR1 magic at the start and end of the file",
+                location: .init(file: name)
+            )
+        }
+        let (offset, length) = try Self.footerPosition(tail: bytes, size: size, name: name)
+        let footer = bytes.getSlice(at: bytes.readerIndex + offset, length: length) ?? ByteBuffer()
+        let (metadata, schema) = try Self.decodeFooter(footer, at: offset, name: name)
+        let file = ParquetFileReader(name: name, source: ParquetBytes(bytes), metadata: metadata, schema: schema)
+        var groups: [(buffer: ByteBuffer, ends: [Int])] = []
+        for rowGroup in metadata.rowGroups.indices {
+            var columns: [ParquetColumnData] = []
+            for column in schema.leaves.indices {
+                let (start, count) = try file.chunkRange(rowGroup: rowGroup, column: column)
+                let chunk = bytes.getSlice(at: bytes.readerIndex + start, length: count) ?? ByteBuffer()
+                columns.append(try file.decodeColumn(rowGroup: rowGroup, column: column, chunk: chunk))
+            }
+            groups.append(try file.renderRows(rowGroup: rowGroup, columns: columns, options: options))
+        }
+        return groups
+    }
+}
