@@ -12,15 +12,14 @@ extension ParquetFileReader {
         options: ParquetJSONOptions = ParquetJSONOptions()
     ) throws(ParquetError) -> [(buffer: ByteBuffer, ends: [Int])] {
         let size = bytes.readableBytes
-        guard size >= 12, Array(bytes.readableBytesView.prefix(4)) == Self.magic,
-            Array(bytes.readableBytesView.suffix(4)) == Self.magic
-        else {
+        guard size >= 12 else {
             throw ParquetError(
                 .notParquet,
-                "no PAR1 magic at the start and end of the file",
+                "\(size) bytes is too short for a Parquet file",
                 location: .init(file: name)
             )
         }
+        try Self.checkMagic(head: bytes, tail: bytes, name: name)
         let (offset, length) = try Self.footerPosition(tail: bytes, size: size, name: name)
         let footer = bytes.getSlice(at: bytes.readerIndex + offset, length: length) ?? ByteBuffer()
         let (metadata, schema) = try Self.decodeFooter(footer, at: offset, name: name)

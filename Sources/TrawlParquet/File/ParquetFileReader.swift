@@ -42,11 +42,7 @@ public struct ParquetFileReader: Sendable {
         guard tail.readableBytes == tailLength else {
             throw ParquetError(.truncated, "the file is shorter than its announced \(size) bytes", location: location)
         }
-        guard Array(head.readableBytesView) == Self.magic,
-            Array(tail.readableBytesView.suffix(4)) == Self.magic
-        else {
-            throw ParquetError(.notParquet, "no PAR1 magic at the start and end of the file", location: location)
-        }
+        try Self.checkMagic(head: head, tail: tail, name: name)
         let (footerOffset, footerLength) = try Self.footerPosition(tail: tail, size: size, name: name)
         var footer: ByteBuffer
         if footerLength <= tailLength - 8 {
@@ -105,5 +101,18 @@ public struct ParquetFileReader: Sendable {
             )
         }
         return (metadata, schema)
+    }
+
+    /// Parquet files begin and end with `PAR1`.
+    static func checkMagic(head: ByteBuffer, tail: ByteBuffer, name: String) throws(ParquetError) {
+        guard Array(head.readableBytesView.prefix(4)) == Self.magic,
+            Array(tail.readableBytesView.suffix(4)) == Self.magic
+        else {
+            throw ParquetError(
+                .notParquet,
+                "no PAR1 magic at the start and end of the file",
+                location: .init(file: name)
+            )
+        }
     }
 }

@@ -318,9 +318,7 @@ struct ParquetRowAssembler {
     private mutating func writeMapKey(_ key: ParquetSchema.Node) throws(ParquetDecodingError) {
         guard let index = key.leafIndex else { return }
         let column = self.columns[index]
-        let present =
-            column.leaf.maxDefinitionLevel == 0
-            || Int(column.definitionLevels[self.slots[index]]) == column.leaf.maxDefinitionLevel
+        let present = self.holdsValue(index)
         self.slots[index] += 1
         guard present else {
             self.writer.key("")
@@ -330,6 +328,13 @@ struct ParquetRowAssembler {
         self.values[index] += 1
     }
 
+    /// Whether the leaf's current slot holds a value (its definition level is the maximum).
+    private func holdsValue(_ leaf: Int) -> Bool {
+        let column = self.columns[leaf]
+        return column.leaf.maxDefinitionLevel == 0
+            || Int(column.definitionLevels[self.slots[leaf]]) == column.leaf.maxDefinitionLevel
+    }
+
     /// A primitive value (or null), consuming one slot.
     private mutating func writeLeaf(_ node: ParquetSchema.Node) throws(ParquetDecodingError) {
         guard let index = node.leafIndex else { return }
@@ -337,9 +342,7 @@ struct ParquetRowAssembler {
         guard self.slots[index] < column.slotCount else {
             throw ParquetDecodingError(.corruptPage, "column \(column.leaf.dottedPath) ran out of values for the rows")
         }
-        let present =
-            column.leaf.maxDefinitionLevel == 0
-            || Int(column.definitionLevels[self.slots[index]]) == column.leaf.maxDefinitionLevel
+        let present = self.holdsValue(index)
         self.slots[index] += 1
         if present {
             guard self.values[index] < column.values.count else {
