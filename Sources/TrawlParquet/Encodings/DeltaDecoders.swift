@@ -40,28 +40,13 @@ enum DeltaBinaryPackedDecoder {
                 let packed = try reader.slice(perMiniblock * Int(width) / 8, what: what)
                 let taken = min(perMiniblock, left)
                 for index in 0..<taken {
-                    value = value &+ minimum &+ Int64(bitPattern: Self.unpack(packed, index: index, width: Int(width)))
+                    value = value &+ minimum &+ Int64(bitPattern: unpackBits(packed, index: index, width: Int(width)))
                     if values.count < count { values.append(value) }
                 }
                 left -= taken
             }
         }
         return values
-    }
-
-    /// Value `index` of LSB-first bit-packed `bytes` of `width` bits each.
-    static func unpack(_ bytes: UnsafeRawBufferPointer, index: Int, width: Int) -> UInt64 {
-        guard width > 0 else { return 0 }
-        let bit = index * width
-        let start = bit >> 3
-        let shift = bit & 7
-        var window: UInt64 = 0
-        for offset in 0..<min(8, bytes.count - start) { window |= UInt64(bytes[start + offset]) << UInt64(8 * offset) }
-        var result = window >> UInt64(shift)
-        if shift + width > 64, start + 8 < bytes.count {
-            result |= UInt64(bytes[start + 8]) << UInt64(64 - shift)
-        }
-        return width == 64 ? result : result & ((1 << UInt64(width)) - 1)
     }
 }
 

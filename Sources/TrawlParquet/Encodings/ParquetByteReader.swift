@@ -55,3 +55,19 @@ struct ParquetByteReader {
         return UnsafeRawBufferPointer(rebasing: self.bytes[self.position..<(self.position + count)])
     }
 }
+
+/// Value `index` of LSB-first bit-packed `bytes` of `width` (0 to 64) bits each: the packing of the
+/// RLE/bit-packed hybrid and of DELTA_BINARY_PACKED's miniblocks. Bytes past the end read as zero.
+func unpackBits(_ bytes: UnsafeRawBufferPointer, index: Int, width: Int) -> UInt64 {
+    guard width > 0 else { return 0 }
+    let bit = index * width
+    let start = bit >> 3
+    let shift = bit & 7
+    var window: UInt64 = 0
+    for offset in 0..<min(8, bytes.count - start) { window |= UInt64(bytes[start + offset]) << UInt64(8 * offset) }
+    var result = window >> UInt64(shift)
+    if shift + width > 64, start + 8 < bytes.count {
+        result |= UInt64(bytes[start + 8]) << UInt64(64 - shift)
+    }
+    return width == 64 ? result : result & ((1 << UInt64(width)) - 1)
+}

@@ -41,18 +41,6 @@ public enum ParquetValues: Sendable, Equatable {
     case double([Double])
     case bytes(ParquetByteArrays)
 
-    static func empty(_ type: ParquetPhysicalType) -> ParquetValues {
-        switch type {
-        case .boolean: .boolean([])
-        case .int32: .int32([])
-        case .int64: .int64([])
-        case .int96: .int96([])
-        case .float: .float([])
-        case .double: .double([])
-        case .byteArray, .fixedLenByteArray: .bytes(ParquetByteArrays())
-        }
-    }
-
     public var count: Int {
         switch self {
         case .boolean(let values): values.count

@@ -49,15 +49,8 @@ struct RLEBitPackedHybridDecoder {
                 let values = Int(groups) * 8
                 let packed = try self.reader.slice(Int(groups) * self.bitWidth, what: self.what)
                 let taken = min(values, left)
-                var bitOffset = 0
-                for _ in 0..<taken {
-                    let byteIndex = bitOffset >> 3
-                    var window: UInt64 = 0
-                    for index in 0..<min(8, packed.count - byteIndex) {
-                        window |= UInt64(packed[byteIndex + index]) << UInt64(8 * index)
-                    }
-                    output.append(UInt32((window >> UInt64(bitOffset & 7)) & mask))
-                    bitOffset += self.bitWidth
+                for index in 0..<taken {
+                    output.append(UInt32(truncatingIfNeeded: unpackBits(packed, index: index, width: self.bitWidth)))
                 }
                 left -= taken
             }
