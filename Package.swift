@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "TrawlCore", "CTrawlCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -81,7 +82,7 @@ let package = Package(
         .target(
             name: "TrawlSources",
             dependencies: [
-                "TrawlCore", "TrawlAWS", "TrawlFormats",
+                "TrawlCore", "TrawlAWS", "TrawlFormats", "TrawlParquet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
