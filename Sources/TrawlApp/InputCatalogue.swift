@@ -43,7 +43,7 @@ public struct InputType: Sendable {
 
 /// The input types of this build.
 public enum InputCatalogue {
-    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel]
+    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel, securityLake]
 
     /// `local_files`: lines of local files (the quick start, replaying exports).
     public static let localFiles = InputType(name: "local_files", services: ["lines"]) { input, diagnostics in
@@ -101,7 +101,7 @@ public enum InputCatalogue {
 
     /// `aws_sqs`: objects announced by S3 notifications in an SQS queue, one service per processor.
     public static let awsSQS = InputType(name: "aws_sqs", services: sqsServices.keys.sorted()) { input, diagnostics in
-        planSQSServices(input, diagnostics) { service, settings in
+        planSQSServices(input, diagnostics, requiresAckMessages: true) { service, settings in
             guard let preset = sqsServices[service.name] else { return nil }
             guard let tag = settings.tag ?? preset.tag else {
                 diagnostics.record(
@@ -114,9 +114,27 @@ public enum InputCatalogue {
                 )
                 return nil
             }
-            let rule = settings.tagField.map {
-                RecordTagger.FieldRule.mapping(field: $0, mapping: settings.tagMapping, fallback: settings.tagDefault)
+            if settings.tagPerClass, settings.tagField != nil {
+                diagnostics.record(
+                    TrawlError(
+                        .settingWrongFormat,
+                        "tag_per_class and tag_field both choose the tag from a record field",
+                        location: "\(service.path).tag_per_class",
+                        fix: "Keep one of them: tag_per_class for OCSF records, tag_field with tag_mapping otherwise."
+                    )
+                )
+                return nil
             }
+            let rule =
+                settings.tagPerClass
+                ? RecordTagger.FieldRule.suffix(field: ocsfClassField)
+                : settings.tagField.map {
+                    RecordTagger.FieldRule.mapping(
+                        field: $0,
+                        mapping: settings.tagMapping,
+                        fallback: settings.tagDefault
+                    )
+                }
             return (
                 preset.format(settings), RecordTagger(tag: tag, keyTags: settings.keyTags, fieldRule: rule),
                 preset.exclude
@@ -129,7 +147,7 @@ public enum InputCatalogue {
     public static let cloudFunnel = InputType(name: "sentinelone_cloud_funnel", services: ["cloud_funnel"]) {
         input,
         diagnostics in
-        planSQSServices(input, diagnostics) { _, settings in
+        planSQSServices(input, diagnostics, requiresAckMessages: true) { _, settings in
             let fallback = settings.fallbackTag ?? CloudFunnelCategorizer.defaultFallbackTag
             return (
                 .jsonLines, RecordTagger(tag: fallback, keyTags: [], fieldRule: .cloudFunnel(fallback: fallback)), []
@@ -137,11 +155,36 @@ public enum InputCatalogue {
         }
     }
 
+    /// The OCSF field whose value `tag_per_class` adds to the tag.
+    static let ocsfClassField = "class_name"
+
+    /// `amazon_security_lake`: OCSF records that Amazon Security Lake stores as Parquet objects and announces
+    /// with EventBridge notifications; each row is one event for `cloud.aws.amazon.security_lake.events`
+    /// (or, with `tag_per_class`, one table per OCSF class). Iceberg `metadata/` objects are not events.
+    public static let securityLake = InputType(name: "amazon_security_lake", services: ["events"]) {
+        input,
+        diagnostics in
+        planSQSServices(input, diagnostics, requiresAckMessages: false) { _, settings in
+            let tag = settings.tag ?? "cloud.aws.amazon.security_lake.events"
+            return (
+                .parquet,
+                RecordTagger(
+                    tag: tag,
+                    keyTags: settings.keyTags,
+                    fieldRule: settings.tagPerClass ? .suffix(field: ocsfClassField) : nil
+                ),
+                ["metadata/*", "*/metadata/*"]
+            )
+        }
+    }
+
     /// Plans the services of an S3+SQS input: `preset` gives each service's processor, tagger and default
-    /// key exclusions (nil when it recorded an error).
+    /// key exclusions (nil when it recorded an error). Where the seed makes `ack_messages` required, it
+    /// must be written; otherwise messages are deleted once delivered.
     static func planSQSServices(
         _ input: InputConfiguration,
         _ diagnostics: ConfigurationDiagnostics,
+        requiresAckMessages: Bool,
         preset: (ServiceConfiguration, SQSObjectSettings) -> (RecordFormat, RecordTagger, [String])?
     ) -> [InputType.PlannedService] {
         let credentials =
@@ -162,6 +205,18 @@ public enum InputCatalogue {
                 ),
                 let (format, tagger, exclude) = preset(service, settings)
             else { continue }
+            if requiresAckMessages, !settings.ackMessagesGiven {
+                diagnostics.record(
+                    TrawlError(
+                        .settingMissing,
+                        "required setting ack_messages not found",
+                        location: "\(service.path).ack_messages",
+                        fix:
+                            "Add ack_messages: true to delete each message once its objects were delivered (false leaves them in the queue)."
+                    )
+                )
+                continue
+            }
             let configuration = SQSObjectSource.Configuration(
                 name: "\(input.name)/\(service.name)",
                 settings: settings,

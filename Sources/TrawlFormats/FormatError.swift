@@ -1,6 +1,6 @@
 import TrawlCore
 
-/// The codes for objects whose content Trawl cannot read: SourceErrors 301-303.
+/// The codes for objects whose content Trawl cannot read: SourceErrors 301-305.
 extension TrawlError.Code {
     public static let objectCorrupt = Self(
         kind: "SourceError",
@@ -18,7 +18,7 @@ extension TrawlError.Code {
         cause:
             "The processor expects another shape (a JSON document with a list field, a JSON array, a header line) or a record exceeds the size limit.",
         fix:
-            "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, lines, whole_object) or exclude these keys with exclude_keys."
+            "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, lines, whole_object, parquet) or exclude these keys with exclude_keys."
     )
     public static let notificationUnrecognised = Self(
         kind: "SourceError",
@@ -30,6 +30,27 @@ extension TrawlError.Code {
             "Trawl leaves the message in the queue; give the queue a redrive policy so it moves to a dead-letter queue, and find what sends such messages."
     )
 
+    public static let parquetUnreadable = Self(
+        kind: "SourceError",
+        id: 304,
+        title: "Parquet object cannot be read",
+        cause:
+            "The object starts with the PAR1 magic but its footer, page headers or values are corrupt or truncated, or it uses a Parquet feature Trawl's reader does not implement; the message names the object, row group and column.",
+        fix:
+            "Download the object and open it with pyarrow (pyarrow.parquet.read_table) to see whether it is damaged; its message stays in the queue and goes to the dead-letter queue after its receive count. For an unsupported feature, report the file's created_by (pyarrow.parquet.read_metadata)."
+    )
+    public static let recordNotObfuscatable = Self(
+        kind: "SourceError",
+        id: 305,
+        title: "record cannot be obfuscated",
+        cause:
+            "The service has obfuscate rules but one of the object's records is not a JSON object (a lines, csv or whole_object processor, or a damaged record); sending it unchanged could leak what the rules hide.",
+        fix:
+            "Use a processor that yields JSON objects for this service, or remove its obfuscate rules; the object's message stays in the queue until then."
+    )
+
     /// Every code of the formats and S3 collectors, as listed in docs/errors.md.
-    public static let formatsCatalogue: [Self] = [.objectCorrupt, .objectFormatMismatch, .notificationUnrecognised]
+    public static let formatsCatalogue: [Self] = [
+        .objectCorrupt, .objectFormatMismatch, .notificationUnrecognised, .parquetUnreadable, .recordNotObfuscatable,
+    ]
 }

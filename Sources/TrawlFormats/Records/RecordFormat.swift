@@ -17,10 +17,13 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     case lines
     /// The whole object is one record (at most `maxBytes`).
     case wholeObject(maxBytes: Int)
+    /// Apache Parquet (Amazon Security Lake): each row is a record, rendered as a JSON object. Every other
+    /// processor also reads an object that turns out to be Parquet this way; this one refuses anything else.
+    case parquet
 
     /// The names the `processor` setting takes.
     public static let names = [
-        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "lines", "whole_object",
+        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "lines", "whole_object", "parquet",
     ]
 
     public var description: String {
@@ -33,6 +36,7 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
         case .vpcFlow: return "vpc_flow"
         case .lines: return "lines"
         case .wholeObject: return "whole_object"
+        case .parquet: return "parquet"
         }
     }
 

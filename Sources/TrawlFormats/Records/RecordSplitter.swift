@@ -52,6 +52,8 @@ public struct RecordSplitter {
             }
             var bytes = bytes
             self.whole.writeBuffer(&bytes)
+        case .parquet:
+            throw RecordFormatFailure(description: "the object is not Parquet (it does not start with PAR1)")
         }
     }
 
@@ -69,6 +71,8 @@ public struct RecordSplitter {
         case .wholeObject:
             if self.whole.readableBytes > 0 { records.append(self.whole) }
             self.whole = ByteBuffer()
+        case .parquet:
+            throw RecordFormatFailure(description: "the object is empty, so not Parquet")
         }
     }
 

@@ -21,6 +21,11 @@ public struct RecordTagger: Sendable {
         case mapping(field: String, mapping: [String: String], fallback: String?)
         /// Cloud Funnel: `edr.sentinelone.dv.<event.category>` for known categories, else `fallback`.
         case cloudFunnel(fallback: String)
+        /// The object's tag with the field's value as one more word: `<tag>.<value>`, the value lowercased
+        /// and every run of other characters than letters and digits made one `_` (OCSF `class_name`
+        /// "API Activity" gives `cloud.aws.amazon.security_lake.events.api_activity`); the object's tag
+        /// when the field is missing.
+        case suffix(field: String)
     }
 
     public var tag: String
@@ -59,6 +64,7 @@ public struct ObjectTagger {
         switch rule {
         case .mapping(let field, _, _): self.field = Array(field.utf8)
         case .cloudFunnel: self.field = Array("event.category".utf8)
+        case .suffix(let field): self.field = Array(field.utf8)
         case nil: self.field = nil
         }
     }
@@ -80,16 +86,41 @@ public struct ObjectTagger {
             tag = value.flatMap { mapping[String(decoding: $0, as: UTF8.self)] }
         case .cloudFunnel:
             tag = value.flatMap { CloudFunnelCategorizer.tag(forCategory: $0) }
+        case .suffix:
+            tag = value.flatMap { Self.tagWord($0) }.map { "\(self.objectTag).\($0)" }
         }
         guard let tag else {
             self.fallbacks += 1
             switch rule {
             case .mapping(_, _, let fallback): return fallback ?? self.objectTag
             case .cloudFunnel(let fallback): return fallback
+            case .suffix: return self.objectTag
             }
         }
         if let value { self.cache.insert(value, tag: tag) }
         return tag
+    }
+}
+
+extension ObjectTagger {
+    /// `value` as one word of a Devo tag: lowercase letters and digits, other runs as one `_`; nil when
+    /// nothing is left (an empty value, escapes only).
+    static func tagWord(_ value: [UInt8]) -> String? {
+        var word: [UInt8] = []
+        var gap = false
+        for byte in value {
+            let lower = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+            if (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(lower)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(lower)
+            {
+                if gap, !word.isEmpty { word.append(UInt8(ascii: "_")) }
+                word.append(lower)
+                gap = false
+            } else {
+                gap = true
+            }
+        }
+        return word.isEmpty ? nil : String(decoding: word, as: UTF8.self)
     }
 }
 

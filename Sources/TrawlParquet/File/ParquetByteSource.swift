@@ -41,8 +41,7 @@ public final class ParquetLocalFile: ParquetByteSource {
     private let descriptor: Int32
 
     /// Opens `path`; throws ``ParquetError`` (`notParquet`) naming the file when it cannot be opened.
-    public init(path: String) throws(ParquetError) {
-        self.path = path
+    public convenience init(path: String) throws(ParquetError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw ParquetError(
@@ -51,15 +50,19 @@ public final class ParquetLocalFile: ParquetByteSource {
                 location: .init(file: path)
             )
         }
+        try self.init(adopting: descriptor, name: path)
+    }
+
+    /// Takes over an open descriptor (a spooled download, already unlinked so that nothing is left behind
+    /// after a crash) and closes it when done; `name` names the file in errors.
+    public init(adopting descriptor: Int32, name: String) throws(ParquetError) {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
+            let reason = String(cString: strerror(errno))
             close(descriptor)
-            throw ParquetError(
-                .notParquet,
-                "cannot stat: \(String(cString: strerror(errno)))",
-                location: .init(file: path)
-            )
+            throw ParquetError(.notParquet, "cannot stat: \(reason)", location: .init(file: name))
         }
+        self.path = name
         self.descriptor = descriptor
         self.size = Int(status.st_size)
     }

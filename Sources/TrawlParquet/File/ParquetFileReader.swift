@@ -9,7 +9,8 @@ public struct ParquetFileReader: Sendable {
     public let metadata: ParquetFileMetadata
     public let schema: ParquetSchema
 
-    static let magic: [UInt8] = Array("PAR1".utf8)
+    /// `PAR1`, at both ends of every Parquet file: how a reader tells Parquet from other objects.
+    public static let magic: [UInt8] = Array("PAR1".utf8)
     /// How much of the file's end is fetched first: most footers fit, which saves a second read.
     static let tailGuess = 64 << 10
 

@@ -2,11 +2,15 @@ import Logging
 import NIOCore
 import TrawlCore
 import TrawlFormats
+import TrawlParquet
 
 /// Turns one object's decompressed bytes into events and commits them: every `records_per_commit`
 /// events are published under one acknowledgement, and once delivered the ledger records how many of the
 /// object's records every output has. One commit may be in flight while the next is built, so reading
 /// does not wait for the outputs at every commit, and memory stays bounded by two commits.
+///
+/// An object that starts with `PAR1` is Parquet, whatever the service's processor: it is spooled to disk,
+/// then read one row group at a time, each row one JSON record.
 struct ObjectReader {
     /// A published commit whose delivery is awaited.
     private struct PendingCommit {
@@ -28,6 +32,19 @@ struct ObjectReader {
         var doNotSend: Bool
         /// Where delivered commits are remembered; nil for replays.
         var ledger: S3ObjectLedger?
+        /// Fields hidden before delivery (`obfuscate`); nil when none.
+        var obfuscator: RecordObfuscator?
+        /// How Parquet rows become JSON.
+        var parquetOptions: ParquetJSONOptions
+        /// Where Parquet objects are downloaded before they are read.
+        var spoolDirectory: String
+    }
+
+    /// What was read: the object's layout (a compression, or `parquet`) and its decompressed size.
+    struct Summary {
+        var layout: String
+        var compressed: Bool
+        var bytes: Int64
     }
 
     let setup: Setup
@@ -78,7 +95,7 @@ struct ObjectReader {
     mutating func drain(_ decompressor: inout ObjectDecompressor) async throws {
         while let piece = try decompressor.next() {
             try self.splitter.consume(piece, into: &self.records)
-            self.tagRecords()
+            try self.tagRecords()
             if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
         }
     }
@@ -86,7 +103,12 @@ struct ObjectReader {
     /// The object ended: commits the rest and waits until all of it was delivered.
     mutating func finish() async throws {
         try self.splitter.finish(into: &self.records)
-        self.tagRecords()
+        try await self.complete()
+    }
+
+    /// Tags what is left, commits it, and waits until all of the object was delivered.
+    private mutating func complete() async throws {
+        try self.tagRecords()
         try await self.commit(complete: true)
         let fallbacks = self.tagger.fallbacks
         if fallbacks > 0 {
@@ -96,11 +118,22 @@ struct ObjectReader {
         }
     }
 
-    private mutating func tagRecords() {
-        for record in self.records {
+    private mutating func tagRecords() throws {
+        for var record in self.records {
             self.index += 1
             if self.index <= self.alreadyDelivered { continue }
             let tag = self.tagger.tag(of: record)
+            if let obfuscator = self.setup.obfuscator {
+                do {
+                    record = try obfuscator.apply(to: record)
+                } catch {
+                    throw TrawlError(
+                        .recordNotObfuscatable,
+                        "record \(self.index) of \(self.unit) cannot be obfuscated: \(error)",
+                        location: self.unit
+                    )
+                }
+            }
             self.perTag.count(tag)
             self.events.append(
                 Event(
@@ -159,16 +192,29 @@ struct ObjectReader {
     }
 
     /// Reads a whole object from `stream` (decompressing, splitting, tagging, committing) and waits until
-    /// all of it was delivered; returns the compression found and the decompressed size.
+    /// all of it was delivered.
     ///
-    /// - Throws: SourceError 301 or 302 (``TrawlError``) when the object cannot be read, or what the
-    ///   stream or the outputs threw.
-    mutating func read<Stream: AsyncSequence>(
-        _ stream: Stream
-    ) async throws -> (format: CompressionFormat, bytes: Int64) where Stream.Element == ByteBuffer {
+    /// - Throws: SourceError 301, 302, 304 or 305 (``TrawlError``) when the object cannot be read, or what
+    ///   the stream or the outputs threw.
+    mutating func read<Stream: AsyncSequence>(_ stream: Stream) async throws -> Summary
+    where Stream.Element == ByteBuffer {
+        var pieces = stream.makeAsyncIterator()
+        var head = ByteBuffer()
+        while head.readableBytes < 4, var piece = try await pieces.next() { head.writeBuffer(&piece) }
+        if head.readableBytesView.starts(with: ParquetFileReader.magic) {
+            let spool = try ParquetObjectSpool(directory: self.setup.spoolDirectory, unit: self.unit)
+            try spool.write(head, unit: self.unit)
+            while let piece = try await pieces.next() {
+                try spool.write(piece, unit: self.unit)
+                if self.context.isShuttingDown { throw CancellationError() }
+            }
+            return try await self.readParquet(spool.file(name: self.unit))
+        }
         var decompressor = ObjectDecompressor()
         do {
-            for try await piece in stream {
+            decompressor.feed(head)
+            try await self.drain(&decompressor)
+            while let piece = try await pieces.next() {
                 decompressor.feed(piece)
                 try await self.drain(&decompressor)
                 if self.context.isShuttingDown { throw CancellationError() }
@@ -189,7 +235,42 @@ struct ObjectReader {
                 location: self.unit
             )
         }
-        return (decompressor.format ?? .none, decompressor.producedBytes)
+        let format = decompressor.format ?? .none
+        return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
+    }
+
+    /// Reads a Parquet object one row group at a time, each row one record. Row groups a previous reading
+    /// already delivered whole are not even decoded.
+    ///
+    /// - Throws: SourceError 304 (``TrawlError``) when the file cannot be read, or what the outputs threw.
+    mutating func readParquet(_ source: any ParquetByteSource) async throws -> Summary {
+        do {
+            let file = try await ParquetFileReader.open(source, name: self.unit)
+            for rowGroup in file.metadata.rowGroups.indices {
+                let rows = file.metadata.rowGroups[rowGroup].numRows
+                if rows > 0, rows <= self.alreadyDelivered - self.index {
+                    self.index += rows
+                    continue
+                }
+                let (buffer, ends) = try await file.jsonRows(rowGroup: rowGroup, options: self.setup.parquetOptions)
+                var start = 0
+                for end in ends {
+                    self.records.append(buffer.getSlice(at: buffer.readerIndex + start, length: end - start)!)
+                    start = end
+                    if self.records.count >= self.setup.recordsPerCommit {
+                        try self.tagRecords()
+                        try await self.commit(complete: false)
+                    }
+                }
+                try self.tagRecords()
+                if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
+                if self.context.isShuttingDown { throw CancellationError() }
+            }
+            try await self.complete()
+        } catch let error as ParquetError {
+            throw TrawlError(.parquetUnreadable, "\(error)", location: self.unit)
+        }
+        return Summary(layout: "parquet", compressed: true, bytes: Int64(source.size))
     }
 }
 

@@ -3,6 +3,7 @@ import NIOCore
 import Synchronization
 import TrawlCore
 import TrawlFormats
+import TrawlParquet
 
 #if canImport(Glibc)
 import Glibc
@@ -55,8 +56,13 @@ public struct ObjectReplaySource: PullingSource {
                 logger: logger
             )
             do {
-                let (format, bytes) = try await reader.read(LocalFileChunks(path: path))
-                logger.info("Replayed \(path) (\(format), \(bytes) bytes): \(reader.index) records")
+                let summary: ObjectReader.Summary
+                if Self.isParquet(path) {
+                    summary = try await reader.readParquet(try Self.openParquet(path))
+                } else {
+                    summary = try await reader.read(LocalFileChunks(path: path))
+                }
+                logger.info("Replayed \(path) (\(summary.layout), \(summary.bytes) bytes): \(reader.index) records")
             } catch let error as TrawlError {
                 self.failures.add()
                 logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
@@ -64,6 +70,25 @@ public struct ObjectReplaySource: PullingSource {
         }
         context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
         return counters.read { $0.statistics }
+    }
+}
+
+extension ObjectReplaySource {
+    /// Whether the file at `path` starts with `PAR1`: a local Parquet file is read in place, not spooled.
+    static func isParquet(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var head = [UInt8](repeating: 0, count: 4)
+        return read(descriptor, &head, 4) == 4 && head == ParquetFileReader.magic
+    }
+
+    static func openParquet(_ path: String) throws -> ParquetLocalFile {
+        do {
+            return try ParquetLocalFile(path: path)
+        } catch {
+            throw TrawlError(.sourceReadFailed, "\(error)", location: path)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import TrawlAWS
 import TrawlCore
 import TrawlFormats
@@ -20,6 +21,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var s3Addressing: S3Client.Addressing?
     /// Delete each message once every event of its objects was delivered; false never deletes.
     public var ackMessages: Bool
+    /// Whether `ack_messages` was written: the seeds' S3 collectors require it, Security Lake's does not.
+    public var ackMessagesGiven: Bool
     public var visibilityTimeout: Int
     /// How often a message still being processed has its visibility extended; a third of the timeout by default.
     public var visibilityHeartbeat: Int
@@ -45,6 +48,16 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var wholeObjectMaxBytes: Int
     public var recordsPerCommit: Int
     public var ledgerRetentionHours: Int
+    /// Fields hidden before delivery (the seeds' source events obfuscation).
+    public var obfuscate: [RecordObfuscator.Rule]
+    /// The secret of `hash` rules; from the environment (`${TRAWL_OBFUSCATION_KEY}`), never logged.
+    public var obfuscationKey: String?
+    /// OCSF records: the tag gains the record's `class_name` as a last word.
+    public var tagPerClass: Bool
+    /// Parquet rows keep their null fields (`"a":null`) instead of leaving them out.
+    public var parquetKeepNulls: Bool
+    /// Where Parquet objects are downloaded before they are read (they are read from their end).
+    public var parquetSpoolDirectory: String
     public var common: CommonServiceSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -77,6 +90,11 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case wholeObjectMaxBytes = "whole_object_max_bytes"
         case recordsPerCommit = "records_per_commit"
         case ledgerRetentionHours = "ledger_retention_hours"
+        case obfuscate
+        case obfuscationKey = "obfuscation_key"
+        case tagPerClass = "tag_per_class"
+        case parquetKeepNulls = "parquet_keep_nulls"
+        case parquetSpoolDirectory = "parquet_spool_directory"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -95,6 +113,35 @@ public struct SQSObjectSettings: Decodable, Sendable {
             let pattern = settings.string(.pattern, required: true)
             let tag = settings.string(.tag, required: true, format: devoTagFormat, isValid: isDevoTag)
             if let pattern, let tag { self.tag = RecordTagger.KeyTag(pattern: KeyPattern(pattern), tag: tag) }
+        }
+    }
+
+    /// One `obfuscate` entry: `{path: actor.user.name, action: hash}`.
+    struct ObfuscationRuleSetting: Decodable {
+        var rule: RecordObfuscator.Rule?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case path
+            case action
+            case mask
+        }
+
+        init(from decoder: any Decoder) throws {
+            let settings = SettingsReader(decoder, keys: CodingKeys.self)
+            let path = settings.string(
+                .path,
+                required: true,
+                format: "a dotted field path such as actor.user.name",
+                isValid: { !$0.isEmpty && !$0.hasPrefix(".") && !$0.hasSuffix(".") && !$0.contains("..") }
+            )
+            let action = settings.string(.action, required: true, allowed: ["drop", "mask", "hash"])
+            let mask = settings.string(.mask, default: "***") ?? "***"
+            guard let path, let action else { return }
+            switch action {
+            case "drop": self.rule = .init(path: path, action: .drop)
+            case "mask": self.rule = .init(path: path, action: .mask(mask))
+            default: self.rule = .init(path: path, action: .hash)
+            }
         }
     }
 
@@ -129,7 +176,9 @@ public struct SQSObjectSettings: Decodable, Sendable {
         )
         self.s3Addressing = settings.string(.s3Addressing, allowed: S3Client.Addressing.allCases.map(\.rawValue))
             .flatMap(S3Client.Addressing.init(rawValue:))
-        self.ackMessages = settings.bool(.ackMessages, required: true, default: false)
+        let ackMessages = settings.value(.ackMessages, as: Bool.self)
+        self.ackMessages = ackMessages ?? true
+        self.ackMessagesGiven = ackMessages != nil
         self.visibilityTimeout = settings.int(.visibilityTimeout, default: 120, range: 120...43_200) ?? 120
         self.visibilityHeartbeat =
             settings.int(
@@ -175,6 +224,35 @@ public struct SQSObjectSettings: Decodable, Sendable {
             settings.int(.wholeObjectMaxBytes, default: 8 << 20, range: 1...(64 << 20)) ?? 8 << 20
         self.recordsPerCommit = settings.int(.recordsPerCommit, default: 10_000, range: 1...1_000_000) ?? 10_000
         self.ledgerRetentionHours = settings.int(.ledgerRetentionHours, default: 168, range: 1...8_760) ?? 168
+        self.obfuscate = (settings.value(.obfuscate, as: [ObfuscationRuleSetting].self) ?? []).compactMap(\.rule)
+        self.obfuscationKey = settings.value(.obfuscationKey, as: String.self)
+        if let key = self.obfuscationKey, key.utf8.count < 16 {
+            self.obfuscationKey = nil
+            settings.record(
+                .settingWrongFormat,
+                "obfuscation_key is \(key.utf8.count) characters long; it must have at least 16 (its value is not shown)",
+                at: CodingKeys.obfuscationKey,
+                fix: "Set obfuscation_key to a secret of at least 16 characters, e.g. ${TRAWL_OBFUSCATION_KEY}."
+            )
+        }
+        if self.obfuscationKey == nil, self.obfuscate.contains(where: { $0.action == .hash }) {
+            settings.record(
+                .settingMissing,
+                "required setting obfuscation_key not found: obfuscate has hash rules",
+                at: CodingKeys.obfuscationKey,
+                fix:
+                    "Add obfuscation_key: ${TRAWL_OBFUSCATION_KEY} and set that variable to a secret of at least 16 characters; without a secret, hashes of guessable values are easily reversed."
+            )
+        }
+        self.tagPerClass = settings.bool(.tagPerClass, default: false)
+        self.parquetKeepNulls = settings.bool(.parquetKeepNulls, default: false)
+        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        self.parquetSpoolDirectory =
+            settings.string(
+                .parquetSpoolDirectory,
+                format: "an existing directory",
+                isValid: { isDirectory($0) }
+            ) ?? temporary
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,
@@ -194,6 +272,11 @@ public struct SQSObjectSettings: Decodable, Sendable {
 }
 
 let devoTagFormat = "dot-separated lowercase words, e.g. my.app.trawl.demo"
+
+func isDirectory(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+}
 
 func isQueueName(_ text: String) -> Bool {
     let name = text.hasSuffix(".fifo") ? String(text.dropLast(5)) : text

@@ -5,6 +5,7 @@ import Synchronization
 import TrawlAWS
 import TrawlCore
 import TrawlFormats
+import TrawlParquet
 
 /// Follows S3 notifications in an SQS queue: each cycle it long-polls the queue, reads the objects each
 /// message names (several messages at once), splits them into events and publishes them; a message is
@@ -51,7 +52,15 @@ public final class SQSObjectSource: PullingSource {
                 tagger: self.tagger,
                 recordsPerCommit: self.settings.recordsPerCommit,
                 doNotSend: self.settings.doNotSend,
-                ledger: ledger
+                ledger: ledger,
+                obfuscator: self.settings.obfuscate.isEmpty
+                    ? nil
+                    : RecordObfuscator(
+                        rules: self.settings.obfuscate,
+                        hashKey: self.settings.obfuscationKey.map { Array($0.utf8) }
+                    ),
+                parquetOptions: ParquetJSONOptions(keepNulls: self.settings.parquetKeepNulls),
+                spoolDirectory: self.settings.parquetSpoolDirectory
             )
         }
 
@@ -390,11 +399,11 @@ public final class SQSObjectSource: PullingSource {
             context: context,
             logger: logger
         )
-        let (format, bytes) = try await reader.read(stream)
-        if self.settings.compressedEvents, format == .none {
+        let summary = try await reader.read(stream)
+        if self.settings.compressedEvents, !summary.compressed {
             logger.warning("compressed_events is true but \(object) is not compressed: it was read as is")
         }
-        logger.debug("Read \(object): \(reader.index) records, \(bytes) bytes")
+        logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
     }
 
     /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).

@@ -73,13 +73,20 @@ def bucket_queue(command):
 
 
 def put(command):
-    """Puts objects: {"key": ..., "text": ...} or {"key": ..., "size": N, "seed": S}, compressed with
+    """Puts objects: {"key": ..., "text": ...}, {"key": ..., "path": <a local file>} or
+    {"key": ..., "size": N, "seed": S}, compressed with
     "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default) and cut to "truncate" bytes if
     given; answers sha256 of each."""
     s3 = client("s3", command)
     answer = {}
     for item in command["objects"]:
-        body = item["text"].encode() if "text" in item else pattern(item["size"], item.get("seed", "trawl"))
+        if "path" in item:
+            with open(item["path"], "rb") as local:
+                body = local.read()
+        elif "text" in item:
+            body = item["text"].encode()
+        else:
+            body = pattern(item["size"], item.get("seed", "trawl"))
         body = compress.one_or_multi(item.get("compression", "none"), body)
         if "truncate" in item:
             body = body[: int(item["truncate"])]
