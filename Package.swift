@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "TrawlSourcesTests",
             dependencies: [
-                "TrawlSources", "TrawlAWS", "TrawlTesting",
+                "TrawlSources", "TrawlAWS", "TrawlFormats", "TrawlTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -27,6 +27,13 @@ public enum RepositoryFiles {
         guard let shared = Self.sharedDirectory else { throw MissingSharedVectors(suite: suite) }
         return "\(shared)/vectors/\(suite)"
     }
+
+    /// The real Amazon Security Lake Parquet samples (parquet-mr through Avro, GZIP, OCSF 1.0.0-rc.2).
+    public static func securityLakeSamples() throws -> [String] {
+        let root = try Self.vectors("security-lake")
+        return try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }.sorted()
+            .map { "\(root)/\($0)" }
+    }
 }
 
 /// The shared vectors are not where tests look for them.

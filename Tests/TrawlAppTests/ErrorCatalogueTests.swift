@@ -187,6 +187,21 @@ enum ErrorScenarios {
         303: { directory in
             try await sqsScenario(directory, service: "json_lines", objects: [], bodies: ["not a notification"])
         },
+        304: { directory in
+            try await sqsScenario(
+                directory,
+                service: "json_lines",
+                objects: [["key": "fake.parquet", "text": "PAR1 starts like Parquet, ends like it: PAR1"]]
+            )
+        },
+        305: { directory in
+            try await sqsScenario(
+                directory,
+                service: "lines",
+                objects: [["key": "plain.log", "text": "user=alice logged in\n"]],
+                settings: ", obfuscate: [{path: user, action: mask}]"
+            )
+        },
         500: { directory in
             let sink = FileSink(
                 name: "out",
@@ -361,14 +376,15 @@ func sqsScenario(
     _ directory: TemporaryDirectory,
     service: String,
     objects: [[String: String]],
-    bodies: [String] = []
+    bodies: [String] = [],
+    settings: String = ""
 ) async throws -> [Int] {
     let fixture = try await MotoBucketQueue.make(notify: bodies.isEmpty)
     try await fixture.put(objects)
     try await fixture.send(bodies)
     let (_, log) = try await S3CollectorsEndToEndTests.runOnce(
         S3CollectorsEndToEndTests.configuration([
-            ("s3", "aws_sqs", service, fixture.serviceSettings + ", tag: my.app.test.event")
+            ("s3", "aws_sqs", service, fixture.serviceSettings + ", tag: my.app.test.event" + settings)
         ]),
         in: directory
     )

@@ -59,3 +59,21 @@ import TrawlFormats
         #expect(KeyPattern("*").matches(""))
     }
 }
+
+@Suite struct OCSFClassTagTests {
+    @Test func theClassNameBecomesTheLastWordOfTheTag() {
+        let tagger = RecordTagger(tag: "cloud.aws.amazon.security_lake.events", fieldRule: .suffix(field: "class_name"))
+        var object = tagger.forObject(key: "aws/ROUTE53/1.0/x.gz.parquet")
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"class_uid":3005,"class_name":"API Activity"}"#))
+                == "cloud.aws.amazon.security_lake.events.api_activity"
+        )
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"class_name":"  Detection/Compliance  Finding!"}"#))
+                == "cloud.aws.amazon.security_lake.events.detection_compliance_finding"
+        )
+        #expect(object.tag(of: ByteBuffer(string: #"{"class_name":"—"}"#)) == "cloud.aws.amazon.security_lake.events")
+        #expect(object.tag(of: ByteBuffer(string: #"{"class_uid":4001}"#)) == "cloud.aws.amazon.security_lake.events")
+        #expect(object.fallbacks == 2)
+    }
+}

@@ -19,15 +19,9 @@ import TrawlTesting
         return rows
     }
 
-    static func securityLakeSamples() throws -> [String] {
-        let root = try RepositoryFiles.vectors("security-lake")
-        return try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }.sorted()
-            .map { "\(root)/\($0)" }
-    }
-
     /// The real Security Lake samples (parquet-mr through Avro, GZIP, nested structs, two-level `array`
     /// lists, `unmapped` maps) render row for row as pyarrow renders them, with and without nulls.
-    @Test(arguments: try securityLakeSamples())
+    @Test(arguments: try RepositoryFiles.securityLakeSamples())
     func securityLakeSamplesRenderAsPyarrowDoes(path: String) async throws {
         for keepNulls in [false, true] {
             let expected = try await ParquetOracle.render(path, keepNulls: keepNulls)
@@ -42,7 +36,7 @@ import TrawlTesting
     }
 
     /// A file held in memory renders, without suspending, exactly as when read through its byte source.
-    @Test(arguments: try securityLakeSamples())
+    @Test(arguments: try RepositoryFiles.securityLakeSamples())
     func inMemoryRenderingEqualsTheByteSourcePath(path: String) async throws {
         let bytes = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: path)))
         var rows: [String] = []

@@ -38,9 +38,17 @@ final class SettingsDecodingContext {
         self.diagnostics = diagnostics
     }
 
+    /// `inputs.x.services.y.obfuscate[0].path`: keys joined by dots, list positions in brackets.
     func path(_ codingPath: [any CodingKey]) -> String {
-        let suffix = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-        return ([self.basePath] + suffix).filter { !$0.isEmpty }.joined(separator: ".")
+        var path = self.basePath
+        for key in codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else if !key.stringValue.isEmpty {
+                path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return path
     }
 
     func location(_ codingPath: [any CodingKey]) -> String {

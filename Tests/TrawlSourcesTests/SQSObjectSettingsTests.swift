@@ -1,0 +1,53 @@
+import Testing
+import TrawlCore
+import TrawlFormats
+import TrawlSources
+import TrawlTesting
+
+@Suite struct SQSObjectSettingsTests {
+    static let queue = "queue_name: q, region: us-east-1"
+
+    static func errors(_ yaml: String) -> [TrawlError] {
+        SettingsFixture.decode(SQSObjectSettings.self, yaml: "{\(queue), \(yaml)}", path: "inputs.lake.services.events")
+            .errors
+    }
+
+    @Test func obfuscationRulesAreDecodedWithTheirActions() throws {
+        let settings = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml: """
+                {\(Self.queue), obfuscation_key: "0123456789abcdef",
+                 obfuscate: [{path: a.b, action: drop}, {path: c, action: mask}, {path: d, action: mask, mask: "#"},
+                             {path: e.f, action: hash}]}
+                """
+        )
+        #expect(
+            settings.obfuscate == [
+                .init(path: "a.b", action: .drop), .init(path: "c", action: .mask("***")),
+                .init(path: "d", action: .mask("#")), .init(path: "e.f", action: .hash),
+            ]
+        )
+        #expect(settings.ackMessages && !settings.ackMessagesGiven)
+    }
+
+    @Test func hashRulesNeedAKeyOfSixteenCharactersThatNoErrorShows() {
+        let missing = Self.errors("obfuscate: [{path: ip, action: hash}]")
+        #expect(missing.map(\.code.id) == [4])
+        #expect(missing.first?.location?.hasPrefix("inputs.lake.services.events.obfuscation_key") == true)
+        let short = Self.errors(#"obfuscation_key: "sh0rt-secret", obfuscate: [{path: ip, action: hash}]"#)
+        #expect(short.map(\.code.id).contains(6))
+        #expect(!short.map(\.description).joined().contains("sh0rt-secret"))
+    }
+
+    @Test func badRulesAndSpoolDirectoriesAreReportedWhereTheyAre() {
+        let errors = Self.errors(
+            "obfuscate: [{path: .a, action: drop}, {path: b, action: shred}, {action: drop}], parquet_spool_directory: /nonexistent/dir"
+        )
+        let locations = errors.compactMap(\.location).map { $0.split(separator: " ").first.map(String.init) ?? $0 }
+        #expect(errors.count == 4, "\(errors)")
+        #expect(locations.contains("inputs.lake.services.events.obfuscate[0].path"))
+        #expect(locations.contains("inputs.lake.services.events.obfuscate[1].action"))
+        #expect(locations.contains("inputs.lake.services.events.obfuscate[2].path"))
+        #expect(locations.contains("inputs.lake.services.events.parquet_spool_directory"))
+    }
+}
