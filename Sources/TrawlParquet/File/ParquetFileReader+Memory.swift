@@ -32,7 +32,8 @@ extension ParquetFileReader {
                 let chunk = bytes.getSlice(at: bytes.readerIndex + start, length: count) ?? ByteBuffer()
                 columns.append(try file.decodeColumn(rowGroup: rowGroup, column: column, chunk: chunk))
             }
-            groups.append(try file.renderRows(rowGroup: rowGroup, columns: columns, options: options))
+            var renderer = try file.rowRenderer(rowGroup: rowGroup, columns: columns, options: options)
+            groups.append(try renderer.all())
         }
         return groups
     }

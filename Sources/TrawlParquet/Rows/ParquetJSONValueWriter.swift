@@ -8,79 +8,28 @@ import NIOCore
 /// - floating point numbers in their shortest round-trip form, non-finite ones as null;
 /// - strings, enums and plain binary as JSON strings (invalid UTF-8 replaced with U+FFFD).
 struct ParquetJSONValueWriter {
-    private(set) var buffer = ByteBuffer()
-    private var counts: [Int] = []
-    private var arrays: [Bool] = []
+    /// The JSON written so far.
+    var out: [UInt8] = []
 
-    private mutating func beforeValue() {
-        guard let isArray = self.arrays.last, isArray else { return }
-        if self.counts[self.counts.count - 1] > 0 { self.buffer.writeInteger(UInt8(ascii: ",")) }
-        self.counts[self.counts.count - 1] += 1
-    }
-
-    mutating func beginObject() {
-        self.beforeValue()
-        self.buffer.writeInteger(UInt8(ascii: "{"))
-        self.counts.append(0)
-        self.arrays.append(false)
-    }
-
-    mutating func endObject() {
-        self.buffer.writeInteger(UInt8(ascii: "}"))
-        self.counts.removeLast()
-        self.arrays.removeLast()
-    }
-
-    mutating func beginArray() {
-        self.beforeValue()
-        self.buffer.writeInteger(UInt8(ascii: "["))
-        self.counts.append(0)
-        self.arrays.append(true)
-    }
-
-    mutating func endArray() {
-        self.buffer.writeInteger(UInt8(ascii: "]"))
-        self.counts.removeLast()
-        self.arrays.removeLast()
-    }
-
-    mutating func key(_ name: String) {
-        if self.counts[self.counts.count - 1] > 0 { self.buffer.writeInteger(UInt8(ascii: ",")) }
-        self.counts[self.counts.count - 1] += 1
-        self.string(Array(name.utf8)[...])
-        self.buffer.writeInteger(UInt8(ascii: ":"))
+    @inline(__always) mutating func byte(_ byte: UInt8) {
+        self.out.append(byte)
     }
 
     mutating func null() {
-        self.beforeValue()
-        self.buffer.writeStaticString("null")
+        self.out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
     }
 
-    /// A map key: the value's text as a JSON string.
-    mutating func keyFromValue(_ column: ParquetColumnData, at index: Int) {
-        var scratch = ParquetJSONValueWriter()
-        scratch.counts = [0]
-        scratch.arrays = [true]
-        scratch.value(column, at: index)
-        let text = Array(scratch.buffer.readableBytesView)
-        if text.first == UInt8(ascii: "\"") {
-            if self.counts[self.counts.count - 1] > 0 { self.buffer.writeInteger(UInt8(ascii: ",")) }
-            self.counts[self.counts.count - 1] += 1
-            self.buffer.writeBytes(text)
-            self.buffer.writeInteger(UInt8(ascii: ":"))
-        } else {
-            self.key(String(decoding: text, as: UTF8.self))
-        }
-    }
-
-    mutating func value(_ column: ParquetColumnData, at index: Int) {
-        self.beforeValue()
-        let element = column.leaf.element
-        switch column.values {
+    /// The value `index` of `values`, shown as `rendering` says.
+    mutating func value(_ values: ParquetValues, at index: Int, rendering: ParquetRowPlan.Rendering) {
+        switch values {
         case .boolean(let values):
-            if values[index] { self.buffer.writeStaticString("true") } else { self.buffer.writeStaticString("false") }
-        case .int32(let values): self.int32(values[index], element)
-        case .int64(let values): self.int64(values[index], element)
+            if values[index] {
+                self.out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+            } else {
+                self.out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+            }
+        case .int32(let values): self.int32(values[index], rendering)
+        case .int64(let values): self.int64(values[index], rendering)
         case .int96(let values):
             let stamp = values[index]
             let days = Int64(stamp.julianDay) - 2_440_588
@@ -88,44 +37,86 @@ struct ParquetJSONValueWriter {
             self.timestamp(nanoseconds, unit: .nanos, utc: false)
         case .float(let values): self.double(Double(values[index]))
         case .double(let values): self.double(values[index])
-        case .bytes(let values): self.bytes(values[index], element)
+        case .bytes(let values): self.bytes(values, index, rendering)
         }
+    }
+
+    /// A map key: the value's text as a JSON string (a string value as it is, anything else quoted).
+    mutating func key(_ values: ParquetValues, at index: Int, rendering: ParquetRowPlan.Rendering) {
+        let start = self.out.count
+        self.value(values, at: index, rendering: rendering)
+        if self.out.count == start || self.out[start] != UInt8(ascii: "\"") {
+            self.out.insert(UInt8(ascii: "\""), at: start)
+            self.out.append(UInt8(ascii: "\""))
+        }
+        self.out.append(UInt8(ascii: ":"))
+    }
+
+    /// Writes the decimal digits of `value`.
+    private mutating func digits(_ value: UInt64, negative: Bool = false) {
+        if negative { self.out.append(UInt8(ascii: "-")) }
+        if value < 10 {
+            self.out.append(UInt8(ascii: "0") &+ UInt8(value))
+            return
+        }
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { raw in
+            var position = raw.count
+            var rest = value
+            while rest > 0 {
+                position -= 1
+                raw[position] = UInt8(ascii: "0") &+ UInt8(rest % 10)
+                rest /= 10
+            }
+            self.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[position...]))
+        }
+    }
+
+    private mutating func signed(_ value: Int64) {
+        self.digits(value.magnitude, negative: value < 0)
+    }
+
+    /// `value` with at least `width` digits (zeros in front).
+    private mutating func padded(_ value: Int64, _ width: Int) {
+        if value < 0 { self.out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var count = 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            count += 1
+        }
+        for _ in count..<max(count, width) { self.out.append(UInt8(ascii: "0")) }
+        self.digits(value.magnitude)
     }
 
     // MARK: Numbers
 
-    private mutating func int32(_ value: Int32, _ element: ParquetSchemaElement) {
-        switch (element.logicalType, element.convertedType) {
-        case (.date, _), (nil, .date): self.date(days: Int64(value))
-        case (.decimal(let scale, _), _): self.decimal(Int128(value), scale: Int(scale))
-        case (nil, .decimal): self.decimal(Int128(value), scale: Int(element.scale ?? 0))
-        case (.time(_, .millis), _), (nil, .timeMillis): self.time(Int64(value), unit: .millis)
-        case (.integer(_, false), _), (nil, .uint8), (nil, .uint16), (nil, .uint32):
-            self.buffer.writeString(String(UInt32(bitPattern: value)))
-        default: self.buffer.writeString(String(value))
+    private mutating func int32(_ value: Int32, _ rendering: ParquetRowPlan.Rendering) {
+        switch rendering {
+        case .date: self.date(days: Int64(value))
+        case .decimal(let scale): self.decimal(Int128(value), scale: scale)
+        case .time(let unit): self.time(Int64(value), unit: unit)
+        case .unsigned: self.digits(UInt64(UInt32(bitPattern: value)))
+        default: self.signed(Int64(value))
         }
     }
 
-    private mutating func int64(_ value: Int64, _ element: ParquetSchemaElement) {
-        switch (element.logicalType, element.convertedType) {
-        case (.timestamp(let utc, let unit), _): self.timestamp(value, unit: unit, utc: utc)
-        case (nil, .timestampMillis): self.timestamp(value, unit: .millis, utc: true)
-        case (nil, .timestampMicros): self.timestamp(value, unit: .micros, utc: true)
-        case (.time(_, let unit), _): self.time(value, unit: unit)
-        case (nil, .timeMicros): self.time(value, unit: .micros)
-        case (.decimal(let scale, _), _): self.decimal(Int128(value), scale: Int(scale))
-        case (nil, .decimal): self.decimal(Int128(value), scale: Int(element.scale ?? 0))
-        case (.integer(_, false), _), (nil, .uint64): self.buffer.writeString(String(UInt64(bitPattern: value)))
-        default: self.buffer.writeString(String(value))
+    private mutating func int64(_ value: Int64, _ rendering: ParquetRowPlan.Rendering) {
+        switch rendering {
+        case .timestamp(let unit, let utc): self.timestamp(value, unit: unit, utc: utc)
+        case .time(let unit): self.time(value, unit: unit)
+        case .decimal(let scale): self.decimal(Int128(value), scale: scale)
+        case .unsigned: self.digits(UInt64(bitPattern: value))
+        default: self.signed(value)
         }
     }
 
     private mutating func double(_ value: Double) {
         guard value.isFinite else {
-            self.buffer.writeStaticString("null")
+            self.null()
             return
         }
-        self.buffer.writeString(value.description)
+        self.out.append(contentsOf: value.description.utf8)
     }
 
     /// The unscaled integer with the decimal point `scale` digits from the right.
@@ -136,7 +127,8 @@ struct ParquetJSONValueWriter {
             if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
             digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
         }
-        self.buffer.writeString(negative ? "-" + digits : digits)
+        if negative { self.out.append(UInt8(ascii: "-")) }
+        self.out.append(contentsOf: digits.utf8)
     }
 
     // MARK: Dates and times
@@ -154,14 +146,29 @@ struct ParquetJSONValueWriter {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    private static func padded(_ value: Int64, _ width: Int) -> String {
-        let text = String(value.magnitude)
-        return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
     private mutating func date(days: Int64) {
         let (year, month, day) = Self.civil(days: days)
-        self.buffer.writeString("\"\(Self.padded(year, 4))-\(Self.padded(month, 2))-\(Self.padded(day, 2))\"")
+        self.out.append(UInt8(ascii: "\""))
+        self.calendarDate(year, month, day)
+        self.out.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func calendarDate(_ year: Int64, _ month: Int64, _ day: Int64) {
+        self.padded(year, 4)
+        self.out.append(UInt8(ascii: "-"))
+        self.padded(month, 2)
+        self.out.append(UInt8(ascii: "-"))
+        self.padded(day, 2)
+    }
+
+    private mutating func clock(_ seconds: Int64, fraction: Int64, digits: Int) {
+        self.padded(seconds / 3600, 2)
+        self.out.append(UInt8(ascii: ":"))
+        self.padded(seconds / 60 % 60, 2)
+        self.out.append(UInt8(ascii: ":"))
+        self.padded(seconds % 60, 2)
+        self.out.append(UInt8(ascii: "."))
+        self.padded(fraction, digits)
     }
 
     private static func perSecond(_ unit: ParquetTimeUnit) -> (Int64, Int) {
@@ -174,12 +181,9 @@ struct ParquetJSONValueWriter {
 
     private mutating func time(_ value: Int64, unit: ParquetTimeUnit) {
         let (scale, digits) = Self.perSecond(unit)
-        let seconds = value / scale
-        let fraction = value % scale
-        self.buffer.writeString(
-            "\"\(Self.padded(seconds / 3600, 2)):\(Self.padded(seconds / 60 % 60, 2)):\(Self.padded(seconds % 60, 2))"
-                + ".\(Self.padded(fraction, digits))\""
-        )
+        self.out.append(UInt8(ascii: "\""))
+        self.clock(value / scale, fraction: value % scale, digits: digits)
+        self.out.append(UInt8(ascii: "\""))
     }
 
     private mutating func timestamp(_ value: Int64, unit: ParquetTimeUnit, utc: Bool) {
@@ -197,35 +201,39 @@ struct ParquetJSONValueWriter {
             days -= 1
         }
         let (year, month, day) = Self.civil(days: days)
-        self.buffer.writeString(
-            "\"\(Self.padded(year, 4))-\(Self.padded(month, 2))-\(Self.padded(day, 2))T"
-                + "\(Self.padded(inDay / 3600, 2)):\(Self.padded(inDay / 60 % 60, 2)):\(Self.padded(inDay % 60, 2))"
-                + ".\(Self.padded(fraction, digits))\(utc ? "Z" : "")\""
-        )
+        self.out.append(UInt8(ascii: "\""))
+        self.calendarDate(year, month, day)
+        self.out.append(UInt8(ascii: "T"))
+        self.clock(inDay, fraction: fraction, digits: digits)
+        if utc { self.out.append(UInt8(ascii: "Z")) }
+        self.out.append(UInt8(ascii: "\""))
     }
 
     // MARK: Bytes
 
-    private mutating func bytes(_ value: ArraySlice<UInt8>, _ element: ParquetSchemaElement) {
-        switch (element.logicalType, element.convertedType) {
-        case (.uuid, _) where value.count == 16:
-            let hex = value.map { Self.hexDigits[Int($0 >> 4)] + Self.hexDigits[Int($0 & 15)] }
-            var text = "\""
-            for (index, pair) in hex.enumerated() {
-                if [4, 6, 8, 10].contains(index) { text += "-" }
-                text += pair
+    private mutating func bytes(_ values: ParquetByteArrays, _ index: Int, _ rendering: ParquetRowPlan.Rendering) {
+        let range = values.range(index)
+        switch rendering {
+        case .uuid where range.count == 16:
+            self.out.append(UInt8(ascii: "\""))
+            for (position, byte) in values.bytes[range].enumerated() {
+                if position == 4 || position == 6 || position == 8 || position == 10 {
+                    self.out.append(UInt8(ascii: "-"))
+                }
+                self.out.append(Self.hexDigits[Int(byte >> 4)])
+                self.out.append(Self.hexDigits[Int(byte & 15)])
             }
-            self.buffer.writeString(text + "\"")
-        case (.decimal(let scale, _), _) where value.count <= 16:
-            self.decimal(Self.bigEndian(value), scale: Int(scale))
-        case (nil, .decimal) where value.count <= 16:
-            self.decimal(Self.bigEndian(value), scale: Int(element.scale ?? 0))
+            self.out.append(UInt8(ascii: "\""))
+        case .decimal(let scale) where range.count <= 16:
+            self.decimal(Self.bigEndian(values.bytes[range]), scale: scale)
         default:
-            self.string(value)
+            values.bytes.withUnsafeBufferPointer { bytes in
+                Self.appendString(UnsafeBufferPointer(rebasing: bytes[range]), to: &self.out)
+            }
         }
     }
 
-    private static let hexDigits = (0..<16).map { String($0, radix: 16) }
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A big-endian two's complement integer of up to 16 bytes.
     private static func bigEndian(_ bytes: ArraySlice<UInt8>) -> Int128 {
@@ -235,27 +243,69 @@ struct ParquetJSONValueWriter {
         return value
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped (`\n`, `\t`... or `\u00XX`),
-    /// the rest copied as UTF-8.
-    private mutating func string(_ value: ArraySlice<UInt8>) {
-        let text = String(decoding: value, as: UTF8.self)
-        self.buffer.writeInteger(UInt8(ascii: "\""))
-        var run: [UInt8] = []
-        run.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): run += [0x5C, 0x22]
-            case UInt8(ascii: "\\"): run += [0x5C, 0x5C]
-            case 0x0A: run += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: run += [0x5C, UInt8(ascii: "r")]
-            case 0x09: run += [0x5C, UInt8(ascii: "t")]
-            case 0x08: run += [0x5C, UInt8(ascii: "b")]
-            case 0x0C: run += [0x5C, UInt8(ascii: "f")]
-            case 0..<0x20: run += Array("\\u00\(Self.hexDigits[Int(byte >> 4)])\(Self.hexDigits[Int(byte & 15)])".utf8)
-            default: run.append(byte)
+    /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped (`\n`, `\t`...
+    /// or `\u00XX`), the rest copied as UTF-8 (invalid UTF-8 replaced with U+FFFD). Runs that need no
+    /// escaping, nearly all of any text, are copied at once.
+    static func appendString(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        if Self.isPlain(value) {
+            out.append(contentsOf: value)
+        } else if !value.contains(where: { $0 >= 0x80 }) {
+            Self.appendEscaped(value, to: &out)
+        } else {
+            Self.appendEscaped(String(decoding: value, as: UTF8.self).utf8, to: &out)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func appendString(_ value: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        value.withUnsafeBufferPointer { Self.appendString($0, to: &out) }
+    }
+
+    /// Whether `bytes` are ASCII without anything a JSON string must escape (controls, `"` and `\\`),
+    /// checked eight bytes at a time.
+    static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                // A byte is flagged when it is >= 0x80, < 0x20, or equal to '"' or '\\' (zero after XOR).
+                let control = (word &- ones &* 0x20) & ~word
+                let quote = word ^ (ones &* 0x22)
+                let backslash = word ^ (ones &* 0x5C)
+                let quoteZero = (quote &- ones) & ~quote
+                let backslashZero = (backslash &- ones) & ~backslash
+                if (word | control | quoteZero | backslashZero) & highs != 0 { return false }
+                index += 8
             }
         }
-        self.buffer.writeBytes(run)
-        self.buffer.writeInteger(UInt8(ascii: "\""))
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte >= 0x80 || byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private static func appendEscaped<Bytes: Sequence<UInt8>>(_ value: Bytes, to out: inout [UInt8]) {
+        for byte in value {
+            switch byte {
+            case UInt8(ascii: "\""): out += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0x08: out += [0x5C, UInt8(ascii: "b")]
+            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
+            case 0..<0x20:
+                out += [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                out.append(Self.hexDigits[Int(byte >> 4)])
+                out.append(Self.hexDigits[Int(byte & 15)])
+            default: out.append(byte)
+            }
+        }
     }
 }

@@ -14,345 +14,374 @@ public struct ParquetJSONOptions: Sendable {
 extension ParquetFileReader {
     /// The rows of row group `rowGroup`, each a JSON object with the schema's fields in order, rendered
     /// into one buffer: row `i` is `buffer[ends[i - 1]..<ends[i]]`. Lists become arrays, maps objects,
-    /// structs objects; see ``ParquetJSONValueWriter`` for values.
+    /// structs objects; see ``ParquetJSONValueWriter`` for values. ``rowRenderer(rowGroup:options:)``
+    /// hands the same rows out in pieces of bounded size.
     ///
     /// - Throws: ``ParquetError`` naming the file, row group and column.
     public func jsonRows(
         rowGroup: Int,
         options: ParquetJSONOptions = ParquetJSONOptions()
     ) async throws(ParquetError) -> (buffer: ByteBuffer, ends: [Int]) {
+        var renderer = try await self.rowRenderer(rowGroup: rowGroup, options: options)
+        return try renderer.all()
+    }
+
+    /// Reads and decodes every column of row group `rowGroup`, ready to render its rows piece by piece.
+    ///
+    /// - Throws: ``ParquetError`` naming the file, row group and column.
+    public func rowRenderer(
+        rowGroup: Int,
+        options: ParquetJSONOptions = ParquetJSONOptions()
+    ) async throws(ParquetError) -> ParquetRowRenderer {
         var columns: [ParquetColumnData] = []
         columns.reserveCapacity(self.schema.leaves.count)
         for index in self.schema.leaves.indices {
             columns.append(try await self.readColumn(rowGroup: rowGroup, column: index))
         }
-        return try self.renderRows(rowGroup: rowGroup, columns: columns, options: options)
+        return try self.rowRenderer(rowGroup: rowGroup, columns: columns, options: options)
     }
 
-    /// Renders the rows of row group `rowGroup` from its decoded columns (every leaf, in order).
-    func renderRows(
+    /// A renderer of row group `rowGroup` from its decoded columns (every leaf, in order).
+    func rowRenderer(
         rowGroup: Int,
         columns: [ParquetColumnData],
         options: ParquetJSONOptions
-    ) throws(ParquetError) -> (buffer: ByteBuffer, ends: [Int]) {
-        let rows = Int(self.metadata.rowGroups[rowGroup].numRows)
-        var assembler = ParquetRowAssembler(schema: self.schema, columns: columns, options: options)
-        do throws(ParquetDecodingError) {
-            return try assembler.render(rows: rows)
-        } catch {
-            throw error.at(ParquetError.Location(file: self.name, rowGroup: rowGroup))
+    ) throws(ParquetError) -> ParquetRowRenderer {
+        let rows = self.metadata.rowGroups[rowGroup].numRows
+        let location = ParquetError.Location(file: self.name, rowGroup: rowGroup)
+        // Every row takes at least one slot of every column: a row count past that is a lie.
+        guard rows >= 0, columns.allSatisfy({ Int64($0.slotCount) >= rows }) else {
+            throw ParquetError(
+                .corruptMetadata,
+                "the row group claims \(rows) rows, more than its columns hold (or fewer than none)",
+                location: location
+            )
         }
+        return ParquetRowRenderer(
+            assembler: ParquetRowAssembler(
+                plan: ParquetRowPlan(schema: self.schema),
+                columns: columns,
+                options: options,
+                rows: Int(rows)
+            ),
+            location: location
+        )
+    }
+}
+
+/// The rows of one decoded row group, rendered as JSON a piece at a time: memory holds the decoded
+/// columns and one piece, not the whole row group's JSON, and pieces of a few hundred KiB are reused by
+/// the allocator instead of faulted in fresh.
+public struct ParquetRowRenderer {
+    var assembler: ParquetRowAssembler
+    let location: ParquetError.Location
+
+    /// The rows of the row group.
+    public var rows: Int { self.assembler.rows }
+
+    /// The next rows, as many as fit in about `maxBytes` (at least one): row `i` of the piece is
+    /// `buffer[ends[i - 1]..<ends[i]]`, offsets from the buffer's start. Nil once every row was rendered.
+    ///
+    /// - Throws: ``ParquetError`` naming the file and row group when the columns do not add up to the rows.
+    public mutating func next(maxBytes: Int = 256 << 10) throws(ParquetError) -> (buffer: ByteBuffer, ends: [Int])? {
+        do throws(ParquetDecodingError) {
+            return try self.assembler.render(maxBytes: maxBytes)
+        } catch {
+            throw error.at(self.location)
+        }
+    }
+
+    /// Every row left, in one buffer.
+    mutating func all() throws(ParquetError) -> (buffer: ByteBuffer, ends: [Int]) {
+        let first = try self.next(maxBytes: .max)
+        while try self.next(maxBytes: .max) != nil {}
+        return first ?? (ByteBuffer(), [])
     }
 }
 
 /// Rebuilds nested rows from the columns' repetition and definition levels (the Dremel record assembly)
 /// and writes each as JSON. Every leaf has a cursor; a field reads its presence, list lengths and values
 /// from the leaves beneath it, and a null or empty field consumes exactly one slot of each of them.
+///
+/// The hot loop touches only value types without references (the plan's nodes, the cursors, the levels
+/// gathered into one array), so it runs without reference counting per value.
 struct ParquetRowAssembler {
-    private let schema: ParquetSchema
+    /// Where a leaf stands, and what it needs to answer for its slots.
+    private struct Cursor {
+        var slot = 0
+        var value = 0
+        var slotCount: Int
+        var valueCount: Int
+        var maxDefinition: UInt32
+        var maxRepetition: UInt32
+        /// Where the leaf's levels start in ``definitions`` and ``repetitions``.
+        var definitionStart: Int
+        var repetitionStart: Int
+    }
+
+    private let plan: ParquetRowPlan
     private let columns: [ParquetColumnData]
     private let options: ParquetJSONOptions
-    private var slots: [Int]
-    private var values: [Int]
+    let rows: Int
+    private var rowsDone = 0
+    /// Whether the rows were checked to have used every slot (once all were rendered).
+    private var checked = false
+    private var cursors: [Cursor] = []
+    private var definitions: [UInt32] = []
+    private var repetitions: [UInt32] = []
     private var writer = ParquetJSONValueWriter()
 
-    init(schema: ParquetSchema, columns: [ParquetColumnData], options: ParquetJSONOptions) {
-        self.schema = schema
+    init(plan: ParquetRowPlan, columns: [ParquetColumnData], options: ParquetJSONOptions, rows: Int) {
+        self.plan = plan
         self.columns = columns
         self.options = options
-        self.slots = Array(repeating: 0, count: columns.count)
-        self.values = Array(repeating: 0, count: columns.count)
-    }
-
-    /// How a group node is shown.
-    private enum Shape {
-        case structure
-        /// A LIST-annotated group; `element` is the node whose instances are the elements, `repeated` the
-        /// node that repeats (the same node in the legacy two-level form).
-        case list(repeated: ParquetSchema.Node, element: ParquetSchema.Node)
-        case map(repeated: ParquetSchema.Node, key: ParquetSchema.Node, value: ParquetSchema.Node?)
-    }
-
-    mutating func render(rows: Int) throws(ParquetDecodingError) -> (buffer: ByteBuffer, ends: [Int]) {
-        var ends: [Int] = []
-        ends.reserveCapacity(rows)
-        for _ in 0..<rows {
-            try self.writeStruct(self.schema.root, definition: 0, repetition: 0)
-            ends.append(self.writer.buffer.writerIndex)
-        }
-        for (index, column) in self.columns.enumerated() where self.slots[index] != column.slotCount {
-            throw ParquetDecodingError(
-                .corruptPage,
-                "column \(column.leaf.dottedPath) holds \(column.slotCount) slots, the rows used \(self.slots[index])"
+        self.rows = rows
+        for column in columns {
+            self.cursors.append(
+                Cursor(
+                    slotCount: column.slotCount,
+                    valueCount: column.values.count,
+                    maxDefinition: UInt32(column.leaf.maxDefinitionLevel),
+                    maxRepetition: UInt32(column.leaf.maxRepetitionLevel),
+                    definitionStart: self.definitions.count,
+                    repetitionStart: self.repetitions.count
+                )
             )
+            self.definitions += column.definitionLevels
+            self.repetitions += column.repetitionLevels
         }
-        return (self.writer.buffer, ends)
+    }
+
+    /// The next rows, up to about `maxBytes` of JSON (at least one row); nil once all were rendered, after
+    /// checking that the rows used every slot of every column.
+    mutating func render(maxBytes: Int) throws(ParquetDecodingError) -> (buffer: ByteBuffer, ends: [Int])? {
+        guard self.rowsDone < self.rows else {
+            if !self.checked {
+                self.checked = true
+                for (index, column) in self.columns.enumerated() where self.cursors[index].slot != column.slotCount {
+                    throw ParquetDecodingError(
+                        .corruptPage,
+                        "column \(column.leaf.dottedPath) holds \(column.slotCount) slots, the rows used \(self.cursors[index].slot)"
+                    )
+                }
+            }
+            return nil
+        }
+        var ends: [Int] = []
+        self.writer.out.removeAll(keepingCapacity: true)
+        while self.rowsDone < self.rows, ends.isEmpty || self.writer.out.count < maxBytes {
+            try self.writeStruct(self.plan.root, definition: 0)
+            ends.append(self.writer.out.count)
+            self.rowsDone += 1
+        }
+        return (ByteBuffer(bytes: self.writer.out), ends)
     }
 
     // MARK: Levels
 
-    private func firstLeaf(_ node: ParquetSchema.Node) -> Int {
-        var node = node
-        while let child = node.children.first { node = child }
-        return node.leafIndex ?? 0
-    }
-
-    private func leaves(_ node: ParquetSchema.Node, into indices: inout [Int]) {
-        if let leaf = node.leafIndex {
-            indices.append(leaf)
-        } else {
-            for child in node.children { self.leaves(child, into: &indices) }
-        }
+    private func ranOut(_ leaf: Int) -> ParquetDecodingError {
+        ParquetDecodingError(
+            .corruptPage,
+            "column \(self.columns[leaf].leaf.dottedPath) ran out of values for the rows"
+        )
     }
 
     private func definition(at leaf: Int) throws(ParquetDecodingError) -> Int {
-        let column = self.columns[leaf]
-        guard self.slots[leaf] < column.slotCount else {
-            throw ParquetDecodingError(.corruptPage, "column \(column.leaf.dottedPath) ran out of values for the rows")
-        }
-        return column.leaf.maxDefinitionLevel == 0 ? 0 : Int(column.definitionLevels[self.slots[leaf]])
+        let cursor = self.cursors[leaf]
+        guard cursor.slot < cursor.slotCount else { throw self.ranOut(leaf) }
+        return cursor.maxDefinition == 0 ? 0 : Int(self.definitions[cursor.definitionStart + cursor.slot])
     }
 
     /// The repetition level of the leaf's next slot, or 0 when it has none left (a new row would start).
     private func nextRepetition(at leaf: Int) -> Int {
-        let column = self.columns[leaf]
-        guard column.leaf.maxRepetitionLevel > 0, self.slots[leaf] < column.slotCount else { return 0 }
-        return Int(column.repetitionLevels[self.slots[leaf]])
+        let cursor = self.cursors[leaf]
+        guard cursor.maxRepetition > 0, cursor.slot < cursor.slotCount else { return 0 }
+        return Int(self.repetitions[cursor.repetitionStart + cursor.slot])
     }
 
     /// Skips one slot of every leaf under `node` (the node is null or empty here).
-    private mutating func skipSlot(_ node: ParquetSchema.Node) {
-        var indices: [Int] = []
-        self.leaves(node, into: &indices)
-        for leaf in indices { self.slots[leaf] += 1 }
+    private mutating func skipSlot(_ node: Int) {
+        for leaf in self.plan.nodes[node].leaves { self.cursors[leaf].slot += 1 }
+    }
+
+    /// The levels a node adds when it is present.
+    private func level(of node: ParquetRowPlan.Node, definition: Int) -> Int {
+        node.repetition == .required ? definition : definition + 1
+    }
+
+    private mutating func writeKey(_ node: ParquetRowPlan.Node) {
+        self.plan.keyBytes.withUnsafeBufferPointer { keys in
+            self.writer.out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[node.key]))
+        }
     }
 
     // MARK: Nodes
 
-    private func shape(_ node: ParquetSchema.Node) -> Shape {
-        let element = node.element
-        let annotatedList = element.logicalType == .list || element.convertedType == .list
-        let annotatedMap =
-            element.logicalType == .map || element.convertedType == .map || element.convertedType == .mapKeyValue
-        if annotatedList, node.children.count == 1, let repeated = node.children.first,
-            repeated.repetition == .repeated
-        {
-            // The legacy two-level forms: the repeated field is itself the element.
-            if repeated.isLeaf || repeated.children.count > 1 || repeated.name == "array"
-                || repeated.name == "\(node.name)_tuple"
-            {
-                return .list(repeated: repeated, element: repeated)
-            }
-            return .list(repeated: repeated, element: repeated.children[0])
-        }
-        if annotatedMap, node.children.count == 1, let repeated = node.children.first,
-            repeated.repetition == .repeated, !repeated.isLeaf, (1...2).contains(repeated.children.count)
-        {
-            // A map without values is the set of its keys: an array, as Arrow reads it.
-            if repeated.children.count == 1 { return .list(repeated: repeated, element: repeated.children[0]) }
-            return .map(
-                repeated: repeated,
-                key: repeated.children[0],
-                value: repeated.children.count == 2 ? repeated.children[1] : nil
-            )
-        }
-        return .structure
-    }
-
-    /// The levels a node adds when it is present.
-    private func levels(
-        of node: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) -> (definition: Int, repetition: Int) {
-        switch node.repetition {
-        case .required: (definition, repetition)
-        case .optional: (definition + 1, repetition)
-        case .repeated: (definition + 1, repetition + 1)
-        }
-    }
-
     /// Writes the fields of a group present at `definition` (its own level).
-    private mutating func writeStruct(
-        _ node: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
-        self.writer.beginObject()
-        for child in node.children {
-            let leaf = self.firstLeaf(child)
-            if child.repetition == .optional, try self.definition(at: leaf) <= definition {
-                self.skipSlot(child)
+    private mutating func writeStruct(_ id: Int, definition: Int) throws(ParquetDecodingError) {
+        let node = self.plan.nodes[id]
+        self.writer.byte(UInt8(ascii: "{"))
+        var first = true
+        for position in node.children {
+            let childID = self.plan.childIDs[position]
+            let child = self.plan.nodes[childID]
+            if child.repetition == .optional, try self.definition(at: child.firstLeaf) <= definition {
+                self.skipSlot(childID)
                 if self.options.keepNulls {
-                    self.writer.key(child.name)
+                    if !first { self.writer.byte(UInt8(ascii: ",")) }
+                    first = false
+                    self.writeKey(child)
                     self.writer.null()
                 }
                 continue
             }
-            self.writer.key(child.name)
-            try self.writeField(child, definition: definition, repetition: repetition)
+            if !first { self.writer.byte(UInt8(ascii: ",")) }
+            first = false
+            self.writeKey(child)
+            try self.writeField(childID, definition: definition)
         }
-        self.writer.endObject()
+        self.writer.byte(UInt8(ascii: "}"))
     }
 
-    /// Writes a field whose presence (if optional) has been checked; `definition` and `repetition` are
-    /// its parent's levels.
-    private mutating func writeField(
-        _ node: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
+    /// Writes a field whose presence (if optional) has been checked; `definition` is its parent's level.
+    private mutating func writeField(_ id: Int, definition: Int) throws(ParquetDecodingError) {
+        let node = self.plan.nodes[id]
         if node.repetition == .repeated {
             // A repeated field without a LIST annotation is a list of its instances.
-            try self.writeRepeated(node, element: node, definition: definition, repetition: repetition)
+            try self.writeRepeated(id, element: id, definition: definition)
             return
         }
-        let (own, ownRepetition) = self.levels(of: node, definition: definition, repetition: repetition)
-        if node.isLeaf {
-            try self.writeLeaf(node)
-            return
-        }
-        switch self.shape(node) {
-        case .structure:
-            try self.writeStruct(node, definition: own, repetition: ownRepetition)
-        case .list(let repeated, let element):
-            try self.writeRepeated(repeated, element: element, definition: own, repetition: ownRepetition)
-        case .map(let repeated, let key, let value):
-            try self.writeMap(repeated, key: key, value: value, definition: own, repetition: ownRepetition)
+        let own = self.level(of: node, definition: definition)
+        switch node.kind {
+        case .leaf: try self.writeLeaf(node.leaf, node.rendering)
+        case .structure: try self.writeStruct(id, definition: own)
+        case .list: try self.writeRepeated(node.repeated, element: node.element, definition: own)
+        case .map: try self.writeMap(node.repeated, key: node.element, value: node.value, definition: own)
         }
     }
 
-    /// Writes the instances of `repeated` (whose parent sits at `definition`/`repetition`) as an array:
-    /// each instance is the element itself (the legacy two-level forms and unannotated repeated fields),
-    /// or holds it as its only child (the standard three-level list).
-    private mutating func writeRepeated(
-        _ repeated: ParquetSchema.Node,
-        element: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
-        let leaf = self.firstLeaf(repeated)
-        let (inside, depth) = self.levels(of: repeated, definition: definition, repetition: repetition)
-        let elementIsRepeated =
-            element.leafIndex == repeated.leafIndex && element.name == repeated.name
-            && element.children.count == repeated.children.count
-        self.writer.beginArray()
+    /// Writes the instances of `repeated` (whose parent sits at `definition`) as an array: each instance
+    /// is the element itself (the legacy two-level forms and unannotated repeated fields), or holds it as
+    /// its only child (the standard three-level list).
+    private mutating func writeRepeated(_ repeated: Int, element: Int, definition: Int) throws(ParquetDecodingError) {
+        let node = self.plan.nodes[repeated]
+        let leaf = node.firstLeaf
+        let inside = definition + 1
+        let depth = self.plan.nodes[repeated].repetitionLevel
+        self.writer.byte(UInt8(ascii: "["))
         if try self.definition(at: leaf) < inside {
             self.skipSlot(repeated)
         } else {
+            var first = true
             repeat {
-                if !elementIsRepeated {
-                    try self.writeElement(element, definition: inside, repetition: depth)
-                } else if repeated.isLeaf {
-                    try self.writeLeaf(repeated)
+                if !first { self.writer.byte(UInt8(ascii: ",")) }
+                first = false
+                if element != repeated {
+                    try self.writeElement(element, definition: inside)
+                } else if node.kind == .leaf {
+                    try self.writeLeaf(node.leaf, node.rendering)
                 } else {
-                    try self.writeInstance(repeated, definition: inside, repetition: depth)
+                    try self.writeInstance(repeated, definition: inside)
                 }
             } while self.nextRepetition(at: leaf) == depth
         }
-        self.writer.endArray()
+        self.writer.byte(UInt8(ascii: "]"))
     }
 
-    /// One instance of a repeated group that is itself the element (a struct).
-    private mutating func writeInstance(
-        _ node: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
-        switch self.shape(node) {
-        case .structure: try self.writeStruct(node, definition: definition, repetition: repetition)
-        case .list(let repeated, let element):
-            try self.writeRepeated(repeated, element: element, definition: definition, repetition: repetition)
-        case .map(let repeated, let key, let value):
-            try self.writeMap(repeated, key: key, value: value, definition: definition, repetition: repetition)
+    /// One instance of a repeated group that is itself the element (a struct, or a nested list or map).
+    private mutating func writeInstance(_ id: Int, definition: Int) throws(ParquetDecodingError) {
+        let node = self.plan.nodes[id]
+        switch node.kind {
+        case .leaf, .structure: try self.writeStruct(id, definition: definition)
+        case .list: try self.writeRepeated(node.repeated, element: node.element, definition: definition)
+        case .map: try self.writeMap(node.repeated, key: node.element, value: node.value, definition: definition)
         }
     }
 
     /// One element of a three-level list: the single child of the repeated group, possibly null.
-    private mutating func writeElement(
-        _ element: ParquetSchema.Node,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
-        if element.repetition == .optional, try self.definition(at: self.firstLeaf(element)) <= definition {
-            self.skipSlot(element)
+    private mutating func writeElement(_ id: Int, definition: Int) throws(ParquetDecodingError) {
+        let node = self.plan.nodes[id]
+        if node.repetition == .optional, try self.definition(at: node.firstLeaf) <= definition {
+            self.skipSlot(id)
             self.writer.null()
             return
         }
-        try self.writeField(element, definition: definition, repetition: repetition)
+        try self.writeField(id, definition: definition)
     }
 
-    private mutating func writeMap(
-        _ repeated: ParquetSchema.Node,
-        key: ParquetSchema.Node,
-        value: ParquetSchema.Node?,
-        definition: Int,
-        repetition: Int
-    ) throws(ParquetDecodingError) {
-        let leaf = self.firstLeaf(repeated)
-        let (inside, depth) = self.levels(of: repeated, definition: definition, repetition: repetition)
-        self.writer.beginObject()
+    private mutating func writeMap(_ repeated: Int, key: Int, value: Int, definition: Int) throws(ParquetDecodingError)
+    {
+        let leaf = self.plan.nodes[repeated].firstLeaf
+        let inside = definition + 1
+        let depth = self.plan.nodes[repeated].repetitionLevel
+        let keyNode = self.plan.nodes[key]
+        self.writer.byte(UInt8(ascii: "{"))
         if try self.definition(at: leaf) < inside {
             self.skipSlot(repeated)
         } else {
+            var first = true
             repeat {
-                guard key.isLeaf else {
-                    throw ParquetDecodingError(.unsupported, "map \(repeated.name) has a key that is not a primitive")
+                guard keyNode.kind == .leaf else {
+                    throw ParquetDecodingError(.unsupported, "a map has a key that is not a primitive")
                 }
-                try self.writeMapKey(key)
-                if let value {
-                    if value.repetition == .optional, try self.definition(at: self.firstLeaf(value)) <= inside {
+                if !first { self.writer.byte(UInt8(ascii: ",")) }
+                first = false
+                try self.writeMapKey(keyNode.leaf, rendering: keyNode.rendering)
+                if value >= 0 {
+                    let valueNode = self.plan.nodes[value]
+                    if valueNode.repetition == .optional, try self.definition(at: valueNode.firstLeaf) <= inside {
                         self.skipSlot(value)
                         self.writer.null()
                     } else {
-                        try self.writeField(value, definition: inside, repetition: depth)
+                        try self.writeField(value, definition: inside)
                     }
                 } else {
                     self.writer.null()
                 }
             } while self.nextRepetition(at: leaf) == depth
         }
-        self.writer.endObject()
+        self.writer.byte(UInt8(ascii: "}"))
     }
 
-    private mutating func writeMapKey(_ key: ParquetSchema.Node) throws(ParquetDecodingError) {
-        guard let index = key.leafIndex else { return }
-        let column = self.columns[index]
-        let present = self.holdsValue(index)
-        self.slots[index] += 1
+    private mutating func writeMapKey(_ leaf: Int, rendering: ParquetRowPlan.Rendering) throws(ParquetDecodingError) {
+        let present = try self.holdsValue(leaf)
+        self.cursors[leaf].slot += 1
         guard present else {
-            self.writer.key("")
+            self.writer.out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "\""), UInt8(ascii: ":")])
             return
         }
-        self.writer.keyFromValue(column, at: self.values[index])
-        self.values[index] += 1
+        let index = try self.nextValue(leaf)
+        self.writer.key(self.columns[leaf].values, at: index, rendering: rendering)
     }
 
     /// Whether the leaf's current slot holds a value (its definition level is the maximum).
-    private func holdsValue(_ leaf: Int) -> Bool {
-        let column = self.columns[leaf]
-        return column.leaf.maxDefinitionLevel == 0
-            || Int(column.definitionLevels[self.slots[leaf]]) == column.leaf.maxDefinitionLevel
+    private func holdsValue(_ leaf: Int) throws(ParquetDecodingError) -> Bool {
+        let cursor = self.cursors[leaf]
+        guard cursor.slot < cursor.slotCount else { throw self.ranOut(leaf) }
+        return cursor.maxDefinition == 0
+            || self.definitions[cursor.definitionStart + cursor.slot] == cursor.maxDefinition
+    }
+
+    /// The index of the leaf's next value, checked against the values decoded.
+    private mutating func nextValue(_ leaf: Int) throws(ParquetDecodingError) -> Int {
+        let index = self.cursors[leaf].value
+        guard index < self.cursors[leaf].valueCount else {
+            throw ParquetDecodingError(
+                .corruptPage,
+                "column \(self.columns[leaf].leaf.dottedPath) has fewer values than levels"
+            )
+        }
+        self.cursors[leaf].value += 1
+        return index
     }
 
     /// A primitive value (or null), consuming one slot.
-    private mutating func writeLeaf(_ node: ParquetSchema.Node) throws(ParquetDecodingError) {
-        guard let index = node.leafIndex else { return }
-        let column = self.columns[index]
-        guard self.slots[index] < column.slotCount else {
-            throw ParquetDecodingError(.corruptPage, "column \(column.leaf.dottedPath) ran out of values for the rows")
-        }
-        let present = self.holdsValue(index)
-        self.slots[index] += 1
+    private mutating func writeLeaf(_ leaf: Int, _ rendering: ParquetRowPlan.Rendering) throws(ParquetDecodingError) {
+        let present = try self.holdsValue(leaf)
+        self.cursors[leaf].slot += 1
         if present {
-            guard self.values[index] < column.values.count else {
-                throw ParquetDecodingError(
-                    .corruptPage,
-                    "column \(column.leaf.dottedPath) has fewer values than levels"
-                )
-            }
-            self.writer.value(column, at: self.values[index])
-            self.values[index] += 1
+            let index = try self.nextValue(leaf)
+            self.writer.value(self.columns[leaf].values, at: index, rendering: rendering)
         } else {
             self.writer.null()
         }

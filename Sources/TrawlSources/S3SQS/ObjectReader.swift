@@ -239,8 +239,8 @@ struct ObjectReader {
         return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
     }
 
-    /// Reads a Parquet object one row group at a time, each row one record. Row groups a previous reading
-    /// already delivered whole are not even decoded.
+    /// Reads a Parquet object one row group at a time, each row one record, the rows rendered in pieces of
+    /// 256 KiB. Row groups a previous reading already delivered whole are not even decoded.
     ///
     /// - Throws: SourceError 304 (``TrawlError``) when the file cannot be read, or what the outputs threw.
     mutating func readParquet(_ source: any ParquetByteSource) async throws -> Summary {
@@ -252,19 +252,17 @@ struct ObjectReader {
                     self.index += rows
                     continue
                 }
-                let (buffer, ends) = try await file.jsonRows(rowGroup: rowGroup, options: self.setup.parquetOptions)
-                var start = 0
-                for end in ends {
-                    self.records.append(buffer.getSlice(at: buffer.readerIndex + start, length: end - start)!)
-                    start = end
-                    if self.records.count >= self.setup.recordsPerCommit {
-                        try self.tagRecords()
-                        try await self.commit(complete: false)
+                var renderer = try await file.rowRenderer(rowGroup: rowGroup, options: self.setup.parquetOptions)
+                while let (buffer, ends) = try renderer.next() {
+                    var start = 0
+                    for end in ends {
+                        self.records.append(buffer.getSlice(at: buffer.readerIndex + start, length: end - start)!)
+                        start = end
                     }
+                    try self.tagRecords()
+                    if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
+                    if self.context.isShuttingDown { throw CancellationError() }
                 }
-                try self.tagRecords()
-                if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
-                if self.context.isShuttingDown { throw CancellationError() }
             }
             try await self.complete()
         } catch let error as ParquetError {
