@@ -7,7 +7,7 @@
 
 int trawl_tune_malloc(void) {
 #if defined(__GLIBC__)
-    return mallopt(M_MMAP_THRESHOLD, 512 * 1024) && mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
+    return mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) && mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
         && mallopt(M_ARENA_MAX, 2);
 #else
     return 0;
