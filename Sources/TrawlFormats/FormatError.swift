@@ -35,9 +35,9 @@ extension TrawlError.Code {
         id: 304,
         title: "Parquet object cannot be read",
         cause:
-            "The object starts with the PAR1 magic but its footer, page headers or values are corrupt or truncated, or it uses a Parquet feature Trawl's reader does not implement; the message names the object, row group and column.",
+            "The object starts with the PAR1 magic but its footer, page headers or values are corrupt or truncated, it uses a Parquet feature Trawl's reader does not implement, or a row group claims more memory than parquet_max_row_group_megabytes allows; the message names the object, row group and column.",
         fix:
-            "Download the object and open it with pyarrow (pyarrow.parquet.read_table) to see whether it is damaged; its message stays in the queue and goes to the dead-letter queue after its receive count. For an unsupported feature, report the file's created_by (pyarrow.parquet.read_metadata)."
+            "Download the object and open it with pyarrow (pyarrow.parquet.read_table) to see whether it is damaged; its message stays in the queue and goes to the dead-letter queue after its receive count. For an unsupported feature, report the file's created_by (pyarrow.parquet.read_metadata); for a legitimate row group past the limit, raise parquet_max_row_group_megabytes."
     )
     public static let recordNotObfuscatable = Self(
         kind: "SourceError",

@@ -20,6 +20,8 @@ public struct ParquetError: Error, Sendable, CustomStringConvertible {
         public static let corruptPage = Code("corruptPage")
         /// The file uses a feature this reader does not implement.
         public static let unsupported = Code("unsupported")
+        /// The file needs more memory than ``ParquetReadLimits`` allow (a hostile or unusual file).
+        public static let limitExceeded = Code("limitExceeded")
 
         public var description: String { self.name }
     }

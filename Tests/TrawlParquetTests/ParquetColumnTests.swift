@@ -7,7 +7,12 @@ import TrawlTesting
 @Suite struct ParquetColumnTests {
     private func open(_ name: String, in directory: String = "data") async throws -> ParquetFileReader {
         let path = try RepositoryFiles.vectors("parquet-testing") + "/\(directory)/\(name)"
-        return try await ParquetFileReader.open(try ParquetLocalFile(path: path), name: path)
+        // large_string_map's row group holds two strings of about a gigabyte: past the default limit.
+        return try await ParquetFileReader.open(
+            try ParquetLocalFile(path: path),
+            name: path,
+            limits: ParquetReadLimits(maximumRowGroupBytes: 4 << 30)
+        )
     }
 
     private func column(_ file: ParquetFileReader, _ name: String, rowGroup: Int = 0) async throws -> ParquetColumnData
@@ -182,5 +187,38 @@ import TrawlTesting
         }
         #expect(unsupported.isEmpty, "\(unsupported.joined(separator: "\n"))")
         #expect(decoded == 185)
+    }
+
+    /// A row group that claims more memory than the limits allow is refused before anything is decoded,
+    /// and a chunk's pages may not together exceed the chunk's claim or the limit.
+    @Test func rowGroupsPastTheMemoryLimitAreRefused() async throws {
+        let path = try RepositoryFiles.vectors("parquet-testing") + "/data/large_string_map.brotli.parquet"
+        let large = try await ParquetFileReader.open(try ParquetLocalFile(path: path), name: path)
+        let refused = await #expect(throws: ParquetError.self) {
+            _ = try await large.rowRenderer(rowGroup: 0)
+        }
+        #expect(refused?.code == .limitExceeded)
+        #expect(refused?.location.rowGroup == 0)
+        #expect(refused?.message.contains("1073741824 bytes") == true)
+
+        let sample = try RepositoryFiles.securityLakeSamples()[0]
+        let small = try await ParquetFileReader.open(
+            try ParquetLocalFile(path: sample),
+            name: sample,
+            limits: ParquetReadLimits(maximumRowGroupBytes: 100)
+        )
+        await #expect(throws: ParquetError.self) { _ = try await small.jsonRows(rowGroup: 0) }
+        let chunks = small.metadata.rowGroups[0].columns
+        let column = try #require(
+            chunks.indices.max {
+                chunks[$0].metadata!.totalUncompressedSize < chunks[$1].metadata!.totalUncompressedSize
+            }
+        )
+        #expect(chunks[column].metadata!.totalUncompressedSize > 100)
+        let page = await #expect(throws: ParquetError.self) {
+            _ = try await small.readColumn(rowGroup: 0, column: column)
+        }
+        #expect(page?.code == .corruptMetadata)
+        #expect(page?.location.column == small.schema.leaves[column].dottedPath)
     }
 }

@@ -21,6 +21,25 @@ extension ParquetFileReader {
         return try self.decodeColumn(rowGroup: rowGroup, column: column, chunk: bytes)
     }
 
+    /// Checks that the row group's chunks claim no more memory than ``limits`` allow; each chunk's pages
+    /// are then held to its claim as they are decompressed.
+    ///
+    /// - Throws: ``ParquetError`` (`limitExceeded`) naming the file and row group.
+    public func checkLimits(rowGroup: Int) throws(ParquetError) {
+        var claimed: Int64 = 0
+        for chunk in self.metadata.rowGroups[rowGroup].columns {
+            let size = chunk.metadata?.totalUncompressedSize ?? 0
+            claimed = claimed.addingReportingOverflow(max(0, size)).partialValue
+            if claimed < 0 || claimed > self.limits.maximumRowGroupBytes {
+                throw ParquetError(
+                    .limitExceeded,
+                    "the row group's columns claim more than \(self.limits.maximumRowGroupBytes) bytes uncompressed, the limit",
+                    location: ParquetError.Location(file: self.name, rowGroup: rowGroup)
+                )
+            }
+        }
+    }
+
     func location(rowGroup: Int, column: Int, offset: Int? = nil) -> ParquetError.Location {
         ParquetError.Location(
             file: self.name,
@@ -72,7 +91,11 @@ extension ParquetFileReader {
             )
         }
         do throws(ParquetDecodingError) {
-            return try ParquetColumnChunkReader(leaf: leaf, metadata: metadata).read(chunk)
+            return try ParquetColumnChunkReader(
+                leaf: leaf,
+                metadata: metadata,
+                maximumBytes: self.limits.maximumRowGroupBytes
+            ).read(chunk)
         } catch {
             let start = (try? self.chunkRange(rowGroup: rowGroup, column: column))?.start
             throw error.at(self.location(rowGroup: rowGroup, column: column, offset: start))

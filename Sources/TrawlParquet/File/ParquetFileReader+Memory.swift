@@ -9,7 +9,8 @@ extension ParquetFileReader {
     public static func jsonRows(
         ofFile bytes: ByteBuffer,
         name: String,
-        options: ParquetJSONOptions = ParquetJSONOptions()
+        options: ParquetJSONOptions = ParquetJSONOptions(),
+        limits: ParquetReadLimits = ParquetReadLimits()
     ) throws(ParquetError) -> [(buffer: ByteBuffer, ends: [Int])] {
         let size = bytes.readableBytes
         guard size >= 12 else {
@@ -23,9 +24,16 @@ extension ParquetFileReader {
         let (offset, length) = try Self.footerPosition(tail: bytes, size: size, name: name)
         let footer = bytes.getSlice(at: bytes.readerIndex + offset, length: length) ?? ByteBuffer()
         let (metadata, schema) = try Self.decodeFooter(footer, at: offset, name: name)
-        let file = ParquetFileReader(name: name, source: ParquetBytes(bytes), metadata: metadata, schema: schema)
+        let file = ParquetFileReader(
+            name: name,
+            source: ParquetBytes(bytes),
+            metadata: metadata,
+            schema: schema,
+            limits: limits
+        )
         var groups: [(buffer: ByteBuffer, ends: [Int])] = []
         for rowGroup in metadata.rowGroups.indices {
+            try file.checkLimits(rowGroup: rowGroup)
             var columns: [ParquetColumnData] = []
             for column in schema.leaves.indices {
                 let (start, count) = try file.chunkRange(rowGroup: rowGroup, column: column)

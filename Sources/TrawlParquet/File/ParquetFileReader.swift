@@ -1,5 +1,17 @@
 import NIOCore
 
+/// How much memory a file may make the reader use: a page of a few kilobytes can claim two gigabytes
+/// uncompressed, and a hostile object must not take the collector's memory with it.
+public struct ParquetReadLimits: Sendable {
+    /// The most bytes a row group's column chunks may claim uncompressed (the sum of their
+    /// `total_uncompressed_size`); the decoded pages of a row group stay within it.
+    public var maximumRowGroupBytes: Int64
+
+    public init(maximumRowGroupBytes: Int64 = 1 << 30) {
+        self.maximumRowGroupBytes = maximumRowGroupBytes
+    }
+}
+
 /// Opens a Parquet file: checks the `PAR1` magic at both ends, decodes the footer and rebuilds the schema.
 /// Row groups are then read one at a time, so memory is bounded by a row group, not by the file.
 public struct ParquetFileReader: Sendable {
@@ -8,6 +20,7 @@ public struct ParquetFileReader: Sendable {
     public let source: any ParquetByteSource
     public let metadata: ParquetFileMetadata
     public let schema: ParquetSchema
+    public let limits: ParquetReadLimits
 
     /// `PAR1`, at both ends of every Parquet file: how a reader tells Parquet from other objects.
     public static let magic: [UInt8] = Array("PAR1".utf8)
@@ -20,7 +33,8 @@ public struct ParquetFileReader: Sendable {
     ///   footer's length points outside the file, `corruptMetadata` when the footer cannot be decoded.
     public static func open(
         _ source: any ParquetByteSource,
-        name: String
+        name: String,
+        limits: ParquetReadLimits = ParquetReadLimits()
     ) async throws(ParquetError)
         -> ParquetFileReader
     {
@@ -58,7 +72,7 @@ public struct ParquetFileReader: Sendable {
             }
         }
         let (metadata, schema) = try Self.decodeFooter(footer, at: footerOffset, name: name)
-        return ParquetFileReader(name: name, source: source, metadata: metadata, schema: schema)
+        return ParquetFileReader(name: name, source: source, metadata: metadata, schema: schema, limits: limits)
     }
 
     /// Where the footer lies, from the file's last 8 bytes (its length, then `PAR1`).

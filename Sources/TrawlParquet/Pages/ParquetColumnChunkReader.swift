@@ -23,6 +23,8 @@ struct ParquetColumnChunkReader {
 
     let leaf: ParquetSchema.Leaf
     let metadata: ParquetColumnMetadata
+    /// The most bytes the chunk's pages may decompress to, whatever the chunk claims.
+    var maximumBytes: Int64 = 1 << 30
 
     func read(_ chunk: ByteBuffer) throws(ParquetDecodingError) -> ParquetColumnData {
         let type = self.metadata.type
@@ -39,6 +41,10 @@ struct ParquetColumnChunkReader {
         var slots = 0
         var remaining = chunk
         let expected = self.metadata.numValues
+        // The chunk's claim bounds its pages together, not only each one.
+        var budget =
+            self.metadata.totalUncompressedSize > 0
+            ? min(self.metadata.totalUncompressedSize, self.maximumBytes) : self.maximumBytes
         while slots < expected {
             guard remaining.readableBytes > 0 else {
                 throw ParquetDecodingError(.truncated, "the chunk ends after \(slots) of its \(expected) values")
@@ -52,13 +58,13 @@ struct ParquetColumnChunkReader {
                     "a page of \(header.compressedPageSize) bytes runs past the chunk's end (\(remaining.readableBytes) left)"
                 )
             }
-            let limit = self.metadata.totalUncompressedSize > 0 ? self.metadata.totalUncompressedSize : 1 << 28
-            guard Int64(header.uncompressedPageSize) <= limit else {
+            guard header.uncompressedPageSize >= 0, Int64(header.uncompressedPageSize) <= budget else {
                 throw ParquetDecodingError(
                     .corruptMetadata,
-                    "a page claims \(header.uncompressedPageSize) bytes uncompressed, more than its chunk's \(limit)"
+                    "a page claims \(header.uncompressedPageSize) bytes uncompressed, more than the \(budget) left of its chunk's"
                 )
             }
+            budget -= Int64(header.uncompressedPageSize)
             switch ParquetPageType(rawValue: header.type) {
             case .dictionaryPage:
                 guard let page = header.dictionaryPage else {

@@ -33,6 +33,7 @@ extension ParquetFileReader {
         rowGroup: Int,
         options: ParquetJSONOptions = ParquetJSONOptions()
     ) async throws(ParquetError) -> ParquetRowRenderer {
+        try self.checkLimits(rowGroup: rowGroup)
         var columns: [ParquetColumnData] = []
         columns.reserveCapacity(self.schema.leaves.count)
         for index in self.schema.leaves.indices {

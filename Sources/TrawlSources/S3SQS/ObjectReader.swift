@@ -36,6 +36,8 @@ struct ObjectReader {
         var obfuscator: RecordObfuscator?
         /// How Parquet rows become JSON.
         var parquetOptions: ParquetJSONOptions
+        /// How much memory a Parquet object may take.
+        var parquetLimits: ParquetReadLimits
         /// Where Parquet objects are downloaded before they are read.
         var spoolDirectory: String
     }
@@ -245,7 +247,7 @@ struct ObjectReader {
     /// - Throws: SourceError 304 (``TrawlError``) when the file cannot be read, or what the outputs threw.
     mutating func readParquet(_ source: any ParquetByteSource) async throws -> Summary {
         do {
-            let file = try await ParquetFileReader.open(source, name: self.unit)
+            let file = try await ParquetFileReader.open(source, name: self.unit, limits: self.setup.parquetLimits)
             for rowGroup in file.metadata.rowGroups.indices {
                 let rows = file.metadata.rowGroups[rowGroup].numRows
                 if rows > 0, rows <= self.alreadyDelivered - self.index {

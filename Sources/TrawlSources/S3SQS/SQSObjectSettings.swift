@@ -58,6 +58,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var parquetKeepNulls: Bool
     /// Where Parquet objects are downloaded before they are read (they are read from their end).
     public var parquetSpoolDirectory: String
+    /// The most a Parquet row group may claim uncompressed; a larger one is refused (SourceError 304).
+    public var parquetMaxRowGroupMegabytes: Int
     public var common: CommonServiceSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -95,6 +97,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case tagPerClass = "tag_per_class"
         case parquetKeepNulls = "parquet_keep_nulls"
         case parquetSpoolDirectory = "parquet_spool_directory"
+        case parquetMaxRowGroupMegabytes = "parquet_max_row_group_megabytes"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -253,6 +256,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
                 format: "an existing directory",
                 isValid: { isDirectory($0) }
             ) ?? temporary
+        self.parquetMaxRowGroupMegabytes =
+            settings.int(.parquetMaxRowGroupMegabytes, default: 1_024, range: 1...65_536) ?? 1_024
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,

@@ -60,6 +60,9 @@ public final class SQSObjectSource: PullingSource {
                         hashKey: self.settings.obfuscationKey.map { Array($0.utf8) }
                     ),
                 parquetOptions: ParquetJSONOptions(keepNulls: self.settings.parquetKeepNulls),
+                parquetLimits: ParquetReadLimits(
+                    maximumRowGroupBytes: Int64(self.settings.parquetMaxRowGroupMegabytes) << 20
+                ),
                 spoolDirectory: self.settings.parquetSpoolDirectory
             )
         }
