@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import TrawlParquet
 import TrawlTesting
@@ -101,5 +102,61 @@ import TrawlTesting
                 }
             }
         }
+    }
+
+    /// Rendering only some top-level fields gives pyarrow's rows with just those fields, and the columns
+    /// of the other fields are never read from the file.
+    @Test(arguments: try RepositoryFiles.securityLakeSamples())
+    func projectedRowsReadOnlyTheirColumns(path: String) async throws {
+        let fields: Set<String> = ["time", "class_name", "actor", "src_endpoint", "no_such_field"]
+        let source = RecordingByteSource(try ParquetLocalFile(path: path))
+        let file = try await ParquetFileReader.open(source, name: path)
+        var projected: [String] = []
+        for rowGroup in file.metadata.rowGroups.indices {
+            var renderer = try await file.rowRenderer(rowGroup: rowGroup, options: .init(fields: fields))
+            while let (buffer, ends) = try renderer.next() {
+                var start = 0
+                for end in ends {
+                    projected.append(
+                        String(decoding: buffer.readableBytesView.dropFirst(start).prefix(end - start), as: UTF8.self)
+                    )
+                    start = end
+                }
+            }
+        }
+        let expected = try await ParquetOracle.render(path).map { line in
+            let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            return NSDictionary(dictionary: row.filter { fields.contains($0.key) })
+        }
+        let rows = try projected.map {
+            NSDictionary(dictionary: try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:])
+        }
+        #expect(rows == expected)
+        let readColumns = Set(
+            file.schema.leaves.indices.filter { column in
+                guard let chunk = file.metadata.rowGroups[0].columns[column].metadata else { return false }
+                var start = chunk.dataPageOffset
+                if let dictionary = chunk.dictionaryPageOffset, dictionary > 0 { start = min(start, dictionary) }
+                return source.offsets.contains(Int(start))
+            }.map { file.schema.leaves[$0].path[0] }
+        )
+        #expect(readColumns == fields.intersection(file.schema.leaves.map { $0.path[0] }))
+    }
+}
+
+/// A byte source that remembers the offsets read from, to tell which column chunks were fetched.
+final class RecordingByteSource: ParquetByteSource {
+    private let recorded = Mutex<[Int]>([])
+    let inner: any ParquetByteSource
+
+    var offsets: [Int] { self.recorded.withLock { $0 } }
+
+    init(_ inner: any ParquetByteSource) { self.inner = inner }
+
+    var size: Int { self.inner.size }
+
+    func read(offset: Int, length: Int) async throws -> ByteBuffer {
+        self.recorded.withLock { $0.append(offset) }
+        return try await self.inner.read(offset: offset, length: length)
     }
 }

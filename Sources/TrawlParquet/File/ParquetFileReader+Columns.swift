@@ -26,8 +26,13 @@ extension ParquetFileReader {
     ///
     /// - Throws: ``ParquetError`` (`limitExceeded`) naming the file and row group.
     public func checkLimits(rowGroup: Int) throws(ParquetError) {
+        try self.checkLimits(rowGroup: rowGroup) { _ in true }
+    }
+
+    /// ``checkLimits(rowGroup:)`` for the columns `reading` selects.
+    func checkLimits(rowGroup: Int, reading: (Int) -> Bool) throws(ParquetError) {
         var claimed: Int64 = 0
-        for chunk in self.metadata.rowGroups[rowGroup].columns {
+        for (index, chunk) in self.metadata.rowGroups[rowGroup].columns.enumerated() where reading(index) {
             let size = chunk.metadata?.totalUncompressedSize ?? 0
             claimed = claimed.addingReportingOverflow(max(0, size)).partialValue
             if claimed < 0 || claimed > self.limits.maximumRowGroupBytes {

@@ -5,9 +5,19 @@ public struct ParquetJSONOptions: Sendable {
     /// Keep object fields whose value is null (`"a":null`); by default they are left out. Nulls inside
     /// arrays are always kept, since leaving them out would shift the elements.
     public var keepNulls = false
+    /// The top-level fields to render, in schema order whatever the order here; nil renders every field.
+    /// The columns of the other fields are not even read.
+    public var fields: Set<String>?
 
-    public init(keepNulls: Bool = false) {
+    public init(keepNulls: Bool = false, fields: Set<String>? = nil) {
         self.keepNulls = keepNulls
+        self.fields = fields
+    }
+
+    /// Whether the column `leaf` is part of the rendered fields.
+    func reads(_ leaf: ParquetSchema.Leaf) -> Bool {
+        guard let fields = self.fields, let top = leaf.path.first else { return true }
+        return fields.contains(top)
     }
 }
 
@@ -33,11 +43,23 @@ extension ParquetFileReader {
         rowGroup: Int,
         options: ParquetJSONOptions = ParquetJSONOptions()
     ) async throws(ParquetError) -> ParquetRowRenderer {
-        try self.checkLimits(rowGroup: rowGroup)
+        try self.checkLimits(rowGroup: rowGroup) { options.reads(self.schema.leaves[$0]) }
         var columns: [ParquetColumnData] = []
         columns.reserveCapacity(self.schema.leaves.count)
-        for index in self.schema.leaves.indices {
-            columns.append(try await self.readColumn(rowGroup: rowGroup, column: index))
+        for (index, leaf) in self.schema.leaves.enumerated() {
+            if options.reads(leaf) {
+                columns.append(try await self.readColumn(rowGroup: rowGroup, column: index))
+            } else {
+                columns.append(
+                    ParquetColumnData(
+                        leaf: leaf,
+                        definitionLevels: [],
+                        repetitionLevels: [],
+                        values: .boolean([]),
+                        slotCount: 0
+                    )
+                )
+            }
         }
         return try self.rowRenderer(rowGroup: rowGroup, columns: columns, options: options)
     }
@@ -51,7 +73,7 @@ extension ParquetFileReader {
         let rows = self.metadata.rowGroups[rowGroup].numRows
         let location = ParquetError.Location(file: self.name, rowGroup: rowGroup)
         // Every row takes at least one slot of every column: a row count past that is a lie.
-        guard rows >= 0, columns.allSatisfy({ Int64($0.slotCount) >= rows }) else {
+        guard rows >= 0, columns.allSatisfy({ !options.reads($0.leaf) || Int64($0.slotCount) >= rows }) else {
             throw ParquetError(
                 .corruptMetadata,
                 "the row group claims \(rows) rows, more than its columns hold (or fewer than none)",
@@ -67,7 +89,7 @@ extension ParquetFileReader {
         }
         return ParquetRowRenderer(
             assembler: ParquetRowAssembler(
-                plan: ParquetRowPlan(schema: self.schema),
+                plan: ParquetRowPlan(schema: self.schema, fields: options.fields),
                 columns: columns,
                 options: options,
                 rows: Int(rows)
@@ -170,7 +192,8 @@ struct ParquetRowAssembler {
         guard self.rowsDone < self.rows else {
             if !self.checked {
                 self.checked = true
-                for (index, column) in self.columns.enumerated() where self.cursors[index].slot != column.slotCount {
+                for (index, column) in self.columns.enumerated()
+                where self.options.reads(column.leaf) && self.cursors[index].slot != column.slotCount {
                     throw ParquetDecodingError(
                         .corruptPage,
                         "column \(column.leaf.dottedPath) holds \(column.slotCount) slots, the rows used \(self.cursors[index].slot)"

@@ -53,12 +53,13 @@ struct ParquetRowPlan {
     private(set) var keyBytes: [UInt8] = []
     private(set) var root = 0
 
-    init(schema: ParquetSchema) {
-        self.root = self.add(schema.root, repetitionLevel: 0)
+    /// The plan of `schema`; with `fields`, only those top-level fields are in the rows.
+    init(schema: ParquetSchema, fields: Set<String>? = nil) {
+        self.root = self.add(schema.root, repetitionLevel: 0, keeping: fields)
     }
 
-    private mutating func add(_ node: ParquetSchema.Node, repetitionLevel: Int) -> Int {
-        let ids = node.children.map {
+    private mutating func add(_ node: ParquetSchema.Node, repetitionLevel: Int, keeping: Set<String>? = nil) -> Int {
+        let ids = node.children.filter { keeping?.contains($0.name) ?? true }.map {
             self.add($0, repetitionLevel: repetitionLevel + ($0.repetition == .repeated ? 1 : 0))
         }
         let children = self.childIDs.count..<self.childIDs.count + ids.count

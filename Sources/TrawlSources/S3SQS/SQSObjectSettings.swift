@@ -56,6 +56,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var tagPerClass: Bool
     /// Parquet rows keep their null fields (`"a":null`) instead of leaving them out.
     public var parquetKeepNulls: Bool
+    /// Only these top-level fields of Parquet rows are read and sent; nil for all.
+    public var parquetFields: [String]?
     /// Where Parquet objects are downloaded before they are read (they are read from their end).
     public var parquetSpoolDirectory: String
     /// The most a Parquet row group may claim uncompressed; a larger one is refused (SourceError 304).
@@ -96,6 +98,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case obfuscationKey = "obfuscation_key"
         case tagPerClass = "tag_per_class"
         case parquetKeepNulls = "parquet_keep_nulls"
+        case parquetFields = "parquet_fields"
         case parquetSpoolDirectory = "parquet_spool_directory"
         case parquetMaxRowGroupMegabytes = "parquet_max_row_group_megabytes"
         case requestPeriodInSeconds = "request_period_in_seconds"
@@ -249,6 +252,16 @@ public struct SQSObjectSettings: Decodable, Sendable {
         }
         self.tagPerClass = settings.bool(.tagPerClass, default: false)
         self.parquetKeepNulls = settings.bool(.parquetKeepNulls, default: false)
+        self.parquetFields = settings.value(.parquetFields, as: [String].self)
+        if self.parquetFields?.isEmpty == true {
+            settings.record(
+                .settingWrongFormat,
+                "parquet_fields is empty: every row would be {}",
+                at: CodingKeys.parquetFields,
+                fix:
+                    "List the top-level fields to keep (e.g. [time, class_uid, actor, src_endpoint]), or remove parquet_fields to keep all."
+            )
+        }
         let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         self.parquetSpoolDirectory =
             settings.string(

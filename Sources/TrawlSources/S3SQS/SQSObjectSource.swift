@@ -59,7 +59,10 @@ public final class SQSObjectSource: PullingSource {
                         rules: self.settings.obfuscate,
                         hashKey: self.settings.obfuscationKey.map { Array($0.utf8) }
                     ),
-                parquetOptions: ParquetJSONOptions(keepNulls: self.settings.parquetKeepNulls),
+                parquetOptions: ParquetJSONOptions(
+                    keepNulls: self.settings.parquetKeepNulls,
+                    fields: self.settings.parquetFields.map(Set.init)
+                ),
                 parquetLimits: ParquetReadLimits(
                     maximumRowGroupBytes: Int64(self.settings.parquetMaxRowGroupMegabytes) << 20
                 ),
