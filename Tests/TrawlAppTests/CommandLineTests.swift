@@ -146,13 +146,14 @@ import TrawlTesting
     @Test func sigtermDrainsSavesStateAndExitsZeroWithNothingLostOrDuplicated() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let lines = 40_000
+        let lines = 200_000
         for file in 0..<4 {
             let body = (0..<lines / 4).map { "{\"file\":\(file),\"n\":\($0)}\n" }.joined()
             try directory.write("data/part-\(file).jsonl", body)
         }
-        // Small commits make the run last several seconds, so the signal surely lands in the middle.
-        try directory.write("run.yaml", Self.configuration(linesPerCommit: 150))
+        // Many small commits make the run last several seconds even on a fast machine, so the signal lands in
+        // the middle also when the tests around it keep both cores busy.
+        try directory.write("run.yaml", Self.configuration(linesPerCommit: 100))
         let trawl = try BuiltExecutable(
             "trawl",
             arguments: ["run", "--config", "run.yaml"],
