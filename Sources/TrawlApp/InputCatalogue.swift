@@ -41,9 +41,28 @@ public struct InputType: Sendable {
     }
 }
 
+extension InputType.PlannedService {
+    /// `service` of `input`, pulled every `request_period_in_seconds` of its common settings.
+    init(
+        _ input: InputConfiguration,
+        _ service: ServiceConfiguration,
+        every common: CommonServiceSettings,
+        makeSource:
+            @escaping @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> any PullingSource
+    ) {
+        self.init(
+            input: input.name,
+            inputID: input.id,
+            service: service.name,
+            period: .seconds(common.requestPeriodInSeconds),
+            makeSource: makeSource
+        )
+    }
+}
+
 /// The input types of this build.
 public enum InputCatalogue {
-    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel, securityLake]
+    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel, securityLake, sentinelOne]
 
     /// `local_files`: lines of local files (the quick start, replaying exports).
     public static let localFiles = InputType(name: "local_files", services: ["lines"]) { input, diagnostics in
@@ -57,23 +76,16 @@ public enum InputCatalogue {
                     diagnostics: diagnostics
                 )
             else { continue }
-            let inputName = input.name
-            let inputID = input.id
-            let serviceName = service.name
+            let name = "\(input.name)/\(service.name)"
             planned.append(
-                InputType.PlannedService(
-                    input: inputName,
-                    inputID: inputID,
-                    service: serviceName,
-                    period: .seconds(settings.common.requestPeriodInSeconds)
-                ) { store, key, logger in
+                InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
                     LocalFilesSource(
-                        name: "\(inputName)/\(serviceName)",
+                        name: name,
                         settings: settings,
                         persistence: ServicePersistence(
                             store: store,
                             key: key,
-                            resetPersistenceAuth: settings.common.resetPersistenceAuth,
+                            service: settings.common,
                             logger: logger
                         )
                     )
@@ -155,6 +167,65 @@ public enum InputCatalogue {
         }
     }
 
+    /// `sentinelone`: a SentinelOne management console's API, one service per content type, all paced
+    /// together.
+    public static let sentinelOne = InputType(
+        name: "sentinelone",
+        services: SentinelOneContentType.listed.map(\.service)
+    ) { input, diagnostics in
+        let credentials = SettingsDecoding.decode(
+            SentinelOneCredentials.self,
+            from: input.credentials,
+            path: "\(input.path).credentials",
+            diagnostics: diagnostics
+        )
+        let inputSettings =
+            input.settings.flatMap {
+                SettingsDecoding.decode(
+                    SentinelOneInputSettings.self,
+                    from: $0,
+                    path: "\(input.path).settings",
+                    diagnostics: diagnostics
+                )
+            } ?? SentinelOneInputSettings()
+        let gate = SentinelOneRequestGate(
+            configuration: .init(requestsPerMinute: inputSettings.requestsPerMinute)
+        )
+        var planned: [InputType.PlannedService] = []
+        for service in input.services {
+            guard let content = SentinelOneContentType.listed.first(where: { $0.service == service.name }),
+                let settings = SettingsDecoding.decode(
+                    SentinelOneServiceSettings.self,
+                    from: service.node,
+                    path: service.path,
+                    diagnostics: diagnostics
+                ),
+                let credentials
+            else { continue }
+            let name = "\(input.name)/\(service.name)"
+            planned.append(
+                InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
+                    SentinelOneListSource(
+                        name: name,
+                        content: content,
+                        settings: settings,
+                        console: SentinelOneConsole(
+                            configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+                            gate: gate
+                        ),
+                        persistence: ServicePersistence(
+                            store: store,
+                            key: key,
+                            service: settings.common,
+                            logger: logger
+                        )
+                    )
+                }
+            )
+        }
+        return planned
+    }
+
     /// The OCSF field whose value `tag_per_class` adds to the tag.
     static let ocsfClassField = "class_name"
 
@@ -226,12 +297,10 @@ public enum InputCatalogue {
                 includeKeys: settings.includeKeys ?? [],
                 excludeKeys: settings.excludeKeys ?? exclude.map(KeyPattern.init)
             )
-            var plannedService = InputType.PlannedService(
-                input: input.name,
-                inputID: input.id,
-                service: service.name,
-                period: .seconds(settings.common.requestPeriodInSeconds)
-            ) { store, key, logger in
+            var plannedService = InputType.PlannedService(input, service, every: settings.common) {
+                store,
+                key,
+                logger in
                 var ledgerKey = key
                 ledgerKey.service = "\(key.service).ledger"
                 return SQSObjectSource(

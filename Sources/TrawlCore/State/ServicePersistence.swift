@@ -31,6 +31,11 @@ public struct ServicePersistence<Payload: Codable & Sendable>: Sendable {
         self.logger = logger
     }
 
+    /// The persistence of a service, reset when its `reset_persistence_auth` changes.
+    public init(store: any StateStore, key: StateKey, service: CommonServiceSettings, logger: Logger) {
+        self.init(store: store, key: key, resetPersistenceAuth: service.resetPersistenceAuth, logger: logger)
+    }
+
     /// The saved state, or nil when there is none or it was reset.
     ///
     /// - Throws: ``TrawlError/Code/stateUnreadable`` when the saved file is not valid state: Trawl does not

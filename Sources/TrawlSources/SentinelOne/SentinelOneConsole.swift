@@ -1,0 +1,226 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import TrawlAWS
+import TrawlCore
+
+/// The request pacer of one console, shared by every service of an input: rate limits are the console's,
+/// not a service's.
+public final class SentinelOneRequestGate: Sendable {
+    let pacer: Mutex<SentinelOneRequestPacer<ContinuousClock.Instant>>
+
+    public init(configuration: SentinelOneRequestPacer<ContinuousClock.Instant>.Configuration) {
+        self.pacer = Mutex(SentinelOneRequestPacer(configuration: configuration))
+    }
+}
+
+/// A SentinelOne management console (API v2.1) as one service talks to it: its own connection pool, the
+/// input's shared ``SentinelOneRequestGate``, and the translation of the console's answers into ApiErrors
+/// that say what to check. The token goes in a header and nowhere else: no log line or error carries it.
+public final class SentinelOneConsole: Sendable {
+    public struct Configuration: Sendable {
+        /// `https://<console>` without a trailing slash.
+        public var url: String
+        public var token: String
+        /// Time allowed for one request, answer included.
+        public var requestTimeout: Duration
+        /// Time allowed to connect (the pool keeps trying that long when the console refuses connections).
+        public var connectTimeout: Duration
+        /// Answers larger than this are refused (a page of 1,000 records is a few megabytes).
+        public var maxAnswerBytes: Int
+
+        public init(
+            url: String,
+            token: String,
+            requestTimeout: Duration = .seconds(60),
+            connectTimeout: Duration = .seconds(10),
+            maxAnswerBytes: Int = 64 << 20
+        ) {
+            self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+            self.token = token
+            self.requestTimeout = requestTimeout
+            self.connectTimeout = connectTimeout
+            self.maxAnswerBytes = maxAnswerBytes
+        }
+    }
+
+    public static let apiPath = "/web/api/v2.1"
+
+    public let configuration: Configuration
+    public let gate: SentinelOneRequestGate
+    /// The connection pool, opened by the first request (a console built but never used, as when a
+    /// configuration is only validated, holds none) and closed by ``shutdown()``.
+    private let pool = Mutex<HTTPClient?>(nil)
+    private let clock = ContinuousClock()
+
+    public init(configuration: Configuration, gate: SentinelOneRequestGate) {
+        self.configuration = configuration
+        self.gate = gate
+    }
+
+    private var http: HTTPClient {
+        self.pool.withLock { pool in
+            if let pool { return pool }
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = HTTPClient.Configuration.Timeout(
+                connect: .init(self.configuration.connectTimeout),
+                read: .init(self.configuration.requestTimeout)
+            )
+            configuration.redirectConfiguration = .disallow
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            pool = client
+            return client
+        }
+    }
+
+    private var maxAttempts: Int { self.gate.pacer.withLock { $0.configuration.maxAttempts } }
+
+    /// The pause before retrying after `failures` failures in a row of the network or the console (5xx).
+    private func backoff(afterFailures failures: Int) -> Duration {
+        let configuration = self.gate.pacer.withLock { $0.configuration }
+        return RetryBackoff(initial: configuration.baseDelay, maximum: min(configuration.maxDelay, .seconds(30)))
+            .delay(afterFailures: failures)
+    }
+
+    /// Closes the pooled connections, if any were opened; call once when the owner stops.
+    public func shutdown() async throws {
+        let client = self.pool.withLock { pool -> HTTPClient? in
+            defer { pool = nil }
+            return pool
+        }
+        try await client?.shutdown()
+    }
+
+    /// `GET <api>/<path>?<query>`; the answer's body.
+    ///
+    /// - Throws: ApiError 440-447 (``TrawlError``) once retrying cannot help.
+    public func get(_ path: String, query: [(String, String)] = [], logger: Logger) async throws -> ByteBuffer {
+        try await self.send(.GET, path, query: query, body: nil, logger: logger)
+    }
+
+    /// `POST <api>/<path>` with a JSON body; the answer's body.
+    ///
+    /// - Throws: ApiError 440-447 (``TrawlError``) once retrying cannot help.
+    public func post(_ path: String, json body: [UInt8], logger: Logger) async throws -> ByteBuffer {
+        try await self.send(.POST, path, query: [], body: body, logger: logger)
+    }
+
+    private func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)],
+        body: [UInt8]?,
+        logger: Logger
+    ) async throws -> ByteBuffer {
+        var url = self.configuration.url + Self.apiPath + path
+        if !query.isEmpty {
+            url +=
+                "?"
+                + query.map { "\(AWSPercentEncoding.encode($0.0))=\(AWSPercentEncoding.encode($0.1))" }
+                .joined(separator: "&")
+        }
+        let resource = "\(method) \(Self.apiPath)\(path)"
+        var attempt = 0
+        var serverFailures = 0
+        while true {
+            attempt += 1
+            let slot = self.gate.pacer.withLock { $0.reserve(now: self.clock.now) }
+            try await self.clock.sleep(until: slot)
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "ApiToken \(self.configuration.token)")
+            request.headers.add(name: "Accept", value: "application/json")
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
+            let status: Int
+            let answer: ByteBuffer
+            let retryAfter: Duration?
+            do {
+                let response = try await self.http.execute(
+                    request,
+                    timeout: .init(self.configuration.requestTimeout),
+                    logger: logger
+                )
+                status = Int(response.status.code)
+                retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) }
+                answer = try await response.body.collect(upTo: self.configuration.maxAnswerBytes)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                guard attempt < self.maxAttempts else {
+                    throw TrawlError(
+                        .sentinelOneUnreachable,
+                        "\(resource) failed \(attempt) times: \(error)",
+                        location: self.configuration.url
+                    )
+                }
+                let pause = self.backoff(afterFailures: attempt)
+                logger.warning("\(resource) failed (\(error)); retrying in \(pause)")
+                try await self.clock.sleep(for: pause)
+                continue
+            }
+            switch status {
+            case 200..<300:
+                self.gate.pacer.withLock { $0.accepted() }
+                return answer
+            case 429, 503:
+                let pause = self.gate.pacer.withLock {
+                    $0.refused(now: self.clock.now, retryAfter: retryAfter, random: Double.random(in: 0..<1))
+                }
+                guard attempt < self.maxAttempts else {
+                    throw TrawlError(
+                        .sentinelOneThrottled,
+                        "\(resource) was refused with \(status) \(attempt) times in a row",
+                        location: self.configuration.url
+                    )
+                }
+                logger.warning(
+                    "SentinelOne console answered \(status) to \(resource): every request to it pauses \(pause)\(retryAfter.map { " (Retry-After \($0))" } ?? "")"
+                )
+            case 500..<600:
+                serverFailures += 1
+                guard attempt < self.maxAttempts else {
+                    throw TrawlError(
+                        .sentinelOneServerError,
+                        "\(resource) answered \(status) \(attempt) times: \(Self.detail(answer))",
+                        location: self.configuration.url
+                    )
+                }
+                let pause = self.backoff(afterFailures: serverFailures)
+                logger.warning("\(resource) answered \(status); retrying in \(pause)")
+                try await self.clock.sleep(for: pause)
+            default:
+                let code: TrawlError.Code
+                switch status {
+                case 401: code = .sentinelOneUnauthorized
+                case 403: code = .sentinelOneForbidden
+                case 404: code = .sentinelOneNotFound
+                default: code = .sentinelOneBadRequest
+                }
+                throw TrawlError(
+                    code,
+                    "\(resource) answered \(status): \(Self.detail(answer))",
+                    location: self.configuration.url
+                )
+            }
+        }
+    }
+
+    /// The console's own words from an error answer (`errors[0].title` and `detail`), or its first bytes.
+    static func detail(_ answer: ByteBuffer) -> String {
+        let data = Data(answer.readableBytesView)
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let first = (object["errors"] as? [[String: Any]])?.first
+        {
+            let title = first["title"] as? String ?? "error"
+            if let detail = first["detail"] as? String { return "\(title): \(detail)" }
+            return title
+        }
+        return String(decoding: answer.readableBytesView.prefix(200), as: UTF8.self)
+    }
+}

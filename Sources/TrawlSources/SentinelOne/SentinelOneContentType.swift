@@ -1,0 +1,44 @@
+/// What Trawl collects from a SentinelOne console: one service per content type, each with the seed's
+/// `msg_class` (how the SIEM finds the records) and a default Devo table.
+public struct SentinelOneContentType: Sendable, Equatable {
+    /// The service name in the configuration.
+    public var service: String
+    /// The API path under `/web/api/v2.1`.
+    public var path: String
+    public var messageClass: String
+    public var defaultTag: String
+    /// The permission a Viewer role needs for it, named in errors.
+    public var permission: String
+
+    /// The content types read by listing one endpoint incrementally on `updatedAt`.
+    public static let listed: [SentinelOneContentType] = [
+        .init(
+            service: "agents",
+            path: "/agents",
+            messageClass: "sentinelone_host",
+            defaultTag: "edr.sentinelone.agents",
+            permission: "Endpoints View"
+        ),
+        .init(
+            service: "threats",
+            path: "/threats",
+            messageClass: "sentinelone_threat_detection",
+            defaultTag: "edr.sentinelone.threats",
+            permission: "Threats View"
+        ),
+        .init(
+            service: "cloud_detection_alerts",
+            path: "/cloud-detection/alerts",
+            messageClass: "sentinelone_cloud_detection_alerts",
+            defaultTag: "edr.sentinelone.cloud_detection_alerts",
+            permission: "STAR Custom Rules View (a STAR licence)"
+        ),
+        .init(
+            service: "rogues",
+            path: "/rogues/table-view",
+            messageClass: "sentinelone_rogues_table",
+            defaultTag: "edr.sentinelone.rogues",
+            permission: "Rogues View"
+        ),
+    ]
+}

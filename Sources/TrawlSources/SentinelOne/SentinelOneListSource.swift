@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import NIOCore
+import TrawlCore
+import TrawlFormats
+
+/// Collects one SentinelOne content type that the API lists (agents, threats, cloud detection alerts,
+/// rogues): every record created or updated since the last run, oldest first, page by page.
+///
+/// The window is `updatedAt >= watermark`, sorted on `updatedAt`, paged by cursor only. The inclusive
+/// bound repeats the records at the watermark, so the state keeps their ids and skips them: nothing at the
+/// boundary is lost (as a strict `>` could lose records stamped in the same microsecond) and nothing is sent
+/// twice. The state is saved after each page was accepted by every output; a run stopped or killed in the
+/// middle starts again from the last saved page. A record updated later is sent again: a new version.
+public final class SentinelOneListSource: PullingSource {
+    /// The saved position: the newest `updatedAt` delivered and the ids delivered at exactly that instant.
+    public struct State: Codable, Sendable, Equatable {
+        public var watermark: String
+        public var boundaryIDs: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case watermark
+            case boundaryIDs = "boundary_ids"
+        }
+    }
+
+    /// `<input>/<service>`, the events' source.
+    public let name: String
+    public let content: SentinelOneContentType
+    public let settings: SentinelOneServiceSettings
+    public let console: SentinelOneConsole
+    public let persistence: ServicePersistence<State>
+
+    public init(
+        name: String,
+        content: SentinelOneContentType,
+        settings: SentinelOneServiceSettings,
+        console: SentinelOneConsole,
+        persistence: ServicePersistence<State>
+    ) {
+        self.name = name
+        self.content = content
+        self.settings = settings
+        self.console = console
+        self.persistence = persistence
+    }
+
+    var tag: String { self.settings.tag ?? self.content.defaultTag }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        var statistics = PullCycleStatistics()
+        var state =
+            try self.persistence.load()
+            ?? State(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: [])
+        context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
+        var cursor: String?
+        repeat {
+            if context.isShuttingDown { return statistics }
+            var query = [
+                ("limit", "\(self.settings.pageSize)"), ("sortBy", "updatedAt"), ("sortOrder", "asc"),
+                ("updatedAt__gte", state.watermark),
+            ]
+            if !self.settings.siteIDs.isEmpty {
+                query.append(("siteIds", self.settings.siteIDs.joined(separator: ",")))
+            }
+            if !self.settings.accountIDs.isEmpty {
+                query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))
+            }
+            if let cursor { query.append(("cursor", cursor)) }
+            statistics.requests += 1
+            let answer = try await self.console.get(self.content.path, query: query, logger: context.logger)
+            let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(self.content.path)")
+            statistics.received += page.records.count
+            let boundary = Set(state.boundaryIDs)
+            var next = state
+            var events: [Event] = []
+            for record in page.records {
+                guard let id = record.field("id"), let updated = record.field("updatedAt") else {
+                    throw TrawlError(
+                        .sentinelOneAnswerUnreadable,
+                        "a record of \(self.content.path) has no id or updatedAt: \(String(buffer: record.bytes).prefix(200))",
+                        location: self.console.configuration.url
+                    )
+                }
+                if updated == state.watermark, boundary.contains(id) {
+                    statistics.duplicatesFilteredOut += 1
+                    continue
+                }
+                if updated > next.watermark {
+                    next = State(watermark: updated, boundaryIDs: [id])
+                } else if updated == next.watermark {
+                    next.boundaryIDs.append(id)
+                }
+                events.append(
+                    Event(
+                        tag: self.tag,
+                        body: record.withMessageClass(self.content.messageClass),
+                        metadata: EventMetadata(
+                            source: self.name,
+                            unit: "\(self.content.service) \(id)@\(updated)",
+                            offset: 0,
+                            pullingID: context.pullingID
+                        )
+                    )
+                )
+            }
+            if !events.isEmpty {
+                let acknowledgement = Acknowledgement(unit: "\(self.name) page after \(state.watermark)")
+                try await context.dispatcher.publish(events, acknowledgement: acknowledgement)
+                acknowledgement.seal()
+                try await acknowledgement.delivered()
+                statistics.sent += events.count
+            }
+            if next != state {
+                next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
+                try self.persistence.save(next)
+                state = next
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        statistics.upToDate = true
+        context.logger.info("\(self.content.service) are up to date: last updatedAt \(state.watermark)")
+        return statistics
+    }
+
+    public func withResources(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            try? await self.console.shutdown()
+            throw error
+        }
+        try await self.console.shutdown()
+    }
+}
+
+/// One answer of a SentinelOne list endpoint: its records, byte for byte, and the next page's cursor.
+struct SentinelOnePage {
+    struct Record {
+        var bytes: ByteBuffer
+
+        /// A top-level string field.
+        func field(_ name: String) -> String? {
+            self.bytes.withUnsafeReadableBytes { raw in
+                JSONFieldReader.stringValue(of: Array(name.utf8), in: raw).map {
+                    String(decoding: UnsafeRawBufferPointer(rebasing: raw[$0]), as: UTF8.self)
+                }
+            }
+        }
+
+        /// The record with `"msg_class":"<class>"` as its first field, the rest untouched.
+        func withMessageClass(_ messageClass: String) -> ByteBuffer {
+            var out = ByteBuffer()
+            out.reserveCapacity(self.bytes.readableBytes + messageClass.utf8.count + 16)
+            out.writeString("{\"msg_class\":\"\(messageClass)\"")
+            var rest = self.bytes
+            while let first = rest.readableBytesView.first, first != UInt8(ascii: "{") {
+                rest.moveReaderIndex(forwardBy: 1)
+            }
+            rest.moveReaderIndex(forwardBy: min(1, rest.readableBytes))
+            let body = rest.readableBytesView.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+            if body.first != UInt8(ascii: "}") { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeBytes(body)
+            return out
+        }
+    }
+
+    var records: [Record]
+    var nextCursor: String?
+
+    /// - Throws: ApiError 446 when the answer is not the API's envelope.
+    init(_ answer: ByteBuffer, resource: String) throws {
+        func unreadable(_ why: String) -> TrawlError {
+            TrawlError(
+                .sentinelOneAnswerUnreadable,
+                "the answer of \(resource) \(why); it starts with \(String(buffer: answer).prefix(120).debugDescription)",
+                location: resource
+            )
+        }
+        guard let envelope = try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any],
+            envelope["data"] is [Any]
+        else { throw unreadable("is not a JSON object with a data list") }
+        let pagination = envelope["pagination"] as? [String: Any]
+        self.nextCursor = (pagination?["nextCursor"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        var splitter = RecordFormat.jsonDocument(listField: "data").makeSplitter()
+        var records: [ByteBuffer] = []
+        do {
+            try splitter.consume(answer, into: &records)
+            try splitter.finish(into: &records)
+        } catch {
+            throw unreadable("cannot be split into records: \(error)")
+        }
+        guard records.count == (envelope["data"] as? [Any])?.count else {
+            throw unreadable(
+                "holds \(records.count) records where its data list has \((envelope["data"] as? [Any])?.count ?? 0)"
+            )
+        }
+        self.records = records.map { Record(bytes: $0) }
+    }
+}

@@ -1,0 +1,123 @@
+import TrawlCore
+
+/// `inputs.<name>.credentials` of a `sentinelone` input: which console, and the API token (best taken from
+/// the environment, `${S1_API_TOKEN}`; no log line or error shows it).
+public struct SentinelOneCredentials: Decodable, Sendable {
+    /// `https://<console>`, without a trailing slash.
+    public var consoleURL: String
+    public var apiToken: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case consoleURL = "console_url"
+        case apiToken = "api_token"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        let url = settings.string(
+            .consoleURL,
+            required: true,
+            format: "http[s]://{ip_address_or_domain}{:optional_port}, e.g. https://usea1-partners.sentinelone.net",
+            isValid: Self.isConsoleURL
+        )
+        self.consoleURL = url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? ""
+        let token = settings.value(.apiToken, as: String.self, required: true)
+        if let token, token.allSatisfy({ $0 == " " || $0 == "\t" }) {
+            settings.record(
+                .settingWrongFormat,
+                "api_token is empty",
+                at: CodingKeys.apiToken,
+                fix: "Set api_token to the console's API token, e.g. ${S1_API_TOKEN} from the environment."
+            )
+        }
+        self.apiToken = token ?? ""
+    }
+
+    /// `http[s]://host[:port]` with an optional trailing `/` and nothing else.
+    static func isConsoleURL(_ text: String) -> Bool {
+        var rest = Substring(text)
+        if rest.hasPrefix("https://") {
+            rest = rest.dropFirst(8)
+        } else if rest.hasPrefix("http://") {
+            rest = rest.dropFirst(7)
+        } else {
+            return false
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let host = parts.first, !host.isEmpty,
+            host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" })
+        else { return false }
+        if parts.count == 2 {
+            guard let port = Int(parts[1]), (1...65_535).contains(port) else { return false }
+        }
+        return true
+    }
+}
+
+/// `inputs.<name>.settings` of a `sentinelone` input: what all its services share.
+public struct SentinelOneInputSettings: Decodable, Sendable {
+    /// Requests to the console per minute, all services together.
+    public var requestsPerMinute: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case requestsPerMinute = "requests_per_minute"
+    }
+
+    public init() {
+        self.requestsPerMinute = 300
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.requestsPerMinute = settings.int(.requestsPerMinute, default: 300, range: 1...6_000) ?? 300
+    }
+}
+
+/// `inputs.<name>.services.<content type>` of a `sentinelone` input.
+public struct SentinelOneServiceSettings: Decodable, Sendable {
+    public var tag: String?
+    /// Records per request (`limit`).
+    public var pageSize: Int
+    public var siteIDs: [String]
+    public var accountIDs: [String]
+    /// Where the first run starts; a day back by default.
+    public var historicalPollDatetime: UTCTimestamp
+    public var common: CommonServiceSettings
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case tag
+        case pageSize = "page_size"
+        case siteIDs = "site_ids"
+        case accountIDs = "account_ids"
+        case historicalPollDatetime = "historical_poll_datetime"
+        case requestPeriodInSeconds = "request_period_in_seconds"
+        case resetPersistenceAuth = "reset_persistence_auth"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.tag = settings.string(.tag, format: devoTagFormat, isValid: isDevoTag)
+        self.pageSize = settings.int(.pageSize, default: 1_000, range: 1...1_000) ?? 1_000
+        self.siteIDs = settings.value(.siteIDs, as: [String].self) ?? []
+        self.accountIDs = settings.value(.accountIDs, as: [String].self) ?? []
+        let now = UTCTimestamp.now()
+        self.historicalPollDatetime =
+            settings.historicalPollDatetime(.historicalPollDatetime, now: now)
+            ?? UTCTimestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch - 86_400_000_000)
+        self.common = settings.commonServiceSettings(
+            requestPeriod: .requestPeriodInSeconds,
+            resetPersistenceAuth: .resetPersistenceAuth,
+            defaultPeriod: 300
+        )
+    }
+}
+
+extension UTCTimestamp {
+    /// `2026-11-24T01:02:03.456789Z`, as SentinelOne writes and filters dates.
+    var sentinelOneText: String {
+        var text = Array(self.description.utf8.prefix(26))
+        text[10] = UInt8(ascii: "T")
+        return String(decoding: text, as: UTF8.self) + "Z"
+    }
+}

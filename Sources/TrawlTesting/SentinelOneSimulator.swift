@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A SentinelOne management console for tests (Tests/Support/peers/sentinelone_simulator.py): it keeps its
+/// own data set, serves it as API v2.1 does (cursor paging, filters, sorting, Deep Visibility queries,
+/// response actions, 401/403/404, injected 429/503), and lets the test add and update records and read
+/// the whole data set back to compare with what Trawl delivered.
+public final class SentinelOneSimulator: Sendable {
+    public let peer: PeerProcess
+    /// A token with the Admin role, and one with the Viewer role; any other is refused with 401.
+    public static let adminToken = "admin-token"
+    public static let viewerToken = "viewer-token"
+
+    public var url: String { "http://127.0.0.1:\(self.peer.port)" }
+
+    public init() async throws {
+        self.peer = try await PeerProcess(
+            [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/sentinelone_simulator.py"],
+            port: 0
+        )
+    }
+
+    public func stop() {
+        self.peer.stop()
+    }
+
+    /// Adds `count` generated records of `type` (agents, threats, alerts, rogues, applications, risks);
+    /// returns them as the API shows them.
+    @discardableResult
+    public func add(_ type: String, count: Int) async throws -> [[String: Any]] {
+        try await self.control("/_sim/add", ["type": type, "count": count])
+    }
+
+    /// Bumps `updatedAt` (and a field) of the records with `ids`; returns them.
+    @discardableResult
+    public func update(_ type: String, ids: [String]) async throws -> [[String: Any]] {
+        try await self.control("/_sim/update", ["type": type, "ids": ids])
+    }
+
+    /// Makes the next `count` API requests (whose path starts with `path`) answer `status`, with
+    /// `Retry-After: retryAfter` when given; `detail` goes in the error envelope, or `body` replaces it.
+    public func fail(
+        status: Int,
+        count: Int,
+        retryAfter: Int? = nil,
+        path: String = "/",
+        detail: String? = nil,
+        body: String? = nil
+    ) async throws {
+        var fault: [String: Any] = ["status": status, "count": count, "path": path]
+        if let retryAfter { fault["retry_after"] = retryAfter }
+        if let detail { fault["detail"] = detail }
+        if let body { fault["body"] = body }
+        _ = try await self.request("POST", "/_sim/fault", body: fault)
+    }
+
+    /// Every record of `type`, as the API shows them.
+    public func records(_ type: String) async throws -> [[String: Any]] {
+        let answer = try await self.request("GET", "/_sim/data?type=\(type)", body: nil)
+        return (answer["data"] as? [[String: Any]]) ?? []
+    }
+
+    /// Every API request received so far: method, path, query, token, body.
+    public func requests() async throws -> [[String: Any]] {
+        let answer = try await self.request("GET", "/_sim/requests", body: nil)
+        return (answer["data"] as? [[String: Any]]) ?? []
+    }
+
+    private func control(_ path: String, _ body: [String: Any]) async throws -> [[String: Any]] {
+        (try await self.request("POST", path, body: body)["data"] as? [[String: Any]]) ?? []
+    }
+
+    private func request(_ method: String, _ path: String, body: [String: Any]?) async throws -> [String: Any] {
+        var request = HTTPClientRequest(url: self.url + path)
+        request.method = .init(rawValue: method)
+        if let body {
+            let data = try JSONSerialization.data(withJSONObject: body)
+            request.body = .bytes(ByteBuffer(bytes: data))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 256 << 20)
+        guard response.status == .ok else {
+            throw PeerFailed(description: "simulator \(method) \(path) answered \(response.status)")
+        }
+        return (try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+}

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""A SentinelOne management console (API v2.1) for Trawl's tests: it keeps its own data set and serves it
+as the real API does, so tests can compare what Trawl delivers with what the console holds.
+
+API (under /web/api/v2.1, header `Authorization: ApiToken <token>`):
+  GET  /agents, /threats, /cloud-detection/alerts, /rogues/table-view, /installed-applications,
+       /application-management/risks          list endpoints: cursor paging (`cursor`, `limit` 1..1000,
+                                              `pagination.nextCursor`), filters createdAt__gt/gte/lt/lte,
+                                              updatedAt__gt/gte/lt/lte, siteIds, accountIds, ids; sortBy +
+                                              sortOrder (asc/desc)
+  GET  /threats/{id}/explore/events, /threats/{id}/notes   per threat; 404 when the threat has no events
+  GET  /private/installed-applications/{id}/cves           CVEs of one application
+  POST /dv/init-query -> queryId; GET /dv/query-status?queryId= (progress rises per poll);
+       GET /dv/events?queryId=&cursor=&limit=; POST /dv/cancel-query
+  POST /agents/actions/{disconnect,connect,initiate-scan}, /threats/mitigate/{kill,quarantine,
+       un-quarantine,remediate,rollback-remediation}: body {"filter":{"ids":[...]}}; Admin token only (403)
+Tokens: "admin-token" (Admin), "viewer-token" (Viewer); anything else is 401.
+
+Control (no token), for the tests:
+  POST /_sim/add {"type": t, "count": n} or {"type": t, "records": [...]}  -> the records added
+  POST /_sim/add-dv {"count": n}               Deep Visibility events, stamped now
+  POST /_sim/update {"type": t, "ids": [...]}   bumps updatedAt (and a field) of those records
+  POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
+                   "detail": text, "body": raw body instead of the error envelope}
+  GET  /_sim/data?type=t   every record of a type, as the API shows them
+  GET  /_sim/requests      every API request received: method, path, query, token, body
+Prints its port, runs until killed."""
+import base64
+import datetime
+import itertools
+import json
+import random
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LIST_TYPES = {
+    "/agents": "agents",
+    "/threats": "threats",
+    "/cloud-detection/alerts": "alerts",
+    "/rogues/table-view": "rogues",
+    "/installed-applications": "applications",
+    "/application-management/risks": "risks",
+}
+ADMIN, VIEWER = "admin-token", "viewer-token"
+
+lock = threading.Lock()
+data = {name: [] for name in LIST_TYPES.values()}
+threat_events = {}
+threat_notes = {}
+cves = {}
+dv_queries = {}
+dv_events = []
+faults = []
+requests_log = []
+ids = itertools.count(1_000_000_000_000_000_001)
+clock = [datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)]
+rng = random.Random(7)
+
+
+def now():
+    """A strictly increasing console time, as the console stamps records."""
+    clock[0] += datetime.timedelta(microseconds=rng.randint(1, 900) * 1000 + 1)
+    return clock[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make(kind):
+    record_id = str(next(ids))
+    stamp = now()
+    site, account = rng.choice(["225494730938493804", "225494730938493805"]), "433241117337583618"
+    if kind == "agents":
+        os_type = rng.choice(["windows", "macos", "linux"])
+        return {"id": record_id, "computerName": f"host-{record_id[-4:]}", "osType": os_type, "siteId": site,
+                "accountId": account, "agentVersion": "23.4.2.14", "networkStatus": "connected",
+                "createdAt": stamp, "updatedAt": stamp}
+    if kind == "threats":
+        agent = rng.choice(data["agents"]) if data["agents"] else make("agents")
+        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
+                "agentRealtimeInfo": {"agentId": agent["id"], "agentOsType": agent["osType"],
+                                      "agentComputerName": agent["computerName"]},
+                "threatInfo": {"threatId": record_id, "classification": rng.choice(["Trojan", "Ransomware", "Malware"]),
+                               "detectionType": rng.choice(["dynamic", "static"]), "mitigationStatus": "not_mitigated",
+                               "threatName": f"evil-{record_id[-4:]}.exe", "confidenceLevel": "malicious",
+                               "createdAt": stamp, "updatedAt": stamp},
+                "indicators": [{"category": "Evasion", "description": "Suspicious registry key",
+                                "tactics": [{"name": "Defense Evasion", "source": "MITRE",
+                                             "techniques": [{"name": "T1112", "link": "https://attack.mitre.org/techniques/T1112/"}]}]}]}
+    if kind == "alerts":
+        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
+                "ruleInfo": {"name": "Suspicious login", "severity": rng.choice(["Low", "High"])},
+                "alertInfo": {"alertId": record_id, "eventType": "LOGIN"}}
+    if kind == "rogues":
+        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
+                "ipAddress": f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "macAddress": "00:11:22:33:44:55"}
+    if kind in ("applications", "risks"):
+        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
+                "name": rng.choice(["openssl", "chrome", "zoom"]), "version": f"{rng.randint(1, 9)}.0",
+                "riskLevel": rng.choice(["none", "high", "critical"])}
+    raise KeyError(kind)
+
+
+def add(kind, records=None, count=0):
+    added = records if records is not None else [make(kind) for _ in range(count)]
+    for record in added:
+        data[kind].append(record)
+        if kind == "threats":
+            if rng.random() < 0.7:
+                threat_events[record["id"]] = [{"id": str(next(ids)), "threatId": record["id"], "eventType": "Process Creation",
+                                                "createdAt": now()} for _ in range(rng.randint(1, 3))]
+            threat_notes[record["id"]] = [{"id": str(next(ids)), "text": f"note {n}", "createdAt": now()}
+                                          for n in range(rng.randint(0, 2))]
+        if kind == "applications":
+            cves[record["id"]] = [{"cveId": f"CVE-2026-{rng.randint(1000, 99999)}", "score": rng.choice([5.3, 9.8])}
+                                  for _ in range(rng.randint(0, 2))]
+    return added
+
+
+def update(kind, chosen):
+    touched = []
+    for record in data[kind]:
+        if record["id"] in chosen:
+            stamp = now()
+            record["updatedAt"] = stamp
+            if kind == "threats":
+                record["threatInfo"]["updatedAt"] = stamp
+                record["threatInfo"]["mitigationStatus"] = rng.choice(["mitigated", "marked_as_benign"])
+            else:
+                record["revision"] = record.get("revision", 0) + 1
+            touched.append(record)
+    return touched
+
+
+def matches(record, query):
+    for key, values in query.items():
+        value = values[0]
+        if "__" in key:
+            field, op = key.split("__", 1)
+            if field not in ("createdAt", "updatedAt"):
+                continue
+            have = record[field]
+            if op == "gt" and not have > value or op == "gte" and not have >= value \
+                    or op == "lt" and not have < value or op == "lte" and not have <= value:
+                return False
+        elif key == "siteIds" and record.get("siteId") not in value.split(","):
+            return False
+        elif key == "accountIds" and record.get("accountId") not in value.split(","):
+            return False
+        elif key == "ids" and record["id"] not in value.split(","):
+            return False
+    return True
+
+
+def page(records, query):
+    """Keyset paging: the cursor holds the sort key of the last record handed out."""
+    sort_by = query.get("sortBy", ["id"])[0]
+    descending = query.get("sortOrder", ["asc"])[0] == "desc"
+    limit = int(query.get("limit", ["10"])[0])
+    if not 1 <= limit <= 1000:
+        return 400, {"errors": [{"code": 4000010, "detail": "limit must be between 1 and 1000", "title": "Validation Error"}]}
+    key = lambda record: (str(record.get(sort_by, "")), int(record["id"]))
+    ordered = sorted((r for r in records if matches(r, query)), key=key, reverse=descending)
+    if "cursor" in query:
+        try:
+            after = tuple(json.loads(base64.b64decode(query["cursor"][0])))
+        except Exception:
+            return 400, {"errors": [{"code": 4000010, "detail": "invalid cursor", "title": "Validation Error"}]}
+        ordered = [r for r in ordered if (key(r) < after if descending else key(r) > after)]
+    chunk = ordered[:limit]
+    cursor = None
+    if len(ordered) > limit:
+        cursor = base64.b64encode(json.dumps(list(key(chunk[-1]))).encode()).decode()
+    return 200, {"data": chunk, "pagination": {"nextCursor": cursor, "totalItems": len(ordered)}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply_raw(self, status, raw):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def reply(self, status, body, headers=None):
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def handle_any(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"null") if length else None
+        with lock:
+            if url.path.startswith("/_sim/"):
+                return self.control(method, url.path, query, body)
+            token = (self.headers.get("Authorization") or "").removeprefix("ApiToken ")
+            requests_log.append({"method": method, "path": url.path, "query": url.query, "token": token, "body": body})
+            for fault in faults:
+                if fault["count"] > 0 and url.path.startswith(fault.get("path", "/")):
+                    fault["count"] -= 1
+                    headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
+                    if "body" in fault:
+                        return self.reply_raw(fault["status"], fault["body"].encode())
+                    return self.reply(fault["status"], {"errors": [{"code": fault["status"], "title": "Injected",
+                                                                    "detail": fault.get("detail")}]}, headers)
+            if token not in (ADMIN, VIEWER):
+                return self.reply(401, {"errors": [{"code": 4010010, "detail": None, "title": "Authentication Failed"}]})
+            prefix = "/web/api/v2.1"
+            if not url.path.startswith(prefix):
+                return self.reply(404, {"errors": [{"code": 4040010, "title": "Resource not found"}]})
+            return self.api(method, url.path[len(prefix):].rstrip("/"), query, body, token)
+
+    def api(self, method, path, query, body, token):
+        if method == "GET" and path in LIST_TYPES:
+            return self.reply(*page(data[LIST_TYPES[path]], query))
+        parts = path.strip("/").split("/")
+        if method == "GET" and len(parts) == 4 and parts[0] == "threats" and parts[2:] == ["explore", "events"]:
+            if parts[1] not in threat_events:
+                return self.reply(404, {"errors": [{"code": 4040010, "title": "Resource not found"}]})
+            return self.reply(*page(threat_events[parts[1]], query))
+        if method == "GET" and len(parts) == 3 and parts[0] == "threats" and parts[2] == "notes":
+            return self.reply(*page(threat_notes.get(parts[1], []), query))
+        if method == "GET" and len(parts) == 4 and parts[:2] == ["private", "installed-applications"] and parts[3] == "cves":
+            return self.reply(*page([dict(c, id=c["cveId"]) for c in cves.get(parts[2], [])], query))
+        if method == "POST" and path == "/dv/init-query":
+            query_id = f"q{next(ids)}"
+            window = [e for e in dv_events if body["fromDate"] <= e["createdAt"] < body["toDate"]]
+            dv_queries[query_id] = {"progress": 0, "events": window, "cancelled": False, "body": body}
+            return self.reply(200, {"data": {"queryId": query_id}})
+        if method == "GET" and path == "/dv/query-status":
+            state = dv_queries.get(query.get("queryId", [""])[0])
+            if state is None:
+                return self.reply(400, {"errors": [{"code": 4000010, "title": "Validation Error", "detail": "unknown queryId"}]})
+            state["progress"] = min(100, state["progress"] + 50)
+            status = "CANCELLED" if state["cancelled"] else ("FINISHED" if state["progress"] == 100 else "RUNNING")
+            return self.reply(200, {"data": {"progressStatus": state["progress"], "responseState": status}})
+        if method == "GET" and path == "/dv/events":
+            state = dv_queries.get(query.get("queryId", [""])[0])
+            if state is None or state["progress"] < 100:
+                return self.reply(400, {"errors": [{"code": 4000010, "title": "Validation Error", "detail": "query not finished"}]})
+            return self.reply(*page(state["events"], dict(query, sortBy=["createdAt"])))
+        if method == "POST" and path == "/dv/cancel-query":
+            state = dv_queries.get((body or {}).get("queryId", ""))
+            if state:
+                state["cancelled"] = True
+            return self.reply(200, {"data": {"success": True}})
+        if method == "POST" and (path.startswith("/agents/actions/") or path.startswith("/threats/mitigate/")):
+            if token != ADMIN:
+                return self.reply(403, {"errors": [{"code": 4030010, "title": "Insufficient permissions"}]})
+            targets = set(((body or {}).get("filter") or {}).get("ids") or [])
+            kind = "agents" if path.startswith("/agents/") else "threats"
+            return self.reply(200, {"data": {"affected": sum(1 for r in data[kind] if r["id"] in targets)}})
+        return self.reply(404, {"errors": [{"code": 4040010, "title": "Resource not found"}]})
+
+    def control(self, method, path, query, body):
+        if path == "/_sim/add":
+            return self.reply(200, {"data": add(body["type"], body.get("records"), body.get("count", 0))})
+        if path == "/_sim/add-dv":
+            events = [{"id": str(next(ids)), "createdAt": now(), "eventType": "Process Creation",
+                       "srcProcName": f"p{n}.exe"} for n in range(body["count"])]
+            dv_events.extend(events)
+            return self.reply(200, {"data": events})
+        if path == "/_sim/update":
+            return self.reply(200, {"data": update(body["type"], set(body["ids"]))})
+        if path == "/_sim/fault":
+            faults.append(dict(body))
+            return self.reply(200, {})
+        if path == "/_sim/data":
+            kind = query["type"][0]
+            if kind == "threat-events":
+                return self.reply(200, {"data": threat_events})
+            if kind == "threat-notes":
+                return self.reply(200, {"data": threat_notes})
+            if kind == "cves":
+                return self.reply(200, {"data": cves})
+            if kind == "dv":
+                return self.reply(200, {"data": dv_events})
+            return self.reply(200, {"data": data[kind]})
+        if path == "/_sim/requests":
+            return self.reply(200, {"data": requests_log})
+        return self.reply(404, {})
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()

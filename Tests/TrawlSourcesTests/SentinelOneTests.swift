@@ -1,0 +1,335 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+import TrawlCore
+import TrawlSources
+import TrawlTesting
+
+@Suite struct SentinelOneRequestPacerTests {
+    typealias Instant = ManualClock.Instant
+    static func at(_ seconds: Int) -> Instant { Instant(offset: .seconds(seconds)) }
+
+    @Test func requestsAreSpacedToTheBudgetAcrossServices() {
+        var pacer = SentinelOneRequestPacer<Instant>(configuration: .init(requestsPerMinute: 60))
+        #expect(pacer.reserve(now: Self.at(0)) == Self.at(0))
+        #expect(pacer.reserve(now: Self.at(0)) == Self.at(1), "a second service waits its turn")
+        #expect(pacer.reserve(now: Self.at(0)) == Self.at(2))
+        #expect(pacer.reserve(now: Self.at(10)) == Self.at(10), "an idle console is not owed a wait")
+    }
+
+    @Test func retryAfterPausesEveryServiceOfTheConsole() {
+        var pacer = SentinelOneRequestPacer<Instant>(
+            configuration: .init(requestsPerMinute: 6_000, maxDelay: .seconds(60))
+        )
+        _ = pacer.reserve(now: Self.at(0))
+        #expect(pacer.refused(now: Self.at(0), retryAfter: .seconds(7), random: 0.5) == .seconds(7))
+        #expect(pacer.reserve(now: Self.at(1)) == Self.at(7))
+        #expect(pacer.reserve(now: Self.at(1)) > Self.at(7))
+        #expect(pacer.refused(now: Self.at(8), retryAfter: .seconds(3_600), random: 0) == .seconds(60), "capped")
+        #expect(
+            pacer.refused(now: Self.at(9), retryAfter: .seconds(1), random: 0) == .seconds(59),
+            "a shorter ask does not shorten the pause"
+        )
+    }
+
+    @Test func refusalsWithoutRetryAfterBackOffExponentiallyWithJitterAndResetOnSuccess() {
+        var pacer = SentinelOneRequestPacer<Instant>(
+            configuration: .init(requestsPerMinute: 6_000, baseDelay: .seconds(2), maxDelay: .seconds(16))
+        )
+        var now = Self.at(0)
+        var pauses: [Duration] = []
+        for _ in 0..<5 {
+            let pause = pacer.refused(now: now, retryAfter: nil, random: 1)
+            pauses.append(pause)
+            now = now.advanced(by: pause)
+        }
+        #expect(pauses == [.seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(16)])
+        #expect(pacer.refused(now: now, retryAfter: nil, random: 0) == .seconds(8), "half the ceiling at least")
+        pacer.accepted()
+        #expect(pacer.refusals == 0)
+        #expect(pacer.refused(now: now.advanced(by: .seconds(100)), retryAfter: nil, random: 1) == .seconds(2))
+    }
+}
+
+/// What an output holds: the events it accepted, in order, each once. Like the `file` output's journal, it
+/// recognises an event sent again after a crash by its (source, unit, offset) and counts it instead.
+final class DeliveredEvents: Sendable {
+    private let state = Mutex<(events: [Event], seen: Set<String>, repeats: Int)>(([], [], 0))
+
+    func add(_ more: [Event]) {
+        self.state.withLock { state in
+            for event in more {
+                let key = "\(event.metadata.source) \(event.metadata.unit) \(event.metadata.offset)"
+                if state.seen.insert(key).inserted {
+                    state.events.append(event)
+                } else {
+                    state.repeats += 1
+                }
+            }
+        }
+    }
+
+    var all: [Event] { self.state.withLock { $0.events } }
+    /// Events sent again, which only a crash before the source saved its position may cause.
+    var repeats: Int { self.state.withLock { $0.repeats } }
+}
+
+/// The SentinelOne list services against the simulator.
+struct SentinelOneHarness {
+    let simulator: SentinelOneSimulator
+    let directory: TemporaryDirectory
+    let log = RecordingLogger()
+    let gate = SentinelOneRequestGate(
+        configuration: .init(requestsPerMinute: 6_000, baseDelay: .milliseconds(200), maxDelay: .seconds(1))
+    )
+
+    static func make() async throws -> SentinelOneHarness {
+        SentinelOneHarness(simulator: try await SentinelOneSimulator(), directory: try TemporaryDirectory())
+    }
+
+    func remove() {
+        self.simulator.stop()
+        self.directory.remove()
+    }
+
+    /// A fresh source for `service`, as after a restart: only the state store carries over.
+    func source(
+        _ service: String,
+        token: String = SentinelOneSimulator.viewerToken,
+        extra: String = ""
+    ) throws
+        -> SentinelOneListSource
+    {
+        let settings = try SettingsFixture.valid(
+            SentinelOneServiceSettings.self,
+            yaml: "{page_size: 7, historical_poll_datetime: \"2026-10-31T00:00:00Z\"\(extra)}"
+        )
+        let store = try FileStateStore(directory: "\(self.directory.path)/state")
+        return SentinelOneListSource(
+            name: "s1/\(service)",
+            content: try #require(SentinelOneContentType.listed.first { $0.service == service }),
+            settings: settings,
+            console: SentinelOneConsole(
+                configuration: .init(url: self.simulator.url + "/", token: token),
+                gate: self.gate
+            ),
+            persistence: ServicePersistence(
+                store: store,
+                key: StateKey(collectorID: "c", input: "1", service: service),
+                resetPersistenceAuth: "",
+                logger: self.log.logger
+            )
+        )
+    }
+
+    /// One pull cycle into `delivered`; with `crashAfter`, the output fails every batch after that many,
+    /// as if Trawl died before writing them, so the cycle ends in an error.
+    func pull(
+        _ source: SentinelOneListSource,
+        into delivered: DeliveredEvents,
+        crashAfter: Int? = nil
+    ) async throws -> PullCycleStatistics {
+        let queue = BoundedEventQueue(maxBufferedEvents: 1_000)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 3)
+        var statistics = PullCycleStatistics()
+        try await source.withResources {
+            statistics = try await withThrowingTaskGroup(of: Void.self) { group in
+                let batches = try queue.takeBatches()
+                group.addTask {
+                    var taken = 0
+                    for await batch in batches {
+                        taken += 1
+                        if let crashAfter, taken > crashAfter {
+                            batch.acknowledgement.reject(TrawlError(.sinkWriteFailed, "the test output died"))
+                            continue
+                        }
+                        delivered.add(batch.events)
+                        batch.acknowledgement.release()
+                    }
+                }
+                defer { group.cancelAll() }
+                return try await source.pull(
+                    PullContext(pullingID: PullingID.now(), dispatcher: dispatcher, logger: self.log.logger)
+                )
+            }
+        }
+        return statistics
+    }
+}
+
+@Suite struct SentinelOneListSourceTests {
+    static func json(_ event: Event) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any] ?? [:]
+    }
+
+    /// Records keep being added and updated while the services run, restart, meet 429 and 503 answers and
+    /// die mid-page; afterwards every record's newest version was delivered, in the console's own bytes with
+    /// its msg_class, and no version was delivered twice.
+    @Test func whatIsDeliveredEqualsTheConsoleAcrossRestartsFaultsAndUpdates() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        try await simulator.add("agents", count: 25)
+        try await simulator.add("threats", count: 12)
+        let delivered = ["agents": DeliveredEvents(), "threats": DeliveredEvents()]
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<6 {
+            for (type, count) in [("agents", 9), ("threats", 5)] {
+                try await simulator.add(type, count: Int.random(in: 0...count, using: &random))
+                let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
+                try await simulator.update(type, ids: Array(ids.prefix(Int.random(in: 0...4, using: &random))))
+            }
+            if round == 1 { try await simulator.fail(status: 429, count: 2, retryAfter: 1) }
+            if round == 3 { try await simulator.fail(status: 503, count: 1) }
+            for service in ["agents", "threats"] {
+                let crash = round % 2 == 0 ? Int.random(in: 0...4, using: &random) : nil
+                let repeatsBefore = delivered[service]!.repeats
+                do {
+                    _ = try await harness.pull(
+                        try harness.source(service),
+                        into: delivered[service]!,
+                        crashAfter: crash
+                    )
+                } catch is AcknowledgementRejected {
+                    #expect(crash != nil)
+                }
+                if round % 2 == 0 {
+                    #expect(delivered[service]!.repeats == repeatsBefore, "nothing is sent again without a crash")
+                }
+            }
+        }
+        for service in ["agents", "threats"] {
+            let statistics = try await harness.pull(try harness.source(service), into: delivered[service]!)
+            #expect(statistics.upToDate)
+            let again = delivered[service]!.repeats
+            _ = try await harness.pull(try harness.source(service), into: delivered[service]!)
+            #expect(delivered[service]!.repeats == again, "an up-to-date service sends nothing again")
+        }
+
+        for (service, type, messageClass) in [
+            ("agents", "agents", "sentinelone_host"), ("threats", "threats", "sentinelone_threat_detection"),
+        ] {
+            let events = delivered[service]!.all
+            let versions = events.map { $0.metadata.unit }
+            #expect(Set(versions).count == versions.count, "\(service): a version delivered twice")
+            var newest: [String: [String: Any]] = [:]
+            for event in events {
+                #expect(event.tag == "edr.sentinelone.\(service)")
+                #expect(String(buffer: event.body).hasPrefix("{\"msg_class\":\"\(messageClass)\","))
+                var record = try Self.json(event)
+                record.removeValue(forKey: "msg_class")
+                let id = try #require(record["id"] as? String)
+                if let known = newest[id],
+                    (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "")
+                {
+                    continue
+                }
+                newest[id] = record
+            }
+            let console = try await simulator.records(type)
+            #expect(
+                newest.count == console.count,
+                "\(service): \(newest.count) records delivered, console has \(console.count)"
+            )
+            for record in console {
+                let id = record["id"] as? String ?? ""
+                #expect(
+                    newest[id].map { NSDictionary(dictionary: $0) } == NSDictionary(dictionary: record),
+                    "\(service) \(id)"
+                )
+            }
+        }
+        let requests = try await simulator.requests()
+        #expect(requests.allSatisfy { ($0["token"] as? String) == SentinelOneSimulator.viewerToken })
+        #expect(!harness.log.lines.joined().contains(SentinelOneSimulator.viewerToken), "the token was logged")
+        #expect(!harness.log.messages(containing: "every request to it pauses").isEmpty)
+    }
+
+    @Test func aBadTokenAWrongURLAndARefusingConsoleAreClearErrors() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.add("agents", count: 3)
+        func failure(_ source: SentinelOneListSource) async -> TrawlError? {
+            do {
+                _ = try await harness.pull(source, into: DeliveredEvents())
+                return nil
+            } catch let error as TrawlError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        let unauthorized = await failure(try harness.source("agents", token: "stolen-or-expired"))
+        #expect(unauthorized?.code == .sentinelOneUnauthorized)
+        #expect(unauthorized?.description.contains("stolen") == false)
+        try await harness.simulator.fail(status: 429, count: 6, retryAfter: 0)
+        let throttled = await failure(try harness.source("agents"))
+        #expect(throttled?.code == .sentinelOneThrottled)
+        #expect(throttled?.message.contains("6 times") == true)
+        try await harness.simulator.fail(status: 500, count: 6)
+        #expect(await failure(try harness.source("agents"))?.code == .sentinelOneServerError)
+    }
+}
+
+/// docs/errors.md lists exactly the SentinelOne ApiErrors defined in code, with the same words, and the
+/// simulator makes the connector raise each one.
+@Suite struct SentinelOneErrorCatalogueTests {
+    @Test func docsListExactlyTheCodesDefinedWithTheSameWords() throws {
+        let rows = try ErrorCatalogueDocument.rows(kinds: ["ApiError (SentinelOne)"])
+        #expect(Set(rows.keys) == Set(TrawlError.Code.sentinelOneCatalogue.map(\.id)))
+        for code in TrawlError.Code.sentinelOneCatalogue {
+            #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
+        }
+    }
+
+    /// How to make the console (or its absence) produce each error: a fault to inject, or another token or URL.
+    static let scenarios: [Int: (fault: (status: Int, body: String?)?, token: String?, url: String?)] = [
+        440: (nil, "not-a-token", nil),
+        441: ((403, nil), nil, nil),
+        442: ((404, nil), nil, nil),
+        443: ((400, nil), nil, nil),
+        444: ((429, nil), nil, nil),
+        445: ((502, nil), nil, nil),
+        446: ((200, "<html>a proxy's login page</html>"), nil, nil),
+        447: (nil, nil, "http://127.0.0.1:9"),
+    ]
+
+    @Test func everyCodeHasAScenario() {
+        #expect(Set(Self.scenarios.keys) == Set(TrawlError.Code.sentinelOneCatalogue.map(\.id)))
+    }
+
+    @Test(arguments: Self.scenarios.keys.sorted())
+    func scenarioProducesItsError(id: Int) async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.add("agents", count: 2)
+        let scenario = Self.scenarios[id]!
+        if let fault = scenario.fault {
+            try await harness.simulator.fail(
+                status: fault.status,
+                count: 6,
+                detail: "injected for \(id)",
+                body: fault.body
+            )
+        }
+        var source = try harness.source("agents", token: scenario.token ?? SentinelOneSimulator.viewerToken)
+        if let url = scenario.url {
+            source = SentinelOneListSource(
+                name: source.name,
+                content: source.content,
+                settings: source.settings,
+                console: SentinelOneConsole(
+                    configuration: .init(url: url, token: "t", connectTimeout: .milliseconds(300)),
+                    gate: harness.gate
+                ),
+                persistence: source.persistence
+            )
+        }
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await harness.pull(source, into: DeliveredEvents())
+        }
+        #expect(error?.code.id == id, "\(String(describing: error))")
+    }
+}
