@@ -17,9 +17,12 @@ public struct TrawlCommand: AsyncParsableCommand {
               trawl run --config examples/quickstart.yaml --once
               trawl run --config /etc/trawl/config.yaml
               trawl replay --config config.yaml --service cloudtrail exported/*.json.gz
+              trawl sentinelone test-connection --config config.yaml --input s1
             """,
         version: TrawlVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, VersionCommand.self]
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, ReplayCommand.self, SentinelOneCommand.self, VersionCommand.self,
+        ]
     )
 
     public init() {}
@@ -202,7 +205,7 @@ struct VersionCommand: AsyncParsableCommand {
     }
 }
 
-private func printToStandardError(_ text: String) {
+func printToStandardError(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }
 

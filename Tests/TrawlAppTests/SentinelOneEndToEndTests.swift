@@ -119,3 +119,143 @@ import TrawlTesting
         #expect(log.contains("inputs.s1.services.agents.page_size"))
     }
 }
+
+/// `trawl sentinelone test-connection` and `respond` against the simulator.
+@Suite struct SentinelOneCommandTests {
+    static func run(
+        _ arguments: [String],
+        token: String,
+        simulator: SentinelOneSimulator,
+        in directory: TemporaryDirectory
+    ) async throws -> (status: Int32, output: String, log: String) {
+        try directory.write("config.yaml", SentinelOneEndToEndTests.configuration(url: simulator.url))
+        let (status, output, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["sentinelone"] + arguments + ["--config", "config.yaml", "--input", "s1"],
+            workingDirectory: directory.path,
+            environment: ["S1_API_TOKEN": token]
+        )
+        return (status, output, log)
+    }
+
+    @Test func testConnectionTellsPerContentTypeWhetherTheTokenCanReadIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await SentinelOneSimulator()
+        defer { simulator.stop() }
+        let good = try await Self.run(
+            ["test-connection"],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(good.status == 0, "\(good.log)")
+        #expect(good.output.contains("agents (/agents): readable"))
+        #expect(good.output.contains("rogues (/rogues/table-view): readable"))
+
+        try await simulator.fail(status: 403, count: 1, path: "/web/api/v2.1/rogues")
+        let partial = try await Self.run(
+            ["test-connection"],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(partial.status == 1)
+        #expect(partial.output.contains("threats (/threats): readable"))
+        #expect(partial.output.contains("rogues (/rogues/table-view): NOT readable: ApiError 441"))
+        #expect(partial.output.contains("needs Rogues View"))
+
+        let refused = try await Self.run(["test-connection"], token: "wrong", simulator: simulator, in: directory)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("agents (/agents): NOT readable: ApiError 440"))
+        #expect(!refused.output.contains("ApiToken") && !refused.log.contains("ApiToken"), "the token is never shown")
+    }
+
+    @Test func actionsAreSentWithTheirBodiesRemediateFallsBackToQuarantineAndAllIsAudited() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await SentinelOneSimulator()
+        defer { simulator.stop() }
+        let agents = try await simulator.add("agents", count: 6)
+        let threats = try await simulator.add("threats", count: 12)
+        let agentIDs = agents.prefix(2).compactMap { $0["id"] as? String }
+        let disconnect = try await Self.run(
+            ["respond", "disconnect", "--ids", agentIDs.joined(separator: ","), "--requester", "alice"],
+            token: SentinelOneSimulator.adminToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(disconnect.status == 0, "\(disconnect.log)")
+        #expect(disconnect.output.contains("POST /web/api/v2.1/agents/actions/disconnect"))
+        #expect(disconnect.output.contains("affected 2"))
+
+        let scan = try await Self.run(
+            ["respond", "initiate-scan", "--ids", agentIDs[0]],
+            token: SentinelOneSimulator.adminToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(scan.status == 0, "\(scan.log)")
+
+        let system = { (threat: [String: Any]) in
+            ((threat["agentRealtimeInfo"] as? [String: Any])?["agentOsType"] as? String) ?? ""
+        }
+        let threatIDs = threats.compactMap { $0["id"] as? String }
+        let remediable = Set(
+            threats.filter { ["windows", "macos"].contains(system($0)) }.compactMap { $0["id"] as? String }
+        )
+        let dry = try await Self.run(
+            ["respond", "remediate", "--ids", threatIDs.joined(separator: ","), "--dry-run"],
+            token: SentinelOneSimulator.adminToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(dry.status == 0, "\(dry.log)")
+        #expect(dry.output.contains("dry run, not sent"))
+        let remediate = try await Self.run(
+            ["respond", "remediate", "--ids", threatIDs.joined(separator: ",")],
+            token: SentinelOneSimulator.adminToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(remediate.status == 0, "\(remediate.log)")
+
+        let viewer = try await Self.run(
+            ["respond", "kill", "--ids", threatIDs[0]],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(viewer.status == 1)
+        #expect(viewer.log.contains("ApiError 441"))
+        #expect(viewer.log.contains("need a token of the Admin role"))
+
+        let posts = try await simulator.requests().filter { ($0["method"] as? String) == "POST" }
+        func ids(_ request: [String: Any]) -> Set<String> {
+            Set((((request["body"] as? [String: Any])?["filter"] as? [String: Any])?["ids"] as? [String]) ?? [])
+        }
+        let paths = posts.compactMap { $0["path"] as? String }
+        var expected = ["/agents/actions/disconnect", "/agents/actions/initiate-scan"]
+        if !remediable.isEmpty { expected.append("/threats/mitigate/remediate") }
+        if remediable.count < threatIDs.count { expected.append("/threats/mitigate/quarantine") }
+        expected.append("/threats/mitigate/kill")
+        #expect(paths == expected.map { "/web/api/v2.1\($0)" })
+        #expect(ids(posts[0]) == Set(agentIDs))
+        #expect((posts[1]["body"] as? [String: Any])?["data"] is [String: Any], "initiate-scan sends data: {}")
+        let remediated = posts.first { ($0["path"] as? String)?.hasSuffix("/remediate") == true }.map(ids) ?? []
+        let quarantined = posts.first { ($0["path"] as? String)?.hasSuffix("/quarantine") == true }.map(ids) ?? []
+        #expect(remediated == remediable)
+        #expect(quarantined == Set(threatIDs).subtracting(remediable))
+
+        let audit = try String(contentsOfFile: "\(directory.path)/trawl-sentinelone-audit.log", encoding: .utf8)
+            .split(separator: "\n").compactMap {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        let results = audit.map { "\($0["action"] ?? "") \($0["result"] ?? "")" }
+        #expect(audit.first?["requester"] as? String == "alice")
+        #expect(results.first == "disconnect affected 2")
+        #expect(results.contains { $0.hasSuffix("dry run: not sent") })
+        #expect(results.last?.hasPrefix("kill failed: ApiError 441") == true)
+        #expect(audit.allSatisfy { $0["time"] is String && $0["ids"] is [String] && $0["console"] is String })
+    }
+}
