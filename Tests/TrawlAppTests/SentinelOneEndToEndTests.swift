@@ -80,6 +80,7 @@ import TrawlTesting
             var newest: [String: [String: Any]] = [:]
             for var record in records {
                 record.removeValue(forKey: "msg_class")
+                record.removeValue(forKey: "alert")
                 let id = record["id"] as? String ?? ""
                 if let known = newest[id],
                     (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "")

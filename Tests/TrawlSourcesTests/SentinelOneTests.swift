@@ -220,6 +220,18 @@ struct SentinelOneHarness {
                 #expect(String(buffer: event.body).hasPrefix("{\"msg_class\":\"\(messageClass)\","))
                 var record = try Self.json(event)
                 record.removeValue(forKey: "msg_class")
+                if let alert = record.removeValue(forKey: "alert") as? [String: Any] {
+                    #expect(service == "threats", "only threats carry the native-alert mapping")
+                    let info = record["threatInfo"] as? [String: Any]
+                    #expect(alert["classification"] as? String == info?["classification"] as? String)
+                    #expect(alert["detection_type"] as? String == info?["detectionType"] as? String)
+                    let mitre = alert["mitre"] as? [String: Any]
+                    #expect(mitre?["tactics"] as? [String] == ["Defense Evasion"])
+                    let techniques = mitre?["techniques"] as? [[String: String]]
+                    #expect(techniques?.first?["id"] == "T1112" && techniques?.first?["tactic"] == "Defense Evasion")
+                } else {
+                    #expect(service != "threats", "a threat without its alert object")
+                }
                 let id = try #require(record["id"] as? String)
                 if let known = newest[id],
                     (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "")

@@ -9,6 +9,8 @@ public struct SentinelOneContentType: Sendable, Equatable {
     public var defaultTag: String
     /// The permission a Viewer role needs for it, named in errors.
     public var permission: String
+    /// Its records get the native-alert `alert` object (threats).
+    public var mapsAlerts = false
 
     /// The content types read by listing one endpoint incrementally on `updatedAt`.
     public static let listed: [SentinelOneContentType] = [
@@ -24,7 +26,8 @@ public struct SentinelOneContentType: Sendable, Equatable {
             path: "/threats",
             messageClass: "sentinelone_threat_detection",
             defaultTag: "edr.sentinelone.threats",
-            permission: "Threats View"
+            permission: "Threats View",
+            mapsAlerts: true
         ),
         .init(
             service: "cloud_detection_alerts",

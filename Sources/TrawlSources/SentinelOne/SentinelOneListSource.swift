@@ -94,7 +94,10 @@ public final class SentinelOneListSource: PullingSource {
                 events.append(
                     Event(
                         tag: self.tag,
-                        body: record.withMessageClass(self.content.messageClass),
+                        body: record.withMessageClass(
+                            self.content.messageClass,
+                            extra: self.content.mapsAlerts ? SentinelOneThreatAlert.member(for: record.bytes) : nil
+                        ),
                         metadata: EventMetadata(
                             source: self.name,
                             unit: "\(self.content.service) \(id)@\(updated)",
@@ -148,11 +151,13 @@ struct SentinelOnePage {
             }
         }
 
-        /// The record with `"msg_class":"<class>"` as its first field, the rest untouched.
-        func withMessageClass(_ messageClass: String) -> ByteBuffer {
+        /// The record with `"msg_class":"<class>"` as its first field (and `extra`, a JSON member, next), the
+        /// rest untouched.
+        func withMessageClass(_ messageClass: String, extra: String? = nil) -> ByteBuffer {
             var out = ByteBuffer()
-            out.reserveCapacity(self.bytes.readableBytes + messageClass.utf8.count + 16)
+            out.reserveCapacity(self.bytes.readableBytes + messageClass.utf8.count + (extra?.utf8.count ?? 0) + 16)
             out.writeString("{\"msg_class\":\"\(messageClass)\"")
+            if let extra { out.writeString(",\(extra)") }
             var rest = self.bytes
             while let first = rest.readableBytesView.first, first != UInt8(ascii: "{") {
                 rest.moveReaderIndex(forwardBy: 1)
