@@ -171,7 +171,7 @@ public enum InputCatalogue {
     /// together.
     public static let sentinelOne = InputType(
         name: "sentinelone",
-        services: SentinelOneContentType.listed.map(\.service)
+        services: SentinelOneContentType.listed.map(\.service) + [SentinelOneDeepVisibilitySource.content.service]
     ) { input, diagnostics in
         let credentials = SettingsDecoding.decode(
             SentinelOneCredentials.self,
@@ -193,7 +193,7 @@ public enum InputCatalogue {
         )
         var planned: [InputType.PlannedService] = []
         for service in input.services {
-            guard let content = SentinelOneContentType.listed.first(where: { $0.service == service.name }),
+            guard
                 let settings = SettingsDecoding.decode(
                     SentinelOneServiceSettings.self,
                     from: service.node,
@@ -203,16 +203,31 @@ public enum InputCatalogue {
                 let credentials
             else { continue }
             let name = "\(input.name)/\(service.name)"
+            let content = SentinelOneContentType.listed.first { $0.service == service.name }
             planned.append(
                 InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
-                    SentinelOneListSource(
+                    let console = SentinelOneConsole(
+                        configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+                        gate: gate
+                    )
+                    guard let content else {
+                        return SentinelOneDeepVisibilitySource(
+                            name: name,
+                            settings: settings,
+                            console: console,
+                            persistence: ServicePersistence(
+                                store: store,
+                                key: key,
+                                service: settings.common,
+                                logger: logger
+                            )
+                        )
+                    }
+                    return SentinelOneListSource(
                         name: name,
                         content: content,
                         settings: settings,
-                        console: SentinelOneConsole(
-                            configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
-                            gate: gate
-                        ),
+                        console: console,
                         persistence: ServicePersistence(
                             store: store,
                             key: key,

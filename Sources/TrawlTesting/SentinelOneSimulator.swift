@@ -33,6 +33,12 @@ public final class SentinelOneSimulator: Sendable {
         try await self.control("/_sim/add", ["type": type, "count": count])
     }
 
+    /// Adds `count` Deep Visibility events, stamped with the console's clock; returns them.
+    @discardableResult
+    public func addDeepVisibilityEvents(_ count: Int) async throws -> [[String: Any]] {
+        try await self.control("/_sim/add-dv", ["count": count])
+    }
+
     /// Bumps `updatedAt` (and a field) of the records with `ids`; returns them.
     @discardableResult
     public func update(_ type: String, ids: [String]) async throws -> [[String: Any]] {
@@ -56,7 +62,7 @@ public final class SentinelOneSimulator: Sendable {
         _ = try await self.request("POST", "/_sim/fault", body: fault)
     }
 
-    /// Every record of `type`, as the API shows them.
+    /// Every record of `type` (or `dv` for the Deep Visibility events), as the API shows them.
     public func records(_ type: String) async throws -> [[String: Any]] {
         let answer = try await self.request("GET", "/_sim/data?type=\(type)", body: nil)
         return (answer["data"] as? [[String: Any]]) ?? []

@@ -124,10 +124,33 @@ struct SentinelOneHarness {
         )
     }
 
+    /// A fresh Deep Visibility source, as after a restart.
+    func deepVisibility(extra: String = "") throws -> SentinelOneDeepVisibilitySource {
+        let settings = try SettingsFixture.valid(
+            SentinelOneServiceSettings.self,
+            yaml:
+                "{page_size: 7, historical_poll_datetime: \"2026-10-31T00:00:00Z\", max_window_in_seconds: 86400, query_poll_interval_in_seconds: 0, max_events_per_query: 20\(extra)}"
+        )
+        return SentinelOneDeepVisibilitySource(
+            name: "s1/deep_visibility",
+            settings: settings,
+            console: SentinelOneConsole(
+                configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
+                gate: self.gate
+            ),
+            persistence: ServicePersistence(
+                store: try FileStateStore(directory: "\(self.directory.path)/state"),
+                key: StateKey(collectorID: "c", input: "1", service: "deep_visibility"),
+                resetPersistenceAuth: "",
+                logger: self.log.logger
+            )
+        )
+    }
+
     /// One pull cycle into `delivered`; with `crashAfter`, the output fails every batch after that many,
     /// as if Trawl died before writing them, so the cycle ends in an error.
     func pull(
-        _ source: SentinelOneListSource,
+        _ source: any PullingSource,
         into delivered: DeliveredEvents,
         crashAfter: Int? = nil
     ) async throws -> PullCycleStatistics {
@@ -156,6 +179,55 @@ struct SentinelOneHarness {
             }
         }
         return statistics
+    }
+}
+
+@Suite struct SentinelOneDeepVisibilityTests {
+    /// Windows follow each other without overlap or gap, a window with more events than one query returns
+    /// is halved, and a run that dies mid-window resumes it after what was delivered: every event arrives
+    /// once.
+    @Test func windowsNeitherOverlapNorLeaveGapsAndACrashResumesTheWindow() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let created = try await harness.simulator.addDeepVisibilityEvents(57)
+        let delivered = DeliveredEvents()
+        await #expect(throws: AcknowledgementRejected.self) {
+            _ = try await harness.pull(try harness.deepVisibility(), into: delivered, crashAfter: 5)
+        }
+        let statistics = try await harness.pull(try harness.deepVisibility(), into: delivered)
+        #expect(statistics.upToDate)
+        #expect(
+            statistics.duplicatesFilteredOut == 7,
+            "the resumed window skipped its first page, saved before the crash"
+        )
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids.count == created.count && Set(ids) == Set(created.compactMap { $0["id"] as? String }))
+        #expect(delivered.repeats == 6, "only what the output took after the last saved page came again")
+        #expect(
+            delivered.all.allSatisfy {
+                String(buffer: $0.body).hasPrefix("{\"msg_class\":\"sentinelone_deep_visibility\",")
+            }
+        )
+
+        let requests = try await harness.simulator.requests()
+        let windows = requests.filter { ($0["path"] as? String)?.hasSuffix("/dv/init-query") == true }
+            .compactMap { $0["body"] as? [String: Any] }
+            .map { (from: $0["fromDate"] as? String ?? "", to: $0["toDate"] as? String ?? "") }
+        let cancelled = requests.filter { ($0["path"] as? String)?.hasSuffix("/dv/cancel-query") == true }.count
+        #expect(cancelled > 0, "a window past the limit was cancelled and halved")
+        #expect(windows.first?.from == "2026-10-31T00:00:00.000000Z")
+        #expect(windows.allSatisfy { $0.from < $0.to })
+        // Each window starts where the last one ended, or (after a halving or a crash) where it started.
+        for (previous, next) in zip(windows, windows.dropFirst()) {
+            #expect(next.from == previous.to || next.from == previous.from, "\(previous) then \(next)")
+        }
+        let finished = windows.reduce(into: [String: String]()) { $0[$1.from] = $1.to }
+        var edge = "2026-10-31T00:00:00.000000Z"
+        while let next = finished[edge] { edge = next }
+        #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
     }
 }
 

@@ -104,13 +104,7 @@ public final class SQSObjectSource: PullingSource {
     }
 
     public func withResources(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch {
-            try? await self.aws.shutdown()
-            throw error
-        }
-        try await self.aws.shutdown()
+        try await closing(self.aws.shutdown, after: body)
     }
 
     var settings: SQSObjectSettings { self.configuration.settings }

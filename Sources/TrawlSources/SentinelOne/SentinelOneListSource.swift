@@ -12,7 +12,7 @@ import TrawlFormats
 /// boundary is lost (as a strict `>` could lose records stamped in the same microsecond) and nothing is sent
 /// twice. The state is saved after each page was accepted by every output; a run stopped or killed in the
 /// middle starts again from the last saved page. A record updated later is sent again: a new version.
-public final class SentinelOneListSource: PullingSource {
+public final class SentinelOneListSource: SentinelOneConsoleSource {
     /// The saved position: the newest `updatedAt` delivered and the ids delivered at exactly that instant.
     public struct State: Codable, Sendable, Equatable {
         public var watermark: String
@@ -44,8 +44,6 @@ public final class SentinelOneListSource: PullingSource {
         self.console = console
         self.persistence = persistence
     }
-
-    var tag: String { self.settings.tag ?? self.content.defaultTag }
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
@@ -108,10 +106,7 @@ public final class SentinelOneListSource: PullingSource {
                 )
             }
             if !events.isEmpty {
-                let acknowledgement = Acknowledgement(unit: "\(self.name) page after \(state.watermark)")
-                try await context.dispatcher.publish(events, acknowledgement: acknowledgement)
-                acknowledgement.seal()
-                try await acknowledgement.delivered()
+                try await self.deliver(events, unit: "\(self.name) page after \(state.watermark)", context: context)
                 statistics.sent += events.count
             }
             if next != state {
@@ -124,16 +119,6 @@ public final class SentinelOneListSource: PullingSource {
         statistics.upToDate = true
         context.logger.info("\(self.content.service) are up to date: last updatedAt \(state.watermark)")
         return statistics
-    }
-
-    public func withResources(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch {
-            try? await self.console.shutdown()
-            throw error
-        }
-        try await self.console.shutdown()
     }
 }
 
@@ -172,6 +157,8 @@ struct SentinelOnePage {
 
     var records: [Record]
     var nextCursor: String?
+    /// `pagination.totalItems`, when the console says.
+    var totalItems: Int?
 
     /// - Throws: ApiError 446 when the answer is not the API's envelope.
     init(_ answer: ByteBuffer, resource: String) throws {
@@ -187,6 +174,7 @@ struct SentinelOnePage {
         else { throw unreadable("is not a JSON object with a data list") }
         let pagination = envelope["pagination"] as? [String: Any]
         self.nextCursor = (pagination?["nextCursor"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        self.totalItems = pagination?["totalItems"] as? Int
         var splitter = RecordFormat.jsonDocument(listField: "data").makeSplitter()
         var records: [ByteBuffer] = []
         do {

@@ -83,7 +83,21 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
     public var accountIDs: [String]
     /// Where the first run starts; a day back by default.
     public var historicalPollDatetime: UTCTimestamp
+    /// The `deep_visibility` service's query and windows (ignored by the other services).
+    public var deepVisibility: DeepVisibility
     public var common: CommonServiceSettings
+
+    /// How the `deep_visibility` service queries.
+    public struct DeepVisibility: Sendable {
+        /// The Deep Visibility query (the console's query language).
+        public var query: String
+        /// Windows end this long before now, so events that arrive late are in them.
+        public var lagInSeconds: Int
+        public var maxWindowInSeconds: Int
+        public var pollIntervalInSeconds: Int
+        /// The console's limit per query; a window that reaches it is halved and queried again.
+        public var maxEvents: Int
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case tag
@@ -91,6 +105,11 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
         case siteIDs = "site_ids"
         case accountIDs = "account_ids"
         case historicalPollDatetime = "historical_poll_datetime"
+        case query
+        case queryLagInSeconds = "query_lag_in_seconds"
+        case maxWindowInSeconds = "max_window_in_seconds"
+        case queryPollIntervalInSeconds = "query_poll_interval_in_seconds"
+        case maxEventsPerQuery = "max_events_per_query"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -105,6 +124,13 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
         self.historicalPollDatetime =
             settings.historicalPollDatetime(.historicalPollDatetime, now: now)
             ?? UTCTimestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch - 86_400_000_000)
+        self.deepVisibility = DeepVisibility(
+            query: settings.string(.query, default: "EventType IS NOT EMPTY") ?? "EventType IS NOT EMPTY",
+            lagInSeconds: settings.int(.queryLagInSeconds, default: 300, range: 0...86_400) ?? 300,
+            maxWindowInSeconds: settings.int(.maxWindowInSeconds, default: 3_600, range: 1...2_592_000) ?? 3_600,
+            pollIntervalInSeconds: settings.int(.queryPollIntervalInSeconds, default: 2, range: 0...60) ?? 2,
+            maxEvents: settings.int(.maxEventsPerQuery, default: 20_000, range: 1...100_000) ?? 20_000
+        )
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,

@@ -1,0 +1,259 @@
+import Foundation
+import Logging
+import NIOCore
+import TrawlCore
+
+/// Collects SentinelOne Deep Visibility events: the configured query over consecutive time windows
+/// `[from, to)` that never overlap and leave no gap (each starts where the last ended), each ending
+/// `query_lag_in_seconds` before now so late events have arrived, at most `max_window_in_seconds` long.
+///
+/// Per window: `POST /dv/init-query`, poll `/dv/query-status` until finished, page `/dv/events` by cursor.
+/// The position (the window, and how many of its events were delivered) is saved after each page was
+/// accepted by every output; a window cut short is queried again and its delivered events skipped. A stop
+/// while a query runs cancels it (`/dv/cancel-query`), so the console does not keep working for nothing.
+public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
+    public struct State: Codable, Sendable, Equatable {
+        /// Where the next window starts.
+        public var from: String
+        /// The window in progress: its end, and how many of its events were delivered.
+        public var to: String?
+        public var delivered: Int
+
+        enum CodingKeys: String, CodingKey {
+            case from
+            case to
+            case delivered
+        }
+    }
+
+    public static let content = SentinelOneContentType(
+        service: "deep_visibility",
+        path: "/dv/events",
+        messageClass: "sentinelone_deep_visibility",
+        defaultTag: "edr.sentinelone.deep_visibility",
+        permission: "Deep Visibility View (a Complete or STAR licence)"
+    )
+
+    public let name: String
+    public let settings: SentinelOneServiceSettings
+    public let console: SentinelOneConsole
+    public let persistence: ServicePersistence<State>
+
+    public init(
+        name: String,
+        settings: SentinelOneServiceSettings,
+        console: SentinelOneConsole,
+        persistence: ServicePersistence<State>
+    ) {
+        self.name = name
+        self.settings = settings
+        self.console = console
+        self.persistence = persistence
+    }
+
+    public var content: SentinelOneContentType { Self.content }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        var statistics = PullCycleStatistics()
+        var state =
+            try self.persistence.load()
+            ?? State(from: self.settings.historicalPollDatetime.sentinelOneText, to: nil, delivered: 0)
+        let latest = UTCTimestamp(
+            microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
+                - Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000
+        )
+        while !context.isShuttingDown {
+            guard let start = parseUTCDatetime(state.from) else {
+                throw TrawlError(
+                    .stateUnreadable,
+                    "the saved Deep Visibility window start \(state.from) is not a date",
+                    location: self.name
+                )
+            }
+            let to: String
+            if let pending = state.to {
+                to = pending
+            } else {
+                let end = min(
+                    latest,
+                    UTCTimestamp(
+                        microsecondsSinceEpoch: start.microsecondsSinceEpoch
+                            + Int64(self.settings.deepVisibility.maxWindowInSeconds) * 1_000_000
+                    )
+                )
+                guard start < end else { break }
+                to = end.sentinelOneText
+            }
+            let outcome = try await self.collect(
+                window: state.from,
+                to,
+                state: &state,
+                statistics: &statistics,
+                context: context
+            )
+            if context.isShuttingDown { return statistics }
+            if case .split(let middle) = outcome {
+                state = State(from: state.from, to: middle, delivered: 0)
+                continue
+            }
+            state = State(from: to, to: nil, delivered: 0)
+            try self.persistence.save(state)
+        }
+        statistics.upToDate = !context.isShuttingDown
+        if statistics.upToDate {
+            context.logger.info("Deep Visibility is up to date: events before \(state.from) collected")
+        }
+        return statistics
+    }
+
+    enum WindowOutcome {
+        case done
+        /// The window holds more events than one query returns: query `[from, middle)` first.
+        case split(middle: String)
+    }
+
+    /// Runs the query over `[from, to)` and delivers its events, skipping those delivered before.
+    private func collect(
+        window from: String,
+        _ to: String,
+        state: inout State,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws -> WindowOutcome {
+        let logger = context.logger
+        let body: [String: Any] = [
+            "query": self.settings.deepVisibility.query, "fromDate": from, "toDate": to,
+            "limit": self.settings.deepVisibility.maxEvents,
+        ]
+        statistics.requests += 1
+        let started = try await self.console.post(
+            "/dv/init-query",
+            json: Array(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])),
+            logger: logger
+        )
+        guard
+            let object = try? JSONSerialization.jsonObject(with: Data(started.readableBytesView)) as? [String: Any],
+            let queryID = (object["data"] as? [String: Any])?["queryId"] as? String
+        else {
+            throw TrawlError(
+                .sentinelOneAnswerUnreadable,
+                "/dv/init-query answered no queryId: \(String(buffer: started).prefix(200))",
+                location: self.console.configuration.url
+            )
+        }
+        logger.info("Deep Visibility query \(queryID) started for [\(from), \(to))")
+        do {
+            try await self.waitUntilFinished(queryID, statistics: &statistics, context: context)
+            if context.isShuttingDown {
+                try await self.cancel(queryID, logger: logger)
+                return .done
+            }
+            let skip = state.to == to ? state.delivered : 0
+            var index = 0
+            var cursor: String?
+            repeat {
+                var query = [("queryId", queryID), ("limit", "\(self.settings.pageSize)")]
+                if let cursor { query.append(("cursor", cursor)) }
+                statistics.requests += 1
+                let answer = try await self.console.get("/dv/events", query: query, logger: logger)
+                let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)/dv/events")
+                if cursor == nil, skip == 0, let total = page.totalItems,
+                    total >= self.settings.deepVisibility.maxEvents,
+                    let middle = Self.middle(from, to)
+                {
+                    logger.warning(
+                        "Deep Visibility window [\(from), \(to)) reached the \(self.settings.deepVisibility.maxEvents) events one query returns: querying its halves"
+                    )
+                    try await self.cancel(queryID, logger: logger)
+                    return .split(middle: middle)
+                }
+                statistics.received += page.records.count
+                var events: [Event] = []
+                for record in page.records {
+                    index += 1
+                    if index <= skip {
+                        statistics.duplicatesFilteredOut += 1
+                        continue
+                    }
+                    events.append(
+                        Event(
+                            tag: self.tag,
+                            body: record.withMessageClass(Self.content.messageClass),
+                            metadata: EventMetadata(
+                                source: self.name,
+                                unit: "deep_visibility \(from)/\(to)",
+                                offset: Int64(index - 1),
+                                pullingID: context.pullingID
+                            )
+                        )
+                    )
+                }
+                if !events.isEmpty {
+                    try await self.deliver(events, unit: "\(self.name) [\(from), \(to))@\(index)", context: context)
+                    statistics.sent += events.count
+                    state = State(from: from, to: to, delivered: index)
+                    try self.persistence.save(state)
+                }
+                cursor = page.nextCursor
+                if context.isShuttingDown { return .done }
+            } while cursor != nil
+            return .done
+        } catch is CancellationError {
+            try? await self.cancel(queryID, logger: logger)
+            throw CancellationError()
+        }
+    }
+
+    /// The instant halfway between `from` and `to`, or nil when they are less than a second apart.
+    static func middle(_ from: String, _ to: String) -> String? {
+        guard let start = parseUTCDatetime(from), let end = parseUTCDatetime(to),
+            end.microsecondsSinceEpoch - start.microsecondsSinceEpoch >= 2_000_000
+        else { return nil }
+        return UTCTimestamp(
+            microsecondsSinceEpoch: start.microsecondsSinceEpoch
+                + (end.microsecondsSinceEpoch - start.microsecondsSinceEpoch) / 2
+        ).sentinelOneText
+    }
+
+    private func waitUntilFinished(
+        _ queryID: String,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws {
+        while !context.isShuttingDown {
+            statistics.requests += 1
+            let answer = try await self.console.get(
+                "/dv/query-status",
+                query: [("queryId", queryID)],
+                logger: context.logger
+            )
+            let data =
+                (try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any])?["data"]
+                as? [String: Any]
+            let progress = data?["progressStatus"] as? Int ?? 0
+            let status = data?["responseState"] as? String ?? ""
+            if status == "FAILED" || status == "CANCELLED" || status == "TIMED_OUT" {
+                throw TrawlError(
+                    .sentinelOneBadRequest,
+                    "Deep Visibility query \(queryID) ended \(status): \(data?["responseError"] as? String ?? "no reason given")",
+                    location: self.console.configuration.url,
+                    fix:
+                        "Check the service's query (the console's Deep Visibility query language) and the window's size."
+                )
+            }
+            if progress >= 100 || status == "FINISHED" { return }
+            try await Task.sleep(for: .seconds(self.settings.deepVisibility.pollIntervalInSeconds))
+        }
+    }
+
+    private func cancel(_ queryID: String, logger: Logger) async throws {
+        _ = try await self.console.post(
+            "/dv/cancel-query",
+            json: Array("{\"queryId\":\"\(queryID)\"}".utf8),
+            logger: logger
+        )
+        logger.info(
+            "Deep Visibility query \(queryID) cancelled: Trawl is stopping; its window is queried again next time"
+        )
+    }
+}
