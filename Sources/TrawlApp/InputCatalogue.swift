@@ -172,6 +172,7 @@ public enum InputCatalogue {
     public static let sentinelOne = InputType(
         name: "sentinelone",
         services: SentinelOneContentType.listed.map(\.service) + [SentinelOneDeepVisibilitySource.content.service]
+            + SentinelOneThreatChildSource.contents.map(\.service)
     ) { input, diagnostics in
         let credentials = SettingsDecoding.decode(
             SentinelOneCredentials.self,
@@ -204,12 +205,27 @@ public enum InputCatalogue {
             else { continue }
             let name = "\(input.name)/\(service.name)"
             let content = SentinelOneContentType.listed.first { $0.service == service.name }
+            let child = SentinelOneThreatChildSource.contents.first { $0.service == service.name }
             planned.append(
                 InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
                     let console = SentinelOneConsole(
                         configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
                         gate: gate
                     )
+                    if let child {
+                        return SentinelOneThreatChildSource(
+                            name: name,
+                            content: child,
+                            settings: settings,
+                            console: console,
+                            persistence: ServicePersistence(
+                                store: store,
+                                key: key,
+                                service: settings.common,
+                                logger: logger
+                            )
+                        )
+                    }
                     guard let content else {
                         return SentinelOneDeepVisibilitySource(
                             name: name,

@@ -39,10 +39,17 @@ public final class SentinelOneSimulator: Sendable {
         try await self.control("/_sim/add-dv", ["count": count])
     }
 
-    /// Bumps `updatedAt` (and a field) of the records with `ids`; returns them.
+    /// Bumps `updatedAt` (and a field) of the records with `ids`; for threats, `addChildren` also gives
+    /// each one more event and note. Returns the records.
     @discardableResult
-    public func update(_ type: String, ids: [String]) async throws -> [[String: Any]] {
-        try await self.control("/_sim/update", ["type": type, "ids": ids])
+    public func update(_ type: String, ids: [String], addChildren: Bool = false) async throws -> [[String: Any]] {
+        try await self.control("/_sim/update", ["type": type, "ids": ids, "add_children": addChildren])
+    }
+
+    /// The events (`threat-events`) or notes (`threat-notes`) of every threat, by threat id.
+    public func threatChildren(_ kind: String) async throws -> [String: [[String: Any]]] {
+        let answer = try await self.request("GET", "/_sim/data?type=\(kind)", body: nil)
+        return (answer["data"] as? [String: [[String: Any]]]) ?? [:]
     }
 
     /// Makes the next `count` API requests (whose path starts with `path`) answer `status`, with

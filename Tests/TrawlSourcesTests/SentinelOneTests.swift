@@ -124,6 +124,28 @@ struct SentinelOneHarness {
         )
     }
 
+    /// A fresh `threat_events` or `threat_notes` source, as after a restart.
+    func threatChildren(_ service: String) throws -> SentinelOneThreatChildSource {
+        SentinelOneThreatChildSource(
+            name: "s1/\(service)",
+            content: try #require(SentinelOneThreatChildSource.contents.first { $0.service == service }),
+            settings: try SettingsFixture.valid(
+                SentinelOneServiceSettings.self,
+                yaml: "{page_size: 4, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}"
+            ),
+            console: SentinelOneConsole(
+                configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
+                gate: self.gate
+            ),
+            persistence: ServicePersistence(
+                store: try FileStateStore(directory: "\(self.directory.path)/state"),
+                key: StateKey(collectorID: "c", input: "1", service: service),
+                resetPersistenceAuth: "",
+                logger: self.log.logger
+            )
+        )
+    }
+
     /// A fresh Deep Visibility source, as after a restart.
     func deepVisibility(extra: String = "") throws -> SentinelOneDeepVisibilitySource {
         let settings = try SettingsFixture.valid(
@@ -228,6 +250,48 @@ struct SentinelOneHarness {
         var edge = "2026-10-31T00:00:00.000000Z"
         while let next = finished[edge] { edge = next }
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
+    }
+}
+
+@Suite struct SentinelOneThreatChildTests {
+    /// The events and notes of threats created or updated since the last run arrive once each, with their
+    /// threat's id, across a crash and while threats gain new events and notes; threats without events (404)
+    /// are no error.
+    @Test(arguments: [
+        ("threat_events", "threat-events", "sentinelone_threat_events"),
+        ("threat_notes", "threat-notes", "sentinelone_threat_notes"),
+    ])
+    func childrenOfNewAndUpdatedThreatsArriveOnceEach(service: String, kind: String, messageClass: String) async throws
+    {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        try await simulator.add("threats", count: 14)
+        let delivered = DeliveredEvents()
+        await #expect(throws: AcknowledgementRejected.self) {
+            _ = try await harness.pull(try harness.threatChildren(service), into: delivered, crashAfter: 3)
+        }
+        _ = try await harness.pull(try harness.threatChildren(service), into: delivered)
+        let threats = try await simulator.records("threats").compactMap { $0["id"] as? String }
+        try await simulator.update("threats", ids: Array(threats.shuffled().prefix(5)), addChildren: true)
+        try await simulator.add("threats", count: 4)
+        let statistics = try await harness.pull(try harness.threatChildren(service), into: delivered)
+        #expect(statistics.upToDate)
+        let repeats = delivered.repeats
+        _ = try await harness.pull(try harness.threatChildren(service), into: delivered)
+        #expect(delivered.repeats == repeats, "nothing is sent again once up to date")
+
+        let console = try await simulator.threatChildren(kind)
+        let expected = Set(
+            console.flatMap { threat, children in children.map { "\(threat) \($0["id"] as? String ?? "")" } }
+        )
+        let got = try delivered.all.map { event -> String in
+            let record = try JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any]
+            #expect(record?["msg_class"] as? String == messageClass)
+            return "\(record?["threatId"] as? String ?? "") \(record?["id"] as? String ?? "")"
+        }
+        #expect(got.count == expected.count && Set(got) == expected)
+        #expect(delivered.all.allSatisfy { $0.tag == "edr.sentinelone.\(service)" })
     }
 }
 

@@ -1,3 +1,5 @@
+import Logging
+import NIOCore
 import TrawlCore
 
 /// What the SentinelOne services share: a console whose connection pool lives as long as the service runs,
@@ -15,6 +17,42 @@ extension SentinelOneConsoleSource {
     /// Runs the service's cycles, then closes the console's connections.
     public func withResources(_ body: () async throws -> Void) async throws {
         try await closing(self.console.shutdown, after: body)
+    }
+
+    /// One page of the records of `path` created or updated since `window`'s watermark, oldest first.
+    func updatedPage(
+        _ path: String,
+        since window: SentinelOneListSource.State,
+        cursor: String?,
+        statistics: inout PullCycleStatistics,
+        logger: Logger
+    ) async throws -> SentinelOnePage {
+        var query = [
+            ("limit", "\(self.settings.pageSize)"), ("sortBy", "updatedAt"), ("sortOrder", "asc"),
+            ("updatedAt__gte", window.watermark),
+        ]
+        if !self.settings.siteIDs.isEmpty { query.append(("siteIds", self.settings.siteIDs.joined(separator: ","))) }
+        if !self.settings.accountIDs.isEmpty {
+            query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))
+        }
+        if let cursor { query.append(("cursor", cursor)) }
+        statistics.requests += 1
+        let answer = try await self.console.get(path, query: query, logger: logger)
+        return try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
+    }
+
+    /// A listed record's `id` and `updatedAt`.
+    ///
+    /// - Throws: ApiError 446 when it lacks either.
+    func stamp(of record: SentinelOnePage.Record, from path: String) throws -> (id: String, updated: String) {
+        guard let id = record.field("id"), let updated = record.field("updatedAt") else {
+            throw TrawlError(
+                .sentinelOneAnswerUnreadable,
+                "a record of \(path) has no id or updatedAt: \(String(buffer: record.bytes).prefix(200))",
+                location: self.console.configuration.url
+            )
+        }
+        return (id, updated)
     }
 
     /// Publishes `events` and waits until every output accepted them, so the caller may then save its

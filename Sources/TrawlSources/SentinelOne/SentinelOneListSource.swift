@@ -22,6 +22,15 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             case watermark
             case boundaryIDs = "boundary_ids"
         }
+
+        /// Moves the window past a record delivered: a newer `updatedAt` starts a new boundary.
+        mutating func advance(past id: String, updatedAt: String) {
+            if updatedAt > self.watermark {
+                self = State(watermark: updatedAt, boundaryIDs: [id])
+            } else if updatedAt == self.watermark {
+                self.boundaryIDs.append(id)
+            }
+        }
     }
 
     /// `<input>/<service>`, the events' source.
@@ -54,41 +63,24 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         var cursor: String?
         repeat {
             if context.isShuttingDown { return statistics }
-            var query = [
-                ("limit", "\(self.settings.pageSize)"), ("sortBy", "updatedAt"), ("sortOrder", "asc"),
-                ("updatedAt__gte", state.watermark),
-            ]
-            if !self.settings.siteIDs.isEmpty {
-                query.append(("siteIds", self.settings.siteIDs.joined(separator: ",")))
-            }
-            if !self.settings.accountIDs.isEmpty {
-                query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))
-            }
-            if let cursor { query.append(("cursor", cursor)) }
-            statistics.requests += 1
-            let answer = try await self.console.get(self.content.path, query: query, logger: context.logger)
-            let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(self.content.path)")
+            let page = try await self.updatedPage(
+                self.content.path,
+                since: state,
+                cursor: cursor,
+                statistics: &statistics,
+                logger: context.logger
+            )
             statistics.received += page.records.count
             let boundary = Set(state.boundaryIDs)
             var next = state
             var events: [Event] = []
             for record in page.records {
-                guard let id = record.field("id"), let updated = record.field("updatedAt") else {
-                    throw TrawlError(
-                        .sentinelOneAnswerUnreadable,
-                        "a record of \(self.content.path) has no id or updatedAt: \(String(buffer: record.bytes).prefix(200))",
-                        location: self.console.configuration.url
-                    )
-                }
+                let (id, updated) = try self.stamp(of: record, from: self.content.path)
                 if updated == state.watermark, boundary.contains(id) {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
-                if updated > next.watermark {
-                    next = State(watermark: updated, boundaryIDs: [id])
-                } else if updated == next.watermark {
-                    next.boundaryIDs.append(id)
-                }
+                next.advance(past: id, updatedAt: updated)
                 events.append(
                     Event(
                         tag: self.tag,

@@ -19,7 +19,8 @@ Tokens: "admin-token" (Admin), "viewer-token" (Viewer); anything else is 401.
 Control (no token), for the tests:
   POST /_sim/add {"type": t, "count": n} or {"type": t, "records": [...]}  -> the records added
   POST /_sim/add-dv {"count": n}               Deep Visibility events, stamped now
-  POST /_sim/update {"type": t, "ids": [...]}   bumps updatedAt (and a field) of those records
+  POST /_sim/update {"type": t, "ids": [...], "add_children": b}   bumps updatedAt (and a field) of those
+                                               records; for threats, optionally adds an event and a note
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
                    "detail": text, "body": raw body instead of the error envelope}
   GET  /_sim/data?type=t   every record of a type, as the API shows them
@@ -116,7 +117,7 @@ def add(kind, records=None, count=0):
     return added
 
 
-def update(kind, chosen):
+def update(kind, chosen, add_children=False):
     touched = []
     for record in data[kind]:
         if record["id"] in chosen:
@@ -125,6 +126,12 @@ def update(kind, chosen):
             if kind == "threats":
                 record["threatInfo"]["updatedAt"] = stamp
                 record["threatInfo"]["mitigationStatus"] = rng.choice(["mitigated", "marked_as_benign"])
+                if add_children:
+                    threat_events.setdefault(record["id"], []).append(
+                        {"id": str(next(ids)), "threatId": record["id"], "eventType": "File Modification",
+                         "createdAt": now()})
+                    threat_notes.setdefault(record["id"], []).append(
+                        {"id": str(next(ids)), "text": "analyst note", "createdAt": now()})
             else:
                 record["revision"] = record.get("revision", 0) + 1
             touched.append(record)
@@ -272,7 +279,7 @@ class Handler(BaseHTTPRequestHandler):
             dv_events.extend(events)
             return self.reply(200, {"data": events})
         if path == "/_sim/update":
-            return self.reply(200, {"data": update(body["type"], set(body["ids"]))})
+            return self.reply(200, {"data": update(body["type"], set(body["ids"]), body.get("add_children", False))})
         if path == "/_sim/fault":
             faults.append(dict(body))
             return self.reply(200, {})

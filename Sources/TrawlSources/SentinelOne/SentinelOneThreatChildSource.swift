@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import NIOCore
+import TrawlCore
+
+/// Collects what hangs off each threat (its events, or its notes) for the threats created or updated since
+/// the last run: the threats are followed like the `threats` service (an `updatedAt` watermark with the
+/// boundary's ids), and for each the child list is read oldest first, skipping the children delivered
+/// before (their count per threat is kept). 404 for a threat's events means it has none. Each child gets
+/// its threat's id as `threatId` when it does not carry it.
+///
+/// The position is saved after each threat's children were accepted by every output, so a crash repeats at
+/// most the children of the threat in hand.
+public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
+    public struct State: Codable, Sendable, Equatable {
+        public var threats: SentinelOneListSource.State
+        /// Children delivered per threat id.
+        public var delivered: [String: Int]
+    }
+
+    /// `threat_events` and `threat_notes`.
+    public static let contents: [SentinelOneContentType] = [
+        .init(
+            service: "threat_events",
+            path: "/threats/{id}/explore/events",
+            messageClass: "sentinelone_threat_events",
+            defaultTag: "edr.sentinelone.threat_events",
+            permission: "Threats View and Deep Visibility View"
+        ),
+        .init(
+            service: "threat_notes",
+            path: "/threats/{id}/notes",
+            messageClass: "sentinelone_threat_notes",
+            defaultTag: "edr.sentinelone.threat_notes",
+            permission: "Threats View"
+        ),
+    ]
+
+    public let name: String
+    public let content: SentinelOneContentType
+    public let settings: SentinelOneServiceSettings
+    public let console: SentinelOneConsole
+    public let persistence: ServicePersistence<State>
+
+    public init(
+        name: String,
+        content: SentinelOneContentType,
+        settings: SentinelOneServiceSettings,
+        console: SentinelOneConsole,
+        persistence: ServicePersistence<State>
+    ) {
+        self.name = name
+        self.content = content
+        self.settings = settings
+        self.console = console
+        self.persistence = persistence
+    }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        var statistics = PullCycleStatistics()
+        var state =
+            try self.persistence.load()
+            ?? State(
+                threats: .init(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: []),
+                delivered: [:]
+            )
+        var cursor: String?
+        repeat {
+            if context.isShuttingDown { return statistics }
+            let page = try await self.updatedPage(
+                "/threats",
+                since: state.threats,
+                cursor: cursor,
+                statistics: &statistics,
+                logger: context.logger
+            )
+            var next = state.threats
+            for threat in page.records {
+                let (id, updated) = try self.stamp(of: threat, from: "/threats")
+                next.advance(past: id, updatedAt: updated)
+                let total = try await self.collect(
+                    threat: id,
+                    skipping: state.delivered[id] ?? 0,
+                    statistics: &statistics,
+                    context: context
+                )
+                if total != state.delivered[id] ?? 0 {
+                    state.delivered[id] = total
+                    try self.persistence.save(state)
+                }
+                if context.isShuttingDown { return statistics }
+            }
+            if next != state.threats {
+                next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
+                state.threats = next
+                try self.persistence.save(state)
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        statistics.upToDate = true
+        return statistics
+    }
+
+    /// Delivers the children of `threat` past the first `skip`; returns how many it has.
+    private func collect(
+        threat: String,
+        skipping skip: Int,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws -> Int {
+        let path = self.content.path.replacingOccurrences(of: "{id}", with: threat)
+        var index = 0
+        var cursor: String?
+        var events: [Event] = []
+        repeat {
+            var query = [("limit", "\(self.settings.pageSize)"), ("sortBy", "createdAt"), ("sortOrder", "asc")]
+            if let cursor { query.append(("cursor", cursor)) }
+            statistics.requests += 1
+            let answer: ByteBuffer
+            do {
+                answer = try await self.console.get(path, query: query, logger: context.logger)
+            } catch let error as TrawlError where error.code == .sentinelOneNotFound {
+                return index
+            }
+            let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
+            statistics.received += page.records.count
+            for record in page.records {
+                index += 1
+                if index <= skip {
+                    statistics.duplicatesFilteredOut += 1
+                    continue
+                }
+                events.append(
+                    Event(
+                        tag: self.tag,
+                        body: record.withMessageClass(
+                            self.content.messageClass,
+                            extra: record.field("threatId") == nil ? "\"threatId\":\"\(threat)\"" : nil
+                        ),
+                        metadata: EventMetadata(
+                            source: self.name,
+                            unit: "\(self.content.service) \(threat)",
+                            offset: Int64(index - 1),
+                            pullingID: context.pullingID
+                        )
+                    )
+                )
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        if !events.isEmpty {
+            try await self.deliver(events, unit: "\(self.name) threat \(threat)", context: context)
+            statistics.sent += events.count
+        }
+        return index
+    }
+}
