@@ -172,7 +172,7 @@ public enum InputCatalogue {
     public static let sentinelOne = InputType(
         name: "sentinelone",
         services: SentinelOneContentType.listed.map(\.service) + [SentinelOneDeepVisibilitySource.content.service]
-            + SentinelOneThreatChildSource.contents.map(\.service)
+            + SentinelOneThreatChildSource.contents.map(\.service) + ["vulnerabilities"]
     ) { input, diagnostics in
         let credentials = SettingsDecoding.decode(
             SentinelOneCredentials.self,
@@ -204,7 +204,11 @@ public enum InputCatalogue {
                 let credentials
             else { continue }
             let name = "\(input.name)/\(service.name)"
-            let content = SentinelOneContentType.listed.first { $0.service == service.name }
+            let content =
+                service.name == "vulnerabilities"
+                ? (settings.vulnerabilitiesSource == "risks"
+                    ? SentinelOneContentType.applicationRisks : SentinelOneContentType.installedApplications)
+                : SentinelOneContentType.listed.first { $0.service == service.name }
             let child = SentinelOneThreatChildSource.contents.first { $0.service == service.name }
             planned.append(
                 InputType.PlannedService(input, service, every: settings.common) { store, key, logger in

@@ -97,11 +97,10 @@ struct SentinelOneHarness {
     /// A fresh source for `service`, as after a restart: only the state store carries over.
     func source(
         _ service: String,
+        content: SentinelOneContentType? = nil,
         token: String = SentinelOneSimulator.viewerToken,
         extra: String = ""
-    ) throws
-        -> SentinelOneListSource
-    {
+    ) throws -> SentinelOneListSource {
         let settings = try SettingsFixture.valid(
             SentinelOneServiceSettings.self,
             yaml: "{page_size: 7, historical_poll_datetime: \"2026-10-31T00:00:00Z\"\(extra)}"
@@ -109,7 +108,7 @@ struct SentinelOneHarness {
         let store = try FileStateStore(directory: "\(self.directory.path)/state")
         return SentinelOneListSource(
             name: "s1/\(service)",
-            content: try #require(SentinelOneContentType.listed.first { $0.service == service }),
+            content: try content ?? #require(SentinelOneContentType.listed.first { $0.service == service }),
             settings: settings,
             console: SentinelOneConsole(
                 configuration: .init(url: self.simulator.url + "/", token: token),
@@ -250,6 +249,37 @@ struct SentinelOneHarness {
         var edge = "2026-10-31T00:00:00.000000Z"
         while let next = finished[edge] { edge = next }
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
+    }
+}
+
+@Suite struct SentinelOneVulnerabilityTests {
+    /// Installed applications arrive each with its CVEs; on newer consoles the risks endpoint is read.
+    @Test func applicationsCarryTheirCVEsAndRisksAreListed() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.add("applications", count: 9)
+        try await harness.simulator.add("risks", count: 5)
+        let applications = DeliveredEvents()
+        _ = try await harness.pull(
+            try harness.source("vulnerabilities", content: .installedApplications),
+            into: applications
+        )
+        let cves = try await harness.simulator.threatChildren("cves")
+        #expect(applications.all.count == 9)
+        for event in applications.all {
+            let record = try JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any]
+            let id = record?["id"] as? String ?? ""
+            let delivered = (record?["cves"] as? [[String: Any]] ?? []).compactMap { $0["cveId"] as? String }
+            #expect(
+                delivered.sorted() == (cves[id] ?? []).compactMap { $0["cveId"] as? String }.sorted(),
+                "application \(id)"
+            )
+            #expect(record?["msg_class"] as? String == "sentinelone_vulnerabilities")
+            #expect(event.tag == "edr.sentinelone.vulnerabilities")
+        }
+        let risks = DeliveredEvents()
+        _ = try await harness.pull(try harness.source("vulnerabilities", content: .applicationRisks), into: risks)
+        #expect(risks.all.count == 5)
     }
 }
 

@@ -28,7 +28,7 @@ public enum SentinelOneConnectionCheck {
     /// Asks the console for one record of each content type.
     public static func run(
         console: SentinelOneConsole,
-        contents: [SentinelOneContentType] = SentinelOneContentType.listed,
+        contents: [SentinelOneContentType] = SentinelOneContentType.listed + [.installedApplications],
         logger: Logger
     ) async -> [Result] {
         var results: [Result] = []

@@ -11,6 +11,33 @@ public struct SentinelOneContentType: Sendable, Equatable {
     public var permission: String
     /// Its records get the native-alert `alert` object (threats).
     public var mapsAlerts = false
+    /// A list read per record and added to it as `field` (the CVEs of an installed application); `{id}` in
+    /// the path is the record's id.
+    public var enrichment: (path: String, field: String)?
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.service == rhs.service && lhs.path == rhs.path && lhs.messageClass == rhs.messageClass
+            && lhs.defaultTag == rhs.defaultTag && lhs.enrichment?.path == rhs.enrichment?.path
+    }
+
+    /// `vulnerabilities` as older consoles serve it: installed applications, each with its CVEs.
+    public static let installedApplications = SentinelOneContentType(
+        service: "vulnerabilities",
+        path: "/installed-applications",
+        messageClass: "sentinelone_vulnerabilities",
+        defaultTag: "edr.sentinelone.vulnerabilities",
+        permission: "Applications View",
+        enrichment: ("/private/installed-applications/{id}/cves", "cves")
+    )
+
+    /// `vulnerabilities` on consoles with application management: its risks endpoint.
+    public static let applicationRisks = SentinelOneContentType(
+        service: "vulnerabilities",
+        path: "/application-management/risks",
+        messageClass: "sentinelone_vulnerabilities",
+        defaultTag: "edr.sentinelone.vulnerabilities",
+        permission: "Application Management View"
+    )
 
     /// The content types read by listing one endpoint incrementally on `updatedAt`.
     public static let listed: [SentinelOneContentType] = [

@@ -81,13 +81,19 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
                     continue
                 }
                 next.advance(past: id, updatedAt: updated)
+                var extra = self.content.mapsAlerts ? SentinelOneThreatAlert.member(for: record.bytes) : nil
+                if let enrichment = self.content.enrichment {
+                    extra = try await self.enrichment(
+                        enrichment,
+                        of: id,
+                        statistics: &statistics,
+                        logger: context.logger
+                    )
+                }
                 events.append(
                     Event(
                         tag: self.tag,
-                        body: record.withMessageClass(
-                            self.content.messageClass,
-                            extra: self.content.mapsAlerts ? SentinelOneThreatAlert.member(for: record.bytes) : nil
-                        ),
+                        body: record.withMessageClass(self.content.messageClass, extra: extra),
                         metadata: EventMetadata(
                             source: self.name,
                             unit: "\(self.content.service) \(id)@\(updated)",
@@ -111,6 +117,36 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         statistics.upToDate = true
         context.logger.info("\(self.content.service) are up to date: last updatedAt \(state.watermark)")
         return statistics
+    }
+}
+
+extension SentinelOneListSource {
+    /// `"<field>":[...]`: every record of the enrichment's list for record `id`, as the console wrote them
+    /// (an empty list when the console answers 404).
+    func enrichment(
+        _ enrichment: (path: String, field: String),
+        of id: String,
+        statistics: inout PullCycleStatistics,
+        logger: Logger
+    ) async throws -> String {
+        let path = enrichment.path.replacingOccurrences(of: "{id}", with: id)
+        var items: [String] = []
+        var cursor: String?
+        repeat {
+            var query = [("limit", "1000")]
+            if let cursor { query.append(("cursor", cursor)) }
+            statistics.requests += 1
+            let answer: ByteBuffer
+            do {
+                answer = try await self.console.get(path, query: query, logger: logger)
+            } catch let error as TrawlError where error.code == .sentinelOneNotFound {
+                break
+            }
+            let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
+            items += page.records.map { String(buffer: $0.bytes) }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return "\"\(enrichment.field)\":[\(items.joined(separator: ","))]"
     }
 }
 

@@ -85,6 +85,9 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
     public var historicalPollDatetime: UTCTimestamp
     /// The `deep_visibility` service's query and windows (ignored by the other services).
     public var deepVisibility: DeepVisibility
+    /// Where `vulnerabilities` come from: `installed_applications` (each with its CVEs) or `risks` (the
+    /// application-management endpoint of newer consoles).
+    public var vulnerabilitiesSource: String
     public var common: CommonServiceSettings
 
     /// How the `deep_visibility` service queries.
@@ -110,6 +113,7 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
         case maxWindowInSeconds = "max_window_in_seconds"
         case queryPollIntervalInSeconds = "query_poll_interval_in_seconds"
         case maxEventsPerQuery = "max_events_per_query"
+        case vulnerabilitiesSource = "vulnerabilities_source"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -131,6 +135,12 @@ public struct SentinelOneServiceSettings: Decodable, Sendable {
             pollIntervalInSeconds: settings.int(.queryPollIntervalInSeconds, default: 2, range: 0...60) ?? 2,
             maxEvents: settings.int(.maxEventsPerQuery, default: 20_000, range: 1...100_000) ?? 20_000
         )
+        self.vulnerabilitiesSource =
+            settings.string(
+                .vulnerabilitiesSource,
+                default: "installed_applications",
+                allowed: ["installed_applications", "risks"]
+            ) ?? "installed_applications"
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,

@@ -165,7 +165,8 @@ def page(records, query):
     limit = int(query.get("limit", ["10"])[0])
     if not 1 <= limit <= 1000:
         return 400, {"errors": [{"code": 4000010, "detail": "limit must be between 1 and 1000", "title": "Validation Error"}]}
-    key = lambda record: (str(record.get(sort_by, "")), int(record["id"]))
+    # Numeric ids compare as numbers (shorter first), others (CVE ids) as text.
+    key = lambda record: (str(record.get(sort_by, "")), len(str(record["id"])), str(record["id"]))
     ordered = sorted((r for r in records if matches(r, query)), key=key, reverse=descending)
     if "cursor" in query:
         try:
