@@ -36,6 +36,12 @@ public struct PullContext: Sendable {
 
     /// True once Trawl was asked to stop: finish the unit in hand, start no new one.
     public var isShuttingDown: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+
+    /// Waits `duration`, or less when Trawl is asked to stop meanwhile (then ``isShuttingDown`` is true):
+    /// a source polling a remote job does not hold up a stop for its poll interval.
+    public func pause(for duration: Duration) async {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    }
 }
 
 /// Runs a ``PullingSource`` every `period`, logging each cycle's statistics, until graceful shutdown (or,

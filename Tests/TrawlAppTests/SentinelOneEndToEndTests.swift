@@ -100,6 +100,64 @@ import TrawlTesting
         print("SentinelOne crash test: \(kills) SIGKILLs, \(delivered.count) records delivered")
     }
 
+    /// SIGTERM while a Deep Visibility query runs: Trawl cancels the query on the console, saves nothing of
+    /// the window and exits 0; the next run queries the window again and delivers its events.
+    @Test func aStopWhileADeepVisibilityQueryRunsCancelsIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await SentinelOneSimulator()
+        defer { simulator.stop() }
+        let events = try await simulator.addDeepVisibilityEvents(12)
+        let configuration = Self.configuration(url: simulator.url).replacingOccurrences(
+            of: "      threats: {page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}\n",
+            with: ""
+        ).replacingOccurrences(
+            of: "agents: {page_size: 10,",
+            with: "deep_visibility: {query_poll_interval_in_seconds: 30, max_window_in_seconds: 2592000, page_size: 10,"
+        )
+        try directory.write("config.yaml", configuration)
+        let environment = ["S1_API_TOKEN": SentinelOneSimulator.viewerToken]
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "config.yaml"],
+            workingDirectory: directory.path,
+            environment: environment
+        )
+        let started = await eventually(timeout: .seconds(30)) {
+            (try? await simulator.requests().contains { ($0["path"] as? String)?.hasSuffix("/dv/query-status") == true })
+                ?? false
+        }
+        #expect(started, "\(trawl.standardError)")
+        trawl.signal(SIGTERM)
+        #expect(await trawl.waitForExit(timeout: .seconds(60)) == 0, "\(trawl.standardError)")
+        let cancels = try await simulator.requests().filter {
+            ($0["path"] as? String)?.hasSuffix("/dv/cancel-query") == true
+        }
+        #expect(cancels.count == 1)
+        #expect(trawl.standardError.contains("cancelled: Trawl is stopping"))
+        #expect(try Self.delivered(directory).isEmpty)
+
+        try directory.write(
+            "config.yaml",
+            configuration.replacingOccurrences(
+                of: "query_poll_interval_in_seconds: 30",
+                with: "query_poll_interval_in_seconds: 0"
+            )
+        )
+        let rest = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--once", "--config", "config.yaml"],
+            workingDirectory: directory.path,
+            environment: environment
+        )
+        #expect(await rest.waitForExit(timeout: .seconds(120)) == 0, "\(rest.standardError)")
+        let delivered = try Self.delivered(directory)
+        #expect(
+            Set(delivered.compactMap { $0.record["id"] as? String }) == Set(events.compactMap { $0["id"] as? String })
+        )
+        #expect(delivered.count == events.count)
+    }
+
     @Test func validateNamesEveryMistakeInTheConnectorsSettings() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -425,6 +425,25 @@ struct SentinelOneHarness {
         #expect(!harness.log.messages(containing: "every request to it pauses").isEmpty)
     }
 
+    @Test func siteAndAccountFiltersReachTheConsoleAndOnlyTheirRecordsArrive() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let agents = try await harness.simulator.add("agents", count: 30)
+        let site = try #require(agents.first?["siteId"] as? String)
+        let account = try #require(agents.first?["accountId"] as? String)
+        let delivered = DeliveredEvents()
+        _ = try await harness.pull(
+            try harness.source("agents", extra: ", site_ids: [\"\(site)\"], account_ids: [\"\(account)\"]"),
+            into: delivered
+        )
+        let expected = Set(agents.filter { $0["siteId"] as? String == site }.compactMap { $0["id"] as? String })
+        let got = Set(try delivered.all.compactMap { try SentinelOneListSourceTests.json($0)["id"] as? String })
+        #expect(!expected.isEmpty && expected.count < agents.count)
+        #expect(got == expected)
+        let queries = try await harness.simulator.requests().compactMap { $0["query"] as? String }
+        #expect(queries.allSatisfy { $0.contains("siteIds=\(site)") && $0.contains("accountIds=\(account)") })
+    }
+
     @Test func aBadTokenAWrongURLAndARefusingConsoleAreClearErrors() async throws {
         let harness = try await SentinelOneHarness.make()
         defer { harness.remove() }

@@ -242,7 +242,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 )
             }
             if progress >= 100 || status == "FINISHED" { return }
-            try await Task.sleep(for: .seconds(self.settings.deepVisibility.pollIntervalInSeconds))
+            await context.pause(for: .seconds(self.settings.deepVisibility.pollIntervalInSeconds))
         }
     }
 
