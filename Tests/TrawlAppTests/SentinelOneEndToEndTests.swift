@@ -34,14 +34,39 @@ import TrawlTesting
         }
     }
 
+    /// Every service of the connector at once, in the configuration a user writes.
+    static func allServices(url: String) -> String {
+        let common = "page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\""
+        return Self.configuration(url: url).replacingOccurrences(
+            of: "      threats: {page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}\n",
+            with: """
+                      threats: {\(common)}
+                      cloud_detection_alerts: {\(common)}
+                      rogues: {\(common)}
+                      vulnerabilities: {\(common)}
+                      threat_events: {\(common)}
+                      threat_notes: {\(common)}
+                      deep_visibility: {\(common), query_poll_interval_in_seconds: 0, max_window_in_seconds: 2592000}
+
+                """
+        )
+    }
+
+    /// All eight services run while `trawl run` is SIGKILLed at random points and the console keeps adding
+    /// and updating records (threats gaining events and notes): afterwards the file output holds every
+    /// record's newest version, every Deep Visibility event and every threat's events and notes, each once.
     @Test func sigkillAtRandomPointsWhileTheConsoleChangesLosesAndDuplicatesNothing() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let simulator = try await SentinelOneSimulator()
         defer { simulator.stop() }
-        try await simulator.add("agents", count: 3_000)
-        try await simulator.add("threats", count: 1_000)
-        try directory.write("config.yaml", Self.configuration(url: simulator.url))
+        let listed = [
+            ("agents", "agents", 1_500), ("threats", "threats", 400), ("alerts", "cloud_detection_alerts", 300),
+            ("rogues", "rogues", 300), ("applications", "vulnerabilities", 300),
+        ]
+        for (type, _, count) in listed { try await simulator.add(type, count: count) }
+        let deepVisibility = try await simulator.addDeepVisibilityEvents(1_500)
+        try directory.write("config.yaml", Self.allServices(url: simulator.url))
         let environment = ["S1_API_TOKEN": SentinelOneSimulator.viewerToken]
         var generator = SystemRandomNumberGenerator()
         var kills = 0
@@ -63,24 +88,29 @@ import TrawlTesting
             if run >= 5 { #expect(status == 0, "\(trawl.standardError.suffix(2_000))") }
             #expect(!trawl.standardError.contains(SentinelOneSimulator.viewerToken), "the token was logged")
             if run < 6 {
-                for type in ["agents", "threats"] {
-                    try await simulator.add(type, count: Int.random(in: 0...40, using: &generator))
+                for (type, _, _) in listed {
+                    try await simulator.add(type, count: Int.random(in: 0...20, using: &generator))
                     let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
-                    try await simulator.update(type, ids: Array(ids.prefix(Int.random(in: 0...30, using: &generator))))
+                    try await simulator.update(
+                        type,
+                        ids: Array(ids.prefix(Int.random(in: 0...15, using: &generator))),
+                        addChildren: type == "threats"
+                    )
                 }
             }
         }
         #expect(kills >= 1)
         let delivered = try Self.delivered(directory)
-        for (type, tag) in [("agents", "edr.sentinelone.agents"), ("threats", "edr.sentinelone.threats")] {
-            let records = delivered.filter { $0.tag == tag }.map(\.record)
-            let versions = records.map { "\($0["id"] ?? "") \($0["updatedAt"] ?? "")" }
+        func records(_ service: String) -> [[String: Any]] {
+            delivered.filter { $0.tag == "edr.sentinelone.\(service)" }.map(\.record)
+        }
+        for (type, service, _) in listed {
+            let versions = records(service).map { "\($0["id"] ?? "") \($0["updatedAt"] ?? "")" }
             let repeated = Dictionary(grouping: versions, by: { $0 }).filter { $0.value.count > 1 }
-            #expect(repeated.isEmpty, "\(type): \(repeated.count) versions delivered more than once")
+            #expect(repeated.isEmpty, "\(service): \(repeated.count) versions delivered more than once")
             var newest: [String: [String: Any]] = [:]
-            for var record in records {
-                record.removeValue(forKey: "msg_class")
-                record.removeValue(forKey: "alert")
+            for var record in records(service) {
+                for added in ["msg_class", "alert", "cves"] { record.removeValue(forKey: added) }
                 let id = record["id"] as? String ?? ""
                 if let known = newest[id],
                     (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "")
@@ -90,14 +120,26 @@ import TrawlTesting
                 newest[id] = record
             }
             let console = try await simulator.records(type)
-            #expect(newest.count == console.count, "\(type): \(newest.count) delivered of \(console.count)")
+            #expect(newest.count == console.count, "\(service): \(newest.count) delivered of \(console.count)")
             let differing = console.filter { record in
                 newest[record["id"] as? String ?? ""].map { NSDictionary(dictionary: $0) }
                     != NSDictionary(dictionary: record)
             }
-            #expect(differing.isEmpty, "\(type): \(differing.count) records not delivered as the console has them")
+            #expect(differing.isEmpty, "\(service): \(differing.count) records not delivered as the console has them")
         }
-        print("SentinelOne crash test: \(kills) SIGKILLs, \(delivered.count) records delivered")
+        let events = records("deep_visibility").compactMap { $0["id"] as? String }
+        #expect(events.count == deepVisibility.count)
+        #expect(Set(events) == Set(deepVisibility.compactMap { $0["id"] as? String }))
+        for (service, kind) in [("threat_events", "threat-events"), ("threat_notes", "threat-notes")] {
+            let got = records(service).map { "\($0["threatId"] as? String ?? "") \($0["id"] as? String ?? "")" }
+            let console = try await simulator.threatChildren(kind)
+            let expected = console.flatMap { threat, children in
+                children.map { "\(threat) \($0["id"] as? String ?? "")" }
+            }
+            #expect(got.count == expected.count, "\(service): \(got.count) delivered of \(expected.count)")
+            #expect(Set(got) == Set(expected), "\(service)")
+        }
+        print("SentinelOne crash test: \(kills) SIGKILLs, \(delivered.count) records delivered by eight services")
     }
 
     /// SIGTERM while a Deep Visibility query runs: Trawl cancels the query on the console, saves nothing of
