@@ -171,8 +171,7 @@ public enum InputCatalogue {
     /// together.
     public static let sentinelOne = InputType(
         name: "sentinelone",
-        services: SentinelOneContentType.listed.map(\.service) + [SentinelOneDeepVisibilitySource.content.service]
-            + SentinelOneThreatChildSource.contents.map(\.service) + ["vulnerabilities"]
+        services: SentinelOneServices.names
     ) { input, diagnostics in
         let credentials = SettingsDecoding.decode(
             SentinelOneCredentials.self,
@@ -204,56 +203,20 @@ public enum InputCatalogue {
                 let credentials
             else { continue }
             let name = "\(input.name)/\(service.name)"
-            let content =
-                service.name == "vulnerabilities"
-                ? (settings.vulnerabilitiesSource == "risks"
-                    ? SentinelOneContentType.applicationRisks : SentinelOneContentType.installedApplications)
-                : SentinelOneContentType.listed.first { $0.service == service.name }
-            let child = SentinelOneThreatChildSource.contents.first { $0.service == service.name }
+            let serviceName = service.name
             planned.append(
                 InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
-                    let console = SentinelOneConsole(
-                        configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
-                        gate: gate
-                    )
-                    if let child {
-                        return SentinelOneThreatChildSource(
-                            name: name,
-                            content: child,
-                            settings: settings,
-                            console: console,
-                            persistence: ServicePersistence(
-                                store: store,
-                                key: key,
-                                service: settings.common,
-                                logger: logger
-                            )
-                        )
-                    }
-                    guard let content else {
-                        return SentinelOneDeepVisibilitySource(
-                            name: name,
-                            settings: settings,
-                            console: console,
-                            persistence: ServicePersistence(
-                                store: store,
-                                key: key,
-                                service: settings.common,
-                                logger: logger
-                            )
-                        )
-                    }
-                    return SentinelOneListSource(
+                    SentinelOneServices.source(
+                        for: serviceName,
                         name: name,
-                        content: content,
                         settings: settings,
-                        console: console,
-                        persistence: ServicePersistence(
-                            store: store,
-                            key: key,
-                            service: settings.common,
-                            logger: logger
-                        )
+                        console: SentinelOneConsole(
+                            configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+                            gate: gate
+                        ),
+                        store: store,
+                        key: key,
+                        logger: logger
                     )
                 }
             )

@@ -11,13 +11,13 @@ public struct SentinelOneContentType: Sendable, Equatable {
     public var permission: String
     /// Its records get the native-alert `alert` object (threats).
     public var mapsAlerts = false
-    /// A list read per record and added to it as `field` (the CVEs of an installed application); `{id}` in
-    /// the path is the record's id.
-    public var enrichment: (path: String, field: String)?
+    /// A list read per record and added to it (the CVEs of an installed application).
+    public var enrichment: Enrichment?
 
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.service == rhs.service && lhs.path == rhs.path && lhs.messageClass == rhs.messageClass
-            && lhs.defaultTag == rhs.defaultTag && lhs.enrichment?.path == rhs.enrichment?.path
+    /// The list at `path` (`{id}` is the record's id), added to the record as `field`.
+    public struct Enrichment: Sendable, Equatable {
+        public var path: String
+        public var field: String
     }
 
     /// `vulnerabilities` as older consoles serve it: installed applications, each with its CVEs.
@@ -27,7 +27,7 @@ public struct SentinelOneContentType: Sendable, Equatable {
         messageClass: "sentinelone_vulnerabilities",
         defaultTag: "edr.sentinelone.vulnerabilities",
         permission: "Applications View",
-        enrichment: ("/private/installed-applications/{id}/cves", "cves")
+        enrichment: Enrichment(path: "/private/installed-applications/{id}/cves", field: "cves")
     )
 
     /// `vulnerabilities` on consoles with application management: its risks endpoint.

@@ -124,7 +124,7 @@ extension SentinelOneListSource {
     /// `"<field>":[...]`: every record of the enrichment's list for record `id`, as the console wrote them
     /// (an empty list when the console answers 404).
     func enrichment(
-        _ enrichment: (path: String, field: String),
+        _ enrichment: SentinelOneContentType.Enrichment,
         of id: String,
         statistics: inout PullCycleStatistics,
         logger: Logger
