@@ -62,7 +62,7 @@ extension InputType.PlannedService {
 
 /// The input types of this build.
 public enum InputCatalogue {
-    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel, securityLake, sentinelOne]
+    public static let all: [InputType] = [localFiles, awsSQS, cloudFunnel, securityLake, sentinelOne, cewl]
 
     /// `local_files`: lines of local files (the quick start, replaying exports).
     public static let localFiles = InputType(name: "local_files", services: ["lines"]) { input, diagnostics in
@@ -217,6 +217,47 @@ public enum InputCatalogue {
                         store: store,
                         key: key,
                         logger: logger
+                    )
+                }
+            )
+        }
+        return planned
+    }
+
+    /// `ctci_cewl`: the CTCI CVE Early Warning List, kept current in a Devo lookup table.
+    public static let cewl = InputType(name: "ctci_cewl", services: ["cewl"], produces: .lookups) {
+        input,
+        diagnostics in
+        let credentials = SettingsDecoding.decode(
+            CEWLCredentials.self,
+            from: input.credentials,
+            path: "\(input.path).credentials",
+            diagnostics: diagnostics
+        )
+        var planned: [InputType.PlannedService] = []
+        for service in input.services {
+            guard
+                let settings = SettingsDecoding.decode(
+                    CEWLSettings.self,
+                    from: service.node,
+                    path: service.path,
+                    diagnostics: diagnostics
+                ),
+                let credentials
+            else { continue }
+            let name = "\(input.name)/\(service.name)"
+            planned.append(
+                InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
+                    CEWLLookupSource(
+                        name: name,
+                        settings: settings,
+                        token: credentials.apiToken,
+                        persistence: ServicePersistence(
+                            store: store,
+                            key: key,
+                            service: settings.common,
+                            logger: logger
+                        )
                     )
                 }
             )

@@ -1,0 +1,188 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlSources
+import TrawlTesting
+
+/// The CEWL collector against the simulated CTCI API: after every poll, the lookup table that the updates
+/// Trawl sent would build equals the API's list; nothing is sent when nothing changed.
+@Suite struct CEWLLookupSourceTests {
+    struct Harness {
+        let simulator: CEWLSimulator
+        let directory: TemporaryDirectory
+        let log = RecordingLogger()
+
+        func source(
+            token: String = CEWLSimulator.token,
+            reset: String = "",
+            extra: String = ""
+        ) throws
+            -> CEWLLookupSource
+        {
+            let settings = try SettingsFixture.valid(
+                CEWLSettings.self,
+                yaml: "{api_base_url: \"\(self.simulator.url)/\", reset_persistence_auth: \"\(reset)\"\(extra)}"
+            )
+            return CEWLLookupSource(
+                name: "ctci/cewl",
+                settings: settings,
+                token: token,
+                persistence: ServicePersistence(
+                    store: try FileStateStore(directory: "\(self.directory.path)/state"),
+                    key: StateKey(collectorID: "c", input: "1", service: "cewl"),
+                    resetPersistenceAuth: reset,
+                    logger: self.log.logger
+                )
+            )
+        }
+
+        /// One poll; the events it sent.
+        func poll(_ source: CEWLLookupSource) async throws -> [Event] {
+            let queue = BoundedEventQueue(maxBufferedEvents: 100)
+            let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 10)
+            let sent = DeliveredEvents()
+            try await source.withResources {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let batches = try queue.takeBatches()
+                    group.addTask {
+                        for await batch in batches {
+                            sent.add(batch.events)
+                            batch.acknowledgement.release()
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    _ = try await source.pull(
+                        PullContext(pullingID: .now(), dispatcher: dispatcher, logger: self.log.logger)
+                    )
+                }
+            }
+            return sent.all
+        }
+    }
+
+    /// A lookup table as Devo would hold it after the updates, rows by key, values as text.
+    struct Table {
+        var rows: [String: [String: String]] = [:]
+        var updates: [LookupUpdate] = []
+
+        static func text(_ value: LookupUpdate.Value) -> String {
+            switch value {
+            case .string(let text): text
+            case .int(let number): "\(number)"
+            case .float(let number): "\(number)"
+            }
+        }
+
+        mutating func apply(_ events: [Event]) throws {
+            for event in events where event.kind == .lookup {
+                let update = try LookupUpdate(decoding: event.body)
+                self.updates.append(update)
+                if update.mode == .full { self.rows = [:] }
+                for row in update.rows {
+                    let values = Dictionary(
+                        uniqueKeysWithValues: zip(update.columns.map(\.name), row.map(Self.text))
+                    )
+                    self.rows[values["cve"] ?? ""] = values
+                }
+                for deletion in update.deletions { self.rows[deletion.first.map(Self.text) ?? ""] = nil }
+            }
+        }
+
+        /// Whether the table holds exactly `records` (those with a cve).
+        func equals(_ records: [[String: Any]]) -> Bool {
+            let keyed = records.filter { ($0["cve"] as? String)?.isEmpty == false }
+            guard keyed.count == self.rows.count else { return false }
+            for record in keyed {
+                guard let row = self.rows[record["cve"] as? String ?? ""] else { return false }
+                for (field, value) in record {
+                    let expected =
+                        value is String
+                        ? value as! String
+                        : (field == "year_"
+                            ? "\((value as! NSNumber).int64Value)" : "\((value as! NSNumber).doubleValue)")
+                    if row[field] != expected { return false }
+                }
+            }
+            return true
+        }
+    }
+
+    /// docs/errors.md lists exactly the CEWL ApiErrors defined in code; the test below produces each.
+    @Test func docsListExactlyTheCEWLCodesWithTheSameWords() throws {
+        let rows = try ErrorCatalogueDocument.rows(kinds: ["ApiError (CTCI CEWL)"])
+        #expect(Set(rows.keys) == Set(TrawlError.Code.cewlCatalogue.map(\.id)))
+        for code in TrawlError.Code.cewlCatalogue {
+            #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
+        }
+    }
+
+    static func record(_ number: Int, score: Double = 7.5) -> [String: Any] {
+        [
+            "cve": "CVE-2026-\(10_000 + number)", "year_": 2026, "base_score": score, "base_severity": "HIGH",
+            "cve_date": "2026-11-0\(number % 9 + 1)", "vendor": "vendor\(number % 3)", "product": "product \(number)",
+            "description": "A \"quoted\" flaw, number \(number)", "honeypot": "2026-11-20",
+        ]
+    }
+
+    @Test func theLookupFollowsTheListThroughAdditionsChangesRemovalsFaultsAndResets() async throws {
+        let harness = Harness(simulator: try await CEWLSimulator(), directory: try TemporaryDirectory())
+        defer {
+            harness.simulator.stop()
+            harness.directory.remove()
+        }
+        var table = Table()
+        var list = (0..<20).map { Self.record($0) }
+        list.append(["base_score": 5.0, "description": "no cve: reported, not sent"])
+        try await harness.simulator.serve(list)
+        try table.apply(try await harness.poll(try harness.source()))
+        #expect(table.updates.last?.mode == .full)
+        #expect(table.updates.last?.columns.first == LookupUpdate.Column("cve", type: "str"))
+        #expect(table.updates.last?.columns.contains(LookupUpdate.Column("base_score", type: "float")) == true)
+        #expect(table.equals(list))
+        #expect(!harness.log.messages(containing: "has no cve: reported, not sent").isEmpty)
+
+        #expect(try await harness.poll(try harness.source()).isEmpty, "nothing is sent when nothing changed")
+
+        list.removeSubrange(0..<4)
+        list[5] = Self.record(9, score: 9.8)
+        list[6]["base_severity"] = "CRITICAL"
+        list += (20..<23).map { Self.record($0) }
+        try await harness.simulator.serve(list)
+        try table.apply(try await harness.poll(try harness.source()))
+        let incremental = try #require(table.updates.last)
+        #expect(incremental.mode == .incremental)
+        #expect(incremental.rows.count == 5 && incremental.deletions.count == 4)
+        #expect(table.equals(list))
+
+        try await harness.simulator.fail(status: 500)
+        let failure = await #expect(throws: TrawlError.self) { _ = try await harness.poll(try harness.source()) }
+        #expect(failure?.code == .cewlUnexpectedStatus)
+        #expect(failure?.message.contains("500") == true)
+        #expect(try await harness.poll(try harness.source()).isEmpty, "the snapshot outlived the failure")
+
+        let refused = await #expect(throws: TrawlError.self) {
+            _ = try await harness.poll(try harness.source(token: "stolen"))
+        }
+        #expect(refused?.code == .cewlTokenRefused)
+
+        try await harness.simulator.fail(status: 200, body: "<html>login</html>")
+        let unreadable = await #expect(throws: TrawlError.self) { _ = try await harness.poll(try harness.source()) }
+        #expect(unreadable?.code == .cewlAnswerUnreadable)
+
+        try table.apply(try await harness.poll(try harness.source(reset: "again")))
+        #expect(table.updates.last?.mode == .full, "a persistence reset deploys the whole table")
+        #expect(table.equals(list))
+
+        list[0]["exploited_in_the_wild"] = "yes"
+        try await harness.simulator.serve(list)
+        let events = try await harness.poll(
+            try harness.source(reset: "again", extra: ", event_tag: my.app.cewl.changes")
+        )
+        try table.apply(events)
+        #expect(table.updates.last?.mode == .full, "a new column redeploys the table")
+        #expect(table.updates.last?.columns.last == LookupUpdate.Column("exploited_in_the_wild", type: "str"))
+        #expect(table.equals(list))
+        #expect(events.filter { $0.tag == "my.app.cewl.changes" }.count == list.count - 1)
+    }
+}
