@@ -191,37 +191,27 @@ public enum InputCatalogue {
         let gate = SentinelOneRequestGate(
             configuration: .init(requestsPerMinute: inputSettings.requestsPerMinute)
         )
-        var planned: [InputType.PlannedService] = []
-        for service in input.services {
-            guard
-                let settings = SettingsDecoding.decode(
-                    SentinelOneServiceSettings.self,
-                    from: service.node,
-                    path: service.path,
-                    diagnostics: diagnostics
+        return planServices(input, diagnostics, credentials: credentials, settings: SentinelOneServiceSettings.self) {
+            name,
+            service,
+            credentials,
+            settings,
+            store,
+            key,
+            logger in
+            SentinelOneServices.source(
+                for: service,
+                name: name,
+                settings: settings,
+                console: SentinelOneConsole(
+                    configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+                    gate: gate
                 ),
-                let credentials
-            else { continue }
-            let name = "\(input.name)/\(service.name)"
-            let serviceName = service.name
-            planned.append(
-                InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
-                    SentinelOneServices.source(
-                        for: serviceName,
-                        name: name,
-                        settings: settings,
-                        console: SentinelOneConsole(
-                            configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
-                            gate: gate
-                        ),
-                        store: store,
-                        key: key,
-                        logger: logger
-                    )
-                }
+                store: store,
+                key: key,
+                logger: logger
             )
         }
-        return planned
     }
 
     /// `ctci_cewl`: the CTCI CVE Early Warning List, kept current in a Devo lookup table.
@@ -234,31 +224,53 @@ public enum InputCatalogue {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
+        return planServices(input, diagnostics, credentials: credentials, settings: CEWLSettings.self) {
+            name,
+            _,
+            credentials,
+            settings,
+            store,
+            key,
+            logger in
+            CEWLLookupSource(
+                name: name,
+                settings: settings,
+                token: credentials.apiToken,
+                persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger)
+            )
+        }
+    }
+
+    /// Plans the services of an API input: each service's settings decoded (errors to the diagnostics),
+    /// each source made by `make` from its name (`<input>/<service>`), the service, the input's credentials
+    /// and the service's settings.
+    static func planServices<Credentials: Sendable, Settings: Decodable & Sendable & HasCommonSettings>(
+        _ input: InputConfiguration,
+        _ diagnostics: ConfigurationDiagnostics,
+        credentials: Credentials?,
+        settings: Settings.Type,
+        make:
+            @escaping @Sendable (
+                _ name: String, _ service: String, _ credentials: Credentials, _ settings: Settings,
+                _ store: any StateStore,
+                _ key: StateKey, _ logger: Logger
+            ) -> any PullingSource
+    ) -> [InputType.PlannedService] {
         var planned: [InputType.PlannedService] = []
         for service in input.services {
             guard
-                let settings = SettingsDecoding.decode(
-                    CEWLSettings.self,
+                let decoded = SettingsDecoding.decode(
+                    Settings.self,
                     from: service.node,
                     path: service.path,
                     diagnostics: diagnostics
                 ),
                 let credentials
             else { continue }
-            let name = "\(input.name)/\(service.name)"
+            let (name, serviceName) = ("\(input.name)/\(service.name)", service.name)
             planned.append(
-                InputType.PlannedService(input, service, every: settings.common) { store, key, logger in
-                    CEWLLookupSource(
-                        name: name,
-                        settings: settings,
-                        token: credentials.apiToken,
-                        persistence: ServicePersistence(
-                            store: store,
-                            key: key,
-                            service: settings.common,
-                            logger: logger
-                        )
-                    )
+                InputType.PlannedService(input, service, every: decoded.common) { store, key, logger in
+                    make(name, serviceName, credentials, decoded, store, key, logger)
                 }
             )
         }

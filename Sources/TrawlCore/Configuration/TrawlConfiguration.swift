@@ -235,6 +235,11 @@ public struct CommonServiceSettings: Sendable {
     public static let keys = ["request_period_in_seconds", "reset_persistence_auth"]
 }
 
+/// A service's settings that carry the common ones.
+public protocol HasCommonSettings {
+    var common: CommonServiceSettings { get }
+}
+
 extension SettingsReader {
     /// Reads `request_period_in_seconds` and `reset_persistence_auth` from a service section whose keys
     /// include them.

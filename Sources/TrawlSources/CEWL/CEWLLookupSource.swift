@@ -9,7 +9,7 @@ import Synchronization
 import TrawlCore
 
 /// `inputs.<name>.services.cewl` of a `ctci_cewl` input (with `credentials.api_token`).
-public struct CEWLSettings: Decodable, Sendable {
+public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
     /// `http[s]://host[:port]` of the CTCI API.
     public var apiBaseURL: String
     public var verifyHostSSLCert: Bool

@@ -75,7 +75,7 @@ public struct SentinelOneInputSettings: Decodable, Sendable {
 }
 
 /// `inputs.<name>.services.<content type>` of a `sentinelone` input.
-public struct SentinelOneServiceSettings: Decodable, Sendable {
+public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings {
     public var tag: String?
     /// Records per request (`limit`).
     public var pageSize: Int
