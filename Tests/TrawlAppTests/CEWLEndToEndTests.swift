@@ -1,0 +1,200 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlTesting
+
+/// `trawl run --once` with the ctci_cewl input and the `devo_lookups` output (Devo's Lookups REST API, a
+/// recording server here): after every poll, the table the API calls build equals the CEWL list.
+@Suite struct CEWLEndToEndTests {
+    /// A lookup table rebuilt from Lookups API calls: a deploy replaces it, an append upserts rows by key, a
+    /// `del` contribution removes keys.
+    struct RebuiltTable {
+        var rows: [String: [String: String]] = [:]
+
+        /// Fields of a CSV line (RFC 4180 quoting).
+        static func fields(_ line: Substring) -> [String] {
+            var fields: [String] = []
+            var field = ""
+            var quoted = false
+            var index = line.startIndex
+            while index < line.endIndex {
+                let character = line[index]
+                if quoted {
+                    if character == "\"" {
+                        let next = line.index(after: index)
+                        if next < line.endIndex, line[next] == "\"" {
+                            field.append("\"")
+                            index = next
+                        } else {
+                            quoted = false
+                        }
+                    } else {
+                        field.append(character)
+                    }
+                } else if character == "\"" {
+                    quoted = true
+                } else if character == "," {
+                    fields.append(field)
+                    field = ""
+                } else {
+                    field.append(character)
+                }
+                index = line.index(after: index)
+            }
+            fields.append(field)
+            return fields
+        }
+
+        mutating func apply(_ request: RecordingHTTPServer.Request) {
+            let parts = multipartParts(request.body, contentType: request.header("Content-Type") ?? "")
+            let config = parts["deploy-config"]?.content ?? ""
+            let lines = (parts["csv"]?.content ?? "").split(separator: "\r\n")
+            guard let header = lines.first.map(Self.fields) else { return }
+            let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, Self.fields($0))) }
+            if config.contains(#""contribution":{"type":"del"}"#) {
+                for row in rows { self.rows[row[header[0]] ?? ""] = nil }
+                return
+            }
+            if config.contains(#""append":false"#) { self.rows = [:] }
+            for row in rows { self.rows[row[header[0]] ?? ""] = row }
+        }
+    }
+
+    static func record(_ number: Int, score: Double = 7.5) -> [String: Any] {
+        [
+            "cve": "HR-CVE-2026-\(10_000 + number)", "year_": 2026, "base_score": score, "base_severity": "HIGH",
+            "vendor": "vendor, inc. \(number % 3)", "description": "A \"quoted\" flaw\nover two lines \(number)",
+        ]
+    }
+
+    /// The rows the table should hold for `list`, values as the CSV carries them.
+    static func expected(_ list: [[String: Any]]) -> [String: [String: String]] {
+        var rows: [String: [String: String]] = [:]
+        for record in list {
+            guard let cve = record["cve"] as? String else { continue }
+            rows[cve] = [
+                "cve": cve, "year_": "\(record["year_"] as? Int ?? 0)",
+                "base_score": "\(record["base_score"] as? Double ?? 0)",
+                "base_severity": record["base_severity"] as? String ?? "", "cve_date": "",
+                "vendor": record["vendor"] as? String ?? "", "product": "",
+                "description": record["description"] as? String ?? "", "honeypot": "", "intel": "", "research": "",
+            ]
+        }
+        return rows
+    }
+
+    @Test func theLookupsAPICallsRebuildTheListAfterEveryPollAndNothingIsSentWhenUnchanged() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await CEWLSimulator()
+        defer { simulator.stop() }
+        let server = try await RecordingHTTPServer()
+        try directory.write(
+            "config.yaml",
+            """
+            globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}}
+            inputs:
+              ctci:
+                id: 9
+                type: ctci_cewl
+                credentials: {api_token: "${CTCI_API_TOKEN}"}
+                services:
+                  cewl: {api_base_url: "\(simulator.url)"}
+            outputs:
+              lookups: {type: devo_lookups, settings: {url: "\(server.url)/lookup-api", domain: mydomain, token: devo-token}}
+
+            """
+        )
+        var table = RebuiltTable()
+        var seen = 0
+        func poll() async throws -> Int {
+            let (status, _, log) = try await BuiltExecutable.run(
+                "trawl",
+                arguments: ["run", "--once", "--config", "config.yaml"],
+                workingDirectory: directory.path,
+                environment: ["CTCI_API_TOKEN": CEWLSimulator.token]
+            )
+            #expect(status == 0, "\(log.suffix(2_000))")
+            #expect(!log.contains(CEWLSimulator.token), "the token was logged")
+            let requests = server.requests
+            let new = requests.dropFirst(seen).filter { $0.uri == "/lookup-api/lookup/mydomain/cewl/deploy-csv" }
+            seen = requests.count
+            for request in new where request.method == "PUT" || request.method == "POST" { table.apply(request) }
+            return new.count
+        }
+        var list = (0..<12).map { Self.record($0) }
+        try await simulator.serve(list)
+        #expect(try await poll() > 0)
+        #expect(table.rows == Self.expected(list))
+
+        #expect(try await poll() == 0, "nothing is sent when nothing changed")
+
+        list.removeSubrange(0..<3)
+        list[2] = Self.record(5, score: 9.8)
+        list += [Self.record(40), Self.record(41)]
+        list.append(["description": "a record without cve"])
+        try await simulator.serve(list)
+        #expect(try await poll() == 2, "one append of the changed rows, one deletion of the removed keys")
+        #expect(table.rows == Self.expected(list))
+    }
+}
+
+extension CEWLEndToEndTests {
+    /// The seed's setup errors that apply to this collector, each named with its setting by `trawl validate`
+    /// (a YAML scalar reads as text, so a wrong type is a list or a mapping where text belongs).
+    @Test func validateReportsTheSeedsSetupErrorsWithTheirSettings() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write(
+            "config.yaml",
+            """
+            globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}}
+            inputs:
+              missing:
+                id: 1
+                type: ctci_cewl
+                credentials: {}
+                services:
+                  cewl: {verify_host_ssl_cert: "yes", reset_persistence_auth: [7]}
+              typed:
+                id: 2
+                type: ctci_cewl
+                credentials: {api_token: t}
+                services:
+                  cewl: {api_base_url: [42], historical_poll_datetime: "yesterday"}
+              formats:
+                id: 3
+                type: ctci_cewl
+                credentials: {api_token: t}
+                services:
+                  cewl: {api_base_url: "ftp://api.ctci.ai", historical_poll_datetime: "2020-01-01"}
+              future:
+                id: 4
+                type: ctci_cewl
+                credentials: {api_token: t}
+                services:
+                  cewl: {api_base_url: "https://api.ctci.ai:8443/", historical_poll_datetime: "2099-01-01"}
+            outputs:
+              lookups: {type: devo_lookups, settings: {domain: d, token: t}}
+
+            """
+        )
+        let (status, _, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        #expect(status == 2)
+        for (id, setting) in [
+            (4, "inputs.missing.services.cewl.api_base_url"), (4, "inputs.missing.credentials.api_token"),
+            (5, "inputs.missing.services.cewl.verify_host_ssl_cert"),
+            (5, "inputs.missing.services.cewl.reset_persistence_auth"), (5, "inputs.typed.services.cewl.api_base_url"),
+            (6, "inputs.typed.services.cewl.historical_poll_datetime"),
+            (6, "inputs.formats.services.cewl.api_base_url"),
+            (9, "inputs.formats.services.cewl.historical_poll_datetime"),
+            (10, "inputs.future.services.cewl.historical_poll_datetime"),
+        ] {
+            #expect(log.contains("SetupError \(id) at \(setting)"), "SetupError \(id) at \(setting)")
+        }
+    }
+}
