@@ -198,3 +198,139 @@ extension CEWLEndToEndTests {
         }
     }
 }
+
+extension CEWLEndToEndTests {
+    /// A lookup table rebuilt from the legacy protocol's syslog lines (`my.lookup.control` / `my.lookup.data`).
+    struct SyslogRebuiltTable {
+        var rows: [String: [String: String]] = [:]
+        var columns: [String] = []
+        var uploads = 0
+
+        /// The values of a data line: quoted strings (`""` for a quote, `\n` for a newline) or bare numbers.
+        static func fields(_ text: Substring) -> [String] {
+            var fields: [String] = []
+            var field = ""
+            var quoted = false
+            var index = text.startIndex
+            while index < text.endIndex {
+                let character = text[index]
+                let next = text.index(after: index)
+                if quoted {
+                    if character == "\"", next < text.endIndex, text[next] == "\"" {
+                        field.append("\"")
+                        index = text.index(after: next)
+                        continue
+                    }
+                    if character == "\"" {
+                        quoted = false
+                    } else if character == "\\", next < text.endIndex, text[next] == "n" {
+                        field.append("\n")
+                        index = text.index(after: next)
+                        continue
+                    } else {
+                        field.append(character)
+                    }
+                } else if character == "\"" {
+                    quoted = true
+                } else if character == "," {
+                    fields.append(field)
+                    field = ""
+                } else {
+                    field.append(character)
+                }
+                index = next
+            }
+            fields.append(field)
+            return fields
+        }
+
+        mutating func apply(_ line: Substring) throws {
+            guard let colon = line.range(of: ": ") else { return }
+            let tag = String(line[..<colon.lowerBound].split(separator: " ").last ?? "")
+            let body = line[colon.upperBound...]
+            let parts = body.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+            if tag.hasPrefix("my.lookup.control.cewl.") {
+                guard parts.count == 3, parts[1] == "START" else {
+                    if parts.count == 3, parts[1] == "END" { self.uploads += 1 }
+                    return
+                }
+                let headers = try JSONSerialization.jsonObject(with: Data(parts[2].utf8)) as? [[String: Any]] ?? []
+                self.columns = headers.compactMap(\.keys.first)
+                if tag.hasSuffix(".FULL") { self.rows = [:] }
+            } else if tag == "my.lookup.data.cewl", parts.count >= 2 {
+                let values = Self.fields(body[parts[1].startIndex...])
+                self.rows[values.first ?? ""] = Dictionary(uniqueKeysWithValues: zip(self.columns, values))
+            } else if tag == "my.lookup.data.cewl.DELETE", parts.count >= 2 {
+                self.rows[Self.fields(body[parts[1].startIndex...]).first ?? ""] = nil
+            }
+        }
+    }
+
+    @Test func theLegacySyslogLookupProtocolRebuildsTheListAfterEveryPoll() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await CEWLSimulator()
+        defer { simulator.stop() }
+        let certificates = try await TestCertificates.make(in: directory.path)
+        let rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
+        defer { rsyslog.stop() }
+        try directory.write(
+            "config.yaml",
+            """
+            globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}, shutdown_timeout_in_seconds: 5}
+            inputs:
+              ctci:
+                id: 9
+                type: ctci_cewl
+                credentials: {api_token: "${CTCI_API_TOKEN}"}
+                services:
+                  cewl: {api_base_url: "\(simulator.url)"}
+            outputs:
+              devo:
+                type: devo
+                settings:
+                  address: localhost
+                  port: \(rsyslog.port)
+                  chain_filename: \(certificates.path("ca.crt"))
+                  cert_filename: \(certificates.path("client.crt"))
+                  key_filename: \(certificates.path("client.key"))
+                  lookups: syslog
+
+            """
+        )
+        func poll(expectingUploads uploads: Int) async throws -> SyslogRebuiltTable {
+            let (status, _, log) = try await BuiltExecutable.run(
+                "trawl",
+                arguments: ["run", "--once", "--config", "config.yaml"],
+                workingDirectory: directory.path,
+                environment: ["CTCI_API_TOKEN": CEWLSimulator.token]
+            )
+            #expect(status == 0, "\(log.suffix(2_000))")
+            var table = SyslogRebuiltTable()
+            _ = await eventually {
+                table = SyslogRebuiltTable()
+                for line in String(decoding: rsyslog.received, as: UTF8.self).split(separator: "\n") {
+                    try? table.apply(line)
+                }
+                return table.uploads >= uploads
+            }
+            return table
+        }
+        var list = (0..<12).map { Self.record($0) }
+        try await simulator.serve(list)
+        var table = try await poll(expectingUploads: 1)
+        #expect(table.uploads == 1)
+        #expect(table.rows == Self.expected(list))
+
+        table = try await poll(expectingUploads: 1)
+        #expect(table.uploads == 1, "nothing is sent when nothing changed")
+
+        list.removeSubrange(0..<3)
+        list[2] = Self.record(5, score: 9.8)
+        list += [Self.record(40), Self.record(41)]
+        try await simulator.serve(list)
+        table = try await poll(expectingUploads: 2)
+        #expect(table.uploads == 2)
+        #expect(table.rows == Self.expected(list))
+    }
+}
