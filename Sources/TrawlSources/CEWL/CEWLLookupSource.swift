@@ -17,6 +17,7 @@ public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
     public var lookupTable: String
     /// Also send each new or changed CVE as an event to this table, for alerting.
     public var eventTag: String?
+    /// Validated as the seeds validate it; the list has no time filter, so every poll reads all of it.
     public var historicalPollDatetime: UTCTimestamp?
     public var common: CommonServiceSettings
 
