@@ -11,46 +11,12 @@ import TrawlTesting
     struct RebuiltTable {
         var rows: [String: [String: String]] = [:]
 
-        /// Fields of a CSV line (RFC 4180 quoting).
-        static func fields(_ line: Substring) -> [String] {
-            var fields: [String] = []
-            var field = ""
-            var quoted = false
-            var index = line.startIndex
-            while index < line.endIndex {
-                let character = line[index]
-                if quoted {
-                    if character == "\"" {
-                        let next = line.index(after: index)
-                        if next < line.endIndex, line[next] == "\"" {
-                            field.append("\"")
-                            index = next
-                        } else {
-                            quoted = false
-                        }
-                    } else {
-                        field.append(character)
-                    }
-                } else if character == "\"" {
-                    quoted = true
-                } else if character == "," {
-                    fields.append(field)
-                    field = ""
-                } else {
-                    field.append(character)
-                }
-                index = line.index(after: index)
-            }
-            fields.append(field)
-            return fields
-        }
-
         mutating func apply(_ request: RecordingHTTPServer.Request) {
             let parts = multipartParts(request.body, contentType: request.header("Content-Type") ?? "")
             let config = parts["deploy-config"]?.content ?? ""
             let lines = (parts["csv"]?.content ?? "").split(separator: "\r\n")
-            guard let header = lines.first.map(Self.fields) else { return }
-            let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, Self.fields($0))) }
+            guard let header = lines.first.map({ quotedFields($0) }) else { return }
+            let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, quotedFields($0))) }
             if config.contains(#""contribution":{"type":"del"}"#) {
                 for row in rows { self.rows[row[header[0]] ?? ""] = nil }
                 return
@@ -206,44 +172,6 @@ extension CEWLEndToEndTests {
         var columns: [String] = []
         var uploads = 0
 
-        /// The values of a data line: quoted strings (`""` for a quote, `\n` for a newline) or bare numbers.
-        static func fields(_ text: Substring) -> [String] {
-            var fields: [String] = []
-            var field = ""
-            var quoted = false
-            var index = text.startIndex
-            while index < text.endIndex {
-                let character = text[index]
-                let next = text.index(after: index)
-                if quoted {
-                    if character == "\"", next < text.endIndex, text[next] == "\"" {
-                        field.append("\"")
-                        index = text.index(after: next)
-                        continue
-                    }
-                    if character == "\"" {
-                        quoted = false
-                    } else if character == "\\", next < text.endIndex, text[next] == "n" {
-                        field.append("\n")
-                        index = text.index(after: next)
-                        continue
-                    } else {
-                        field.append(character)
-                    }
-                } else if character == "\"" {
-                    quoted = true
-                } else if character == "," {
-                    fields.append(field)
-                    field = ""
-                } else {
-                    field.append(character)
-                }
-                index = next
-            }
-            fields.append(field)
-            return fields
-        }
-
         mutating func apply(_ line: Substring) throws {
             guard let colon = line.range(of: ": ") else { return }
             let tag = String(line[..<colon.lowerBound].split(separator: " ").last ?? "")
@@ -258,10 +186,10 @@ extension CEWLEndToEndTests {
                 self.columns = headers.compactMap(\.keys.first)
                 if tag.hasSuffix(".FULL") { self.rows = [:] }
             } else if tag == "my.lookup.data.cewl", parts.count >= 2 {
-                let values = Self.fields(body[parts[1].startIndex...])
+                let values = quotedFields(body[parts[1].startIndex...], newlineEscape: true)
                 self.rows[values.first ?? ""] = Dictionary(uniqueKeysWithValues: zip(self.columns, values))
             } else if tag == "my.lookup.data.cewl.DELETE", parts.count >= 2 {
-                self.rows[Self.fields(body[parts[1].startIndex...]).first ?? ""] = nil
+                self.rows[quotedFields(body[parts[1].startIndex...], newlineEscape: true).first ?? ""] = nil
             }
         }
     }
@@ -333,4 +261,44 @@ extension CEWLEndToEndTests {
         #expect(table.uploads == 2)
         #expect(table.rows == Self.expected(list))
     }
+}
+
+/// The fields of a comma-separated line, quoted fields with `""` for a quote (RFC 4180, as the Lookups API's
+/// CSV has them); with `newlineEscape`, `\n` inside quotes is a newline (the legacy syslog protocol's data
+/// lines, whose numbers also go unquoted).
+func quotedFields(_ text: Substring, newlineEscape: Bool = false) -> [String] {
+    var fields: [String] = []
+    var field = ""
+    var quoted = false
+    var index = text.startIndex
+    while index < text.endIndex {
+        let character = text[index]
+        let next = text.index(after: index)
+        if quoted {
+            if character == "\"", next < text.endIndex, text[next] == "\"" {
+                field.append("\"")
+                index = text.index(after: next)
+                continue
+            }
+            if character == "\"" {
+                quoted = false
+            } else if newlineEscape, character == "\\", next < text.endIndex, text[next] == "n" {
+                field.append("\n")
+                index = text.index(after: next)
+                continue
+            } else {
+                field.append(character)
+            }
+        } else if character == "\"" {
+            quoted = true
+        } else if character == "," {
+            fields.append(field)
+            field = ""
+        } else {
+            field.append(character)
+        }
+        index = next
+    }
+    fields.append(field)
+    return fields
 }
