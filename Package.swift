@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TrawlAWS", targets: ["TrawlAWS"]),
         .library(name: "TrawlFormats", targets: ["TrawlFormats"]),
         .library(name: "TrawlParquet", targets: ["TrawlParquet"]),
+        .library(name: "TrawlMonitoring", targets: ["TrawlMonitoring"]),
         .library(name: "TrawlApp", targets: ["TrawlApp"]),
         .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
     ],
@@ -32,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -89,6 +92,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -108,9 +112,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "TrawlMonitoring",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "TrawlApp",
             dependencies: [
-                "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats", "CTrawlSystem",
+                "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats", "TrawlMonitoring",
+                "CTrawlSystem",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -202,6 +221,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrawlMonitoringTests",
+            dependencies: [
+                "TrawlMonitoring", "TrawlCore", "TrawlTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

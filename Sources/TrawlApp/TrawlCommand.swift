@@ -2,6 +2,8 @@ import ArgumentParser
 import CTrawlSystem
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TrawlCore
 import TrawlSources
@@ -84,9 +86,15 @@ private func bootstrapLogging(_ plan: TrawlPlan) -> Logger {
 /// events were left undelivered.
 private func execute(_ plan: TrawlPlan, once: Bool, logger: Logger) async throws {
     do {
+        var registry: PrometheusCollectorRegistry?
+        if plan.globals.httpEndpoint.enabled {
+            let metrics = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+            registry = metrics
+        }
         let runtime: TrawlPlan.Runtime
         do {
-            runtime = try plan.makeRuntime(runOnce: once, logger: logger)
+            runtime = try plan.makeRuntime(runOnce: once, metricsRegistry: registry, logger: logger)
         } catch {
             logger.critical("\(error)", metadata: ["error.id": "\(error.code.id)"])
             throw ExitCode(3)

@@ -1,6 +1,8 @@
 import Logging
+import Prometheus
 import ServiceLifecycle
 import TrawlCore
+import TrawlMonitoring
 import UnixSignals
 
 extension TrawlPlan {
@@ -8,14 +10,20 @@ extension TrawlPlan {
     public struct Runtime: Sendable {
         public var dispatcher: EventDispatcher
         public var serviceGroup: ServiceGroup
+        public var health: RuntimeHealth
     }
 
-    /// Builds the one ServiceGroup of a run: sinks first, then the memory reporter, then the sources (and in
+    /// Builds the one ServiceGroup of a run: the monitoring endpoint (when `globals.http_endpoint` is
+    /// enabled and a `metricsRegistry` is given), sinks, then the memory reporter, then the sources (and in
     /// `runOnce` mode a service that stops the group when every source finished). Shutdown runs in reverse:
-    /// sources stop pulling, then sinks drain their queues.
+    /// sources stop pulling, then sinks drain their queues, and the endpoint answers until the end.
     ///
     /// - Throws: ``TrawlError`` when the persistence directory or an output's spool cannot be used.
-    public func makeRuntime(runOnce: Bool, logger: Logger) throws(TrawlError) -> Runtime {
+    public func makeRuntime(
+        runOnce: Bool,
+        metricsRegistry: PrometheusCollectorRegistry? = nil,
+        logger: Logger
+    ) throws(TrawlError) -> Runtime {
         let store = try FileStateStore(directory: self.globals.persistence.directory)
         let sinks = self.outputs.map { $0.makeSink(logger) }
         let queues = sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
@@ -28,7 +36,25 @@ extension TrawlPlan {
         sinkConfiguration.statisticsPeriod = .seconds(self.globals.senderStatisticsPeriodInSeconds)
         sinkConfiguration.shutdownGrace = .seconds(max(1, self.globals.shutdownTimeoutInSeconds / 2))
 
+        let health = RuntimeHealth(
+            services: sinks.map { "output \($0.name)" } + self.services.map { "input \($0.input)/\($0.service)" }
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if self.globals.httpEndpoint.enabled, let metricsRegistry {
+            services.append(
+                .init(
+                    service: MonitoringEndpoint(
+                        settings: self.globals.httpEndpoint,
+                        registry: metricsRegistry,
+                        health: health,
+                        logger: logger
+                    ),
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "monitoring endpoint"
+                )
+            )
+        }
         for (sink, queue) in zip(sinks, queues) {
             let spool =
                 self.globals.spoolMaxMegabytes > 0
@@ -47,6 +73,7 @@ extension TrawlPlan {
                         queue: queue,
                         dispatcher: dispatcher,
                         configuration: sinkConfiguration,
+                        health: health,
                         clock: ContinuousClock(),
                         logger: logger
                     ),
@@ -84,6 +111,7 @@ extension TrawlPlan {
                         period: planned.period,
                         runOnce: runOnce,
                         completion: latch,
+                        health: health,
                         clock: ContinuousClock(),
                         logger: sourceLogger
                     ),
@@ -109,6 +137,6 @@ extension TrawlPlan {
         )
         configuration.maximumGracefulShutdownDuration = .seconds(self.globals.shutdownTimeoutInSeconds)
         configuration.maximumCancellationDuration = .seconds(5)
-        return Runtime(dispatcher: dispatcher, serviceGroup: ServiceGroup(configuration: configuration))
+        return Runtime(dispatcher: dispatcher, serviceGroup: ServiceGroup(configuration: configuration), health: health)
     }
 }

@@ -27,11 +27,14 @@ public struct PullContext: Sendable {
     public var pullingID: PullingID
     public var dispatcher: EventDispatcher
     public var logger: Logger
+    /// The service's counters, for sources that report as they go (see ``SourceMetrics``).
+    public var metrics: SourceMetrics
 
-    public init(pullingID: PullingID, dispatcher: EventDispatcher, logger: Logger) {
+    public init(pullingID: PullingID, dispatcher: EventDispatcher, logger: Logger, metrics: SourceMetrics? = nil) {
         self.pullingID = pullingID
         self.dispatcher = dispatcher
         self.logger = logger
+        self.metrics = metrics ?? SourceMetrics(input: "", service: "")
     }
 
     /// True once Trawl was asked to stop: finish the unit in hand, start no new one.
@@ -55,6 +58,9 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
     public let completion: CompletionLatch?
     public let clock: C
     public let logger: Logger
+    /// Told when the service started, for `/ready`.
+    public let health: RuntimeHealth?
+    public let metrics: SourceMetrics
 
     public init(
         name: String,
@@ -63,9 +69,12 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         period: Duration,
         runOnce: Bool = false,
         completion: CompletionLatch? = nil,
+        health: RuntimeHealth? = nil,
         clock: C,
         logger: Logger
     ) {
+        self.health = health
+        self.metrics = SourceMetrics(serviceName: name)
         self.name = name
         self.source = source
         self.dispatcher = dispatcher
@@ -80,7 +89,12 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
 
     public func run() async throws {
         defer { self.completion?.arrive() }
-        try await self.source.withResources { try await self.cycles() }
+        self.health?.serviceStarted("input \(self.name)")
+        try await withGracefulShutdownHandler {
+            try await self.source.withResources { try await self.cycles() }
+        } onGracefulShutdown: {
+            self.health?.stopping()
+        }
     }
 
     private func cycles() async throws {
@@ -93,8 +107,14 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
             logger.debug("Pull Started")
             do {
                 let statistics = try await self.source.pull(
-                    PullContext(pullingID: pullingID, dispatcher: self.dispatcher, logger: logger)
+                    PullContext(
+                        pullingID: pullingID,
+                        dispatcher: self.dispatcher,
+                        logger: logger,
+                        metrics: self.metrics
+                    )
                 )
+                self.metrics.cycleEnded(statistics, took: start.duration(to: self.clock.now))
                 logger.info("\(statistics.summary(pullingID: pullingID, elapsed: start.duration(to: self.clock.now)))")
                 if statistics.upToDate { logger.info("The data is up to date!") }
             } catch is CancellationError {
@@ -102,8 +122,10 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                 return
             } catch let error as TrawlError {
                 logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
             } catch {
                 logger.error("Pull failed: \(error)")
+                self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
             }
             let elapsed = start.duration(to: self.clock.now)
             if self.runOnce || Task.isShuttingDownGracefully {

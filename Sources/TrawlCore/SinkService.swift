@@ -1,6 +1,7 @@
 import AsyncAlgorithms
 import Logging
 import Metrics
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -40,8 +41,16 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     public let configuration: Configuration
     public let clock: C
     public let logger: Logger
+    /// Told when the service started and whether the output's writes succeed, for `/ready`.
+    public let health: RuntimeHealth?
     private let deliveredEvents: Counter
+    private let deliveredBytes: Counter
     private let failedWrites: Counter
+    private let writeDuration: Metrics.Timer
+    private let up: Gauge
+    private let queuedEvents: Gauge
+    private let spooledEvents: Gauge
+    private let spooledBytes: Gauge
 
     public init(
         sink: any EventSink,
@@ -50,9 +59,11 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         queue: BoundedEventQueue,
         dispatcher: EventDispatcher,
         configuration: Configuration,
+        health: RuntimeHealth? = nil,
         clock: C,
         logger: Logger
     ) {
+        self.health = health
         self.sink = sink
         self.spool = spool
         self.refusedEvents = refusedEvents
@@ -63,13 +74,23 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         var logger = logger
         logger[metadataKey: "output.name"] = "\(sink.name)"
         self.logger = logger
-        self.deliveredEvents = Counter(label: "trawl_events_delivered_total", dimensions: [("output", sink.name)])
-        self.failedWrites = Counter(label: "trawl_output_write_failures_total", dimensions: [("output", sink.name)])
+        let labels = [("output", sink.name)]
+        self.deliveredEvents = Counter(label: "trawl_events_delivered_total", dimensions: labels)
+        self.deliveredBytes = Counter(label: "trawl_output_event_bytes_total", dimensions: labels)
+        self.failedWrites = Counter(label: "trawl_output_write_failures_total", dimensions: labels)
+        self.writeDuration = Metrics.Timer(label: "trawl_output_write_duration_seconds", dimensions: labels)
+        self.up = Gauge(label: "trawl_output_up", dimensions: labels)
+        self.queuedEvents = Gauge(label: "trawl_output_queue_events", dimensions: labels)
+        self.spooledEvents = Gauge(label: "trawl_spool_events", dimensions: labels)
+        self.spooledBytes = Gauge(label: "trawl_spool_bytes", dimensions: labels)
     }
 
     public func run() async throws {
         let chunks = try self.queue.takeChunks(maxBatches: self.configuration.maxBatchesPerWrite)
         let progress = SinkProgress()
+        self.health?.serviceStarted("output \(self.sink.name)")
+        self.up.record(1)
+        self.recordLevels()
         self.logger.info("Sender \(self.sink.name) started (statistics every \(self.configuration.statisticsPeriod))")
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -281,6 +302,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                     }
                     for batch in chunk { batch.acknowledgement.release() }
                     self.logger.debug("Spooled \(toSpool.count) events (\(spool.pendingEvents) in the spool)")
+                    self.recordLevels()
                     break
                 }
             } catch {
@@ -362,6 +384,16 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     private func recordDelivered(_ count: Int, took: Duration, progress: SinkProgress) {
         progress.statistics.withLock { $0.recordDelivered(count, took: took) }
         self.deliveredEvents.increment(by: count)
+        self.recordLevels()
+    }
+
+    /// The queue's and spool's levels, for the gauges.
+    private func recordLevels() {
+        self.queuedEvents.record(self.queue.bufferedEvents)
+        if let spool = self.spool {
+            self.spooledEvents.record(spool.pendingEvents)
+            self.spooledBytes.record(spool.pendingBytes)
+        }
     }
 
     /// What is left of a chunk while it is being written.
@@ -374,10 +406,29 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         var delivered = 0
     }
 
-    /// Writes `pending` to the sink. Refused events are set aside in the refused-events file and the rest
+    /// Writes `pending` to the sink, keeping the output's metrics and health. Refused events are set aside in the refused-events file and the rest
     /// written again; after a partial delivery `pending` keeps only the undelivered events, and the failure
     /// is thrown.
     private func write(_ pending: inout PendingWrite) async throws {
+        let start = ContinuousClock.now
+        do {
+            try await self.writeSettingRefusedAside(&pending)
+        } catch {
+            self.up.record(0)
+            self.health?.outputFailed(self.sink.name, reason: Self.describe(error))
+            throw error
+        }
+        self.writeDuration.recordSeconds(start.duration(to: .now).seconds)
+        var bytes = 0
+        for batch in pending.batches {
+            for event in batch.events { bytes += event.body.readableBytes }
+        }
+        self.deliveredBytes.increment(by: bytes)
+        self.up.record(1)
+        self.health?.outputSucceeded(self.sink.name)
+    }
+
+    private func writeSettingRefusedAside(_ pending: inout PendingWrite) async throws {
         while true {
             do {
                 try await self.sink.write(pending.batches)

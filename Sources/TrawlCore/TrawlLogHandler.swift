@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -10,6 +11,9 @@ import Darwin
 
 /// The log line format of the `trawl` command, close to the Devo collectors' so their users can read it:
 /// `2026-11-23T10:22:57.146    INFO trawl -> message {key=value ...}`, written to standard error.
+///
+/// Every error logged is also counted in `trawl_errors_total`, labelled with its stable id (the `error.id`
+/// metadata, e.g. `SourceError 304`) or `unclassified`, so a dashboard sees errors by kind.
 public struct TrawlLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -28,6 +32,10 @@ public struct TrawlLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = self.metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
+        if event.level >= .error {
+            let id = merged["error.id"].map { "\($0)" } ?? "unclassified"
+            Counter(label: "trawl_errors_total", dimensions: [("error_id", id)]).increment()
+        }
         let line = Self.format(
             timestamp: .now(),
             level: event.level,

@@ -55,6 +55,49 @@ import TrawlTesting
         }
     }
 
+    @Test func anOutputIsNotReadyWhileItsWritesFailAndItsGaugesFollowIt() async throws {
+        let clock = ManualClock()
+        let queue = BoundedEventQueue(maxBufferedEvents: 100)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
+        let sink = FlakySink(failures: 1)
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(1))
+        let health = RuntimeHealth(services: ["output flaky"])
+        let metrics = TestMetrics()
+        let service = withMetricsFactory(metrics) {
+            SinkService(
+                sink: sink,
+                queue: queue,
+                dispatcher: dispatcher,
+                configuration: configuration,
+                health: health,
+                clock: clock,
+                logger: RecordingLogger().logger
+            )
+        }
+        #expect(health.readiness.problems == ["output flaky: not started"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let (events, acknowledgement) = self.batch(3, unit: "unit-a")
+            try await dispatcher.publish(events, acknowledgement: acknowledgement)
+            acknowledgement.seal()
+            #expect(await eventually { sink.attempts == 1 && clock.sleepers >= 2 })
+            let up = try metrics.expectGauge("trawl_output_up", [("output", "flaky")])
+            #expect(up.lastValue == 0)
+            #expect(!health.readiness.isReady)
+            #expect(health.readiness.problems.first?.hasPrefix("output flaky: SinkError 500") == true)
+            clock.advance(by: .seconds(1))
+            try await acknowledgement.delivered()
+            #expect(up.lastValue == 1)
+            #expect(health.readiness == RuntimeHealth.Readiness(isReady: true, problems: []))
+            let bytes = try metrics.expectCounter("trawl_output_event_bytes_total", [("output", "flaky")])
+            #expect(bytes.totalValue == Int64(events.reduce(0) { $0 + $1.body.readableBytes }))
+            let queued = try metrics.expectGauge("trawl_output_queue_events", [("output", "flaky")])
+            #expect(queued.lastValue == 0)
+            group.cancelAll()
+        }
+    }
+
     @Test func aSinkStillFailingAfterTheShutdownGraceRejectsItsEvents() async throws {
         let clock = ManualClock()
         let queue = BoundedEventQueue(maxBufferedEvents: 100)

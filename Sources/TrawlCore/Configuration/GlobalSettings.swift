@@ -18,6 +18,8 @@ public struct GlobalSettings: Decodable, Sendable {
     public var shutdownTimeoutInSeconds: Int
     /// Disk each output's spool may use for events it cannot deliver yet; 0 keeps them in memory only.
     public var spoolMaxMegabytes: Int
+    /// The monitoring endpoint (`/metrics`, `/health`, `/ready`); off unless enabled.
+    public var httpEndpoint: HTTPEndpointSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id
@@ -31,6 +33,7 @@ public struct GlobalSettings: Decodable, Sendable {
         case memoryReportPeriodInSeconds = "memory_report_period_in_seconds"
         case shutdownTimeoutInSeconds = "shutdown_timeout_in_seconds"
         case spoolMaxMegabytes = "spool_max_megabytes"
+        case httpEndpoint = "http_endpoint"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -58,6 +61,43 @@ public struct GlobalSettings: Decodable, Sendable {
             settings.int(.memoryReportPeriodInSeconds, default: 300, range: 1...86_400) ?? 300
         self.shutdownTimeoutInSeconds = settings.int(.shutdownTimeoutInSeconds, default: 30, range: 1...3_600) ?? 30
         self.spoolMaxMegabytes = settings.int(.spoolMaxMegabytes, default: 1_024, range: 0...1_048_576) ?? 1_024
+        self.httpEndpoint = settings.section(.httpEndpoint, as: HTTPEndpointSettings.self) ?? HTTPEndpointSettings()
+    }
+}
+
+/// `globals.http_endpoint`: the HTTP endpoint a Prometheus server scrapes (`/metrics`) and an orchestrator
+/// probes (`/health`, `/ready`). Off by default; when on it listens on loopback unless told otherwise, since
+/// the metrics name inputs, outputs and tags.
+public struct HTTPEndpointSettings: Decodable, Sendable {
+    public var enabled: Bool
+    /// The address to listen on: `127.0.0.1` by default; `0.0.0.0` in a container whose port is published.
+    public var address: String
+    /// The port; 0 takes any free one (logged at start).
+    public var port: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled
+        case address
+        case port
+    }
+
+    public init(enabled: Bool = false, address: String = "127.0.0.1", port: Int = 9464) {
+        self.enabled = enabled
+        self.address = address
+        self.port = port
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let settings = SettingsReader(decoder, keys: CodingKeys.self)
+        self.enabled = settings.bool(.enabled, default: false)
+        self.address =
+            settings.string(
+                .address,
+                default: "127.0.0.1",
+                format: "an IP address or host name to listen on",
+                isValid: { !$0.isEmpty && !$0.contains(" ") && !$0.contains("/") }
+            ) ?? "127.0.0.1"
+        self.port = settings.int(.port, default: 9464, range: 0...65_535) ?? 9464
     }
 }
 

@@ -186,10 +186,7 @@ struct ObjectReader {
                     complete: complete && self.pending.isEmpty
                 )
             }
-            self.counters.update {
-                $0.statistics.sent += first.count
-                for (tag, count) in first.perTag { $0.perTag[tag, default: 0] += count }
-            }
+            self.counters.sent(first.count, perTag: first.perTag)
         }
     }
 

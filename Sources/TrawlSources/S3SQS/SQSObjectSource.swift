@@ -1,5 +1,6 @@
 import Crypto
 import Logging
+import Metrics
 import NIOCore
 import Synchronization
 import TrawlAWS
@@ -111,7 +112,7 @@ public final class SQSObjectSource: PullingSource {
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let connection = try await self.connect(logger: context.logger)
-        let counters = CycleCounters()
+        let counters = CycleCounters(metrics: context.metrics)
         var upToDate = false
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -227,7 +228,11 @@ public final class SQSObjectSource: PullingSource {
     ) async {
         var logger = context.logger
         logger[metadataKey: "sqs.message.id"] = "\(message.messageID)"
-        defer { counters.update { $0.messagesDone += 1 } }
+        counters.messageBegan(message.messageID)
+        defer {
+            counters.messageEnded(message.messageID)
+            counters.update { $0.messagesDone += 1 }
+        }
         logger.debug(
             "Received message \(message.messageID) (receive count \(message.approximateReceiveCount ?? 1))",
             metadata: ["sqs.receipt_handle": "\(message.receiptHandle)"]
@@ -342,6 +347,7 @@ public final class SQSObjectSource: PullingSource {
                             timeout: settings.visibilityTimeout,
                             logger: logger
                         )
+                        counters.visibilityExtended()
                         logger.info(
                             "Extended the visibility of message \(message.messageID) to \(settings.visibilityTimeout) seconds: its objects are still being processed"
                         )
@@ -434,7 +440,8 @@ public final class SQSObjectSource: PullingSource {
     }
 }
 
-/// The running counts of one pull cycle, shared by the messages processed at once.
+/// The running counts of one pull cycle, shared by the messages processed at once. Each change is also
+/// counted in the service's metrics as it happens, so `/metrics` follows a long cycle.
 final class CycleCounters: Sendable {
     struct Counts {
         var statistics = PullCycleStatistics()
@@ -449,9 +456,73 @@ final class CycleCounters: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    private let metrics: SourceMetrics?
+    /// When each message being processed was received.
+    private let inFlight = Mutex([String: ContinuousClock.Instant]())
+    private let inFlightGauge: Gauge?
+    private let oldestAgeGauge: Gauge?
+    private let visibilityExtensions: Counter?
+    private let processingTime: Metrics.Timer?
+
+    init(metrics: SourceMetrics? = nil) {
+        self.metrics = metrics
+        let labels = metrics.map { [("input", $0.input), ("service", $0.service)] }
+        self.inFlightGauge = labels.map { Gauge(label: "trawl_sqs_messages_in_flight", dimensions: $0) }
+        self.oldestAgeGauge = labels.map { Gauge(label: "trawl_sqs_oldest_message_age_seconds", dimensions: $0) }
+        self.visibilityExtensions = labels.map {
+            Counter(label: "trawl_sqs_visibility_extensions_total", dimensions: $0)
+        }
+        self.processingTime = labels.map {
+            Metrics.Timer(label: "trawl_sqs_message_processing_seconds", dimensions: $0)
+        }
+    }
+
+    /// Message `id` was received and is being processed.
+    func messageBegan(_ id: String) {
+        self.inFlight.withLock { $0[id] = .now }
+        self.recordInFlight()
+    }
+
+    /// Message `id` is done with (deleted, or left in the queue).
+    func messageEnded(_ id: String) {
+        let began = self.inFlight.withLock { $0.removeValue(forKey: id) }
+        if let began { self.processingTime?.recordSeconds(began.duration(to: .now).seconds) }
+        self.recordInFlight()
+    }
+
+    /// A message's visibility was extended because its objects are still being processed.
+    func visibilityExtended() {
+        self.visibilityExtensions?.increment()
+        self.recordInFlight()
+    }
+
+    private func recordInFlight() {
+        let (count, oldest) = self.inFlight.withLock { ($0.count, $0.values.min()) }
+        self.inFlightGauge?.record(count)
+        self.oldestAgeGauge?.record(oldest.map { $0.duration(to: .now).seconds } ?? 0)
+    }
 
     func update(_ body: (inout Counts) -> Void) {
-        self.counts.withLock { body(&$0) }
+        let (before, after) = self.counts.withLock { counts in
+            let before = counts.statistics
+            body(&counts)
+            return (before, counts.statistics)
+        }
+        self.metrics?.add(
+            requests: after.requests - before.requests,
+            received: after.received - before.received,
+            filtered: after.duplicatesFilteredOut - before.duplicatesFilteredOut,
+            sent: after.sent - before.sent
+        )
+    }
+
+    /// `count` events were sent, `perTag` of them with each tag.
+    func sent(_ count: Int, perTag: [String: Int]) {
+        self.update {
+            $0.statistics.sent += count
+            for (tag, tagged) in perTag { $0.perTag[tag, default: 0] += tagged }
+        }
+        for (tag, tagged) in perTag { self.metrics?.sent(tagged, tag: tag) }
     }
 
     func read<T>(_ body: (Counts) -> T) -> T {

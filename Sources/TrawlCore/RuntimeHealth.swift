@@ -1,0 +1,63 @@
+import Synchronization
+
+/// What the monitoring endpoint's `/ready` answers from: whether every service of the run has started and
+/// every output's last write succeeded. Sink and source services report into it; an orchestrator stops
+/// routing work to (or restarts) an instance that is not ready.
+public final class RuntimeHealth: Sendable {
+    /// The answer to "is this instance ready", with why not.
+    public struct Readiness: Sendable, Equatable {
+        public var isReady: Bool
+        /// One line per reason it is not ready, e.g. `output devo: SinkError 501 (attempt 3) ...`.
+        public var problems: [String]
+
+        public init(isReady: Bool, problems: [String]) {
+            self.isReady = isReady
+            self.problems = problems
+        }
+    }
+
+    private struct State {
+        var waitingFor: Set<String>
+        var failingOutputs: [String: String] = [:]
+        var stopping = false
+    }
+
+    private let state: Mutex<State>
+
+    /// A run of the services named `services` (the ServiceGroup's service names); it is ready once each
+    /// reported ``serviceStarted(_:)``.
+    public init(services: some Sequence<String>) {
+        self.state = Mutex(State(waitingFor: Set(services)))
+    }
+
+    public func serviceStarted(_ name: String) {
+        self.state.withLock { _ = $0.waitingFor.remove(name) }
+    }
+
+    /// The output delivered a write: it is reachable.
+    public func outputSucceeded(_ output: String) {
+        self.state.withLock { _ = $0.failingOutputs.removeValue(forKey: output) }
+    }
+
+    /// A write to the output failed with `reason`; it stays not ready until a write succeeds.
+    public func outputFailed(_ output: String, reason: String) {
+        self.state.withLock { $0.failingOutputs[output] = reason }
+    }
+
+    /// The run was asked to stop: it takes no new work.
+    public func stopping() {
+        self.state.withLock { $0.stopping = true }
+    }
+
+    public var readiness: Readiness {
+        self.state.withLock { state in
+            var problems: [String] = []
+            if state.stopping { problems.append("stopping") }
+            for name in state.waitingFor.sorted() { problems.append("\(name): not started") }
+            for (output, reason) in state.failingOutputs.sorted(by: { $0.key < $1.key }) {
+                problems.append("output \(output): \(reason)")
+            }
+            return Readiness(isReady: problems.isEmpty, problems: problems)
+        }
+    }
+}
