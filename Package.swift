@@ -239,8 +239,9 @@ let package = Package(
         .testTarget(
             name: "TrawlAppTests",
             dependencies: [
-                "TrawlApp", "TrawlTesting", "trawl",
+                "TrawlApp", "TrawlCore", "TrawlTesting", "trawl",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict
