@@ -1,3 +1,5 @@
+import Crypto
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -6,10 +8,13 @@ import Musl
 import Darwin
 #endif
 
-/// The embedded default state store: one JSON file per service under a directory on the local filesystem.
+/// The embedded default state store: one JSON file per service under a directory on the local filesystem,
+/// and a file per item (`<service>.items/<2 hex>/<SHA-256 of the name>.json`) for the services that keep
+/// many.
 ///
 /// A save writes a temporary file beside the target, fsyncs it, renames it over the target and fsyncs the
-/// directory, so the file is always either the previous or the new state, never a torn mix.
+/// directory, so the file is always either the previous or the new state, never a torn mix. Processes that
+/// share the directory see each other's saves.
 public struct FileStateStore: StateStore {
     public let directory: String
 
@@ -25,6 +30,11 @@ public struct FileStateStore: StateStore {
     public func load(_ key: StateKey) throws(TrawlError) -> [UInt8]? {
         let path = self.path(for: key)
         Self.removeLeftovers(of: path)
+        return try Self.contents(of: path)
+    }
+
+    /// The file's bytes, or nil when it does not exist.
+    private static func contents(of path: String) throws(TrawlError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -46,7 +56,44 @@ public struct FileStateStore: StateStore {
     }
 
     public func save(_ bytes: [UInt8], for key: StateKey) throws(TrawlError) {
-        let path = self.path(for: key)
+        try Self.replace(self.path(for: key), with: bytes)
+    }
+
+    /// The directory of `key`'s items.
+    public func itemsDirectory(of key: StateKey) -> String {
+        "\(self.directory)/\(key.collectorID)/\(key.input)/\(key.service).items"
+    }
+
+    /// Where the item `name` of `key` lives: spread over 256 directories by its hash.
+    public func path(ofItem name: String, of key: StateKey) -> String {
+        let digest = hexString(SHA256.hash(data: Array(name.utf8)))
+        return "\(self.itemsDirectory(of: key))/\(digest.prefix(2))/\(digest).json"
+    }
+
+    public func loadItem(_ name: String, of key: StateKey) throws(TrawlError) -> [UInt8]? {
+        try Self.contents(of: self.path(ofItem: name, of: key))
+    }
+
+    public func saveItem(_ bytes: [UInt8], named name: String, of key: StateKey) throws(TrawlError) {
+        try Self.replace(self.path(ofItem: name, of: key), with: bytes)
+    }
+
+    public func removeItems(of key: StateKey, olderThan age: Duration) throws(TrawlError) -> Int {
+        let horizon = time(nil) - Int(age.components.seconds)
+        let root = self.itemsDirectory(of: key)
+        var removed = 0
+        for shard in directoryEntries(root) ?? [] where shard.utf8.count == 2 {
+            for name in directoryEntries("\(root)/\(shard)") ?? [] {
+                let path = "\(root)/\(shard)/\(name)"
+                var status = stat()
+                guard stat(path, &status) == 0, status.st_mtim.tv_sec < horizon else { continue }
+                if unlink(path) == 0 { removed += 1 }
+            }
+        }
+        return removed
+    }
+
+    private static func replace(_ path: String, with bytes: [UInt8]) throws(TrawlError) {
         let directory = String(path[..<path.lastIndex(of: "/")!])
         try Self.makeDirectories(directory)
         let temporary = "\(path).tmp-\(getpid())"
@@ -83,7 +130,7 @@ public struct FileStateStore: StateStore {
         }
     }
 
-    private static func makeDirectories(_ path: String) throws(TrawlError) {
+    static func makeDirectories(_ path: String) throws(TrawlError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/\(component)"

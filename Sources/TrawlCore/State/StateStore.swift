@@ -8,4 +8,13 @@ public protocol StateStore: Sendable {
     /// Replaces the state for `key`; when this returns, a crash can no longer lose it, and a crash while it
     /// runs leaves the previous state intact.
     func save(_ bytes: [UInt8], for key: StateKey) throws(TrawlError)
+
+    /// One item among the many a service keeps (one per S3 object in a ledger), or nil if there is none.
+    /// Items are read and written one at a time, so instances sharing the store (several `trawl run` on one
+    /// queue) each see the others' latest writes and never overwrite what they did not change.
+    func loadItem(_ name: String, of key: StateKey) throws(TrawlError) -> [UInt8]?
+    /// Replaces one item, durably (as ``save(_:for:)``).
+    func saveItem(_ bytes: [UInt8], named name: String, of key: StateKey) throws(TrawlError)
+    /// Removes the items of `key` last saved more than `age` ago; returns how many.
+    func removeItems(of key: StateKey, olderThan age: Duration) throws(TrawlError) -> Int
 }

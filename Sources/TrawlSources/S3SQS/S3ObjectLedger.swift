@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 import TrawlCore
@@ -7,8 +8,11 @@ import TrawlCore
 /// crash can come between delivery and the message's deletion, and `ack_messages: false` never deletes:
 /// with the ledger a notification seen again skips what was delivered instead of sending it twice.
 ///
-/// Entries are kept for `retention` after their last change (and at most `maxEntries`, oldest dropped
-/// first); the ledger lives in the state store beside the service's state.
+/// Each object is its own item in the state store (``StateStore/saveItem(_:named:of:)``), read when its
+/// notification arrives and written at each commit: instances that share the store (several `trawl run` on
+/// one queue) see each other's progress, so a message one of them left half done after a crash is resumed
+/// by whichever receives it next. Items are removed `retention` after their last change. A ledger saved by
+/// an earlier Trawl as one file is moved into items at first use.
 public final class S3ObjectLedger: Sendable {
     /// What the ledger knows about one object.
     public struct Entry: Codable, Sendable, Equatable {
@@ -19,6 +23,12 @@ public final class S3ObjectLedger: Sendable {
         /// Seconds since the epoch of the last change.
         public var updated: Int64
 
+        public init(delivered: Int64, complete: Bool, updated: Int64) {
+            self.delivered = delivered
+            self.complete = complete
+            self.updated = updated
+        }
+
         enum CodingKeys: String, CodingKey {
             case delivered = "n"
             case complete = "done"
@@ -26,22 +36,44 @@ public final class S3ObjectLedger: Sendable {
         }
     }
 
-    /// The saved form.
+    /// The form of a ledger saved as one file by earlier versions.
     public struct State: Codable, Sendable {
         public var objects: [String: Entry]
+
+        public init(objects: [String: Entry]) {
+            self.objects = objects
+        }
     }
 
-    private let persistence: ServicePersistence<State>
-    private let retentionSeconds: Int64
-    private let maxEntries: Int
-    private let state: Mutex<[String: Entry]?>
+    /// One object's item: its entry, the object it is about, and the `reset_persistence_auth` it was
+    /// saved under.
+    struct Item: Codable {
+        var object: String
+        var entry: Entry
+        var resetPersistenceAuth: String
 
-    public init(persistence: ServicePersistence<State>, retention: Duration, maxEntries: Int = 100_000) {
-        self.persistence = persistence
-        self.retentionSeconds = retention.components.seconds
-        self.maxEntries = maxEntries
-        self.state = Mutex(nil)
+        enum CodingKeys: String, CodingKey {
+            case object
+            case entry
+            case resetPersistenceAuth = "reset_persistence_auth"
+        }
     }
+
+    private let legacy: ServicePersistence<State>
+    private let retention: Duration
+    private let sweepInterval: Duration
+    /// Whether the legacy file was looked at, and when items were last swept.
+    private let housekeeping = Mutex<(imported: Bool, lastSweep: ContinuousClock.Instant?)>((false, nil))
+
+    public init(persistence: ServicePersistence<State>, retention: Duration, sweepInterval: Duration = .seconds(3_600))
+    {
+        self.legacy = persistence
+        self.retention = retention
+        self.sweepInterval = sweepInterval
+    }
+
+    private var store: any StateStore { self.legacy.store }
+    private var key: StateKey { self.legacy.key }
 
     /// The ledger's key for an object: the version when the bucket is versioned, else the ETag, so a key
     /// overwritten with new content is a new object.
@@ -50,33 +82,74 @@ public final class S3ObjectLedger: Sendable {
         return "\(object.bucket)/\(object.key)#\(version)"
     }
 
-    /// What was delivered of `object`, if anything.
+    /// What was delivered of `object`, if anything, as last saved by any instance sharing the store.
+    ///
+    /// - Throws: ``TrawlError/Code/stateUnreadable`` when the object's item is not valid.
     public func entry(_ identity: String) throws(TrawlError) -> Entry? {
-        try self.withEntries { $0[identity] }
+        try self.importLegacyOnce()
+        guard let bytes = try self.store.loadItem(identity, of: self.key) else { return nil }
+        let item: Item
+        do {
+            item = try JSONDecoder().decode(Item.self, from: Data(bytes))
+        } catch {
+            throw TrawlError(
+                .stateUnreadable,
+                "the ledger item of \(identity) is not valid Trawl state",
+                location: (self.store as? FileStateStore)?.path(ofItem: identity, of: self.key) ?? "\(self.key)",
+                underlying: error
+            )
+        }
+        guard item.object == identity, item.resetPersistenceAuth == self.legacy.resetPersistenceAuth else {
+            return nil
+        }
+        return item.entry
     }
 
     /// Records that every output accepted the first `delivered` records of the object (all of them when
     /// `complete`), durably before returning.
     public func record(_ identity: String, delivered: Int64, complete: Bool) throws(TrawlError) {
+        try self.importLegacyOnce()
         let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
-        try self.withEntries { entries throws(TrawlError) in
-            entries[identity] = Entry(delivered: delivered, complete: complete, updated: now)
-            let horizon = now - self.retentionSeconds
-            entries = entries.filter { $0.value.updated >= horizon }
-            if entries.count > self.maxEntries {
-                let oldest = entries.sorted { $0.value.updated < $1.value.updated }.prefix(
-                    entries.count - self.maxEntries
-                )
-                for (key, _) in oldest { entries[key] = nil }
-            }
-            try self.persistence.save(State(objects: entries))
+        try self.save(Entry(delivered: delivered, complete: complete, updated: now), for: identity)
+        try self.sweepIfDue()
+    }
+
+    private func save(_ entry: Entry, for identity: String) throws(TrawlError) {
+        let item = Item(object: identity, entry: entry, resetPersistenceAuth: self.legacy.resetPersistenceAuth)
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try JSONEncoder().encode(item))
+        } catch {
+            throw TrawlError(.stateWriteFailed, "the ledger item of \(identity) cannot be encoded", underlying: error)
+        }
+        try self.store.saveItem(bytes, named: identity, of: self.key)
+    }
+
+    /// Removes items older than the retention, at most once per `sweepInterval`.
+    private func sweepIfDue() throws(TrawlError) {
+        let now = ContinuousClock.now
+        let due = self.housekeeping.withLock { state in
+            guard state.lastSweep.map({ $0.duration(to: now) >= self.sweepInterval }) ?? true else { return false }
+            state.lastSweep = now
+            return true
+        }
+        guard due else { return }
+        let removed = try self.store.removeItems(of: self.key, olderThan: self.retention)
+        if removed > 0 {
+            self.legacy.logger.info("Ledger \(self.key): forgot \(removed) object(s) older than the retention")
         }
     }
 
-    private func withEntries<T>(_ body: (inout [String: Entry]) throws(TrawlError) -> T) throws(TrawlError) -> T {
-        try self.state.withLock { state throws(TrawlError) -> T in
-            if state == nil { state = try self.persistence.load()?.objects ?? [:] }
-            return try body(&state!)
+    /// Moves the entries of a ledger saved as one file into items, once.
+    private func importLegacyOnce() throws(TrawlError) {
+        guard !self.housekeeping.withLock({ $0.imported }) else { return }
+        if let objects = try self.legacy.load()?.objects, !objects.isEmpty {
+            for (identity, entry) in objects where try self.store.loadItem(identity, of: self.key) == nil {
+                try self.save(entry, for: identity)
+            }
+            try self.legacy.save(State(objects: [:]))
+            self.legacy.logger.info("Ledger \(self.key): moved \(objects.count) object(s) into items")
         }
+        self.housekeeping.withLock { $0.imported = true }
     }
 }

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TrawlCore
+import TrawlSources
+import TrawlTesting
+
+/// The per-object ledger, shared by instances through the state store.
+@Suite struct S3ObjectLedgerTests {
+    static let key = StateKey(collectorID: "c", input: "1", service: "cloud_funnel.ledger")
+
+    static func ledger(
+        _ store: FileStateStore,
+        auth: String = "",
+        sweepInterval: Duration = .seconds(3_600)
+    )
+        -> S3ObjectLedger
+    {
+        S3ObjectLedger(
+            persistence: ServicePersistence(
+                store: store,
+                key: Self.key,
+                resetPersistenceAuth: auth,
+                logger: RecordingLogger().logger
+            ),
+            retention: .seconds(3_600),
+            sweepInterval: sweepInterval
+        )
+    }
+
+    @Test func anInstanceSeesWhatAnotherRecordedAndNeitherOverwritesTheOthersObjects() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let first = Self.ledger(store)
+        let second = Self.ledger(store)
+        try first.record("bucket/a#1", delivered: 500, complete: false)
+        #expect(try second.entry("bucket/a#1")?.delivered == 500, "read from the store, not a stale copy")
+        try second.record("bucket/b#1", delivered: 30, complete: true)
+        try second.record("bucket/a#1", delivered: 900, complete: true)
+        #expect(try first.entry("bucket/a#1") == second.entry("bucket/a#1"))
+        #expect(try first.entry("bucket/a#1")?.complete == true)
+        #expect(try first.entry("bucket/b#1")?.delivered == 30)
+        #expect(try first.entry("bucket/c#1") == nil)
+        #expect(try Self.ledger(store, auth: "2026-11-24").entry("bucket/a#1") == nil, "reset_persistence_auth changed")
+    }
+
+    @Test func aLedgerSavedAsOneFileIsMovedIntoItems() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let legacy = ServicePersistence<S3ObjectLedger.State>(
+            store: store,
+            key: Self.key,
+            resetPersistenceAuth: "",
+            logger: RecordingLogger().logger
+        )
+        try legacy.save(
+            S3ObjectLedger.State(objects: [
+                "bucket/old#1": S3ObjectLedger.Entry(delivered: 7, complete: false, updated: 1_700_000_000)
+            ])
+        )
+        let ledger = Self.ledger(store)
+        #expect(try ledger.entry("bucket/old#1")?.delivered == 7)
+        #expect(try legacy.load()?.objects.isEmpty == true)
+        #expect(FileManager.default.fileExists(atPath: store.path(ofItem: "bucket/old#1", of: Self.key)))
+    }
+
+    @Test func itemsOlderThanTheRetentionAreRemoved() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let ledger = Self.ledger(store, sweepInterval: .zero)
+        try ledger.record("bucket/old#1", delivered: 1, complete: true)
+        let old = store.path(ofItem: "bucket/old#1", of: Self.key)
+        let twoHoursAgo = Date().addingTimeInterval(-7_200)
+        try FileManager.default.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: old)
+        try ledger.record("bucket/new#1", delivered: 1, complete: true)
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(try ledger.entry("bucket/new#1") != nil)
+    }
+}
