@@ -17,6 +17,11 @@ import Darwin
 /// record against the file: a write that did not complete is cut off and its marks dropped, a complete one
 /// keeps them. Events at or below their unit's mark are then already in the file and are not written again.
 ///
+/// Several processes may append to one output (several `trawl run` on one queue): each append holds an
+/// exclusive lock on the output file and first reads the records the others added (``sync(outputFD:)``), so
+/// an event one of them wrote is not written again by another, and an append a crashed one left half done
+/// is cut off by the next.
+///
 /// Relies on ``EventMetadata``'s contract: (source, unit, offset) names one event, and a unit's content
 /// never changes.
 struct FileDeliveryJournal {
@@ -31,6 +36,9 @@ struct FileDeliveryJournal {
     let path: String
     private(set) var marks: [String: Mark] = [:]
     private var records = 0
+    /// How much of the journal file was read, and which file it was (a compaction replaces it).
+    private var readOffset: Int64 = 0
+    private var inode: ino_t?
     private let retentionSeconds: Int64 = 14 * 86_400
 
     /// The journal of the output file `outputPath`.
@@ -41,27 +49,36 @@ struct FileDeliveryJournal {
 
     static func key(_ metadata: EventMetadata) -> String { "\(metadata.source)\u{1f}\(metadata.unit)" }
 
-    /// Reads the journal and reconciles the output file (open as `fd`) with its last record. Returns a
-    /// warning to log, if any.
-    mutating func recover(outputFD fd: Int32) throws(TrawlError) -> String? {
-        guard let data = FileManager.default.contents(atPath: self.path) else { return nil }
-        var entries: [(before: Int64, after: Int64, marks: [String: Mark])] = []
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
-                let before = (object["b"] as? NSNumber)?.int64Value,
-                let after = (object["a"] as? NSNumber)?.int64Value,
-                let time = (object["t"] as? NSNumber)?.int64Value,
-                let marks = object["m"] as? [String: NSNumber]
-            else { continue }
-            entries.append((before, after, marks.mapValues { Mark(offset: $0.int64Value, time: time) }))
+    /// Brings the journal up to date with the file: the records appended since the last call (by this
+    /// process or another that shares the output), or all of them when the file is new to it or was replaced
+    /// by a compaction; the newest record read is reconciled with the output file (open as `fd`): an append a
+    /// crash interrupted is cut off the output and its record off the journal. Call it holding the output's
+    /// lock, before each append. Returns a warning to log, if any.
+    mutating func sync(outputFD fd: Int32) throws(TrawlError) -> String? {
+        var status = stat()
+        guard stat(self.path, &status) == 0 else {
+            self.readOffset = 0
+            self.inode = nil
+            self.records = 0
+            return nil
         }
-        self.records = entries.count
-        let size = Int64(lseek(fd, 0, SEEK_END))
+        if self.inode != status.st_ino || Int64(status.st_size) < self.readOffset {
+            self.inode = status.st_ino
+            self.readOffset = 0
+            self.records = 0
+        }
+        guard Int64(status.st_size) > self.readOffset else { return nil }
+        let (entries, end) = try self.readRecords(from: self.readOffset)
+        var fresh = entries
         var warning: String?
-        if let last = entries.last, size < last.after {
+        let size = Int64(lseek(fd, 0, SEEK_END))
+        var journalEnd = end
+        if let last = fresh.last, size < last.after {
             if size >= last.before {
                 ftruncate(fd, off_t(last.before))
-                entries.removeLast()
+                truncate(self.path, off_t(last.line))
+                journalEnd = last.line
+                fresh.removeLast()
                 if size > last.before {
                     warning =
                         "cut \(size - last.before) bytes of a write that a crash interrupted off \(self.outputPath); its events are written again"
@@ -71,12 +88,53 @@ struct FileDeliveryJournal {
                     "\(self.outputPath) is shorter than Trawl wrote it (rotated or truncated): starting it anew"
             }
         }
-        for entry in entries {
+        for entry in fresh {
             for (key, mark) in entry.marks where mark.offset > (self.marks[key]?.offset ?? -1) {
                 self.marks[key] = mark
             }
         }
+        self.records += fresh.count
+        self.readOffset = journalEnd
         return warning
+    }
+
+    /// The whole records of the journal from byte `offset`, each with where its line starts, and where the
+    /// last whole line ends.
+    private func readRecords(
+        from offset: Int64
+    ) throws(TrawlError) -> ([(before: Int64, after: Int64, marks: [String: Mark], line: Int64)], Int64) {
+        let fd = open(self.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TrawlError(.sinkWriteFailed, "cannot read \(self.path): \(errnoDescription())", location: self.path)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var position = off_t(offset)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, position) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            position += off_t(count)
+        }
+        var entries: [(before: Int64, after: Int64, marks: [String: Mark], line: Int64)] = []
+        var lineStart = 0
+        while let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            defer { lineStart = newline + 1 }
+            guard
+                let object = (try? JSONSerialization.jsonObject(with: Data(bytes[lineStart..<newline])))
+                    as? [String: Any],
+                let before = (object["b"] as? NSNumber)?.int64Value,
+                let after = (object["a"] as? NSNumber)?.int64Value,
+                let time = (object["t"] as? NSNumber)?.int64Value,
+                let marks = object["m"] as? [String: NSNumber]
+            else { continue }
+            entries.append(
+                (before, after, marks.mapValues { Mark(offset: $0.int64Value, time: time) }, offset + Int64(lineStart))
+            )
+        }
+        return (entries, offset + Int64(lineStart))
     }
 
     /// Records, durably, that the file will grow from `before` to `after` bytes with events up to `marks`;
@@ -91,6 +149,11 @@ struct FileDeliveryJournal {
         let length = stat(self.path, &status) == 0 ? Int64(status.st_size) : 0
         try Self.write(Array(line.utf8), to: self.path, flags: O_WRONLY | O_APPEND | O_CREAT)
         self.records += 1
+        if self.readOffset == length {
+            // Up to date before this record: it needs no reading back.
+            self.readOffset = length + Int64(line.utf8.count)
+            if self.inode == nil, stat(self.path, &status) == 0 { self.inode = status.st_ino }
+        }
         return length
     }
 
@@ -107,6 +170,7 @@ struct FileDeliveryJournal {
     mutating func abandon(at length: Int64) {
         truncate(self.path, off_t(length))
         self.records -= 1
+        self.readOffset = min(self.readOffset, length)
     }
 
     /// Rewrites the journal as one record holding every mark younger than the retention.
@@ -124,6 +188,11 @@ struct FileDeliveryJournal {
             )
         }
         self.records = 1
+        var status = stat()
+        if stat(self.path, &status) == 0 {
+            self.inode = status.st_ino
+            self.readOffset = Int64(status.st_size)
+        }
     }
 
     private static func write(_ bytes: [UInt8], to path: String, flags: Int32) throws(TrawlError) {

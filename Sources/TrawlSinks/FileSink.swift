@@ -53,9 +53,14 @@ public final class FileSink: EventSink {
             } else {
                 fd = try self.open()
                 state.fd = fd
-                if let warning = try state.journal.recover(outputFD: fd) {
-                    self.logger.warning("Output \(self.name): \(warning)")
-                }
+            }
+            // Other processes may append to the same file: one append at a time, after reading theirs.
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw self.appendFailed("cannot lock") }
+            }
+            defer { flock(fd, LOCK_UN) }
+            if let warning = try state.journal.sync(outputFD: fd) {
+                self.logger.warning("Output \(self.name): \(warning)")
             }
             var skipped = 0
             var marks = UnitMarks()
@@ -88,17 +93,21 @@ public final class FileSink: EventSink {
             )
             let written = buffer.withUnsafeReadableBytes { bytes in writeAll(fd, bytes) }
             if !written || fsync(fd) != 0 {
-                let reason = errnoDescription()
+                let error = self.appendFailed("cannot append to")
                 if before >= 0 { ftruncate(fd, off_t(before)) }
                 state.journal.abandon(at: journalLength)
-                throw TrawlError(
-                    .sinkWriteFailed,
-                    "output \(self.name) cannot append to \(self.path): \(reason)",
-                    location: "outputs.\(self.name).settings.path"
-                )
+                throw error
             }
             state.journal.didWrite(marks: highest)
         }
+    }
+
+    private func appendFailed(_ what: String) -> TrawlError {
+        TrawlError(
+            .sinkWriteFailed,
+            "output \(self.name) \(what) \(self.path): \(errnoDescription())",
+            location: "outputs.\(self.name).settings.path"
+        )
     }
 
     public func close() async throws {

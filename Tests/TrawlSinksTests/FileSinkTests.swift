@@ -1,0 +1,123 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlSinks
+import TrawlTesting
+
+/// The `file` output shared by several processes (each sink here opens the file on its own, as another
+/// process would): one append at a time, and each reads the others' journal records first.
+@Suite struct FileSinkTests {
+    static func events(_ unit: String, _ offsets: Range<Int64>) -> [EventBatch] {
+        let events = offsets.map { offset in
+            Event(
+                tag: "my.app.test",
+                body: ByteBuffer(string: "\(unit)-\(offset)"),
+                metadata: EventMetadata(source: "s1/test", unit: unit, offset: offset, pullingID: .now())
+            )
+        }
+        return [EventBatch(events: events, acknowledgement: Acknowledgement(unit: unit))]
+    }
+
+    static func sink(_ path: String, _ log: RecordingLogger) -> FileSink {
+        FileSink(name: "out", path: path, framer: DevoSyslogFramer(hostname: "vm"), logger: log.logger)
+    }
+
+    static func bodies(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            String($0.split(separator: " ").last!)
+        }
+    }
+
+    @Test func eventsAnotherWriterAlreadyAppendedAreNotWrittenAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = "\(directory.path)/out.log"
+        let log = RecordingLogger()
+        let first = Self.sink(path, log)
+        let second = Self.sink(path, log)
+        try await first.write(Self.events("object-a", 0..<10))
+        // The second writer gets the same unit again (a message redelivered to it after the first crashed
+        // before committing), and more of it.
+        try await second.write(Self.events("object-a", 0..<20))
+        try await first.write(Self.events("object-b", 0..<3))
+        try await second.write(Self.events("object-b", 2..<5))
+        #expect(
+            try Self.bodies(path)
+                == (0..<20).map { "object-a-\($0)" } + (0..<5).map { "object-b-\($0)" }
+        )
+        #expect(log.messages(containing: "10 event(s) sent again after a restart are already in").count == 1)
+        #expect(log.messages(containing: "1 event(s) sent again after a restart are already in").count == 1)
+        try await first.close()
+        try await second.close()
+    }
+
+    @Test func anAppendAWriterLeftHalfDoneIsCutOffByTheNext() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = "\(directory.path)/out.log"
+        let log = RecordingLogger()
+        let first = Self.sink(path, log)
+        try await first.write(Self.events("object-a", 0..<2))
+        let complete = try Data(contentsOf: URL(fileURLWithPath: path)).count
+        // A writer that died mid-append: its journal record says 100 bytes more, 7 of them reached the file.
+        let journal = FileHandle(forWritingAtPath: "\(path).trawl-journal")!
+        journal.seekToEndOfFile()
+        journal.write(
+            Data(#"{"b":\#(complete),"a":\#(complete + 100),"t":1,"m":{"s1/test\u001fobject-a":9}}"#.utf8 + [10])
+        )
+        try journal.close()
+        let output = FileHandle(forWritingAtPath: path)!
+        output.seekToEndOfFile()
+        output.write(Data("<14>Jan".utf8))
+        try output.close()
+
+        let second = Self.sink(path, log)
+        try await second.write(Self.events("object-a", 0..<5))
+        #expect(try Self.bodies(path) == (0..<5).map { "object-a-\($0)" }, "the torn write is gone, its events written")
+        #expect(log.messages(containing: "cut 7 bytes of a write that a crash interrupted").count == 1)
+        try await first.write(Self.events("object-a", 3..<6))
+        #expect(try Self.bodies(path) == (0..<6).map { "object-a-\($0)" }, "the first writer reads the second's record")
+        try await first.close()
+        try await second.close()
+    }
+
+    private func batch(_ bodies: [String]) -> EventBatch {
+        EventBatch(
+            events: bodies.map { Event.test($0) },
+            acknowledgement: Acknowledgement(unit: "u")
+        )
+    }
+
+    @Test func appendsFramedLinesAcrossWritesAndCreatesTheDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let sink = FileSink(
+            name: "out",
+            path: "\(directory.path)/a/b/devo.log",
+            framer: DevoSyslogFramer(hostname: "h"),
+            logger: RecordingLogger().logger
+        )
+        try await sink.write([self.batch(["1", "2"])])
+        try await sink.write([self.batch(["3"])])
+        try await sink.close()
+        #expect(
+            directory.read("a/b/devo.log")
+                == (1...3).map { "<14>Jan  1 00:00:00 h my.app.test.event: \($0)\n" }.joined()
+        )
+    }
+
+    @Test func anUnwritablePathIsASinkError() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let sink = FileSink(
+            name: "out",
+            path: directory.path,
+            framer: DevoSyslogFramer(hostname: "h"),
+            logger: RecordingLogger().logger
+        )
+        let error = await #expect(throws: TrawlError.self) { try await sink.write([self.batch(["1"])]) }
+        #expect(error?.code == .sinkWriteFailed)
+        #expect(error?.location == "outputs.out.settings.path")
+    }
+}
