@@ -62,6 +62,7 @@ extension TrawlPlan {
                     store: store,
                     collectorID: self.globals.id,
                     output: sink.name,
+                    instance: self.globals.instance,
                     maxBytes: Int64(self.globals.spoolMaxMegabytes) << 20
                 ) : nil
             services.append(

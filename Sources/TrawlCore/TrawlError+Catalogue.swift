@@ -150,9 +150,9 @@ extension TrawlError.Code {
         id: 203,
         title: "output spool cannot be used",
         cause:
-            "The on-disk spool of an output (globals.persistence.directory/<id>/spool) cannot be opened, written or read (disk full, permissions).",
+            "The on-disk spool of an output (globals.persistence.directory/<id>/spool) cannot be opened, written or read (disk full, permissions), or another running Trawl with the same persistence directory and globals.id holds it.",
         fix:
-            "Free disk space or fix the permissions of the persistence directory; events not yet spooled stay unacknowledged and are pulled again."
+            "Free disk space or fix the permissions of the persistence directory; give each instance that shares the directory its own globals.instance. Events not yet spooled stay unacknowledged and are pulled again."
     )
     public static let sourceReadFailed = Self(
         kind: "SourceError",

@@ -28,6 +28,7 @@ import TrawlTesting
         #expect(first.events.map(\.tag) == ["my.app.test.event", "my.app.other.tag"])
         try spool.commit(upTo: first.next, delivered: 2)
 
+        spool.close()
         spool = try Self.spool(directory)
         #expect(spool.pendingEvents == 1)
         let rest = try spool.peek(maxEvents: 10)
@@ -51,6 +52,7 @@ import TrawlTesting
         try handle.write(contentsOf: Data([0, 0, 0, 40, 1, 2, 3, 4, 9, 9]))
         try handle.close()
 
+        spool.close()
         let reopened = try Self.spool(directory)
         #expect(reopened.pendingEvents == 5)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<5).map { "event \($0)" })
@@ -65,6 +67,7 @@ import TrawlTesting
         var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
         bytes[bytes.count - 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: spool.path))
+        spool.close()
         let reopened = try Self.spool(directory)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
     }
@@ -80,5 +83,24 @@ import TrawlTesting
         let read = try spool.peek(maxEvents: 10)
         try spool.commit(upTo: read.next, delivered: 1)
         #expect(try spool.append([big]))
+    }
+
+    @Test func aSpoolHeldByAnotherInstanceIsError203AndEachInstanceHasItsOwn() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let held = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+        let error = #expect(throws: TrawlError.self) {
+            try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+        }
+        #expect(error?.code == .spoolFailed)
+        #expect(error?.message.contains("in use by another running Trawl") == true)
+        #expect(error?.fix.contains("globals.instance") == true)
+        let first = try EventSpool(store: store, collectorID: "c1", output: "devo", instance: "a", maxBytes: 1 << 20)
+        let second = try EventSpool(store: store, collectorID: "c1", output: "devo", instance: "b", maxBytes: 1 << 20)
+        #expect(try first.append([Event.test("for a")]))
+        #expect(second.isEmpty)
+        #expect(Set([held.path, first.path, second.path]).count == 3)
+        #expect(first.path.hasSuffix("/c1/spool/devo@a.spool"))
     }
 }

@@ -3,6 +3,9 @@ public struct GlobalSettings: Decodable, Sendable {
     /// The collector id; with input and service names it builds the persistence address.
     public var id: String
     public var name: String
+    /// Which of several instances sharing a persistence directory (several `trawl run` on one queue) this
+    /// is; names its output spools. Empty for a lone instance.
+    public var instance: String
     /// `true` turns on debug logging.
     public var debugStatus: Bool
     /// The host name written in each Devo syslog line; the machine's own by default.
@@ -24,6 +27,7 @@ public struct GlobalSettings: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id
         case name
+        case instance
         case debugStatus = "debug_status"
         case hostname
         case persistence
@@ -46,6 +50,13 @@ public struct GlobalSettings: Decodable, Sendable {
                 isValid: isIdentifier
             ) ?? "invalid"
         self.name = settings.string(.name, default: "trawl") ?? "trawl"
+        self.instance =
+            settings.string(
+                .instance,
+                default: "",
+                format: "empty, or 1 to 32 letters, digits, '-' or '_'",
+                isValid: { $0.isEmpty || isIdentifier($0) }
+            ) ?? ""
         self.debugStatus = settings.bool(.debugStatus, default: false)
         self.hostname = settings.string(
             .hostname,

@@ -37,31 +37,65 @@ public final class EventSpool: Sendable {
     }
 
     /// Opens (or creates) the spool of output `output` of collector `collectorID` in the persistence
-    /// directory, recovering from a torn tail.
-    public init(store: FileStateStore, collectorID: String, output: String, maxBytes: Int64) throws(TrawlError) {
+    /// directory, recovering from a torn tail. Instances sharing the directory need an `instance` each
+    /// (`globals.instance`), since a spool is one process's: it stays locked while open.
+    public init(
+        store: FileStateStore,
+        collectorID: String,
+        output: String,
+        instance: String = "",
+        maxBytes: Int64
+    ) throws(TrawlError) {
         self.store = store
         self.maxBytes = maxBytes
-        self.headKey = StateKey(collectorID: collectorID, input: "spool", service: output)
+        self.headKey = StateKey(
+            collectorID: collectorID,
+            input: "spool",
+            service: instance.isEmpty ? output : "\(output)@\(instance)"
+        )
         let headPath = store.path(for: self.headKey)
         self.path = String(headPath.dropLast(".json".count)) + ".spool"
-        var head = try Self.loadHead(store, self.headKey)
-        // Saving the head also creates the spool's directory.
-        try store.save(Self.encodeHead(head), for: self.headKey)
+        try FileStateStore.makeDirectories(String(headPath[..<headPath.lastIndex(of: "/")!]))
         let fd = open(self.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw TrawlError(.spoolFailed, "cannot open the spool: \(errnoDescription())", location: self.path)
         }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            closeDescriptor(fd)
+            throw TrawlError(
+                .spoolFailed,
+                "the spool is in use by another running Trawl with the same persistence directory and globals.id",
+                location: self.path
+            )
+        }
+        var head: Int64
+        do {
+            head = try Self.loadHead(store, self.headKey)
+            try store.save(Self.encodeHead(head), for: self.headKey)
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
         let (end, events) = Self.scan(fd, from: &head)
         if ftruncate(fd, off_t(end)) != 0 || fsync(fd) != 0 {
             let reason = errnoDescription()
-            close(fd)
+            closeDescriptor(fd)
             throw TrawlError(.spoolFailed, "cannot cut the spool's torn tail: \(reason)", location: self.path)
         }
         self.state = Mutex(State(descriptor: fd, head: head, end: end, pendingEvents: events))
     }
 
     deinit {
-        self.state.withLock { _ = close($0.descriptor) }
+        self.close()
+    }
+
+    /// Closes the spool's file, which releases it to the next opener (a restart, another test); the spool
+    /// is not usable after this.
+    public func close() {
+        self.state.withLock { state in
+            if state.descriptor >= 0 { closeDescriptor(state.descriptor) }
+            state.descriptor = -1
+        }
     }
 
     public var isEmpty: Bool { self.state.withLock { $0.head >= $0.end } }
@@ -236,4 +270,9 @@ public final class EventSpool: Sendable {
         }
         return bytes
     }
+}
+
+/// `close(2)`, by a name a type's own `close()` does not shadow.
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
 }
