@@ -9,15 +9,9 @@ import TrawlTesting
     @Test func sigkillAtRandomPointsLosesAndDuplicatesNothing() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let fixture = try await MotoBucketQueue.make()
         let objects = 50
         let perObject = 1_500
-        try await fixture.moto.fixture([
-            "command": "put-lines", "bucket": fixture.bucket,
-            "objects": (0..<objects).map {
-                ["key": "s1/cloud_funnel/\($0).log.gz", "prefix": "o\($0)", "count": "\(perObject)", "size": "300"]
-            },
-        ])
+        let fixture = try await Self.queueWithObjects(objects, of: perObject)
         let configuration = S3CollectorsEndToEndTests.configuration([
             ("s1", "sentinelone_cloud_funnel", "cloud_funnel", fixture.serviceSettings + ", records_per_commit: 500")
         ]).replacingOccurrences(of: "globals: {id: s3-test,", with: "globals: {id: s3-test, debug_status: true,")
@@ -61,7 +55,27 @@ import TrawlTesting
         }
         #expect(finished)
         #expect(kills >= 1)
-        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        let once = try Self.expectEachRecordOnce(in: "\(directory.path)/out.log", objects: objects, of: perObject)
+        print("crash test: \(kills) SIGKILLs, \(once) records delivered once each")
+    }
+
+    /// A notified bucket and queue with `objects` gzip objects of `perObject` Cloud Funnel-like records,
+    /// numbered `o<object>-<record>`.
+    static func queueWithObjects(_ objects: Int, of perObject: Int) async throws -> MotoBucketQueue {
+        let fixture = try await MotoBucketQueue.make()
+        try await fixture.moto.fixture([
+            "command": "put-lines", "bucket": fixture.bucket,
+            "objects": (0..<objects).map {
+                ["key": "s1/cloud_funnel/\($0).log.gz", "prefix": "o\($0)", "count": "\(perObject)", "size": "300"]
+            },
+        ])
+        return fixture
+    }
+
+    /// Expects the output file to hold every record of ``queueWithObjects(_:of:)`` exactly once; returns how
+    /// many records it holds.
+    static func expectEachRecordOnce(in path: String, objects: Int, of perObject: Int) throws -> Int {
+        let delivered = try String(contentsOfFile: path, encoding: .utf8)
         var counts: [Substring: Int] = [:]
         for match in delivered.matches(of: /"id":"(o\d+-\d+)"/) { counts[match.output.1, default: 0] += 1 }
         let expected = Set((0..<objects).flatMap { object in (0..<perObject).map { "o\(object)-\($0)" } })
@@ -70,6 +84,6 @@ import TrawlTesting
         let duplicated = counts.filter { $0.value > 1 }
         #expect(duplicated.isEmpty, "\(duplicated.count) records delivered more than once")
         #expect(delivered.split(separator: "\n").count == expected.count)
-        print("crash test: \(kills) SIGKILLs, \(counts.count) records delivered once each")
+        return counts.count
     }
 }
