@@ -19,6 +19,9 @@ public struct InputType: Sendable {
         /// For services that read objects: a source running the same processing over local files
         /// (`trawl replay`).
         public var makeReplay: (@Sendable (_ files: [String]) -> ObjectReplaySource)? = nil
+        /// Whether one instance at a time polls it (it follows a cursor), when several run the same
+        /// configuration; false where the source spreads the work itself (an SQS queue).
+        public var exclusive = true
     }
 
     public var name: String
@@ -369,6 +372,7 @@ public enum InputCatalogue {
                 )
             }
             plannedService.makeReplay = { files in ObjectReplaySource(configuration: configuration, files: files) }
+            plannedService.exclusive = false
             planned.append(plannedService)
         }
         return planned

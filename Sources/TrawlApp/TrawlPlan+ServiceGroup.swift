@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -96,23 +97,26 @@ extension TrawlPlan {
             )
         )
         let latch = runOnce ? CompletionLatch(count: self.services.count) : nil
+        let instance = self.globals.instance.isEmpty ? "(unnamed)" : self.globals.instance
+        let holder = "instance \(instance) (pid \(ProcessInfo.processInfo.processIdentifier) on \(machineHostname()))"
         for planned in self.services {
             var sourceLogger = logger
             sourceLogger[metadataKey: "input.id"] = "\(planned.inputID)"
+            let key = StateKey(collectorID: self.globals.id, input: planned.inputID, service: planned.service)
+            let lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)? =
+                planned.exclusive
+                ? { @Sendable () throws(TrawlError) -> LeaseAttempt in try store.tryLease(key, holder: holder) } : nil
             services.append(
                 .init(
                     service: SourceService(
                         name: "\(planned.input)/\(planned.service)",
-                        source: planned.makeSource(
-                            store,
-                            StateKey(collectorID: self.globals.id, input: planned.inputID, service: planned.service),
-                            sourceLogger
-                        ),
+                        source: planned.makeSource(store, key, sourceLogger),
                         dispatcher: dispatcher,
                         period: planned.period,
                         runOnce: runOnce,
                         completion: latch,
                         health: health,
+                        lease: lease,
                         clock: ContinuousClock(),
                         logger: sourceLogger
                     ),

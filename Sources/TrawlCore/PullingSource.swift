@@ -61,6 +61,12 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
     /// Told when the service started, for `/ready`.
     public let health: RuntimeHealth?
     public let metrics: SourceMetrics
+    /// For a service only one instance may poll (an API's cursor): takes its lease, or says who holds it.
+    /// Nil for services any number of instances may run at once (an SQS queue spreads its messages).
+    public let lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)?
+    /// How often an instance waiting for the lease tries again: a bound on how long after the holder's
+    /// death another instance takes over.
+    public let leaseRetry: Duration
 
     public init(
         name: String,
@@ -70,10 +76,14 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         runOnce: Bool = false,
         completion: CompletionLatch? = nil,
         health: RuntimeHealth? = nil,
+        lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)? = nil,
+        leaseRetry: Duration = .seconds(5),
         clock: C,
         logger: Logger
     ) {
         self.health = health
+        self.lease = lease
+        self.leaseRetry = leaseRetry
         self.metrics = SourceMetrics(serviceName: name)
         self.name = name
         self.source = source
@@ -91,9 +101,55 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         defer { self.completion?.arrive() }
         self.health?.serviceStarted("input \(self.name)")
         try await withGracefulShutdownHandler {
+            let lease: (any ServiceLease)?
+            switch try await self.takeLease() {
+            case .notNeeded: lease = nil
+            case .held(let held): lease = held
+            case .leftToAnother: return
+            }
+            defer { lease?.release() }
             try await self.source.withResources { try await self.cycles() }
         } onGracefulShutdown: {
             self.health?.stopping()
+        }
+    }
+
+    private enum LeaseOutcome {
+        case notNeeded
+        case held(any ServiceLease)
+        /// Asked to stop while waiting, or a `runOnce` run found another instance polling.
+        case leftToAnother
+    }
+
+    /// Waits until this instance holds the service's lease, if it needs one.
+    private func takeLease() async throws -> LeaseOutcome {
+        guard let lease = self.lease else { return .notNeeded }
+        var waitedFor: String?
+        while true {
+            switch try lease() {
+            case .taken(let held):
+                if let holder = waitedFor {
+                    self.logger.info("This instance now polls \(self.name): took over from \(holder)")
+                }
+                return .held(held)
+            case .heldElsewhere(let holder):
+                let described = holder.isEmpty ? "another instance" : holder
+                if self.runOnce {
+                    self.logger.info("\(described) polls \(self.name); this run leaves it to that instance")
+                    return .leftToAnother
+                }
+                if waitedFor == nil {
+                    self.logger.info(
+                        "\(described) polls \(self.name); this instance takes over if it stops (trying every \(self.leaseRetry))"
+                    )
+                }
+                waitedFor = described
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await self.clock.sleep(for: self.leaseRetry) }
+            } catch {
+                return .leftToAnother
+            }
         }
     }
 

@@ -105,27 +105,7 @@ import TrawlTesting
             delivered.filter { $0.tag == "edr.sentinelone.\(service)" }.map(\.record)
         }
         for (type, service, _) in listed {
-            let versions = records(service).map { "\($0["id"] ?? "") \($0["updatedAt"] ?? "")" }
-            let repeated = Dictionary(grouping: versions, by: { $0 }).filter { $0.value.count > 1 }
-            #expect(repeated.isEmpty, "\(service): \(repeated.count) versions delivered more than once")
-            var newest: [String: [String: Any]] = [:]
-            for var record in records(service) {
-                for added in ["msg_class", "alert", "cves"] { record.removeValue(forKey: added) }
-                let id = record["id"] as? String ?? ""
-                if let known = newest[id],
-                    (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "")
-                {
-                    continue
-                }
-                newest[id] = record
-            }
-            let console = try await simulator.records(type)
-            #expect(newest.count == console.count, "\(service): \(newest.count) delivered of \(console.count)")
-            let differing = console.filter { record in
-                newest[record["id"] as? String ?? ""].map { NSDictionary(dictionary: $0) }
-                    != NSDictionary(dictionary: record)
-            }
-            #expect(differing.isEmpty, "\(service): \(differing.count) records not delivered as the console has them")
+            try await Self.expectNewestVersionsOnce(records(service), of: type, as: service, in: simulator)
         }
         let events = records("deep_visibility").compactMap { $0["id"] as? String }
         #expect(events.count == deepVisibility.count)
@@ -140,6 +120,109 @@ import TrawlTesting
             #expect(Set(got) == Set(expected), "\(service)")
         }
         print("SentinelOne crash test: \(kills) SIGKILLs, \(delivered.count) records delivered by eight services")
+    }
+
+    /// Expects `delivered` (one service's records) to hold every record version at most once and, per id,
+    /// the newest version equal to what the console has now: nothing lost, nothing twice.
+    static func expectNewestVersionsOnce(
+        _ delivered: [[String: Any]],
+        of type: String,
+        as service: String,
+        in simulator: SentinelOneSimulator
+    ) async throws {
+        let versions = delivered.map { "\($0["id"] ?? "") \($0["updatedAt"] ?? "")" }
+        let repeated = Dictionary(grouping: versions, by: { $0 }).filter { $0.value.count > 1 }
+        #expect(repeated.isEmpty, "\(service): \(repeated.count) versions delivered more than once")
+        var newest: [String: [String: Any]] = [:]
+        for var record in delivered {
+            for added in ["msg_class", "alert", "cves"] { record.removeValue(forKey: added) }
+            let id = record["id"] as? String ?? ""
+            if let known = newest[id], (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "") {
+                continue
+            }
+            newest[id] = record
+        }
+        let console = try await simulator.records(type)
+        #expect(newest.count == console.count, "\(service): \(newest.count) delivered of \(console.count)")
+        let differing = console.filter { record in
+            newest[record["id"] as? String ?? ""].map { NSDictionary(dictionary: $0) }
+                != NSDictionary(dictionary: record)
+        }
+        #expect(differing.isEmpty, "\(service): \(differing.count) records not delivered as the console has them")
+    }
+
+    /// Two `trawl run` with the same configuration and state: one polls, the other waits; SIGKILL the one
+    /// polling and the other takes over within its lease retry, from the saved cursors. The console keeps
+    /// changing throughout; the shared output ends with every record's newest version, none twice.
+    @Test func aSecondInstanceTakesOverTheServicesWhenThePollingOneIsKilled() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await SentinelOneSimulator()
+        defer { simulator.stop() }
+        let listed = [("agents", "agents"), ("threats", "threats")]
+        for (type, _) in listed { try await simulator.add(type, count: 300) }
+        try directory.write(
+            "config.yaml",
+            Self.configuration(url: simulator.url)
+                .replacingOccurrences(of: "{id: s1-test,", with: "{id: s1-test, instance: \"${TRAWL_INSTANCE}\",")
+                .replacingOccurrences(of: "{page_size: 10,", with: "{page_size: 10, request_period_in_seconds: 1,")
+        )
+        func start(_ instance: String) throws -> BuiltExecutable {
+            try BuiltExecutable(
+                "trawl",
+                arguments: ["run", "--config", "config.yaml"],
+                workingDirectory: directory.path,
+                environment: ["S1_API_TOKEN": SentinelOneSimulator.viewerToken, "TRAWL_INSTANCE": instance]
+            )
+        }
+        func waitFor(_ text: String, in instance: BuiltExecutable, count: Int = 1) async -> Bool {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                if instance.standardError.components(separatedBy: text).count > count { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        let leader = try start("a")
+        #expect(await waitFor("Statistics for this pull cycle", in: leader, count: 2))
+        let standby = try start("b")
+        defer { standby.signal(SIGKILL) }
+        #expect(
+            await waitFor("this instance takes over if it stops", in: standby, count: 2),
+            "\(standby.standardError)"
+        )
+        #expect(standby.standardError.contains("instance a (pid \(leader.process.processIdentifier)"))
+        #expect(!standby.standardError.contains("Statistics for this pull cycle"), "the standby does not poll")
+
+        var generator = SystemRandomNumberGenerator()
+        for (type, _) in listed {
+            try await simulator.add(type, count: 40)
+            let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
+            try await simulator.update(type, ids: Array(ids.prefix(25)), addChildren: false)
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 200...1_500, using: &generator)))
+        leader.signal(SIGKILL)
+        _ = await leader.waitForExit()
+        let killed = ContinuousClock.now
+        #expect(await waitFor("This instance now polls s1/", in: standby, count: 2), "\(standby.standardError)")
+        let takeover = killed.duration(to: .now)
+        #expect(takeover < .seconds(10), "took over after \(takeover)")
+        for (type, _) in listed {
+            try await simulator.add(type, count: 40)
+            let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
+            try await simulator.update(type, ids: Array(ids.prefix(25)), addChildren: false)
+        }
+        // Until the standby has polled twice more since the last change, so it has seen all of it.
+        let cycles = standby.standardError.components(separatedBy: "Statistics for this pull cycle").count
+        #expect(await waitFor("Statistics for this pull cycle", in: standby, count: cycles + 3))
+        standby.signal(SIGTERM)
+        #expect(await standby.waitForExit() == 0, "\(standby.standardError.suffix(2_000))")
+        let delivered = try Self.delivered(directory)
+        for (type, service) in listed {
+            let records = delivered.filter { $0.tag == "edr.sentinelone.\(service)" }.map(\.record)
+            try await Self.expectNewestVersionsOnce(records, of: type, as: service, in: simulator)
+        }
+        print("SentinelOne takeover test: the standby took over \(takeover) after the leader was killed")
     }
 
     /// SIGTERM while a Deep Visibility query runs: Trawl cancels the query on the console, saves nothing of

@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -93,6 +94,37 @@ public struct FileStateStore: StateStore {
         return removed
     }
 
+    /// A lease is an exclusive `flock` on `<service>.lease` beside the state, holding the holder's
+    /// description; the kernel ends it when the process dies, so another instance on the host (or sharing
+    /// the directory on a filesystem with working locks) takes over at its next try.
+    public func tryLease(_ key: StateKey, holder: String) throws(TrawlError) -> LeaseAttempt {
+        let path = "\(self.directory)/\(key.collectorID)/\(key.input)/\(key.service).lease"
+        try Self.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TrawlError(
+                .persistenceDirectoryUnusable,
+                "cannot open the lease file: \(errnoDescription())",
+                location: path
+            )
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = errnoDescription()
+            var bytes = [UInt8](repeating: 0, count: 512)
+            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            _ = close(fd)
+            guard busy else {
+                throw TrawlError(.persistenceDirectoryUnusable, "cannot lock the lease file: \(reason)", location: path)
+            }
+            return .heldElsewhere(holder: String(decoding: bytes.prefix(max(0, count)), as: UTF8.self))
+        }
+        let description = Array(holder.utf8)
+        _ = ftruncate(fd, 0)
+        _ = description.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return .taken(FileServiceLease(descriptor: fd))
+    }
+
     private static func replace(_ path: String, with bytes: [UInt8]) throws(TrawlError) {
         let directory = String(path[..<path.lastIndex(of: "/")!])
         try Self.makeDirectories(directory)
@@ -168,4 +200,24 @@ public func errnoDescription() -> String {
     let code = errno
     guard let text = strerror(code) else { return "errno \(code)" }
     return "\(String(cString: text)) (errno \(code))"
+}
+
+/// A lease held as an open, locked file: released by closing it.
+final class FileServiceLease: ServiceLease {
+    private let descriptor: Mutex<Int32>
+
+    init(descriptor: Int32) {
+        self.descriptor = Mutex(descriptor)
+    }
+
+    deinit {
+        self.release()
+    }
+
+    func release() {
+        self.descriptor.withLock { descriptor in
+            if descriptor >= 0 { _ = close(descriptor) }
+            descriptor = -1
+        }
+    }
 }

@@ -17,4 +17,21 @@ public protocol StateStore: Sendable {
     func saveItem(_ bytes: [UInt8], named name: String, of key: StateKey) throws(TrawlError)
     /// Removes the items of `key` last saved more than `age` ago; returns how many.
     func removeItems(of key: StateKey, olderThan age: Duration) throws(TrawlError) -> Int
+
+    /// Takes the lease of the service at `key` for this process, or returns nil (with who holds it, when
+    /// known) if another instance holds it. Instances running the same configuration poll each API service
+    /// from one of them; the lease ends with ``ServiceLease/release()`` or with the holder's process.
+    func tryLease(_ key: StateKey, holder: String) throws(TrawlError) -> LeaseAttempt
+}
+
+/// The outcome of ``StateStore/tryLease(_:holder:)``.
+public enum LeaseAttempt: Sendable {
+    case taken(any ServiceLease)
+    /// Another instance holds it; `holder` says which, as it described itself.
+    case heldElsewhere(holder: String)
+}
+
+/// A service's lease while this process holds it.
+public protocol ServiceLease: Sendable {
+    func release()
 }
