@@ -63,7 +63,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
     public let metrics: SourceMetrics
     /// For a service only one instance may poll (an API's cursor): takes its lease, or says who holds it.
     /// Nil for services any number of instances may run at once (an SQS queue spreads its messages).
-    public let lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)?
+    public let lease: (@Sendable () async throws(TrawlError) -> LeaseAttempt)?
     /// How often an instance waiting for the lease tries again: a bound on how long after the holder's
     /// death another instance takes over.
     public let leaseRetry: Duration
@@ -76,7 +76,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         runOnce: Bool = false,
         completion: CompletionLatch? = nil,
         health: RuntimeHealth? = nil,
-        lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)? = nil,
+        lease: (@Sendable () async throws(TrawlError) -> LeaseAttempt)? = nil,
         leaseRetry: Duration = .seconds(5),
         clock: C,
         logger: Logger
@@ -101,14 +101,23 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         defer { self.completion?.arrive() }
         self.health?.serviceStarted("input \(self.name)")
         try await withGracefulShutdownHandler {
-            let lease: (any ServiceLease)?
-            switch try await self.takeLease() {
-            case .notNeeded: lease = nil
-            case .held(let held): lease = held
-            case .leftToAnother: return
+            while true {
+                let lease: (any ServiceLease)?
+                switch try await self.takeLease() {
+                case .notNeeded: lease = nil
+                case .held(let held): lease = held
+                case .leftToAnother: return
+                }
+                var ended = CyclesEnded.stopped
+                do {
+                    try await self.source.withResources { ended = try await self.cycles(holding: lease) }
+                } catch {
+                    await lease?.release()
+                    throw error
+                }
+                await lease?.release()
+                guard ended == .leaseLost else { return }
             }
-            defer { lease?.release() }
-            try await self.source.withResources { try await self.cycles() }
         } onGracefulShutdown: {
             self.health?.stopping()
         }
@@ -126,7 +135,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         guard let lease = self.lease else { return .notNeeded }
         var waitedFor: String?
         while true {
-            switch try lease() {
+            switch try await lease() {
             case .taken(let held):
                 if let holder = waitedFor {
                     self.logger.info("This instance now polls \(self.name): took over from \(holder)")
@@ -153,9 +162,20 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    private func cycles() async throws {
+    private enum CyclesEnded {
+        case stopped
+        case leaseLost
+    }
+
+    private func cycles(holding lease: (any ServiceLease)?) async throws -> CyclesEnded {
         self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
         while true {
+            if let lease, await !lease.stillHeld() {
+                self.logger.warning(
+                    "Lost the lease of \(self.name) (its database session ended): stopping to poll it until this instance holds it again"
+                )
+                return .leaseLost
+            }
             let pullingID = PullingID.now()
             let start = self.clock.now
             var logger = self.logger
@@ -175,7 +195,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                 if statistics.upToDate { logger.info("The data is up to date!") }
             } catch is CancellationError {
                 logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
-                return
+                return .stopped
             } catch let error as TrawlError {
                 logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
                 self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
@@ -188,7 +208,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                 logger.info(
                     "Data collection completed. Elapsed time: \(formatFixed(elapsed.seconds, decimals: 3)) seconds"
                 )
-                return
+                return .stopped
             }
             let wait = max(.zero, self.period - elapsed)
             let took = formatFixed(elapsed.seconds, decimals: 3)
@@ -198,7 +218,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
             do {
                 try await cancelWhenGracefulShutdown { try await self.clock.sleep(for: wait) }
             } catch {
-                return
+                return .stopped
             }
         }
     }

@@ -39,7 +39,7 @@ public struct LocalFilesSource: PullingSource {
     }
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
-        var state = try self.persistence.load() ?? State()
+        var state = try await self.persistence.load() ?? State()
         var statistics = PullCycleStatistics()
         let files = try self.listFiles()
         for file in files {
@@ -175,7 +175,7 @@ public struct LocalFilesSource: PullingSource {
         try await acknowledgement.delivered()
         statistics.sent += events.count
         state.offsets[file] = endOffset
-        try self.persistence.save(state)
+        try await self.persistence.save(state)
         context.logger.debug("Committed \(file) up to byte \(endOffset)", metadata: ["unit": "\(unit)"])
     }
 }

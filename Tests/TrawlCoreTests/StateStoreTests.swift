@@ -26,33 +26,33 @@ private struct Cursor: Codable, Sendable, Equatable {
         )
     }
 
-    @Test func savedStateIsLoadedBackAtTheCollectorInputServiceAddress() throws {
+    @Test func savedStateIsLoadedBackAtTheCollectorInputServiceAddress() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let persistence = try self.persistence(directory)
-        #expect(try persistence.load() == nil)
-        try persistence.save(Cursor(position: 42))
-        #expect(try persistence.load() == Cursor(position: 42))
+        #expect(try await persistence.load() == nil)
+        try await persistence.save(Cursor(position: 42))
+        #expect(try await persistence.load() == Cursor(position: 42))
         #expect(directory.read("c1/7/events.json")?.contains("\"position\":42") == true)
     }
 
-    @Test func changingResetPersistenceAuthResetsTheStateAndSaysSo() throws {
+    @Test func changingResetPersistenceAuthResetsTheStateAndSaysSo() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try self.persistence(directory, reset: "a").save(Cursor(position: 9))
+        try await self.persistence(directory, reset: "a").save(Cursor(position: 9))
         let log = RecordingLogger()
         let changed = try self.persistence(directory, reset: "b", log: log)
-        #expect(try changed.load() == nil)
+        #expect(try await changed.load() == nil)
         #expect(log.messages(containing: "reset_persistence_auth changed (\"a\" -> \"b\")").count == 1)
-        try changed.save(Cursor(position: 1))
-        #expect(try self.persistence(directory, reset: "b").load() == Cursor(position: 1))
+        try await changed.save(Cursor(position: 1))
+        #expect(try await self.persistence(directory, reset: "b").load() == Cursor(position: 1))
     }
 
-    @Test func aCorruptStateFileIsAnErrorNotASilentRestart() throws {
+    @Test func aCorruptStateFileIsAnErrorNotASilentRestart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("c1/7/events.json", "{\"format\":1,\"state\":")
-        let error = #expect(throws: TrawlError.self) { try self.persistence(directory).load() }
+        let error = await #expect(throws: TrawlError.self) { try await self.persistence(directory).load() }
         #expect(error?.code == .stateUnreadable)
         #expect(error?.location?.hasSuffix("c1/7/events.json") == true)
     }
@@ -111,7 +111,7 @@ private struct Cursor: Codable, Sendable, Equatable {
             previous = counter
         }
         #expect(previous > 12, "the writer made progress between kills")
-        _ = try ServicePersistence<WriterState>(
+        _ = try await ServicePersistence<WriterState>(
             store: try FileStateStore(directory: directory.path),
             key: StateKey(collectorID: "crash", input: "1", service: "counter"),
             resetPersistenceAuth: "",

@@ -27,24 +27,27 @@ import TrawlTesting
         )
     }
 
-    @Test func anInstanceSeesWhatAnotherRecordedAndNeitherOverwritesTheOthersObjects() throws {
+    @Test func anInstanceSeesWhatAnotherRecordedAndNeitherOverwritesTheOthersObjects() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let store = try FileStateStore(directory: directory.path)
         let first = Self.ledger(store)
         let second = Self.ledger(store)
-        try first.record("bucket/a#1", delivered: 500, complete: false)
-        #expect(try second.entry("bucket/a#1")?.delivered == 500, "read from the store, not a stale copy")
-        try second.record("bucket/b#1", delivered: 30, complete: true)
-        try second.record("bucket/a#1", delivered: 900, complete: true)
-        #expect(try first.entry("bucket/a#1") == second.entry("bucket/a#1"))
-        #expect(try first.entry("bucket/a#1")?.complete == true)
-        #expect(try first.entry("bucket/b#1")?.delivered == 30)
-        #expect(try first.entry("bucket/c#1") == nil)
-        #expect(try Self.ledger(store, auth: "2026-11-24").entry("bucket/a#1") == nil, "reset_persistence_auth changed")
+        try await first.record("bucket/a#1", delivered: 500, complete: false)
+        #expect(try await second.entry("bucket/a#1")?.delivered == 500, "read from the store, not a stale copy")
+        try await second.record("bucket/b#1", delivered: 30, complete: true)
+        try await second.record("bucket/a#1", delivered: 900, complete: true)
+        #expect(try await first.entry("bucket/a#1") == second.entry("bucket/a#1"))
+        #expect(try await first.entry("bucket/a#1")?.complete == true)
+        #expect(try await first.entry("bucket/b#1")?.delivered == 30)
+        #expect(try await first.entry("bucket/c#1") == nil)
+        #expect(
+            try await Self.ledger(store, auth: "2026-11-24").entry("bucket/a#1") == nil,
+            "reset_persistence_auth changed"
+        )
     }
 
-    @Test func aLedgerSavedAsOneFileIsMovedIntoItems() throws {
+    @Test func aLedgerSavedAsOneFileIsMovedIntoItems() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let store = try FileStateStore(directory: directory.path)
@@ -54,28 +57,28 @@ import TrawlTesting
             resetPersistenceAuth: "",
             logger: RecordingLogger().logger
         )
-        try legacy.save(
+        try await legacy.save(
             S3ObjectLedger.State(objects: [
                 "bucket/old#1": S3ObjectLedger.Entry(delivered: 7, complete: false, updated: 1_700_000_000)
             ])
         )
         let ledger = Self.ledger(store)
-        #expect(try ledger.entry("bucket/old#1")?.delivered == 7)
-        #expect(try legacy.load()?.objects.isEmpty == true)
+        #expect(try await ledger.entry("bucket/old#1")?.delivered == 7)
+        #expect(try await legacy.load()?.objects.isEmpty == true)
         #expect(FileManager.default.fileExists(atPath: store.path(ofItem: "bucket/old#1", of: Self.key)))
     }
 
-    @Test func itemsOlderThanTheRetentionAreRemoved() throws {
+    @Test func itemsOlderThanTheRetentionAreRemoved() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let store = try FileStateStore(directory: directory.path)
         let ledger = Self.ledger(store, sweepInterval: .zero)
-        try ledger.record("bucket/old#1", delivered: 1, complete: true)
+        try await ledger.record("bucket/old#1", delivered: 1, complete: true)
         let old = store.path(ofItem: "bucket/old#1", of: Self.key)
         let twoHoursAgo = Date().addingTimeInterval(-7_200)
         try FileManager.default.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: old)
-        try ledger.record("bucket/new#1", delivered: 1, complete: true)
+        try await ledger.record("bucket/new#1", delivered: 1, complete: true)
         #expect(!FileManager.default.fileExists(atPath: old))
-        #expect(try ledger.entry("bucket/new#1") != nil)
+        #expect(try await ledger.entry("bucket/new#1") != nil)
     }
 }

@@ -204,6 +204,9 @@ public func errnoDescription() -> String {
 
 /// A lease held as an open, locked file: released by closing it.
 final class FileServiceLease: ServiceLease {
+    /// A lock held through an open file cannot be lost while the file is open.
+    func stillHeld() async -> Bool { true }
+
     private let descriptor: Mutex<Int32>
 
     init(descriptor: Int32) {
@@ -211,13 +214,22 @@ final class FileServiceLease: ServiceLease {
     }
 
     deinit {
-        self.release()
+        self.close()
     }
 
-    func release() {
+    func release() async {
+        self.close()
+    }
+
+    private func close() {
         self.descriptor.withLock { descriptor in
-            if descriptor >= 0 { _ = close(descriptor) }
+            if descriptor >= 0 { closeDescriptor(descriptor) }
             descriptor = -1
         }
     }
+}
+
+/// `close(2)`, by a name a type's own `close()` does not shadow.
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
 }

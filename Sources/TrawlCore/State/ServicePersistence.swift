@@ -40,8 +40,8 @@ public struct ServicePersistence<Payload: Codable & Sendable>: Sendable {
     ///
     /// - Throws: ``TrawlError/Code/stateUnreadable`` when the saved file is not valid state: Trawl does not
     ///   silently start over, which could re-ingest or skip data.
-    public func load() throws(TrawlError) -> Payload? {
-        guard let bytes = try self.store.load(self.key) else {
+    public func load() async throws(TrawlError) -> Payload? {
+        guard let bytes = try await self.store.load(self.key) else {
             self.logger.info("No saved state for \(self.key): starting from the configured beginning")
             return nil
         }
@@ -66,7 +66,7 @@ public struct ServicePersistence<Payload: Codable & Sendable>: Sendable {
     }
 
     /// Saves `state` durably (see ``StateStore/save(_:for:)``).
-    public func save(_ state: Payload) throws(TrawlError) {
+    public func save(_ state: Payload) async throws(TrawlError) {
         let envelope = Envelope(
             format: 1,
             resetPersistenceAuth: self.resetPersistenceAuth,
@@ -81,7 +81,7 @@ public struct ServicePersistence<Payload: Codable & Sendable>: Sendable {
         } catch {
             throw TrawlError(.stateWriteFailed, "state of \(self.key) cannot be encoded", underlying: error)
         }
-        try self.store.save(bytes, for: self.key)
+        try await self.store.save(bytes, for: self.key)
         self.logger.debug("State saved for \(self.key)")
     }
 }

@@ -143,7 +143,7 @@ public final class CEWLLookupSource: PullingSource {
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
-        let previous = try self.persistence.load()
+        let previous = try await self.persistence.load()
         statistics.requests += 1
         let records = try await self.fetch(logger: context.logger)
         statistics.received = records.count
@@ -217,7 +217,7 @@ public final class CEWLLookupSource: PullingSource {
         acknowledgement.seal()
         try await acknowledgement.delivered()
         statistics.sent = events.count
-        try self.persistence.save(State(columns: names, rows: digests))
+        try await self.persistence.save(State(columns: names, rows: digests))
         context.logger.info(
             "CEWL lookup \(self.settings.lookupTable) \(full ? "deployed in full" : "updated"): \(changed.count) row(s) sent, \(removed.count) removed, \(unkeyed) record(s) without cve reported"
         )

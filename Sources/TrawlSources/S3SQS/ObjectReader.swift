@@ -180,7 +180,7 @@ struct ObjectReader {
             let first = self.pending.removeFirst()
             try await first.acknowledgement?.delivered()
             if !self.setup.doNotSend {
-                try self.setup.ledger?.record(
+                try await self.setup.ledger?.record(
                     self.identity,
                     delivered: max(first.end, self.alreadyDelivered),
                     complete: complete && self.pending.isEmpty

@@ -85,9 +85,9 @@ public final class S3ObjectLedger: Sendable {
     /// What was delivered of `object`, if anything, as last saved by any instance sharing the store.
     ///
     /// - Throws: ``TrawlError/Code/stateUnreadable`` when the object's item is not valid.
-    public func entry(_ identity: String) throws(TrawlError) -> Entry? {
-        try self.importLegacyOnce()
-        guard let bytes = try self.store.loadItem(identity, of: self.key) else { return nil }
+    public func entry(_ identity: String) async throws(TrawlError) -> Entry? {
+        try await self.importLegacyOnce()
+        guard let bytes = try await self.store.loadItem(identity, of: self.key) else { return nil }
         let item: Item
         do {
             item = try JSONDecoder().decode(Item.self, from: Data(bytes))
@@ -107,14 +107,14 @@ public final class S3ObjectLedger: Sendable {
 
     /// Records that every output accepted the first `delivered` records of the object (all of them when
     /// `complete`), durably before returning.
-    public func record(_ identity: String, delivered: Int64, complete: Bool) throws(TrawlError) {
-        try self.importLegacyOnce()
+    public func record(_ identity: String, delivered: Int64, complete: Bool) async throws(TrawlError) {
+        try await self.importLegacyOnce()
         let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
-        try self.save(Entry(delivered: delivered, complete: complete, updated: now), for: identity)
-        try self.sweepIfDue()
+        try await self.save(Entry(delivered: delivered, complete: complete, updated: now), for: identity)
+        try await self.sweepIfDue()
     }
 
-    private func save(_ entry: Entry, for identity: String) throws(TrawlError) {
+    private func save(_ entry: Entry, for identity: String) async throws(TrawlError) {
         let item = Item(object: identity, entry: entry, resetPersistenceAuth: self.legacy.resetPersistenceAuth)
         let bytes: [UInt8]
         do {
@@ -122,11 +122,11 @@ public final class S3ObjectLedger: Sendable {
         } catch {
             throw TrawlError(.stateWriteFailed, "the ledger item of \(identity) cannot be encoded", underlying: error)
         }
-        try self.store.saveItem(bytes, named: identity, of: self.key)
+        try await self.store.saveItem(bytes, named: identity, of: self.key)
     }
 
     /// Removes items older than the retention, at most once per `sweepInterval`.
-    private func sweepIfDue() throws(TrawlError) {
+    private func sweepIfDue() async throws(TrawlError) {
         let now = ContinuousClock.now
         let due = self.housekeeping.withLock { state in
             guard state.lastSweep.map({ $0.duration(to: now) >= self.sweepInterval }) ?? true else { return false }
@@ -134,20 +134,20 @@ public final class S3ObjectLedger: Sendable {
             return true
         }
         guard due else { return }
-        let removed = try self.store.removeItems(of: self.key, olderThan: self.retention)
+        let removed = try await self.store.removeItems(of: self.key, olderThan: self.retention)
         if removed > 0 {
             self.legacy.logger.info("Ledger \(self.key): forgot \(removed) object(s) older than the retention")
         }
     }
 
     /// Moves the entries of a ledger saved as one file into items, once.
-    private func importLegacyOnce() throws(TrawlError) {
+    private func importLegacyOnce() async throws(TrawlError) {
         guard !self.housekeeping.withLock({ $0.imported }) else { return }
-        if let objects = try self.legacy.load()?.objects, !objects.isEmpty {
-            for (identity, entry) in objects where try self.store.loadItem(identity, of: self.key) == nil {
-                try self.save(entry, for: identity)
+        if let objects = try await self.legacy.load()?.objects, !objects.isEmpty {
+            for (identity, entry) in objects where try await self.store.loadItem(identity, of: self.key) == nil {
+                try await self.save(entry, for: identity)
             }
-            try self.legacy.save(State(objects: [:]))
+            try await self.legacy.save(State(objects: [:]))
             self.legacy.logger.info("Ledger \(self.key): moved \(objects.count) object(s) into items")
         }
         self.housekeeping.withLock { $0.imported = true }

@@ -378,21 +378,21 @@ public final class SQSObjectSource: PullingSource {
         }
         /// The ledger's entry for `identity`, or nil after counting and logging it as skipped when the
         /// whole object was delivered before.
-        func entryIfNotDelivered(_ identity: String) throws -> S3ObjectLedger.Entry?? {
-            let entry = try self.ledger.entry(identity)
+        func entryIfNotDelivered(_ identity: String) async throws -> S3ObjectLedger.Entry?? {
+            let entry = try await self.ledger.entry(identity)
             guard let entry, entry.complete else { return .some(entry) }
             counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
             logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
             return nil
         }
         var identity = S3ObjectLedger.identity(of: object, eTag: nil)
-        guard var entry = try entryIfNotDelivered(identity) else { return }
+        guard var entry = try await entryIfNotDelivered(identity) else { return }
         counters.update { $0.statistics.requests += 1 }
         let stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
         if object.eTag == nil, object.versionID == nil {
             // Without a version or ETag in the notification, the object's own ETag names it.
             identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
-            guard let fresh = try entryIfNotDelivered(identity) else { return }
+            guard let fresh = try await entryIfNotDelivered(identity) else { return }
             entry = fresh
         }
         var reader = ObjectReader(

@@ -56,7 +56,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state =
-            try self.persistence.load()
+            try await self.persistence.load()
             ?? State(from: self.settings.historicalPollDatetime.sentinelOneText, to: nil, delivered: 0)
         let latest = UTCTimestamp(
             microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
@@ -97,7 +97,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 continue
             }
             state = State(from: to, to: nil, delivered: 0)
-            try self.persistence.save(state)
+            try await self.persistence.save(state)
         }
         statistics.upToDate = !context.isShuttingDown
         if statistics.upToDate {
@@ -192,7 +192,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                     try await self.deliver(events, unit: "\(self.name) [\(from), \(to))@\(index)", context: context)
                     statistics.sent += events.count
                     state = State(from: from, to: to, delivered: index)
-                    try self.persistence.save(state)
+                    try await self.persistence.save(state)
                 }
                 cursor = page.nextCursor
                 if context.isShuttingDown { return .done }

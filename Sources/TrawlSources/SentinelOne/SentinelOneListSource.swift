@@ -57,7 +57,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state =
-            try self.persistence.load()
+            try await self.persistence.load()
             ?? State(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: [])
         context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
         var cursor: String?
@@ -109,7 +109,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             }
             if next != state {
                 next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
-                try self.persistence.save(next)
+                try await self.persistence.save(next)
                 state = next
             }
             cursor = page.nextCursor

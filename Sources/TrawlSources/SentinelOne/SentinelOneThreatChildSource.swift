@@ -59,7 +59,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state =
-            try self.persistence.load()
+            try await self.persistence.load()
             ?? State(
                 threats: .init(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: []),
                 delivered: [:]
@@ -86,14 +86,14 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 )
                 if total != state.delivered[id] ?? 0 {
                     state.delivered[id] = total
-                    try self.persistence.save(state)
+                    try await self.persistence.save(state)
                 }
                 if context.isShuttingDown { return statistics }
             }
             if next != state.threats {
                 next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
                 state.threats = next
-                try self.persistence.save(state)
+                try await self.persistence.save(state)
             }
             cursor = page.nextCursor
         } while cursor != nil

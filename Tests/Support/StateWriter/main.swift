@@ -25,11 +25,11 @@ let persistence = ServicePersistence<CounterState>(
     resetPersistenceAuth: "",
     logger: Logger(label: "state-writer") { _ in SwiftLogNoOpLogHandler() }
 )
-var counter = try persistence.load()?.counter ?? 0
+var counter = try await persistence.load()?.counter ?? 0
 var ready = Array("ready \(counter)\n".utf8)
 _ = ready.withUnsafeMutableBytes { writeAll(STDOUT_FILENO, UnsafeRawBufferPointer($0)) }
 while true {
     counter += 1
     let digit = Character(String(counter % 10))
-    try persistence.save(CounterState(counter: counter, padding: String(repeating: digit, count: 64 * 1024)))
+    try await persistence.save(CounterState(counter: counter, padding: String(repeating: digit, count: 64 * 1024)))
 }
