@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TrawlFormats", targets: ["TrawlFormats"]),
         .library(name: "TrawlParquet", targets: ["TrawlParquet"]),
         .library(name: "TrawlMonitoring", targets: ["TrawlMonitoring"]),
+        .library(name: "TrawlPostgres", targets: ["TrawlPostgres"]),
         .library(name: "TrawlApp", targets: ["TrawlApp"]),
         .library(name: "TrawlTesting", targets: ["TrawlTesting"]),
     ],
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -125,9 +127,23 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "TrawlPostgres",
+            dependencies: [
+                "TrawlCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "TrawlApp",
             dependencies: [
                 "TrawlCore", "TrawlSources", "TrawlSinks", "TrawlAWS", "TrawlFormats", "TrawlMonitoring",
+                "TrawlPostgres",
                 "CTrawlSystem",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -238,9 +254,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "TrawlPostgresTests",
+            dependencies: [
+                "TrawlPostgres", "TrawlCore", "TrawlTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "TrawlAppTests",
             dependencies: [
-                "TrawlApp", "TrawlCore", "TrawlTesting", "trawl",
+                "TrawlApp", "TrawlCore", "TrawlPostgres", "TrawlTesting", "trawl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CompressNIO", package: "compress-nio"),

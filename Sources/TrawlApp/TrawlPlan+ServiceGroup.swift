@@ -4,6 +4,7 @@ import Prometheus
 import ServiceLifecycle
 import TrawlCore
 import TrawlMonitoring
+import TrawlPostgres
 import UnixSignals
 
 extension TrawlPlan {
@@ -25,7 +26,12 @@ extension TrawlPlan {
         metricsRegistry: PrometheusCollectorRegistry? = nil,
         logger: Logger
     ) throws(TrawlError) -> Runtime {
-        let store = try FileStateStore(directory: self.globals.persistence.directory)
+        let files = try FileStateStore(directory: self.globals.persistence.directory)
+        var database: PostgresStateStore?
+        if let postgres = self.globals.persistence.postgres {
+            database = PostgresStateStore(settings: postgres, logger: logger)
+        }
+        let store: any StateStore = database ?? files
         let sinks = self.outputs.map { $0.makeSink(logger) }
         let queues = sinks.map { _ in BoundedEventQueue(maxBufferedEvents: self.globals.queueMaxEvents) }
         let dispatcher = EventDispatcher(
@@ -41,6 +47,17 @@ extension TrawlPlan {
             services: sinks.map { "output \($0.name)" } + self.services.map { "input \($0.input)/\($0.service)" }
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let database {
+            logger.info("Service state, ledgers and leases are kept in \(database.location)")
+            services.append(
+                .init(
+                    service: database,
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "state database"
+                )
+            )
+        }
         if self.globals.httpEndpoint.enabled, let metricsRegistry {
             services.append(
                 .init(
@@ -60,7 +77,7 @@ extension TrawlPlan {
             let spool =
                 self.globals.spoolMaxMegabytes > 0
                 ? try EventSpool(
-                    store: store,
+                    store: files,
                     collectorID: self.globals.id,
                     output: sink.name,
                     instance: self.globals.instance,
@@ -71,7 +88,7 @@ extension TrawlPlan {
                     service: SinkService(
                         sink: sink,
                         spool: spool,
-                        refusedEvents: RefusedEventsFile(store: store, collectorID: self.globals.id, output: sink.name),
+                        refusedEvents: RefusedEventsFile(store: files, collectorID: self.globals.id, output: sink.name),
                         queue: queue,
                         dispatcher: dispatcher,
                         configuration: sinkConfiguration,
@@ -103,9 +120,11 @@ extension TrawlPlan {
             var sourceLogger = logger
             sourceLogger[metadataKey: "input.id"] = "\(planned.inputID)"
             let key = StateKey(collectorID: self.globals.id, input: planned.inputID, service: planned.service)
-            let lease: (@Sendable () throws(TrawlError) -> LeaseAttempt)? =
+            let lease: (@Sendable () async throws(TrawlError) -> LeaseAttempt)? =
                 planned.exclusive
-                ? { @Sendable () throws(TrawlError) -> LeaseAttempt in try store.tryLease(key, holder: holder) } : nil
+                ? { @Sendable () async throws(TrawlError) -> LeaseAttempt in
+                    try await store.tryLease(key, holder: holder)
+                } : nil
             services.append(
                 .init(
                     service: SourceService(

@@ -154,6 +154,15 @@ extension TrawlError.Code {
         fix:
             "Free disk space or fix the permissions of the persistence directory; give each instance that shares the directory its own globals.instance. Events not yet spooled stay unacknowledged and are pulled again."
     )
+    public static let stateDatabaseFailed = Self(
+        kind: "PersistenceError",
+        id: 204,
+        title: "state database cannot be used",
+        cause:
+            "The PostgreSQL database of globals.persistence (type: postgres) cannot be reached, refuses the user or password, or a statement on Trawl's tables failed.",
+        fix:
+            "Check host, port, database, username, password and tls in globals.persistence, that the server accepts this host and the user may create tables; the service tries again at its next cycle and commits nothing meanwhile."
+    )
     public static let sourceReadFailed = Self(
         kind: "SourceError",
         id: 300,
@@ -183,6 +192,7 @@ extension TrawlError.Code {
         .settingWrongType, .settingWrongFormat, .settingOutOfRange, .settingUnknown, .historicalPollTooOld,
         .historicalPollInFuture, .noEnabledInput, .noOutput, .inputTypeUnknown, .serviceUnknown,
         .outputTypeUnknown, .inputIDDuplicated, .outputForKindMissing, .stateUnreadable, .stateWriteFailed,
-        .persistenceDirectoryUnusable, .spoolFailed, .sourceReadFailed, .sinkWriteFailed, .sinkUndeliveredAtShutdown,
+        .persistenceDirectoryUnusable, .spoolFailed, .stateDatabaseFailed, .sourceReadFailed, .sinkWriteFailed,
+        .sinkUndeliveredAtShutdown,
     ]
 }

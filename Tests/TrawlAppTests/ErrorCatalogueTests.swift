@@ -4,6 +4,7 @@ import Testing
 import TrawlApp
 import TrawlCore
 import TrawlFormats
+import TrawlPostgres
 import TrawlSinks
 import TrawlSources
 import TrawlTesting
@@ -139,14 +140,14 @@ enum ErrorScenarios {
         },
         200: { directory in
             try directory.write("c/1/s.json", "not json")
-            return await caught { _ = try persistence(directory).load() }
+            return await caught { _ = try await persistence(directory).load() }
         },
         201: { directory in
             try FileManager.default.createDirectory(
                 atPath: "\(directory.path)/c/1/s.json/x",
                 withIntermediateDirectories: true
             )
-            return await caught { try persistence(directory).save(0) }
+            return await caught { try await persistence(directory).save(0) }
         },
         202: { directory in
             let file = try directory.write("file", "")
@@ -314,6 +315,31 @@ enum ErrorScenarios {
             let store = try FileStateStore(directory: directory.path)
             return await caught {
                 _ = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+            }
+        },
+        204: { _ in
+            // A database where nothing listens.
+            let store = PostgresStateStore(
+                settings: PersistenceSettings.PostgresSettings(
+                    host: "127.0.0.1",
+                    port: try PeerProcess.freePort(),
+                    database: "trawl",
+                    username: "trawl",
+                    password: nil,
+                    tls: "disable"
+                ),
+                logger: RecordingLogger().logger
+            )
+            return await withTaskGroup(of: [Int].self) { group in
+                group.addTask {
+                    await store.run()
+                    return []
+                }
+                let produced = await caught {
+                    _ = try await store.load(StateKey(collectorID: "c", input: "1", service: "s"))
+                }
+                group.cancelAll()
+                return produced
             }
         },
         501: { _ in

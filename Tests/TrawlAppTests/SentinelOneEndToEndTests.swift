@@ -154,11 +154,14 @@ import TrawlTesting
     /// Two `trawl run` with the same configuration and state: one polls, the other waits; SIGKILL the one
     /// polling and the other takes over within its lease retry, from the saved cursors. The console keeps
     /// changing throughout; the shared output ends with every record's newest version, none twice.
-    @Test func aSecondInstanceTakesOverTheServicesWhenThePollingOneIsKilled() async throws {
+    @Test(arguments: ["filesystem", "postgres"])
+    func aSecondInstanceTakesOverTheServicesWhenThePollingOneIsKilled(backend: String) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let simulator = try await SentinelOneSimulator()
         defer { simulator.stop() }
+        let database = backend == "postgres" ? try await PostgresServer.start() : nil
+        defer { database?.stop() }
         let listed = [("agents", "agents"), ("threats", "threats")]
         for (type, _) in listed { try await simulator.add(type, count: 300) }
         try directory.write(
@@ -166,6 +169,10 @@ import TrawlTesting
             Self.configuration(url: simulator.url)
                 .replacingOccurrences(of: "{id: s1-test,", with: "{id: s1-test, instance: \"${TRAWL_INSTANCE}\",")
                 .replacingOccurrences(of: "{page_size: 10,", with: "{page_size: 10, request_period_in_seconds: 1,")
+                .replacingOccurrences(
+                    of: "persistence: {directory: ./state}",
+                    with: "persistence: \(database?.persistenceSettings() ?? "{directory: ./state}")"
+                )
         )
         func start(_ instance: String) throws -> BuiltExecutable {
             try BuiltExecutable(
@@ -222,7 +229,11 @@ import TrawlTesting
             let records = delivered.filter { $0.tag == "edr.sentinelone.\(service)" }.map(\.record)
             try await Self.expectNewestVersionsOnce(records, of: type, as: service, in: simulator)
         }
-        print("SentinelOne takeover test: the standby took over \(takeover) after the leader was killed")
+        if database != nil {
+            #expect(leader.standardError.contains("Service state, ledgers and leases are kept in postgres://"))
+            #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/state/s1-test/7/agents.json"))
+        }
+        print("SentinelOne takeover test (\(backend)): the standby took over \(takeover) after the leader was killed")
     }
 
     /// SIGTERM while a Deep Visibility query runs: Trawl cancels the query on the console, saves nothing of

@@ -112,15 +112,43 @@ public struct HTTPEndpointSettings: Decodable, Sendable {
     }
 }
 
-/// `globals.persistence`: where service state is kept.
+/// `globals.persistence`: where service state is kept. `filesystem` (the default) keeps it under
+/// `directory`; `postgres` keeps service state, ledgers and leases in a PostgreSQL database that several
+/// instances share, and `directory` keeps what stays local to an instance (output spools).
 public struct PersistenceSettings: Decodable, Sendable {
-    /// Only `filesystem` for now.
     public var type: String
     public var directory: String
+    public var postgres: PostgresSettings?
+
+    /// The `postgres` backend's connection.
+    public struct PostgresSettings: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var database: String
+        public var username: String
+        public var password: String?
+        /// `disable` or `require`.
+        public var tls: String
+
+        public init(host: String, port: Int, database: String, username: String, password: String?, tls: String) {
+            self.host = host
+            self.port = port
+            self.database = database
+            self.username = username
+            self.password = password
+            self.tls = tls
+        }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case type
         case directory
+        case host
+        case port
+        case database
+        case username
+        case password
+        case tls
     }
 
     public init(type: String = "filesystem", directory: String = "./trawl-state") {
@@ -130,8 +158,25 @@ public struct PersistenceSettings: Decodable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
-        self.type = settings.string(.type, default: "filesystem", allowed: ["filesystem"]) ?? "filesystem"
+        self.type = settings.string(.type, default: "filesystem", allowed: ["filesystem", "postgres"]) ?? "filesystem"
         self.directory = settings.string(.directory, default: "./trawl-state") ?? "./trawl-state"
+        let postgres = self.type == "postgres"
+        let host = settings.string(.host, required: postgres)
+        let port = settings.int(.port, default: 5432, range: 1...65_535) ?? 5432
+        let database = settings.string(.database, required: postgres)
+        let username = settings.string(.username, required: postgres)
+        let password = settings.string(.password)
+        let tls = settings.string(.tls, default: "disable", allowed: ["disable", "require"]) ?? "disable"
+        if postgres, let host, let database, let username {
+            self.postgres = PostgresSettings(
+                host: host,
+                port: port,
+                database: database,
+                username: username,
+                password: password,
+                tls: tls
+            )
+        }
     }
 }
 

@@ -1,0 +1,293 @@
+import Crypto
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import TrawlCore
+
+/// The `postgres` state backend (`globals.persistence.type: postgres`): service state and ledger items in
+/// one table that every instance of a collector shares, and a lease per API service held as a PostgreSQL
+/// session-level advisory lock, so instances on different machines divide the work as they do on one.
+///
+/// Each save is one upsert statement, atomic on its own. A lease lives on a connection of its own: when its
+/// holder dies the server ends the session and with it the lock, and another instance takes it at its next
+/// try. A `Service`: it runs the connection pool, and `main` starts it before everything that uses it.
+public final class PostgresStateStore: StateStore, Service {
+    public let settings: PersistenceSettings.PostgresSettings
+    private let client: PostgresClient
+    private let leaseConfiguration: PostgresConnection.Configuration
+    private let logger: Logger
+    private let schemaReady = Mutex(false)
+    private let nextConnectionID = Atomic<Int>(1)
+
+    public init(settings: PersistenceSettings.PostgresSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        let tls: PostgresClient.Configuration.TLS =
+            settings.tls == "require" ? .require(.makeClientConfiguration()) : .disable
+        self.client = PostgresClient(
+            configuration: PostgresClient.Configuration(
+                host: settings.host,
+                port: settings.port,
+                username: settings.username,
+                password: settings.password,
+                database: settings.database,
+                tls: tls
+            ),
+            backgroundLogger: logger
+        )
+        var connection = PostgresConnection.Configuration(
+            host: settings.host,
+            port: settings.port,
+            username: settings.username,
+            password: settings.password,
+            database: settings.database,
+            tls: .disable
+        )
+        if settings.tls == "require", let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) {
+            connection.tls = .require(context)
+        }
+        self.leaseConfiguration = connection
+    }
+
+    /// `postgres://user@host:port/database`, for errors and logs (never the password).
+    public var location: String {
+        "postgres://\(self.settings.username)@\(self.settings.host):\(self.settings.port)/\(self.settings.database)"
+    }
+
+    /// Runs the connection pool until Trawl stops.
+    public func run() async {
+        await cancelWhenGracefulShutdown { await self.client.run() }
+    }
+
+    public func load(_ key: StateKey) async throws(TrawlError) -> [UInt8]? {
+        try await self.loadItem("", of: key)
+    }
+
+    public func save(_ bytes: [UInt8], for key: StateKey) async throws(TrawlError) {
+        try await self.saveItem(bytes, named: "", of: key)
+    }
+
+    public func loadItem(_ name: String, of key: StateKey) async throws(TrawlError) -> [UInt8]? {
+        try await self.run("cannot read the state of \(key)") {
+            try await self.ensureSchema()
+            let rows = try await self.client.query(
+                """
+                SELECT bytes FROM trawl_state
+                WHERE collector = \(key.collectorID) AND input = \(key.input) AND service = \(key.service)
+                AND item = \(name)
+                """,
+                logger: self.logger
+            )
+            for try await bytes in rows.decode(ByteBuffer.self) { return Array(buffer: bytes) }
+            return nil
+        }
+    }
+
+    public func saveItem(_ bytes: [UInt8], named name: String, of key: StateKey) async throws(TrawlError) {
+        try await self.run("cannot save the state of \(key)") {
+            try await self.ensureSchema()
+            try await self.client.query(
+                """
+                INSERT INTO trawl_state (collector, input, service, item, bytes, saved_at)
+                VALUES (\(key.collectorID), \(key.input), \(key.service), \(name), \(ByteBuffer(bytes: bytes)), now())
+                ON CONFLICT (collector, input, service, item)
+                DO UPDATE SET bytes = EXCLUDED.bytes, saved_at = EXCLUDED.saved_at
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    public func removeItems(of key: StateKey, olderThan age: Duration) async throws(TrawlError) -> Int {
+        try await self.run("cannot remove old items of \(key)") {
+            try await self.ensureSchema()
+            let seconds = Int(age.components.seconds)
+            let rows = try await self.client.query(
+                """
+                WITH removed AS (
+                    DELETE FROM trawl_state
+                    WHERE collector = \(key.collectorID) AND input = \(key.input) AND service = \(key.service)
+                    AND item <> '' AND saved_at < now() - make_interval(secs => \(seconds))
+                    RETURNING 1
+                ) SELECT count(*) FROM removed
+                """,
+                logger: self.logger
+            )
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
+    /// The lease is `pg_try_advisory_lock` of a number derived from the service's key, on a connection
+    /// opened for it and kept while it is held; `trawl_leases` says who holds it.
+    public func tryLease(_ key: StateKey, holder: String) async throws(TrawlError) -> LeaseAttempt {
+        try await self.run("cannot take the lease of \(key)") {
+            try await self.ensureSchema()
+            let lock = Self.lockNumber(key)
+            let connection = try await PostgresConnection.connect(
+                configuration: self.leaseConfiguration,
+                id: self.nextConnectionID.add(1, ordering: .relaxed).newValue,
+                logger: self.logger
+            )
+            do {
+                var taken = false
+                for try await granted in try await connection.query(
+                    "SELECT pg_try_advisory_lock(\(lock))",
+                    logger: self.logger
+                ).decode(Bool.self) {
+                    taken = granted
+                }
+                guard taken else {
+                    var current = ""
+                    for try await described in try await connection.query(
+                        """
+                        SELECT holder FROM trawl_leases
+                        WHERE collector = \(key.collectorID) AND input = \(key.input) AND service = \(key.service)
+                        """,
+                        logger: self.logger
+                    ).decode(String.self) {
+                        current = described
+                    }
+                    try await connection.close()
+                    return .heldElsewhere(holder: current)
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO trawl_leases (collector, input, service, holder, taken_at)
+                    VALUES (\(key.collectorID), \(key.input), \(key.service), \(holder), now())
+                    ON CONFLICT (collector, input, service)
+                    DO UPDATE SET holder = EXCLUDED.holder, taken_at = EXCLUDED.taken_at
+                    """,
+                    logger: self.logger
+                )
+                var backend: Int32 = 0
+                for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: self.logger)
+                    .decode(Int32.self)
+                {
+                    backend = pid
+                }
+                return .taken(
+                    PostgresServiceLease(
+                        connection: connection,
+                        client: self.client,
+                        backend: backend,
+                        lock: lock,
+                        logger: self.logger
+                    )
+                )
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
+    }
+
+    /// The advisory lock number of a service: the first 8 bytes of the SHA-256 of its key.
+    static func lockNumber(_ key: StateKey) -> Int64 {
+        let digest = Array(SHA256.hash(data: Array("trawl/\(key.collectorID)/\(key.input)/\(key.service)".utf8)))
+        return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+    }
+
+    /// Creates the tables once per process; instances creating them at once wait for each other.
+    private func ensureSchema() async throws {
+        guard !self.schemaReady.withLock({ $0 }) else { return }
+        try await self.client.withTransaction(logger: self.logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(7247001)", logger: self.logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS trawl_state (
+                    collector text NOT NULL,
+                    input text NOT NULL,
+                    service text NOT NULL,
+                    item text NOT NULL DEFAULT '',
+                    bytes bytea NOT NULL,
+                    saved_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (collector, input, service, item)
+                )
+                """,
+                logger: self.logger
+            )
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS trawl_leases (
+                    collector text NOT NULL,
+                    input text NOT NULL,
+                    service text NOT NULL,
+                    holder text NOT NULL,
+                    taken_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (collector, input, service)
+                )
+                """,
+                logger: self.logger
+            )
+        }
+        self.schemaReady.withLock { $0 = true }
+    }
+
+    /// Runs `body`, turning what the database throws into PersistenceError 204.
+    private func run<T>(
+        _ message: String,
+        _ body: () async throws -> T
+    ) async throws(TrawlError) -> T {
+        do {
+            return try await body()
+        } catch let error as TrawlError {
+            throw error
+        } catch {
+            throw TrawlError(
+                .stateDatabaseFailed,
+                "\(message) in \(self.location)",
+                location: self.location,
+                underlying: error
+            )
+        }
+    }
+}
+
+/// A lease held as an advisory lock on its own database session.
+final class PostgresServiceLease: ServiceLease {
+    private let connection: PostgresConnection
+    private let client: PostgresClient
+    /// The lease session's server process, which `pg_locks` names as the lock's holder.
+    private let backend: Int32
+    private let lock: Int64
+    private let logger: Logger
+
+    init(connection: PostgresConnection, client: PostgresClient, backend: Int32, lock: Int64, logger: Logger) {
+        self.connection = connection
+        self.client = client
+        self.backend = backend
+        self.lock = lock
+        self.logger = logger
+    }
+
+    /// Asks the server, over the pool, whether the lease session still holds the lock: a session the server
+    /// ended does not always fail a query on it, so the lease's own connection is not asked.
+    func stillHeld() async -> Bool {
+        let (high, low) = (
+            Int64(UInt64(bitPattern: self.lock) >> 32), Int64(UInt64(bitPattern: self.lock) & 0xFFFF_FFFF)
+        )
+        do {
+            let rows = try await self.client.query(
+                """
+                SELECT count(*) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid = \(self.backend)
+                AND classid::bigint = \(high) AND objid::bigint = \(low)
+                """,
+                logger: self.logger
+            )
+            for try await count in rows.decode(Int.self) { return count > 0 }
+            return false
+        } catch {
+            return false
+        }
+    }
+
+    /// Ends the lease session, and with it the lock (closing the socket needs no answer from the server).
+    func release() async {
+        try? await self.connection.close()
+    }
+}

@@ -1,0 +1,130 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Testing
+import TrawlCore
+import TrawlTesting
+
+@testable import TrawlPostgres
+
+/// The `postgres` state backend against a real PostgreSQL started on loopback.
+@Suite struct PostgresStateStoreTests {
+    static func store(_ server: PostgresServer) -> PostgresStateStore {
+        PostgresStateStore(
+            settings: PersistenceSettings.PostgresSettings(
+                host: "127.0.0.1",
+                port: server.port,
+                database: "postgres",
+                username: "trawl",
+                password: nil,
+                tls: "disable"
+            ),
+            logger: RecordingLogger().logger
+        )
+    }
+
+    /// Runs `body` with `count` stores on `server`, each running its pool, as several instances would.
+    static func withStores(
+        _ count: Int,
+        on server: PostgresServer,
+        _ body: @Sendable ([PostgresStateStore]) async throws -> Void
+    ) async throws {
+        let stores = (0..<count).map { _ in Self.store(server) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in stores { group.addTask { await store.runUntilCancelled() } }
+            defer { group.cancelAll() }
+            try await body(stores)
+        }
+    }
+
+    static let key = StateKey(collectorID: "c1", input: "7", service: "agents")
+
+    @Test func stateAndItemsSavedByOneInstanceAreWhatAnotherLoads() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await Self.withStores(2, on: server) { stores in
+            let (first, second) = (stores[0], stores[1])
+            #expect(try await first.load(Self.key) == nil)
+            try await first.save(Array(#"{"cursor":1}"#.utf8), for: Self.key)
+            try await second.save(Array(#"{"cursor":2}"#.utf8), for: Self.key)
+            #expect(try await first.load(Self.key) == Array(#"{"cursor":2}"#.utf8))
+            try await first.saveItem([1, 2, 3], named: "bucket/a#1", of: Self.key)
+            try await second.saveItem([4], named: "bucket/b#1", of: Self.key)
+            #expect(try await second.loadItem("bucket/a#1", of: Self.key) == [1, 2, 3])
+            #expect(try await first.loadItem("bucket/b#1", of: Self.key) == [4])
+            #expect(try await first.load(Self.key) == Array(#"{"cursor":2}"#.utf8), "items are apart from the state")
+            #expect(try await first.removeItems(of: Self.key, olderThan: .seconds(3_600)) == 0)
+            #expect(try await first.removeItems(of: Self.key, olderThan: .zero) == 2)
+            #expect(try await first.loadItem("bucket/a#1", of: Self.key) == nil)
+            #expect(try await first.load(Self.key) != nil, "the service's own state is not an item")
+        }
+    }
+
+    @Test func oneInstanceHoldsALeaseAndAnotherTakesItWhenItIsReleasedOrItsSessionEnds() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await Self.withStores(2, on: server) { stores in
+            let (first, second) = (stores[0], stores[1])
+            guard case .taken(let lease) = try await first.tryLease(Self.key, holder: "instance a") else {
+                Issue.record("the first instance did not get the free lease")
+                return
+            }
+            guard case .heldElsewhere(let holder) = try await second.tryLease(Self.key, holder: "instance b") else {
+                Issue.record("two instances held one lease")
+                return
+            }
+            #expect(holder == "instance a")
+            #expect(await lease.stillHeld())
+            await lease.release()
+            guard case .taken(let taken) = try await second.tryLease(Self.key, holder: "instance b") else {
+                Issue.record("a released lease was not taken")
+                return
+            }
+            // The holder's session ends as when its process dies: the lock goes with it.
+            try await Self.terminateSessions(holdingLeaseOf: Self.key, on: server)
+            #expect(await !taken.stillHeld())
+            await taken.release()
+            guard case .taken(let again) = try await first.tryLease(Self.key, holder: "instance a") else {
+                Issue.record("the lease of a dead session was not free")
+                return
+            }
+            await again.release()
+        }
+    }
+}
+
+extension PostgresStateStoreTests {
+    /// Ends the database sessions holding the lease of `key`, as the server does when their process dies.
+    static func terminateSessions(holdingLeaseOf key: StateKey, on server: PostgresServer) async throws {
+        let logger = RecordingLogger().logger
+        let connection = try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: "127.0.0.1",
+                port: server.port,
+                username: "trawl",
+                password: nil,
+                database: "postgres",
+                tls: .disable
+            ),
+            id: 1,
+            logger: logger
+        )
+        let lock = PostgresStateStore.lockNumber(key)
+        let (high, low) = (Int64(UInt64(bitPattern: lock) >> 32), Int64(UInt64(bitPattern: lock) & 0xFFFF_FFFF))
+        try await connection.query(
+            """
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND classid::bigint = \(high) AND objid::bigint = \(low) AND granted
+            """,
+            logger: logger
+        )
+        try await connection.close()
+    }
+}
+
+extension PostgresStateStore {
+    /// Runs the pool until the task is cancelled.
+    func runUntilCancelled() async {
+        await self.run()
+    }
+}
