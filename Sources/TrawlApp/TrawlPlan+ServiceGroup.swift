@@ -44,7 +44,8 @@ extension TrawlPlan {
         sinkConfiguration.shutdownGrace = .seconds(max(1, self.globals.shutdownTimeoutInSeconds / 2))
 
         let health = RuntimeHealth(
-            services: sinks.map { "output \($0.name)" } + self.services.map { "input \($0.input)/\($0.service)" }
+            outputs: sinks.map(\.name),
+            inputServices: self.services.map { "\($0.input)/\($0.service)" }
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let database {

@@ -99,7 +99,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
 
     public func run() async throws {
         defer { self.completion?.arrive() }
-        self.health?.serviceStarted("input \(self.name)")
+        self.health?.inputStarted(self.name)
         try await withGracefulShutdownHandler {
             while true {
                 let lease: (any ServiceLease)?

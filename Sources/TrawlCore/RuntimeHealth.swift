@@ -24,15 +24,25 @@ public final class RuntimeHealth: Sendable {
 
     private let state: Mutex<State>
 
-    /// A run of the services named `services` (the ServiceGroup's service names); it is ready once each
-    /// reported ``serviceStarted(_:)``.
-    public init(services: some Sequence<String>) {
-        self.state = Mutex(State(waitingFor: Set(services)))
+    /// A run of these outputs and input services (`input/service`); it is ready once each reported
+    /// ``outputStarted(_:)`` or ``inputStarted(_:)``.
+    public init(outputs: some Sequence<String>, inputServices: some Sequence<String>) {
+        self.state = Mutex(
+            State(waitingFor: Set(outputs.map(Self.outputName) + inputServices.map(Self.inputName)))
+        )
     }
 
-    public func serviceStarted(_ name: String) {
-        self.state.withLock { _ = $0.waitingFor.remove(name) }
+    public func outputStarted(_ output: String) {
+        self.state.withLock { _ = $0.waitingFor.remove(Self.outputName(output)) }
     }
+
+    /// The input service `input/service` started.
+    public func inputStarted(_ service: String) {
+        self.state.withLock { _ = $0.waitingFor.remove(Self.inputName(service)) }
+    }
+
+    private static func outputName(_ output: String) -> String { "output \(output)" }
+    private static func inputName(_ service: String) -> String { "input \(service)" }
 
     /// The output delivered a write: it is reachable.
     public func outputSucceeded(_ output: String) {

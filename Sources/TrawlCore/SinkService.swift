@@ -88,7 +88,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     public func run() async throws {
         let chunks = try self.queue.takeChunks(maxBatches: self.configuration.maxBatchesPerWrite)
         let progress = SinkProgress()
-        self.health?.serviceStarted("output \(self.sink.name)")
+        self.health?.outputStarted(self.sink.name)
         self.up.record(1)
         self.recordLevels()
         self.logger.info("Sender \(self.sink.name) started (statistics every \(self.configuration.statisticsPeriod))")

@@ -12,26 +12,40 @@ import TrawlTesting
         return (events, Acknowledgement(unit: unit))
     }
 
-    @Test func failedWritesAreRetriedWithBackoffAndAcknowledgedOnlyAfterSuccess() async throws {
+    /// A sink service for `sink` on a manual clock, with its own queue and dispatcher, whose metrics go to
+    /// `metrics`.
+    private func service(
+        _ sink: some EventSink,
+        configuration: SinkService<ManualClock>.Configuration,
+        health: RuntimeHealth? = nil,
+        metrics: TestMetrics,
+        log: RecordingLogger = RecordingLogger()
+    ) -> (SinkService<ManualClock>, EventDispatcher, ManualClock) {
         let clock = ManualClock()
         let queue = BoundedEventQueue(maxBufferedEvents: 100)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
-        let sink = FlakySink(failures: 2)
-        var configuration = SinkService<ManualClock>.Configuration()
-        configuration.maxBatchesPerWrite = 1
-        configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(8))
-        let log = RecordingLogger()
-        let metrics = TestMetrics()
         let service = withMetricsFactory(metrics) {
             SinkService(
                 sink: sink,
                 queue: queue,
                 dispatcher: dispatcher,
                 configuration: configuration,
+                health: health,
                 clock: clock,
                 logger: log.logger
             )
         }
+        return (service, dispatcher, clock)
+    }
+
+    @Test func failedWritesAreRetriedWithBackoffAndAcknowledgedOnlyAfterSuccess() async throws {
+        let sink = FlakySink(failures: 2)
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.maxBatchesPerWrite = 1
+        configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(8))
+        let log = RecordingLogger()
+        let metrics = TestMetrics()
+        let (service, dispatcher, clock) = self.service(sink, configuration: configuration, metrics: metrics, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             let (events, acknowledgement) = self.batch(3, unit: "unit-a")
@@ -56,25 +70,17 @@ import TrawlTesting
     }
 
     @Test func anOutputIsNotReadyWhileItsWritesFailAndItsGaugesFollowIt() async throws {
-        let clock = ManualClock()
-        let queue = BoundedEventQueue(maxBufferedEvents: 100)
-        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 50)
         let sink = FlakySink(failures: 1)
         var configuration = SinkService<ManualClock>.Configuration()
         configuration.backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(1))
-        let health = RuntimeHealth(services: ["output flaky"])
+        let health = RuntimeHealth(outputs: ["flaky"], inputServices: [])
         let metrics = TestMetrics()
-        let service = withMetricsFactory(metrics) {
-            SinkService(
-                sink: sink,
-                queue: queue,
-                dispatcher: dispatcher,
-                configuration: configuration,
-                health: health,
-                clock: clock,
-                logger: RecordingLogger().logger
-            )
-        }
+        let (service, dispatcher, clock) = self.service(
+            sink,
+            configuration: configuration,
+            health: health,
+            metrics: metrics
+        )
         #expect(health.readiness.problems == ["output flaky: not started"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }

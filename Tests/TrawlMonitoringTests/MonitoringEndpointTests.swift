@@ -20,7 +20,7 @@ import TrawlTesting
     }
 
     @Test func readyAnswers503SayingWhyUntilEveryServiceStartedAndWhileAnOutputFails() async throws {
-        let health = RuntimeHealth(services: ["output out", "input s1/cloud_funnel"])
+        let health = RuntimeHealth(outputs: ["out"], inputServices: ["s1/cloud_funnel"])
         let application = Application(
             router: Self.endpoint(health, registry: PrometheusCollectorRegistry()).makeRouter()
         )
@@ -35,8 +35,8 @@ import TrawlTesting
                         "not ready:\n- input s1/cloud_funnel: not started\n- output out: not started\n"
                     )
             )
-            health.serviceStarted("output out")
-            health.serviceStarted("input s1/cloud_funnel")
+            health.outputStarted("out")
+            health.inputStarted("s1/cloud_funnel")
             #expect(try await ready() == (.ok, "ready\n"))
             health.outputFailed("out", reason: "SinkError 501: connection refused")
             #expect(
@@ -63,7 +63,7 @@ import TrawlTesting
         source.add(requests: 1, received: 7, sent: 7)
         source.sent(7, tag: "edr.sentinelone.dv.dns")
         let application = Application(
-            router: Self.endpoint(RuntimeHealth(services: []), registry: registry).makeRouter()
+            router: Self.endpoint(RuntimeHealth(outputs: [], inputServices: []), registry: registry).makeRouter()
         )
         try await application.test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in
@@ -86,7 +86,7 @@ import TrawlTesting
         let endpoint = MonitoringEndpoint(
             settings: HTTPEndpointSettings(enabled: true, address: "127.0.0.1", port: port),
             registry: PrometheusCollectorRegistry(),
-            health: RuntimeHealth(services: []),
+            health: RuntimeHealth(outputs: [], inputServices: []),
             logger: RecordingLogger().logger
         )
         let scraper = MonitoringScraper(port: port)
