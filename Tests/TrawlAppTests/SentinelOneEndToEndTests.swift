@@ -213,7 +213,9 @@ import TrawlTesting
         let killed = ContinuousClock.now
         #expect(await waitFor("This instance now polls s1/", in: standby, count: 2), "\(standby.standardError)")
         let takeover = killed.duration(to: .now)
-        #expect(takeover < .seconds(10), "took over after \(takeover)")
+        // The standby tries every 5 s: it takes over at its next try, later only by what a loaded machine
+        // delays it (10.7 s seen in a CI run with the multi-instance and crash tests beside it).
+        #expect(takeover < .seconds(20), "took over after \(takeover)")
         for (type, _) in listed {
             try await simulator.add(type, count: 40)
             let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
