@@ -68,7 +68,11 @@ import TrawlTesting
         var samples = try await scraper.metrics()
         while ContinuousClock.now < deadline {
             samples = try await scraper.metrics()
-            if deliveredLines().count >= total,
+            // Until every good record is counted and the corrupt object was tried (its error counted).
+            let corruptTried = samples.samples("trawl_errors_total").contains {
+                $0.labels["error_id"]?.hasPrefix("30") == true
+            }
+            if deliveredLines().count >= total, corruptTried,
                 samples.value("trawl_events_delivered_total", ["output": "out"]) == Double(total),
                 samples.value("trawl_events_sent_total", ["input": "s1", "service": "cloud_funnel"]) == Double(total)
             {
