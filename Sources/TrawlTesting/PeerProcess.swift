@@ -74,6 +74,18 @@ public final class PeerProcess: Sendable {
     /// Kills the peer. SIGKILL, because a test process that used signal handlers (ServiceLifecycle sets
     /// SIGTERM to ignored for its dispatch sources) passes that disposition on to its children.
     public func stop() {
+        self.stop(asking: nil)
+    }
+
+    /// Sends `signal` first, for peers that clean up after themselves when asked (PostgreSQL removes its
+    /// shared memory on a fast shutdown; killed, it leaves it in /dev/shm), and kills the peer if it is
+    /// still running after `grace`.
+    public func stop(asking signal: Int32?, grace: Duration = .seconds(10)) {
+        if let signal, self.process.isRunning {
+            kill(self.process.processIdentifier, signal)
+            let deadline = ContinuousClock.now + grace
+            while self.process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+        }
         if self.process.isRunning {
             kill(self.process.processIdentifier, SIGKILL)
             self.process.waitUntilExit()

@@ -79,8 +79,9 @@ public final class PostgresServer: Sendable {
         "{type: postgres, host: 127.0.0.1, port: \(self.port), database: postgres, username: trawl, directory: \(directory)}"
     }
 
+    /// Shuts the server down fast (SIGINT), so it removes its shared memory and its backends exit with it.
     public func stop() {
-        self.peer.stop()
+        self.peer.stop(asking: SIGINT)
         self.directory.remove()
     }
 }
