@@ -65,6 +65,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CTrawlSystem"),
+        .target(name: "CTrawlText"),
         .systemLibrary(
             name: "CTrawlCompression",
             providers: [
@@ -103,6 +104,7 @@ let package = Package(
             name: "TrawlSinks",
             dependencies: [
                 "TrawlCore",
+                "CTrawlText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import CTrawlText
 import NIOCore
 import TrawlCore
 
@@ -73,8 +74,11 @@ public struct DevoSyslogFramer: Sendable {
         let start = buffer.writerIndex
         var expected = 0
         for batch in batches {
-            for event in batch.events {
-                expected += self.prefixBytes.count + event.tag.utf8.count + event.body.readableBytes + 3
+            batch.events.withUnsafeBufferPointer { events in
+                for index in events.indices {
+                    expected +=
+                        self.prefixBytes.count + events[index].tag.utf8.count + events[index].body.readableBytes + 3
+                }
             }
         }
         buffer.reserveCapacity(start + expected)
@@ -82,15 +86,19 @@ public struct DevoSyslogFramer: Sendable {
         var firstProblem: LookupUpdateMalformed?
         var position = 0
         for batch in batches {
-            for event in batch.events {
-                do {
-                    try self.frameLines(event, into: &buffer)
-                } catch {
-                    malformed.append(position)
-                    firstProblem = firstProblem ?? error
+            // Through the array's memory: a `for event in batch.events` loop copies (retains and releases)
+            // every event.
+            batch.events.withUnsafeBufferPointer { events in
+                for index in events.indices {
+                    do throws(LookupUpdateMalformed) {
+                        try self.frameLines(events[index], into: &buffer)
+                    } catch {
+                        malformed.append(position)
+                        firstProblem = firstProblem ?? error
+                    }
+                    eventEnds?.append(buffer.writerIndex)
+                    position += 1
                 }
-                eventEnds?.append(buffer.writerIndex)
-                position += 1
             }
         }
         guard let firstProblem else { return }
@@ -121,6 +129,45 @@ public struct DevoSyslogFramer: Sendable {
     }
 
     private func writeFrame(_ event: Event, into buffer: inout ByteBuffer, escapeNewlines: Bool) {
+        let written = event.body.withUnsafeReadableBytes { body in
+            var content = body
+            if let last = content.last, last == UInt8(ascii: "\n") {
+                content = UnsafeRawBufferPointer(rebasing: content.dropLast())
+            }
+            // Nearly every record is ASCII without a newline to escape: the whole frame is copied into the
+            // buffer's memory in one reservation, the body checked as it is copied. Otherwise nothing is
+            // written here and the body takes the sanitizing path below.
+            let copied = event.tag.utf8.withContiguousStorageIfAvailable { tag in
+                self.prefixBytes.withUnsafeBytes { prefix in
+                    let total = prefix.count + tag.count + 2 + content.count + 1
+                    return buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { output in
+                        var at = output.baseAddress!
+                        if let contentBase = content.baseAddress {
+                            let bodyAt = at + prefix.count + tag.count + 2
+                            guard
+                                trawl_copy_plain_ascii(
+                                    bodyAt.assumingMemoryBound(to: UInt8.self),
+                                    contentBase.assumingMemoryBound(to: UInt8.self),
+                                    content.count,
+                                    escapeNewlines
+                                )
+                            else { return 0 }
+                        }
+                        at.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count)
+                        at += prefix.count
+                        if let tagBase = tag.baseAddress { at.copyMemory(from: tagBase, byteCount: tag.count) }
+                        at += tag.count
+                        at.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+                        (at + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                        at += 2 + content.count
+                        at.storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+                        return total
+                    }
+                }
+            }
+            return (copied ?? 0) > 0
+        }
+        if written { return }
         buffer.writeBytes(self.prefixBytes)
         buffer.writeString(event.tag)
         buffer.writeStaticString(": ")
@@ -137,6 +184,17 @@ public struct DevoSyslogFramer: Sendable {
 
 private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
 
+/// The high bit of each byte of `word` that is not ASCII or, when escaping, is a newline.
+@inline(__always)
+private func specialBytes(_ word: UInt64, escapeNewlines: Bool) -> UInt64 {
+    var special = word & 0x8080_8080_8080_8080
+    if escapeNewlines {
+        let newlines = word ^ 0x0a0a_0a0a_0a0a_0a0a
+        special |= (newlines &- 0x0101_0101_0101_0101) & ~newlines & 0x8080_8080_8080_8080
+    }
+    return special
+}
+
 /// Copies `bytes` into `buffer`, replacing each maximal invalid UTF-8 subpart with U+FFFD and, when asked,
 /// newlines with `\n`. Runs of valid bytes are copied in one call.
 func appendSanitizedUTF8(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer, escapeNewlines: Bool) {
@@ -147,15 +205,7 @@ func appendSanitizedUTF8(_ bytes: UnsafeRawBufferPointer, into buffer: inout Byt
         if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<end])) }
     }
     let base = bytes.baseAddress
-    // The high bit of each byte of `word` that is not ASCII or, when escaping, is a newline.
-    @inline(__always) func special(_ word: UInt64) -> UInt64 {
-        var special = word & 0x8080_8080_8080_8080
-        if escapeNewlines {
-            let newlines = word ^ 0x0a0a_0a0a_0a0a_0a0a
-            special |= (newlines &- 0x0101_0101_0101_0101) & ~newlines & 0x8080_8080_8080_8080
-        }
-        return special
-    }
+    @inline(__always) func special(_ word: UInt64) -> UInt64 { specialBytes(word, escapeNewlines: escapeNewlines) }
     while index < count {
         // ASCII bytes without a newline to escape (nearly all of a typical record) need no look: 32 at a time,
         // then 8.

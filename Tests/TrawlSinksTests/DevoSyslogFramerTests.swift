@@ -46,8 +46,9 @@ import TrawlTesting
         )
     }
 
-    /// The framer checks plain ASCII 32 and 8 bytes at a time: bodies of every length around those strides,
-    /// with a newline or a non-ASCII character at every position, frame as the byte-by-byte rules say.
+    /// The framer copies plain ASCII 32 bytes at a time and scans the rest 32 and 8 at a time: bodies of every
+    /// length around those strides, with a newline or a non-ASCII character at every position, frame as the
+    /// byte-by-byte rules say.
     @Test func bodiesOfEveryLengthAroundTheFastPathStridesFrameByteForByte() {
         let prefix = Array("<14>Jan  1 00:00:00 vm my.app.test.event: ".utf8)
         for length in 0...70 {
@@ -67,6 +68,51 @@ import TrawlTesting
                 #expect(self.frame(withInvalid) == prefix + replaced + [0x0A], "0xFF at \(position) of \(length)")
             }
         }
+    }
+
+    /// A body that leaves the plain-ASCII copy halfway has had part of it copied past the buffer's end: batches
+    /// mixing plain and sanitized bodies (and tags of other lengths) frame as each event framed alone.
+    @Test func batchesMixingPlainAndSanitizedBodiesFrameAsEachEventAlone() throws {
+        let bodies: [[UInt8]] = [
+            Array(String(repeating: "plain ascii ", count: 9).utf8),
+            Array(String(repeating: "x", count: 40).utf8) + [0x0A] + Array("tail".utf8),
+            Array("short".utf8),
+            Array(String(repeating: "caf\u{E9} ", count: 12).utf8),
+            Array(String(repeating: "y", count: 70).utf8) + [0xFF, 0x41],
+            [],
+            Array(String(repeating: "z", count: 33).utf8),
+        ]
+        let framer = DevoSyslogFramer(hostname: "vm")
+        let events = bodies.enumerated().map { index, body in
+            Event(
+                tag: index % 2 == 0 ? "my.app.test.event" : "edr.sentinelone.dv.process",
+                body: ByteBuffer(bytes: body),
+                metadata: EventMetadata(
+                    source: "s",
+                    unit: "u",
+                    offset: Int64(index),
+                    pullingID: PullingID(microseconds: 0)
+                )
+            )
+        }
+        var expected = ByteBuffer()
+        for event in events {
+            var alone = framer.frame(event)
+            expected.writeBuffer(&alone)
+        }
+        var framed = ByteBuffer(string: "kept ")
+        let acknowledgement = Acknowledgement(unit: "u")
+        try framer.frame(
+            [
+                EventBatch(events: Array(events[..<3]), acknowledgement: acknowledgement),
+                EventBatch(events: Array(events[3...]), acknowledgement: acknowledgement),
+            ],
+            into: &framed,
+            output: "out"
+        )
+        #expect(framed.readString(length: 5) == "kept ")
+        #expect(framed == expected)
+        #expect(String(buffer: framed).split(separator: "\n").count == bodies.count)
     }
 
     @Test func octetCountingPrefixesTheFrameLengthAndKeepsNewlines() {
