@@ -64,14 +64,21 @@ public final class FileSink: EventSink {
             }
             var skipped = 0
             var marks = UnitMarks()
+            // Batches go on as they are unless the journal holds some of their events: filtering every batch
+            // would copy every event.
             let fresh = batches.map { batch in
-                var batch = batch
-                batch.events.removeAll { event in
-                    let written = marks.note(event.metadata, journal: state.journal)
-                    if written { skipped += 1 }
-                    return written
+                var written: [Bool] = []
+                batch.events.withUnsafeBufferPointer { events in
+                    for index in events.indices where marks.note(events[index].metadata, journal: state.journal) {
+                        if written.isEmpty { written = Array(repeating: false, count: events.count) }
+                        written[index] = true
+                        skipped += 1
+                    }
                 }
-                return batch
+                guard !written.isEmpty else { return batch }
+                var kept = batch
+                kept.events = zip(batch.events, written).compactMap { event, written in written ? nil : event }
+                return kept
             }
             let highest = marks.finish()
             if skipped > 0 {
