@@ -25,6 +25,19 @@ public final class EventDispatcher: Sendable {
     /// Events handed to sinks and not yet written by them, counted once per sink.
     public var eventsInFlight: Int { self.inFlight.load(ordering: .relaxed) }
 
+    /// Sends batches a source already cut to at most ``maxBatchEvents`` (larger ones are split) as they are,
+    /// all carrying `acknowledgement`: a source that builds its batches as it goes saves copying every event.
+    /// Suspends while a sink's queue is full. Does not seal the acknowledgement.
+    public func publish(batches: [[Event]], acknowledgement: Acknowledgement) async throws {
+        for events in batches where !events.isEmpty {
+            if events.count <= self.maxBatchEvents {
+                try await self.send(EventBatch(events: events, acknowledgement: acknowledgement))
+            } else {
+                try await self.publish(events, acknowledgement: acknowledgement)
+            }
+        }
+    }
+
     /// Sends `events`, split into batches of at most ``maxBatchEvents``, to every sink, all carrying
     /// `acknowledgement`. Suspends while a sink's queue is full. Does not seal the acknowledgement.
     public func publish(_ events: [Event], acknowledgement: Acknowledgement) async throws {

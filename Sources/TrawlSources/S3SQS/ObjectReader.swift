@@ -64,7 +64,10 @@ struct ObjectReader {
     private var splitter: RecordSplitter
     private var tagger: ObjectTagger
     private var records: [ByteBuffer] = []
-    private var events: [Event] = []
+    /// The events of the commit being built, already in the dispatcher's batches, so publishing hands
+    /// them over as they are instead of copying them into batches.
+    private var batches: [[Event]] = []
+    private var eventCount = 0
     private var perTag = TagCounts()
     private var pending: [PendingCommit] = []
 
@@ -98,7 +101,7 @@ struct ObjectReader {
         while let piece = try decompressor.next() {
             try self.splitter.consume(piece, into: &self.records)
             try self.tagRecords()
-            if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
+            if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
         }
     }
 
@@ -137,7 +140,13 @@ struct ObjectReader {
                 }
             }
             self.perTag.count(tag)
-            self.events.append(
+            let batchSize = self.context.dispatcher.maxBatchEvents
+            if self.batches.isEmpty || self.batches[self.batches.count - 1].count >= batchSize {
+                self.batches.append([])
+                self.batches[self.batches.count - 1].reserveCapacity(min(batchSize, self.setup.recordsPerCommit))
+            }
+            self.eventCount += 1
+            self.batches[self.batches.count - 1].append(
                 Event(
                     tag: tag,
                     body: record,
@@ -154,16 +163,18 @@ struct ObjectReader {
     }
 
     private mutating func commit(complete: Bool) async throws {
-        let events = self.events
-        self.events.removeAll(keepingCapacity: true)
+        let batches = self.batches
+        let count = self.eventCount
+        self.batches = []
+        self.eventCount = 0
         self.counters.update {
-            $0.statistics.received += events.count
+            $0.statistics.received += count
             if complete { $0.statistics.duplicatesFilteredOut += Int(min(self.index, self.alreadyDelivered)) }
         }
         var acknowledgement: Acknowledgement?
-        if !events.isEmpty, !self.setup.doNotSend {
-            let commitAcknowledgement = Acknowledgement(unit: "\(self.unit)@\(events[0].metadata.offset)")
-            try await self.context.dispatcher.publish(events, acknowledgement: commitAcknowledgement)
+        if let first = batches.first?.first, !self.setup.doNotSend {
+            let commitAcknowledgement = Acknowledgement(unit: "\(self.unit)@\(first.metadata.offset)")
+            try await self.context.dispatcher.publish(batches: batches, acknowledgement: commitAcknowledgement)
             commitAcknowledgement.seal()
             acknowledgement = commitAcknowledgement
         }
@@ -172,7 +183,7 @@ struct ObjectReader {
                 acknowledgement: acknowledgement,
                 end: self.index,
                 perTag: self.perTag.counts,
-                count: events.count
+                count: count
             )
         )
         self.perTag = TagCounts()
@@ -259,7 +270,7 @@ struct ObjectReader {
                         start = end
                     }
                     try self.tagRecords()
-                    if self.events.count >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
+                    if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
                     if self.context.isShuttingDown { throw CancellationError() }
                 }
             }
