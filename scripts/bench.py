@@ -3,7 +3,8 @@
 event, compressing about 8x) into moto, runs `trawl run --once` until the queue is empty, once per
 configuration (`--runs`: the file output on one core and two, the relay output over TLS to a receiver
 that discards and to rsyslog), and runs the same files through `gzip -dc | wc -l` on one core as the
-reference. Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
+reference and through `igzip -dc > file` (ISA-L inflating and writing, nothing else) as the file output's
+floor. Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
 the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM)."""
 import argparse
 import resource
@@ -167,6 +168,23 @@ outputs:
             assert int(count) == events, count
             results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0))
 
+        if shutil.which("igzip"):
+            # The floor for the file output: ISA-L's own inflater writing the lines to the same RAM-backed
+            # directory, nothing else (no HTTP, no splitting, no framing). Trawl cannot beat it on one core.
+            print(f"==> Floor: igzip -dc > file on one core ({args.repeat} times)")
+            floor = []
+            for _ in range(args.repeat):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.perf_counter()
+                subprocess.run(["taskset", "-c", "0", "sh", "-c", f"igzip -dc \"$@\" > {outputs}/floor.log", "sh"] + files,
+                               check=True)
+                elapsed = time.perf_counter() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                os.remove(f"{outputs}/floor.log")
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                floor.append(("igzip -dc > file (1 core, floor)", elapsed, cpu, 0, 0.0))
+            results += floor
+
         runs = [tuple(spec.split(":")) for spec in args.runs.split()]
         if args.skip_tls or not shutil.which("rsyslogd"):
             runs = [spec for spec in runs if spec[0] != "tls"]
@@ -241,15 +259,17 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             medians.append(attempts[len(attempts) // 2])
         results = medians
         reference = results[0][1]
+        floor = next((result[1] for result in results if "floor" in result[0]), None)
         print()
         print(f"(median of {args.repeat} attempts each)")
         print(f"{'run':36} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
-              f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9}")
+              f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9} {'vs floor':>9}")
         for label, seconds, cpu, peak, peers in results:
             rate = events / seconds
             print(f"{label:36} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
                   f"{reference / seconds:8.2f} {cpu:6.2f} {events / cpu:13,.0f} {peers:12.2f} "
-                  f"{str(peak >> 20) + ' MiB' if peak else '-':>9}")
+                  f"{str(peak >> 20) + ' MiB' if peak else '-':>9} "
+                  f"{floor / seconds if floor else 0:9.2f}")
     finally:
         moto.terminate()
         if rsyslog:

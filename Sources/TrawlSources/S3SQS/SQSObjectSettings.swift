@@ -28,7 +28,10 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var visibilityHeartbeat: Int
     public var waitTimeout: Int
     public var maxMessages: Int
-    /// Messages (and so objects) processed at once.
+    /// Messages (and so objects) processed at once. One more than the cores by default: while an object's
+    /// last events are delivered and the next message is fetched and its object requested, the other objects
+    /// keep every core busy (measured: 1 core 1.32 s with one at once, 1.21 s with two; 2 cores 0.90 s with
+    /// two, 0.84 s with three; scripts/bench).
     public var concurrency: Int
     /// A message that is no notification is logged each time it is received; from this receive count on,
     /// it is reported as waiting for the queue's redrive policy.
@@ -196,7 +199,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.waitTimeout = settings.int(.waitTimeout, default: 20, range: 0...20) ?? 20
         self.maxMessages = settings.int(.maxMessages, default: 10, range: 1...10) ?? 10
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        self.concurrency = settings.int(.concurrency, default: cores, range: 1...256) ?? cores
+        self.concurrency = settings.int(.concurrency, default: cores + 1, range: 1...256) ?? cores + 1
         self.poisonReceiveCount = settings.int(.poisonReceiveCount, default: 5, range: 1...1_000) ?? 5
         self.compressedEvents = settings.bool(.compressedEvents, default: false)
         self.doNotSend = settings.bool(.doNotSend, default: false)
