@@ -18,7 +18,7 @@ public struct InputType: Sendable {
             @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> any PullingSource
         /// For services that read objects: a source running the same processing over local files
         /// (`trawl replay`).
-        public var makeReplay: (@Sendable (_ files: [String]) -> ObjectReplaySource)? = nil
+        public var makeReplay: (@Sendable (_ files: [String], _ concurrency: Int?) -> ObjectReplaySource)? = nil
         /// Whether one instance at a time polls it (it follows a cursor), when several run the same
         /// configuration; false where the source spreads the work itself (an SQS queue).
         public var exclusive = true
@@ -371,7 +371,9 @@ public enum InputCatalogue {
                     environment: ProcessInfo.processInfo.environment
                 )
             }
-            plannedService.makeReplay = { files in ObjectReplaySource(configuration: configuration, files: files) }
+            plannedService.makeReplay = { files, concurrency in
+                ObjectReplaySource(configuration: configuration, files: files, concurrency: concurrency)
+            }
             plannedService.exclusive = false
             planned.append(plannedService)
         }

@@ -119,8 +119,10 @@ struct ReplayCommand: AsyncParsableCommand {
             Each file goes through the service's decompression (detected from its bytes), processor, key
             filters and tagging, and its records go to every configured output, exactly as if the service's
             queue had announced it. For backfills from exported objects and for trying a configuration on
-            samples. Nothing is remembered: replaying a file twice delivers it twice. Exits 1 when a file
-            could not be read or an event was not delivered.
+            samples. Nothing is remembered: replaying a file twice delivers it twice. Files are read
+            --concurrency at a time (the service's concurrency by default): each file's events stay in
+            order, the files' interleave; --concurrency 1 delivers the files one after the other. Exits 1
+            when a file could not be read or an event was not delivered.
 
             Examples:
               trawl replay --config config.yaml --service cloudtrail AWSLogs/**/*.json.gz
@@ -134,8 +136,17 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "The service whose processing to run: <input>/<service>, or <service> when unique.")
     var service: String
 
-    @Argument(help: "The files to process, in order.")
+    @Option(help: "Files read at once (default: the service's concurrency; 1 keeps the files in order).")
+    var concurrency: Int?
+
+    @Argument(help: "The files to process.")
     var files: [String]
+
+    func validate() throws {
+        if let concurrency = self.concurrency, !(1...256).contains(concurrency) {
+            throw ValidationError("--concurrency must be between 1 and 256, not \(concurrency).")
+        }
+    }
 
     func run() async throws {
         var plan = try loadPlan(self.config)
@@ -149,7 +160,7 @@ struct ReplayCommand: AsyncParsableCommand {
             )
             throw ExitCode(2)
         }
-        let source = makeReplay(self.files)
+        let source = makeReplay(self.files, self.concurrency)
         var replay = planned
         replay.makeSource = { _, _, _ in source }
         plan.services = [replay]

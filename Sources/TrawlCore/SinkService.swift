@@ -421,7 +421,9 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         self.writeDuration.recordSeconds(start.duration(to: .now).seconds)
         var bytes = 0
         for batch in pending.batches {
-            for event in batch.events { bytes += event.body.readableBytes }
+            batch.events.withUnsafeBufferPointer { events in
+                for index in events.indices { bytes += events[index].body.readableBytes }
+            }
         }
         self.deliveredBytes.increment(by: bytes)
         self.up.record(1)

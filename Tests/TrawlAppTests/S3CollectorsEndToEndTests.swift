@@ -102,9 +102,11 @@ import TrawlTesting
     @Test func replayRunsTheServicesProcessingOverLocalFilesAndReportsUnreadableOnes() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let records = (0..<4).map { #"{"eventVersion":"1.08","eventName":"Replayed\#($0)"}"# }
-        let document = Array("{\"Records\":[\(records.joined(separator: ","))]}".utf8)
-        for (name, format) in [("a.json.gz", "gzip"), ("b.json.zst", "zstd")] {
+        let records = ["a", "b"].map { file in
+            (0..<4).map { #"{"eventVersion":"1.08","eventName":"Replayed\#(file)\#($0)"}"# }
+        }
+        for (index, (name, format)) in [("a.json.gz", "gzip"), ("b.json.zst", "zstd")].enumerated() {
+            let document = Array("{\"Records\":[\(records[index].joined(separator: ","))]}".utf8)
             let bytes = try await PeerCompressor.compress(document, format: format)
             try Data(bytes).write(to: URL(fileURLWithPath: "\(directory.path)/\(name)"))
         }
@@ -122,18 +124,33 @@ import TrawlTesting
         let (status, _, log) = try await BuiltExecutable.run(
             "trawl",
             arguments: [
-                "replay", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz", "b.json.zst",
-                "./CloudTrail-Digest/d.json", "broken.json",
+                "replay", "--concurrency", "1", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz",
+                "b.json.zst", "./CloudTrail-Digest/d.json", "broken.json",
             ],
             workingDirectory: directory.path
         )
         #expect(status == 1, "\(log)")
         #expect(log.contains("SourceError 302"))
         #expect(log.contains("1 file(s) could not be replayed"))
+        let lines = records.map { file in file.map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)\n" } }
+        let inOrder = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        #expect(inOrder == (lines[0] + lines[1]).joined(), "one file at a time: the files in the order given")
+
+        // Several files at once: every record once, each file's in order.
+        try FileManager.default.removeItem(atPath: "\(directory.path)/out.log")
+        let (again, _, concurrentLog) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: [
+                "replay", "--concurrency", "4", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz",
+                "b.json.zst",
+            ],
+            workingDirectory: directory.path
+        )
+        #expect(again == 0, "\(concurrentLog)")
         let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
-        let expected = (records + records).map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)\n" }
-            .joined()
-        #expect(delivered == expected)
+            .split(separator: "\n").map { "\($0)\n" }
+        #expect(delivered.sorted() == (lines[0] + lines[1]).sorted())
+        for file in lines { #expect(delivered.filter(file.contains) == file) }
 
         let (unknown, _, message) = try await BuiltExecutable.run(
             "trawl",

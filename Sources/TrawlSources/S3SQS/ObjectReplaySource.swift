@@ -29,47 +29,70 @@ public struct ObjectReplaySource: PullingSource {
         func add() { self.count.add(1, ordering: .relaxed) }
     }
 
-    public init(configuration: SQSObjectSource.Configuration, files: [String]) {
+    /// Files read at once; each file's events stay in order, files interleave.
+    public let concurrency: Int
+
+    /// - Parameter concurrency: files read at once; the service's `concurrency` when nil.
+    public init(configuration: SQSObjectSource.Configuration, files: [String], concurrency: Int? = nil) {
         self.configuration = configuration
         self.files = files
+        self.concurrency = max(1, concurrency ?? configuration.settings.concurrency)
     }
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let counters = CycleCounters()
-        for path in self.files {
-            if context.isShuttingDown { break }
-            var logger = context.logger
-            logger[metadataKey: "file.path"] = "\(path)"
-            guard self.configuration.reads(key: path) else {
-                logger.info("Skipping \(path): excluded by include_keys/exclude_keys")
-                continue
-            }
-            counters.update { $0.statistics.requests += 1 }
-            var reader = ObjectReader(
-                setup: self.configuration.readerSetup(ledger: nil),
-                key: path,
-                unit: "replay \(context.pullingID) \(path)",
-                identity: path,
-                alreadyDelivered: 0,
-                counters: counters,
-                context: context,
-                logger: logger
-            )
-            do {
-                let summary: ObjectReader.Summary
-                if Self.isParquet(path) {
-                    summary = try await reader.readParquet(try Self.openParquet(path))
-                } else {
-                    summary = try await reader.read(LocalFileChunks(path: path))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for path in self.files {
+                if context.isShuttingDown { break }
+                guard self.configuration.reads(key: path) else {
+                    context.logger.info(
+                        "Skipping \(path): excluded by include_keys/exclude_keys",
+                        metadata: ["file.path": "\(path)"]
+                    )
+                    continue
                 }
-                logger.info("Replayed \(path) (\(summary.layout), \(summary.bytes) bytes): \(reader.index) records")
-            } catch let error as TrawlError {
-                self.failures.add()
-                logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                if running >= self.concurrency {
+                    try await group.next()
+                    running -= 1
+                }
+                running += 1
+                group.addTask { try await self.replay(path, counters: counters, context: context) }
             }
+            try await group.waitForAll()
         }
         context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
         return counters.read { $0.statistics }
+    }
+
+    /// Reads one file through the service's processing and waits until all of it was delivered; a file that
+    /// cannot be read is logged and counted in ``failures``.
+    private func replay(_ path: String, counters: CycleCounters, context: PullContext) async throws {
+        var logger = context.logger
+        logger[metadataKey: "file.path"] = "\(path)"
+        counters.update { $0.statistics.requests += 1 }
+        var reader = ObjectReader(
+            setup: self.configuration.readerSetup(ledger: nil),
+            key: path,
+            unit: "replay \(context.pullingID) \(path)",
+            identity: path,
+            alreadyDelivered: 0,
+            counters: counters,
+            context: context,
+            logger: logger
+        )
+        do {
+            let summary: ObjectReader.Summary
+            if Self.isParquet(path) {
+                summary = try await reader.readParquet(try Self.openParquet(path))
+            } else {
+                summary = try await reader.read(LocalFileChunks(path: path))
+            }
+            logger.info("Replayed \(path) (\(summary.layout), \(summary.bytes) bytes): \(reader.index) records")
+        } catch let error as TrawlError {
+            self.failures.add()
+            logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+        }
     }
 }
 
