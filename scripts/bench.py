@@ -2,7 +2,8 @@
 """The benchmark behind scripts/bench: seeds N gzip objects of Cloud Funnel-like JSON lines (~1 KB per
 event, compressing about 8x) into moto, runs `trawl run --once` until the queue is empty, once per
 configuration (`--runs`: the file output on one core and two, the relay output over TLS to a receiver
-that discards and to rsyslog), and runs the same files through `gzip -dc | wc -l` on one core as the
+that discards and to rsyslog; `trawl replay` of the same files from disk, without the emulator sharing the
+cores), and runs the same files through `gzip -dc | wc -l` on one core as the
 reference and through `igzip -dc > file` (ISA-L inflating and writing, nothing else) as the file output's
 floor. Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
 the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM)."""
@@ -103,7 +104,8 @@ def main():
     parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
     parser.add_argument("--runs", default="file:0:1 file:0:2 file:0,1:2 tls-discard:0:1 tls-discard:0,1:2 tls:0,1:2",
                         help="space-separated output:cores:concurrency; output is file, tls (rsyslog) or tls-discard "
-                             "(a TLS receiver that discards); cores as taskset takes them")
+                             "(a TLS receiver that discards), or replay (trawl replay of the same files from disk to "
+                             "the file output, no emulator); cores as taskset takes them")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="trawl-bench-")
     # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
@@ -191,9 +193,10 @@ outputs:
         attempts = [(kind, cores, concurrency) for kind, cores, concurrency in runs for _ in range(args.repeat)]
         for index, (kind, cores, concurrency) in enumerate(attempts):
             name = f"bench-{index}"
-            seed(name)
+            if kind != "replay":
+                seed(name)
             discard = None
-            if kind == "file":
+            if kind in ("file", "replay"):
                 output = f"{{type: file, settings: {{path: {outputs}/out-{index}.log}}}}"
             else:
                 certificates = os.path.join(work, "certs")
@@ -234,15 +237,23 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             config = os.path.join(work, f"bench-{index}.yaml")
             with open(config, "w") as out:
                 out.write(configuration(name, concurrency, output))
-            print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
-            peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
             wrapper = os.environ.get("TRAWL_BENCH_WRAPPER", "").split()
-            elapsed, cpu, peak, _ = run(wrapper + [args.trawl, "run", "--once", "--config", config], cores)
+            if kind == "replay":
+                # The same files from local disk through `trawl replay` to the file output: Trawl alone, no
+                # emulator sharing the cores.
+                print(f"==> trawl replay: file output, cores {cores}, concurrency {concurrency}")
+                command = [args.trawl, "replay", "--concurrency", concurrency, "--config", config,
+                           "--service", "cloud_funnel"] + files
+            else:
+                print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
+                command = [args.trawl, "run", "--once", "--config", config]
+            peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
+            elapsed, cpu, peak, _ = run(wrapper + command, cores)
             peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
             if discard:
                 discard.terminate()
                 discard.wait()
-            if kind == "file":
+            if kind in ("file", "replay"):
                 with open(f"{outputs}/out-{index}.log", "rb") as delivered:
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
                 os.remove(f"{outputs}/out-{index}.log")
