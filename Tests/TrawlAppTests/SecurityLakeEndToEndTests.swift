@@ -152,7 +152,9 @@ import TrawlTesting
         try directory.write("plain.log", "version account-id\n2 123456789012\n")
         let (status, _, log) = try await BuiltExecutable.run(
             "trawl",
-            arguments: ["replay", "--config", "config.yaml", "--service", "vpc_flow", sample, "plain.log"],
+            arguments: [
+                "replay", "--concurrency", "1", "--config", "config.yaml", "--service", "vpc_flow", sample, "plain.log",
+            ],
             workingDirectory: directory.path
         )
         #expect(status == 0, "\(log.suffix(3_000))")
