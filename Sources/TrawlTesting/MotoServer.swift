@@ -137,11 +137,11 @@ public final class MotoServer: Sendable {
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 
-    /// Runs aws_fixture.py on NIO's thread pool (it blocks until the script exits).
+    /// Runs aws_fixture.py on the fixtures' threads (it blocks until the script exits).
     static func fixture(_ command: [String: any Sendable]) async throws -> Data {
         let json = try JSONSerialization.data(withJSONObject: command)
         let name = "\(command["command"] ?? "")"
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/aws_fixture.py"]

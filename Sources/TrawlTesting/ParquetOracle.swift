@@ -19,7 +19,7 @@ public enum ParquetOracle {
 
     /// Runs the oracle with `arguments`; its standard output, line by line.
     private static func lines(_ arguments: [String]) async throws -> [String] {
-        try await NIOThreadPool.singleton.runIfActive {
+        try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments =

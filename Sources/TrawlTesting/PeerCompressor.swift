@@ -6,7 +6,7 @@ import NIOPosix
 public enum PeerCompressor {
     /// `format` is gzip, zstd, snappy, bzip2 or none, with `-multi` for three members, frames or streams.
     public static func compress(_ data: [UInt8], format: String) async throws -> [UInt8] {
-        try await NIOThreadPool.singleton.runIfActive {
+        try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [

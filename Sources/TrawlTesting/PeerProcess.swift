@@ -40,9 +40,9 @@ public final class PeerProcess: Sendable {
         self.process = process
         self.logFile = logFile
         if port == 0 {
-            // Blocking reads run on NIO's thread pool, never on the concurrency pool the tests share.
+            // Blocking reads run on the fixtures' threads, never on the concurrency pool the tests share.
             let reader = output.fileHandleForReading
-            let line = try await NIOThreadPool.singleton.runIfActive {
+            let line = try await FixtureThreadPool.shared.runIfActive {
                 var line = Data()
                 while let byte = try reader.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) { line += byte }
                 return line

@@ -40,7 +40,7 @@ public final class PostgresServer: Sendable {
                 ofItemAtPath: directory.path
             )
         }
-        let status = try await NIOThreadPool.singleton.runIfActive {
+        let status = try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments =

@@ -7,9 +7,9 @@ import NIOPosix
 public struct TestCertificates: Sendable {
     public let directory: String
 
-    /// Makes the certificates in `directory` (openssl runs on NIO's thread pool: it takes a second or two).
+    /// Makes the certificates in `directory` (openssl runs on the fixtures' threads: it takes a second or two).
     public static func make(in directory: String) async throws -> TestCertificates {
-        let status = try await NIOThreadPool.singleton.runIfActive {
+        let status = try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/make_certs.sh", directory]
