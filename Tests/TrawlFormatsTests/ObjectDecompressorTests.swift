@@ -41,7 +41,7 @@ func sampleLogText(lines: Int) -> [UInt8] {
     return Array(text.utf8)
 }
 
-@Suite struct ObjectDecompressorTests {
+@Suite(.onComputeThreads) struct ObjectDecompressorTests {
     static let formats: [(String, CompressionFormat)] = [
         ("gzip", .gzip), ("gzip-multi", .gzip), ("zstd", .zstd), ("zstd-multi", .zstd), ("snappy", .snappyFramed),
         ("bzip2", .bzip2), ("bzip2-multi", .bzip2), ("none", .none),

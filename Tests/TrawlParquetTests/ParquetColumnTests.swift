@@ -4,7 +4,7 @@ import Testing
 import TrawlParquet
 import TrawlTesting
 
-@Suite struct ParquetColumnTests {
+@Suite(.onComputeThreads) struct ParquetColumnTests {
     private func open(_ name: String, in directory: String = "data") async throws -> ParquetFileReader {
         let path = try RepositoryFiles.vectors("parquet-testing") + "/\(directory)/\(name)"
         // large_string_map's row group holds two strings of about a gigabyte: past the default limit.

@@ -4,7 +4,7 @@ import Testing
 import TrawlParquet
 import TrawlTesting
 
-@Suite struct ParquetFooterTests {
+@Suite(.onComputeThreads) struct ParquetFooterTests {
     private func files(in suite: String, directory: String = "") throws -> [String] {
         let root = try RepositoryFiles.vectors(suite) + (directory.isEmpty ? "" : "/\(directory)")
         return try FileManager.default.contentsOfDirectory(atPath: root)

@@ -5,7 +5,7 @@ import Testing
 import TrawlParquet
 import TrawlTesting
 
-@Suite struct ParquetJSONTests {
+@Suite(.onComputeThreads) struct ParquetJSONTests {
     static func trawlRows(_ path: String, keepNulls: Bool = false) async throws -> [String] {
         let file = try await ParquetFileReader.open(try ParquetLocalFile(path: path), name: path)
         var rows: [String] = []
