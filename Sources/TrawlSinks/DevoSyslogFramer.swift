@@ -129,71 +129,64 @@ public struct DevoSyslogFramer: Sendable {
     }
 
     private func writeFrame(_ event: Event, into buffer: inout ByteBuffer, escapeNewlines: Bool) {
-        let written = event.body.withUnsafeReadableBytes { body in
-            var content = body
-            if let last = content.last, last == UInt8(ascii: "\n") {
-                content = UnsafeRawBufferPointer(rebasing: content.dropLast())
-            }
-            // Nearly every record is ASCII without a newline to escape: the whole frame is copied into the
-            // buffer's memory in one reservation, the body checked as it is copied. Otherwise nothing is
-            // written here and the body takes the sanitizing path below.
-            let copied = event.tag.utf8.withContiguousStorageIfAvailable { tag in
-                self.prefixBytes.withUnsafeBytes { prefix in
-                    let total = prefix.count + tag.count + 2 + content.count + 1
-                    return buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { output in
-                        var at = output.baseAddress!
-                        if let contentBase = content.baseAddress {
-                            let bodyAt = at + prefix.count + tag.count + 2
-                            guard
-                                trawl_copy_plain_ascii(
-                                    bodyAt.assumingMemoryBound(to: UInt8.self),
-                                    contentBase.assumingMemoryBound(to: UInt8.self),
-                                    content.count,
-                                    escapeNewlines
-                                )
-                            else { return 0 }
-                        }
-                        at.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count)
-                        at += prefix.count
-                        if let tagBase = tag.baseAddress { at.copyMemory(from: tagBase, byteCount: tag.count) }
-                        at += tag.count
-                        at.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
-                        (at + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
-                        at += 2 + content.count
-                        at.storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
-                        return total
-                    }
-                }
-            }
-            return (copied ?? 0) > 0
-        }
-        if written { return }
-        buffer.writeBytes(self.prefixBytes)
-        buffer.writeString(event.tag)
-        buffer.writeStaticString(": ")
         event.body.withUnsafeReadableBytes { body in
             var content = body
             if let last = content.last, last == UInt8(ascii: "\n") {
                 content = UnsafeRawBufferPointer(rebasing: content.dropLast())
             }
+            if self.copyPlainFrame(tag: event.tag, content: content, into: &buffer, escapeNewlines: escapeNewlines) {
+                return
+            }
+            buffer.writeBytes(self.prefixBytes)
+            buffer.writeString(event.tag)
+            buffer.writeStaticString(": ")
             appendSanitizedUTF8(content, into: &buffer, escapeNewlines: escapeNewlines)
+            buffer.writeInteger(UInt8(ascii: "\n"))
         }
-        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    /// Nearly every record is ASCII without a newline to escape: the whole frame is copied into the buffer's
+    /// memory in one reservation, the body checked as it is copied. Returns false, having written nothing,
+    /// when the body needs sanitizing.
+    private func copyPlainFrame(
+        tag: String,
+        content: UnsafeRawBufferPointer,
+        into buffer: inout ByteBuffer,
+        escapeNewlines: Bool
+    ) -> Bool {
+        let copied = tag.utf8.withContiguousStorageIfAvailable { tag in
+            self.prefixBytes.withUnsafeBytes { prefix in
+                let total = prefix.count + tag.count + 2 + content.count + 1
+                return buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { output in
+                    var at = output.baseAddress!
+                    if let contentBase = content.baseAddress {
+                        let bodyAt = at + prefix.count + tag.count + 2
+                        guard
+                            trawl_copy_plain_ascii(
+                                bodyAt.assumingMemoryBound(to: UInt8.self),
+                                contentBase.assumingMemoryBound(to: UInt8.self),
+                                content.count,
+                                escapeNewlines
+                            )
+                        else { return 0 }
+                    }
+                    at.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count)
+                    at += prefix.count
+                    if let tagBase = tag.baseAddress { at.copyMemory(from: tagBase, byteCount: tag.count) }
+                    at += tag.count
+                    at.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+                    (at + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                    at += 2 + content.count
+                    at.storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+                    return total
+                }
+            }
+        }
+        return (copied ?? 0) > 0
     }
 }
 
 private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
-
-/// The high bit of each byte of `word` that is not ASCII or, when escaping, is a newline.
-@inline(__always)
-private func specialBytes(_ word: UInt64, escapeNewlines: Bool) -> UInt64 {
-    var special = word & 0x8080_8080_8080_8080
-    if escapeNewlines {
-        let newlines = word ^ 0x0a0a_0a0a_0a0a_0a0a
-        special |= (newlines &- 0x0101_0101_0101_0101) & ~newlines & 0x8080_8080_8080_8080
-    }
-    return special
-}
 
 /// Copies `bytes` into `buffer`, replacing each maximal invalid UTF-8 subpart with U+FFFD and, when asked,
 /// newlines with `\n`. Runs of valid bytes are copied in one call.
@@ -205,7 +198,15 @@ func appendSanitizedUTF8(_ bytes: UnsafeRawBufferPointer, into buffer: inout Byt
         if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[runStart..<end])) }
     }
     let base = bytes.baseAddress
-    @inline(__always) func special(_ word: UInt64) -> UInt64 { specialBytes(word, escapeNewlines: escapeNewlines) }
+    // The high bit of each byte of `word` that is not ASCII or, when escaping, is a newline.
+    @inline(__always) func special(_ word: UInt64) -> UInt64 {
+        var special = word & 0x8080_8080_8080_8080
+        if escapeNewlines {
+            let newlines = word ^ 0x0a0a_0a0a_0a0a_0a0a
+            special |= (newlines &- 0x0101_0101_0101_0101) & ~newlines & 0x8080_8080_8080_8080
+        }
+        return special
+    }
     while index < count {
         // ASCII bytes without a newline to escape (nearly all of a typical record) need no look: 32 at a time,
         // then 8.
