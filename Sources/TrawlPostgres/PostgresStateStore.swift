@@ -286,8 +286,15 @@ final class PostgresServiceLease: ServiceLease {
         }
     }
 
-    /// Ends the lease session, and with it the lock (closing the socket needs no answer from the server).
+    /// Ends the lease session and waits (up to five seconds, asking `pg_locks` through the pool) until the
+    /// server has freed the lock: it does so only once it notices the disconnection, and an instance asking
+    /// for the lease meanwhile was told it is still held. The lease's own session is not asked to unlock: one
+    /// the server already ended may never answer (postgres-nio).
     func release() async {
         try? await self.connection.close()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await self.stillHeld(), ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

@@ -94,7 +94,9 @@ import TrawlTesting
 }
 
 extension PostgresStateStoreTests {
-    /// Ends the database sessions holding the lease of `key`, as the server does when their process dies.
+    /// Ends the database sessions holding the lease of `key`, as the server does when their process dies, and
+    /// waits until they have ended (the timeout argument, PostgreSQL 14 and later): without it the lock could
+    /// still be held when the test looked.
     static func terminateSessions(holdingLeaseOf key: StateKey, on server: PostgresServer) async throws {
         let logger = RecordingLogger().logger
         let connection = try await PostgresConnection.connect(
@@ -113,7 +115,7 @@ extension PostgresStateStoreTests {
         let (high, low) = (Int64(UInt64(bitPattern: lock) >> 32), Int64(UInt64(bitPattern: lock) & 0xFFFF_FFFF))
         try await connection.query(
             """
-            SELECT pg_terminate_backend(pid) FROM pg_locks
+            SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
             WHERE locktype = 'advisory' AND classid::bigint = \(high) AND objid::bigint = \(low) AND granted
             """,
             logger: logger
