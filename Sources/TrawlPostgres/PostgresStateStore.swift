@@ -191,6 +191,11 @@ public final class PostgresStateStore: StateStore, Service {
         return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
     }
 
+    /// How `pg_locks` shows a 64-bit advisory lock: its high 32 bits as `classid`, its low ones as `objid`.
+    static func lockParts(_ lock: Int64) -> (classID: Int64, objectID: Int64) {
+        (Int64(UInt64(bitPattern: lock) >> 32), Int64(UInt64(bitPattern: lock) & 0xFFFF_FFFF))
+    }
+
     /// Creates the tables once per process; instances creating them at once wait for each other.
     private func ensureSchema() async throws {
         guard !self.schemaReady.withLock({ $0 }) else { return }
@@ -267,9 +272,7 @@ final class PostgresServiceLease: ServiceLease {
     /// Asks the server, over the pool, whether the lease session still holds the lock: a session the server
     /// ended does not always fail a query on it, so the lease's own connection is not asked.
     func stillHeld() async -> Bool {
-        let (high, low) = (
-            Int64(UInt64(bitPattern: self.lock) >> 32), Int64(UInt64(bitPattern: self.lock) & 0xFFFF_FFFF)
-        )
+        let (high, low) = PostgresStateStore.lockParts(self.lock)
         do {
             let rows = try await self.client.query(
                 """

@@ -111,8 +111,7 @@ extension PostgresStateStoreTests {
             id: 1,
             logger: logger
         )
-        let lock = PostgresStateStore.lockNumber(key)
-        let (high, low) = (Int64(UInt64(bitPattern: lock) >> 32), Int64(UInt64(bitPattern: lock) & 0xFFFF_FFFF))
+        let (high, low) = PostgresStateStore.lockParts(PostgresStateStore.lockNumber(key))
         try await connection.query(
             """
             SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
