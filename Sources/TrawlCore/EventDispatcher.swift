@@ -100,9 +100,10 @@ public final class EventDispatcher: Sendable {
     }
 
     /// The most events this pipeline holds in memory per sink: a full queue, one batch overshooting the
-    /// high watermark, and the chunk the sink is writing.
-    public func bufferBound(maxBatchesPerWrite: Int) -> Int {
+    /// high watermark, and the chunks the sink holds: the one it is writing, and for a sink that prepares
+    /// its writes (``EventSink/preparesWrites``) the one prepared meanwhile (`chunksInHand` 2).
+    public func bufferBound(maxBatchesPerWrite: Int, chunksInHand: Int = 1) -> Int {
         guard let queue = self.queues.first else { return 0 }
-        return queue.highWatermark + self.maxBatchEvents * (1 + maxBatchesPerWrite)
+        return queue.highWatermark + self.maxBatchEvents * (1 + chunksInHand * maxBatchesPerWrite)
     }
 }

@@ -108,6 +108,8 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 }
                 if let spool = self.spool {
                     await self.runSpooling(chunks, spool: spool, progress: progress)
+                } else if self.sink.preparesWrites {
+                    await self.runPreparingAhead(chunks, progress: progress)
                 } else {
                     for await chunk in chunks {
                         await self.deliver(chunk, progress: progress)
@@ -135,12 +137,40 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             "Number of available senders: 1, sender manager internal queue size: \(self.queue.bufferedEvents)\(spooled)"
     }
 
+    /// Delivery for a sink that prepares its writes: one task takes each chunk and prepares it while the
+    /// previous one is written, and hands it over once that write is done; the writes stay one at a time and
+    /// in order. Besides the chunk being written, one prepared chunk is held (``EventDispatcher/bufferBound(maxBatchesPerWrite:chunksInHand:)``).
+    private func runPreparingAhead(
+        _ chunks: some AsyncSequence<[EventBatch], Never> & Sendable,
+        progress: SinkProgress
+    ) async {
+        let prepared = AsyncChannel<PreparedChunk>()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await chunk in chunks {
+                    await prepared.send(PreparedChunk(batches: chunk, prepared: self.sink.prepare(chunk)))
+                }
+                prepared.finish()
+            }
+            for await item in prepared {
+                await self.deliver(item.batches, prepared: item.prepared, progress: progress)
+            }
+        }
+    }
+
+    /// A chunk and what the sink made of it ahead of its write.
+    private struct PreparedChunk: Sendable {
+        var batches: [EventBatch]
+        var prepared: PreparedWrite?
+    }
+
     private func deliver(
         _ chunk: [EventBatch],
+        prepared: PreparedWrite? = nil,
         progress: SinkProgress
     ) async {
         let count = chunk.eventCount
-        var pending = PendingWrite(batches: chunk)
+        var pending = PendingWrite(batches: chunk, prepared: prepared)
         var machine = SinkDeliveryStateMachine<C.Instant>(backoff: self.configuration.backoff)
         var shutdownNoted = false
         while true {
@@ -404,6 +434,8 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         var refused = 0
         /// Events the receiver acknowledged before a failure.
         var delivered = 0
+        /// What the sink prepared of `batches`; dropped once they change.
+        var prepared: PreparedWrite?
     }
 
     /// Writes `pending` to the sink, keeping the output's metrics and health. Refused events are set aside in the refused-events file and the rest
@@ -433,7 +465,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     private func writeSettingRefusedAside(_ pending: inout PendingWrite) async throws {
         while true {
             do {
-                try await self.sink.write(pending.batches)
+                try await self.sink.write(pending.batches, prepared: pending.prepared)
                 return
             } catch let refusal as EventsRefused {
                 guard let file = self.refusedEvents, !refusal.positions.isEmpty else { throw refusal.error }
@@ -444,9 +476,11 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                     metadata: ["error.id": "\(refusal.error.code.id)"]
                 )
                 pending.batches = pending.batches.removingEvents(at: refusal.positions)
+                pending.prepared = nil
                 pending.refused += refused.count
             } catch let partial as PartialDelivery {
                 pending.batches = pending.batches.removingEvents(at: partial.delivered)
+                pending.prepared = nil
                 pending.delivered += partial.delivered.count
                 throw partial.failure
             }

@@ -24,11 +24,12 @@ public final class FileSink: EventSink {
     private struct State {
         var fd: Int32?
         var journal: FileDeliveryJournal
-        /// The buffer each append frames into, kept between appends: a fresh one of several megabytes per
-        /// write spent more time faulting its pages in than framing.
-        var buffer = ByteBuffer()
     }
     private let state: Mutex<State>
+    /// Buffers chunks are framed into, kept between appends: a fresh one of several megabytes per write spent
+    /// more time faulting its pages in than framing. At most two are in use: the chunk being written and the
+    /// one prepared meanwhile.
+    private let buffers = Mutex<[ByteBuffer]>([])
 
     public init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger) {
         self.name = name
@@ -41,11 +42,45 @@ public final class FileSink: EventSink {
     public var accepts: EventKinds { self.framer.accepts }
 
     public func write(_ batches: [EventBatch]) async throws {
-        // Framing, write and fsync run on NIO's thread pool, never on the concurrency pool sources share.
-        try await NIOThreadPool.singleton.runIfActive { try self.append(batches) }
+        try await self.write(batches, prepared: nil)
     }
 
-    private func append(_ batches: [EventBatch]) throws {
+    /// Framing is most of an append's work outside the kernel, and needs neither the file nor its journal.
+    public var preparesWrites: Bool { true }
+
+    /// The batches framed, ready to append; nil when framing fails (the write frames again and reports it).
+    public func prepare(_ batches: [EventBatch]) -> PreparedWrite? {
+        var buffer = self.takeBuffer()
+        do {
+            try self.framer.frame(batches, into: &buffer, output: self.name)
+        } catch {
+            self.returnBuffer(buffer)
+            return nil
+        }
+        return PreparedWrite(bytes: buffer)
+    }
+
+    public func write(_ batches: [EventBatch], prepared: PreparedWrite?) async throws {
+        // Write and fsync (and framing, when not prepared) run on NIO's thread pool, never on the concurrency
+        // pool sources share.
+        try await NIOThreadPool.singleton.runIfActive { try self.append(batches, prepared: prepared) }
+    }
+
+    private func takeBuffer() -> ByteBuffer {
+        var buffer = self.buffers.withLock { $0.popLast() } ?? ByteBuffer()
+        buffer.clear()
+        return buffer
+    }
+
+    private func returnBuffer(_ buffer: ByteBuffer) {
+        self.buffers.withLock { buffers in
+            if buffers.count < 2 { buffers.append(buffer) }
+        }
+    }
+
+    /// Appends the batches' lines: `prepared`'s bytes when given and the journal holds none of the events,
+    /// else the batches framed now, without the events the journal says the file already has.
+    private func append(_ batches: [EventBatch], prepared: PreparedWrite?) throws {
         try self.state.withLock { state in
             let fd: Int32
             if let open = state.fd {
@@ -86,26 +121,49 @@ public final class FileSink: EventSink {
                     "Output \(self.name): \(skipped) event(s) sent again after a restart are already in \(self.path); not written twice"
                 )
             }
-            var buffer = state.buffer
-            state.buffer = ByteBuffer()
-            buffer.clear()
-            defer { state.buffer = buffer }
-            try self.framer.frame(fresh, into: &buffer, output: self.name)
-            guard buffer.readableBytes > 0 else { return }
+            var buffer: ByteBuffer
+            let preparedBytes = skipped == 0 ? prepared?.take() : nil
+            if let preparedBytes {
+                buffer = preparedBytes
+            } else {
+                buffer = self.takeBuffer()
+                do {
+                    try self.framer.frame(fresh, into: &buffer, output: self.name)
+                } catch {
+                    self.returnBuffer(buffer)
+                    throw error
+                }
+            }
+            guard buffer.readableBytes > 0 else {
+                self.returnBuffer(buffer)
+                return
+            }
+            // A failed append keeps prepared bytes for its retry; bytes framed here go back to the pool.
+            let keep = { (buffer: ByteBuffer) in
+                if preparedBytes != nil { prepared?.giveBack(buffer) } else { self.returnBuffer(buffer) }
+            }
             let before = Int64(lseek(fd, 0, SEEK_END))
-            let journalLength = try state.journal.willWrite(
-                before: before,
-                after: before + Int64(buffer.readableBytes),
-                marks: highest
-            )
+            let journalLength: Int64
+            do {
+                journalLength = try state.journal.willWrite(
+                    before: before,
+                    after: before + Int64(buffer.readableBytes),
+                    marks: highest
+                )
+            } catch {
+                keep(buffer)
+                throw error
+            }
             let written = buffer.withUnsafeReadableBytes { bytes in writeAll(fd, bytes) }
             if !written || fsync(fd) != 0 {
                 let error = self.appendFailed("cannot append to")
                 if before >= 0 { ftruncate(fd, off_t(before)) }
                 state.journal.abandon(at: journalLength)
+                keep(buffer)
                 throw error
             }
             state.journal.didWrite(marks: highest)
+            self.returnBuffer(buffer)
         }
     }
 

@@ -57,6 +57,55 @@ public final class BlockingSink: EventSink {
     }
 }
 
+/// A sink that prepares its writes (the chunk's bodies joined by commas) and holds every write until
+/// ``release()``; it records, in order, each chunk prepared and each chunk written (named by its first
+/// event's body) and whether the write was given that chunk's prepared bytes.
+public final class PreparingSink: EventSink {
+    public let name: String
+    private let entries = Mutex<[String]>([])
+    /// Holds the writes.
+    private let gate = BlockingSink()
+
+    public init(name: String = "preparing") {
+        self.name = name
+    }
+
+    public var preparesWrites: Bool { true }
+
+    public func prepare(_ batches: [EventBatch]) -> PreparedWrite? {
+        self.entries.withLock { $0.append("prepare \(Self.first(batches))") }
+        return PreparedWrite(bytes: ByteBuffer(string: Self.joined(batches)))
+    }
+
+    public func write(_ batches: [EventBatch]) async throws {
+        try await self.write(batches, prepared: nil)
+    }
+
+    public func write(_ batches: [EventBatch], prepared: PreparedWrite?) async throws {
+        let matches = prepared?.take().map { String(buffer: $0) == Self.joined(batches) } ?? false
+        self.entries.withLock { $0.append("write \(Self.first(batches)) \(matches ? "prepared" : "unprepared")") }
+        try await self.gate.write(batches)
+    }
+
+    public func close() async throws {}
+
+    /// What was prepared and written, in order.
+    public var log: [String] { self.entries.withLock { $0 } }
+
+    /// Lets held writes and all later ones return.
+    public func release() {
+        self.gate.unblock()
+    }
+
+    private static func first(_ batches: [EventBatch]) -> String {
+        batches.first?.events.first.map { String(buffer: $0.body) } ?? "nothing"
+    }
+
+    private static func joined(_ batches: [EventBatch]) -> String {
+        batches.flatMap(\.events).map { String(buffer: $0.body) }.joined(separator: ",")
+    }
+}
+
 /// A sink that fails its first `failures` writes, then accepts.
 public final class FlakySink: EventSink {
     public let name: String

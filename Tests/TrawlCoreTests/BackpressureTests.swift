@@ -5,13 +5,17 @@ import TrawlTesting
 
 @Suite struct BackpressureTests {
     /// A source with endless data in front of a sink that never returns: the events held in memory must stay
-    /// under the configured bound while the source is suspended trying to produce more.
-    @Test func eventsHeldInMemoryStayUnderTheBoundWhenTheSinkBlocks() async throws {
+    /// under the configured bound while the source is suspended trying to produce more; a sink that prepares
+    /// its writes holds one chunk more.
+    @Test(arguments: [false, true])
+    func eventsHeldInMemoryStayUnderTheBoundWhenTheSinkBlocks(sinkPreparesWrites: Bool) async throws {
         let queue = BoundedEventQueue(maxBufferedEvents: 100)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 10)
         var configuration = SinkService<ContinuousClock>.Configuration()
         configuration.maxBatchesPerWrite = 4
-        let sink = BlockingSink()
+        let blocking = BlockingSink()
+        let preparing = PreparingSink()
+        let sink: any EventSink = sinkPreparesWrites ? preparing : blocking
         let log = RecordingLogger()
         let service = SinkService(
             sink: sink,
@@ -21,7 +25,10 @@ import TrawlTesting
             clock: ContinuousClock(),
             logger: log.logger
         )
-        let bound = dispatcher.bufferBound(maxBatchesPerWrite: configuration.maxBatchesPerWrite)
+        let bound = dispatcher.bufferBound(
+            maxBatchesPerWrite: configuration.maxBatchesPerWrite,
+            chunksInHand: sinkPreparesWrites ? 2 : 1
+        )
         let produced = SharedCounter()
         let attempts = SharedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -38,7 +45,9 @@ import TrawlTesting
                     produced.add(events.count)
                 }
             }
-            let wroteOnce = await eventually { sink.writesStarted >= 1 }
+            let wroteOnce = await eventually {
+                blocking.writesStarted >= 1 || preparing.log.contains { $0.hasPrefix("write") }
+            }
             #expect(wroteOnce)
             var maximumHeld = 0
             for _ in 0..<50 {
@@ -49,12 +58,17 @@ import TrawlTesting
             #expect(maximumHeld <= bound, "held \(maximumHeld) events, bound is \(bound)")
             #expect(producedWhileBlocked <= bound)
             #expect(maximumHeld >= queue.highWatermark, "the queue filled up to its watermark")
+            if sinkPreparesWrites {
+                let oneChunk = dispatcher.bufferBound(maxBatchesPerWrite: configuration.maxBatchesPerWrite)
+                #expect(maximumHeld > oneChunk, "the chunk prepared meanwhile is held too")
+            }
             #expect(
                 attempts.value * 10 > producedWhileBlocked,
                 "the source is suspended in the middle of publishing more"
             )
 
-            sink.unblock()
+            blocking.unblock()
+            preparing.release()
             let progressed = await eventually { produced.value > producedWhileBlocked + 1_000 }
             #expect(progressed, "the source resumes once the sink drains")
             group.cancelAll()

@@ -69,6 +69,39 @@ import TrawlTesting
         }
     }
 
+    @Test func aSinkThatPreparesHasTheNextChunkPreparedWhileItWritesAndWritesInOrder() async throws {
+        let sink = PreparingSink()
+        var configuration = SinkService<ManualClock>.Configuration()
+        configuration.maxBatchesPerWrite = 1
+        let (service, dispatcher, _) = self.service(sink, configuration: configuration, metrics: TestMetrics())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            var acknowledgements: [Acknowledgement] = []
+            for unit in ["a", "b", "c"] {
+                let acknowledgement = Acknowledgement(unit: unit)
+                let events = (0..<3).map { Event.test("\(unit)\($0)", offset: Int64($0)) }
+                try await dispatcher.publish(events, acknowledgement: acknowledgement)
+                acknowledgement.seal()
+                acknowledgements.append(acknowledgement)
+            }
+            #expect(await eventually { sink.log.count >= 3 })
+            // The second chunk is prepared while the first is still being written, and only one ahead.
+            #expect(sink.log.first == "prepare a0")
+            #expect(Set(sink.log) == ["prepare a0", "write a0 prepared", "prepare b0"])
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(sink.log.count == 3, "no third chunk is taken while the second waits")
+            #expect(acknowledgements[0].outcome == nil, "a write that has not returned acknowledges nothing")
+            sink.release()
+            for acknowledgement in acknowledgements { try await acknowledgement.delivered() }
+            #expect(
+                sink.log.filter { $0.hasPrefix("write") }
+                    == ["write a0 prepared", "write b0 prepared", "write c0 prepared"]
+            )
+            #expect(dispatcher.eventsInFlight == 0)
+            group.cancelAll()
+        }
+    }
+
     @Test func anOutputIsNotReadyWhileItsWritesFailAndItsGaugesFollowIt() async throws {
         let sink = FlakySink(failures: 1)
         var configuration = SinkService<ManualClock>.Configuration()

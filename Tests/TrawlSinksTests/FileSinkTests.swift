@@ -52,6 +52,36 @@ import TrawlTesting
         try await second.close()
     }
 
+    @Test func preparedChunksAreWrittenAsFramedUnlessTheFileAlreadyHoldsSomeOfTheirEvents() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = "\(directory.path)/out.log"
+        let reference = "\(directory.path)/reference.log"
+        let log = RecordingLogger()
+        let first = Self.sink(path, log)
+        let second = Self.sink(path, log)
+        #expect(first.preparesWrites)
+        try await first.write(Self.events("object-a", 0..<10))
+        // Prepared before the write learns from the journal that the file holds the first ten.
+        let again = Self.events("object-a", 0..<20)
+        let preparedAgain = try #require(second.prepare(again))
+        try await second.write(again, prepared: preparedAgain)
+        let more = Self.events("object-b", 0..<3)
+        try await second.write(more, prepared: second.prepare(more))
+        #expect(
+            try Self.bodies(path) == (0..<20).map { "object-a-\($0)" } + (0..<3).map { "object-b-\($0)" }
+        )
+        #expect(log.messages(containing: "10 event(s) sent again after a restart are already in").count == 1)
+
+        let plain = Self.sink(reference, log)
+        try await plain.write(Self.events("object-a", 0..<20))
+        try await plain.write(Self.events("object-b", 0..<3))
+        #expect(directory.read("out.log") == directory.read("reference.log"), "prepared and framed bytes agree")
+        try await first.close()
+        try await second.close()
+        try await plain.close()
+    }
+
     @Test func anAppendAWriterLeftHalfDoneIsCutOffByTheNext() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
