@@ -5,7 +5,7 @@ configuration (`--runs`: the file output on one core and two, the relay output o
 that discards and to rsyslog; `trawl replay` of the same files from disk, without the emulator sharing the
 cores), and runs the same files through `gzip -dc | wc -l` on one core as the
 reference and through `igzip -dc > file` (ISA-L inflating and writing, nothing else) as the file output's
-floor. Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
+floor, on one core and as two processes on two cores (half of the files each). Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
 the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM)."""
 import argparse
 import resource
@@ -185,6 +185,23 @@ outputs:
                 os.remove(f"{outputs}/floor.log")
                 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 floor.append(("igzip -dc > file (1 core, floor)", elapsed, cpu, 0, 0.0))
+            # The same on two cores: two igzip processes, each inflating half of the files to a file of its
+            # own, one per core; what the machine's second core gives work that shares nothing but the kernel.
+            for _ in range(args.repeat):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.perf_counter()
+                halves = [subprocess.Popen(["taskset", "-c", str(core), "sh", "-c",
+                                            f"igzip -dc \"$@\" > {outputs}/floor-{core}.log", "sh"] + files[core::2])
+                          for core in (0, 1)]
+                for half in halves:
+                    if half.wait() != 0:
+                        raise SystemExit("igzip failed")
+                elapsed = time.perf_counter() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                for core in (0, 1):
+                    os.remove(f"{outputs}/floor-{core}.log")
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                floor.append(("igzip -dc > file (2 cores, halves)", elapsed, cpu, 0, 0.0))
             results += floor
 
         runs = [tuple(spec.split(":")) for spec in args.runs.split()]
