@@ -121,49 +121,32 @@ public final class FileSink: EventSink {
                     "Output \(self.name): \(skipped) event(s) sent again after a restart are already in \(self.path); not written twice"
                 )
             }
-            var buffer: ByteBuffer
             let preparedBytes = skipped == 0 ? prepared?.take() : nil
-            if let preparedBytes {
-                buffer = preparedBytes
-            } else {
-                buffer = self.takeBuffer()
-                do {
-                    try self.framer.frame(fresh, into: &buffer, output: self.name)
-                } catch {
-                    self.returnBuffer(buffer)
-                    throw error
-                }
+            var buffer = preparedBytes ?? self.takeBuffer()
+            var appending = false
+            // An append that fails midway keeps prepared bytes for its retry; otherwise the storage goes back
+            // to the pool.
+            defer {
+                if appending, preparedBytes != nil { prepared?.giveBack(buffer) } else { self.returnBuffer(buffer) }
             }
-            guard buffer.readableBytes > 0 else {
-                self.returnBuffer(buffer)
-                return
-            }
-            // A failed append keeps prepared bytes for its retry; bytes framed here go back to the pool.
-            let keep = { (buffer: ByteBuffer) in
-                if preparedBytes != nil { prepared?.giveBack(buffer) } else { self.returnBuffer(buffer) }
-            }
+            if preparedBytes == nil { try self.framer.frame(fresh, into: &buffer, output: self.name) }
+            guard buffer.readableBytes > 0 else { return }
+            appending = true
             let before = Int64(lseek(fd, 0, SEEK_END))
-            let journalLength: Int64
-            do {
-                journalLength = try state.journal.willWrite(
-                    before: before,
-                    after: before + Int64(buffer.readableBytes),
-                    marks: highest
-                )
-            } catch {
-                keep(buffer)
-                throw error
-            }
+            let journalLength = try state.journal.willWrite(
+                before: before,
+                after: before + Int64(buffer.readableBytes),
+                marks: highest
+            )
             let written = buffer.withUnsafeReadableBytes { bytes in writeAll(fd, bytes) }
             if !written || fsync(fd) != 0 {
                 let error = self.appendFailed("cannot append to")
                 if before >= 0 { ftruncate(fd, off_t(before)) }
                 state.journal.abandon(at: journalLength)
-                keep(buffer)
                 throw error
             }
             state.journal.didWrite(marks: highest)
-            self.returnBuffer(buffer)
+            appending = false
         }
     }
 
