@@ -106,14 +106,12 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                         self.logger.info("\(line)")
                     }
                 }
-                if let spool = self.spool {
-                    await self.runSpooling(chunks, spool: spool, progress: progress)
-                } else if self.sink.preparesWrites {
-                    await self.runPreparingAhead(chunks, progress: progress)
+                if self.sink.preparesWrites {
+                    let prepared = AsyncChannel<PreparedChunk>()
+                    group.addTask { await self.prepareAhead(chunks, into: prepared) }
+                    await self.deliverAll(prepared, progress: progress)
                 } else {
-                    for await chunk in chunks {
-                        await self.deliver(chunk, progress: progress)
-                    }
+                    await self.deliverAll(chunks.map { PreparedChunk(batches: $0) }, progress: progress)
                 }
                 group.cancelAll()
             }
@@ -137,23 +135,30 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
             "Number of available senders: 1, sender manager internal queue size: \(self.queue.bufferedEvents)\(spooled)"
     }
 
-    /// Delivery for a sink that prepares its writes: one task takes each chunk and prepares it while the
-    /// previous one is written, and hands it over once that write is done; the writes stay one at a time and
-    /// in order. Besides the chunk being written, one prepared chunk is held (``EventDispatcher/bufferBound(maxBatchesPerWrite:chunksInHand:)``).
-    private func runPreparingAhead(
+    /// For a sink that prepares its writes: takes each chunk and prepares it while the previous one is
+    /// written, and hands it over once that write is done, so the writes stay one at a time and in order.
+    /// Besides the chunk being written, one prepared chunk is held
+    /// (``EventDispatcher/bufferBound(maxBatchesPerWrite:chunksInHand:)``).
+    private func prepareAhead(
         _ chunks: some AsyncSequence<[EventBatch], Never> & Sendable,
+        into prepared: AsyncChannel<PreparedChunk>
+    ) async {
+        for await chunk in chunks {
+            await prepared.send(PreparedChunk(batches: chunk, prepared: self.sink.prepare(chunk)))
+        }
+        prepared.finish()
+    }
+
+    /// Delivers each chunk, through the spool when there is one.
+    private func deliverAll(
+        _ chunks: some AsyncSequence<PreparedChunk, Never> & Sendable,
         progress: SinkProgress
     ) async {
-        let prepared = AsyncChannel<PreparedChunk>()
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await chunk in chunks {
-                    await prepared.send(PreparedChunk(batches: chunk, prepared: self.sink.prepare(chunk)))
-                }
-                prepared.finish()
-            }
-            for await item in prepared {
-                await self.deliver(item.batches, prepared: item.prepared, progress: progress)
+        if let spool = self.spool {
+            await self.runSpooling(chunks, spool: spool, progress: progress)
+        } else {
+            for await chunk in chunks {
+                await self.deliver(chunk.batches, prepared: chunk.prepared, progress: progress)
             }
         }
     }
@@ -161,7 +166,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     /// A chunk and what the sink made of it ahead of its write.
     private struct PreparedChunk: Sendable {
         var batches: [EventBatch]
-        var prepared: PreparedWrite?
+        var prepared: PreparedWrite? = nil
     }
 
     private func deliver(
@@ -218,7 +223,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
 
     /// What the spooling delivery loop reacts to.
     private enum Work: Sendable {
-        case chunk([EventBatch])
+        case chunk(PreparedChunk)
         case tick
         case end
     }
@@ -247,7 +252,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     /// spool and is acknowledged there; the spool is offered to the sink, oldest first, on every chunk and
     /// tick until it is empty. A full spool holds the chunk unacknowledged, which pauses the pullers.
     private func runSpooling(
-        _ chunks: some AsyncSequence<[EventBatch], Never> & Sendable,
+        _ chunks: some AsyncSequence<PreparedChunk, Never> & Sendable,
         spool: EventSpool,
         progress: SinkProgress
     ) async {
@@ -268,7 +273,13 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         loop: for await item in work {
             switch item {
             case .chunk(let chunk):
-                await self.deliverSpooling(chunk, spool: spool, schedule: &schedule, progress: progress)
+                await self.deliverSpooling(
+                    chunk.batches,
+                    prepared: chunk.prepared,
+                    spool: spool,
+                    schedule: &schedule,
+                    progress: progress
+                )
             case .tick:
                 _ = await self.drain(spool, schedule: &schedule, progress: progress)
             case .end:
@@ -290,12 +301,13 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
 
     private func deliverSpooling(
         _ chunk: [EventBatch],
+        prepared: PreparedWrite?,
         spool: EventSpool,
         schedule: inout DrainSchedule,
         progress: SinkProgress
     ) async {
         let count = chunk.eventCount
-        var pending = PendingWrite(batches: chunk)
+        var pending = PendingWrite(batches: chunk, prepared: prepared)
         if spool.isEmpty {
             let start = self.clock.now
             do {

@@ -16,6 +16,7 @@ import TrawlTesting
     /// `metrics`.
     private func service(
         _ sink: some EventSink,
+        spool: EventSpool? = nil,
         configuration: SinkService<ManualClock>.Configuration,
         health: RuntimeHealth? = nil,
         metrics: TestMetrics,
@@ -27,6 +28,7 @@ import TrawlTesting
         let service = withMetricsFactory(metrics) {
             SinkService(
                 sink: sink,
+                spool: spool,
                 queue: queue,
                 dispatcher: dispatcher,
                 configuration: configuration,
@@ -69,11 +71,28 @@ import TrawlTesting
         }
     }
 
-    @Test func aSinkThatPreparesHasTheNextChunkPreparedWhileItWritesAndWritesInOrder() async throws {
+    /// With a spool or without, as outputs run with `spool_max_megabytes` set or 0.
+    @Test(arguments: [false, true])
+    func aSinkThatPreparesHasTheNextChunkPreparedWhileItWritesAndWritesInOrder(spooling: Bool) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool =
+            spooling
+            ? try EventSpool(
+                store: try FileStateStore(directory: directory.path),
+                collectorID: "c",
+                output: "preparing",
+                maxBytes: 1 << 20
+            ) : nil
         let sink = PreparingSink()
         var configuration = SinkService<ManualClock>.Configuration()
         configuration.maxBatchesPerWrite = 1
-        let (service, dispatcher, _) = self.service(sink, configuration: configuration, metrics: TestMetrics())
+        let (service, dispatcher, _) = self.service(
+            sink,
+            spool: spool,
+            configuration: configuration,
+            metrics: TestMetrics()
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             var acknowledgements: [Acknowledgement] = []
@@ -98,6 +117,7 @@ import TrawlTesting
                     == ["write a0 prepared", "write b0 prepared", "write c0 prepared"]
             )
             #expect(dispatcher.eventsInFlight == 0)
+            #expect(spool?.isEmpty ?? true, "nothing was spooled")
             group.cancelAll()
         }
     }
