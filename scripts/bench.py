@@ -147,7 +147,7 @@ def main():
         def configuration(name, concurrency, output):
             extra = f", records_per_commit: {args.records_per_commit}" if args.records_per_commit else ""
             return f"""
-globals: {{id: bench, hostname: bench, persistence: {{directory: {work}/state-{name}}}, queue_max_events: 20000, batch_max_events: 2000, spool_max_megabytes: 0}}
+globals: {{id: bench, hostname: bench, persistence: {{directory: {work}/state-{name}}}}}
 inputs:
   s1:
     id: 1
