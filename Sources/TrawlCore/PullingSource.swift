@@ -58,7 +58,7 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
     public let completion: CompletionLatch?
     public let clock: C
     public let logger: Logger
-    /// Told when the service started, for `/ready`.
+    /// Told when the service started and how each pull cycle ended, for `/ready`.
     public let health: RuntimeHealth?
     public let metrics: SourceMetrics
     /// For a service only one instance may poll (an API's cursor): takes its lease, or says who holds it.
@@ -193,15 +193,18 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                 self.metrics.cycleEnded(statistics, took: start.duration(to: self.clock.now))
                 logger.info("\(statistics.summary(pullingID: pullingID, elapsed: start.duration(to: self.clock.now)))")
                 if statistics.upToDate { logger.info("The data is up to date!") }
+                self.health?.inputSucceeded(self.name)
             } catch is CancellationError {
                 logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
                 return .stopped
             } catch let error as TrawlError {
                 logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
                 self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
+                self.health?.inputFailed(self.name, reason: error.description)
             } catch {
                 logger.error("Pull failed: \(error)")
                 self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
+                self.health?.inputFailed(self.name, reason: "pull failed: \(error)")
             }
             let elapsed = start.duration(to: self.clock.now)
             if self.runOnce || Task.isShuttingDownGracefully {

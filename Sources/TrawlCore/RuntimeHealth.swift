@@ -1,8 +1,9 @@
 import Synchronization
 
-/// What the monitoring endpoint's `/ready` answers from: whether every service of the run has started and
-/// every output's last write succeeded. Sink and source services report into it; an orchestrator stops
-/// routing work to (or restarts) an instance that is not ready.
+/// What the monitoring endpoint's `/ready` answers from: whether every service of the run has started, every
+/// output's last write succeeded and every input service's last pull cycle ended without an error. Sink and
+/// source services report into it; an orchestrator or a monitor sees an instance that is not doing its job
+/// (an output unreachable, a queue it may no longer read) without reading its log.
 public final class RuntimeHealth: Sendable {
     /// The answer to "is this instance ready", with why not.
     public struct Readiness: Sendable, Equatable {
@@ -19,6 +20,7 @@ public final class RuntimeHealth: Sendable {
     private struct State {
         var waitingFor: Set<String>
         var failingOutputs: [String: String] = [:]
+        var failingInputs: [String: String] = [:]
         var stopping = false
     }
 
@@ -54,6 +56,17 @@ public final class RuntimeHealth: Sendable {
         self.state.withLock { $0.failingOutputs[output] = reason }
     }
 
+    /// A pull cycle of the input service `input/service` ended without an error: it can read its source.
+    public func inputSucceeded(_ service: String) {
+        self.state.withLock { _ = $0.failingInputs.removeValue(forKey: service) }
+    }
+
+    /// A pull cycle of the input service `input/service` failed with `reason` (credentials refused, the
+    /// queue or API unreachable); it stays not ready until a cycle ends without an error.
+    public func inputFailed(_ service: String, reason: String) {
+        self.state.withLock { $0.failingInputs[service] = reason }
+    }
+
     /// The run was asked to stop: it takes no new work.
     public func stopping() {
         self.state.withLock { $0.stopping = true }
@@ -64,6 +77,9 @@ public final class RuntimeHealth: Sendable {
             var problems: [String] = []
             if state.stopping { problems.append("stopping") }
             for name in state.waitingFor.sorted() { problems.append("\(name): not started") }
+            for (service, reason) in state.failingInputs.sorted(by: { $0.key < $1.key }) {
+                problems.append("\(Self.inputName(service)): \(reason)")
+            }
             for (output, reason) in state.failingOutputs.sorted(by: { $0.key < $1.key }) {
                 problems.append("output \(output): \(reason)")
             }

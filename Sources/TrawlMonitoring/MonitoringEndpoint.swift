@@ -7,8 +7,8 @@ import TrawlCore
 
 /// The run's HTTP endpoint (`globals.http_endpoint`): `/metrics` in the Prometheus text format, from the
 /// registry the process's swift-metrics factory writes to; `/health`, which answers while the process runs
-/// (a liveness probe); and `/ready`, 200 once every service started and every output's last write succeeded,
-/// else 503 saying why (a readiness probe).
+/// (a liveness probe); and `/ready`, 200 once every service started, every output's last write succeeded and
+/// every input service's last pull cycle ended without an error, else 503 saying why (a readiness probe).
 ///
 /// A `Service`: `main` starts it before the sinks, so it stops last and answers while outputs drain.
 public struct MonitoringEndpoint: Service {
