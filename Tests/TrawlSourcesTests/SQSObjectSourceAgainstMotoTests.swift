@@ -141,6 +141,7 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             ["key": "second.json", "text": jsonLines("second", count: 1)],
             ["key": "sns.json", "text": jsonLines("sns", count: 2)],
             ["key": "bridge dir/bridge.json", "text": jsonLines("bridge", count: 2)],
+            ["key": "bridge dir/encoded+plus.json", "text": jsonLines("encoded", count: 1)],
         ])
         func record(_ key: String, name: String = "ObjectCreated:Put") -> [String: Any] {
             [
@@ -156,30 +157,39 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             "Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
             "Message": try json(["Records": [record("sns.json")]]),
         ])
-        let bridge = try json([
-            "version": "0", "detail-type": "Object Created", "source": "aws.s3",
-            "detail": [
-                "bucket": ["name": harness.bucket], "object": ["key": "bridge dir/bridge.json", "size": 10],
-                "reason": "PutObject",
-            ],
-        ])
+        func bridgeEvent(_ key: String) throws -> String {
+            try json([
+                "version": "0", "detail-type": "Object Created", "source": "aws.s3",
+                "detail": [
+                    "bucket": ["name": harness.bucket], "object": ["key": key, "size": 10], "reason": "PutObject",
+                ],
+            ])
+        }
+        // EventBridge keys: as given, and URL-encoded as S3 event notifications' are (read after a 404).
+        let bridge = try bridgeEvent("bridge dir/bridge.json")
+        let encodedBridge = try bridgeEvent("bridge+dir/encoded%2Bplus.json")
         let test = try json([
             "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T00:00:00Z", "Bucket": harness.bucket,
         ])
         let removed = try json(["Records": [record("gone.json", name: "ObjectRemoved:Delete")]])
-        try await harness.send([s3Event, sns, bridge, test, removed])
+        try await harness.send([s3Event, sns, bridge, encodedBridge, test, removed])
         let sink = CollectingSink()
         let statistics = try await harness.pull(try harness.source(), into: sink)
         let ids = Set(sink.events.map { String(buffer: $0.body) })
         #expect(
             ids
                 == Set(
-                    ["s3-0", "s3-1", "second-0", "sns-0", "sns-1", "bridge-0", "bridge-1"].map { "{\"id\":\"\($0)\"}" }
+                    ["s3-0", "s3-1", "second-0", "sns-0", "sns-1", "bridge-0", "bridge-1", "encoded-0"].map {
+                        "{\"id\":\"\($0)\"}"
+                    }
                 )
         )
-        #expect(statistics.sent == 7)
+        #expect(statistics.sent == 8)
         #expect(try await harness.messagesLeft() == 0)
         #expect(harness.log.messages(containing: "names no object to read").count == 2)
+        #expect(
+            harness.log.messages(containing: "encoded%2Bplus.json does not exist: reading the key decoded").count == 1
+        )
     }
 
     @Test func aPoisonMessageIsLoggedWithItsIDAndLeftInTheQueue() async throws {

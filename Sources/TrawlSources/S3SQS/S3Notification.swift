@@ -6,6 +6,10 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     public var bucket: String
     /// The key, decoded (S3 event notifications form-encode it: `+` is a space).
     public var key: String
+    /// Another reading of the key, tried when no object has ``key``: an EventBridge event does not say
+    /// whether its key is form-encoded as S3 event notifications' are, so its key is read as given and,
+    /// if that does not exist, decoded. Nil when decoding changes nothing.
+    public var alternateKey: String?
     public var size: Int64?
     public var eTag: String?
     public var versionID: String?
@@ -13,12 +17,14 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     public init(
         bucket: String,
         key: String,
+        alternateKey: String? = nil,
         size: Int64? = nil,
         eTag: String? = nil,
         versionID: String? = nil
     ) {
         self.bucket = bucket
         self.key = key
+        self.alternateKey = alternateKey
         self.size = size
         self.eTag = eTag
         self.versionID = versionID
@@ -120,10 +126,12 @@ public enum S3Notification: Sendable, Equatable {
                 reason: "an EventBridge Object Created event lacks detail.bucket.name or detail.object.key"
             )
         }
+        let decoded = AWSPercentEncoding.decode(key, plusIsSpace: true)
         return .objectsCreated([
             S3ObjectReference(
                 bucket: bucket,
                 key: key,
+                alternateKey: decoded == key ? nil : decoded,
                 size: (object["size"] as? NSNumber)?.int64Value,
                 eTag: object["etag"] as? String,
                 versionID: object["version-id"] as? String

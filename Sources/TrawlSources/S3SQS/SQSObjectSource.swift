@@ -366,33 +366,55 @@ public final class SQSObjectSource: PullingSource {
     /// Reads one object and publishes its events in commits of `records_per_commit`, recording each
     /// delivered commit in the ledger.
     private func read(
-        _ object: S3ObjectReference,
+        _ notified: S3ObjectReference,
         connection: Connection,
         counters: CycleCounters,
         context: PullContext,
         logger: Logger
     ) async throws {
-        guard self.configuration.reads(key: object.key) else {
-            logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
-            return
-        }
         /// The ledger's entry for `identity`, or nil after counting and logging it as skipped when the
         /// whole object was delivered before.
-        func entryIfNotDelivered(_ identity: String) async throws -> S3ObjectLedger.Entry?? {
+        func entryIfNotDelivered(
+            _ identity: String,
+            of object: S3ObjectReference
+        ) async throws
+            -> S3ObjectLedger.Entry??
+        {
             let entry = try await self.ledger.entry(identity)
             guard let entry, entry.complete else { return .some(entry) }
             counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
             logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
             return nil
         }
-        var identity = S3ObjectLedger.identity(of: object, eTag: nil)
-        guard var entry = try await entryIfNotDelivered(identity) else { return }
-        counters.update { $0.statistics.requests += 1 }
-        let stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
+        var object = notified
+        var identity: String
+        var entry: S3ObjectLedger.Entry?
+        var stream: S3ObjectStream
+        while true {
+            guard self.configuration.reads(key: object.key) else {
+                logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
+                return
+            }
+            identity = S3ObjectLedger.identity(of: object, eTag: nil)
+            guard let found = try await entryIfNotDelivered(identity, of: object) else { return }
+            entry = found
+            counters.update { $0.statistics.requests += 1 }
+            do {
+                stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
+                break
+            } catch let error as TrawlError where Self.namesNoObject(error) {
+                guard let alternate = object.alternateKey else { throw error }
+                logger.info(
+                    "\(object) does not exist: reading the key decoded, \(alternate) (an EventBridge event does not say whether its key is URL-encoded)"
+                )
+                object.key = alternate
+                object.alternateKey = nil
+            }
+        }
         if object.eTag == nil, object.versionID == nil {
             // Without a version or ETag in the notification, the object's own ETag names it.
             identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
-            guard let fresh = try await entryIfNotDelivered(identity) else { return }
+            guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }
             entry = fresh
         }
         var reader = ObjectReader(
@@ -410,6 +432,12 @@ public final class SQSObjectSource: PullingSource {
             logger.warning("compressed_events is true but \(object) is not compressed: it was read as is")
         }
         logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
+    }
+
+    /// True when S3 answered that the object does not exist (404 NoSuchKey).
+    private static func namesNoObject(_ error: TrawlError) -> Bool {
+        guard let answer = error.underlying as? AWSServiceError else { return false }
+        return answer.status == 404 && (answer.code == "NoSuchKey" || answer.code == "NotFound")
     }
 
     /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).
