@@ -34,6 +34,12 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
             || self.code == "InternalError" || self.code == "ServiceUnavailable"
     }
 
+    /// S3 answered that no object has the key asked for (404 NoSuchKey; `NotFound` when the answer has
+    /// no body, as to a HEAD).
+    public var isMissingObject: Bool {
+        self.status == 404 && (self.code == "NoSuchKey" || self.code == "NotFound")
+    }
+
     static let throttlingCodes: Set<String> = [
         "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
         "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",

@@ -402,7 +402,7 @@ public final class SQSObjectSource: PullingSource {
             do {
                 stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
                 break
-            } catch let error as TrawlError where Self.namesNoObject(error) {
+            } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.isMissingObject == true {
                 guard let alternate = object.alternateKey else { throw error }
                 logger.info(
                     "\(object) does not exist: reading the key decoded, \(alternate) (an EventBridge event does not say whether its key is URL-encoded)"
@@ -432,12 +432,6 @@ public final class SQSObjectSource: PullingSource {
             logger.warning("compressed_events is true but \(object) is not compressed: it was read as is")
         }
         logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
-    }
-
-    /// True when S3 answered that the object does not exist (404 NoSuchKey).
-    private static func namesNoObject(_ error: TrawlError) -> Bool {
-        guard let answer = error.underlying as? AWSServiceError else { return false }
-        return answer.status == 404 && (answer.code == "NoSuchKey" || answer.code == "NotFound")
     }
 
     /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).
