@@ -4,7 +4,8 @@ import TrawlAWS
 /// One S3 object a notification names.
 public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     public var bucket: String
-    /// The key, decoded (S3 event notifications form-encode it: `+` is a space).
+    /// The key to read: form-decoded from an S3 event notification (which encodes it: `+` is a space), as
+    /// given in an EventBridge event (see ``alternateKey``).
     public var key: String
     /// Another reading of the key, tried when no object has ``key``: an EventBridge event does not say
     /// whether its key is form-encoded as S3 event notifications' are, so its key is read as given and,
