@@ -22,7 +22,7 @@ public struct MotoBucketQueue: Sendable {
     }
 
     /// Puts objects: `["key": ..., "text": ..., "compression": "gzip"]` (gzip, gzip-multi, zstd, snappy,
-    /// bzip2 or none).
+    /// bzip2 or none), the text written in `"encoding"` if given (a Python codec: latin-1, cp1252, utf-16...).
     public func put(_ objects: [[String: String]]) async throws {
         try await self.moto.fixture(["command": "put", "bucket": self.bucket, "objects": objects])
     }

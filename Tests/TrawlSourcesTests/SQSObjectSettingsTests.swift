@@ -50,4 +50,15 @@ import TrawlTesting
         #expect(locations.contains("inputs.lake.services.events.obfuscate[2].path"))
         #expect(locations.contains("inputs.lake.services.events.parquet_spool_directory"))
     }
+
+    @Test func encodingIsUTF8UnlessOneOfTheKnownEncodingsIsNamed() throws {
+        let plain = try SettingsFixture.valid(SQSObjectSettings.self, yaml: "{\(Self.queue)}")
+        #expect(plain.encoding == .utf8)
+        let windows = try SettingsFixture.valid(SQSObjectSettings.self, yaml: "{\(Self.queue), encoding: windows-1252}")
+        #expect(windows.encoding == .windows1252)
+        let unknown = Self.errors("encoding: ebcdic")
+        #expect(unknown.count == 1)
+        #expect(unknown.first?.location?.hasPrefix("inputs.lake.services.events.encoding") == true)
+        #expect(unknown.first?.description.contains("latin-1, windows-1252, utf-16le, utf-16be") == true)
+    }
 }

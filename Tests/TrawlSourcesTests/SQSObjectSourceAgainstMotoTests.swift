@@ -257,6 +257,28 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 0)
     }
 
+    @Test(arguments: [
+        ("latin-1", "latin-1", "user,city\nJosé,Zürich\n", #"{"user":"José","city":"Zürich"}"#),
+        ("windows-1252", "cp1252", "user,note\nnaïve,“€5” – ok™\n", #"{"user":"naïve","note":"“€5” – ok™"}"#),
+        ("utf-16be", "utf-16-be", "user,host\n日本,🔒 srv\n", #"{"user":"日本","host":"🔒 srv"}"#),
+        ("utf-8", "utf-16", "user,host\nJosé,🔒\n", #"{"user":"José","host":"🔒"}"#),
+        ("latin-1", "utf-8-sig", "user,city\nJosé,Zürich\n", #"{"user":"José","city":"Zürich"}"#),
+    ])
+    func objectsWrittenInAnotherEncodingAreDeliveredAsUTF8(
+        setting: String,
+        codec: String,
+        text: String,
+        expected: String
+    ) async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        try await harness.put([["key": "exports/\(codec).csv", "text": text, "encoding": codec, "compression": "gzip"]])
+        let sink = CollectingSink()
+        _ = try await harness.pull(try harness.source(format: .csv, extra: ", encoding: \(setting)"), into: sink)
+        #expect(sink.events.map { String(buffer: $0.body) } == [expected])
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
     @Test func aNotificationReceivedAgainSkipsWhatWasDelivered() async throws {
         let harness = try await SQSHarness.make(notify: false)
         defer { harness.remove() }

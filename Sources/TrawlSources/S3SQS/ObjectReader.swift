@@ -26,6 +26,8 @@ struct ObjectReader {
         /// `<input>/<service>`, the events' source.
         var name: String
         var format: RecordFormat
+        /// What the objects' text is written in (`encoding`); converted to UTF-8 before splitting.
+        var encoding: TextEncoding
         var tagger: RecordTagger
         var recordsPerCommit: Int
         /// Read and count, publish nothing (`do_not_send`).
@@ -61,6 +63,7 @@ struct ObjectReader {
     let logger: Logger
     /// Records of the object seen so far.
     private(set) var index: Int64 = 0
+    private var transcoder: TextTranscoder
     private var splitter: RecordSplitter
     private var tagger: ObjectTagger
     private var records: [ByteBuffer] = []
@@ -89,6 +92,7 @@ struct ObjectReader {
         self.counters = counters
         self.context = context
         self.logger = logger
+        self.transcoder = TextTranscoder(setup.encoding)
         self.splitter = setup.format.makeSplitter()
         self.tagger = setup.tagger.forObject(key: key)
         if alreadyDelivered > 0 {
@@ -99,7 +103,7 @@ struct ObjectReader {
     /// Splits all the decompressed bytes available, committing as commits fill up.
     mutating func drain(_ decompressor: inout ObjectDecompressor) async throws {
         while let piece = try decompressor.next() {
-            try self.splitter.consume(piece, into: &self.records)
+            try self.splitter.consume(self.transcoder.transcode(piece), into: &self.records)
             try self.tagRecords()
             if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
         }
@@ -107,6 +111,7 @@ struct ObjectReader {
 
     /// The object ended: commits the rest and waits until all of it was delivered.
     mutating func finish() async throws {
+        try self.splitter.consume(self.transcoder.finish(), into: &self.records)
         try self.splitter.finish(into: &self.records)
         try await self.complete()
     }

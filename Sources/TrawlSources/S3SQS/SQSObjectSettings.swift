@@ -48,6 +48,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var includeKeys: [KeyPattern]?
     public var excludeKeys: [KeyPattern]?
     public var listField: String
+    /// What the objects' text is written in; converted to UTF-8 before it is split into records.
+    public var encoding: TextEncoding
     public var wholeObjectMaxBytes: Int
     public var recordsPerCommit: Int
     public var ledgerRetentionHours: Int
@@ -94,6 +96,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case includeKeys = "include_keys"
         case excludeKeys = "exclude_keys"
         case listField = "list_field"
+        case encoding
         case wholeObjectMaxBytes = "whole_object_max_bytes"
         case recordsPerCommit = "records_per_commit"
         case ledgerRetentionHours = "ledger_retention_hours"
@@ -229,6 +232,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.includeKeys = settings.value(.includeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
         self.excludeKeys = settings.value(.excludeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
         self.listField = settings.string(.listField, default: "Records") ?? "Records"
+        self.encoding =
+            settings.string(.encoding, allowed: TextEncoding.names).flatMap(TextEncoding.init(rawValue:)) ?? .utf8
         self.wholeObjectMaxBytes =
             settings.int(.wholeObjectMaxBytes, default: 8 << 20, range: 1...(64 << 20)) ?? 8 << 20
         self.recordsPerCommit = settings.int(.recordsPerCommit, default: 10_000, range: 1...1_000_000) ?? 10_000

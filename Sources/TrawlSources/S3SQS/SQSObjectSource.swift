@@ -50,6 +50,7 @@ public final class SQSObjectSource: PullingSource {
             ObjectReader.Setup(
                 name: self.name,
                 format: self.format,
+                encoding: self.settings.encoding,
                 tagger: self.tagger,
                 recordsPerCommit: self.settings.recordsPerCommit,
                 doNotSend: self.settings.doNotSend,

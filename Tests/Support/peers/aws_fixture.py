@@ -73,7 +73,8 @@ def bucket_queue(command):
 
 
 def put(command):
-    """Puts objects: {"key": ..., "text": ...}, {"key": ..., "path": <a local file>} or
+    """Puts objects: {"key": ..., "text": ...} (written in "encoding", a Python codec, utf-8 by default),
+    {"key": ..., "path": <a local file>} or
     {"key": ..., "size": N, "seed": S}, compressed with
     "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default) and cut to "truncate" bytes if
     given; answers sha256 of each."""
@@ -84,7 +85,7 @@ def put(command):
             with open(item["path"], "rb") as local:
                 body = local.read()
         elif "text" in item:
-            body = item["text"].encode()
+            body = item["text"].encode(item.get("encoding", "utf-8"))
         else:
             body = pattern(item["size"], item.get("seed", "trawl"))
         body = compress.one_or_multi(item.get("compression", "none"), body)
