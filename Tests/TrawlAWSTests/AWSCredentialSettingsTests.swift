@@ -26,6 +26,17 @@ import TrawlTesting
         #expect(settings?.roleDurationSeconds == 3600)
     }
 
+    @Test func aMalformedAccessKeyIDIsReportedOnceForItsFormatNotAsMissing() {
+        let (_, errors) = self.decode(
+            """
+            aws_access_key_id: AKIDEXAMPLE
+            aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+            """
+        )
+        #expect(errors.map(\.code.id) == [6], "\(errors)")
+        #expect(errors.first?.location?.hasPrefix("inputs.s3.credentials.aws_access_key_id") == true)
+    }
+
     @Test func halfAKeyPairABadRoleAndATypoAreEachReported() {
         let (_, errors) = self.decode(
             """

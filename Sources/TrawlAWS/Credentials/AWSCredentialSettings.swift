@@ -80,8 +80,8 @@ public struct AWSCredentialSettings: Decodable, Sendable {
             ) ?? "trawl"
         self.roleDurationSeconds =
             settings.int(.roleDurationSeconds, default: 3600, range: 900...43_200) ?? 3600
-        if (self.accessKeyID == nil) != (self.secretAccessKey == nil) {
-            let missing: CodingKeys = self.accessKeyID == nil ? .accessKeyID : .secretAccessKey
+        if settings.contains(.accessKeyID) != settings.contains(.secretAccessKey) {
+            let missing: CodingKeys = settings.contains(.accessKeyID) ? .secretAccessKey : .accessKeyID
             let given: CodingKeys = missing == .accessKeyID ? .secretAccessKey : .accessKeyID
             settings.record(
                 .settingMissing,

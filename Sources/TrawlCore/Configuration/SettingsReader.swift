@@ -135,6 +135,12 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
         )
     }
 
+    /// Whether `key` is written, whatever its value: a setting given with a bad value is reported for its
+    /// value, not also as missing by checks that need it.
+    public func contains(_ key: Key) -> Bool {
+        self.container?.contains(key) ?? false
+    }
+
     /// The value at `key` decoded as `T`; nil when absent (reported if `required`) or of the wrong type.
     public func value<T: Decodable>(_ key: Key, as type: T.Type = T.self, required: Bool = false) -> T? {
         guard let container else { return nil }
