@@ -105,6 +105,7 @@ public enum InputCatalogue {
                 { .jsonDocument(listField: $0.listField) }, "cloud.aws.cloudtrail.events", ["*/CloudTrail-Digest/*"]
             ),
             "vpc_flow": ({ _ in .vpcFlow }, nil, []),
+            "cloudwatch_logs": ({ .cloudWatchLogs(messageOnly: $0.cloudWatchMessageOnly) }, nil, []),
             "json_lines": ({ _ in .jsonLines }, nil, []),
             "json_document": ({ .jsonDocument(listField: $0.listField) }, nil, []),
             "json_array": ({ _ in .jsonArray }, nil, []),

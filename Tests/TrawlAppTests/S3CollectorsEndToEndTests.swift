@@ -31,6 +31,16 @@ import TrawlTesting
         return text
     }
 
+    /// Runs `trawl replay --config config.yaml ARGUMENTS` in `directory`; returns its status and stderr (the log).
+    static func replay(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (Int32, String) {
+        let (status, _, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["replay", "--config", "config.yaml"] + arguments,
+            workingDirectory: directory.path
+        )
+        return (status, log)
+    }
+
     /// Runs `trawl run --once` in `directory` with `configuration`; returns its status and stderr (the log).
     static func runOnce(_ configuration: String, in directory: TemporaryDirectory) async throws -> (Int32, String) {
         try directory.write("config.yaml", configuration)
@@ -99,6 +109,38 @@ import TrawlTesting
         #expect(try await trail.messagesLeft() == 0)
     }
 
+    @Test func cloudWatchLogsWrittenByFirehoseAreDeliveredPerLogEventAndRoutedByLogGroup() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let documents = [
+            #"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/auth","logStream":"s1","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1763990000000,"message":"login failed for root"}]}"#,
+            #"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#,
+            #"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"vpc-flows","logStream":"eni","subscriptionFilters":["f"],"logEvents":[{"id":"2","timestamp":1763990001000,"message":"2 123456789012 eni-0f1e 10.0.0.5 10.0.1.9 443 51000 6 10 840 1763990000 1763990060 ACCEPT OK"}]}"#,
+        ]
+        var object: [UInt8] = []
+        for document in documents { object += try await PeerCompressor.compress(Array(document.utf8), format: "gzip") }
+        try Data(object).write(to: URL(fileURLWithPath: "\(directory.path)/firehose-1"))
+        try directory.write(
+            "config.yaml",
+            Self.configuration([
+                (
+                    "logs", "aws_sqs", "cloudwatch_logs",
+                    "queue_name: unused, region: us-east-1, tag: my.app.cloudwatch.logs, tag_field: logGroup, tag_mapping: {vpc-flows: my.app.vpc.flows}"
+                )
+            ])
+        )
+        let (status, log) = try await Self.replay(["--service", "cloudwatch_logs", "firehose-1"], in: directory)
+        #expect(status == 0, "\(log.suffix(3_000))")
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        #expect(
+            delivered == """
+                <14>Jan  1 00:00:00 vm my.app.cloudwatch.logs: {"owner":"123456789012","logGroup":"/aws/lambda/auth","logStream":"s1","id":"1","timestamp":1763990000000,"message":"login failed for root"}
+                <14>Jan  1 00:00:00 vm my.app.vpc.flows: {"owner":"123456789012","logGroup":"vpc-flows","logStream":"eni","id":"2","timestamp":1763990001000,"message":"2 123456789012 eni-0f1e 10.0.0.5 10.0.1.9 443 51000 6 10 840 1763990000 1763990060 ACCEPT OK"}
+
+                """
+        )
+    }
+
     @Test func replayRunsTheServicesProcessingOverLocalFilesAndReportsUnreadableOnes() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -121,13 +163,13 @@ import TrawlTesting
                 )
             ])
         )
-        let (status, _, log) = try await BuiltExecutable.run(
-            "trawl",
-            arguments: [
-                "replay", "--concurrency", "1", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz",
-                "b.json.zst", "./CloudTrail-Digest/d.json", "broken.json",
+        let (status, log) = try await Self.replay(
+            [
+                "--concurrency", "1", "--service", "cloudtrail", "a.json.gz", "b.json.zst",
+                "./CloudTrail-Digest/d.json",
+                "broken.json",
             ],
-            workingDirectory: directory.path
+            in: directory
         )
         #expect(status == 1, "\(log)")
         #expect(log.contains("SourceError 302"))
@@ -138,13 +180,9 @@ import TrawlTesting
 
         // Several files at once: every record once, each file's in order.
         try FileManager.default.removeItem(atPath: "\(directory.path)/out.log")
-        let (again, _, concurrentLog) = try await BuiltExecutable.run(
-            "trawl",
-            arguments: [
-                "replay", "--concurrency", "4", "--config", "config.yaml", "--service", "cloudtrail", "a.json.gz",
-                "b.json.zst",
-            ],
-            workingDirectory: directory.path
+        let (again, concurrentLog) = try await Self.replay(
+            ["--concurrency", "4", "--service", "cloudtrail", "a.json.gz", "b.json.zst"],
+            in: directory
         )
         #expect(again == 0, "\(concurrentLog)")
         let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
@@ -152,11 +190,7 @@ import TrawlTesting
         #expect(delivered.sorted() == (lines[0] + lines[1]).sorted())
         for file in lines { #expect(delivered.filter(file.contains) == file) }
 
-        let (unknown, _, message) = try await BuiltExecutable.run(
-            "trawl",
-            arguments: ["replay", "--config", "config.yaml", "--service", "nothing", "a.json.gz"],
-            workingDirectory: directory.path
-        )
+        let (unknown, message) = try await Self.replay(["--service", "nothing", "a.json.gz"], in: directory)
         #expect(unknown == 2)
         #expect(message.contains("services that can replay: trail/cloudtrail"))
     }

@@ -97,4 +97,51 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         #expect(try split("plain text\nsecond line\n", .lines, pieceSize: 5) == ["plain text", "second line"])
         #expect(try split("one\nmessage\n", .wholeObject(maxBytes: 100), pieceSize: 3) == ["one\nmessage\n"])
     }
+
+    /// CloudWatch Logs subscription data as Firehose writes it: documents back to back, a health check
+    /// among them, the last one after a newline.
+    static let cloudWatchObject =
+        #"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/auth","logStream":"2026/11/24/[$LATEST]0a1b","subscriptionFilters":["to-firehose"],"logEvents":[{"id":"38011","timestamp":1763990000000,"message":"START RequestId: 8f0c Version: $LATEST\n"},{"id":"38012","timestamp":1763990000100,"message":"{\"user\":\"jos\u00e9\",\"action\":\"login\",\"ok\":false}"}]}"#
+        + #"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1432826855000,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#
+        + "\n"
+        + #"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"vpc-flows","logStream":"eni-0f1e-all","subscriptionFilters":["to-firehose"],"logEvents":[ {"id":"38013","timestamp":1763990001000,"message":"2 123456789012 eni-0f1e 10.0.0.5 10.0.1.9 443 51000 6 10 840 1763990000 1763990060 ACCEPT OK"} ]}"#
+        + "\n"
+
+    @Test(arguments: pieceSizes)
+    func cloudWatchLogEventsAreRecordsWithTheirLogGroupAndHealthChecksAreSkipped(pieceSize: Int) throws {
+        let context = #"{"owner":"123456789012","logGroup":"/aws/lambda/auth","logStream":"2026/11/24/[$LATEST]0a1b","#
+        #expect(
+            try split(Self.cloudWatchObject, .cloudWatchLogs(messageOnly: false), pieceSize: pieceSize) == [
+                context
+                    + #""id":"38011","timestamp":1763990000000,"message":"START RequestId: 8f0c Version: $LATEST\n"}"#,
+                context
+                    + #""id":"38012","timestamp":1763990000100,"message":"{\"user\":\"jos\u00e9\",\"action\":\"login\",\"ok\":false}"}"#,
+                #"{"owner":"123456789012","logGroup":"vpc-flows","logStream":"eni-0f1e-all","id":"38013","timestamp":1763990001000,"message":"2 123456789012 eni-0f1e 10.0.0.5 10.0.1.9 443 51000 6 10 840 1763990000 1763990060 ACCEPT OK"}"#,
+            ]
+        )
+    }
+
+    @Test(arguments: pieceSizes)
+    func cloudWatchMessagesAloneAreTheApplicationsTextUnescaped(pieceSize: Int) throws {
+        #expect(
+            try split(Self.cloudWatchObject, .cloudWatchLogs(messageOnly: true), pieceSize: pieceSize) == [
+                "START RequestId: 8f0c Version: $LATEST\n",
+                #"{"user":"josé","action":"login","ok":false}"#,
+                "2 123456789012 eni-0f1e 10.0.0.5 10.0.1.9 443 51000 6 10 840 1763990000 1763990060 ACCEPT OK",
+            ]
+        )
+    }
+
+    @Test func objectsThatAreNotCloudWatchLogsDocumentsAreErrors() throws {
+        let format = RecordFormat.cloudWatchLogs(messageOnly: false)
+        #expect(throws: RecordFormatFailure.self) { try split(#"{"Records":[{"a":1}]}"#, format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) { try split(#"[{"logEvents":[]}]"#, format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) { try split("plain text\n", format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) { try split(#"{"logEvents":[{"id":"1"}"#, format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) { try split(#"{"logEvents":["text"]}"#, format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) {
+            try split(#"{"logEvents":[{"id":"1"}]}"#, .cloudWatchLogs(messageOnly: true), pieceSize: 4)
+        }
+        #expect(try split(#"{"logEvents":[{}]} {"logEvents":[]}"#, format, pieceSize: 4) == ["{}"])
+    }
 }

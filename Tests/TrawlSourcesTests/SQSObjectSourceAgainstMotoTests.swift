@@ -239,6 +239,12 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             [#"{"version":"2","srcaddr":"10.0.0.1","action":"ACCEPT"}"#, #"{"version":"2","action":"REJECT"}"#]
         ),
         ("lines", RecordFormat.lines, "first line\nsecond line\n", ["first line", "second line"]),
+        (
+            "cloudwatch", RecordFormat.cloudWatchLogs(messageOnly: true),
+            #"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"first"},{"id":"2","timestamp":2,"message":"se\"cond"}]}"#
+                + #"{"messageType":"CONTROL_MESSAGE","logEvents":[{"id":"","timestamp":3,"message":"CWL CONTROL MESSAGE"}]}"#,
+            ["first", "se\"cond"]
+        ),
         ("array", RecordFormat.jsonArray, #"[{"a":1},{"b":2}]"#, [#"{"a":1}"#, #"{"b":2}"#]),
         ("whole", RecordFormat.wholeObject(maxBytes: 1_000), "one\nmessage", ["one\nmessage"]),
     ])

@@ -6,8 +6,7 @@ import NIOCore
 struct JSONElementScanner {
     let listField: [UInt8]?
     private var depth = 0
-    private var inString = false
-    private var escaped = false
+    private var string = JSONStringTracker()
     private var sawRoot = false
     private var rootClosed = false
     /// Inside the root object, a key is expected next.
@@ -45,19 +44,17 @@ struct JSONElementScanner {
             var index = 0
             while index < raw.count {
                 let byte = raw[index]
-                if self.inString {
-                    if self.escaped {
-                        self.escaped = false
-                    } else if byte == UInt8(ascii: "\\") {
-                        self.escaped = true
-                    } else if byte == UInt8(ascii: "\"") {
-                        self.inString = false
+                if self.string.inString {
+                    switch self.string.take(byte) {
+                    case .closed:
                         self.capturingKey = false
                         if self.inElement, self.elementIsString, self.targetDepth == self.depth {
                             emit(through: index + 1)
                         }
-                    } else if self.capturingKey, self.key.count < 1024 {
-                        self.key.append(byte)
+                    case .text:
+                        if self.capturingKey, self.key.count < 1024 { self.key.append(byte) }
+                    case .escape:
+                        break
                     }
                     index += 1
                     continue
@@ -67,7 +64,7 @@ struct JSONElementScanner {
                 case 0x20, 0x09, 0x0a, 0x0d:
                     if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
                 case UInt8(ascii: "\""):
-                    self.inString = true
+                    self.string.open()
                     if self.depth == 1, self.listField != nil, self.targetDepth == nil, self.expectKey {
                         self.capturingKey = true
                         self.key.removeAll(keepingCapacity: true)
@@ -150,7 +147,7 @@ struct JSONElementScanner {
 
     func finish() throws(RecordFormatFailure) {
         guard self.sawRoot else { return }
-        guard self.rootClosed, !self.inString, self.depth == 0 else {
+        guard self.rootClosed, !self.string.inString, self.depth == 0 else {
             throw RecordFormatFailure(description: "the object ends inside a JSON value (truncated?)")
         }
         if let field = self.listField, !self.foundTarget {

@@ -13,6 +13,9 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     /// VPC flow logs in text: a header line naming the fields, space-separated rows, `-` for absent; each row
     /// becomes a JSON object of the fields present.
     case vpcFlow
+    /// CloudWatch Logs subscription data delivered to S3 by Firehose: each log event of each document is a
+    /// record, as a JSON object with its log group and stream, or (`messageOnly`) its message text alone.
+    case cloudWatchLogs(messageOnly: Bool)
     /// Each non-empty line is a record, as is.
     case lines
     /// The whole object is one record (at most `maxBytes`).
@@ -23,7 +26,9 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
 
     /// The names the `processor` setting takes.
     public static let names = [
-        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "lines", "whole_object", "parquet",
+        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "cloudwatch_logs", "lines",
+        "whole_object",
+        "parquet",
     ]
 
     public var description: String {
@@ -34,6 +39,8 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
         case .csv: return "csv"
         case .tsv: return "tsv"
         case .vpcFlow: return "vpc_flow"
+        case .cloudWatchLogs(let messageOnly):
+            return messageOnly ? "cloudwatch_logs (messages only)" : "cloudwatch_logs"
         case .lines: return "lines"
         case .wholeObject: return "whole_object"
         case .parquet: return "parquet"

@@ -16,6 +16,7 @@ public struct RecordSplitter {
     private var elements: JSONElementScanner?
     private var header: [String]?
     private var csvRecord = CSVRecordAssembler()
+    private var cloudWatch: CloudWatchLogsSplitter?
     private var whole = ByteBuffer()
 
     init(format: RecordFormat) {
@@ -24,6 +25,9 @@ public struct RecordSplitter {
         case .jsonDocument(let field): self.elements = JSONElementScanner(listField: field)
         case .jsonArray: self.elements = JSONElementScanner(listField: nil)
         default: self.elements = nil
+        }
+        if case .cloudWatchLogs(let messageOnly) = format {
+            self.cloudWatch = CloudWatchLogsSplitter(messageOnly: messageOnly)
         }
     }
 
@@ -44,6 +48,8 @@ public struct RecordSplitter {
             var rows: [ByteBuffer] = []
             self.lines.split(bytes) { rows.append($0) }
             for row in rows { try self.row(row, into: &records) }
+        case .cloudWatchLogs:
+            try self.cloudWatch!.consume(bytes, into: &records)
         case .wholeObject(let maxBytes):
             guard self.whole.readableBytes + bytes.readableBytes <= maxBytes else {
                 throw RecordFormatFailure(
@@ -68,6 +74,8 @@ public struct RecordSplitter {
             if let last = try self.csvRecord.finish() { try self.row(last, into: &records) }
         case .tsv, .vpcFlow:
             if let last = self.lines.finish() { try self.row(last, into: &records) }
+        case .cloudWatchLogs:
+            try self.cloudWatch!.finish()
         case .wholeObject:
             if self.whole.readableBytes > 0 { records.append(self.whole) }
             self.whole = ByteBuffer()

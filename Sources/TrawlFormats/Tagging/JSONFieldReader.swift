@@ -1,95 +1,158 @@
-/// Reads one top-level string field of a JSON object from its bytes, without parsing the rest: what
-/// tagging by record field needs on the hot path. Keys are compared byte for byte (dotted keys such as
+/// Reads one top-level field of a JSON object from its bytes, without parsing the rest: what tagging by
+/// record field needs on the hot path. Keys are compared byte for byte (dotted keys such as
 /// `event.category` are one flat key, as Cloud Funnel writes them).
 public enum JSONFieldReader {
     /// The raw bytes between the quotes of the string value of top-level `key` in `object`, or nil when the
     /// object lacks it, holds a non-string there, or is not a JSON object. Escapes are left as they are.
     public static func stringValue(of key: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {
-        let count = object.count
-        var index = 0
-        func skipBlanks() {
-            while index < count, isBlank(object[index]) { index += 1 }
-        }
-        /// Moves past a string whose opening quote is at `index`; returns the range of its contents.
-        func string() -> Range<Int>? {
-            let start = index + 1
-            var cursor = start
-            while cursor < count {
-                let byte = object[cursor]
-                if byte == UInt8(ascii: "\\") {
-                    cursor += 2
-                    continue
-                }
-                if byte == UInt8(ascii: "\"") {
-                    index = cursor + 1
-                    return start..<cursor
-                }
-                cursor += 1
-            }
-            return nil
-        }
-        /// Moves past any value starting at `index`.
-        func skipValue() -> Bool {
-            guard index < count else { return false }
-            switch object[index] {
-            case UInt8(ascii: "\""):
-                return string() != nil
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                var depth = 0
-                while index < count {
-                    let byte = object[index]
-                    if byte == UInt8(ascii: "\"") {
-                        guard string() != nil else { return false }
-                        continue
-                    }
-                    if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
-                    if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
-                        depth -= 1
-                        if depth == 0 {
-                            index += 1
-                            return true
-                        }
-                    }
-                    index += 1
-                }
-                return false
-            default:
-                while index < count {
-                    let byte = object[index]
-                    if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || isBlank(byte) { break }
-                    index += 1
-                }
-                return true
-            }
-        }
-        skipBlanks()
-        guard index < count, object[index] == UInt8(ascii: "{") else { return nil }
-        index += 1
-        while true {
-            skipBlanks()
-            guard index < count, object[index] == UInt8(ascii: "\"") else { return nil }
-            guard let name = string() else { return nil }
-            skipBlanks()
-            guard index < count, object[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            skipBlanks()
-            guard index < count else { return nil }
-            if name.count == key.count, key.withUnsafeBytes({ memcmpEqual($0, object, at: name.lowerBound) }) {
-                guard object[index] == UInt8(ascii: "\"") else { return nil }
-                return string()
-            }
-            guard skipValue() else { return nil }
-            skipBlanks()
-            guard index < count, object[index] == UInt8(ascii: ",") else { return nil }
-            index += 1
-        }
+        var cursor = JSONCursor(object)
+        guard cursor.seekMember(key), cursor.peek == UInt8(ascii: "\"") else { return nil }
+        return cursor.string()
+    }
+
+    /// The bytes of the value (of any type) of top-level `key` in `object`, or nil when the object lacks it
+    /// or is not a JSON object.
+    public static func value(of key: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {
+        var cursor = JSONCursor(object)
+        guard cursor.seekMember(key) else { return nil }
+        let start = cursor.index
+        guard cursor.skipValue() else { return nil }
+        return start..<cursor.index
     }
 
     @inline(__always) static func isBlank(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0d || byte == 0x0a
     }
+}
 
-    @inline(__always) static func memcmpEqual(
+/// Moves through JSON held in memory without building values: strings, values and object members are
+/// skipped or found by their bytes. Malformed input makes a step answer false or nil, never traps.
+struct JSONCursor {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+
+    init(_ bytes: UnsafeRawBufferPointer, at index: Int = 0) {
+        self.bytes = bytes
+        self.index = index
+    }
+
+    /// The byte at the cursor, or nil at the end.
+    var peek: UInt8? { self.index < self.bytes.count ? self.bytes[self.index] : nil }
+
+    mutating func skipBlanks() {
+        while self.index < self.bytes.count, JSONFieldReader.isBlank(self.bytes[self.index]) { self.index += 1 }
+    }
+
+    /// Moves past the string whose opening quote is at the cursor; answers the range of its contents.
+    mutating func string() -> Range<Int>? {
+        let start = self.index + 1
+        var cursor = start
+        while cursor < self.bytes.count {
+            let byte = self.bytes[cursor]
+            if byte == UInt8(ascii: "\\") {
+                cursor += 2
+                continue
+            }
+            if byte == UInt8(ascii: "\"") {
+                self.index = cursor + 1
+                return start..<cursor
+            }
+            cursor += 1
+        }
+        return nil
+    }
+
+    /// Moves past the value starting at the cursor.
+    mutating func skipValue() -> Bool {
+        guard let first = self.peek else { return false }
+        switch first {
+        case UInt8(ascii: "\""):
+            return self.string() != nil
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while self.index < self.bytes.count {
+                let byte = self.bytes[self.index]
+                if byte == UInt8(ascii: "\"") {
+                    guard self.string() != nil else { return false }
+                    continue
+                }
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+                if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                    depth -= 1
+                    if depth == 0 {
+                        self.index += 1
+                        return true
+                    }
+                }
+                self.index += 1
+            }
+            return false
+        default:
+            while self.index < self.bytes.count {
+                let byte = self.bytes[self.index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")
+                    || JSONFieldReader.isBlank(byte)
+                {
+                    break
+                }
+                self.index += 1
+            }
+            return true
+        }
+    }
+
+    /// From the start of an object, moves to the value of its member `key`; false when it has none.
+    mutating func seekMember(_ key: [UInt8]) -> Bool {
+        self.skipBlanks()
+        guard self.peek == UInt8(ascii: "{") else { return false }
+        self.index += 1
+        while true {
+            self.skipBlanks()
+            guard self.peek == UInt8(ascii: "\""), let name = self.string() else { return false }
+            self.skipBlanks()
+            guard self.peek == UInt8(ascii: ":") else { return false }
+            self.index += 1
+            self.skipBlanks()
+            guard self.index < self.bytes.count else { return false }
+            if name.count == key.count, key.withUnsafeBytes({ Self.equal($0, self.bytes, at: name.lowerBound) }) {
+                return true
+            }
+            guard self.skipValue() else { return false }
+            self.skipBlanks()
+            guard self.peek == UInt8(ascii: ",") else { return false }
+            self.index += 1
+        }
+    }
+
+    /// Calls `body` with the range of each element of the array starting at the cursor; false when it is
+    /// not a well-formed array.
+    mutating func forEachElement(
+        _ body: (Range<Int>) throws(RecordFormatFailure) -> Void
+    ) throws(RecordFormatFailure) -> Bool {
+        guard self.peek == UInt8(ascii: "[") else { return false }
+        self.index += 1
+        self.skipBlanks()
+        if self.peek == UInt8(ascii: "]") {
+            self.index += 1
+            return true
+        }
+        while true {
+            self.skipBlanks()
+            let start = self.index
+            guard self.skipValue(), self.index > start else { return false }
+            try body(start..<self.index)
+            self.skipBlanks()
+            switch self.peek {
+            case UInt8(ascii: ","): self.index += 1
+            case UInt8(ascii: "]"):
+                self.index += 1
+                return true
+            default: return false
+            }
+        }
+    }
+
+    @inline(__always) static func equal(
         _ key: UnsafeRawBufferPointer,
         _ object: UnsafeRawBufferPointer,
         at offset: Int

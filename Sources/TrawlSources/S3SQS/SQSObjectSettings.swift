@@ -48,6 +48,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var includeKeys: [KeyPattern]?
     public var excludeKeys: [KeyPattern]?
     public var listField: String
+    /// `cloudwatch_logs`: each log event's message text alone, instead of a JSON object with its log group.
+    public var cloudWatchMessageOnly: Bool
     /// What the objects' text is written in; converted to UTF-8 before it is split into records.
     public var encoding: TextEncoding
     public var wholeObjectMaxBytes: Int
@@ -96,6 +98,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case includeKeys = "include_keys"
         case excludeKeys = "exclude_keys"
         case listField = "list_field"
+        case cloudWatchMessageOnly = "cloudwatch_message_only"
         case encoding
         case wholeObjectMaxBytes = "whole_object_max_bytes"
         case recordsPerCommit = "records_per_commit"
@@ -232,6 +235,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.includeKeys = settings.value(.includeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
         self.excludeKeys = settings.value(.excludeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
         self.listField = settings.string(.listField, default: "Records") ?? "Records"
+        self.cloudWatchMessageOnly = settings.bool(.cloudWatchMessageOnly, default: false)
         self.encoding =
             settings.string(.encoding, allowed: TextEncoding.names).flatMap(TextEncoding.init(rawValue:)) ?? .utf8
         self.wholeObjectMaxBytes =

@@ -1,0 +1,167 @@
+import NIOCore
+
+/// CloudWatch Logs subscription data as Amazon Data Firehose writes it to S3: JSON documents one after
+/// another (with no separator, or blanks between), each
+/// `{"messageType":"DATA_MESSAGE","owner":...,"logGroup":...,"logStream":...,"subscriptionFilters":[...],
+/// "logEvents":[{"id":...,"timestamp":...,"message":...}, ...]}`. Each log event is one record; documents
+/// whose `messageType` is `CONTROL_MESSAGE` (CloudWatch checking that the destination is reachable) hold
+/// no logs and are skipped.
+///
+/// A record is the log event's own members, byte for byte, after the document's `owner`, `logGroup` and
+/// `logStream` (so the account and log group a line came from are not lost); with `messageOnly`, it is
+/// the event's `message` text alone, as the application wrote it.
+struct CloudWatchLogsSplitter {
+    /// A document held whole before its events are read; larger is refused (Firehose writes records of at
+    /// most 1,000 KiB, compressed).
+    static let maxDocumentBytes = 64 << 20
+
+    let messageOnly: Bool
+    private var document = SpanningRecord()
+    private var keptBytes = 0
+    private var depth = 0
+    private var string = JSONStringTracker()
+
+    init(messageOnly: Bool) {
+        self.messageOnly = messageOnly
+    }
+
+    mutating func consume(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        var failure: RecordFormatFailure?
+        bytes.withUnsafeReadableBytes { raw in
+            var start: Int? = self.depth > 0 ? 0 : nil
+            var index = 0
+            while index < raw.count {
+                let byte = raw[index]
+                index += 1
+                if self.string.inString {
+                    _ = self.string.take(byte)
+                    continue
+                }
+                switch byte {
+                case 0x20, 0x09, 0x0a, 0x0d:
+                    continue
+                case UInt8(ascii: "\""):
+                    self.string.open()
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    if self.depth == 0 {
+                        guard byte == UInt8(ascii: "{") else {
+                            failure = RecordFormatFailure(
+                                description: "a JSON array where a CloudWatch Logs document (object) should start"
+                            )
+                            return
+                        }
+                        start = index - 1
+                    }
+                    self.depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    self.depth -= 1
+                    if self.depth < 0 {
+                        failure = RecordFormatFailure(description: "a JSON bracket closes nothing")
+                        return
+                    }
+                    if self.depth == 0, let first = start {
+                        let document = self.document.complete(bytes, raw, from: first, to: index)
+                        self.keptBytes = 0
+                        start = nil
+                        do throws(RecordFormatFailure) {
+                            try self.expand(document, into: &records)
+                        } catch {
+                            failure = error
+                            return
+                        }
+                    }
+                default:
+                    if self.depth == 0 {
+                        failure = RecordFormatFailure(description: "the object is not CloudWatch Logs JSON documents")
+                        return
+                    }
+                }
+            }
+            if let start {
+                self.document.keep(raw, from: start)
+                self.keptBytes += raw.count - start
+                if self.keptBytes > Self.maxDocumentBytes {
+                    failure = RecordFormatFailure(
+                        description: "a CloudWatch Logs document is larger than \(Self.maxDocumentBytes >> 20) MiB"
+                    )
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The object ended: checks that its last document was complete.
+    func finish() throws(RecordFormatFailure) {
+        guard self.depth == 0, !self.string.inString else {
+            throw RecordFormatFailure(description: "the object ends inside a CloudWatch Logs document (truncated?)")
+        }
+    }
+
+    /// One whole document's log events as records.
+    private func expand(_ document: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        try document.withUnsafeReadableBytes { (raw) throws(RecordFormatFailure) in
+            if let type = JSONFieldReader.stringValue(of: Self.messageType, in: raw),
+                raw[type].elementsEqual(Self.controlMessage)
+            {
+                return
+            }
+            guard let events = JSONFieldReader.value(of: Self.logEvents, in: raw) else {
+                throw RecordFormatFailure(
+                    description: "a JSON document has no logEvents list (is this CloudWatch Logs data?)"
+                )
+            }
+            var context: [UInt8] = [UInt8(ascii: "{")]
+            for name in Self.contextFields {
+                guard let value = JSONFieldReader.value(of: name, in: raw) else { continue }
+                context.append(UInt8(ascii: "\""))
+                context.append(contentsOf: name)
+                context.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+                context.append(contentsOf: raw[value])
+                context.append(UInt8(ascii: ","))
+            }
+            var cursor = JSONCursor(raw, at: events.lowerBound)
+            let wellFormed = try cursor.forEachElement { (event) throws(RecordFormatFailure) in
+                let eventBytes = UnsafeRawBufferPointer(rebasing: raw[event])
+                if self.messageOnly {
+                    guard let message = JSONFieldReader.stringValue(of: Self.message, in: eventBytes) else {
+                        throw RecordFormatFailure(description: "a log event has no message string")
+                    }
+                    let text = UnsafeRawBufferPointer(rebasing: eventBytes[message])
+                    if text.contains(UInt8(ascii: "\\")) {
+                        records.append(ByteBuffer(bytes: JSONStringText.unescape(text)))
+                    } else {
+                        records.append(
+                            document.getSlice(
+                                at: document.readerIndex + event.lowerBound + message.lowerBound,
+                                length: message.count
+                            )!
+                        )
+                    }
+                    return
+                }
+                guard eventBytes.first == UInt8(ascii: "{") else {
+                    throw RecordFormatFailure(description: "a log event is not a JSON object")
+                }
+                var members = 1..<(eventBytes.count - 1)
+                while let first = members.first, JSONFieldReader.isBlank(eventBytes[first]) {
+                    members = (first + 1)..<members.upperBound
+                }
+                var record = ByteBuffer()
+                record.reserveCapacity(context.count + members.count + 1)
+                record.writeBytes(members.isEmpty && context.count > 1 ? context.dropLast() : context[...])
+                record.writeBytes(UnsafeRawBufferPointer(rebasing: eventBytes[members]))
+                record.writeInteger(UInt8(ascii: "}"))
+                records.append(record)
+            }
+            guard wellFormed else {
+                throw RecordFormatFailure(description: "logEvents is not a well-formed JSON list of log events")
+            }
+        }
+    }
+
+    private static let messageType = Array("messageType".utf8)
+    private static let controlMessage = Array("CONTROL_MESSAGE".utf8)
+    private static let logEvents = Array("logEvents".utf8)
+    private static let message = Array("message".utf8)
+    private static let contextFields = ["owner", "logGroup", "logStream"].map { Array($0.utf8) }
+}
