@@ -18,7 +18,7 @@ extension TrawlError.Code {
         cause:
             "The processor expects another shape (a JSON document with a list field, a JSON array, a header line) or a record exceeds the size limit.",
         fix:
-            "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, cloudwatch_logs, lines, whole_object, parquet) or exclude these keys with exclude_keys."
+            "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, cloudwatch_logs, lines, whole_object, parquet) or exclude these keys with exclude_keys; raise record_max_bytes (or whole_object_max_bytes) if its records are legitimately longer."
     )
     public static let notificationUnrecognised = Self(
         kind: "SourceError",

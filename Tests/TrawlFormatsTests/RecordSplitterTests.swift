@@ -137,11 +137,31 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         #expect(throws: RecordFormatFailure.self) { try split(#"{"Records":[{"a":1}]}"#, format, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) { try split(#"[{"logEvents":[]}]"#, format, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) { try split("plain text\n", format, pieceSize: 4) }
+        #expect(throws: RecordFormatFailure.self) { try split(#""text" {"logEvents":[]}"#, format, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) { try split(#"{"logEvents":[{"id":"1"}"#, format, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) { try split(#"{"logEvents":["text"]}"#, format, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) {
             try split(#"{"logEvents":[{"id":"1"}]}"#, .cloudWatchLogs(messageOnly: true), pieceSize: 4)
         }
         #expect(try split(#"{"logEvents":[{}]} {"logEvents":[]}"#, format, pieceSize: 4) == ["{}"])
+    }
+
+    /// Each format with what opens a record that then never ends.
+    static let openRecords: [(RecordFormat, String)] = [
+        (.jsonLines, ""), (.lines, ""), (.tsv, "a\tb\n"), (.vpcFlow, "a b\n"), (.csv, "a,b\n"), (.jsonArray, "[\""),
+        (.jsonDocument(listField: "Records"), #"{"Records":[""#),
+        (.cloudWatchLogs(messageOnly: false), #"{"logEvents":[""#),
+    ]
+
+    @Test(arguments: openRecords)
+    func aRecordLongerThanTheLimitFailsBeforeItEnds(format: RecordFormat, opening: String) throws {
+        var splitter = format.makeSplitter(maxRecordBytes: 1_024)
+        var records: [ByteBuffer] = []
+        try splitter.consume(ByteBuffer(string: opening), into: &records)
+        try splitter.consume(ByteBuffer(string: String(repeating: "x", count: 1_000)), into: &records)
+        #expect(throws: RecordFormatFailure.self) {
+            try splitter.consume(ByteBuffer(string: String(repeating: "x", count: 100)), into: &records)
+        }
+        #expect(records.isEmpty)
     }
 }

@@ -206,6 +206,23 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 1)
     }
 
+    @Test func anObjectWhoseRecordNeverEndsFailsAtRecordMaxBytesAndStaysInTheQueue() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        try await harness.put([
+            ["key": "bomb.json.gz", "text": String(repeating: "A", count: 1 << 20), "compression": "gzip"],
+            ["key": "fine.json.gz", "text": jsonLines("fine", count: 4), "compression": "gzip"],
+        ])
+        let sink = CollectingSink()
+        _ = try await harness.pull(try harness.source(extra: ", record_max_bytes: 65536"), into: sink)
+        #expect(sink.events.map { String(buffer: $0.body) } == (0..<4).map { "{\"id\":\"fine-\($0)\"}" })
+        let errors = harness.log.lines.filter { $0.contains("SourceError 302") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("bomb.json.gz") == true)
+        #expect(errors.first?.contains("longer than record_max_bytes (65536 bytes)") == true)
+        #expect(try await harness.messagesLeft() == 1)
+    }
+
     @Test func cloudTrailDocumentsAreSplitAndDigestFilesSkipped() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

@@ -22,6 +22,9 @@ struct CSVRecordAssembler {
         }
     }
 
+    /// Bytes of a record whose end has not arrived yet.
+    var pendingBytes: Int { self.record.keptBytes }
+
     mutating func finish() throws(RecordFormatFailure) -> ByteBuffer? {
         guard !self.inQuotes else {
             throw RecordFormatFailure(description: "the CSV data ends inside a quoted field")

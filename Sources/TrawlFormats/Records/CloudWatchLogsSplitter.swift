@@ -11,13 +11,8 @@ import NIOCore
 /// `logStream` (so the account and log group a line came from are not lost); with `messageOnly`, it is
 /// the event's `message` text alone, as the application wrote it.
 struct CloudWatchLogsSplitter {
-    /// A document held whole before its events are read; larger is refused (Firehose writes records of at
-    /// most 1,000 KiB, compressed).
-    static let maxDocumentBytes = 64 << 20
-
     let messageOnly: Bool
     private var document = SpanningRecord()
-    private var keptBytes = 0
     private var depth = 0
     private var string = JSONStringTracker()
 
@@ -41,6 +36,12 @@ struct CloudWatchLogsSplitter {
                 case 0x20, 0x09, 0x0a, 0x0d:
                     continue
                 case UInt8(ascii: "\""):
+                    guard self.depth > 0 else {
+                        failure = RecordFormatFailure(
+                            description: "a JSON string where a CloudWatch Logs document (object) should start"
+                        )
+                        return
+                    }
                     self.string.open()
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     if self.depth == 0 {
@@ -61,7 +62,6 @@ struct CloudWatchLogsSplitter {
                     }
                     if self.depth == 0, let first = start {
                         let document = self.document.complete(bytes, raw, from: first, to: index)
-                        self.keptBytes = 0
                         start = nil
                         do throws(RecordFormatFailure) {
                             try self.expand(document, into: &records)
@@ -77,18 +77,14 @@ struct CloudWatchLogsSplitter {
                     }
                 }
             }
-            if let start {
-                self.document.keep(raw, from: start)
-                self.keptBytes += raw.count - start
-                if self.keptBytes > Self.maxDocumentBytes {
-                    failure = RecordFormatFailure(
-                        description: "a CloudWatch Logs document is larger than \(Self.maxDocumentBytes >> 20) MiB"
-                    )
-                }
-            }
+            if let start { self.document.keep(raw, from: start) }
         }
         if let failure { throw failure }
     }
+
+    /// Bytes of a document whose end has not arrived yet (held whole before its events are read; the
+    /// splitter's `record_max_bytes` bounds it).
+    var pendingBytes: Int { self.document.keptBytes }
 
     /// The object ended: checks that its last document was complete.
     func finish() throws(RecordFormatFailure) {

@@ -145,6 +145,9 @@ struct JSONElementScanner {
         if let failure { throw failure }
     }
 
+    /// Bytes of an element whose end has not arrived yet.
+    var pendingBytes: Int { self.element.keptBytes }
+
     func finish() throws(RecordFormatFailure) {
         guard self.sawRoot else { return }
         guard self.rootClosed, !self.string.inString, self.depth == 0 else {

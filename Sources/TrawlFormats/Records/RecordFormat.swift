@@ -27,8 +27,7 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     /// The names the `processor` setting takes.
     public static let names = [
         "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "cloudwatch_logs", "lines",
-        "whole_object",
-        "parquet",
+        "whole_object", "parquet",
     ]
 
     public var description: String {
@@ -47,10 +46,14 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A fresh splitter for one object.
-    public func makeSplitter() -> RecordSplitter {
-        RecordSplitter(format: self)
+    /// A fresh splitter for one object, refusing records longer than `maxRecordBytes`.
+    public func makeSplitter(maxRecordBytes: Int = RecordFormat.defaultMaxRecordBytes) -> RecordSplitter {
+        RecordSplitter(format: self, maxRecordBytes: maxRecordBytes)
     }
+
+    /// `record_max_bytes` by default: far above any real log record (a CloudTrail record, a CloudWatch Logs
+    /// document of 1 MiB compressed), low enough that a few objects at once cannot exhaust memory.
+    public static let defaultMaxRecordBytes = 16 << 20
 }
 
 /// Why an object's content does not fit its processor, for the SourceError 302 message.

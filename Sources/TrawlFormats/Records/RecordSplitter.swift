@@ -12,6 +12,9 @@ import Darwin
 /// are slices of it (no copy); only a record spanning pieces is assembled.
 public struct RecordSplitter {
     public let format: RecordFormat
+    /// The longest record held while its end has not arrived: a line with no end (a gzip bomb of one line,
+    /// an object of another format) is refused instead of taking the collector's memory.
+    public let maxRecordBytes: Int
     private var lines = LineAssembler()
     private var elements: JSONElementScanner?
     private var header: [String]?
@@ -19,8 +22,9 @@ public struct RecordSplitter {
     private var cloudWatch: CloudWatchLogsSplitter?
     private var whole = ByteBuffer()
 
-    init(format: RecordFormat) {
+    init(format: RecordFormat, maxRecordBytes: Int) {
         self.format = format
+        self.maxRecordBytes = maxRecordBytes
         switch format {
         case .jsonDocument(let field): self.elements = JSONElementScanner(listField: field)
         case .jsonArray: self.elements = JSONElementScanner(listField: nil)
@@ -60,6 +64,23 @@ public struct RecordSplitter {
             self.whole.writeBuffer(&bytes)
         case .parquet:
             throw RecordFormatFailure(description: "the object is not Parquet (it does not start with PAR1)")
+        }
+        if self.pendingBytes > self.maxRecordBytes {
+            throw RecordFormatFailure(
+                description:
+                    "a record is longer than record_max_bytes (\(self.maxRecordBytes) bytes) and has not ended yet: is the object in another format?"
+            )
+        }
+    }
+
+    /// Bytes held for a record (or CloudWatch Logs document) not complete yet.
+    private var pendingBytes: Int {
+        switch self.format {
+        case .jsonLines, .lines, .tsv, .vpcFlow: return self.lines.pendingBytes
+        case .jsonDocument, .jsonArray: return self.elements!.pendingBytes
+        case .csv: return self.csvRecord.pendingBytes
+        case .cloudWatchLogs: return self.cloudWatch!.pendingBytes
+        case .wholeObject, .parquet: return 0
         }
     }
 
@@ -162,6 +183,9 @@ public struct RecordSplitter {
 struct SpanningRecord {
     private var partial = ByteBuffer()
 
+    /// Bytes kept from earlier pieces for the record not complete yet.
+    var keptBytes: Int { self.partial.readableBytes }
+
     /// The record ending before `end` of the piece `bytes` (whose readable bytes are `raw`), starting at
     /// `start`, or in an earlier piece when bytes were kept.
     mutating func complete(
@@ -209,6 +233,9 @@ struct LineAssembler {
 
     /// The last line, when the object does not end with a newline.
     mutating func finish() -> ByteBuffer? { self.record.finish() }
+
+    /// Bytes of a line whose newline has not arrived yet.
+    var pendingBytes: Int { self.record.keptBytes }
 }
 
 /// Writes `text` as a JSON string literal.

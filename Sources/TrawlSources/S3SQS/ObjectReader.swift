@@ -28,6 +28,8 @@ struct ObjectReader {
         var format: RecordFormat
         /// What the objects' text is written in (`encoding`); converted to UTF-8 before splitting.
         var encoding: TextEncoding
+        /// The longest record held while its end has not arrived (`record_max_bytes`).
+        var maxRecordBytes: Int
         var tagger: RecordTagger
         var recordsPerCommit: Int
         /// Read and count, publish nothing (`do_not_send`).
@@ -93,7 +95,7 @@ struct ObjectReader {
         self.context = context
         self.logger = logger
         self.transcoder = TextTranscoder(setup.encoding)
-        self.splitter = setup.format.makeSplitter()
+        self.splitter = setup.format.makeSplitter(maxRecordBytes: setup.maxRecordBytes)
         self.tagger = setup.tagger.forObject(key: key)
         if alreadyDelivered > 0 {
             logger.info("\(unit) was partly delivered before: skipping its first \(alreadyDelivered) records")
@@ -103,7 +105,8 @@ struct ObjectReader {
     /// Splits all the decompressed bytes available, committing as commits fill up.
     mutating func drain(_ decompressor: inout ObjectDecompressor) async throws {
         while let piece = try decompressor.next() {
-            try self.splitter.consume(self.transcoder.transcode(piece), into: &self.records)
+            let text = self.transcoder.transcode(piece)
+            if text.readableBytes > 0 { try self.splitter.consume(text, into: &self.records) }
             try self.tagRecords()
             if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
         }
@@ -111,7 +114,8 @@ struct ObjectReader {
 
     /// The object ended: commits the rest and waits until all of it was delivered.
     mutating func finish() async throws {
-        try self.splitter.consume(self.transcoder.finish(), into: &self.records)
+        let rest = self.transcoder.finish()
+        if rest.readableBytes > 0 { try self.splitter.consume(rest, into: &self.records) }
         try self.splitter.finish(into: &self.records)
         try await self.complete()
     }

@@ -53,6 +53,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     /// What the objects' text is written in; converted to UTF-8 before it is split into records.
     public var encoding: TextEncoding
     public var wholeObjectMaxBytes: Int
+    /// The longest record held while its end has not arrived; longer fails the object (SourceError 302).
+    public var recordMaxBytes: Int
     public var recordsPerCommit: Int
     public var ledgerRetentionHours: Int
     /// Fields hidden before delivery (the seeds' source events obfuscation).
@@ -101,6 +103,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case cloudWatchMessageOnly = "cloudwatch_message_only"
         case encoding
         case wholeObjectMaxBytes = "whole_object_max_bytes"
+        case recordMaxBytes = "record_max_bytes"
         case recordsPerCommit = "records_per_commit"
         case ledgerRetentionHours = "ledger_retention_hours"
         case obfuscate
@@ -240,6 +243,12 @@ public struct SQSObjectSettings: Decodable, Sendable {
             settings.string(.encoding, allowed: TextEncoding.names).flatMap(TextEncoding.init(rawValue:)) ?? .utf8
         self.wholeObjectMaxBytes =
             settings.int(.wholeObjectMaxBytes, default: 8 << 20, range: 1...(64 << 20)) ?? 8 << 20
+        self.recordMaxBytes =
+            settings.int(
+                .recordMaxBytes,
+                default: RecordFormat.defaultMaxRecordBytes,
+                range: 1_024...(1 << 30)
+            ) ?? RecordFormat.defaultMaxRecordBytes
         self.recordsPerCommit = settings.int(.recordsPerCommit, default: 10_000, range: 1...1_000_000) ?? 10_000
         self.ledgerRetentionHours = settings.int(.ledgerRetentionHours, default: 168, range: 1...8_760) ?? 168
         self.obfuscate = (settings.value(.obfuscate, as: [ObfuscationRuleSetting].self) ?? []).compactMap(\.rule)

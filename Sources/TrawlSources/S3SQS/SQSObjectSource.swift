@@ -51,6 +51,7 @@ public final class SQSObjectSource: PullingSource {
                 name: self.name,
                 format: self.format,
                 encoding: self.settings.encoding,
+                maxRecordBytes: self.settings.recordMaxBytes,
                 tagger: self.tagger,
                 recordsPerCommit: self.settings.recordsPerCommit,
                 doNotSend: self.settings.doNotSend,
