@@ -52,4 +52,24 @@ import TrawlAWS
         #expect(path.target(bucket: "logs", key: "x").endpoint.host == "127.0.0.1")
         try await client.shutdown()
     }
+
+    @Test func aBucketInAnotherRegionIsReadThroughThatRegionsEndpointUnlessOneWasGiven() async throws {
+        let client = AWSClient()
+        let credentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
+        let queueRegion = S3Client(client: client, region: "eu-west-1", credentials: credentials)
+        let other = queueRegion.inRegion("us-west-2")
+        #expect(other.region == "us-west-2")
+        #expect(other.target(bucket: "logs", key: "k").endpoint.host == "logs.s3.us-west-2.amazonaws.com")
+        #expect(queueRegion.inRegion(nil).region == "eu-west-1")
+        #expect(queueRegion.inRegion("eu-west-1").endpoint.host == "s3.eu-west-1.amazonaws.com")
+        let emulator = S3Client(
+            client: client,
+            region: "eu-west-1",
+            endpoint: AWSEndpoint(url: "http://127.0.0.1:9000"),
+            credentials: credentials
+        )
+        #expect(emulator.inRegion("us-west-2").target(bucket: "logs", key: "k").endpoint.host == "127.0.0.1")
+        #expect(emulator.inRegion("us-west-2").region == "eu-west-1")
+        try await client.shutdown()
+    }
 }

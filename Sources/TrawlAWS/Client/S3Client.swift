@@ -39,7 +39,11 @@ public struct S3Client: Sendable {
     }
 
     public let client: AWSClient
+    /// The region requests are signed for (and, without an endpoint given, sent to).
+    public let region: String
     public let endpoint: AWSEndpoint
+    /// Whether `endpoint` was given (an emulator, a proxy, a VPC endpoint) rather than AWS's for `region`.
+    public let endpointGiven: Bool
     public let addressing: Addressing
     public let credentials: any AWSCredentialProvider
     let signer: SigV4Signer
@@ -53,10 +57,26 @@ public struct S3Client: Sendable {
         credentials: any AWSCredentialProvider
     ) {
         self.client = client
+        self.region = region
         self.endpoint = endpoint ?? .standard(service: "s3", region: region)
+        self.endpointGiven = endpoint != nil
         self.addressing = addressing ?? (endpoint == nil ? .virtualHosted : .path)
         self.credentials = credentials
         self.signer = SigV4Signer(region: region, service: "s3")
+    }
+
+    /// The same client for a bucket in `region`: S3 refuses requests signed for another region than the
+    /// bucket's, and a notification can come from another region's bucket (through SNS or EventBridge). An
+    /// endpoint that was given is kept (it serves what it serves), as is this client when `region` is nil
+    /// or its own.
+    public func inRegion(_ region: String?) -> S3Client {
+        guard let region, region != self.region, !self.endpointGiven else { return self }
+        return S3Client(
+            client: self.client,
+            region: region,
+            addressing: self.addressing,
+            credentials: self.credentials
+        )
     }
 
     /// Where a request about `bucket`/`key` goes: the endpoint and the percent-encoded path.

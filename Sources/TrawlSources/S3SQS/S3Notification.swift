@@ -11,6 +11,9 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
     /// whether its key is form-encoded as S3 event notifications' are, so its key is read as given and,
     /// if that does not exist, decoded. Nil when decoding changes nothing.
     public var alternateKey: String?
+    /// The bucket's region, as the notification gives it (S3 events' `awsRegion`, EventBridge's `region`);
+    /// nil when it gives none, or something that is no region name (never used to build a host then).
+    public var region: String?
     public var size: Int64?
     public var eTag: String?
     public var versionID: String?
@@ -19,6 +22,7 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
         bucket: String,
         key: String,
         alternateKey: String? = nil,
+        region: String? = nil,
         size: Int64? = nil,
         eTag: String? = nil,
         versionID: String? = nil
@@ -26,6 +30,7 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
         self.bucket = bucket
         self.key = key
         self.alternateKey = alternateKey
+        self.region = region
         self.size = size
         self.eTag = eTag
         self.versionID = versionID
@@ -103,6 +108,7 @@ public enum S3Notification: Sendable, Equatable {
                 S3ObjectReference(
                     bucket: bucket,
                     key: AWSPercentEncoding.decode(rawKey, plusIsSpace: true) ?? rawKey,
+                    region: (record["awsRegion"] as? String).flatMap { isRegion($0) ? $0 : nil },
                     size: (object["size"] as? NSNumber)?.int64Value,
                     eTag: object["eTag"] as? String,
                     versionID: object["versionId"] as? String
@@ -133,6 +139,7 @@ public enum S3Notification: Sendable, Equatable {
                 bucket: bucket,
                 key: key,
                 alternateKey: decoded == key ? nil : decoded,
+                region: (document["region"] as? String).flatMap { isRegion($0) ? $0 : nil },
                 size: (object["size"] as? NSNumber)?.int64Value,
                 eTag: object["etag"] as? String,
                 versionID: object["version-id"] as? String

@@ -402,7 +402,11 @@ public final class SQSObjectSource: PullingSource {
             entry = found
             counters.update { $0.statistics.requests += 1 }
             do {
-                stream = try await connection.s3.getObject(bucket: object.bucket, key: object.key, logger: logger)
+                stream = try await connection.s3.inRegion(object.region).getObject(
+                    bucket: object.bucket,
+                    key: object.key,
+                    logger: logger
+                )
                 break
             } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.isMissingObject == true {
                 guard let alternate = object.alternateKey else { throw error }
