@@ -223,6 +223,27 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 1)
     }
 
+    @Test func debugMD5SendsEachMessagesDigestReceiveCountSendingTimeAndObjects() async throws {
+        let harness = try await SQSHarness.make()
+        defer { harness.remove() }
+        try await harness.put([["key": "dir/a b.json", "text": jsonLines("a", count: 2)]])
+        let sink = CollectingSink()
+        let started = Date().timeIntervalSince1970 * 1_000
+        _ = try await harness.pull(try harness.source(extra: ", debug_md5: true"), into: sink)
+        let debug = sink.events.filter { $0.tag == "my.app.sqs.message_body" }
+        #expect(sink.events.count == 3 && debug.count == 1)
+        let record = try #require(
+            try JSONSerialization.jsonObject(with: Data(String(buffer: debug[0].body).utf8)) as? [String: Any]
+        )
+        #expect((record["message_id"] as? String)?.isEmpty == false)
+        #expect((record["md5"] as? String)?.count == 32)
+        #expect(record["receive_count"] as? Int == 1)
+        let sent = try #require(record["sent_timestamp"] as? Double)
+        #expect(abs(sent - started) < 60_000)
+        let objects = record["objects"] as? [[String: String]]
+        #expect(objects == [["bucket": harness.bucket, "key": "dir/a b.json"]])
+    }
+
     @Test func cloudTrailDocumentsAreSplitAndDigestFilesSkipped() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

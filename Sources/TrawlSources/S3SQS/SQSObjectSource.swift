@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import Logging
 import Metrics
 import NIOCore
@@ -266,7 +267,9 @@ public final class SQSObjectSource: PullingSource {
                         if context.isShuttingDown { throw CancellationError() }
                     }
                 }
-                if self.settings.debugMD5 { try await self.publishMD5(of: message, context: context) }
+                if self.settings.debugMD5 {
+                    try await self.publishMD5(of: message, objects: objects, context: context)
+                }
             }
             try await self.acknowledge(message, connection: connection, counters: counters, logger: logger)
         } catch is CancellationError {
@@ -440,13 +443,47 @@ public final class SQSObjectSource: PullingSource {
         logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
     }
 
-    /// Sends the message's MD5 to `my.app.sqs.message_body` (the seeds' `debug_md5`).
-    private func publishMD5(of message: SQSMessage, context: PullContext) async throws {
-        let md5 = hexString(Insecure.MD5.hash(data: Array(message.body.utf8)))
-        var body = ByteBuffer()
-        body.writeString(
-            "{\"message_id\":\"\(message.messageID)\",\"md5\":\"\(md5)\",\"receive_count\":\(message.approximateReceiveCount ?? 1)}"
+    /// What `debug_md5` sends about a message once its objects were delivered: enough to tell in Devo
+    /// whether a duplicate came from SQS delivering the same message twice (same id, a higher receive
+    /// count) or from two messages naming one object.
+    private struct MessageDebugRecord: Encodable {
+        struct Object: Encodable {
+            var bucket: String
+            var key: String
+        }
+        var messageID: String
+        var md5: String
+        var receiveCount: Int
+        /// When the message was sent to the queue, milliseconds since the epoch (SQS's SentTimestamp).
+        var sentTimestamp: Int64?
+        var objects: [Object]
+
+        enum CodingKeys: String, CodingKey {
+            case messageID = "message_id"
+            case md5
+            case receiveCount = "receive_count"
+            case sentTimestamp = "sent_timestamp"
+            case objects
+        }
+    }
+
+    /// Sends the message's MD5, receive count, sending time and objects to `my.app.sqs.message_body` (the
+    /// seeds' `debug_md5`).
+    private func publishMD5(
+        of message: SQSMessage,
+        objects: [S3ObjectReference],
+        context: PullContext
+    ) async throws {
+        let record = MessageDebugRecord(
+            messageID: message.messageID,
+            md5: hexString(Insecure.MD5.hash(data: Array(message.body.utf8))),
+            receiveCount: message.approximateReceiveCount ?? 1,
+            sentTimestamp: message.attributes["SentTimestamp"].flatMap { Int64($0) },
+            objects: objects.map { MessageDebugRecord.Object(bucket: $0.bucket, key: $0.key) }
         )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = ByteBuffer(bytes: try encoder.encode(record))
         let acknowledgement = Acknowledgement(unit: "sqs message \(message.messageID)")
         try await context.dispatcher.publish(
             [
