@@ -120,6 +120,7 @@ public enum InputCatalogue {
         planSQSServices(input, diagnostics, requiresAckMessages: true) { service, settings in
             guard let preset = sqsServices[service.name] else { return nil }
             guard let tag = settings.tag ?? preset.tag else {
+                if settings.tagGiven { return nil }
                 diagnostics.record(
                     TrawlError(
                         .settingMissing,

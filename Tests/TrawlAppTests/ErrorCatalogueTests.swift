@@ -32,6 +32,34 @@ import TrawlTesting
         #expect(Set(try Self.documentedRows().keys) == Set(ErrorScenarios.all.keys))
     }
 
+    @Test func aSettingWithABadValueIsReportedForItsValueNotAlsoAsMissing() {
+        let errors = ErrorScenarios.errors(
+            validating: """
+                globals: {id: errors, persistence: {directory: ./state}}
+                inputs:
+                  s3:
+                    id: 1
+                    type: aws_sqs
+                    credentials:
+                      aws_access_key_id: AKIDEXAMPLE
+                      aws_secret_access_key: secret
+                      aws_cross_account_role: arn:aws:iam::2222:role/short-account
+                      aws_external_id: trawl-external-1
+                    services:
+                      json_lines:
+                        base_url: not-a-queue-url
+                        region: us-east-1
+                        ack_messages: true
+                        tag: Not A Tag
+                        obfuscation_key: short
+                        obfuscate: [{path: user, action: hash}]
+                outputs:
+                  out: {type: file, settings: {path: ./out.log}}
+                """
+        )
+        #expect(errors.map(\.code.id) == [6, 6, 6, 6, 6], "\(errors)")
+    }
+
     @Test(arguments: ErrorScenarios.all.keys.sorted())
     func scenarioProducesItsError(id: Int) async throws {
         let directory = try TemporaryDirectory()

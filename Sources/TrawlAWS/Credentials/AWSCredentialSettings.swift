@@ -90,7 +90,7 @@ public struct AWSCredentialSettings: Decodable, Sendable {
                 fix: "Give both aws_access_key_id and aws_secret_access_key, or neither."
             )
         }
-        if self.externalID != nil, self.crossAccountRole == nil, self.baseAccountRole == nil {
+        if settings.contains(.externalID), !settings.contains(.crossAccountRole), !settings.contains(.baseAccountRole) {
             settings.record(
                 .settingMissing,
                 "required setting aws_cross_account_role not found: aws_external_id only applies when a role is assumed",

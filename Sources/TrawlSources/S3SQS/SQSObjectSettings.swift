@@ -40,6 +40,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var doNotSend: Bool
     public var debugMD5: Bool
     public var tag: String?
+    /// Whether `tag` was written (a tag given in a bad format is reported as such, not also as missing).
+    public var tagGiven: Bool
     public var keyTags: [RecordTagger.KeyTag]
     public var tagField: String?
     public var tagMapping: [String: String]
@@ -215,6 +217,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.debugMD5 = settings.bool(.debugMD5, default: false)
         _ = settings.bool(.directMode, default: false)
         self.tag = settings.string(.tag, format: devoTagFormat, isValid: isDevoTag)
+        self.tagGiven = settings.contains(.tag)
         self.keyTags = (settings.value(.keyTags, as: [KeyTagSetting].self) ?? []).compactMap(\.tag)
         self.tagField = settings.string(.tagField)
         self.tagMapping = settings.value(.tagMapping, as: [String: String].self) ?? [:]
@@ -262,7 +265,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
                 fix: "Set obfuscation_key to a secret of at least 16 characters, e.g. ${TRAWL_OBFUSCATION_KEY}."
             )
         }
-        if self.obfuscationKey == nil, self.obfuscate.contains(where: { $0.action == .hash }) {
+        if !settings.contains(.obfuscationKey), self.obfuscate.contains(where: { $0.action == .hash }) {
             settings.record(
                 .settingMissing,
                 "required setting obfuscation_key not found: obfuscate has hash rules",
@@ -297,10 +300,10 @@ public struct SQSObjectSettings: Decodable, Sendable {
             resetPersistenceAuth: .resetPersistenceAuth,
             defaultPeriod: 5
         )
-        if (self.baseURL == nil) == (self.queueName == nil) {
+        if settings.contains(.baseURL) == settings.contains(.queueName) {
             settings.record(
                 .settingMissing,
-                self.baseURL == nil
+                !settings.contains(.baseURL)
                     ? "required setting base_url not found (or queue_name)"
                     : "base_url and queue_name are both given",
                 at: CodingKeys.baseURL,
