@@ -101,7 +101,8 @@ struct CloudWatchLogsSplitter {
             {
                 return
             }
-            guard let events = JSONFieldReader.value(of: Self.logEvents, in: raw) else {
+            var cursor = JSONCursor(raw)
+            guard cursor.seekMember(Self.logEvents) else {
                 throw RecordFormatFailure(
                     description: "a JSON document has no logEvents list (is this CloudWatch Logs data?)"
                 )
@@ -115,7 +116,6 @@ struct CloudWatchLogsSplitter {
                 context.append(contentsOf: raw[value])
                 context.append(UInt8(ascii: ","))
             }
-            var cursor = JSONCursor(raw, at: events.lowerBound)
             let wellFormed = try cursor.forEachElement { (event) throws(RecordFormatFailure) in
                 let eventBytes = UnsafeRawBufferPointer(rebasing: raw[event])
                 if self.messageOnly {

@@ -31,9 +31,8 @@ struct JSONCursor {
     let bytes: UnsafeRawBufferPointer
     var index = 0
 
-    init(_ bytes: UnsafeRawBufferPointer, at index: Int = 0) {
+    init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
-        self.index = index
     }
 
     /// The byte at the cursor, or nil at the end.
