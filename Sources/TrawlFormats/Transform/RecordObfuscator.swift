@@ -95,22 +95,27 @@ public struct RecordObfuscator: Sendable {
 
     /// Copies the input to the output, rewriting the members the rules reach.
     struct Rewriter {
-        let input: UnsafeRawBufferPointer
+        /// Where the input is read: JSONCursor walks it, the failures are named here.
+        var cursor: JSONCursor
         let obfuscator: RecordObfuscator
-        var index = 0
         var output = ByteBuffer()
         var changed = false
 
         init(input: UnsafeRawBufferPointer, obfuscator: RecordObfuscator) {
-            self.input = input
+            self.cursor = JSONCursor(input)
             self.obfuscator = obfuscator
             self.output.reserveCapacity(input.count)
         }
 
-        var peek: UInt8? { self.index < self.input.count ? self.input[self.index] : nil }
+        var input: UnsafeRawBufferPointer { self.cursor.bytes }
+        var index: Int {
+            get { self.cursor.index }
+            set { self.cursor.index = newValue }
+        }
+        var peek: UInt8? { self.cursor.peek }
 
         mutating func skipBlanks() {
-            while self.index < self.input.count, JSONFieldReader.isBlank(self.input[self.index]) { self.index += 1 }
+            self.cursor.skipBlanks()
         }
 
         func failure(_ what: String) -> RecordFormatFailure {
@@ -125,20 +130,8 @@ public struct RecordObfuscator: Sendable {
 
         /// Moves past the string whose opening quote is at `index`; the range of its contents.
         mutating func string() throws(RecordFormatFailure) -> Range<Int> {
-            let start = self.index + 1
-            var cursor = start
-            while cursor < self.input.count {
-                let byte = self.input[cursor]
-                if byte == UInt8(ascii: "\\") {
-                    cursor += 2
-                } else if byte == UInt8(ascii: "\"") {
-                    self.index = cursor + 1
-                    return start..<cursor
-                } else {
-                    cursor += 1
-                }
-            }
-            throw self.failure("an unterminated string")
+            guard let contents = self.cursor.string() else { throw self.failure("an unterminated string") }
+            return contents
         }
 
         /// Moves past any value; its range.
@@ -146,29 +139,12 @@ public struct RecordObfuscator: Sendable {
             self.skipBlanks()
             let start = self.index
             guard let first = self.peek else { throw self.failure("a missing value") }
-            switch first {
-            case UInt8(ascii: "\""):
-                _ = try self.string()
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                var depth = 0
-                repeat {
-                    guard let byte = self.peek else { throw self.failure("an unterminated object or array") }
-                    if byte == UInt8(ascii: "\"") {
-                        _ = try self.string()
-                        continue
-                    }
-                    if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
-                    if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
-                    self.index += 1
-                } while depth > 0
-            default:
-                while let byte = self.peek, byte != UInt8(ascii: ","), byte != UInt8(ascii: "}"),
-                    byte != UInt8(ascii: "]"), !JSONFieldReader.isBlank(byte)
-                {
-                    self.index += 1
-                }
-                guard self.index > start else { throw self.failure("a missing value") }
+            guard self.cursor.skipValue() else {
+                throw self.failure(
+                    first == UInt8(ascii: "\"") ? "an unterminated string" : "an unterminated object or array"
+                )
             }
+            guard self.index > start else { throw self.failure("a missing value") }
             return start..<self.index
         }
 
