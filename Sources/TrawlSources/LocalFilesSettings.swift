@@ -1,4 +1,5 @@
 import TrawlCore
+import TrawlFormats
 
 /// `inputs.<name>.services.lines` of a `local_files` input.
 public struct LocalFilesSettings: Decodable, Sendable {
@@ -10,6 +11,9 @@ public struct LocalFilesSettings: Decodable, Sendable {
     public var tag: String
     /// Most lines acknowledged and committed together.
     public var linesPerCommit: Int
+    /// The longest line held while its newline has not arrived; a longer one stops the file there
+    /// (SourceError 306) instead of growing in memory without bound.
+    public var recordMaxBytes: Int
     public var common: CommonServiceSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -17,6 +21,7 @@ public struct LocalFilesSettings: Decodable, Sendable {
         case fileSuffix = "file_suffix"
         case tag
         case linesPerCommit = "lines_per_commit"
+        case recordMaxBytes = "record_max_bytes"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -33,6 +38,9 @@ public struct LocalFilesSettings: Decodable, Sendable {
                 isValid: isDevoTag
             ) ?? ""
         self.linesPerCommit = settings.int(.linesPerCommit, default: 1_000, range: 1...1_000_000) ?? 1_000
+        self.recordMaxBytes =
+            settings.int(.recordMaxBytes, default: RecordFormat.defaultMaxRecordBytes, range: 1_024...(1 << 30))
+            ?? RecordFormat.defaultMaxRecordBytes
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,

@@ -14,6 +14,10 @@ import Darwin
 /// what was appended since the committed offset of each file, in units of at most `linesPerCommit` lines,
 /// and commits a unit's end offset only once every output accepted the unit. A line still being written
 /// (no final newline yet) waits for the next cycle. Used by the quick start and for replaying exports.
+///
+/// A line longer than `record_max_bytes` stops its file at the line's start (SourceError 306): nothing of
+/// it is committed, the other files are still read, and the cycle then fails with that error, so the file
+/// stays as it was for the operator to inspect instead of filling memory.
 public struct LocalFilesSource: PullingSource {
     /// What is saved between runs: the committed byte offset of each file, by file name, and how many times
     /// a file was found truncated or replaced (its content is new, so its events get new units).
@@ -42,10 +46,20 @@ public struct LocalFilesSource: PullingSource {
         var state = try await self.persistence.load() ?? State()
         var statistics = PullCycleStatistics()
         let files = try self.listFiles()
+        var firstLineTooLong: TrawlError?
         for file in files {
             if context.isShuttingDown { break }
-            try await self.drain(file: file, state: &state, statistics: &statistics, context: context)
+            do {
+                try await self.drain(file: file, state: &state, statistics: &statistics, context: context)
+            } catch let error as TrawlError where error.code == .localFileLineTooLong {
+                if firstLineTooLong == nil {
+                    firstLineTooLong = error
+                } else {
+                    context.logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                }
+            }
         }
+        if let firstLineTooLong { throw firstLineTooLong }
         return statistics
     }
 
@@ -95,6 +109,8 @@ public struct LocalFilesSource: PullingSource {
         guard size > offset else { return }
         statistics.requests += 1
         var pending: [UInt8] = []
+        /// How many bytes at the start of `pending` are known to hold no newline (the unfinished line).
+        var scanned = 0
         var pendingStart = offset
         var readOffset = offset
         var events: [Event] = []
@@ -110,7 +126,7 @@ public struct LocalFilesSource: PullingSource {
             readOffset += Int64(count)
             pending.append(contentsOf: chunk[0..<count])
             var lineStart = 0
-            while let newline = pending[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = pending[max(lineStart, scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 let lineOffset = pendingStart + Int64(lineStart)
                 if newline > lineStart {
                     events.append(
@@ -144,6 +160,25 @@ public struct LocalFilesSource: PullingSource {
             }
             pending.removeFirst(lineStart)
             pendingStart += Int64(lineStart)
+            scanned = pending.count
+            if pending.count > self.settings.recordMaxBytes {
+                if !events.isEmpty || pendingStart > unitStart {
+                    try await self.commit(
+                        events: events,
+                        unit: "\(unitPrefix)@\(unitStart)",
+                        endOffset: pendingStart,
+                        file: file,
+                        state: &state,
+                        statistics: &statistics,
+                        context: context
+                    )
+                }
+                throw TrawlError(
+                    .localFileLineTooLong,
+                    "the line at byte \(pendingStart) of \(path) is longer than record_max_bytes (\(self.settings.recordMaxBytes) bytes) and has no newline yet; the file is read up to it",
+                    location: "\(path):\(pendingStart)"
+                )
+            }
         }
         let end = pendingStart
         if !events.isEmpty || end > unitStart {
@@ -178,4 +213,19 @@ public struct LocalFilesSource: PullingSource {
         try await self.persistence.save(state)
         context.logger.debug("Committed \(file) up to byte \(endOffset)", metadata: ["unit": "\(unit)"])
     }
+}
+
+extension TrawlError.Code {
+    public static let localFileLineTooLong = Self(
+        kind: "SourceError",
+        id: 306,
+        title: "line of a local file is too long",
+        cause:
+            "A file that local_files reads holds a line longer than record_max_bytes without a newline: it is not line-oriented text (a binary file, a JSON document written on one line) or a writer never ends its lines.",
+        fix:
+            "Move the file out of the directory or narrow file_suffix so it is not read, or raise record_max_bytes if its lines are legitimately that long. The lines before it were delivered; the file's offset stays at the line's start until then."
+    )
+
+    /// The codes of the `local_files` input, as listed in docs/errors.md.
+    public static let localFilesCatalogue: [Self] = [.localFileLineTooLong]
 }

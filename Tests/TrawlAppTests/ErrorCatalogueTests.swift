@@ -22,6 +22,7 @@ import TrawlTesting
         let rows = try Self.documentedRows()
         let catalogue =
             TrawlError.Code.coreCatalogue + TrawlError.Code.sinksCatalogue + TrawlError.Code.formatsCatalogue
+            + TrawlError.Code.localFilesCatalogue
         #expect(Set(rows.keys) == Set(catalogue.map(\.id)))
         for code in catalogue {
             #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
@@ -230,6 +231,23 @@ enum ErrorScenarios {
                 objects: [["key": "plain.log", "text": "user=alice logged in\n"]],
                 settings: ", obfuscate: [{path: user, action: mask}]"
             )
+        },
+        306: { directory in
+            try directory.write("data/one-line.log", String(repeating: "x", count: 4_096))
+            let source = LocalFilesSource(
+                name: "files/lines",
+                settings: try SettingsFixture.valid(
+                    LocalFilesSettings.self,
+                    yaml: "{directory: \"\(directory.path)/data\", tag: my.app.test.event, record_max_bytes: 1024}"
+                ),
+                persistence: try persistence(directory, as: LocalFilesSource.State.self)
+            )
+            let dispatcher = EventDispatcher(queues: [], maxBatchEvents: 10)
+            return await caught {
+                _ = try await source.pull(
+                    PullContext(pullingID: .now(), dispatcher: dispatcher, logger: RecordingLogger().logger)
+                )
+            }
         },
         500: { directory in
             let sink = FileSink(

@@ -12,12 +12,12 @@ import TrawlTesting
         let log = RecordingLogger()
         let source: LocalFilesSource
 
-        init(linesPerCommit: Int = 2) throws {
+        init(linesPerCommit: Int = 2, recordMaxBytes: Int = 16 << 20) throws {
             self.directory = try TemporaryDirectory()
             let settings = try SettingsFixture.valid(
                 LocalFilesSettings.self,
                 yaml:
-                    "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log}"
+                    "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log, record_max_bytes: \(recordMaxBytes)}"
             )
             self.source = LocalFilesSource(
                 name: "files/lines",
@@ -92,6 +92,31 @@ import TrawlTesting
         _ = try await harness.pull()
         #expect(harness.bodies == ["one", "two", "three", "new"])
         #expect(harness.log.messages(containing: "truncated or replaced").count == 1)
+    }
+
+    @Test func aLineSpanningManyReadsIsDeliveredWhole() async throws {
+        let harness = try Harness()
+        defer { harness.directory.remove() }
+        let long = String(repeating: "y", count: (5 << 20) / 2)
+        try harness.directory.write("data/a.log", "first\n\(long)\nlast\n")
+        let statistics = try await harness.pull()
+        #expect(harness.bodies == ["first", long, "last"])
+        #expect(statistics.sent == 3)
+    }
+
+    @Test func aLineLongerThanRecordMaxBytesStopsItsFileThereWhileTheOtherFilesAreRead() async throws {
+        let harness = try Harness(linesPerCommit: 100, recordMaxBytes: 1_024)
+        defer { harness.directory.remove() }
+        try harness.directory.write("data/a.log", "a1\n\na2\n" + String(repeating: "x", count: 3 << 20) + "\nlater\n")
+        try harness.directory.write("data/b.log", "b1\n")
+        for _ in 0..<2 {
+            let error = await #expect(throws: TrawlError.self) { _ = try await harness.pull() }
+            #expect(error?.code.id == 306)
+            #expect(error?.location?.hasSuffix("data/a.log:7") == true, "\(String(describing: error))")
+        }
+        #expect(harness.bodies == ["a1", "a2", "b1"])
+        let state = harness.directory.read("state/c/1/lines.json") ?? ""
+        #expect(state.contains("\"a.log\":7") && state.contains("\"b.log\":3"), "\(state)")
     }
 
     @Test func nothingIsCommittedWhenASinkRejectsTheUnit() async throws {
