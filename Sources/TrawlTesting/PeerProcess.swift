@@ -7,13 +7,14 @@ import Glibc
 #endif
 
 /// A real peer (moto, a proxy, a simulator) run as a child process for a test, on a loopback port.
-/// Peers still running when the test process exits are stopped by an exit handler.
+/// Peers still running when the test process exits are stopped by an exit handler, which also removes
+/// their log files.
 public final class PeerProcess: Sendable {
     public let port: Int
     public let process: Process
     private let logFile: String
 
-    private static let running = Mutex<[Process]>([])
+    private static let running = Mutex<[(process: Process, logFile: String)]>([])
     private static let exitHandlerInstalled = Mutex(false)
 
     /// Starts `arguments[0]` (looked up in PATH); the peer listens on `port` (pass 0 when the peer prints
@@ -36,7 +37,7 @@ public final class PeerProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         Self.installExitHandler()
         try process.run()
-        Self.running.withLock { $0.append(process) }
+        Self.running.withLock { $0.append((process, logFile)) }
         self.process = process
         self.logFile = logFile
         if port == 0 {
@@ -90,7 +91,7 @@ public final class PeerProcess: Sendable {
             kill(self.process.processIdentifier, SIGKILL)
             self.process.waitUntilExit()
         }
-        Self.running.withLock { $0.removeAll { $0 === self.process } }
+        Self.running.withLock { $0.removeAll { $0.process === self.process } }
         try? FileManager.default.removeItem(atPath: self.logFile)
     }
 
@@ -163,8 +164,9 @@ public final class PeerProcess: Sendable {
         guard install else { return }
         // Foundation cannot wait for a child while the process exits, so peers are signalled, not awaited.
         atexit {
-            for process in PeerProcess.running.withLock({ $0 }) {
-                kill(process.processIdentifier, SIGKILL)
+            for peer in PeerProcess.running.withLock({ $0 }) {
+                kill(peer.process.processIdentifier, SIGKILL)
+                unlink(peer.logFile)
             }
         }
     }
