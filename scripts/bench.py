@@ -111,7 +111,8 @@ def main():
     # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
     outputs = tempfile.mkdtemp(prefix="trawl-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else work)
     moto_port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+    moto = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "Support", "peers", "moto_server.py"),
+                             "-H", "127.0.0.1", "-p", str(moto_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rsyslog = None
     try:

@@ -106,7 +106,10 @@ public final class MotoServer: Sendable {
         var environment = ["MOTO_ALLOW_NONEXISTENT_REGION": "true"]
         if enforcing { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "5" }
         self.peer = try await PeerProcess(
-            [PeerProcess.python, "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
+            [
+                PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/moto_server.py", "-H", "127.0.0.1",
+                "-p", String(port),
+            ],
             port: port,
             environment: environment
         )
