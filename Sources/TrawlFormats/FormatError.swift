@@ -25,7 +25,7 @@ extension TrawlError.Code {
         id: 303,
         title: "SQS message is not an S3 notification",
         cause:
-            "The message body is neither an S3 event, an SNS-wrapped S3 event, an EventBridge Object Created event nor an s3:TestEvent: something else writes to the queue.",
+            "The message body is neither an S3 event, an SNS-wrapped S3 event, an EventBridge Object Created event, an s3:TestEvent nor a CrowdStrike FDR file list (or it names something that is no bucket name): something else writes to the queue.",
         fix:
             "Trawl leaves the message in the queue; give the queue a redrive policy so it moves to a dead-letter queue, and find what sends such messages."
     )

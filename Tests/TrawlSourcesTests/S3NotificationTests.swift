@@ -17,4 +17,59 @@ import TrawlSources
         #expect(try regions(s3Event(region: "evil.example.com/x")) == [nil])
         #expect(try regions(s3Event(region: "")) == [nil])
     }
+
+    @Test func aCrowdStrikeFDRMessageNamesEveryFileOfItsBatchInItsBucket() throws {
+        let message =
+            #"{"cid":"1a2b3c","timestamp":1492726639137,"fileCount":2,"totalSize":349986220,"bucket":"cs-prod-cannon-0a1b","pathPrefix":"data/f0714ca5","files":[{"path":"data/f0714ca5/part-00000.gz","size":90506436,"checksum":"69fe068d"},{"path":"fdrv2/aidmaster/data/f0714ca5/part-00000.gz","size":1024,"checksum":"0cc175b9"}]}"#
+        #expect(
+            try S3Notification.parse(message)
+                == .objectsCreated([
+                    S3ObjectReference(
+                        bucket: "cs-prod-cannon-0a1b",
+                        key: "data/f0714ca5/part-00000.gz",
+                        size: 90_506_436
+                    ),
+                    S3ObjectReference(
+                        bucket: "cs-prod-cannon-0a1b",
+                        key: "fdrv2/aidmaster/data/f0714ca5/part-00000.gz",
+                        size: 1_024
+                    ),
+                ])
+        )
+        #expect(
+            try S3Notification.parse(#"{"cid":"1a2b3c","bucket":"cs-prod-cannon-0a1b","files":[]}"#)
+                == .nothingToRead(reason: "a CrowdStrike FDR message with no files")
+        )
+        for broken in [
+            #"{"cid":"1a2b3c","bucket":"cs-prod-cannon-0a1b","files":[{"size":1}]}"#,
+            #"{"cid":"1a2b3c","bucket":"cs-prod-cannon-0a1b","files":"data/x.gz"}"#,
+        ] {
+            #expect(throws: NotificationUnrecognised.self) { try S3Notification.parse(broken) }
+        }
+    }
+
+    @Test func aBucketNameThatCouldReshapeTheRequestMakesAPoisonMessage() throws {
+        func s3Event(bucket: String) -> String {
+            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"a.gz"}}}]}"#
+        }
+        func bridge(bucket: String) -> String {
+            #"{"detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"\#(bucket)"},"object":{"key":"b.gz"}}}"#
+        }
+        func falcon(bucket: String) -> String {
+            #"{"cid":"c","bucket":"\#(bucket)","files":[{"path":"data/x.gz"}]}"#
+        }
+        for hostile in ["evil.example.com/x", "user@evil", "evil:8443", "a#b", "ab", ""] {
+            for body in [s3Event(bucket: hostile), bridge(bucket: hostile), falcon(bucket: hostile)] {
+                let error = #expect(throws: NotificationUnrecognised.self) { try S3Notification.parse(body) }
+                #expect(error?.reason.hasSuffix("is not an S3 bucket name") == true, "\(body)")
+            }
+        }
+        for legacy in ["My_Legacy.Bucket-1", "cs-prod-cannon-0a1b"] {
+            guard case .objectsCreated(let objects) = try S3Notification.parse(s3Event(bucket: legacy)) else {
+                Issue.record("\(legacy) was refused")
+                continue
+            }
+            #expect(objects.map(\.bucket) == [legacy])
+        }
+    }
 }

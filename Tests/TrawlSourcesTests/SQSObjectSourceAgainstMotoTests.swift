@@ -142,6 +142,8 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             ["key": "sns.json", "text": jsonLines("sns", count: 2)],
             ["key": "bridge dir/bridge.json", "text": jsonLines("bridge", count: 2)],
             ["key": "bridge dir/encoded+plus.json", "text": jsonLines("encoded", count: 1)],
+            ["key": "data/f0714ca5/part-00000.gz", "text": jsonLines("fdr", count: 2), "compression": "gzip"],
+            ["key": "data/f0714ca5/part-00001.gz", "text": jsonLines("fdr1", count: 1), "compression": "gzip"],
         ])
         func record(_ key: String, name: String = "ObjectCreated:Put") -> [String: Any] {
             [
@@ -172,19 +174,29 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T00:00:00Z", "Bucket": harness.bucket,
         ])
         let removed = try json(["Records": [record("gone.json", name: "ObjectRemoved:Delete")]])
-        try await harness.send([s3Event, sns, bridge, encodedBridge, test, removed])
+        // CrowdStrike Falcon Data Replicator's own message: a batch of files in its bucket.
+        let falcon = try json([
+            "cid": "1a2b3c", "timestamp": 1_795_000_000_000, "fileCount": 2, "totalSize": 200,
+            "bucket": harness.bucket, "pathPrefix": "data/f0714ca5",
+            "files": [
+                ["path": "data/f0714ca5/part-00000.gz", "size": 120, "checksum": "69fe068d"],
+                ["path": "data/f0714ca5/part-00001.gz", "size": 80, "checksum": "0cc175b9"],
+            ],
+        ])
+        try await harness.send([s3Event, sns, bridge, encodedBridge, test, removed, falcon])
         let sink = CollectingSink()
         let statistics = try await harness.pull(try harness.source(), into: sink)
         let ids = Set(sink.events.map { String(buffer: $0.body) })
         #expect(
             ids
                 == Set(
-                    ["s3-0", "s3-1", "second-0", "sns-0", "sns-1", "bridge-0", "bridge-1", "encoded-0"].map {
-                        "{\"id\":\"\($0)\"}"
-                    }
+                    [
+                        "s3-0", "s3-1", "second-0", "sns-0", "sns-1", "bridge-0", "bridge-1", "encoded-0", "fdr-0",
+                        "fdr-1", "fdr1-0",
+                    ].map { "{\"id\":\"\($0)\"}" }
                 )
         )
-        #expect(statistics.sent == 8)
+        #expect(statistics.sent == 11)
         #expect(try await harness.messagesLeft() == 0)
         #expect(harness.log.messages(containing: "names no object to read").count == 2)
         #expect(

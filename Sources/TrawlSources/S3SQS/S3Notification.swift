@@ -42,7 +42,9 @@ public struct S3ObjectReference: Sendable, Hashable, CustomStringConvertible {
 
 /// What an SQS message body announces. Every shape AWS delivers is recognised without configuration: S3
 /// event notifications (several records per message), the same wrapped by SNS (or SNS raw delivery),
-/// EventBridge "Object Created" events, and the s3:TestEvent S3 sends when notifications are configured.
+/// EventBridge "Object Created" events, and the s3:TestEvent S3 sends when notifications are configured;
+/// and CrowdStrike Falcon Data Replicator's own message (a batch of files in CrowdStrike's bucket), which
+/// the seed's `aws_sqs_fdr_large` service reads.
 public enum S3Notification: Sendable, Equatable {
     /// Objects were created: read them.
     case objectsCreated([S3ObjectReference])
@@ -74,9 +76,34 @@ public enum S3Notification: Sendable, Equatable {
         if document["detail-type"] as? String != nil, document["source"] as? String == "aws.s3" {
             return try Self.eventBridge(document)
         }
+        if document["cid"] is String, let bucket = document["bucket"] as? String, let files = document["files"] {
+            return try Self.falconDataReplicator(bucket: bucket, files: files)
+        }
         throw NotificationUnrecognised(
-            reason: "the JSON has none of Records, an SNS Message, an EventBridge aws.s3 detail or s3:TestEvent"
+            reason:
+                "the JSON has none of Records, an SNS Message, an EventBridge aws.s3 detail, s3:TestEvent or a CrowdStrike FDR file list"
         )
+    }
+
+    /// `{"cid", "timestamp", "fileCount", "totalSize", "bucket", "pathPrefix", "files": [{"path", "size",
+    /// "checksum"}]}`: the files of one FDR batch, keys as they are (not form-encoded).
+    private static func falconDataReplicator(
+        bucket: String,
+        files: Any
+    ) throws(NotificationUnrecognised) -> S3Notification {
+        guard let files = files as? [[String: Any]] else {
+            throw NotificationUnrecognised(reason: "a CrowdStrike FDR message's files is not a list of objects")
+        }
+        try Self.checkBucketName(bucket)
+        var objects: [S3ObjectReference] = []
+        for file in files {
+            guard let path = file["path"] as? String, !path.isEmpty else {
+                throw NotificationUnrecognised(reason: "a file of a CrowdStrike FDR message has no path")
+            }
+            objects.append(S3ObjectReference(bucket: bucket, key: path, size: (file["size"] as? NSNumber)?.int64Value))
+        }
+        if objects.isEmpty { return .nothingToRead(reason: "a CrowdStrike FDR message with no files") }
+        return .objectsCreated(objects)
     }
 
     private static func s3Event(_ records: [[String: Any]]) throws(NotificationUnrecognised) -> S3Notification {
@@ -104,6 +131,7 @@ public enum S3Notification: Sendable, Equatable {
             else {
                 throw NotificationUnrecognised(reason: "an ObjectCreated record lacks s3.bucket.name or s3.object.key")
             }
+            try Self.checkBucketName(bucket)
             objects.append(
                 S3ObjectReference(
                     bucket: bucket,
@@ -133,6 +161,7 @@ public enum S3Notification: Sendable, Equatable {
                 reason: "an EventBridge Object Created event lacks detail.bucket.name or detail.object.key"
             )
         }
+        try Self.checkBucketName(bucket)
         let decoded = AWSPercentEncoding.decode(key, plusIsSpace: true)
         return .objectsCreated([
             S3ObjectReference(
@@ -145,6 +174,25 @@ public enum S3Notification: Sendable, Equatable {
                 versionID: object["version-id"] as? String
             )
         ])
+    }
+}
+
+extension S3Notification {
+    /// Refuses a bucket name S3 would not have given: the name becomes part of the host or path a signed
+    /// request goes to, so a message must not be able to put `/`, `@`, `:` or `#` there. Letters of both
+    /// cases, digits, `.`, `-` and `_`, 3 to 255 of them: today's rules and the legacy names of us-east-1.
+    static func checkBucketName(_ bucket: String) throws(NotificationUnrecognised) {
+        let valid =
+            (3...255).contains(bucket.utf8.count)
+            && bucket.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45
+                    || $0 == 95
+            }
+        guard valid else {
+            throw NotificationUnrecognised(
+                reason: "\(String(bucket.prefix(80)).debugDescription) is not an S3 bucket name"
+            )
+        }
     }
 }
 
