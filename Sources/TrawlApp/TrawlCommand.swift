@@ -40,7 +40,8 @@ struct RunCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stop pulling, drain what is in flight (up to globals.shutdown_timeout_in_seconds),
             save state and exit 0; if an output could not deliver everything in time, the undelivered events are
             left uncommitted at their source and the exit status is 1. With --once each input service runs one
-            pull cycle, then Trawl drains and exits.
+            pull cycle, then Trawl drains and exits: 0 when no error was logged, 1 when one was (a failed pull
+            cycle, a message left in the queue, an unreadable object, a failed write), so a scheduler notices.
 
             Examples:
               trawl run --config examples/quickstart.yaml --once
@@ -56,11 +57,12 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try loadPlan(self.config)
-        let logger = bootstrapLogging(plan)
+        let (logger, errors) = bootstrapLogging(plan)
         logger.info(
             "Trawl \(TrawlVersion.current) starting collector \(plan.globals.id) (\(plan.globals.name)): \(plan.services.count) input service(s), \(plan.outputs.count) output(s)\(self.once ? ", one pull cycle each" : "")"
         )
         try await execute(plan, once: self.once, logger: logger)
+        if self.once { try exitIfErrorsWereLogged(errors, logger: logger) }
         logger.info("Trawl stopped")
     }
 }
@@ -75,11 +77,24 @@ private func loadPlan(_ path: String) throws -> TrawlPlan {
     }
 }
 
-/// Sends logs to standard error at the configured level; returns Trawl's logger.
-private func bootstrapLogging(_ plan: TrawlPlan) -> Logger {
+/// Sends logs to standard error at the configured level; returns Trawl's logger and the tally of the
+/// errors it will log.
+private func bootstrapLogging(_ plan: TrawlPlan) -> (Logger, LoggedErrorTally) {
     let level: Logger.Level = plan.globals.debugStatus ? .debug : .info
-    LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level) }
-    return Logger(label: "trawl")
+    let tally = LoggedErrorTally()
+    LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level, tally: tally) }
+    return (Logger(label: "trawl"), tally)
+}
+
+/// Exit status 1 after a run that ends by itself (`--once`, `replay`) logged errors: what they name was left
+/// where it can be retried or inspected (a message in its queue, an uncommitted offset, a refused-events
+/// file), and a scheduler should see that the run did not collect everything.
+private func exitIfErrorsWereLogged(_ errors: LoggedErrorTally, logger: Logger) throws {
+    guard errors.total > 0 else { return }
+    logger.warning(
+        "Completed with \(errors.total) error(s) logged (\(errors.summary)); what they name was left to retry or inspect: exit status 1"
+    )
+    throw ExitCode(1)
 }
 
 /// Runs `plan` until stopped (or one cycle each with `once`); exit status 3 when it cannot start, 1 when
@@ -122,7 +137,7 @@ struct ReplayCommand: AsyncParsableCommand {
             samples. Nothing is remembered: replaying a file twice delivers it twice. Files are read
             --concurrency at a time (the service's concurrency by default): each file's events stay in
             order, the files' interleave; --concurrency 1 delivers the files one after the other. Exits 1
-            when a file could not be read or an event was not delivered.
+            when a file could not be read, an event was not delivered or another error was logged.
 
             Examples:
               trawl replay --config config.yaml --service cloudtrail AWSLogs/**/*.json.gz
@@ -164,7 +179,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var replay = planned
         replay.makeSource = { _, _, _ in source }
         plan.services = [replay]
-        let logger = bootstrapLogging(plan)
+        let (logger, errors) = bootstrapLogging(plan)
         logger.info(
             "Trawl \(TrawlVersion.current) replaying \(self.files.count) file(s) through \(planned.input)/\(planned.service) to \(plan.outputs.count) output(s)"
         )
@@ -173,6 +188,7 @@ struct ReplayCommand: AsyncParsableCommand {
             logger.error("\(source.failures.value) file(s) could not be replayed")
             throw ExitCode(1)
         }
+        try exitIfErrorsWereLogged(errors, logger: logger)
         logger.info("Trawl stopped")
     }
 }

@@ -24,6 +24,19 @@ public struct TrawlError: Error, Sendable, CustomStringConvertible {
             self.fix = fix
         }
 
+        /// The family an id belongs to, by the ranges docs/errors.md assigns (SetupError 1-99,
+        /// PersistenceError 200-299, SourceError 300-399, ApiError 400-499, SinkError 500-599).
+        public static func family(ofID id: Int) -> String? {
+            switch id {
+            case 1...99: "SetupError"
+            case 200...299: "PersistenceError"
+            case 300...399: "SourceError"
+            case 400...499: "ApiError"
+            case 500...599: "SinkError"
+            default: nil
+            }
+        }
+
         public static func == (lhs: Code, rhs: Code) -> Bool { lhs.id == rhs.id }
         public func hash(into hasher: inout Hasher) { hasher.combine(self.id) }
         public var description: String { "\(self.kind) \(self.id)" }

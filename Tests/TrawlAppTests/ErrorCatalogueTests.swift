@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import TrawlAWS
 import TrawlApp
 import TrawlCore
 import TrawlFormats
@@ -26,6 +27,16 @@ import TrawlTesting
         #expect(Set(rows.keys) == Set(catalogue.map(\.id)))
         for code in catalogue {
             #expect(rows[code.id] == [code.title, code.cause, code.fix], "docs/errors.md row \(code.id)")
+        }
+    }
+
+    @Test func everyCodesFamilyIsTheOneItsIdRangeNames() {
+        let all =
+            TrawlError.Code.coreCatalogue + TrawlError.Code.sinksCatalogue + TrawlError.Code.formatsCatalogue
+            + TrawlError.Code.localFilesCatalogue + TrawlError.Code.awsCatalogue + TrawlError.Code.sentinelOneCatalogue
+            + TrawlError.Code.cewlCatalogue
+        for code in all {
+            #expect(TrawlError.Code.family(ofID: code.id) == code.kind, "\(code) \(code.title)")
         }
     }
 

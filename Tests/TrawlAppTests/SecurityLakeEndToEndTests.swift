@@ -67,7 +67,8 @@ import TrawlTesting
             ]),
             in: directory
         )
-        #expect(status == 0, "\(log.suffix(3_000))")
+        #expect(status == 1, "the broken object's error makes --once exit 1: \(log.suffix(3_000))")
+        #expect(log.contains("Completed with 1 error(s) logged (SourceError 304 x1)"), "\(log.suffix(3_000))")
         var expected: [String] = []
         for object in objects {
             expected += try await ParquetOracle.render(object.path).map { "<14>Jan  1 00:00:00 vm \(Self.tag): \($0)" }
@@ -76,7 +77,7 @@ import TrawlTesting
         let delivered = try Self.deliveredLines(directory)
         #expect(delivered.count == expected.count)
         #expect(delivered.sorted() == expected.sorted())
-        let unreadable = log.split(separator: "\n").filter { $0.contains("SourceError 304") }
+        let unreadable = log.split(separator: "\n").filter { $0.contains("ERROR") && $0.contains("SourceError 304") }
         #expect(unreadable.count == 1)
         #expect(unreadable.first?.contains("broken.gz.parquet") == true)
         #expect(!log.contains("SourceError 302"), "the metadata/ object was read")

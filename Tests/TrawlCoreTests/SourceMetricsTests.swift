@@ -37,8 +37,9 @@ import TrawlCore
 
     @Test func everyErrorLoggedIsCountedByItsId() throws {
         let metrics = TestMetrics()
+        let tally = LoggedErrorTally()
         withMetricsFactory(metrics) {
-            let logger = Logger(label: "test") { TrawlLogHandler(label: $0, level: .info) }
+            let logger = Logger(label: "test") { TrawlLogHandler(label: $0, level: .info, tally: tally) }
             logger.error("bad object (test)", metadata: ["error.id": "304"])
             logger.error("bad object (test)", metadata: ["error.id": "304"])
             logger.critical("no id (test)")
@@ -47,5 +48,7 @@ import TrawlCore
         #expect(try metrics.expectCounter("trawl_errors_total", [("error_id", "304")]).totalValue == 2)
         #expect(try metrics.expectCounter("trawl_errors_total", [("error_id", "unclassified")]).totalValue == 1)
         #expect(throws: (any Error).self) { try metrics.expectCounter("trawl_errors_total", [("error_id", "501")]) }
+        #expect(tally.total == 3)
+        #expect(tally.summary == "SourceError 304 x2, unclassified x1")
     }
 }
