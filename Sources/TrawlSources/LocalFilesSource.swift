@@ -161,24 +161,7 @@ public struct LocalFilesSource: PullingSource {
             pending.removeFirst(lineStart)
             pendingStart += Int64(lineStart)
             scanned = pending.count
-            if pending.count > self.settings.recordMaxBytes {
-                if !events.isEmpty || pendingStart > unitStart {
-                    try await self.commit(
-                        events: events,
-                        unit: "\(unitPrefix)@\(unitStart)",
-                        endOffset: pendingStart,
-                        file: file,
-                        state: &state,
-                        statistics: &statistics,
-                        context: context
-                    )
-                }
-                throw TrawlError(
-                    .localFileLineTooLong,
-                    "the line at byte \(pendingStart) of \(path) is longer than record_max_bytes (\(self.settings.recordMaxBytes) bytes) and has no newline yet; the file is read up to it",
-                    location: "\(path):\(pendingStart)"
-                )
-            }
+            if pending.count > self.settings.recordMaxBytes { break }
         }
         let end = pendingStart
         if !events.isEmpty || end > unitStart {
@@ -190,6 +173,13 @@ public struct LocalFilesSource: PullingSource {
                 state: &state,
                 statistics: &statistics,
                 context: context
+            )
+        }
+        if pending.count > self.settings.recordMaxBytes {
+            throw TrawlError(
+                .localFileLineTooLong,
+                "the line at byte \(end) of \(path) is longer than record_max_bytes (\(self.settings.recordMaxBytes) bytes) and has no newline yet; the file is read up to it",
+                location: "\(path):\(end)"
             )
         }
     }
