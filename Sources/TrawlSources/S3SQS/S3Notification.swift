@@ -184,10 +184,7 @@ extension S3Notification {
     static func checkBucketName(_ bucket: String) throws(NotificationUnrecognised) {
         let valid =
             (3...255).contains(bucket.utf8.count)
-            && bucket.utf8.allSatisfy {
-                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45
-                    || $0 == 95
-            }
+            && bucket.utf8.allSatisfy { AWSPercentEncoding.isUnreserved($0) && $0 != UInt8(ascii: "~") }
         guard valid else {
             throw NotificationUnrecognised(
                 reason: "\(String(bucket.prefix(80)).debugDescription) is not an S3 bucket name"
