@@ -109,8 +109,6 @@ public struct LocalFilesSource: PullingSource {
         guard size > offset else { return }
         statistics.requests += 1
         var pending: [UInt8] = []
-        /// How many bytes at the start of `pending` are known to hold no newline (the unfinished line).
-        var scanned = 0
         var pendingStart = offset
         var readOffset = offset
         var events: [Event] = []
@@ -124,9 +122,11 @@ public struct LocalFilesSource: PullingSource {
             }
             if count == 0 { break }
             readOffset += Int64(count)
+            // What `pending` holds before this read is an unfinished line: no newline in it to look for.
+            let unfinished = pending.count
             pending.append(contentsOf: chunk[0..<count])
             var lineStart = 0
-            while let newline = pending[max(lineStart, scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = pending[max(lineStart, unfinished)...].firstIndex(of: UInt8(ascii: "\n")) {
                 let lineOffset = pendingStart + Int64(lineStart)
                 if newline > lineStart {
                     events.append(
@@ -160,7 +160,6 @@ public struct LocalFilesSource: PullingSource {
             }
             pending.removeFirst(lineStart)
             pendingStart += Int64(lineStart)
-            scanned = pending.count
             if pending.count > self.settings.recordMaxBytes { break }
         }
         let end = pendingStart
