@@ -56,7 +56,8 @@ import TrawlTesting
         #expect(errors.allSatisfy { !"\($0)".contains("wJalrXUtnFEMI") })
     }
 
-    @Test func environmentKeysComeBeforeTheCredentialsFile() throws {
+    @Test func environmentKeysComeBeforeAWebIdentityAndTheCredentialsFile() async throws {
+        let client = AWSClient()
         let provider = try DefaultCredentialProvider.resolve(
             profile: nil,
             environment: [
@@ -64,13 +65,19 @@ import TrawlTesting
                 "AWS_SECRET_ACCESS_KEY": "environment-secret",
                 "AWS_SESSION_TOKEN": "environment-token",
                 "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-            ]
+                "AWS_WEB_IDENTITY_TOKEN_FILE": "/nonexistent/token",
+                "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/not-used",
+            ],
+            roles: DefaultCredentialProvider.RoleSettings(client: client, region: "us-east-1"),
+            clock: ContinuousClock()
         )
-        #expect(provider.fixed.accessKeyID == "AKIAENVIRONMENT00001")
-        #expect(provider.fixed.sessionToken == "environment-token")
+        try await client.shutdown()
+        let keys = try #require(provider as? StaticCredentialProvider)
+        #expect(keys.fixed.accessKeyID == "AKIAENVIRONMENT00001")
+        #expect(keys.fixed.sessionToken == "environment-token")
     }
 
-    @Test func aNamedProfileIsReadFromTheSharedCredentialsFile() throws {
+    @Test func aNamedProfileIsReadFromTheSharedCredentialsFile() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = try directory.write(
@@ -88,30 +95,39 @@ import TrawlTesting
             """
         )
         let environment = ["AWS_SHARED_CREDENTIALS_FILE": file, "AWS_PROFILE": "trawl"]
-        let named = try DefaultCredentialProvider.resolve(profile: nil, environment: environment)
+        let named = try #require(try DefaultCredentialProvider.profileKeys(profile: "trawl", environment: environment))
         #expect(named.fixed.accessKeyID == "AKIATRAWL00000000001")
         #expect(named.fixed.secretAccessKey == "trawl-secret")
         #expect(named.fixed.sessionToken == "trawl-token")
-        let byDefault = try DefaultCredentialProvider.resolve(
+        let byDefault = try DefaultCredentialProvider.profileKeys(
             profile: nil,
             environment: ["AWS_SHARED_CREDENTIALS_FILE": file]
         )
-        #expect(byDefault.fixed.accessKeyID == "AKIADEFAULT000000001")
-        #expect(throws: TrawlError.self) {
-            try DefaultCredentialProvider.resolve(profile: "missing", environment: environment)
+        #expect(byDefault?.fixed.accessKeyID == "AKIADEFAULT000000001")
+        let error = #expect(throws: TrawlError.self) {
+            try DefaultCredentialProvider.profileKeys(profile: "missing", environment: environment)
         }
-    }
-
-    @Test func noKeysAnywhereIsASetupErrorNamingEveryPlaceLooked() {
-        do {
-            _ = try DefaultCredentialProvider.resolve(profile: nil, environment: ["HOME": "/nonexistent"])
-            Issue.record("resolved credentials from nowhere")
-        } catch let error as TrawlError {
-            #expect(error.code.id == 4)
-            #expect(error.message.contains("AWS_ACCESS_KEY_ID"))
-            #expect(error.message.contains("/nonexistent/.aws/credentials"))
-        } catch {
-            Issue.record("unexpected \(error)")
+        #expect(error?.code.id == 4)
+        // Without a named profile, a file without [default] only means the chain goes on.
+        #expect(try DefaultCredentialProvider.profileKeys(profile: nil, environment: ["HOME": "/nonexistent"]) == nil)
+        // AWS_PROFILE names the profile as aws_profile does: it must exist.
+        let client = AWSClient()
+        let profiled = try DefaultCredentialProvider.resolve(
+            profile: nil,
+            environment: environment,
+            roles: DefaultCredentialProvider.RoleSettings(client: client, region: "us-east-1"),
+            clock: ContinuousClock()
+        )
+        let missing = #expect(throws: TrawlError.self) {
+            try DefaultCredentialProvider.resolve(
+                profile: nil,
+                environment: ["AWS_SHARED_CREDENTIALS_FILE": file, "AWS_PROFILE": "missing"],
+                roles: DefaultCredentialProvider.RoleSettings(client: client, region: "us-east-1"),
+                clock: ContinuousClock()
+            )
         }
+        try await client.shutdown()
+        #expect((profiled as? StaticCredentialProvider)?.fixed.accessKeyID == "AKIATRAWL00000000001")
+        #expect(missing?.message.contains("no profile missing") == true)
     }
 }

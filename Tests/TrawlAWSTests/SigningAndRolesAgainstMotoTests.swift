@@ -141,4 +141,39 @@ import TrawlTesting
         #expect(obtained.last?.contains(cross) == true)
         #expect(recording.messages.allSatisfy { !$0.contains(moto.adminKey.secret) })
     }
+
+    /// Against the moto that takes any signature: AssumeRoleWithWebIdentity is sent unsigned, as AWS takes
+    /// it, and moto's checking mode fails on any request without an Authorization header.
+    @Test func aWebIdentityTokenFileGetsTheRoleOfAKubernetesServiceAccount() async throws {
+        let moto = try await MotoServer.open()
+        let recording = RecordingLogger()
+        let suffix = UUID().uuidString.prefix(6)
+        let role =
+            try await moto.fixtureJSON(["command": "create-role", "name": "eks-trawl-\(suffix)"])["arn"] as! String
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let tokenFile = try directory.write("token", "eyJhbGciOiJSUzI1NiJ9.service-account-token.signature\n")
+        try await withAWS(moto) { aws in
+            // No keys anywhere: the token file and role the EKS pod identity webhook sets are the source.
+            let provider = try AWSCredentialSettings().makeProvider(
+                client: aws.client,
+                region: "us-east-1",
+                stsEndpoint: aws.endpoint,
+                environment: [
+                    "HOME": "/nonexistent", "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": role,
+                    "AWS_ROLE_SESSION_NAME": "trawl-pod",
+                ],
+                clock: ContinuousClock()
+            )
+            let credentials = try await provider.credentials(logger: recording.logger)
+            // Keys STS issued for the role (temporary ones start ASIA), with their session token.
+            #expect(credentials.accessKeyID.hasPrefix("ASIA"))
+            #expect(credentials.sessionToken != nil)
+            #expect(credentials.expiration != nil)
+            let (bucket, _, _) = try await aws.bucketAndQueue()
+            _ = try await aws.s3(provider).listObjects(bucket: bucket, logger: recording.logger)
+        }
+        #expect(recording.messages(containing: "Obtained AWS credentials for web identity role \(role)").count == 1)
+        #expect(recording.messages.allSatisfy { !$0.contains("service-account-token") })
+    }
 }

@@ -45,6 +45,9 @@ public final class AWSClient: Sendable {
         public var query: [(name: String, value: String)]
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
+        /// False for the calls AWS takes without a signature (STS AssumeRoleWithWebIdentity, whose proof is
+        /// the token in its body): sent without asking the credential provider for keys.
+        public var isSigned: Bool
 
         public init(
             method: HTTPMethod,
@@ -52,7 +55,8 @@ public final class AWSClient: Sendable {
             path: String = "/",
             query: [(name: String, value: String)] = [],
             headers: [(name: String, value: String)] = [],
-            body: [UInt8] = []
+            body: [UInt8] = [],
+            isSigned: Bool = true
         ) {
             self.method = method
             self.endpoint = endpoint
@@ -60,6 +64,7 @@ public final class AWSClient: Sendable {
             self.query = query
             self.headers = headers
             self.body = body
+            self.isSigned = isSigned
         }
     }
 
@@ -228,15 +233,6 @@ public final class AWSClient: Sendable {
         timeout: Duration,
         logger: Logger
     ) async throws -> HTTPClientResponse {
-        let credentials = try await provider.credentials(logger: logger)
-        let now = UTCTimestamp.now()
-        if let expiration = credentials.expiration, expiration <= now {
-            throw TrawlError(
-                .awsAccessKeyExpired,
-                "AWS access key has expired: credentials \(credentials.redactedAccessKeyID) expired at \(expiration); the request was not sent",
-                location: "\(signer.service)"
-            )
-        }
         let path = request.endpoint.basePath + request.path
         var signable = SigV4Signer.Request(
             method: request.method.rawValue,
@@ -245,7 +241,18 @@ public final class AWSClient: Sendable {
             headers: [("Host", request.endpoint.hostHeader)] + request.headers,
             payloadHash: SigV4Signer.sha256Hex(request.body)
         )
-        signer.signHeaders(&signable, credentials: credentials, date: now, addsContentHash: signer.service == "s3")
+        if request.isSigned {
+            let credentials = try await provider.credentials(logger: logger)
+            let now = UTCTimestamp.now()
+            if let expiration = credentials.expiration, expiration <= now {
+                throw TrawlError(
+                    .awsAccessKeyExpired,
+                    "AWS access key has expired: credentials \(credentials.redactedAccessKeyID) expired at \(expiration); the request was not sent",
+                    location: "\(signer.service)"
+                )
+            }
+            signer.signHeaders(&signable, credentials: credentials, date: now, addsContentHash: signer.service == "s3")
+        }
         var url = "\(request.endpoint.scheme)://\(request.endpoint.hostHeader)\(path)"
         if !signable.query.isEmpty { url += "?" + signable.encodedQuery }
         var http = HTTPClientRequest(url: url)

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import TrawlCore
 
-/// AWS Security Token Service: AssumeRole, the one call cross-account access needs.
+/// AWS Security Token Service: AssumeRole, which cross-account access needs, and AssumeRoleWithWebIdentity,
+/// how a Kubernetes service account (EKS IRSA) gets a role.
 public struct STSClient: Sendable {
     public let client: AWSClient
     public let endpoint: AWSEndpoint
@@ -32,31 +33,73 @@ public struct STSClient: Sendable {
             ("RoleSessionName", sessionName), ("DurationSeconds", String(durationSeconds)),
         ]
         if let externalID { form.append(("ExternalId", externalID)) }
+        return try await self.credentials(
+            self.formRequest(form, isSigned: true),
+            operation: "AssumeRole",
+            roleARN: roleARN,
+            logger: logger
+        )
+    }
+
+    /// Assumes `roleARN` with an OpenID Connect token (an EKS service account's, `AWS_WEB_IDENTITY_TOKEN_FILE`):
+    /// the request is not signed, the token is the proof.
+    public func assumeRoleWithWebIdentity(
+        roleARN: String,
+        sessionName: String,
+        webIdentityToken: String,
+        durationSeconds: Int,
+        logger: Logger
+    ) async throws -> AWSCredentials {
+        let form: [(String, String)] = [
+            ("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleARN),
+            ("RoleSessionName", sessionName), ("WebIdentityToken", webIdentityToken),
+            ("DurationSeconds", String(durationSeconds)),
+        ]
+        return try await self.credentials(
+            self.formRequest(form, isSigned: false),
+            operation: "AssumeRoleWithWebIdentity",
+            roleARN: roleARN,
+            logger: logger
+        )
+    }
+
+    /// A query-protocol POST of `form`.
+    private func formRequest(_ form: [(String, String)], isSigned: Bool) -> AWSClient.Request {
         let body = form.map { "\(AWSPercentEncoding.encode($0.0))=\(AWSPercentEncoding.encode($0.1))" }
             .joined(separator: "&")
-        let request = AWSClient.Request(
+        return AWSClient.Request(
             method: .POST,
             endpoint: self.endpoint,
             headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-            body: Array(body.utf8)
+            body: Array(body.utf8),
+            isSigned: isSigned
         )
+    }
+
+    /// Sends an AssumeRole-like `request` and reads the `<Operation>Result/Credentials` of its answer.
+    private func credentials(
+        _ request: AWSClient.Request,
+        operation: String,
+        roleARN: String,
+        logger: Logger
+    ) async throws -> AWSCredentials {
         let (_, answer) = try await self.client.executeCollecting(
             request,
             signer: self.signer,
             credentials: self.credentials,
-            operation: "AssumeRole",
+            operation: operation,
             resource: roleARN,
             logger: logger
         )
         guard let document = AWSXMLElement.parse(answer.readableBytesView),
-            let result = document.at("AssumeRoleResult/Credentials"),
+            let result = document.at("\(operation)Result/Credentials"),
             let keyID = result["AccessKeyId"]?.text, let secret = result["SecretAccessKey"]?.text,
             let token = result["SessionToken"]?.text,
             let expiration = result["Expiration"].flatMap({ parseUTCDatetime($0.text) })
         else {
             throw TrawlError(
                 .awsClientException,
-                "AWS request client encountered an exception: STS AssumeRole answered without credentials",
+                "AWS request client encountered an exception: STS \(operation) answered without credentials",
                 location: roleARN
             )
         }

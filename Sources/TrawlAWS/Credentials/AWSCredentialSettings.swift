@@ -4,10 +4,12 @@ import TrawlCore
 
 /// `inputs.<name>.credentials` of an AWS input: where the keys come from and which roles to assume.
 ///
-/// With neither keys nor roles Trawl uses the standard sources: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
-/// (and `AWS_SESSION_TOKEN`), then the profile `aws_profile` (or `AWS_PROFILE`, or `default`) of the shared
-/// credentials file (`AWS_SHARED_CREDENTIALS_FILE`, or `~/.aws/credentials`). Roles are assumed from those
-/// keys: `aws_base_account_role` first, then `aws_cross_account_role` with `aws_external_id`.
+/// Without keys Trawl uses the standard sources (``DefaultCredentialProvider``): `AWS_ACCESS_KEY_ID`/
+/// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` with
+/// `AWS_ROLE_ARN`), the profile `aws_profile` (or `AWS_PROFILE`, or `default`) of the shared credentials file
+/// (`AWS_SHARED_CREDENTIALS_FILE`, or `~/.aws/credentials`), the container credentials endpoint, then the EC2
+/// instance metadata service. Roles are assumed from those keys: `aws_base_account_role` first, then
+/// `aws_cross_account_role` with `aws_external_id`.
 public struct AWSCredentialSettings: Decodable, Sendable {
     public var accessKeyID: String?
     public var secretAccessKey: String?
@@ -115,7 +117,18 @@ public struct AWSCredentialSettings: Decodable, Sendable {
                 AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: sessionToken)
             )
         } else {
-            provider = try DefaultCredentialProvider.resolve(profile: self.profile, environment: environment)
+            provider = try DefaultCredentialProvider.resolve(
+                profile: self.profile,
+                environment: environment,
+                roles: DefaultCredentialProvider.RoleSettings(
+                    client: client,
+                    region: region,
+                    stsEndpoint: stsEndpoint,
+                    sessionName: self.roleSessionName,
+                    durationSeconds: self.roleDurationSeconds
+                ),
+                clock: clock
+            )
         }
         let roles = [self.baseAccountRole, self.crossAccountRole].compactMap { $0 }
         for (index, role) in roles.enumerated() {
