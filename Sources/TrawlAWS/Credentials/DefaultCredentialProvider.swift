@@ -61,7 +61,7 @@ public enum DefaultCredentialProvider {
         }
         let placesLooked =
             "aws_access_key_id is not set, AWS_ACCESS_KEY_ID is not in the environment, \(Self.credentialsFile(environment)) has no [default] profile with keys"
-            + ", and neither a web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN) nor container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI) are offered"
+            + ", no web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN) or container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI) is offered"
         guard
             let instance = MetadataCredentialFetcher.instance(
                 environment: environment,
