@@ -78,6 +78,20 @@ import TrawlTesting
         #expect(error?.description.hasPrefix(path) == true)
     }
 
+    /// The Parquet fuzzer's find (369 bytes): a DECIMAL column whose scale is 1,733,229,246. Rendering
+    /// its value padded it with that many zeros, gigabytes for one row; the scale is now refused.
+    @Test func aDecimalScaleBeyondThirtyEightDigitsIsCorruptMetadata() async throws {
+        let bytes = try #require(Data(base64Encoded: Self.hugeDecimalScaleFile))
+        let error = #expect(throws: ParquetError.self) {
+            _ = try ParquetFileReader.jsonRows(ofFile: ByteBuffer(bytes: bytes), name: "scale.parquet")
+        }
+        #expect(error?.code == .corruptMetadata)
+        #expect(error?.description.contains("DECIMAL with scale") == true, "\(error.map { "\($0)" } ?? "")")
+    }
+
+    static let hugeDecimalScaleFile =
+        "UEFSMRUAFaoCFaoCLBUwFQAVBhUGAAACAAAAMAEBAAAAZAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAADAAAAAAAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACAAAAAMgCAAAAASwCAAAAAZACAAAAAfQCAAAAAlgCAAAApwK8AgAAAAMgAgAALAOEAAAAAAAAAAAAAAAAAAAAAAAAAAAVAgAAACa0ExwVDBk1CAAGCAAVAhksNQAYBnNjaGVtYRUCABUMJQIYBXZhbHVlJQoV/Or39AwAFjAZHBkcJggcFQwZBRkYBXZhbHVlFQAWMBbQAhbQAiYIAAAW0AIWMAAoJkhWUiA1LjMuMC85IChsaW51eF9nbGliYzIuNS14NjQtNjRiaXQpAHcAAABQQVIx"
+
     @Test func bytesWithoutTheMagicAreNotParquet() async throws {
         let error = await #expect(throws: ParquetError.self) {
             _ = try await ParquetFileReader.open(

@@ -28,6 +28,22 @@ public struct ParquetSchema: Sendable {
     public var leaves: [Leaf]
 
     /// Rebuilds the tree. Throws when the element counts do not add up (a corrupt footer).
+    /// A DECIMAL's scale places the decimal point when its values are rendered: it must lie within the 38
+    /// digits an unscaled value of up to 16 bytes has (the format asks for 0 <= scale <= precision). A
+    /// hostile file's scale of millions would otherwise have each value padded with that many zeros.
+    static func checkDecimalScale(of element: ParquetSchemaElement, path: [String]) throws(ParquetDecodingError) {
+        let scale: Int32?
+        switch element.logicalType {
+        case .decimal(let logicalScale, _): scale = logicalScale
+        default: scale = element.convertedType == .decimal ? element.scale ?? 0 : nil
+        }
+        guard let scale, !(0...38).contains(scale) else { return }
+        throw ParquetDecodingError(
+            .corruptMetadata,
+            "schema field \(path.joined(separator: ".")) is a DECIMAL with scale \(scale), outside 0...38"
+        )
+    }
+
     init(elements: [ParquetSchemaElement]) throws(ParquetDecodingError) {
         var position = 0
         var leaves: [Leaf] = []
@@ -85,6 +101,7 @@ public struct ParquetSchema: Sendable {
             guard element.type != nil else {
                 throw ParquetDecodingError(.corruptMetadata, "schema field \(path.joined(separator: ".")) has no type")
             }
+            try Self.checkDecimalScale(of: element, path: path)
             leaves.append(
                 Leaf(element: element, path: path, maxDefinitionLevel: definition, maxRepetitionLevel: repetition)
             )
