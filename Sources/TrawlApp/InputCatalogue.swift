@@ -321,6 +321,14 @@ public enum InputCatalogue {
                 path: "\(input.path).credentials",
                 diagnostics: diagnostics
             ) ?? AWSCredentialSettings()
+        let environment = ProcessInfo.processInfo.environment
+        let proxy: HTTPProxySettings
+        do {
+            proxy = try HTTPProxySettings(environment: environment)
+        } catch {
+            diagnostics.record(error)
+            proxy = HTTPProxySettings()
+        }
         var planned: [InputType.PlannedService] = []
         for service in input.services {
             guard
@@ -370,7 +378,8 @@ public enum InputCatalogue {
                         ),
                         retention: .seconds(settings.ledgerRetentionHours * 3_600)
                     ),
-                    environment: ProcessInfo.processInfo.environment
+                    aws: AWSClient(configuration: AWSClient.Configuration(proxy: proxy)),
+                    environment: environment
                 )
             }
             plannedService.makeReplay = { files, concurrency in

@@ -42,12 +42,17 @@ import TrawlTesting
     }
 
     /// Runs `trawl run --once` in `directory` with `configuration`; returns its status and stderr (the log).
-    static func runOnce(_ configuration: String, in directory: TemporaryDirectory) async throws -> (Int32, String) {
+    static func runOnce(
+        _ configuration: String,
+        in directory: TemporaryDirectory,
+        environment: [String: String] = [:]
+    ) async throws -> (Int32, String) {
         try directory.write("config.yaml", configuration)
         let (status, _, log) = try await BuiltExecutable.run(
             "trawl",
             arguments: ["run", "--once", "--config", "config.yaml"],
-            workingDirectory: directory.path
+            workingDirectory: directory.path,
+            environment: environment
         )
         return (status, log)
     }
@@ -107,6 +112,31 @@ import TrawlTesting
         #expect(log.contains("The data is up to date!"))
         #expect(try await funnel.messagesLeft() == 0)
         #expect(try await trail.messagesLeft() == 0)
+    }
+
+    @Test func behindAnEgressProxyEveryAWSRequestGoesThroughItAndEveryRecordArrives() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
+        let funnel = try await MotoBucketQueue.make()
+        let lines = (0..<30).map { #"{"event.category":"dns","event.type":"T","n":\#($0)}"# }
+        try await funnel.put([
+            ["key": "s1/cloud_funnel/p.log.gz", "text": lines.joined(separator: "\n"), "compression": "gzip"]
+        ])
+        let (status, log) = try await Self.runOnce(
+            Self.configuration([("s1", "sentinelone_cloud_funnel", "cloud_funnel", funnel.serviceSettings)]),
+            in: directory,
+            environment: ["HTTP_PROXY": proxy.url]
+        )
+        #expect(status == 0, "\(log)")
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        #expect(delivered.split(separator: "\n").count == 30)
+        #expect(try await funnel.messagesLeft() == 0)
+        // SQS and S3 (moto serves both on one port): every connection was a tunnel through the proxy.
+        #expect(!proxy.tunnels.isEmpty)
+        #expect(Set(proxy.tunnels) == [String(funnel.moto.endpoint.dropFirst("http://".count))])
+        #expect(!log.contains(proxy.password))
     }
 
     @Test func cloudWatchLogsWrittenByFirehoseAreDeliveredPerLogEventAndRoutedByLogGroup() async throws {

@@ -20,19 +20,23 @@ public final class AWSClient: Sendable {
         public var retry: AWSRetryPolicy
         /// Connections kept open per host, reused across requests.
         public var maxConnectionsPerHost: Int
+        /// The proxies requests go through (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
+        public var proxy: HTTPProxySettings
 
         public init(
             requestTimeout: Duration = .seconds(30),
             readTimeout: Duration = .seconds(60),
             connectTimeout: Duration = .seconds(10),
             retry: AWSRetryPolicy = AWSRetryPolicy(),
-            maxConnectionsPerHost: Int = 16
+            maxConnectionsPerHost: Int = 16,
+            proxy: HTTPProxySettings = HTTPProxySettings()
         ) {
             self.requestTimeout = requestTimeout
             self.readTimeout = readTimeout
             self.connectTimeout = connectTimeout
             self.retry = retry
             self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.proxy = proxy
         }
     }
 
@@ -68,7 +72,11 @@ public final class AWSClient: Sendable {
         }
     }
 
+    /// The pool of direct connections; also what the instance metadata service and container credentials
+    /// endpoint are asked through (link-local and loopback addresses are never proxied).
     public let httpClient: HTTPClient
+    /// A pool per proxy of ``Configuration/proxy``: AsyncHTTPClient takes one proxy per client.
+    private let proxiedClients: [HTTPProxySettings.Server: HTTPClient]
     public let configuration: Configuration
     let clock: any Clock<Duration>
 
@@ -76,18 +84,24 @@ public final class AWSClient: Sendable {
         configuration: Configuration = Configuration(),
         clock: any Clock<Duration> = ContinuousClock()
     ) {
-        var http = HTTPClient.Configuration()
-        http.timeout = HTTPClient.Configuration.Timeout(
-            connect: .init(configuration.connectTimeout),
-            read: .init(configuration.readTimeout)
-        )
-        http.connectionPool = HTTPClient.Configuration.ConnectionPool(
-            idleTimeout: .seconds(50),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
-        )
-        http.decompression = .disabled
-        http.redirectConfiguration = .disallow
-        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        func makeClient(proxy: HTTPProxySettings.Server?) -> HTTPClient {
+            var http = HTTPClient.Configuration()
+            http.timeout = HTTPClient.Configuration.Timeout(
+                connect: .init(configuration.connectTimeout),
+                read: .init(configuration.readTimeout)
+            )
+            http.connectionPool = HTTPClient.Configuration.ConnectionPool(
+                idleTimeout: .seconds(50),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
+            )
+            http.decompression = .disabled
+            http.redirectConfiguration = .disallow
+            http.proxy = proxy?.clientProxy
+            return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        }
+        self.httpClient = makeClient(proxy: nil)
+        let proxies = Set([configuration.proxy.https, configuration.proxy.http].compactMap { $0 })
+        self.proxiedClients = Dictionary(uniqueKeysWithValues: proxies.map { ($0, makeClient(proxy: $0)) })
         self.configuration = configuration
         self.clock = clock
     }
@@ -95,6 +109,13 @@ public final class AWSClient: Sendable {
     /// Closes the pooled connections; call once when the owner stops.
     public func shutdown() async throws {
         try await self.httpClient.shutdown()
+        for client in self.proxiedClients.values { try await client.shutdown() }
+    }
+
+    /// The pool a request to `endpoint` goes through: its proxy's, or the direct one.
+    func client(for endpoint: AWSEndpoint) -> HTTPClient {
+        self.configuration.proxy.server(scheme: endpoint.scheme, host: endpoint.host)
+            .flatMap { self.proxiedClients[$0] } ?? self.httpClient
     }
 
     /// Sends `request` until it succeeds or retries are exhausted; returns the response of a 2xx answer
@@ -261,7 +282,7 @@ public final class AWSClient: Sendable {
         if !request.body.isEmpty || request.method == .POST || request.method == .PUT {
             http.body = .bytes(ByteBuffer(bytes: request.body))
         }
-        return try await self.httpClient.execute(http, timeout: .init(timeout), logger: logger)
+        return try await self.client(for: request.endpoint).execute(http, timeout: .init(timeout), logger: logger)
     }
 
     static func isTimeout(_ error: any Error) -> Bool {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import TrawlCore
 
 /// What AWS answered when a request failed, before it becomes a ``TrawlError``: the HTTP status, AWS's
@@ -96,6 +97,17 @@ extension TrawlError {
         let what = "\(service) \(operation) failed after \(attempts) attempt(s)"
         if timedOut {
             return TrawlError(.awsRequestTimedOut, "AWS request timed out: \(what)", location: resource)
+        }
+        if let error = error as? HTTPClientError,
+            error == .proxyAuthenticationRequired || error == .invalidProxyResponse
+        {
+            return TrawlError(
+                .awsClientException,
+                "AWS request client encountered an exception: \(what): the proxy of HTTPS_PROXY/HTTP_PROXY refused the tunnel (\(error))",
+                location: resource,
+                fix:
+                    "Check the user and password in the proxy URL (percent-encode @ and : in them), that the proxy allows CONNECT to this host and port, or name the host in NO_PROXY."
+            )
         }
         return TrawlError(
             .awsClientException,

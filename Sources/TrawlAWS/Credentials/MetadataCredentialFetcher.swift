@@ -11,7 +11,7 @@ import TrawlCore
 /// - the container endpoint (``container(environment:http:)``): an ECS task role
 ///   (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`) or an EKS Pod Identity association
 ///   (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`);
-/// - the EC2 instance metadata service (``instance(environment:http:)``), IMDSv2 with its session token (IMDSv1
+/// - the EC2 instance metadata service (``instance(environment:http:placesLooked:)``), IMDSv2 with its session token (IMDSv1
 ///   when the instance answers without token support), for the instance profile's role.
 ///
 /// Both answer the same JSON document (`AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`); the caller
@@ -91,8 +91,9 @@ public struct MetadataCredentialFetcher: Sendable {
 
     /// The credentials the endpoint hands out now.
     ///
-    /// - Throws: SetupError 4 when the instance has no role (no instance profile) or a token file cannot be
-    ///   read; ApiError 499 when the endpoint cannot be reached or answers something else than credentials.
+    /// - Throws: SetupError 4 when the instance has no role (no instance profile), the instance metadata
+    ///   service does not answer (no credentials anywhere) or a token file cannot be read; ApiError 499 when
+    ///   the container endpoint does not answer or an endpoint answers something else than credentials.
     public func fetch(logger: Logger) async throws -> AWSCredentials {
         switch self.endpoint {
         case .container(let url, let tokenFile, let token):
