@@ -30,13 +30,15 @@ import TrawlTesting
     @Test func noProxyNamesDomainsAddressesOrEverything() throws {
         let settings = try HTTPProxySettings(environment: [
             "HTTPS_PROXY": "http://proxy:3128",
-            "NO_PROXY": " .internal.corp, amazonaws.com.cn ,10.0.0.5,vpce.local:443",
+            "NO_PROXY": " .internal.corp, amazonaws.com.cn ,10.0.0.5,vpce.local:443,2001:db8:0:0:0:0:0:7",
         ])
         #expect(settings.server(scheme: "https", host: "collector.internal.corp") == nil)
         #expect(settings.server(scheme: "https", host: "internal.corp") == nil)
         #expect(settings.server(scheme: "https", host: "s3.cn-north-1.amazonaws.com.cn") == nil)
         #expect(settings.server(scheme: "https", host: "10.0.0.5") == nil)
         #expect(settings.server(scheme: "https", host: "vpce.local") == nil)
+        #expect(settings.server(scheme: "https", host: "[2001:db8:0:0:0:0:0:7]") == nil)
+        #expect(settings.server(scheme: "https", host: "2001:db8:0:0:0:0:0") != nil)
         #expect(settings.server(scheme: "https", host: "notinternal.corp") != nil)
         #expect(settings.server(scheme: "https", host: "s3.us-east-1.amazonaws.com") != nil)
         let everything = try HTTPProxySettings(environment: ["HTTPS_PROXY": "http://proxy:3128", "no_proxy": "*"])

@@ -69,7 +69,8 @@ public struct HTTPProxySettings: Sendable, Equatable {
             if entry == "*" { return nil }
             var domain = Substring(entry)
             if domain.hasPrefix(".") { domain = domain.dropFirst() }
-            if let colon = domain.lastIndex(of: ":"), !domain.contains("::"),
+            // `host:port`: one colon (an IPv6 address has several), the port ignored.
+            if let colon = domain.firstIndex(of: ":"), colon == domain.lastIndex(of: ":"),
                 domain[domain.index(after: colon)...].allSatisfy(\.isNumber)
             {
                 domain = domain[..<colon]
