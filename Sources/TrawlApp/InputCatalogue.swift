@@ -196,6 +196,7 @@ public enum InputCatalogue {
         let gate = SentinelOneRequestGate(
             configuration: .init(requestsPerMinute: inputSettings.requestsPerMinute)
         )
+        let proxy = egressProxy(diagnostics)
         return planServices(input, diagnostics, credentials: credentials, settings: SentinelOneServiceSettings.self) {
             name,
             service,
@@ -209,7 +210,7 @@ public enum InputCatalogue {
                 name: name,
                 settings: settings,
                 console: SentinelOneConsole(
-                    configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+                    configuration: .init(url: credentials.consoleURL, token: credentials.apiToken, proxy: proxy),
                     gate: gate
                 ),
                 store: store,
@@ -229,6 +230,7 @@ public enum InputCatalogue {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
+        let proxy = egressProxy(diagnostics)
         return planServices(input, diagnostics, credentials: credentials, settings: CEWLSettings.self) {
             name,
             _,
@@ -241,7 +243,8 @@ public enum InputCatalogue {
                 name: name,
                 settings: settings,
                 token: credentials.apiToken,
-                persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger)
+                persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger),
+                proxy: proxy
             )
         }
     }
@@ -305,6 +308,17 @@ public enum InputCatalogue {
         }
     }
 
+    /// The egress proxy the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), for the inputs that
+    /// reach a service over HTTP; a malformed one is recorded (SetupError 6) and none is used.
+    static func egressProxy(_ diagnostics: ConfigurationDiagnostics) -> HTTPProxySettings {
+        do {
+            return try HTTPProxySettings(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            diagnostics.record(error)
+            return HTTPProxySettings()
+        }
+    }
+
     /// Plans the services of an S3+SQS input: `preset` gives each service's processor, tagger and default
     /// key exclusions (nil when it recorded an error). Where the seed makes `ack_messages` required, it
     /// must be written; otherwise messages are deleted once delivered.
@@ -322,13 +336,7 @@ public enum InputCatalogue {
                 diagnostics: diagnostics
             ) ?? AWSCredentialSettings()
         let environment = ProcessInfo.processInfo.environment
-        let proxy: HTTPProxySettings
-        do {
-            proxy = try HTTPProxySettings(environment: environment)
-        } catch {
-            diagnostics.record(error)
-            proxy = HTTPProxySettings()
-        }
+        let proxy = egressProxy(diagnostics)
         var planned: [InputType.PlannedService] = []
         for service in input.services {
             guard

@@ -52,6 +52,7 @@ struct SentinelOneInputOptions: ParsableArguments {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
+        let proxy = InputCatalogue.egressProxy(diagnostics)
         guard let credentials, diagnostics.errors.isEmpty else {
             printToStandardError(
                 "Input \(self.input) is not usable:\n" + diagnostics.errors.map { "  \($0)\n" }.joined()
@@ -59,7 +60,11 @@ struct SentinelOneInputOptions: ParsableArguments {
             throw ExitCode(2)
         }
         return SentinelOneConsole(
-            configuration: .init(url: credentials.consoleURL, token: credentials.apiToken),
+            configuration: .init(
+                url: credentials.consoleURL,
+                token: credentials.apiToken,
+                proxy: proxy
+            ),
             gate: SentinelOneRequestGate(configuration: .init(maxAttempts: 3))
         )
     }

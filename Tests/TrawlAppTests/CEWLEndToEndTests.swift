@@ -71,6 +71,10 @@ import TrawlTesting
 
             """
         )
+        // The list is fetched through an egress proxy; the lookups go to Devo directly (outputs do not read
+        // the proxy variables).
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
         var table = RebuiltTable()
         var seen = 0
         func poll() async throws -> Int {
@@ -78,7 +82,7 @@ import TrawlTesting
                 "trawl",
                 arguments: ["run", "--once", "--config", "config.yaml"],
                 workingDirectory: directory.path,
-                environment: ["CTCI_API_TOKEN": CEWLSimulator.token]
+                environment: ["CTCI_API_TOKEN": CEWLSimulator.token, "HTTP_PROXY": proxy.url]
             )
             #expect(status == 0, "\(log.suffix(2_000))")
             #expect(!log.contains(CEWLSimulator.token), "the token was logged")
@@ -102,6 +106,7 @@ import TrawlTesting
         try await simulator.serve(list)
         #expect(try await poll() == 2, "one append of the changed rows, one deletion of the removed keys")
         #expect(table.rows == Self.expected(list))
+        #expect(Set(proxy.tunnels) == [String(simulator.url.dropFirst("http://".count))])
     }
 }
 

@@ -323,16 +323,36 @@ import TrawlTesting
         _ arguments: [String],
         token: String,
         simulator: SentinelOneSimulator,
-        in directory: TemporaryDirectory
+        in directory: TemporaryDirectory,
+        environment: [String: String] = [:]
     ) async throws -> (status: Int32, output: String, log: String) {
         try directory.write("config.yaml", SentinelOneEndToEndTests.configuration(url: simulator.url))
         let (status, output, log) = try await BuiltExecutable.run(
             "trawl",
             arguments: ["sentinelone"] + arguments + ["--config", "config.yaml", "--input", "s1"],
             workingDirectory: directory.path,
-            environment: ["S1_API_TOKEN": token]
+            environment: ["S1_API_TOKEN": token].merging(environment) { $1 }
         )
         return (status, output, log)
+    }
+
+    @Test func behindAnEgressProxyTheConsoleIsReachedThroughIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await SentinelOneSimulator()
+        defer { simulator.stop() }
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
+        let result = try await Self.run(
+            ["test-connection"],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory,
+            environment: ["HTTP_PROXY": proxy.url]
+        )
+        #expect(result.status == 0, "\(result.log)")
+        #expect(result.output.contains("agents (/agents): readable"))
+        #expect(Set(proxy.tunnels) == [String(simulator.url.dropFirst("http://".count))])
     }
 
     @Test func testConnectionTellsPerContentTypeWhetherTheTokenCanReadIt() async throws {

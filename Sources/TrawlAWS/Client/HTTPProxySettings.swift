@@ -143,6 +143,15 @@ public struct HTTPProxySettings: Sendable, Equatable {
     }
 }
 
+extension HTTPProxySettings {
+    /// The proxy for a client that talks to one base URL (an API console), as AsyncHTTPClient takes it;
+    /// nil to connect directly.
+    public func clientProxy(forURL url: String) -> HTTPClient.Configuration.Proxy? {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return nil }
+        return self.server(scheme: scheme, host: host)?.clientProxy
+    }
+}
+
 extension HTTPProxySettings.Server {
     /// The proxy as AsyncHTTPClient takes it: every request tunnelled with `CONNECT` (TLS runs end to end,
     /// inside the tunnel), with basic authentication when a user is given.

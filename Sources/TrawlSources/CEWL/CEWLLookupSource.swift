@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Synchronization
+import TrawlAWS
 import TrawlCore
 
 /// `inputs.<name>.services.cewl` of a `ctci_cewl` input (with `credentials.api_token`).
@@ -102,11 +103,21 @@ public final class CEWLLookupSource: PullingSource {
     /// Opened by the first poll (a source only validated holds none), closed after the last.
     private let pool = Mutex<HTTPClient?>(nil)
 
-    public init(name: String, settings: CEWLSettings, token: String, persistence: ServicePersistence<State>) {
+    /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the API is reached through.
+    public let proxy: HTTPProxySettings
+
+    public init(
+        name: String,
+        settings: CEWLSettings,
+        token: String,
+        persistence: ServicePersistence<State>,
+        proxy: HTTPProxySettings = HTTPProxySettings()
+    ) {
         self.name = name
         self.settings = settings
         self.token = token
         self.persistence = persistence
+        self.proxy = proxy
     }
 
     private var http: HTTPClient {
@@ -120,6 +131,7 @@ public final class CEWLLookupSource: PullingSource {
             }
             configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
             configuration.redirectConfiguration = .disallow
+            configuration.proxy = self.proxy.clientProxy(forURL: self.settings.apiBaseURL)
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             pool = client
             return client

@@ -31,19 +31,23 @@ public final class SentinelOneConsole: Sendable {
         public var connectTimeout: Duration
         /// Answers larger than this are refused (a page of 1,000 records is a few megabytes).
         public var maxAnswerBytes: Int
+        /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the console is reached through.
+        public var proxy: HTTPProxySettings
 
         public init(
             url: String,
             token: String,
             requestTimeout: Duration = .seconds(60),
             connectTimeout: Duration = .seconds(10),
-            maxAnswerBytes: Int = 64 << 20
+            maxAnswerBytes: Int = 64 << 20,
+            proxy: HTTPProxySettings = HTTPProxySettings()
         ) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
             self.token = token
             self.requestTimeout = requestTimeout
             self.connectTimeout = connectTimeout
             self.maxAnswerBytes = maxAnswerBytes
+            self.proxy = proxy
         }
     }
 
@@ -70,6 +74,7 @@ public final class SentinelOneConsole: Sendable {
                 read: .init(self.configuration.requestTimeout)
             )
             configuration.redirectConfiguration = .disallow
+            configuration.proxy = self.configuration.proxy.clientProxy(forURL: self.configuration.url)
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             pool = client
             return client
