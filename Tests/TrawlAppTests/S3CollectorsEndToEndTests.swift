@@ -139,6 +139,30 @@ import TrawlTesting
         #expect(!log.contains(proxy.password))
     }
 
+    @Test func aMalformedProxyVariableIsOneSetupErrorHowEverManyInputsReadIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let settings = "queue_name: q, region: us-east-1"
+        try directory.write(
+            "config.yaml",
+            Self.configuration([
+                ("s1", "sentinelone_cloud_funnel", "cloud_funnel", settings),
+                ("trail", "aws_sqs", "cloudtrail", settings),
+            ])
+        )
+        let (status, output, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "config.yaml"],
+            workingDirectory: directory.path,
+            environment: ["HTTPS_PROXY": "socks5://user:hunter2@proxy.corp:1080"]
+        )
+        let text = output + log
+        #expect(status != 0)
+        #expect(text.components(separatedBy: "SetupError 6 at environment HTTPS_PROXY").count == 2, "\(text)")
+        #expect(text.contains("only http:// proxies are supported, not socks5://"))
+        #expect(!text.contains("hunter2"))
+    }
+
     @Test func cloudWatchLogsWrittenByFirehoseAreDeliveredPerLogEventAndRoutedByLogGroup() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

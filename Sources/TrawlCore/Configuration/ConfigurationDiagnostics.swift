@@ -7,8 +7,15 @@ public final class ConfigurationDiagnostics: Sendable {
 
     public init() {}
 
+    /// Records `error` unless the same one (code, message, location) already was: a mistake outside the
+    /// configuration file that several inputs read (a malformed `HTTPS_PROXY`) is listed once.
     public func record(_ error: TrawlError) {
-        self.collected.withLock { $0.append(error) }
+        self.collected.withLock { collected in
+            let seen = collected.contains {
+                $0.code == error.code && $0.message == error.message && $0.location == error.location
+            }
+            if !seen { collected.append(error) }
+        }
     }
 
     /// The errors, in the order found.
