@@ -105,12 +105,12 @@ public struct MetadataCredentialFetcher: Sendable {
             } else if let token {
                 headers.append(("Authorization", token))
             }
-            let (status, body) = try await self.get(url, method: .GET, headers: headers, logger: logger)
+            let (status, body) = try await self.send(url, method: .GET, headers: headers, logger: logger)
             guard status == 200 else { throw self.answered(status, body, asking: "credentials") }
             return try self.credentials(in: body)
         case .instance(let base, _):
             var headers: [(String, String)] = []
-            let (tokenStatus, token) = try await self.get(
+            let (tokenStatus, token) = try await self.send(
                 "\(base)/latest/api/token",
                 method: .PUT,
                 headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
@@ -123,7 +123,7 @@ public struct MetadataCredentialFetcher: Sendable {
             default: throw self.answered(tokenStatus, token, asking: "a session token")
             }
             let rolesURL = "\(base)/latest/meta-data/iam/security-credentials/"
-            let (rolesStatus, roles) = try await self.get(rolesURL, method: .GET, headers: headers, logger: logger)
+            let (rolesStatus, roles) = try await self.send(rolesURL, method: .GET, headers: headers, logger: logger)
             let role = String(buffer: roles).split(whereSeparator: \.isNewline).first.map(String.init)
             guard rolesStatus == 200 || rolesStatus == 404 else {
                 throw self.answered(rolesStatus, roles, asking: "its role")
@@ -137,7 +137,7 @@ public struct MetadataCredentialFetcher: Sendable {
                         "Attach an instance profile with the role Trawl should use to this instance, or set aws_access_key_id and aws_secret_access_key."
                 )
             }
-            let (status, body) = try await self.get(
+            let (status, body) = try await self.send(
                 rolesURL + AWSPercentEncoding.encode(role),
                 method: .GET,
                 headers: headers,
@@ -163,7 +163,9 @@ public struct MetadataCredentialFetcher: Sendable {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private func get(
+    /// One request to the endpoint (the session token is a PUT), its status and body; a request that gets
+    /// no answer in time is the error `unanswered` describes.
+    private func send(
         _ url: String,
         method: HTTPMethod,
         headers: [(String, String)],
