@@ -14,6 +14,9 @@ public struct LocalFilesSettings: Decodable, Sendable {
     /// The longest line held while its newline has not arrived; a longer one stops the file there
     /// (SourceError 306) instead of growing in memory without bound.
     public var recordMaxBytes: Int
+    /// The files' character encoding; lines are delivered as UTF-8. A byte order mark at the start of a file
+    /// overrides it.
+    public var encoding: TextEncoding
     public var common: CommonServiceSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -22,6 +25,7 @@ public struct LocalFilesSettings: Decodable, Sendable {
         case tag
         case linesPerCommit = "lines_per_commit"
         case recordMaxBytes = "record_max_bytes"
+        case encoding
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -41,6 +45,8 @@ public struct LocalFilesSettings: Decodable, Sendable {
         self.recordMaxBytes =
             settings.int(.recordMaxBytes, default: RecordFormat.defaultMaxRecordBytes, range: 1_024...(1 << 30))
             ?? RecordFormat.defaultMaxRecordBytes
+        self.encoding =
+            settings.string(.encoding, allowed: TextEncoding.names).flatMap(TextEncoding.init(rawValue:)) ?? .utf8
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import TrawlCore
+import TrawlFormats
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,10 @@ import Darwin
 /// A line longer than `record_max_bytes` stops its file at the line's start (SourceError 306): nothing of
 /// it is committed, the other files are still read, and the cycle then fails with that error, so the file
 /// stays as it was for the operator to inspect instead of filling memory.
+///
+/// Files are read in the configured `encoding` (a byte order mark at a file's start overrides it and is
+/// skipped): lines are found in that encoding, a line's `\r` of a Windows line end is dropped, and each line
+/// is converted to UTF-8. Offsets stay the file's own byte offsets, so a restart resumes where it was.
 public struct LocalFilesSource: PullingSource {
     /// What is saved between runs: the committed byte offset of each file, by file name, and how many times
     /// a file was found truncated or replaced (its content is new, so its events get new units).
@@ -106,6 +111,9 @@ public struct LocalFilesSource: PullingSource {
         }
         let generation = state.generations?[file] ?? 0
         let unitPrefix = generation > 0 ? "\(path)#\(generation)" : path
+        guard size > offset, let text = try Self.fileText(fd, declared: self.settings.encoding, path: path)
+        else { return }
+        offset = max(offset, text.contentStart)
         guard size > offset else { return }
         statistics.requests += 1
         var pending: [UInt8] = []
@@ -122,17 +130,22 @@ public struct LocalFilesSource: PullingSource {
             }
             if count == 0 { break }
             readOffset += Int64(count)
-            // What `pending` holds before this read is an unfinished line: no newline in it to look for.
+            // What `pending` holds before this read is an unfinished line: no newline in it to look for but
+            // one whose first byte came last.
             let unfinished = pending.count
             pending.append(contentsOf: chunk[0..<count])
             var lineStart = 0
-            while let newline = pending[max(lineStart, unfinished)...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = text.newline(
+                in: pending,
+                from: max(lineStart, unfinished - text.newlineWidth + 1),
+                fileOffset: pendingStart
+            ) {
                 let lineOffset = pendingStart + Int64(lineStart)
-                if newline > lineStart {
+                if let body = text.body(of: pending[lineStart..<newline]) {
                     events.append(
                         Event(
                             tag: self.settings.tag,
-                            body: ByteBuffer(bytes: pending[lineStart..<newline]),
+                            body: body,
                             metadata: EventMetadata(
                                 source: self.name,
                                 unit: unitPrefix,
@@ -142,7 +155,7 @@ public struct LocalFilesSource: PullingSource {
                         )
                     )
                 }
-                lineStart = newline + 1
+                lineStart = newline + text.newlineWidth
                 if events.count >= self.settings.linesPerCommit {
                     try await self.commit(
                         events: events,
@@ -183,6 +196,29 @@ public struct LocalFilesSource: PullingSource {
         }
     }
 
+    /// The encoding of the file open as `fd` and where its text starts (after its byte order mark, if any);
+    /// nil while the file's first bytes might still become a byte order mark.
+    private static func fileText(
+        _ fd: Int32,
+        declared: TextEncoding,
+        path: String
+    ) throws(TrawlError) -> LocalFileText? {
+        var head = [UInt8](repeating: 0, count: TextEncoding.longestByteOrderMark)
+        var count = -1
+        while count < 0 {
+            count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno != EINTR {
+                throw TrawlError(.sourceReadFailed, "cannot read \(path): \(errnoDescription())", location: path)
+            }
+        }
+        let start = head[0..<count]
+        if let mark = TextEncoding.declaredByByteOrderMark(start) {
+            return LocalFileText(encoding: mark.encoding, contentStart: Int64(mark.length))
+        }
+        if TextEncoding.mayBecomeByteOrderMark(start) { return nil }
+        return LocalFileText(encoding: declared, contentStart: 0)
+    }
+
     private func commit(
         events: [Event],
         unit: String,
@@ -201,6 +237,53 @@ public struct LocalFilesSource: PullingSource {
         state.offsets[file] = endOffset
         try await self.persistence.save(state)
         context.logger.debug("Committed \(file) up to byte \(endOffset)", metadata: ["unit": "\(unit)"])
+    }
+}
+
+/// How lines are found and delivered in one file's encoding.
+struct LocalFileText {
+    let encoding: TextEncoding
+    /// Where the text starts: after the file's byte order mark.
+    let contentStart: Int64
+
+    private var isUTF16: Bool { self.encoding == .utf16LittleEndian || self.encoding == .utf16BigEndian }
+
+    /// The bytes of a newline (and of a carriage return): two in UTF-16, else one.
+    var newlineWidth: Int { self.isUTF16 ? 2 : 1 }
+
+    /// The index in `bytes` of the next newline at or after `from`; `fileOffset` is the file offset of
+    /// `bytes[0]`, so that in UTF-16 only whole code units (at even file offsets) are looked at.
+    func newline(in bytes: [UInt8], from: Int, fileOffset: Int64) -> Int? {
+        guard self.isUTF16 else { return bytes[max(from, 0)...].firstIndex(of: 0x0A) }
+        var index = max(from, 0)
+        if (fileOffset + Int64(index)) % 2 != 0 { index += 1 }
+        let (first, second): (UInt8, UInt8) = self.encoding == .utf16LittleEndian ? (0x0A, 0) : (0, 0x0A)
+        while index + 1 < bytes.count {
+            if bytes[index] == first, bytes[index + 1] == second { return index }
+            index += 2
+        }
+        return nil
+    }
+
+    /// A line's event body, in UTF-8 and without a carriage return before its newline; nil when it is empty.
+    func body(of line: ArraySlice<UInt8>) -> ByteBuffer? {
+        var line = line
+        let carriageReturn: [UInt8] =
+            switch self.encoding {
+            case .utf16LittleEndian: [0x0D, 0]
+            case .utf16BigEndian: [0, 0x0D]
+            default: [0x0D]
+            }
+        if line.count >= carriageReturn.count, line.suffix(carriageReturn.count).elementsEqual(carriageReturn) {
+            line.removeLast(carriageReturn.count)
+        }
+        guard !line.isEmpty else { return nil }
+        guard self.encoding != .utf8 else { return ByteBuffer(bytes: line) }
+        var transcoder = TextTranscoder(reading: self.encoding)
+        var body = transcoder.transcode(ByteBuffer(bytes: line))
+        var rest = transcoder.finish()
+        body.writeBuffer(&rest)
+        return body
     }
 }
 

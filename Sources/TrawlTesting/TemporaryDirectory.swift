@@ -13,10 +13,16 @@ public struct TemporaryDirectory: Sendable {
     /// Writes `text` to `name` inside the directory and returns its path.
     @discardableResult
     public func write(_ name: String, _ text: String) throws -> String {
+        try self.write(name, bytes: Array(text.utf8))
+    }
+
+    /// Writes `bytes` to `name` inside the directory (text in another encoding than UTF-8) and returns its path.
+    @discardableResult
+    public func write(_ name: String, bytes: [UInt8]) throws -> String {
         let file = "\(self.path)/\(name)"
         let parent = (file as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
         return file
     }
 

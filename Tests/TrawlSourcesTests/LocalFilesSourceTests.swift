@@ -12,12 +12,12 @@ import TrawlTesting
         let log = RecordingLogger()
         let source: LocalFilesSource
 
-        init(linesPerCommit: Int = 2, recordMaxBytes: Int = 16 << 20) throws {
+        init(linesPerCommit: Int = 2, recordMaxBytes: Int = 16 << 20, encoding: String = "utf-8") throws {
             self.directory = try TemporaryDirectory()
             let settings = try SettingsFixture.valid(
                 LocalFilesSettings.self,
                 yaml:
-                    "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log, record_max_bytes: \(recordMaxBytes)}"
+                    "{directory: \"\(self.directory.path)/data\", tag: my.app.test.event, lines_per_commit: \(linesPerCommit), file_suffix: .log, record_max_bytes: \(recordMaxBytes), encoding: \(encoding)}"
             )
             self.source = LocalFilesSource(
                 name: "files/lines",
@@ -119,6 +119,61 @@ import TrawlTesting
         #expect(state.contains("\"a.log\":7") && state.contains("\"b.log\":3"), "\(state)")
     }
 
+    @Test func aLatin1FileIsDeliveredAsUTF8WithoutItsWindowsLineEnds() async throws {
+        let harness = try Harness(encoding: "latin-1")
+        defer { harness.directory.remove() }
+        let bytes: [UInt8] = Array("Jos".utf8) + [0xE9, 0x0D, 0x0A] + Array("na".utf8) + [0xEF] + Array("ve\n".utf8)
+        try harness.directory.write("data/a.log", bytes: bytes)
+        _ = try await harness.pull()
+        #expect(harness.bodies == ["José", "naïve"])
+        #expect(harness.directory.read("state/c/1/lines.json")?.contains("\"a.log\":\(bytes.count)") == true)
+    }
+
+    @Test func aByteOrderMarkDecidesTheEncodingAndIsNotPartOfTheFirstLine() async throws {
+        let harness = try Harness(linesPerCommit: 100)
+        defer { harness.directory.remove() }
+        try harness.directory.write("data/a.log", bytes: [0xFF, 0xFE] + utf16LittleEndian("time,€\r\nb\n"))
+        try harness.directory.write("data/b.log", bytes: [0xFE, 0xFF] + utf16BigEndian("big endian\n"))
+        try harness.directory.write("data/c.log", "\u{FEFF}time,x\n")
+        _ = try await harness.pull()
+        #expect(harness.bodies == ["time,€", "b", "big endian", "time,x"])
+    }
+
+    @Test func utf16LinesAreSplitOnlyAtWholeNewlineCodeUnitsAndResumeWhereTheyStopped() async throws {
+        let harness = try Harness(encoding: "utf-16le")
+        defer { harness.directory.remove() }
+        // U+0A41 U+0100 is 41 0A 00 01: a newline's bytes at an odd offset, inside two characters.
+        let tricky = "\u{0A41}\u{0100}"
+        let long = String(repeating: "ü", count: 700_000)
+        let path = try harness.directory.write("data/a.log", bytes: utf16LittleEndian("\(tricky)\n\(long)\nha"))
+        _ = try await harness.pull()
+        let bodies = harness.bodies
+        #expect(bodies.count == 2 && bodies.first == tricky)
+        let longLineIsWhole = bodies.last == long
+        #expect(longLineIsWhole)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(utf16LittleEndian("lf\n")))
+        try handle.close()
+        _ = try await harness.pull()
+        #expect(harness.bodies.last == "half")
+    }
+
+    @Test func aFileThatMayStillStartWithAByteOrderMarkWaits() async throws {
+        let harness = try Harness()
+        defer { harness.directory.remove() }
+        let path = try harness.directory.write("data/a.log", bytes: [0xEF, 0xBB])
+        let first = try await harness.pull()
+        #expect(first.received == 0)
+        #expect(harness.directory.read("state/c/1/lines.json") == nil)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data([0xBF] + Array("first\n".utf8)))
+        try handle.close()
+        _ = try await harness.pull()
+        #expect(harness.bodies == ["first"])
+    }
+
     @Test func nothingIsCommittedWhenASinkRejectsTheUnit() async throws {
         let harness = try Harness()
         defer { harness.directory.remove() }
@@ -139,4 +194,12 @@ import TrawlTesting
         }
         #expect(harness.directory.read("state/c/1/lines.json") == nil)
     }
+}
+
+private func utf16LittleEndian(_ text: String) -> [UInt8] {
+    text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+}
+
+private func utf16BigEndian(_ text: String) -> [UInt8] {
+    text.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
 }

@@ -18,4 +18,23 @@ public enum TextEncoding: String, Sendable, CaseIterable, CustomStringConvertibl
     public static var names: [String] { allCases.map(\.rawValue) }
 
     public var description: String { self.rawValue }
+
+    /// The byte order marks and the encodings they declare (the WHATWG Encoding Standard's BOM sniffing).
+    static let byteOrderMarks: [(bytes: [UInt8], encoding: TextEncoding)] = [
+        ([0xEF, 0xBB, 0xBF], .utf8), ([0xFF, 0xFE], .utf16LittleEndian), ([0xFE, 0xFF], .utf16BigEndian),
+    ]
+
+    /// The longest byte order mark: how many first bytes of a text decide whether it starts with one.
+    public static let longestByteOrderMark = 3
+
+    /// The encoding that a byte order mark at the start of `bytes` declares, and the mark's length; nil when
+    /// `bytes` starts with none.
+    public static func declaredByByteOrderMark(_ bytes: some Collection<UInt8>) -> (encoding: Self, length: Int)? {
+        self.byteOrderMarks.first { bytes.starts(with: $0.bytes) }.map { ($0.encoding, $0.bytes.count) }
+    }
+
+    /// Whether `bytes`, the whole of a text so far, may still become a byte order mark as more arrives.
+    public static func mayBecomeByteOrderMark(_ bytes: some Collection<UInt8>) -> Bool {
+        self.byteOrderMarks.contains { $0.bytes.count > bytes.count && $0.bytes.starts(with: bytes) }
+    }
 }

@@ -26,16 +26,23 @@ public struct TextTranscoder: Sendable {
         self.declared = declared
     }
 
+    /// A transcoder for text known to be in `encoding` that is not the start of its file or object (a
+    /// line read from the middle of a file), so there is no byte order mark to look for.
+    public init(reading encoding: TextEncoding) {
+        self.declared = encoding
+        self.encoding = encoding
+    }
+
     /// The next piece of the object, as UTF-8; empty while the object's first bytes are too few to look
     /// for a byte order mark.
     public mutating func transcode(_ piece: ByteBuffer) -> ByteBuffer {
         if let encoding = self.encoding { return self.convert(piece, encoding) }
-        if self.head.readableBytes == 0, piece.readableBytes >= Self.longestMark {
+        if self.head.readableBytes == 0, piece.readableBytes >= TextEncoding.longestByteOrderMark {
             self.head = piece
         } else {
             var piece = piece
             self.head.writeBuffer(&piece)
-            guard self.head.readableBytes >= Self.longestMark else { return ByteBuffer() }
+            guard self.head.readableBytes >= TextEncoding.longestByteOrderMark else { return ByteBuffer() }
         }
         return self.start()
     }
@@ -51,23 +58,14 @@ public struct TextTranscoder: Sendable {
         return output
     }
 
-    private static let longestMark = 3
-
     /// Decides the encoding from the first bytes and converts them without their byte order mark.
     private mutating func start() -> ByteBuffer {
         var head = self.head
         self.head = ByteBuffer()
-        let bytes = head.readableBytesView
         let encoding: TextEncoding
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
-            encoding = .utf8
-            head.moveReaderIndex(forwardBy: 3)
-        } else if bytes.starts(with: [0xFF, 0xFE]) {
-            encoding = .utf16LittleEndian
-            head.moveReaderIndex(forwardBy: 2)
-        } else if bytes.starts(with: [0xFE, 0xFF]) {
-            encoding = .utf16BigEndian
-            head.moveReaderIndex(forwardBy: 2)
+        if let mark = TextEncoding.declaredByByteOrderMark(head.readableBytesView) {
+            encoding = mark.encoding
+            head.moveReaderIndex(forwardBy: mark.length)
         } else {
             encoding = self.declared
         }
