@@ -196,7 +196,7 @@ public enum InputCatalogue {
         let gate = SentinelOneRequestGate(
             configuration: .init(requestsPerMinute: inputSettings.requestsPerMinute)
         )
-        let proxy = egressProxy(diagnostics)
+        let proxy = HTTPProxySettings.egress(diagnostics)
         return planServices(input, diagnostics, credentials: credentials, settings: SentinelOneServiceSettings.self) {
             name,
             service,
@@ -230,7 +230,7 @@ public enum InputCatalogue {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
-        let proxy = egressProxy(diagnostics)
+        let proxy = HTTPProxySettings.egress(diagnostics)
         return planServices(input, diagnostics, credentials: credentials, settings: CEWLSettings.self) {
             name,
             _,
@@ -308,17 +308,6 @@ public enum InputCatalogue {
         }
     }
 
-    /// The egress proxy the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), for the inputs that
-    /// reach a service over HTTP; a malformed one is recorded (SetupError 6) and none is used.
-    static func egressProxy(_ diagnostics: ConfigurationDiagnostics) -> HTTPProxySettings {
-        do {
-            return try HTTPProxySettings(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            diagnostics.record(error)
-            return HTTPProxySettings()
-        }
-    }
-
     /// Plans the services of an S3+SQS input: `preset` gives each service's processor, tagger and default
     /// key exclusions (nil when it recorded an error). Where the seed makes `ack_messages` required, it
     /// must be written; otherwise messages are deleted once delivered.
@@ -336,7 +325,7 @@ public enum InputCatalogue {
                 diagnostics: diagnostics
             ) ?? AWSCredentialSettings()
         let environment = ProcessInfo.processInfo.environment
-        let proxy = egressProxy(diagnostics)
+        let proxy = HTTPProxySettings.egress(diagnostics)
         var planned: [InputType.PlannedService] = []
         for service in input.services {
             guard

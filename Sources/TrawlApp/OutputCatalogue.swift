@@ -94,6 +94,7 @@ public enum OutputCatalogue {
             )
             configuration.gzip = settings.gzip
             configuration.maxRequestBytes = settings.maxRequestBytes
+            configuration.proxy = HTTPProxySettings.egress(diagnostics)
             let (name, planned) = (output.name, configuration)
             return PlannedOutput(name: name, accepts: .records) { logger in
                 DevoHTTPSink(name: name, configuration: planned, logger: logger)
@@ -104,15 +105,17 @@ public enum OutputCatalogue {
     /// `devo_lookups`: lookup updates through Devo's Lookups REST API.
     public static let devoLookups = OutputType(name: "devo_lookups") { output, _, diagnostics in
         decodeSettings(DevoLookupsOutputSettings.self, of: output, diagnostics).map { settings in
-            let configuration = DevoLookupsAPISink.Configuration(
+            var configuration = DevoLookupsAPISink.Configuration(
                 url: settings.url,
                 domain: settings.domain,
                 token: settings.token,
                 location: "\(output.path).settings"
             )
+            configuration.proxy = HTTPProxySettings.egress(diagnostics)
             let name = output.name
+            let planned = configuration
             return PlannedOutput(name: name, accepts: .lookups) { logger in
-                DevoLookupsAPISink(name: name, configuration: configuration, logger: logger)
+                DevoLookupsAPISink(name: name, configuration: planned, logger: logger)
             }
         }
     }

@@ -52,7 +52,7 @@ struct SentinelOneInputOptions: ParsableArguments {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
-        let proxy = InputCatalogue.egressProxy(diagnostics)
+        let proxy = HTTPProxySettings.egress(diagnostics)
         guard let credentials, diagnostics.errors.isEmpty else {
             printToStandardError(
                 "Input \(self.input) is not usable:\n" + diagnostics.errors.map { "  \($0)\n" }.joined()

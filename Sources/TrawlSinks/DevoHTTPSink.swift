@@ -26,6 +26,8 @@ public final class DevoHTTPSink: EventSink {
         public var timeout: Duration = .seconds(60)
         /// Where errors point in the configuration (`outputs.devo_http.settings`).
         public var location: String
+        /// The egress proxy of the environment; the one for `url` is used, unless `NO_PROXY` names its host.
+        public var proxy = HTTPProxySettings()
 
         public init(url: String, domain: String, token: String, hostname: String, location: String) {
             self.url = url
@@ -47,6 +49,7 @@ public final class DevoHTTPSink: EventSink {
             output: name,
             location: configuration.location,
             timeout: configuration.timeout,
+            proxy: configuration.proxy.server(forURL: configuration.url),
             logger: logger
         )
     }

@@ -17,17 +17,21 @@ final class DevoHTTPTransport: Sendable {
     let output: String
     let location: String
     let timeout: Duration
+    /// The egress proxy requests are tunnelled through; nil when they connect directly.
+    let proxy: HTTPProxySettings.Server?
     private let client: HTTPClient
     private let logger: Logger
 
-    init(output: String, location: String, timeout: Duration, logger: Logger) {
+    init(output: String, location: String, timeout: Duration, proxy: HTTPProxySettings.Server?, logger: Logger) {
         self.output = output
         self.location = location
         self.timeout = timeout
+        self.proxy = proxy
         self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.decompression = .disabled
+        configuration.proxy = proxy?.clientProxy
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -60,9 +64,18 @@ final class DevoHTTPTransport: Sendable {
             let text = try await response.body.collect(upTo: 1 << 16)
             answer = Answer(status: response.status.code, body: String(buffer: text))
         } catch {
+            if let proxy = self.proxy, HTTPProxySettings.isRefusedTunnel(error) {
+                throw TrawlError(
+                    .receiverUnreachable,
+                    "output \(self.output): \(method) \(shownURL) failed: the proxy \(proxy) of HTTPS_PROXY/HTTP_PROXY refused the tunnel (\(error))",
+                    location: self.location,
+                    fix: HTTPProxySettings.refusedTunnelFix
+                )
+            }
+            let through = self.proxy.map { " (through the proxy \($0))" } ?? ""
             throw TrawlError(
                 .receiverUnreachable,
-                "output \(self.output): \(method) \(shownURL) failed: \(error)",
+                "output \(self.output): \(method) \(shownURL) failed\(through): \(error)",
                 location: self.location
             )
         }

@@ -22,6 +22,8 @@ public final class DevoLookupsAPISink: EventSink {
         public var timeout: Duration = .seconds(120)
         /// Where errors point in the configuration (`outputs.lookups.settings`).
         public var location: String
+        /// The egress proxy of the environment; the one for `url` is used, unless `NO_PROXY` names its host.
+        public var proxy = HTTPProxySettings()
 
         public init(url: String, domain: String, token: String, location: String) {
             self.url = url
@@ -51,6 +53,7 @@ public final class DevoLookupsAPISink: EventSink {
             output: name,
             location: configuration.location,
             timeout: configuration.timeout,
+            proxy: configuration.proxy.server(forURL: configuration.url),
             logger: logger
         )
     }

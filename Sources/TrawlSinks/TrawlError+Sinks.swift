@@ -16,7 +16,7 @@ extension TrawlError.Code {
         id: 502,
         title: "cannot connect to the receiver",
         cause:
-            "The output's address does not resolve, refuses the connection or does not answer (receiver down, firewall, wrong port).",
+            "The output's address does not resolve, refuses the connection or does not answer (receiver down, firewall, wrong port), or the egress proxy of an HTTP output refused the tunnel.",
         fix:
             "Check the address and port and that the receiver is up; Trawl retries with backoff and keeps the events meanwhile."
     )

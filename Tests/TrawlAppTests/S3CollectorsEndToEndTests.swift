@@ -139,7 +139,7 @@ import TrawlTesting
         #expect(!log.contains(proxy.password))
     }
 
-    @Test func aMalformedProxyVariableIsOneSetupErrorHowEverManyInputsReadIt() async throws {
+    @Test func aMalformedProxyVariableIsOneSetupErrorHowEverManyInputsAndOutputsReadIt() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let settings = "queue_name: q, region: us-east-1"
@@ -149,6 +149,10 @@ import TrawlTesting
                 ("s1", "sentinelone_cloud_funnel", "cloud_funnel", settings),
                 ("trail", "aws_sqs", "cloudtrail", settings),
             ])
+                + """
+                  devo: {type: devo_http, settings: {url: "https://http-us.devo.io", domain: acme, token: a5370g9e8f7d7edf9d0123456789abcd}}
+
+                """
         )
         let (status, output, log) = try await BuiltExecutable.run(
             "trawl",

@@ -90,10 +90,12 @@ import TrawlTesting
         #expect(refused.contains("\"unit\":\"./data/a.jsonl\""), "\(refused.prefix(300))")
     }
 
-    @Test func aRunToDevoHTTPPostsEachLineOnceToTheStreamEndpoint() async throws {
+    @Test func aRunToDevoHTTPPostsEachLineOnceToTheStreamEndpointThroughTheEgressProxy() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let server = try await RecordingHTTPServer()
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
         let lines = (0..<300).map { "{\"n\":\($0)}" }
         try directory.write("data/a.jsonl", lines.joined(separator: "\n") + "\n")
         try directory.write(
@@ -106,11 +108,12 @@ import TrawlTesting
             "trawl",
             arguments: ["run", "--once", "--config", "config.yaml"],
             workingDirectory: directory.path,
-            environment: ["TOKEN": "secret-token-1234"]
+            environment: ["TOKEN": "secret-token-1234", "HTTP_PROXY": proxy.url]
         )
         try await server.stop()
         #expect(status == 0, "\(errors)")
-        #expect(!errors.contains("secret-token"))
+        #expect(!errors.contains("secret-token") && !errors.contains(proxy.password))
+        #expect(Set(proxy.tunnels) == [String(server.url.dropFirst("http://".count))])
         var delivered: [String] = []
         for request in server.requests {
             #expect(request.uri == "/stream/mydomain/token!secret-token-1234/vm/my.app.trawl.out")

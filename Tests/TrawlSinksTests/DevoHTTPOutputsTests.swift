@@ -14,18 +14,20 @@ import TrawlTesting
         [EventBatch(events: events, acknowledgement: Acknowledgement(unit: "test"))]
     }
 
-    static func httpSink(_ server: RecordingHTTPServer, logger: RecordingLogger = RecordingLogger()) -> DevoHTTPSink {
-        DevoHTTPSink(
-            name: "devo_http",
-            configuration: .init(
-                url: server.url,
-                domain: "mydomain",
-                token: Self.token,
-                hostname: "vm",
-                location: "outputs.devo_http.settings"
-            ),
-            logger: logger.logger
+    static func httpSink(
+        _ server: RecordingHTTPServer,
+        logger: RecordingLogger = RecordingLogger(),
+        proxy: HTTPProxySettings = HTTPProxySettings()
+    ) -> DevoHTTPSink {
+        var configuration = DevoHTTPSink.Configuration(
+            url: server.url,
+            domain: "mydomain",
+            token: Self.token,
+            hostname: "vm",
+            location: "outputs.devo_http.settings"
         )
+        configuration.proxy = proxy
+        return DevoHTTPSink(name: "devo_http", configuration: configuration, logger: logger.logger)
     }
 
     @Test func eventsGoAsOneGzipStreamRequestPerTagWithEscapedNewlines() async throws {
@@ -113,15 +115,20 @@ import TrawlTesting
 
     static let columns: [LookupUpdate.Column] = [.init("cve_id", type: "str"), .init("score", type: "float")]
 
-    static func lookupsSink(_ server: RecordingHTTPServer) -> DevoLookupsAPISink {
-        DevoLookupsAPISink(
+    static func lookupsSink(
+        _ server: RecordingHTTPServer,
+        proxy: HTTPProxySettings = HTTPProxySettings()
+    ) -> DevoLookupsAPISink {
+        var configuration = DevoLookupsAPISink.Configuration(
+            url: server.url + "/lookup-api",
+            domain: "mydomain",
+            token: Self.token,
+            location: "outputs.lookups.settings"
+        )
+        configuration.proxy = proxy
+        return DevoLookupsAPISink(
             name: "lookups",
-            configuration: .init(
-                url: server.url + "/lookup-api",
-                domain: "mydomain",
-                token: Self.token,
-                location: "outputs.lookups.settings"
-            ),
+            configuration: configuration,
             logger: RecordingLogger().logger,
             boundary: { "BOUNDARY" }
         )
@@ -202,5 +209,49 @@ import TrawlTesting
             try await server.stop()
             #expect(produced == id, "status \(status)")
         }
+    }
+
+    @Test func bothOutputsTunnelThroughTheEgressProxyUnlessNoProxyNamesDevo() async throws {
+        let server = try await RecordingHTTPServer { _ in (200, "{}") }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
+        let update = LookupUpdate(table: "cewl", columns: Self.columns, mode: .full, rows: [])
+        for environment in [["HTTP_PROXY": proxy.url], ["HTTP_PROXY": proxy.url, "NO_PROXY": "127.0.0.1"]] {
+            let settings = try HTTPProxySettings(environment: environment)
+            let events = Self.httpSink(server, proxy: settings)
+            try await events.write(Self.batches([Event.test("{\"a\":1}", tag: "my.app.one")]))
+            try await events.close()
+            let lookups = Self.lookupsSink(server, proxy: settings)
+            try await lookups.write(Self.batches([Self.lookupEvent(update)]))
+            try await lookups.close()
+        }
+        try await server.stop()
+        #expect(server.requests.map(\.method) == ["POST", "PUT", "POST", "PUT"])
+        let address = String(server.url.dropFirst("http://".count))
+        #expect(proxy.tunnels == [address, address], "one tunnel per output, none with NO_PROXY")
+    }
+
+    @Test func aProxyThatRefusesTheTunnelIsError502SayingSoWithoutItsPassword() async throws {
+        let server = try await RecordingHTTPServer()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let proxy = try await ForwardProxy(directory: directory.path)
+        defer { proxy.stop() }
+        let wrong = "http://\(proxy.username):wrong-password@127.0.0.1:\(proxy.port)"
+        let sink = Self.httpSink(server, proxy: try HTTPProxySettings(environment: ["HTTP_PROXY": wrong]))
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batches([Event.test("x", tag: "my.app.one")]))
+        }
+        try await sink.close()
+        try await server.stop()
+        #expect(error?.code.id == 502)
+        #expect(
+            error?.message.contains("the proxy trawl@127.0.0.1:\(proxy.port) of HTTPS_PROXY/HTTP_PROXY refused") == true
+        )
+        #expect(error?.fix.contains("NO_PROXY") == true)
+        #expect(error.map { !"\($0)".contains("wrong-password") && !"\($0)".contains(Self.token) } == true)
+        #expect(server.requests.isEmpty)
     }
 }

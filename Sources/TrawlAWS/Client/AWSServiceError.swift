@@ -98,15 +98,12 @@ extension TrawlError {
         if timedOut {
             return TrawlError(.awsRequestTimedOut, "AWS request timed out: \(what)", location: resource)
         }
-        if let error = error as? HTTPClientError,
-            error == .proxyAuthenticationRequired || error == .invalidProxyResponse
-        {
+        if HTTPProxySettings.isRefusedTunnel(error) {
             return TrawlError(
                 .awsClientException,
                 "AWS request client encountered an exception: \(what): the proxy of HTTPS_PROXY/HTTP_PROXY refused the tunnel (\(error))",
                 location: resource,
-                fix:
-                    "Check the user and password in the proxy URL (percent-encode @ and : in them), that the proxy allows CONNECT to this host and port, or name the host in NO_PROXY."
+                fix: HTTPProxySettings.refusedTunnelFix
             )
         }
         return TrawlError(

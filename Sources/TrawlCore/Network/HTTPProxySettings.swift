@@ -1,7 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import NIOHTTP1
-import TrawlCore
 
 /// The outbound HTTP proxy the environment names, read as curl and the AWS SDKs read it: `HTTPS_PROXY` for
 /// `https` destinations, `HTTP_PROXY` for `http` ones (lower-case names first), and `NO_PROXY`, the hosts
@@ -106,8 +104,8 @@ public struct HTTPProxySettings: Sendable, Equatable {
             let userinfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
             let parts = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let user = AWSPercentEncoding.decode(parts[0]),
-                let secret = parts.count > 1 ? AWSPercentEncoding.decode(parts[1]) : ""
+            guard let user = String(parts[0]).removingPercentEncoding,
+                let secret = parts.count > 1 ? String(parts[1]).removingPercentEncoding : ""
             else {
                 throw Self.unusable(text, variable: variable, reason: "a %-escape of the user or password is malformed")
             }
@@ -144,12 +142,28 @@ public struct HTTPProxySettings: Sendable, Equatable {
 }
 
 extension HTTPProxySettings {
-    /// The proxy for a client that talks to one base URL (an API console), as AsyncHTTPClient takes it;
-    /// nil to connect directly.
-    public func clientProxy(forURL url: String) -> HTTPClient.Configuration.Proxy? {
+    /// The proxy for a client that talks to one base URL (an API console, a Devo endpoint); nil to connect
+    /// directly.
+    public func server(forURL url: String) -> Server? {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return nil }
-        return self.server(scheme: scheme, host: host)?.clientProxy
+        return self.server(scheme: scheme, host: host)
     }
+
+    /// ``server(forURL:)`` as AsyncHTTPClient takes it.
+    public func clientProxy(forURL url: String) -> HTTPClient.Configuration.Proxy? {
+        self.server(forURL: url)?.clientProxy
+    }
+
+    /// Whether `error`, raised by AsyncHTTPClient, says the proxy refused to open the tunnel (it wants other
+    /// credentials or does not allow `CONNECT` to that host and port).
+    public static func isRefusedTunnel(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .proxyAuthenticationRequired || error == .invalidProxyResponse
+    }
+
+    /// What to do when the proxy refused the tunnel.
+    public static let refusedTunnelFix =
+        "Check the user and password in the proxy URL (percent-encode @ and : in them), that the proxy allows CONNECT to this host and port, or name the host in NO_PROXY."
 }
 
 extension HTTPProxySettings.Server {
