@@ -16,6 +16,10 @@ import Darwin
 /// acknowledged event is on disk. A failed write is cut back off the file before the retry, so a retried
 /// batch is not written twice; a ``FileDeliveryJournal`` beside the file makes that hold across crashes
 /// too, so events a source sends again after a crash are written once.
+///
+/// Log rotation by renaming (logrotate's default, `create`) is followed: before each append the sink checks
+/// that its path still names the file it has open, and when the file was moved away or removed it opens a
+/// new one at the path, instead of appending to the rotated file until that is compressed or deleted.
 public final class FileSink: EventSink {
     public let name: String
     public let path: String
@@ -83,9 +87,17 @@ public final class FileSink: EventSink {
     private func append(_ batches: [EventBatch], prepared: PreparedWrite?) throws {
         try self.state.withLock { state in
             let fd: Int32
-            if let open = state.fd {
+            if let open = state.fd, self.isStillAtPath(open) {
                 fd = open
             } else {
+                if let moved = state.fd {
+                    Glibc.close(moved)
+                    state.fd = nil
+                    self.logger.info(
+                        "Output \(self.name): \(self.path) was moved or removed (log rotation?); writing to a new \(self.path)",
+                        metadata: ["output.name": "\(self.name)"]
+                    )
+                }
                 fd = try self.open()
                 state.fd = fd
             }
@@ -163,6 +175,15 @@ public final class FileSink: EventSink {
             if let fd = state.fd { Glibc.close(fd) }
             state.fd = nil
         }
+    }
+
+    /// Whether the path still names the file open as `fd` (not renamed away or removed since it was opened).
+    private func isStillAtPath(_ fd: Int32) -> Bool {
+        var open = stat()
+        var named = stat()
+        guard fstat(fd, &open) == 0 else { return false }
+        guard stat(self.path, &named) == 0 else { return false }
+        return open.st_ino == named.st_ino && open.st_dev == named.st_dev
     }
 
     private func open() throws(TrawlError) -> Int32 {

@@ -137,6 +137,25 @@ import TrawlTesting
         )
     }
 
+    @Test func aFileRotatedByRenamingIsFollowedByANewFileAndItsEventsAreNotWrittenAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = "\(directory.path)/out.log"
+        let log = RecordingLogger()
+        let sink = Self.sink(path, log)
+        try await sink.write(Self.events("object-a", 0..<3))
+        #expect(rename(path, "\(path).1") == 0)
+        // The rest of the unit, sent again from its start as after a restart, then a removed file.
+        try await sink.write(Self.events("object-a", 0..<5))
+        #expect(unlink(path) == 0)
+        try await sink.write(Self.events("object-b", 0..<2))
+        try await sink.close()
+        #expect(try Self.bodies("\(path).1") == (0..<3).map { "object-a-\($0)" })
+        #expect(try Self.bodies(path) == ["object-b-0", "object-b-1"])
+        #expect(log.messages(containing: "was moved or removed (log rotation?)").count == 2)
+        #expect(log.messages(containing: "3 event(s) sent again after a restart are already in").count == 1)
+    }
+
     @Test func anUnwritablePathIsASinkError() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
