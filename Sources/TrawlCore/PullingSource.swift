@@ -167,6 +167,21 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
         case leaseLost
     }
 
+    /// Logs a cycle's failure (with its id when it is a ``TrawlError``), counts the cycle and marks the input
+    /// unhealthy until a cycle succeeds.
+    private func cycleFailed(_ error: any Error, took: Duration, logger: Logger) {
+        let reason: String
+        if let error = error as? TrawlError {
+            logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+            reason = error.description
+        } else {
+            logger.error("Pull failed: \(error)")
+            reason = "pull failed: \(error)"
+        }
+        self.metrics.cycleEnded(PullCycleStatistics(), took: took)
+        self.health?.inputFailed(self.name, reason: reason)
+    }
+
     private func cycles(holding lease: (any ServiceLease)?) async throws -> CyclesEnded {
         self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
         while true {
@@ -197,14 +212,8 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
             } catch is CancellationError {
                 logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
                 return .stopped
-            } catch let error as TrawlError {
-                logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
-                self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
-                self.health?.inputFailed(self.name, reason: error.description)
             } catch {
-                logger.error("Pull failed: \(error)")
-                self.metrics.cycleEnded(PullCycleStatistics(), took: start.duration(to: self.clock.now))
-                self.health?.inputFailed(self.name, reason: "pull failed: \(error)")
+                self.cycleFailed(error, took: start.duration(to: self.clock.now), logger: logger)
             }
             let elapsed = start.duration(to: self.clock.now)
             if self.runOnce || Task.isShuttingDownGracefully {

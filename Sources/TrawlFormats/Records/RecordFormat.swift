@@ -24,12 +24,6 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     /// processor also reads an object that turns out to be Parquet this way; this one refuses anything else.
     case parquet
 
-    /// The names the `processor` setting takes.
-    public static let names = [
-        "json_lines", "json_document", "json_array", "csv", "tsv", "vpc_flow", "cloudwatch_logs", "lines",
-        "whole_object", "parquet",
-    ]
-
     public var description: String {
         switch self {
         case .jsonLines: return "json_lines"
