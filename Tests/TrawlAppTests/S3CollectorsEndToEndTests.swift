@@ -139,6 +139,36 @@ import TrawlTesting
         #expect(!log.contains(proxy.password))
     }
 
+    @Test func eachAWSServiceGoesToTheEndpointNamedForItBeforeTheSharedOne() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let funnel = try await MotoBucketQueue.make()
+        let lines = (0..<5).map { #"{"event.category":"file","n":\#($0)}"# }
+        try await funnel.put([
+            ["key": "s1/cloud_funnel/p.log.gz", "text": lines.joined(separator: "\n"), "compression": "gzip"]
+        ])
+        let role =
+            try await funnel.moto.fixtureJSON(["command": "create-role", "name": "reader-\(funnel.bucket)"])["arn"]
+            as! String
+        let moto = funnel.moto.endpoint
+        // The shared endpoint is a closed port: every request must go to the service's own endpoint.
+        let settings = """
+            base_url: "\(funnel.queueURL)", region: us-east-1, endpoint_url: "http://127.0.0.1:9", \
+            s3_endpoint_url: "\(moto)", sqs_endpoint_url: "\(moto)", sts_endpoint_url: "\(moto)"
+            """
+        let configuration = Self.configuration([("s1", "sentinelone_cloud_funnel", "cloud_funnel", settings)])
+            .replacingOccurrences(
+                of: "aws_secret_access_key: testing}",
+                with: "aws_secret_access_key: testing, aws_cross_account_role: \"\(role)\"}"
+            )
+        let (status, log) = try await Self.runOnce(configuration, in: directory)
+        #expect(status == 0, "\(log)")
+        #expect(log.contains("Obtained AWS credentials") && log.contains(role), "the role was assumed")
+        let delivered = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)
+        #expect(delivered.split(separator: "\n").count == 5)
+        #expect(try await funnel.messagesLeft() == 0)
+    }
+
     @Test func aMalformedProxyVariableIsOneSetupErrorHowEverManyInputsAndOutputsReadIt() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

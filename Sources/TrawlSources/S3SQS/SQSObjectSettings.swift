@@ -18,6 +18,11 @@ public struct SQSObjectSettings: Decodable, Sendable {
     public var region: String
     /// One endpoint for S3, SQS and STS instead of AWS's (an emulator, a VPC endpoint proxy).
     public var endpointURL: String?
+    /// The endpoint of one service, before `endpointURL`: services reached at different hosts, as FIPS
+    /// endpoints (`s3-fips.<region>.amazonaws.com`) and VPC interface endpoints without private DNS are.
+    public var s3EndpointURL: String?
+    public var sqsEndpointURL: String?
+    public var stsEndpointURL: String?
     public var s3Addressing: S3Client.Addressing?
     /// Delete each message once every event of its objects was delivered; false never deletes.
     public var ackMessages: Bool
@@ -81,6 +86,9 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case queueOwnerAccountID = "queue_owner_account_id"
         case region
         case endpointURL = "endpoint_url"
+        case s3EndpointURL = "s3_endpoint_url"
+        case sqsEndpointURL = "sqs_endpoint_url"
+        case stsEndpointURL = "sts_endpoint_url"
         case s3Addressing = "s3_addressing"
         case ackMessages = "ack_messages"
         case visibilityTimeout = "sqs_visibility_timeout"
@@ -189,11 +197,13 @@ public struct SQSObjectSettings: Decodable, Sendable {
                 format: "an AWS region such as us-east-1",
                 isValid: isRegion
             ) ?? "us-east-1"
-        self.endpointURL = settings.string(
-            .endpointURL,
-            format: "an http(s) URL such as http://127.0.0.1:5000",
-            isValid: { AWSEndpoint(url: $0) != nil }
-        )
+        func endpoint(_ key: CodingKeys, example: String) -> String? {
+            settings.string(key, format: "an http(s) URL such as \(example)", isValid: { AWSEndpoint(url: $0) != nil })
+        }
+        self.endpointURL = endpoint(.endpointURL, example: "http://127.0.0.1:5000")
+        self.s3EndpointURL = endpoint(.s3EndpointURL, example: "https://s3-fips.us-east-1.amazonaws.com")
+        self.sqsEndpointURL = endpoint(.sqsEndpointURL, example: "https://sqs-fips.us-east-1.amazonaws.com")
+        self.stsEndpointURL = endpoint(.stsEndpointURL, example: "https://sts-fips.us-east-1.amazonaws.com")
         self.s3Addressing = settings.string(.s3Addressing, allowed: S3Client.Addressing.allCases.map(\.rawValue))
             .flatMap(S3Client.Addressing.init(rawValue:))
         let ackMessages = settings.value(.ackMessages, as: Bool.self)

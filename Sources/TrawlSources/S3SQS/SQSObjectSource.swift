@@ -179,14 +179,15 @@ public final class SQSObjectSource: PullingSource {
         if let connection = self.connection.withLock({ $0 }) { return connection }
         let settings = self.settings
         let override = settings.endpointURL.flatMap(AWSEndpoint.init(url:))
+        func endpoint(_ url: String?) -> AWSEndpoint? { url.flatMap(AWSEndpoint.init(url:)) ?? override }
         let credentials = try self.configuration.credentials.makeProvider(
             client: self.aws,
             region: settings.region,
-            stsEndpoint: override,
+            stsEndpoint: endpoint(settings.stsEndpointURL),
             environment: self.environment,
             clock: ContinuousClock()
         )
-        var sqsEndpoint = override
+        var sqsEndpoint = endpoint(settings.sqsEndpointURL)
         if sqsEndpoint == nil, let baseURL = settings.baseURL, let queueEndpoint = AWSEndpoint(url: baseURL) {
             sqsEndpoint = AWSEndpoint(scheme: queueEndpoint.scheme, host: queueEndpoint.host, port: queueEndpoint.port)
         }
@@ -210,7 +211,7 @@ public final class SQSObjectSource: PullingSource {
             s3: S3Client(
                 client: self.aws,
                 region: settings.region,
-                endpoint: override,
+                endpoint: endpoint(settings.s3EndpointURL),
                 addressing: settings.s3Addressing,
                 credentials: credentials
             ),
