@@ -31,7 +31,7 @@ final class DevoHTTPTransport: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.decompression = .disabled
-        configuration.proxy = proxy?.clientProxy
+        configuration.tunnel(through: proxy)
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

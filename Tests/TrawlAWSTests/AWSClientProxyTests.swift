@@ -41,18 +41,19 @@ import TrawlTesting
         #expect(log.messages.allSatisfy { !$0.contains(proxy.password) })
     }
 
-    @Test func aProxyThatRefusesTheCredentialsFailsTheRequestSayingSo() async throws {
+    @Test func aProxyThatRefusesTheCredentialsFailsTheRequestSayingSoWithoutWaitingForTheConnectTimeout() async throws {
         let moto = try await MotoServer.open()
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let proxy = try await ForwardProxy(directory: directory.path)
         defer { proxy.stop() }
         let wrong = "http://\(proxy.username):wrong-password@127.0.0.1:\(proxy.port)"
+        let clock = ContinuousClock()
+        let started = clock.now
         let error = await #expect(throws: TrawlError.self) {
             try await withAWS(
                 moto,
                 configuration: AWSClient.Configuration(
-                    connectTimeout: .seconds(2),
                     retry: AWSRetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(20), maxDelay: .milliseconds(50)),
                     proxy: try HTTPProxySettings(environment: ["HTTP_PROXY": wrong])
                 )
@@ -60,6 +61,8 @@ import TrawlTesting
                 _ = try await aws.sqs().queueURL(name: "anything", logger: RecordingLogger().logger)
             }
         }
+        // AsyncHTTPClient alone retries a refused tunnel until its connect timeout (10 s) on each attempt.
+        #expect(started.duration(to: clock.now) < AWSClient.Configuration().connectTimeout)
         #expect(error?.code.id == 499)
         #expect(error?.message.contains("proxy of HTTPS_PROXY/HTTP_PROXY refused the tunnel") == true)
         #expect(error?.fix.contains("NO_PROXY") == true)

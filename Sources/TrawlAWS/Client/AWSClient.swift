@@ -96,7 +96,7 @@ public final class AWSClient: Sendable {
             )
             http.decompression = .disabled
             http.redirectConfiguration = .disallow
-            http.proxy = proxy?.clientProxy
+            http.tunnel(through: proxy)
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
         }
         self.httpClient = makeClient(proxy: nil)

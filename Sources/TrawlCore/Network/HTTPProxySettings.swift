@@ -149,11 +149,6 @@ extension HTTPProxySettings {
         return self.server(scheme: scheme, host: host)
     }
 
-    /// ``server(forURL:)`` as AsyncHTTPClient takes it.
-    public func clientProxy(forURL url: String) -> HTTPClient.Configuration.Proxy? {
-        self.server(forURL: url)?.clientProxy
-    }
-
     /// Whether `error`, raised by AsyncHTTPClient, says the proxy refused to open the tunnel (it wants other
     /// credentials or does not allow `CONNECT` to that host and port).
     public static func isRefusedTunnel(_ error: any Error) -> Bool {
@@ -175,5 +170,19 @@ extension HTTPProxySettings.Server {
             port: self.port,
             authorization: self.username.map { .basic(username: $0, password: self.password ?? "") }
         )
+    }
+}
+
+extension HTTPClient.Configuration {
+    /// Sends every request through `proxy`, or directly when it is nil.
+    ///
+    /// Through a proxy, a connection that cannot be opened fails its requests at once, where AsyncHTTPClient
+    /// would otherwise keep opening new ones until its connect timeout: a proxy that refuses the tunnel
+    /// (another password wanted, a port it does not allow) answers the same every time, so the user waited
+    /// 10 s per attempt (50 s for an AWS request) for an error known at the first answer. The callers' own
+    /// retries, with backoff and a log line, take over instead.
+    public mutating func tunnel(through proxy: HTTPProxySettings.Server?) {
+        self.proxy = proxy?.clientProxy
+        if proxy != nil { self.connectionPool.retryConnectionEstablishment = false }
     }
 }

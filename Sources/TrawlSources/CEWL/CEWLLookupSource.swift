@@ -131,7 +131,7 @@ public final class CEWLLookupSource: PullingSource {
             }
             configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
             configuration.redirectConfiguration = .disallow
-            configuration.proxy = self.proxy.clientProxy(forURL: self.settings.apiBaseURL)
+            configuration.tunnel(through: self.proxy.server(forURL: self.settings.apiBaseURL))
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             pool = client
             return client

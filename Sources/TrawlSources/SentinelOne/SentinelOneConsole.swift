@@ -74,7 +74,7 @@ public final class SentinelOneConsole: Sendable {
                 read: .init(self.configuration.requestTimeout)
             )
             configuration.redirectConfiguration = .disallow
-            configuration.proxy = self.configuration.proxy.clientProxy(forURL: self.configuration.url)
+            configuration.tunnel(through: self.configuration.proxy.server(forURL: self.configuration.url))
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             pool = client
             return client
