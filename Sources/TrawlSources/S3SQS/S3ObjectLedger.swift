@@ -143,7 +143,10 @@ public final class S3ObjectLedger: Sendable {
     /// Moves the entries of a ledger saved as one file into items, once.
     private func importLegacyOnce() async throws(TrawlError) {
         guard !self.housekeeping.withLock({ $0.imported }) else { return }
-        if let objects = try await self.legacy.load()?.objects, !objects.isEmpty {
+        // Looked for first, so a ledger that never was one file does not log "no saved state" at each start.
+        if try await self.store.load(self.key) != nil, let objects = try await self.legacy.load()?.objects,
+            !objects.isEmpty
+        {
             for (identity, entry) in objects where try await self.store.loadItem(identity, of: self.key) == nil {
                 try await self.save(entry, for: identity)
             }
