@@ -19,6 +19,10 @@ public struct InputType: Sendable {
         /// For services that read objects: a source running the same processing over local files
         /// (`trawl replay`).
         public var makeReplay: (@Sendable (_ files: [String], _ concurrency: Int?) -> ObjectReplaySource)? = nil
+        /// For services that read objects: the service's own source, whose processing and ledger
+        /// `trawl backfill` uses for what is already in S3.
+        public var makeObjectSource:
+            (@Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> SQSObjectSource)? = nil
         /// Whether one instance at a time polls it (it follows a cursor), when several run the same
         /// configuration; false where the source spreads the work itself (an SQS queue).
         public var exclusive = true
@@ -358,7 +362,7 @@ public enum InputCatalogue {
                 includeKeys: settings.includeKeys ?? [],
                 excludeKeys: settings.excludeKeys ?? exclude.map(KeyPattern.init)
             )
-            var plannedService = InputType.PlannedService(input, service, every: settings.common) {
+            let makeObjectSource: @Sendable (any StateStore, StateKey, Logger) -> SQSObjectSource = {
                 store,
                 key,
                 logger in
@@ -379,6 +383,10 @@ public enum InputCatalogue {
                     environment: environment
                 )
             }
+            var plannedService = InputType.PlannedService(input, service, every: settings.common) {
+                makeObjectSource($0, $1, $2)
+            }
+            plannedService.makeObjectSource = makeObjectSource
             plannedService.makeReplay = { files, concurrency in
                 ObjectReplaySource(configuration: configuration, files: files, concurrency: concurrency)
             }

@@ -23,7 +23,8 @@ public struct TrawlCommand: AsyncParsableCommand {
             """,
         version: TrawlVersion.current,
         subcommands: [
-            RunCommand.self, ValidateCommand.self, ReplayCommand.self, SentinelOneCommand.self, VersionCommand.self,
+            RunCommand.self, ValidateCommand.self, ReplayCommand.self, BackfillCommand.self, SentinelOneCommand.self,
+            VersionCommand.self,
         ]
     )
 
@@ -68,7 +69,7 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// The configuration's plan, or exit status 2 after printing every error.
-private func loadPlan(_ path: String) throws -> TrawlPlan {
+func loadPlan(_ path: String) throws -> TrawlPlan {
     do {
         return try TrawlPlan.make(configurationPath: path, environment: ProcessInfo.processInfo.environment)
     } catch {
@@ -77,9 +78,32 @@ private func loadPlan(_ path: String) throws -> TrawlPlan {
     }
 }
 
+/// The one enabled service of `plan` named `name` (`<input>/<service>`, or `<service>` when unique) that has
+/// `capability`, with it.
+///
+/// - Throws: exit status 2 after naming the services that have it, when none or several match.
+func objectService<Capability>(
+    _ name: String,
+    in plan: TrawlPlan,
+    _ capability: KeyPath<InputType.PlannedService, Capability?>,
+    toDo verb: String
+) throws -> (InputType.PlannedService, Capability) {
+    let candidates = plan.services.filter { $0[keyPath: capability] != nil }
+    let matches = candidates.filter { "\($0.input)/\($0.service)" == name || $0.service == name }
+    guard matches.count == 1, let planned = matches.first, let found = planned[keyPath: capability] else {
+        let names = candidates.map { "\($0.input)/\($0.service)" }.joined(separator: ", ")
+        printToStandardError(
+            "\(matches.isEmpty ? "No" : "More than one") enabled S3+SQS service matches \"\(name)\"; "
+                + "services that can \(verb): \(names.isEmpty ? "none" : names).\n"
+        )
+        throw ExitCode(2)
+    }
+    return (planned, found)
+}
+
 /// Sends logs to standard error at the configured level; returns Trawl's logger and the tally of the
 /// errors it will log.
-private func bootstrapLogging(_ plan: TrawlPlan) -> (Logger, LoggedErrorTally) {
+func bootstrapLogging(_ plan: TrawlPlan) -> (Logger, LoggedErrorTally) {
     let level: Logger.Level = plan.globals.debugStatus ? .debug : .info
     let tally = LoggedErrorTally()
     LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: level, tally: tally) }
@@ -89,7 +113,7 @@ private func bootstrapLogging(_ plan: TrawlPlan) -> (Logger, LoggedErrorTally) {
 /// Exit status 1 after a run that ends by itself (`--once`, `replay`) logged errors: what they name was left
 /// where it can be retried or inspected (a message in its queue, an uncommitted offset, a refused-events
 /// file), and a scheduler should see that the run did not collect everything.
-private func exitIfErrorsWereLogged(_ errors: LoggedErrorTally, logger: Logger) throws {
+func exitIfErrorsWereLogged(_ errors: LoggedErrorTally, logger: Logger) throws {
     guard errors.total > 0 else { return }
     logger.warning(
         "Completed with \(errors.total) error(s) logged (\(errors.summary)); what they name was left to retry or inspect: exit status 1"
@@ -99,7 +123,7 @@ private func exitIfErrorsWereLogged(_ errors: LoggedErrorTally, logger: Logger) 
 
 /// Runs `plan` until stopped (or one cycle each with `once`); exit status 3 when it cannot start, 1 when
 /// events were left undelivered.
-private func execute(_ plan: TrawlPlan, once: Bool, logger: Logger) async throws {
+func execute(_ plan: TrawlPlan, once: Bool, logger: Logger) async throws {
     do {
         var registry: PrometheusCollectorRegistry?
         if plan.globals.httpEndpoint.enabled {
@@ -165,16 +189,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         var plan = try loadPlan(self.config)
-        let candidates = plan.services.filter { $0.makeReplay != nil }
-        let matches = candidates.filter { "\($0.input)/\($0.service)" == self.service || $0.service == self.service }
-        guard matches.count == 1, let planned = matches.first, let makeReplay = planned.makeReplay else {
-            let names = candidates.map { "\($0.input)/\($0.service)" }.joined(separator: ", ")
-            printToStandardError(
-                "\(matches.isEmpty ? "No" : "More than one") enabled S3+SQS service matches \"\(self.service)\"; "
-                    + "services that can replay: \(names.isEmpty ? "none" : names).\n"
-            )
-            throw ExitCode(2)
-        }
+        let (planned, makeReplay) = try objectService(self.service, in: plan, \.makeReplay, toDo: "replay")
         let source = makeReplay(self.files, self.concurrency)
         var replay = planned
         replay.makeSource = { _, _, _ in source }

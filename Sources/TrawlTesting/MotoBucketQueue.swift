@@ -8,12 +8,12 @@ public struct MotoBucketQueue: Sendable {
     public let queueURL: String
 
     /// A new bucket and queue with unique names; with `notify`, S3 announces each object created (and,
-    /// like AWS, first sends an s3:TestEvent).
-    public static func make(notify: Bool = true) async throws -> MotoBucketQueue {
+    /// like AWS, first sends an s3:TestEvent); with `versioned`, the bucket keeps versions.
+    public static func make(notify: Bool = true, versioned: Bool = false) async throws -> MotoBucketQueue {
         let moto = try await MotoServer.open()
         let name = "trawl-\(UUID().uuidString.prefix(8).lowercased())"
         let answer = try await moto.fixtureJSON([
-            "command": "bucket-queue", "bucket": name, "queue": name, "notify": notify,
+            "command": "bucket-queue", "bucket": name, "queue": name, "notify": notify, "versioned": versioned,
         ])
         guard let queueURL = answer["queue_url"] as? String else {
             throw PeerFailed(description: "bucket-queue answered no queue_url: \(answer)")
@@ -23,8 +23,34 @@ public struct MotoBucketQueue: Sendable {
 
     /// Puts objects: `["key": ..., "text": ..., "compression": "gzip"]` (gzip, gzip-multi, zstd, snappy,
     /// bzip2 or none), the text written in `"encoding"` if given (a Python codec: latin-1, cp1252, utf-16...).
-    public func put(_ objects: [[String: String]]) async throws {
-        try await self.moto.fixture(["command": "put", "bucket": self.bucket, "objects": objects])
+    @discardableResult
+    public func put(_ objects: [[String: String]]) async throws -> [String: PutObject] {
+        let answer = try await self.moto.fixtureJSON(["command": "put", "bucket": self.bucket, "objects": objects])
+        var put: [String: PutObject] = [:]
+        for (key, value) in answer {
+            guard let object = value as? [String: Any] else { continue }
+            put[key] = PutObject(
+                size: object["size"] as? Int ?? 0,
+                eTag: object["etag"] as? String ?? "",
+                versionID: object["version"] as? String
+            )
+        }
+        return put
+    }
+
+    /// What S3 answered for one object put.
+    public struct PutObject: Sendable {
+        public var size: Int
+        public var eTag: String
+        public var versionID: String?
+    }
+
+    /// The S3 event notification AWS sends for `key` when it was put (with its version in a versioned bucket,
+    /// which moto's own notifications leave out).
+    public func notification(_ key: String, _ put: PutObject) -> String {
+        let version = put.versionID.map { #","versionId":"\#($0)""# } ?? ""
+        return
+            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(self.bucket)"},"object":{"key":"\#(key)","size":\#(put.size),"eTag":"\#(put.eTag)"\#(version)}}}]}"#
     }
 
     /// Sends message bodies to the queue.

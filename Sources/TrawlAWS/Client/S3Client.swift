@@ -9,6 +9,9 @@ import TrawlCore
 public struct S3ObjectInfo: Sendable {
     public var size: Int64
     public var eTag: String?
+    /// The version read, in a versioned bucket (nil otherwise, and for the `null` version of objects written
+    /// before versioning was enabled).
+    public var versionID: String?
     public var lastModified: String?
     public var contentType: String?
     public var contentEncoding: String?
@@ -116,6 +119,7 @@ public struct S3Client: Sendable {
         return S3ObjectInfo(
             size: size,
             eTag: headers.first(name: "etag"),
+            versionID: headers.first(name: "x-amz-version-id").flatMap { $0 == "null" ? nil : $0 },
             lastModified: headers.first(name: "last-modified"),
             contentType: headers.first(name: "content-type"),
             contentEncoding: headers.first(name: "content-encoding")

@@ -20,14 +20,7 @@ public struct ObjectReplaySource: PullingSource {
     public let configuration: SQSObjectSource.Configuration
     public let files: [String]
     /// Files that could not be read, so the command can exit with an error.
-    public let failures = Failures()
-
-    /// Counts the files a replay could not read.
-    public final class Failures: Sendable {
-        private let count = Atomic(0)
-        public var value: Int { self.count.load(ordering: .relaxed) }
-        func add() { self.count.add(1, ordering: .relaxed) }
-    }
+    public let failures = ObjectFailureCount()
 
     /// Files read at once; each file's events stay in order, files interleave.
     public let concurrency: Int

@@ -338,7 +338,7 @@ func isQueueName(_ text: String) -> Bool {
         }
 }
 
-func isRegion(_ text: String) -> Bool {
+public func isRegion(_ text: String) -> Bool {
     let parts = text.split(separator: "-")
     return parts.count >= 3 && text.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
 }

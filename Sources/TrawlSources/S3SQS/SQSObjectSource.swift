@@ -174,20 +174,37 @@ public final class SQSObjectSource: PullingSource {
         context.logger.info("(Partial) \(statistics.summary(pullingID: context.pullingID, elapsed: elapsed))")
     }
 
+    /// The endpoint given for one service (`s3_endpoint_url`...), else `endpoint_url`; nil for AWS's own.
+    private func endpoint(_ url: String?) -> AWSEndpoint? {
+        url.flatMap(AWSEndpoint.init(url:)) ?? self.settings.endpointURL.flatMap(AWSEndpoint.init(url:))
+    }
+
+    /// The service's credentials (keys or roles, resolved lazily) and its S3 client; no request is made.
+    func objectAccess() throws -> (credentials: any AWSCredentialProvider, s3: S3Client) {
+        let settings = self.settings
+        let credentials = try self.configuration.credentials.makeProvider(
+            client: self.aws,
+            region: settings.region,
+            stsEndpoint: self.endpoint(settings.stsEndpointURL),
+            environment: self.environment,
+            clock: ContinuousClock()
+        )
+        let s3 = S3Client(
+            client: self.aws,
+            region: settings.region,
+            endpoint: self.endpoint(settings.s3EndpointURL),
+            addressing: settings.s3Addressing,
+            credentials: credentials
+        )
+        return (credentials, s3)
+    }
+
     /// Resolves the queue and checks it exists (the seeds' setup), once.
     func connect(logger: Logger) async throws -> Connection {
         if let connection = self.connection.withLock({ $0 }) { return connection }
         let settings = self.settings
-        let override = settings.endpointURL.flatMap(AWSEndpoint.init(url:))
-        func endpoint(_ url: String?) -> AWSEndpoint? { url.flatMap(AWSEndpoint.init(url:)) ?? override }
-        let credentials = try self.configuration.credentials.makeProvider(
-            client: self.aws,
-            region: settings.region,
-            stsEndpoint: endpoint(settings.stsEndpointURL),
-            environment: self.environment,
-            clock: ContinuousClock()
-        )
-        var sqsEndpoint = endpoint(settings.sqsEndpointURL)
+        let (credentials, s3) = try self.objectAccess()
+        var sqsEndpoint = self.endpoint(settings.sqsEndpointURL)
         if sqsEndpoint == nil, let baseURL = settings.baseURL, let queueEndpoint = AWSEndpoint(url: baseURL) {
             sqsEndpoint = AWSEndpoint(scheme: queueEndpoint.scheme, host: queueEndpoint.host, port: queueEndpoint.port)
         }
@@ -206,18 +223,7 @@ public final class SQSObjectSource: PullingSource {
         let attributes = try await sqs.queueAttributes(queueURL: queueURL, names: ["QueueArn"], logger: logger)
         let arn = attributes["QueueArn"] ?? queueURL
         logger.info("SQS queue \(arn) exists. Records are pullable.")
-        let connection = Connection(
-            sqs: sqs,
-            s3: S3Client(
-                client: self.aws,
-                region: settings.region,
-                endpoint: endpoint(settings.s3EndpointURL),
-                addressing: settings.s3Addressing,
-                credentials: credentials
-            ),
-            queueURL: queueURL,
-            queueARN: arn
-        )
+        let connection = Connection(sqs: sqs, s3: s3, queueURL: queueURL, queueARN: arn)
         self.connection.withLock { $0 = connection }
         return connection
     }
@@ -260,7 +266,7 @@ public final class SQSObjectSource: PullingSource {
                         objectLogger[metadataKey: "s3.key"] = "\(object.key)"
                         try await self.read(
                             object,
-                            connection: connection,
+                            s3: connection.s3,
                             counters: counters,
                             context: context,
                             logger: objectLogger
@@ -370,10 +376,10 @@ public final class SQSObjectSource: PullingSource {
     }
 
     /// Reads one object and publishes its events in commits of `records_per_commit`, recording each
-    /// delivered commit in the ledger.
-    private func read(
+    /// delivered commit in the ledger. Also used by ``S3BackfillSource`` for objects it lists.
+    func read(
         _ notified: S3ObjectReference,
-        connection: Connection,
+        s3: S3Client,
         counters: CycleCounters,
         context: PullContext,
         logger: Logger
@@ -406,7 +412,7 @@ public final class SQSObjectSource: PullingSource {
             entry = found
             counters.update { $0.statistics.requests += 1 }
             do {
-                stream = try await connection.s3.inRegion(object.region).getObject(
+                stream = try await s3.inRegion(object.region).getObject(
                     bucket: object.bucket,
                     key: object.key,
                     logger: logger
@@ -421,7 +427,14 @@ public final class SQSObjectSource: PullingSource {
                 object.alternateKey = nil
             }
         }
-        if object.eTag == nil, object.versionID == nil {
+        if object.versionID == nil, let version = stream.info.versionID {
+            // A versioned bucket's notifications name the version: so does the ledger, whatever named the
+            // object here (a listing gives only its ETag).
+            object.versionID = version
+            identity = S3ObjectLedger.identity(of: object, eTag: nil)
+            guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }
+            entry = fresh
+        } else if object.eTag == nil, object.versionID == nil {
             // Without a version or ETag in the notification, the object's own ETag names it.
             identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
             guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }

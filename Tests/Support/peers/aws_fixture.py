@@ -57,10 +57,13 @@ def setup_auth(command):
 
 
 def bucket_queue(command):
-    """A bucket whose ObjectCreated events go to a queue; answers the queue URL and ARN."""
+    """A bucket (versioned with "versioned") whose ObjectCreated events go to a queue; answers the queue URL
+    and ARN."""
     s3 = client("s3", command)
     sqs = client("sqs", command)
     s3.create_bucket(Bucket=command["bucket"])
+    if command.get("versioned"):
+        s3.put_bucket_versioning(Bucket=command["bucket"], VersioningConfiguration={"Status": "Enabled"})
     queue_url = sqs.create_queue(QueueName=command["queue"])["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     if command.get("notify", True):
@@ -77,7 +80,7 @@ def put(command):
     {"key": ..., "path": <a local file>} or
     {"key": ..., "size": N, "seed": S}, compressed with
     "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default) and cut to "truncate" bytes if
-    given; answers sha256 of each."""
+    given; answers the sha256, size, ETag and version (in a versioned bucket) of each."""
     s3 = client("s3", command)
     answer = {}
     for item in command["objects"]:
@@ -91,8 +94,13 @@ def put(command):
         body = compress.one_or_multi(item.get("compression", "none"), body)
         if "truncate" in item:
             body = body[: int(item["truncate"])]
-        s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body)
-        answer[item["key"]] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+        put = s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body)
+        answer[item["key"]] = {
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "size": len(body),
+            "etag": put["ETag"].strip('"'),
+            "version": put.get("VersionId"),
+        }
     return answer
 
 

@@ -1,0 +1,154 @@
+import Logging
+import TrawlAWS
+import TrawlCore
+
+/// `trawl backfill`: reads the objects already in S3 under some prefixes through an S3+SQS service's
+/// processing, as if its queue had announced each one. Notifications only announce objects written after
+/// they were set up; history (the CloudTrail of the months before onboarding) and objects whose
+/// notifications were lost are read this way.
+///
+/// The service's ledger is shared: an object the service already delivered from a notification is skipped
+/// here, one delivered here is skipped when its notification arrives, and a backfill stopped midway (a crash,
+/// Ctrl-C) resumes where it was when run again, a large object after the records already delivered. Listing
+/// goes page by page, so a prefix of millions of objects is never held in memory.
+public struct S3BackfillSource: PullingSource {
+    /// `s3://bucket/prefix`: every object whose key starts with the prefix (all of the bucket without one).
+    public struct Location: Sendable, Hashable, CustomStringConvertible {
+        public var bucket: String
+        public var prefix: String
+
+        /// Nil when `url` is no `s3://` URL or names no valid bucket.
+        public init?(url: String) {
+            guard url.hasPrefix("s3://") else { return nil }
+            let path = url.dropFirst("s3://".count)
+            let bucket = String(path.prefix { $0 != "/" })
+            guard (try? S3Notification.checkBucketName(bucket)) != nil else { return nil }
+            self.bucket = bucket
+            // Everything after the "/" that ends the bucket: a key may itself start with "/".
+            self.prefix = String(path.dropFirst(bucket.count).dropFirst())
+        }
+
+        public var description: String { "s3://\(self.bucket)/\(self.prefix)" }
+    }
+
+    /// The service whose settings, processing and ledger the backfill uses.
+    public let objects: SQSObjectSource
+    public let locations: [Location]
+    /// Only objects last modified at or after this.
+    public let modifiedSince: UTCTimestamp?
+    /// Only objects last modified before this.
+    public let modifiedBefore: UTCTimestamp?
+    /// The buckets' region when it is not the service's.
+    public let region: String?
+    /// Objects read at once.
+    public let concurrency: Int
+    /// Objects that could not be read, so the command can exit with an error.
+    public let failures: ObjectFailureCount
+
+    /// - Parameter concurrency: objects read at once; the service's `concurrency` when nil.
+    public init(
+        objects: SQSObjectSource,
+        locations: [Location],
+        modifiedSince: UTCTimestamp? = nil,
+        modifiedBefore: UTCTimestamp? = nil,
+        region: String? = nil,
+        concurrency: Int? = nil,
+        failures: ObjectFailureCount = ObjectFailureCount()
+    ) {
+        self.objects = objects
+        self.failures = failures
+        self.locations = locations
+        self.modifiedSince = modifiedSince
+        self.modifiedBefore = modifiedBefore
+        self.region = region
+        self.concurrency = max(1, concurrency ?? objects.settings.concurrency)
+    }
+
+    public func withResources(_ body: () async throws -> Void) async throws {
+        try await self.objects.withResources(body)
+    }
+
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        let s3 = try self.objects.objectAccess().s3.inRegion(self.region)
+        let counters = CycleCounters(metrics: context.metrics)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for location in self.locations {
+                var (listed, excluded, outside) = (0, 0, 0)
+                var token: String?
+                repeat {
+                    if context.isShuttingDown { break }
+                    counters.update { $0.statistics.requests += 1 }
+                    let page = try await s3.listObjects(
+                        bucket: location.bucket,
+                        prefix: location.prefix,
+                        continuationToken: token,
+                        logger: context.logger
+                    )
+                    for summary in page.objects {
+                        // A zero-byte key ending in "/" is a console's folder marker, not data.
+                        if summary.key.hasSuffix("/"), summary.size == 0 { continue }
+                        listed += 1
+                        guard self.objects.configuration.reads(key: summary.key) else {
+                            excluded += 1
+                            continue
+                        }
+                        guard self.isInWindow(summary.lastModified) else {
+                            outside += 1
+                            continue
+                        }
+                        if running >= self.concurrency {
+                            try await group.next()
+                            running -= 1
+                        }
+                        running += 1
+                        let object = S3ObjectReference(
+                            bucket: location.bucket,
+                            key: summary.key,
+                            size: summary.size,
+                            eTag: summary.eTag
+                        )
+                        group.addTask { try await self.backfill(object, s3: s3, counters: counters, context: context) }
+                    }
+                    token = page.nextContinuationToken
+                } while token != nil
+                context.logger.info(
+                    "Listed \(listed) object(s) under \(location): \(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
+                )
+            }
+            try await group.waitForAll()
+        }
+        context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
+        return counters.read { $0.statistics }
+    }
+
+    private func isInWindow(_ modified: UTCTimestamp?) -> Bool {
+        guard self.modifiedSince != nil || self.modifiedBefore != nil else { return true }
+        guard let modified else { return false }
+        if let since = self.modifiedSince, modified < since { return false }
+        if let before = self.modifiedBefore, !(modified < before) { return false }
+        return true
+    }
+
+    /// Reads one object through the service's processing and ledger; a failure is logged and counted in
+    /// ``failures``, and the other objects go on.
+    private func backfill(
+        _ object: S3ObjectReference,
+        s3: S3Client,
+        counters: CycleCounters,
+        context: PullContext
+    ) async throws {
+        var logger = context.logger
+        logger[metadataKey: "s3.bucket"] = "\(object.bucket)"
+        logger[metadataKey: "s3.key"] = "\(object.key)"
+        do {
+            try await self.objects.read(object, s3: s3, counters: counters, context: context, logger: logger)
+        } catch let error as TrawlError {
+            self.failures.add()
+            logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+        } catch let error as AcknowledgementRejected {
+            self.failures.add()
+            logger.error("\(object) is left to backfill again: an output gave up on \(error.unit): \(error.message)")
+        }
+    }
+}

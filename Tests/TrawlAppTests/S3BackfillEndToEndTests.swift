@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import TrawlTesting
+
+/// `trawl backfill` against moto: what is already in a bucket, read through a configured service and its
+/// ledger, which `trawl run` shares.
+@Suite struct S3BackfillEndToEndTests {
+    static func records(_ names: Range<Int>) -> [String] {
+        names.map { #"{"eventVersion":"1.08","eventName":"Call\#($0)","awsRegion":"us-east-1"}"# }
+    }
+
+    static func cloudTrail(_ records: [String]) -> String { "{\"Records\":[\(records.joined(separator: ","))]}" }
+
+    static func trawl(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (Int32, String) {
+        let (status, output, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: arguments,
+            workingDirectory: directory.path
+        )
+        return (status, output + log)
+    }
+
+    /// A bucket (and queue) with a configuration in `directory` whose `trail/cloudtrail` service follows it.
+    static func configuredTrail(
+        in directory: TemporaryDirectory,
+        notify: Bool = false,
+        versioned: Bool = false
+    ) async throws -> MotoBucketQueue {
+        let trail = try await MotoBucketQueue.make(notify: notify, versioned: versioned)
+        try directory.write(
+            "config.yaml",
+            S3CollectorsEndToEndTests.configuration([("trail", "aws_sqs", "cloudtrail", trail.serviceSettings)])
+        )
+        return trail
+    }
+
+    static func delivered(_ directory: TemporaryDirectory) -> [String] {
+        (directory.read("out.log") ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// In a versioned bucket too: AWS's notifications name each object by its version, the listing by its
+    /// ETag only, and the backfill keys the ledger by the version the object's GET answers.
+    @Test(arguments: [false, true])
+    func aBackfillDeliversWhatIsInTheBucketOnceAndTheNotificationsFindItDelivered(versioned: Bool) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory, versioned: versioned)
+        let prefix = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/23"
+        let put = try await trail.put([
+            ["key": "\(prefix)/a.json.gz", "text": Self.cloudTrail(Self.records(0..<2)), "compression": "gzip"],
+            ["key": "\(prefix)/b.json.gz", "text": Self.cloudTrail(Self.records(2..<5)), "compression": "zstd"],
+            [
+                "key": "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/11/23/d.json.gz", "text": "{}",
+                "compression": "gzip",
+            ],
+            ["key": "elsewhere/c.json.gz", "text": Self.cloudTrail(Self.records(5..<6)), "compression": "gzip"],
+        ])
+        let backfill = [
+            "backfill", "--config", "config.yaml", "--service", "cloudtrail", "s3://\(trail.bucket)/AWSLogs/",
+        ]
+
+        let (first, firstLog) = try await Self.trawl(backfill, in: directory)
+        #expect(first == 0, "\(firstLog)")
+        #expect(
+            firstLog.contains(
+                "Listed 3 object(s) under s3://\(trail.bucket)/AWSLogs/: 2 to read, 1 excluded by include_keys/exclude_keys, 0 last modified outside --since/--until"
+            ),
+            "\(firstLog)"
+        )
+        let expected = Self.records(0..<5).map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)" }
+        #expect(Self.delivered(directory).sorted() == expected.sorted())
+
+        let (second, secondLog) = try await Self.trawl(backfill, in: directory)
+        #expect(second == 0, "\(secondLog)")
+        #expect(secondLog.components(separatedBy: "was already delivered").count == 3, "\(secondLog)")
+        #expect(Self.delivered(directory).count == 5)
+
+        // The bucket's notifications, as AWS sends them: the backfilled objects are skipped as delivered, the
+        // object outside the backfilled prefix is read.
+        try await trail.send(put.sorted { $0.key < $1.key }.map { trail.notification($0.key, $0.value) })
+        let (run, runLog) = try await Self.trawl(["run", "--once", "--config", "config.yaml"], in: directory)
+        #expect(run == 0, "\(runLog)")
+        #expect(runLog.contains("Number of duplicated events filtered out: 5"), "\(runLog)")
+        #expect(
+            Self.delivered(directory).sorted()
+                == (expected + ["<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \(Self.records(5..<6)[0])"])
+                .sorted()
+        )
+        #expect(try await trail.messagesLeft() == 0)
+    }
+
+    @Test func onlyObjectsLastModifiedInTheWindowAreRead() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory)
+        try await trail.put([
+            [
+                "key": "AWSLogs/1/CloudTrail/a.json.gz", "text": Self.cloudTrail(Self.records(0..<2)),
+                "compression": "gzip",
+            ]
+        ])
+        let location = "s3://\(trail.bucket)"
+        let base = ["backfill", "--config", "config.yaml", "--service", "trail/cloudtrail"]
+        let (later, laterLog) = try await Self.trawl(base + ["--since", "2999-01-01", location], in: directory)
+        #expect(later == 0, "\(laterLog)")
+        #expect(laterLog.contains("0 to read, 0 excluded by include_keys/exclude_keys, 1 last modified outside"))
+        #expect(Self.delivered(directory).isEmpty)
+        let (now, nowLog) = try await Self.trawl(
+            base + ["--since", "2026-01-01", "--until", "2999-01-01", location],
+            in: directory
+        )
+        #expect(now == 0, "\(nowLog)")
+        #expect(Self.delivered(directory).count == 2)
+    }
+
+    @Test func aLocationThatIsNoS3URLOrAnUnknownServiceIsRefusedBeforeAnythingRuns() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory)
+        let (noURL, noURLLog) = try await Self.trawl(
+            ["backfill", "--config", "config.yaml", "--service", "cloudtrail", "\(trail.bucket)/AWSLogs/"],
+            in: directory
+        )
+        #expect(noURL != 0)
+        #expect(noURLLog.contains("is not s3://bucket/prefix with a valid bucket name"), "\(noURLLog)")
+        let (unknown, unknownLog) = try await Self.trawl(
+            ["backfill", "--config", "config.yaml", "--service", "vpc_flow", "s3://\(trail.bucket)"],
+            in: directory
+        )
+        #expect(unknown == 2)
+        #expect(unknownLog.contains("services that can backfill: trail/cloudtrail"), "\(unknownLog)")
+    }
+
+    @Test func aMissingBucketIsAnApiErrorAndExitStatus1() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory)
+        let (status, log) = try await Self.trawl(
+            [
+                "backfill", "--config", "config.yaml", "--service", "cloudtrail",
+                "s3://no-such-bucket-\(trail.bucket)/x/",
+            ],
+            in: directory
+        )
+        #expect(status == 1, "\(log)")
+        #expect(log.contains("ApiError 430"), "\(log)")
+    }
+}
