@@ -22,13 +22,23 @@ public final class RecordingHTTPServer: Sendable {
 
     /// The status and body to answer a request with.
     public typealias Answer = @Sendable (Request) -> (status: Int, body: String)
+    /// The status, headers (besides Content-Length, and Content-Type unless given) and body to answer with.
+    public typealias AnswerWithHeaders = @Sendable (Request) -> (status: Int, headers: [(String, String)], body: String)
 
     public let port: Int
     private let channel: any Channel
     private let recorded: RequestLog
 
     /// Starts listening on a free loopback port.
-    public init(answer: @escaping Answer = { _ in (200, "") }) async throws {
+    public convenience init(answer: @escaping Answer = { _ in (200, "") }) async throws {
+        try await self.init(answeringWithHeaders: { request in
+            let (status, body) = answer(request)
+            return (status, [], body)
+        })
+    }
+
+    /// Starts listening on a free loopback port, answering with headers of `answer`'s choosing.
+    public init(answeringWithHeaders answer: @escaping AnswerWithHeaders) async throws {
         let recorded = RequestLog()
         self.recorded = recorded
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -67,12 +77,12 @@ private final class RecordingHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let answer: RecordingHTTPServer.Answer
+    private let answer: RecordingHTTPServer.AnswerWithHeaders
     private let record: @Sendable (RecordingHTTPServer.Request) -> Void
     private let partial = Mutex<RecordingHTTPServer.Request?>(nil)
 
     init(
-        answer: @escaping RecordingHTTPServer.Answer,
+        answer: @escaping RecordingHTTPServer.AnswerWithHeaders,
         record: @escaping @Sendable (RecordingHTTPServer.Request) -> Void
     ) {
         self.answer = answer
@@ -99,10 +109,10 @@ private final class RecordingHandler: ChannelInboundHandler, Sendable {
             }
             guard let request = finished else { return }
             self.record(request)
-            let (status, text) = self.answer(request)
-            var headers = HTTPHeaders()
+            let (status, extra, text) = self.answer(request)
+            var headers = HTTPHeaders(extra)
             headers.add(name: "Content-Length", value: "\(text.utf8.count)")
-            headers.add(name: "Content-Type", value: "application/json")
+            if !headers.contains(name: "Content-Type") { headers.add(name: "Content-Type", value: "application/json") }
             let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers)
             context.write(self.wrapOutboundOut(.head(head)), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)

@@ -1,5 +1,10 @@
+import Logging
 import Testing
-import TrawlSources
+import TrawlAWS
+import TrawlCore
+import TrawlTesting
+
+@testable import TrawlSources
 
 @Suite struct S3BackfillSourceTests {
     @Test func aLocationIsAnS3URLWithAValidBucketAndAnOptionalPrefix() {
@@ -13,5 +18,39 @@ import TrawlSources
         {
             #expect(S3BackfillSource.Location(url: invalid) == nil, "\(invalid)")
         }
+    }
+
+    /// S3 answers a request for a bucket of another region with 301 and the bucket's region in a header: the
+    /// error names it, and the backfill moves to that region (not with an endpoint given: it serves what it
+    /// serves).
+    @Test func aBucketInAnotherRegionIsNamedInTheErrorAndReadThere() async throws {
+        let server = try await RecordingHTTPServer(answeringWithHeaders: { _ in
+            (
+                301, [("x-amz-bucket-region", "eu-west-1"), ("Content-Type", "application/xml")],
+                "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>"
+            )
+        })
+        let aws = AWSClient()
+        let credentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "s"))
+        let given = S3Client(
+            client: aws,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: server.url),
+            credentials: credentials
+        )
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await given.listObjects(bucket: "org-trail", logger: RecordingLogger().logger)
+        }
+        #expect((error?.underlying as? AWSServiceError)?.bucketRegion == "eu-west-1")
+        #expect(error.map { "\($0)".contains("(the bucket is in eu-west-1)") } == true, "\(String(describing: error))")
+        let standard = S3Client(client: aws, region: "us-east-1", credentials: credentials)
+        if let error {
+            #expect(S3BackfillSource.client(standard, forBucketOf: error)?.region == "eu-west-1")
+            #expect(S3BackfillSource.client(given, forBucketOf: error) == nil)
+            #expect(S3BackfillSource.client(standard.inRegion("eu-west-1"), forBucketOf: error) == nil)
+        }
+        #expect(S3BackfillSource.client(standard, forBucketOf: TrawlError(.awsClientException, "other")) == nil)
+        try await aws.shutdown()
+        try await server.stop()
     }
 }

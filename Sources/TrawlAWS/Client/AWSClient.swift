@@ -333,7 +333,8 @@ public final class AWSClient: Sendable {
             status: Int(response.status.code),
             code: code,
             message: message,
-            requestID: requestID
+            requestID: requestID,
+            bucketRegion: response.headers.first(name: "x-amz-bucket-region")
         )
     }
 

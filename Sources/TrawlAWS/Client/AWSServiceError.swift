@@ -11,19 +11,32 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var requestID: String?
+    /// The region S3 says the bucket is in (`x-amz-bucket-region`): with a request signed for or sent to
+    /// another region it answers 301 PermanentRedirect or 400, and names the bucket's own.
+    public var bucketRegion: String?
 
-    public init(service: String, operation: String, status: Int, code: String, message: String, requestID: String?) {
+    public init(
+        service: String,
+        operation: String,
+        status: Int,
+        code: String,
+        message: String,
+        requestID: String?,
+        bucketRegion: String? = nil
+    ) {
         self.service = service
         self.operation = operation
         self.status = status
         self.code = code
         self.message = message
         self.requestID = requestID
+        self.bucketRegion = bucketRegion
     }
 
     public var description: String {
         var text = "\(self.service) \(self.operation) answered HTTP \(self.status) \(self.code)"
         if !self.message.isEmpty { text += ": \(self.message)" }
+        if let bucketRegion { text += " (the bucket is in \(bucketRegion))" }
         if let requestID { text += " (request id \(requestID))" }
         return text
     }

@@ -69,22 +69,35 @@ public struct S3BackfillSource: PullingSource {
     }
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
-        let s3 = try self.objects.objectAccess().s3.inRegion(self.region)
+        let service = try self.objects.objectAccess().s3.inRegion(self.region)
         let counters = CycleCounters(metrics: context.metrics)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             for location in self.locations {
                 var (listed, excluded, outside) = (0, 0, 0)
+                var s3 = service
                 var token: String?
-                repeat {
+                var firstPage = true
+                while firstPage || token != nil {
                     if context.isShuttingDown { break }
                     counters.update { $0.statistics.requests += 1 }
-                    let page = try await s3.listObjects(
-                        bucket: location.bucket,
-                        prefix: location.prefix,
-                        continuationToken: token,
-                        logger: context.logger
-                    )
+                    let page: S3ObjectListing
+                    do {
+                        page = try await s3.listObjects(
+                            bucket: location.bucket,
+                            prefix: location.prefix,
+                            continuationToken: token,
+                            logger: context.logger
+                        )
+                    } catch let error as TrawlError {
+                        guard firstPage, let moved = Self.client(s3, forBucketOf: error) else { throw error }
+                        context.logger.info(
+                            "\(location.bucket) is in \(moved.region), not \(s3.region): listing and reading it there"
+                        )
+                        s3 = moved
+                        continue
+                    }
+                    firstPage = false
                     for summary in page.objects {
                         // A zero-byte key ending in "/" is a console's folder marker, not data.
                         if summary.key.hasSuffix("/"), summary.size == 0 { continue }
@@ -108,10 +121,13 @@ public struct S3BackfillSource: PullingSource {
                             size: summary.size,
                             eTag: summary.eTag
                         )
-                        group.addTask { try await self.backfill(object, s3: s3, counters: counters, context: context) }
+                        let reader = s3
+                        group.addTask {
+                            try await self.backfill(object, s3: reader, counters: counters, context: context)
+                        }
                     }
                     token = page.nextContinuationToken
-                } while token != nil
+                }
                 context.logger.info(
                     "Listed \(listed) object(s) under \(location): \(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
                 )
@@ -120,6 +136,18 @@ public struct S3BackfillSource: PullingSource {
         }
         context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
         return counters.read { $0.statistics }
+    }
+
+    /// The client for the bucket's own region when S3 answered `error` because the request went to another
+    /// one (it names the bucket's region); nil otherwise, and when an endpoint was given (it serves what it
+    /// serves).
+    static func client(_ s3: S3Client, forBucketOf error: TrawlError) -> S3Client? {
+        guard let region = (error.underlying as? AWSServiceError)?.bucketRegion, isRegion(region), region != s3.region
+        else {
+            return nil
+        }
+        let moved = s3.inRegion(region)
+        return moved.region == region ? moved : nil
     }
 
     private func isInWindow(_ modified: UTCTimestamp?) -> Bool {
