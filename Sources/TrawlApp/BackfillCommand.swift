@@ -10,20 +10,23 @@ struct BackfillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backfill",
         abstract: "Read the objects already in S3 under some prefixes as a configured S3+SQS service would.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Lists each s3://bucket/prefix and reads every object the service's include_keys/exclude_keys
             keep (and, with --since/--until, last modified in that window) through the service's
             decompression, processor and tagging, to every configured output: for the history before the
             bucket's notifications were set up, or objects whose notifications were lost. The service's
             ledger is shared with trawl run: an object it already delivered is skipped, as is one delivered
             here when its notification arrives later; run the same command again after a stop or a failure
-            and it resumes, delivering nothing twice. Credentials, region and endpoints are the service's.
+            and it resumes, delivering nothing twice. Credentials, region and endpoints are the service's; a
+            bucket in another region is read there.
             Exits 1 when an object could not be read or another error was logged.
 
             Examples:
-              trawl backfill --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/123456789012/CloudTrail/
-              trawl backfill --config config.yaml --service s1/cloud_funnel --since 2026-11-01 s3://s1-dv/logs/
+              trawl backfill -c config.yaml --service cloudtrail s3://org-trail/AWSLogs/
+              trawl backfill -c config.yaml --service s1/cloud_funnel --since 2026-11-01 s3://s1-dv/
             """
+        )
     )
 
     @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
@@ -38,7 +41,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "Only objects last modified before this UTC date or time.")
     var until: String?
 
-    @Option(help: "The buckets' region, when it is not the service's.")
+    @Option(help: "The buckets' region (default: the service's; a bucket elsewhere is found from S3's first answer).")
     var region: String?
 
     @Option(help: "Objects read at once (default: the service's concurrency).")

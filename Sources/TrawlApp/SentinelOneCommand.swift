@@ -75,12 +75,14 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test-connection",
         abstract: "Check the console URL and token, and which content types the token's role can read.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Exits 0 when every content type is readable, 1 otherwise (each failure says what to check).
 
             Example:
               trawl sentinelone test-connection --config config.yaml --input s1
             """
+        )
     )
 
     @OptionGroup var options: SentinelOneInputOptions
@@ -101,7 +103,8 @@ struct SentinelOneRespondCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "respond",
         abstract: "Take a response action on endpoints (agent ids) or threats (threat ids).",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Actions on agents: disconnect, reconnect, initiate-scan. Actions on threats: kill, quarantine,
             un-quarantine, remediate (Windows and macOS only: threats on other endpoints are quarantined
             instead), rollback-remediation. The token's role must be Admin. Every call, and a dry run's, is
@@ -111,6 +114,7 @@ struct SentinelOneRespondCommand: AsyncParsableCommand {
               trawl sentinelone respond disconnect --ids 1234,5678 --config config.yaml --input s1
               trawl sentinelone respond remediate --ids 9012 --dry-run --config config.yaml --input s1
             """
+        )
     )
 
     @Argument(help: "The action: \(SentinelOneResponseAction.allCases.map(\.rawValue).joined(separator: ", ")).")

@@ -13,14 +13,17 @@ public struct TrawlCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "trawl",
         abstract: "Collects security data from cloud sources and delivers it to Devo.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Examples:
               trawl validate --config examples/quickstart.yaml
               trawl run --config examples/quickstart.yaml --once
               trawl run --config /etc/trawl/config.yaml
               trawl replay --config config.yaml --service cloudtrail exported/*.json.gz
+              trawl backfill --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
               trawl sentinelone test-connection --config config.yaml --input s1
-            """,
+            """
+        ),
         version: TrawlVersion.current,
         subcommands: [
             RunCommand.self, ValidateCommand.self, ReplayCommand.self, BackfillCommand.self, SentinelOneCommand.self,
@@ -36,7 +39,8 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the configured inputs and outputs.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Runs every enabled input service every request_period_in_seconds and delivers to every output.
             SIGTERM or SIGINT stop pulling, drain what is in flight (up to globals.shutdown_timeout_in_seconds),
             save state and exit 0; if an output could not deliver everything in time, the undelivered events are
@@ -48,6 +52,7 @@ struct RunCommand: AsyncParsableCommand {
               trawl run --config examples/quickstart.yaml --once
               S1_API_TOKEN=... trawl run --config /etc/trawl/config.yaml
             """
+        )
     )
 
     @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
@@ -76,6 +81,23 @@ func loadPlan(_ path: String) throws -> TrawlPlan {
         printToStandardError("Configuration \(path) is not valid.\n\(error)\n")
         throw ExitCode(2)
     }
+}
+
+/// A command's discussion as written in the source, where prose is wrapped at the source's width, made into
+/// paragraphs for ArgumentParser to wrap at the terminal's: the lines of a paragraph are joined; blank lines,
+/// indented lines (examples) and a line ending in ":" (their heading) stay as they are.
+func helpParagraphs(_ text: String) -> String {
+    var lines: [String] = []
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if let last = lines.last, !last.isEmpty, !last.hasPrefix(" "), !last.hasSuffix(":"), !line.isEmpty,
+            !line.hasPrefix(" ")
+        {
+            lines[lines.count - 1] += " " + line
+        } else {
+            lines.append(String(line))
+        }
+    }
+    return lines.joined(separator: "\n")
 }
 
 /// The one enabled service of `plan` named `name` (`<input>/<service>`, or `<service>` when unique) that has
@@ -154,7 +176,8 @@ struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Process local files as a configured S3+SQS service would process objects, and deliver them.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Each file goes through the service's decompression (detected from its bytes), processor, key
             filters and tagging, and its records go to every configured output, exactly as if the service's
             queue had announced it. For backfills from exported objects and for trying a configuration on
@@ -167,6 +190,7 @@ struct ReplayCommand: AsyncParsableCommand {
               trawl replay --config config.yaml --service cloudtrail AWSLogs/**/*.json.gz
               trawl replay --config config.yaml --service sentinelone/cloud_funnel export/*.log.gz
             """
+        )
     )
 
     @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")
@@ -213,7 +237,8 @@ struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a configuration file and list every error in it.",
-        discussion: """
+        discussion: helpParagraphs(
+            """
             Exits 0 when the configuration is valid, 2 otherwise, after listing each error with its id
             (see docs/errors.md), the setting's path and line, and how to fix it. Environment variables
             referenced as ${NAME} must be set, as for run.
@@ -221,6 +246,7 @@ struct ValidateCommand: AsyncParsableCommand {
             Example:
               trawl validate --config examples/quickstart.yaml
             """
+        )
     )
 
     @Option(name: [.short, .long], help: "The configuration file (YAML or JSON).")

@@ -115,6 +115,22 @@ import TrawlTesting
         #expect(help.output.contains("trawl run --config examples/quickstart.yaml --once"))
     }
 
+    /// The discussions are written wrapped at the source's width; ArgumentParser wraps them again at 80
+    /// columns, so unjoined source lines came out as a ragged column of short fragments.
+    @Test(arguments: ["run", "replay", "backfill"])
+    func helpProseIsWrappedAtTheTerminalNotTheSource(command: String) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let help = try await Self.trawl(command, "--help", in: directory)
+        #expect(help.status == 0)
+        let lines = help.output.split(separator: "\n", omittingEmptySubsequences: false)
+        let prose = lines.prefix { !$0.hasPrefix("USAGE:") }
+        for (line, next) in zip(prose, prose.dropFirst())
+        where !line.isEmpty && !next.isEmpty && !next.hasPrefix(" ") && !line.hasPrefix(" ") && !line.hasSuffix(":") {
+            #expect(line.count >= 50, "a fragment of a paragraph: \(line.debugDescription)")
+        }
+    }
+
     @Test func runOnceDeliversEveryLineAsDevoSyslogAndPrintsStatistics() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

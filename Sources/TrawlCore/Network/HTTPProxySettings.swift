@@ -164,7 +164,7 @@ extension HTTPProxySettings {
 extension HTTPProxySettings.Server {
     /// The proxy as AsyncHTTPClient takes it: every request tunnelled with `CONNECT` (TLS runs end to end,
     /// inside the tunnel), with basic authentication when a user is given.
-    public var clientProxy: HTTPClient.Configuration.Proxy {
+    var clientProxy: HTTPClient.Configuration.Proxy {
         .server(
             host: self.host,
             port: self.port,
