@@ -106,7 +106,7 @@ struct BackfillCommand: AsyncParsableCommand {
         try await execute(plan, once: true, logger: logger)
         guard failures.value == 0 else {
             logger.error(
-                "\(failures.value) object(s) could not be backfilled; run the same command again to retry them (what was delivered is skipped)"
+                "\(failures.value) object(s) or listing(s) failed; run the same command again to retry them (what was delivered is skipped)"
             )
             throw ExitCode(1)
         }

@@ -131,18 +131,29 @@ import TrawlTesting
         #expect(unknownLog.contains("services that can backfill: trail/cloudtrail"), "\(unknownLog)")
     }
 
-    @Test func aMissingBucketIsAnApiErrorAndExitStatus1() async throws {
+    @Test func aMissingBucketIsAnApiErrorAndExitStatus1WhileTheOtherLocationsAreRead() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let trail = try await Self.configuredTrail(in: directory)
+        try await trail.put([
+            [
+                "key": "AWSLogs/1/CloudTrail/a.json.gz", "text": Self.cloudTrail(Self.records(0..<3)),
+                "compression": "gzip",
+            ]
+        ])
         let (status, log) = try await Self.trawl(
             [
                 "backfill", "--config", "config.yaml", "--service", "cloudtrail",
-                "s3://no-such-bucket-\(trail.bucket)/x/",
+                "s3://no-such-bucket-\(trail.bucket)/x/", "s3://\(trail.bucket)/AWSLogs/",
             ],
             in: directory
         )
         #expect(status == 1, "\(log)")
         #expect(log.contains("ApiError 430"), "\(log)")
+        #expect(
+            log.contains("Listed 0 object(s) under s3://no-such-bucket-\(trail.bucket)/x/ before its listing failed")
+        )
+        #expect(log.contains("1 object(s) or listing(s) failed; run the same command again"))
+        #expect(Self.delivered(directory).count == 3)
     }
 }

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Counts the objects or files a one-shot run (`trawl replay`, `trawl backfill`) could not read: each was
-/// logged with its error and the others went on, and the command exits with an error at the end.
+/// Counts the objects or files (and, for `trawl backfill`, prefix listings) a one-shot run could not read:
+/// each was logged with its error and the others went on, and the command exits with an error at the end.
 public final class ObjectFailureCount: Sendable {
     private let count = Atomic(0)
 

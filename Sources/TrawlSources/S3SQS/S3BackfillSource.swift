@@ -78,6 +78,7 @@ public struct S3BackfillSource: PullingSource {
                 var s3 = service
                 var token: String?
                 var firstPage = true
+                var listingFailed = false
                 while firstPage || token != nil {
                     if context.isShuttingDown { break }
                     counters.update { $0.statistics.requests += 1 }
@@ -90,12 +91,18 @@ public struct S3BackfillSource: PullingSource {
                             logger: context.logger
                         )
                     } catch let error as TrawlError {
-                        guard firstPage, let moved = Self.client(s3, forBucketOf: error) else { throw error }
-                        context.logger.info(
-                            "\(location.bucket) is in \(moved.region), not \(s3.region): listing and reading it there"
-                        )
-                        s3 = moved
-                        continue
+                        if firstPage, let moved = Self.client(s3, forBucketOf: error) {
+                            context.logger.info(
+                                "\(location.bucket) is in \(moved.region), not \(s3.region): listing and reading it there"
+                            )
+                            s3 = moved
+                            continue
+                        }
+                        // The other locations go on; what this one listed is still read.
+                        self.failures.add()
+                        context.logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                        listingFailed = true
+                        break
                     }
                     firstPage = false
                     for summary in page.objects {
@@ -128,9 +135,15 @@ public struct S3BackfillSource: PullingSource {
                     }
                     token = page.nextContinuationToken
                 }
-                context.logger.info(
-                    "Listed \(listed) object(s) under \(location): \(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
-                )
+                let counts =
+                    "\(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
+                if listingFailed {
+                    context.logger.warning(
+                        "Listed \(listed) object(s) under \(location) before its listing failed (\(counts)); run the command again for the rest"
+                    )
+                } else {
+                    context.logger.info("Listed \(listed) object(s) under \(location): \(counts)")
+                }
             }
             try await group.waitForAll()
         }
