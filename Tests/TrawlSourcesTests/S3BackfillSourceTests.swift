@@ -53,4 +53,22 @@ import TrawlTesting
         try await aws.shutdown()
         try await server.stop()
     }
+
+    @Test func aLongBackfillLogsItsProgressAfterEachPageListed() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        try await harness.put((0..<5).map { ["key": "logs/\($0).json", "text": jsonLines("o\($0)", count: 2)] })
+        let location = try #require(S3BackfillSource.Location(url: "s3://\(harness.bucket)/logs/"))
+        let backfill = S3BackfillSource(objects: try harness.source(), locations: [location], pageSize: 2)
+        let sink = CollectingSink()
+        let statistics = try await harness.pull(backfill, into: sink)
+        #expect(sink.events.count == 10)
+        #expect(statistics.sent == 10 && statistics.requests == 3 + 5, "three pages, five objects")
+        let partial = harness.log.messages(containing: "(Partial) Backfill of s3://\(harness.bucket)/logs/")
+        #expect(partial.count == 2, "after the two pages that are not the last: \(partial)")
+        #expect(partial.first?.contains("2 object(s) listed so far") == true)
+        #expect(harness.log.messages(containing: "(Partial) Statistics for this pull cycle").count == 2)
+        #expect(harness.log.messages(containing: "Listed 5 object(s) under").count == 1)
+        #expect(backfill.failures.value == 0)
+    }
 }

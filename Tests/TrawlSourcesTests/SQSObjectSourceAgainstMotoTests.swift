@@ -77,7 +77,7 @@ struct SQSHarness {
     }
 
     /// One pull cycle whose events go to `sink`, acknowledged as the sink accepts them.
-    func pull(_ source: SQSObjectSource, into sink: any EventSink) async throws -> PullCycleStatistics {
+    func pull(_ source: any PullingSource, into sink: any EventSink) async throws -> PullCycleStatistics {
         let queue = BoundedEventQueue(maxBufferedEvents: 1_000)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 2)
         var statistics = PullCycleStatistics()

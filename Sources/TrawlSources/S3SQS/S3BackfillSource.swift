@@ -42,6 +42,8 @@ public struct S3BackfillSource: PullingSource {
     public let region: String?
     /// Objects read at once.
     public let concurrency: Int
+    /// Keys listed per request (S3 answers at most 1,000); progress is logged after each page.
+    public let pageSize: Int
     /// Objects that could not be read, so the command can exit with an error.
     public let failures: ObjectFailureCount
 
@@ -53,8 +55,10 @@ public struct S3BackfillSource: PullingSource {
         modifiedBefore: UTCTimestamp? = nil,
         region: String? = nil,
         concurrency: Int? = nil,
+        pageSize: Int = 1_000,
         failures: ObjectFailureCount = ObjectFailureCount()
     ) {
+        self.pageSize = pageSize
         self.objects = objects
         self.failures = failures
         self.locations = locations
@@ -88,6 +92,7 @@ public struct S3BackfillSource: PullingSource {
                             bucket: location.bucket,
                             prefix: location.prefix,
                             continuationToken: token,
+                            maxKeys: self.pageSize,
                             logger: context.logger
                         )
                     } catch let error as TrawlError {
@@ -134,6 +139,13 @@ public struct S3BackfillSource: PullingSource {
                         }
                     }
                     token = page.nextContinuationToken
+                    if token != nil {
+                        let read = counters.read { $0.messagesDone }
+                        context.logger.info(
+                            "(Partial) Backfill of \(location): \(listed) object(s) listed so far; \(read) object(s) read in all"
+                        )
+                        SQSObjectSource.logPartial(counters, context: context)
+                    }
                 }
                 let counts =
                     "\(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
@@ -182,6 +194,7 @@ public struct S3BackfillSource: PullingSource {
         var logger = context.logger
         logger[metadataKey: "s3.bucket"] = "\(object.bucket)"
         logger[metadataKey: "s3.key"] = "\(object.key)"
+        defer { counters.update { $0.messagesDone += 1 } }
         do {
             try await self.objects.read(object, s3: s3, counters: counters, context: context, logger: logger)
         } catch let error as TrawlError {

@@ -147,7 +147,7 @@ public final class SQSObjectSource: PullingSource {
                 let done = counters.read { $0.messagesDone }
                 if done > reportedDone {
                     reportedDone = done
-                    self.logPartial(counters, context: context)
+                    Self.logPartial(counters, context: context)
                 }
                 context.logger.info(
                     "Fetched \(messages.count) message(s) from SQS \(connection.queueARN). Extracting records from S3 files."
@@ -161,13 +161,14 @@ public final class SQSObjectSource: PullingSource {
             }
             try await group.waitForAll()
         }
-        if counters.read({ $0.messagesDone }) > 0 { self.logPartial(counters, context: context) }
+        if counters.read({ $0.messagesDone }) > 0 { Self.logPartial(counters, context: context) }
         var statistics = counters.read { $0.statistics }
         statistics.upToDate = upToDate && !context.isShuttingDown
         return statistics
     }
 
-    private func logPartial(_ counters: CycleCounters, context: PullContext) {
+    /// The seed's "(Partial)" lines: what a long cycle delivered so far, per tag and in all.
+    static func logPartial(_ counters: CycleCounters, context: PullContext) {
         let (tags, statistics) = counters.read { ($0.perTagSummary, $0.statistics) }
         context.logger.info("(Partial) Number of messages per tag sent so far in this partial pull cycle: \(tags)")
         let elapsed = Duration.microseconds(UTCTimestamp.now().microsecondsSinceEpoch - context.pullingID.microseconds)
