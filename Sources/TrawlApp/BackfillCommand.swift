@@ -47,6 +47,12 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "Objects read at once (default: the service's concurrency).")
     var concurrency: Int?
 
+    @Flag(
+        help:
+            "Only count the objects to read and their stored size, and those already delivered; read and deliver nothing."
+    )
+    var dryRun = false
+
     @Argument(help: "Where the objects are: s3://bucket/prefix (the whole bucket without a prefix).")
     var locations: [String]
 
@@ -84,7 +90,7 @@ struct BackfillCommand: AsyncParsableCommand {
         )
         let locations = self.locations.compactMap(S3BackfillSource.Location.init(url:))
         let (since, until) = (self.since.flatMap(parseUTCDatetime), self.until.flatMap(parseUTCDatetime))
-        let (region, concurrency) = (self.region, self.concurrency)
+        let (region, concurrency, dryRun) = (self.region, self.concurrency, self.dryRun)
         let failures = ObjectFailureCount()
         var backfill = planned
         backfill.makeSource = { store, key, logger in
@@ -95,13 +101,14 @@ struct BackfillCommand: AsyncParsableCommand {
                 modifiedBefore: until,
                 region: region,
                 concurrency: concurrency,
+                dryRun: dryRun,
                 failures: failures
             )
         }
         plan.services = [backfill]
         let (logger, errors) = bootstrapLogging(plan)
         logger.info(
-            "Trawl \(TrawlVersion.current) backfilling \(locations.map(\.description).joined(separator: ", ")) through \(planned.input)/\(planned.service) to \(plan.outputs.count) output(s)"
+            "Trawl \(TrawlVersion.current) \(dryRun ? "counting (dry run)" : "backfilling") \(locations.map(\.description).joined(separator: ", ")) through \(planned.input)/\(planned.service) to \(plan.outputs.count) output(s)"
         )
         try await execute(plan, once: true, logger: logger)
         guard failures.value == 0 else {

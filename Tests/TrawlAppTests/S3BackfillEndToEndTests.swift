@@ -113,6 +113,41 @@ import TrawlTesting
         #expect(Self.delivered(directory).count == 2)
     }
 
+    @Test func aDryRunCountsWhatABackfillWouldReadAndReadsNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory)
+        let put = try await trail.put([
+            [
+                "key": "AWSLogs/1/CloudTrail/a.json.gz", "text": Self.cloudTrail(Self.records(0..<2)),
+                "compression": "gzip",
+            ],
+            [
+                "key": "AWSLogs/1/CloudTrail/b.json.gz", "text": Self.cloudTrail(Self.records(2..<4)),
+                "compression": "gzip",
+            ],
+        ])
+        let stored = put.values.map(\.size).reduce(0, +)
+        let location = "s3://\(trail.bucket)/AWSLogs/"
+        let backfill = ["backfill", "--config", "config.yaml", "--service", "cloudtrail"]
+        let (before, beforeLog) = try await Self.trawl(backfill + ["--dry-run", location], in: directory)
+        #expect(before == 0, "\(beforeLog)")
+        #expect(
+            beforeLog.contains(
+                "Dry run: \(location) holds 2 object(s) to read (\(stored) bytes as stored, 0.0 MiB), 0 already delivered"
+            ),
+            "\(beforeLog)"
+        )
+        #expect(Self.delivered(directory).isEmpty)
+        let (real, realLog) = try await Self.trawl(backfill + [location], in: directory)
+        #expect(real == 0, "\(realLog)")
+        #expect(Self.delivered(directory).count == 4)
+        let (after, afterLog) = try await Self.trawl(backfill + ["--dry-run", location], in: directory)
+        #expect(after == 0, "\(afterLog)")
+        #expect(afterLog.contains("holds 0 object(s) to read (0 bytes as stored, 0.0 MiB), 2 already delivered"))
+        #expect(Self.delivered(directory).count == 4)
+    }
+
     @Test func aLocationThatIsNoS3URLOrAnUnknownServiceIsRefusedBeforeAnythingRuns() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -44,6 +44,9 @@ public struct S3BackfillSource: PullingSource {
     public let concurrency: Int
     /// Keys listed per request (S3 answers at most 1,000); progress is logged after each page.
     public let pageSize: Int
+    /// Only count what would be read (objects, their stored size, those the ledger has as delivered), to
+    /// size a backfill before it lands in a SIEM licensed by volume; nothing is read or delivered.
+    public let dryRun: Bool
     /// Objects that could not be read, so the command can exit with an error.
     public let failures: ObjectFailureCount
 
@@ -56,9 +59,11 @@ public struct S3BackfillSource: PullingSource {
         region: String? = nil,
         concurrency: Int? = nil,
         pageSize: Int = 1_000,
+        dryRun: Bool = false,
         failures: ObjectFailureCount = ObjectFailureCount()
     ) {
         self.pageSize = pageSize
+        self.dryRun = dryRun
         self.objects = objects
         self.failures = failures
         self.locations = locations
@@ -79,6 +84,8 @@ public struct S3BackfillSource: PullingSource {
             var running = 0
             for location in self.locations {
                 var (listed, excluded, outside) = (0, 0, 0)
+                // Dry run: objects the ledger has as delivered, and the stored size of the others.
+                var (delivered, storedBytes): (Int, Int64) = (0, 0)
                 var s3 = service
                 var token: String?
                 var firstPage = true
@@ -122,17 +129,28 @@ public struct S3BackfillSource: PullingSource {
                             outside += 1
                             continue
                         }
-                        if running >= self.concurrency {
-                            try await group.next()
-                            running -= 1
-                        }
-                        running += 1
                         let object = S3ObjectReference(
                             bucket: location.bucket,
                             key: summary.key,
                             size: summary.size,
                             eTag: summary.eTag
                         )
+                        if self.dryRun {
+                            // By its ETag: in a versioned bucket the ledger names objects by version, so
+                            // those delivered from notifications count as still to read.
+                            let identity = S3ObjectLedger.identity(of: object, eTag: nil)
+                            if try await self.objects.ledger.entry(identity)?.complete == true {
+                                delivered += 1
+                            } else {
+                                storedBytes += summary.size
+                            }
+                            continue
+                        }
+                        if running >= self.concurrency {
+                            try await group.next()
+                            running -= 1
+                        }
+                        running += 1
                         let reader = s3
                         group.addTask {
                             try await self.backfill(object, s3: reader, counters: counters, context: context)
@@ -147,9 +165,15 @@ public struct S3BackfillSource: PullingSource {
                         SQSObjectSource.logPartial(counters, context: context)
                     }
                 }
-                let counts =
-                    "\(listed - excluded - outside) to read, \(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
-                if listingFailed {
+                let skipped =
+                    "\(excluded) excluded by include_keys/exclude_keys, \(outside) last modified outside --since/--until"
+                let counts = "\(listed - excluded - outside) to read, \(skipped)"
+                if self.dryRun {
+                    let mebibytes = formatFixed(Double(storedBytes) / 1_048_576, decimals: 1)
+                    context.logger.info(
+                        "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB), \(delivered) already delivered, \(skipped); nothing was read"
+                    )
+                } else if listingFailed {
                     context.logger.warning(
                         "Listed \(listed) object(s) under \(location) before its listing failed (\(counts)); run the command again for the rest"
                     )
