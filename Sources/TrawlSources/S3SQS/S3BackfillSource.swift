@@ -162,7 +162,7 @@ public struct S3BackfillSource: PullingSource {
                         context.logger.info(
                             "(Partial) Backfill of \(location): \(listed) object(s) listed so far; \(read) object(s) read in all"
                         )
-                        SQSObjectSource.logPartial(counters, context: context)
+                        if !self.dryRun { SQSObjectSource.logPartial(counters, context: context) }
                     }
                 }
                 let skipped =
