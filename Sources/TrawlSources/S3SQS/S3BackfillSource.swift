@@ -158,9 +158,9 @@ public struct S3BackfillSource: PullingSource {
                     }
                     token = page.nextContinuationToken
                     if token != nil {
-                        let read = counters.read { $0.messagesDone }
+                        let read = self.dryRun ? "" : "; \(counters.read { $0.messagesDone }) object(s) read in all"
                         context.logger.info(
-                            "(Partial) Backfill of \(location): \(listed) object(s) listed so far; \(read) object(s) read in all"
+                            "(Partial) Backfill of \(location): \(listed) object(s) listed so far\(read)"
                         )
                         if !self.dryRun { SQSObjectSource.logPartial(counters, context: context) }
                     }
@@ -171,7 +171,7 @@ public struct S3BackfillSource: PullingSource {
                 if self.dryRun {
                     let mebibytes = formatFixed(Double(storedBytes) / 1_048_576, decimals: 1)
                     context.logger.info(
-                        "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB), \(delivered) already delivered, \(skipped); nothing was read"
+                        "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB), \(delivered) already delivered, \(skipped); nothing was read\(listingFailed ? " (its listing failed: these are the counts of what was listed)" : "")"
                     )
                 } else if listingFailed {
                     context.logger.warning(
