@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Logging
 import TrawlCore
 import TrawlSources

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import TrawlCore
 
 /// What AWS answered when a request failed, before it becomes a ``TrawlError``: the HTTP status, AWS's

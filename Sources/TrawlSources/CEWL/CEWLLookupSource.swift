@@ -6,7 +6,6 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Synchronization
-import TrawlAWS
 import TrawlCore
 
 /// `inputs.<name>.services.cewl` of a `ctci_cewl` input (with `credentials.api_token`).
