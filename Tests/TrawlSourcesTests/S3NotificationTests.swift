@@ -18,6 +18,25 @@ import TrawlSources
         #expect(try regions(s3Event(region: "")) == [nil])
     }
 
+    /// S3 names "null" the version written while versioning is off or suspended, and every such write of the
+    /// key replaces it: as a ledger name it would make the next write of the key look delivered.
+    @Test func theNullVersionNamesNoVersionSoTheETagNamesTheObject() throws {
+        let s3Event =
+            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"logs"},"object":{"key":"a.gz","eTag":"e1","versionId":"null"}}}]}"#
+        let bridge =
+            #"{"detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"logs"},"object":{"key":"b.gz","etag":"e2","version-id":"null"}}}"#
+        let versioned =
+            #"{"detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"logs"},"object":{"key":"c.gz","etag":"e3","version-id":"3HL4kqtJlcpXroDTDmJ"}}}"#
+        func objects(_ body: String) throws -> [S3ObjectReference] {
+            guard case .objectsCreated(let objects) = try S3Notification.parse(body) else { return [] }
+            return objects
+        }
+        #expect(try objects(s3Event).map(\.versionID) == [nil])
+        #expect(try objects(bridge).map(\.versionID) == [nil])
+        #expect(try objects(versioned).map(\.versionID) == ["3HL4kqtJlcpXroDTDmJ"])
+        #expect(try objects(s3Event).map { S3ObjectLedger.identity(of: $0, eTag: nil) } == ["logs/a.gz#e1"])
+    }
+
     @Test func aCrowdStrikeFDRMessageNamesEveryFileOfItsBatchInItsBucket() throws {
         let message =
             #"{"cid":"1a2b3c","timestamp":1492726639137,"fileCount":2,"totalSize":349986220,"bucket":"cs-prod-cannon-0a1b","pathPrefix":"data/f0714ca5","files":[{"path":"data/f0714ca5/part-00000.gz","size":90506436,"checksum":"69fe068d"},{"path":"fdrv2/aidmaster/data/f0714ca5/part-00000.gz","size":1024,"checksum":"0cc175b9"}]}"#

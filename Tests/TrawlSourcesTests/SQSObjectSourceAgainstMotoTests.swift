@@ -32,8 +32,11 @@ struct SQSHarness {
     let directory: TemporaryDirectory
     let log = RecordingLogger()
 
-    static func make(notify: Bool = true) async throws -> SQSHarness {
-        SQSHarness(fixture: try await MotoBucketQueue.make(notify: notify), directory: try TemporaryDirectory())
+    static func make(notify: Bool = true, versioned: Bool = false) async throws -> SQSHarness {
+        SQSHarness(
+            fixture: try await MotoBucketQueue.make(notify: notify, versioned: versioned),
+            directory: try TemporaryDirectory()
+        )
     }
 
     var bucket: String { self.fixture.bucket }
@@ -338,9 +341,10 @@ func jsonLines(_ prefix: String, count: Int) -> String {
     @Test func aNotificationReceivedAgainSkipsWhatWasDelivered() async throws {
         let harness = try await SQSHarness.make(notify: false)
         defer { harness.remove() }
-        try await harness.put([["key": "dup.json", "text": jsonLines("dup", count: 5), "compression": "gzip"]])
-        let body =
-            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(harness.bucket)"},"object":{"key":"dup.json","eTag":"abc"}}}]}"#
+        let put = try await harness.fixture.put([
+            ["key": "dup.json", "text": jsonLines("dup", count: 5), "compression": "gzip"]
+        ])
+        let body = try harness.fixture.notification("dup.json", #require(put["dup.json"]))
         try await harness.send([body])
         let source = try harness.source(extra: ", concurrency: 1")
         let sink = CollectingSink()
@@ -350,6 +354,48 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(sink.events.count == 5)
         #expect(again.duplicatesFilteredOut == 5)
         #expect(again.sent == 0)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    /// Puts `k.json` twice (four records, then five), sends both writes' notifications and reads them.
+    static func writeTwiceThenRead(_ harness: SQSHarness) async throws -> (CollectingSink, PullCycleStatistics) {
+        let first = try await harness.fixture.put([["key": "k.json", "text": jsonLines("first", count: 4)]])
+        let second = try await harness.fixture.put([["key": "k.json", "text": jsonLines("second", count: 5)]])
+        try await harness.send([
+            try harness.fixture.notification("k.json", #require(first["k.json"])),
+            try harness.fixture.notification("k.json", #require(second["k.json"])),
+        ])
+        let sink = CollectingSink()
+        let statistics = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        return (sink, statistics)
+    }
+
+    /// Without versions, what a key held when it was announced is gone once it is written again: its
+    /// current content is delivered once, under its own ETag, and the later write's notification finds it
+    /// delivered. Before, the first notification delivered the new content under the old ETag and the second
+    /// delivered it again.
+    @Test func aKeyWrittenAgainBeforeItIsReadIsDeliveredOnceAsItIsNow() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let (sink, statistics) = try await Self.writeTwiceThenRead(harness)
+        #expect(sink.events.map { String(buffer: $0.body) } == (0..<5).map { #"{"id":"second-\#($0)"}"# })
+        #expect(statistics.duplicatesFilteredOut == 5)
+        #expect(harness.log.messages(containing: "was written again since it was announced (ETag").count == 1)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
+    /// In a versioned bucket the version a notification names is still there after the key is written again:
+    /// each version is read as it was written, once.
+    @Test func eachVersionOfAKeyWrittenAgainBeforeItIsReadIsDeliveredOnce() async throws {
+        let harness = try await SQSHarness.make(notify: false, versioned: true)
+        defer { harness.remove() }
+        let (sink, statistics) = try await Self.writeTwiceThenRead(harness)
+        #expect(
+            sink.events.map { String(buffer: $0.body) }
+                == (0..<4).map { #"{"id":"first-\#($0)"}"# } + (0..<5).map { #"{"id":"second-\#($0)"}"# }
+        )
+        #expect(statistics.duplicatesFilteredOut == 0)
+        #expect(harness.log.messages(containing: "which is no longer the current one").count == 1)
         #expect(try await harness.messagesLeft() == 0)
     }
 

@@ -197,19 +197,31 @@ public struct S3Client: Sendable {
 
     /// Starts reading an object from byte `offset`; the body streams with backpressure (bounded memory
     /// whatever the size) and resumes with a Range request if the connection drops mid-way.
+    ///
+    /// `versionID` reads that version of the object rather than the current one (AWS then asks for
+    /// `s3:GetObjectVersion` besides `s3:GetObject`).
     public func getObject(
         bucket: String,
         key: String,
+        versionID: String? = nil,
         offset: Int64 = 0,
         maxResumes: Int = 5,
         logger: Logger
     ) async throws -> S3ObjectStream {
-        let response = try await self.get(bucket: bucket, key: key, offset: offset, eTag: nil, logger: logger)
+        let response = try await self.get(
+            bucket: bucket,
+            key: key,
+            versionID: versionID,
+            offset: offset,
+            eTag: nil,
+            logger: logger
+        )
         let info = Self.info(response.headers, status: response.status)
         return S3ObjectStream(
             client: self,
             bucket: bucket,
             key: key,
+            versionID: versionID,
             info: info,
             offset: offset,
             first: response.body,
@@ -221,6 +233,7 @@ public struct S3Client: Sendable {
     func get(
         bucket: String,
         key: String,
+        versionID: String?,
         offset: Int64,
         eTag: String?,
         logger: Logger
@@ -229,8 +242,9 @@ public struct S3Client: Sendable {
         var headers: [(name: String, value: String)] = []
         if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
         if let eTag { headers.append(("If-Match", eTag)) }
+        let query = versionID.map { [(name: "versionId", value: $0)] } ?? []
         return try await self.client.execute(
-            AWSClient.Request(method: .GET, endpoint: endpoint, path: path, headers: headers),
+            AWSClient.Request(method: .GET, endpoint: endpoint, path: path, query: query, headers: headers),
             signer: self.signer,
             credentials: self.credentials,
             operation: "GetObject",
@@ -248,6 +262,8 @@ public struct S3ObjectStream: AsyncSequence, Sendable {
     let client: S3Client
     public let bucket: String
     public let key: String
+    /// The version read, when one was asked for (nil: the current one).
+    public let versionID: String?
     /// Size and ETag of the whole object.
     public let info: S3ObjectInfo
     let offset: Int64
@@ -301,6 +317,7 @@ public struct S3ObjectStream: AsyncSequence, Sendable {
                     let response = try await self.stream.client.get(
                         bucket: self.stream.bucket,
                         key: self.stream.key,
+                        versionID: self.stream.versionID,
                         offset: self.position,
                         eTag: self.stream.info.eTag,
                         logger: self.stream.logger

@@ -139,7 +139,7 @@ public enum S3Notification: Sendable, Equatable {
                     region: (record["awsRegion"] as? String).flatMap { isRegion($0) ? $0 : nil },
                     size: (object["size"] as? NSNumber)?.int64Value,
                     eTag: object["eTag"] as? String,
-                    versionID: object["versionId"] as? String
+                    versionID: Self.version(object["versionId"])
                 )
             )
         }
@@ -147,6 +147,14 @@ public enum S3Notification: Sendable, Equatable {
             return .nothingToRead(reason: "events other than ObjectCreated: \(ignored.joined(separator: ", "))")
         }
         return .objectsCreated(objects)
+    }
+
+    /// A notification's version id, if it names a version: S3 calls the version of an object written while
+    /// versioning was off or suspended "null", which every later such write replaces, so that name says
+    /// nothing about the content (the ETag does).
+    private static func version(_ value: Any?) -> String? {
+        guard let version = value as? String, !version.isEmpty, version != "null" else { return nil }
+        return version
     }
 
     private static func eventBridge(_ document: [String: Any]) throws(NotificationUnrecognised) -> S3Notification {
@@ -171,7 +179,7 @@ public enum S3Notification: Sendable, Equatable {
                 region: (document["region"] as? String).flatMap { isRegion($0) ? $0 : nil },
                 size: (object["size"] as? NSNumber)?.int64Value,
                 eTag: object["etag"] as? String,
-                versionID: object["version-id"] as? String
+                versionID: Self.version(object["version-id"])
             )
         ])
     }

@@ -428,16 +428,46 @@ public final class SQSObjectSource: PullingSource {
                 object.alternateKey = nil
             }
         }
-        if object.versionID == nil, let version = stream.info.versionID {
+        // The key may have been written again since the notification (or listing) named it. The ledger
+        // names what is read, never content under another version's or ETag's name: that would skip the
+        // newer content when its own notification comes, or deliver it twice.
+        if let announced = object.versionID, stream.info.versionID != announced {
+            logger.info(
+                "\(object) was written again since it was announced: reading version \(announced), which is no longer the current one",
+                metadata: ["s3.version": "\(announced)"]
+            )
+            do {
+                stream = try await s3.inRegion(object.region).getObject(
+                    bucket: object.bucket,
+                    key: object.key,
+                    versionID: announced,
+                    logger: logger
+                )
+            } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.status == 403 {
+                logger.warning(
+                    "Reading version \(announced) of \(object) was refused: an earlier version needs s3:GetObjectVersion besides s3:GetObject. The message stays in the queue until it is granted"
+                )
+                throw error
+            }
+        } else if object.versionID == nil, let version = stream.info.versionID {
             // A versioned bucket's notifications name the version: so does the ledger, whatever named the
             // object here (a listing gives only its ETag).
             object.versionID = version
             identity = S3ObjectLedger.identity(of: object, eTag: nil)
             guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }
             entry = fresh
-        } else if object.eTag == nil, object.versionID == nil {
-            // Without a version or ETag in the notification, the object's own ETag names it.
-            identity = S3ObjectLedger.identity(of: object, eTag: stream.info.eTag)
+        } else if object.versionID == nil, let current = stream.info.eTag.map(Self.unquoted),
+            object.eTag.map(Self.unquoted) != current
+        {
+            // Without versions, what the key held when it was announced is gone: its current content is read
+            // under its own ETag, which the later write's notification then finds delivered.
+            if let announced = object.eTag {
+                logger.info(
+                    "\(object) was written again since it was announced (ETag \(Self.unquoted(announced)), now \(current)): reading what it holds now"
+                )
+            }
+            object.eTag = current
+            identity = S3ObjectLedger.identity(of: object, eTag: nil)
             guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }
             entry = fresh
         }
@@ -457,6 +487,8 @@ public final class SQSObjectSource: PullingSource {
         }
         logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
     }
+
+    private static func unquoted(_ eTag: String) -> String { eTag.replacing("\"", with: "") }
 
     /// What `debug_md5` sends about a message once its objects were delivered: enough to tell in Devo
     /// whether a duplicate came from SQS delivering the same message twice (same id, a higher receive
