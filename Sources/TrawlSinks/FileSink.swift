@@ -194,6 +194,16 @@ public final class FileSink: EventSink {
                 mkdir(current, 0o755)
             }
         }
+        // A pipe or device cannot be fsynced, cut back or journalled, and opening a pipe no one reads would
+        // wait for a reader.
+        var existing = stat()
+        if stat(self.path, &existing) == 0, existing.st_mode & S_IFMT != S_IFREG {
+            throw TrawlError(
+                .sinkWriteFailed,
+                "output \(self.name) cannot write to \(self.path): it is not a regular file (a pipe, socket or device). The file output appends to a regular file, fsyncs each write and keeps a journal beside it; for standard output use the console output",
+                location: "outputs.\(self.name).settings.path"
+            )
+        }
         let fd = Glibc.open(self.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw TrawlError(

@@ -29,6 +29,23 @@ import TrawlTesting
         }
     }
 
+    /// A pipe or device cannot be fsynced or cut back: each write would fail with EINVAL, and a pipe no one
+    /// reads would hold the open. It fails saying what the path is, and nothing is created beside it.
+    @Test(arguments: ["/dev/null", "fifo"])
+    func aPathThatIsNoRegularFileIsRefusedSayingSo(path: String) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let target = path.hasPrefix("/") ? path : "\(directory.path)/\(path)"
+        if !path.hasPrefix("/") { #expect(mkfifo(target, 0o600) == 0) }
+        let log = RecordingLogger()
+        let sink = Self.sink(target, log)
+        let error = await #expect(throws: TrawlError.self) { try await sink.write(Self.events("a", 0..<2)) }
+        #expect(error?.code == .sinkWriteFailed)
+        #expect(error?.message.contains("\(target): it is not a regular file") == true)
+        #expect(!FileManager.default.fileExists(atPath: "\(target).trawl-journal"))
+        try await sink.close()
+    }
+
     @Test func eventsAnotherWriterAlreadyAppendedAreNotWrittenAgain() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
