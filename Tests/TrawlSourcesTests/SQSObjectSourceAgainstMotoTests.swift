@@ -399,6 +399,22 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 0)
     }
 
+    /// Two messages naming one object, taken at once: the ledger only knows the object once its events were
+    /// delivered, so without waiting for each other both readers would send them.
+    @Test func twoMessagesNamingOneObjectAtOnceDeliverItOnce() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let put = try await harness.fixture.put([["key": "twice.json", "text": jsonLines("twice", count: 6)]])
+        let body = try harness.fixture.notification("twice.json", #require(put["twice.json"]))
+        try await harness.send([body, body])
+        let sink = SlowSink(delay: .milliseconds(300))
+        let statistics = try await harness.pull(try harness.source(extra: ", concurrency: 2"), into: sink)
+        #expect(sink.events.map { String(buffer: $0.body) } == (0..<6).map { #"{"id":"twice-\#($0)"}"# })
+        #expect(statistics.duplicatesFilteredOut == 6)
+        #expect(harness.log.messages(containing: "is being read for another message: waiting").count == 1)
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
     @Test func aSlowOutputKeepsTheMessageInvisibleWithHeartbeats() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }
