@@ -124,6 +124,19 @@ import TrawlTesting
                 }
             }
         },
+        431: {
+            let moto = try await MotoServer.open()
+            return try await withAWS(moto) { aws in
+                let (bucket, _, _) = try await aws.bucketAndQueue(notify: false)
+                try await moto.fixture([
+                    "command": "put", "bucket": bucket,
+                    "objects": [["key": "2019/trail.json.gz", "text": "{}", "storage_class": "GLACIER"]],
+                ])
+                return await Self.caught {
+                    _ = try await aws.s3().getObject(bucket: bucket, key: "2019/trail.json.gz", logger: Self.logger)
+                }
+            }
+        },
         499: {
             let moto = try await MotoServer.open()
             return try await withAWS(moto) { aws in

@@ -89,6 +89,40 @@ import TrawlTesting
         #expect(try await trail.messagesLeft() == 0)
     }
 
+    /// Old CloudTrail often sits in Glacier by lifecycle rule: those objects are counted by the dry run, named
+    /// when the backfill cannot read them (with the ApiError's fix once), and the rest is delivered.
+    @Test func archivedObjectsAreCountedAndNamedAndTheRestIsDelivered() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await Self.configuredTrail(in: directory)
+        let prefix = "AWSLogs/1/CloudTrail"
+        try await trail.put([
+            ["key": "\(prefix)/a.json.gz", "text": Self.cloudTrail(Self.records(0..<2)), "compression": "gzip"],
+            [
+                "key": "\(prefix)/old1.json.gz", "text": Self.cloudTrail(Self.records(2..<3)), "compression": "gzip",
+                "storage_class": "GLACIER",
+            ],
+            [
+                "key": "\(prefix)/old2.json.gz", "text": Self.cloudTrail(Self.records(3..<4)), "compression": "gzip",
+                "storage_class": "DEEP_ARCHIVE",
+            ],
+        ])
+        let backfill = [
+            "backfill", "--config", "config.yaml", "--service", "cloudtrail", "s3://\(trail.bucket)/AWSLogs/",
+        ]
+        let (dry, dryLog) = try await Self.trawl(backfill + ["--dry-run"], in: directory)
+        #expect(dry == 0, "\(dryLog)")
+        #expect(dryLog.contains("2 of them in GLACIER or DEEP_ARCHIVE (readable only once restored)"), "\(dryLog)")
+
+        let (status, log) = try await Self.trawl(backfill, in: directory)
+        #expect(status == 1, "\(log)")
+        #expect(log.components(separatedBy: "ApiError 431").count == 4, "\(log)")
+        #expect(log.components(separatedBy: "AWS S3 object is archived and must be restored").count == 2, "\(log)")
+        #expect(log.contains("is archived and was not read (ApiError 431)"), "\(log)")
+        #expect(log.contains("2 object(s) are archived (ApiError 431) and were not read"), "\(log)")
+        #expect(Self.delivered(directory).count == 2)
+    }
+
     @Test func onlyObjectsLastModifiedInTheWindowAreRead() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

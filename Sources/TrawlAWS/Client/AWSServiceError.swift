@@ -78,6 +78,8 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
             return .awsQueueDeletedRecently
         case "NoSuchBucket":
             return .awsBucketMissing
+        case "InvalidObjectState":
+            return .awsObjectArchived
         case "RequestTimeout", "RequestTimeoutException":
             return .awsRequestTimedOut
         default:

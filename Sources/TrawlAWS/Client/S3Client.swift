@@ -23,6 +23,12 @@ public struct S3ObjectSummary: Sendable {
     public var size: Int64
     public var eTag: String?
     public var lastModified: UTCTimestamp?
+    /// STANDARD, GLACIER, DEEP_ARCHIVE...: an object in an archive class is readable only once restored.
+    public var storageClass: String?
+
+    /// Whether the object's class is one S3 reads only from a restored copy (Glacier Flexible Retrieval,
+    /// Deep Archive). Intelligent-Tiering's archive tiers do not show in a listing.
+    public var isArchived: Bool { self.storageClass == "GLACIER" || self.storageClass == "DEEP_ARCHIVE" }
 }
 
 /// One page of ListObjectsV2.
@@ -167,7 +173,8 @@ public struct S3Client: Sendable {
                     key: key,
                     size: entry["Size"].flatMap { Int64($0.text) } ?? 0,
                     eTag: entry["ETag"]?.text,
-                    lastModified: entry["LastModified"].flatMap { parseUTCDatetime($0.text) }
+                    lastModified: entry["LastModified"].flatMap { parseUTCDatetime($0.text) },
+                    storageClass: entry["StorageClass"]?.text
                 )
             )
         }

@@ -68,6 +68,15 @@ extension TrawlError.Code {
         fix:
             "Check the bucket name and region; if the notification names a deleted bucket, remove its messages from the queue."
     )
+    public static let awsObjectArchived = Self(
+        kind: "ApiError",
+        id: 431,
+        title: "AWS S3 object is archived and must be restored before it can be read",
+        cause:
+            "The object is in S3 Glacier Flexible Retrieval or Deep Archive (or an Intelligent-Tiering archive tier) and has no restored copy: S3 answers InvalidObjectState.",
+        fix:
+            "Restore it (aws s3api restore-object --bucket B --key K --restore-request Days=7), then let its message come back or run trawl backfill over it again; exclude its keys (exclude_keys) if they are never to be read."
+    )
     public static let awsClientException = Self(
         kind: "ApiError",
         id: 499,
@@ -80,7 +89,7 @@ extension TrawlError.Code {
     /// Every ApiError, as listed in docs/errors.md.
     public static let awsCatalogue: [Self] = [
         .awsPermissionDenied, .awsAccessKeyInvalid, .awsAccessKeyExpired, .awsRequestTimedOut,
-        .awsSignatureMismatch, .awsQueueMissing, .awsQueueDeletedRecently, .awsBucketMissing,
+        .awsSignatureMismatch, .awsQueueMissing, .awsQueueDeletedRecently, .awsBucketMissing, .awsObjectArchived,
         .awsClientException,
     ]
 }

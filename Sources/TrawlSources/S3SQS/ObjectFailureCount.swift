@@ -9,5 +9,7 @@ public final class ObjectFailureCount: Sendable {
 
     public var value: Int { self.count.load(ordering: .relaxed) }
 
-    func add() { self.count.add(1, ordering: .relaxed) }
+    /// Counts one more; returns the count before it.
+    @discardableResult
+    func add() -> Int { self.count.wrappingAdd(1, ordering: .relaxed).oldValue }
 }

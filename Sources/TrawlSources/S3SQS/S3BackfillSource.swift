@@ -80,12 +80,13 @@ public struct S3BackfillSource: PullingSource {
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let service = try self.objects.objectAccess().s3.inRegion(self.region)
         let counters = CycleCounters(metrics: context.metrics)
+        let archived = ObjectFailureCount()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             for location in self.locations {
                 var (listed, excluded, outside) = (0, 0, 0)
                 // Dry run: objects the ledger has as delivered, and the stored size of the others.
-                var (delivered, storedBytes): (Int, Int64) = (0, 0)
+                var (delivered, storedBytes, inArchive): (Int, Int64, Int) = (0, 0, 0)
                 var s3 = service
                 var token: String?
                 var firstPage = true
@@ -143,6 +144,7 @@ public struct S3BackfillSource: PullingSource {
                                 delivered += 1
                             } else {
                                 storedBytes += summary.size
+                                if summary.isArchived { inArchive += 1 }
                             }
                             continue
                         }
@@ -153,7 +155,13 @@ public struct S3BackfillSource: PullingSource {
                         running += 1
                         let reader = s3
                         group.addTask {
-                            try await self.backfill(object, s3: reader, counters: counters, context: context)
+                            try await self.backfill(
+                                object,
+                                s3: reader,
+                                counters: counters,
+                                archived: archived,
+                                context: context
+                            )
                         }
                     }
                     token = page.nextContinuationToken
@@ -170,8 +178,11 @@ public struct S3BackfillSource: PullingSource {
                 let counts = "\(listed - excluded - outside) to read, \(skipped)"
                 if self.dryRun {
                     let mebibytes = formatFixed(Double(storedBytes) / 1_048_576, decimals: 1)
+                    let archive =
+                        inArchive == 0
+                        ? "" : ", \(inArchive) of them in GLACIER or DEEP_ARCHIVE (readable only once restored)"
                     context.logger.info(
-                        "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB), \(delivered) already delivered, \(skipped); nothing was read\(listingFailed ? " (its listing failed: these are the counts of what was listed)" : "")"
+                        "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB)\(archive), \(delivered) already delivered, \(skipped); nothing was read\(listingFailed ? " (its listing failed: these are the counts of what was listed)" : "")"
                     )
                 } else if listingFailed {
                     context.logger.warning(
@@ -182,6 +193,12 @@ public struct S3BackfillSource: PullingSource {
                 }
             }
             try await group.waitForAll()
+        }
+        let notRestored = archived.value
+        if notRestored > 0 {
+            context.logger.warning(
+                "\(notRestored) object(s) are archived (ApiError 431) and were not read: restore them (aws s3api restore-object) and run the same command again; what was read is skipped then"
+            )
         }
         context.logger.info("Number of messages per tag sent: \(counters.read { $0.perTagSummary })")
         return counters.read { $0.statistics }
@@ -208,11 +225,13 @@ public struct S3BackfillSource: PullingSource {
     }
 
     /// Reads one object through the service's processing and ledger; a failure is logged and counted in
-    /// ``failures``, and the other objects go on.
+    /// ``failures``, and the other objects go on. Archived objects are counted in `archived` too; the first
+    /// is logged with the whole ApiError (its fix), the others in a line each, so which to restore is known.
     private func backfill(
         _ object: S3ObjectReference,
         s3: S3Client,
         counters: CycleCounters,
+        archived: ObjectFailureCount,
         context: PullContext
     ) async throws {
         var logger = context.logger
@@ -221,6 +240,13 @@ public struct S3BackfillSource: PullingSource {
         defer { counters.update { $0.messagesDone += 1 } }
         do {
             try await self.objects.read(object, s3: s3, counters: counters, context: context, logger: logger)
+        } catch let error as TrawlError where error.code == .awsObjectArchived {
+            self.failures.add()
+            if archived.add() == 0 {
+                logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+            } else {
+                logger.warning("\(object) is archived and was not read (ApiError 431)")
+            }
         } catch let error as TrawlError {
             self.failures.add()
             logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])

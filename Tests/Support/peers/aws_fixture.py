@@ -79,8 +79,8 @@ def put(command):
     """Puts objects: {"key": ..., "text": ...} (written in "encoding", a Python codec, utf-8 by default),
     {"key": ..., "path": <a local file>} or
     {"key": ..., "size": N, "seed": S}, compressed with
-    "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default) and cut to "truncate" bytes if
-    given; answers the sha256, size, ETag and version (in a versioned bucket) of each."""
+    "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default), cut to "truncate" bytes if
+    given, stored in "storage_class" if given (GLACIER: archived, unreadable until restored); answers the sha256, size, ETag and version (in a versioned bucket) of each."""
     s3 = client("s3", command)
     answer = {}
     for item in command["objects"]:
@@ -94,7 +94,8 @@ def put(command):
         body = compress.one_or_multi(item.get("compression", "none"), body)
         if "truncate" in item:
             body = body[: int(item["truncate"])]
-        put = s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body)
+        extra = {"StorageClass": item["storage_class"]} if "storage_class" in item else {}
+        put = s3.put_object(Bucket=command["bucket"], Key=item["key"], Body=body, **extra)
         answer[item["key"]] = {
             "sha256": hashlib.sha256(body).hexdigest(),
             "size": len(body),
