@@ -5,6 +5,10 @@ import TrawlCore
 import TrawlFormats
 import TrawlSources
 
+/// What makes an S3+SQS service's own source, with its ledger in `store` under `key`.
+public typealias ObjectSourceMaker =
+    @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> SQSObjectSource
+
 /// One input type this build can run: its services and how to build a source for each configured one.
 public struct InputType: Sendable {
     /// The source of one configured service, ready to be instantiated once the state store exists.
@@ -21,8 +25,7 @@ public struct InputType: Sendable {
         public var makeReplay: (@Sendable (_ files: [String], _ concurrency: Int?) -> ObjectReplaySource)? = nil
         /// For services that read objects: the service's own source, whose processing and ledger
         /// `trawl backfill` uses for what is already in S3.
-        public var makeObjectSource:
-            (@Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> SQSObjectSource)? = nil
+        public var makeObjectSource: ObjectSourceMaker? = nil
         /// Whether one instance at a time polls it (it follows a cursor), when several run the same
         /// configuration; false where the source spreads the work itself (an SQS queue).
         public var exclusive = true

@@ -21,13 +21,14 @@ public struct TrawlCommand: AsyncParsableCommand {
               trawl run --config /etc/trawl/config.yaml
               trawl replay --config config.yaml --service cloudtrail exported/*.json.gz
               trawl backfill --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
+              trawl aws test-connection --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
               trawl sentinelone test-connection --config config.yaml --input s1
             """
         ),
         version: TrawlVersion.current,
         subcommands: [
-            RunCommand.self, ValidateCommand.self, ReplayCommand.self, BackfillCommand.self, SentinelOneCommand.self,
-            VersionCommand.self,
+            RunCommand.self, ValidateCommand.self, ReplayCommand.self, BackfillCommand.self, AWSCommand.self,
+            SentinelOneCommand.self, VersionCommand.self,
         ]
     )
 

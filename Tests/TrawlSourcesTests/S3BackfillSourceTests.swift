@@ -72,3 +72,24 @@ import TrawlTesting
         #expect(backfill.failures.value == 0)
     }
 }
+
+/// The queue's redrive policy as GetQueueAttributes gives it: JSON in a string, its count a number or a
+/// string depending on how the policy was written.
+@Suite struct SQSObjectConnectionCheckTests {
+    @Test func aRedrivePolicyNamesItsDeadLetterQueueAndReceiveCountAndNoneIsAWarning() {
+        let target = "arn:aws:sqs:us-east-1:123456789012:trail-dlq"
+        for policy in [
+            #"{"deadLetterTargetArn":"\#(target)","maxReceiveCount":5}"#,
+            #"{"deadLetterTargetArn":"\#(target)","maxReceiveCount":"5"}"#,
+        ] {
+            let finding = SQSObjectConnectionCheck.deadLetter(policy, queue: "q")
+            #expect(finding.outcome == .ok)
+            #expect(finding.line == "SQS queue q: messages received 5 times move to the dead-letter queue \(target)")
+        }
+        for policy in [nil, "", "{}", "not json"] {
+            let finding = SQSObjectConnectionCheck.deadLetter(policy, queue: "q")
+            #expect(finding.outcome == .warning)
+            #expect(finding.line.hasPrefix("SQS queue q: no dead-letter queue."))
+        }
+    }
+}

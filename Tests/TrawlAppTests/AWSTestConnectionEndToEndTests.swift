@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TrawlTesting
+
+/// `trawl aws test-connection` against moto: what an operator sees before the first pull.
+@Suite struct AWSTestConnectionEndToEndTests {
+    @Test func aReachableQueueAndReadableBucketPassAndAMissingDeadLetterQueueIsAWarning() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await S3BackfillEndToEndTests.configuredTrail(in: directory)
+        try await trail.put([
+            [
+                "key": "AWSLogs/1/CloudTrail/a.json.gz",
+                "text": S3BackfillEndToEndTests.cloudTrail(S3BackfillEndToEndTests.records(0..<2)),
+                "compression": "gzip",
+            ]
+        ])
+        try await trail.send(["{}"])
+        let (status, output) = try await S3BackfillEndToEndTests.trawl(
+            ["aws", "test-connection", "--config", "config.yaml", "s3://\(trail.bucket)/AWSLogs/"],
+            in: directory
+        )
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("trail/cloudtrail:\n"), "\(output)")
+        #expect(output.contains("  ok: SQS queue arn:aws:sqs:us-east-1:"), "\(output)")
+        #expect(output.contains(": readable; 1 message(s) waiting, 0 in flight"), "\(output)")
+        #expect(output.contains("  WARNING: SQS queue arn:aws:sqs:us-east-1:"), "\(output)")
+        #expect(output.contains("no dead-letter queue"), "\(output)")
+        #expect(output.contains("  ok: s3://\(trail.bucket)/AWSLogs/: listable\n"), "\(output)")
+        #expect(output.contains("  ok: s3://\(trail.bucket)/AWSLogs/1/CloudTrail/a.json.gz: readable\n"), "\(output)")
+        // Nothing was received: the message is still waiting, never counted towards a dead-letter policy.
+        #expect(try await trail.messagesLeft() == 1)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/out.log"))
+    }
+
+    @Test func aMissingQueueAMissingBucketAndAnArchivedObjectEachFailSayingWhatToCheck() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let trail = try await MotoBucketQueue.make(notify: false)
+        try await trail.put([["key": "old/a.json", "text": "{}", "storage_class": "GLACIER"]])
+        let settings = "queue_name: no-such-queue, region: us-east-1, endpoint_url: \"\(trail.moto.endpoint)\""
+        try directory.write(
+            "config.yaml",
+            S3CollectorsEndToEndTests.configuration([("trail", "aws_sqs", "cloudtrail", settings)])
+        )
+        let (status, output) = try await S3BackfillEndToEndTests.trawl(
+            [
+                "aws", "test-connection", "--config", "config.yaml", "--service", "cloudtrail",
+                "s3://no-such-bucket-trawl/AWSLogs/", "s3://\(trail.bucket)/old/",
+            ],
+            in: directory
+        )
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("  FAILED: SQS queue no-such-queue: NOT readable: ApiError 421"), "\(output)")
+        #expect(
+            output.contains("  FAILED: s3://no-such-bucket-trawl/AWSLogs/: NOT listable: ApiError 430"),
+            "\(output)"
+        )
+        #expect(output.contains("  FAILED: s3://\(trail.bucket)/old/a.json: NOT readable: ApiError 431"), "\(output)")
+        #expect(output.contains("Restore it (aws s3api restore-object"), "\(output)")
+    }
+}
