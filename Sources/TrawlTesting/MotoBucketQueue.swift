@@ -53,6 +53,11 @@ public struct MotoBucketQueue: Sendable {
             #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(self.bucket)"},"object":{"key":"\#(key)","size":\#(put.size),"eTag":"\#(put.eTag)"\#(version)}}}]}"#
     }
 
+    /// Deletes `key` (in a versioned bucket a delete marker hides it; its versions stay).
+    public func delete(_ key: String) async throws {
+        try await self.moto.fixture(["command": "delete-object", "bucket": self.bucket, "key": key])
+    }
+
     /// Sends message bodies to the queue.
     public func send(_ bodies: [String]) async throws {
         try await self.moto.fixture(["command": "send", "queue_url": self.queueURL, "bodies": bodies])

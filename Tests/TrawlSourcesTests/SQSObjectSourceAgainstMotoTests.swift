@@ -399,6 +399,29 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 0)
     }
 
+    /// S3 reads its own writes, so an object a notification names and S3 does not have was deleted since:
+    /// received again and again it would never be read. It is named in a warning and its message deleted;
+    /// in a versioned bucket a delete marker only hides the key, and the version announced is read.
+    @Test(arguments: [false, true])
+    func anObjectDeletedBeforeItIsReadIsReportedOrReadAtItsVersion(versioned: Bool) async throws {
+        let harness = try await SQSHarness.make(notify: false, versioned: versioned)
+        defer { harness.remove() }
+        let put = try await harness.fixture.put([["key": "gone.json", "text": jsonLines("gone", count: 3)]])
+        try await harness.fixture.delete("gone.json")
+        try await harness.send([try harness.fixture.notification("gone.json", #require(put["gone.json"]))])
+        let sink = CollectingSink()
+        _ = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        let deleted = harness.log.messages(containing: "was deleted before it could be read (S3 answers NoSuchKey)")
+        if versioned {
+            #expect(sink.events.map { String(buffer: $0.body) } == (0..<3).map { #"{"id":"gone-\#($0)"}"# })
+            #expect(deleted.isEmpty)
+        } else {
+            #expect(sink.events.isEmpty)
+            #expect(deleted.count == 1)
+        }
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
     /// Two messages naming one object, taken at once: the ledger only knows the object once its events were
     /// delivered, so without waiting for each other both readers would send them.
     @Test func twoMessagesNamingOneObjectAtOnceDeliverItOnce() async throws {

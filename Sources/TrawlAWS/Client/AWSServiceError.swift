@@ -47,10 +47,10 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible {
             || self.code == "InternalError" || self.code == "ServiceUnavailable"
     }
 
-    /// S3 answered that no object has the key asked for (404 NoSuchKey; `NotFound` when the answer has
-    /// no body, as to a HEAD).
+    /// S3 answered that no object has the key (or the version) asked for (404 NoSuchKey or NoSuchVersion;
+    /// `NotFound` when the answer has no body, as to a HEAD).
     public var isMissingObject: Bool {
-        self.status == 404 && (self.code == "NoSuchKey" || self.code == "NotFound")
+        self.status == 404 && (self.code == "NoSuchKey" || self.code == "NotFound" || self.code == "NoSuchVersion")
     }
 
     static let throttlingCodes: Set<String> = [

@@ -435,12 +435,27 @@ public final class SQSObjectSource: PullingSource {
                 )
                 break
             } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.isMissingObject == true {
-                guard let alternate = object.alternateKey else { throw error }
-                logger.info(
-                    "\(object) does not exist: reading the key decoded, \(alternate) (an EventBridge event does not say whether its key is URL-encoded)"
+                if let alternate = object.alternateKey {
+                    logger.info(
+                        "\(object) does not exist: reading the key decoded, \(alternate) (an EventBridge event does not say whether its key is URL-encoded)"
+                    )
+                    object.key = alternate
+                    object.alternateKey = nil
+                    continue
+                }
+                // S3 reads its own writes: an object a notification named and S3 does not have was deleted
+                // since. In a versioned bucket a delete marker hides the key, and the version is still there.
+                if let announced = object.versionID,
+                    let versioned = try await Self.version(announced, of: object, s3: s3, logger: logger)
+                {
+                    stream = versioned
+                    break
+                }
+                logger.warning(
+                    "\(object) was deleted before it could be read (S3 answers \((error.underlying as? AWSServiceError)?.code ?? "404")): nothing is left to deliver of it. Objects of a log bucket are not expected to go away: CloudTrail's data events name who deleted it",
+                    metadata: ["s3.bucket": "\(object.bucket)", "s3.key": "\(object.key)"]
                 )
-                object.key = alternate
-                object.alternateKey = nil
+                return
             }
         }
         // The key may have been written again since the notification (or listing) named it. The ledger
@@ -451,19 +466,13 @@ public final class SQSObjectSource: PullingSource {
                 "\(object) was written again since it was announced: reading version \(announced), which is no longer the current one",
                 metadata: ["s3.version": "\(announced)"]
             )
-            do {
-                stream = try await s3.inRegion(object.region).getObject(
-                    bucket: object.bucket,
-                    key: object.key,
-                    versionID: announced,
-                    logger: logger
-                )
-            } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.status == 403 {
+            guard let versioned = try await Self.version(announced, of: object, s3: s3, logger: logger) else {
                 logger.warning(
-                    "Reading version \(announced) of \(object) was refused: an earlier version needs s3:GetObjectVersion besides s3:GetObject. The message stays in the queue until it is granted"
+                    "Version \(announced) of \(object) was deleted before it could be read: nothing is left to deliver of it"
                 )
-                throw error
+                return
             }
+            stream = versioned
         } else if object.versionID == nil, let version = stream.info.versionID {
             // A versioned bucket's notifications name the version: so does the ledger, whatever named the
             // object here (a listing gives only its ETag).
@@ -504,6 +513,30 @@ public final class SQSObjectSource: PullingSource {
     }
 
     private static func unquoted(_ eTag: String) -> String { eTag.replacing("\"", with: "") }
+
+    /// Starts reading `version` of `object`; nil when S3 has no such version (it was deleted for good).
+    private static func version(
+        _ version: String,
+        of object: S3ObjectReference,
+        s3: S3Client,
+        logger: Logger
+    ) async throws -> S3ObjectStream? {
+        do {
+            return try await s3.inRegion(object.region).getObject(
+                bucket: object.bucket,
+                key: object.key,
+                versionID: version,
+                logger: logger
+            )
+        } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.isMissingObject == true {
+            return nil
+        } catch let error as TrawlError where (error.underlying as? AWSServiceError)?.status == 403 {
+            logger.warning(
+                "Reading version \(version) of \(object) was refused: a version other than the current one needs s3:GetObjectVersion besides s3:GetObject. The message stays in the queue until it is granted"
+            )
+            throw error
+        }
+    }
 
     /// What `debug_md5` sends about a message once its objects were delivered: enough to tell in Devo
     /// whether a duplicate came from SQS delivering the same message twice (same id, a higher receive

@@ -212,6 +212,12 @@ def delete_queue(command):
     return {}
 
 
+def delete_object(command):
+    """Deletes a key (in a versioned bucket: puts a delete marker, the versions stay)."""
+    client("s3", command).delete_object(Bucket=command["bucket"], Key=command["key"])
+    return {}
+
+
 COMMANDS = {
     "setup-auth": setup_auth,
     "bucket-queue": bucket_queue,
@@ -222,6 +228,7 @@ COMMANDS = {
     "queue-count": queue_count,
     "create-role": create_role,
     "delete-queue": delete_queue,
+    "delete-object": delete_object,
 }
 
 if __name__ == "__main__":
