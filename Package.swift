@@ -231,6 +231,8 @@ let package = Package(
                 "TrawlSources", "TrawlAWS", "TrawlFormats", "TrawlTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

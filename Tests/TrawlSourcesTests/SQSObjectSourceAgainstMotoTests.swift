@@ -1,4 +1,6 @@
 import Foundation
+import Metrics
+import MetricsTestKit
 import NIOCore
 import Synchronization
 import Testing
@@ -80,7 +82,11 @@ struct SQSHarness {
     }
 
     /// One pull cycle whose events go to `sink`, acknowledged as the sink accepts them.
-    func pull(_ source: any PullingSource, into sink: any EventSink) async throws -> PullCycleStatistics {
+    func pull(
+        _ source: any PullingSource,
+        into sink: any EventSink,
+        metrics: SourceMetrics? = nil
+    ) async throws -> PullCycleStatistics {
         let queue = BoundedEventQueue(maxBufferedEvents: 1_000)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 2)
         var statistics = PullCycleStatistics()
@@ -95,7 +101,12 @@ struct SQSHarness {
                     return nil
                 }
                 let statistics = try await source.pull(
-                    PullContext(pullingID: PullingID.now(), dispatcher: dispatcher, logger: self.log.logger)
+                    PullContext(
+                        pullingID: PullingID.now(),
+                        dispatcher: dispatcher,
+                        logger: self.log.logger,
+                        metrics: metrics
+                    )
                 )
                 group.cancelAll()
                 return statistics
@@ -358,6 +369,7 @@ func jsonLines(_ prefix: String, count: Int) -> String {
     }
 
     /// Puts `k.json` twice (four records, then five), sends both writes' notifications and reads them.
+    /// Also checks that the key is counted once as written again.
     static func writeTwiceThenRead(_ harness: SQSHarness) async throws -> (CollectingSink, PullCycleStatistics) {
         let first = try await harness.fixture.put([["key": "k.json", "text": jsonLines("first", count: 4)]])
         let second = try await harness.fixture.put([["key": "k.json", "text": jsonLines("second", count: 5)]])
@@ -366,7 +378,16 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             try harness.fixture.notification("k.json", #require(second["k.json"])),
         ])
         let sink = CollectingSink()
-        let statistics = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        let metrics = TestMetrics()
+        let statistics = try await withMetricsFactory(metrics) {
+            let source = try harness.source(extra: ", concurrency: 1")
+            return try await harness.pull(source, into: sink, metrics: SourceMetrics(serviceName: "s3/test"))
+        }
+        let writtenAgain = try metrics.expectCounter(
+            "trawl_s3_objects_changed_before_read_total",
+            [("input", "s3"), ("service", "test"), ("change", "written_again")]
+        )
+        #expect(writtenAgain.totalValue == 1)
         return (sink, statistics)
     }
 
@@ -410,14 +431,24 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         try await harness.fixture.delete("gone.json")
         try await harness.send([try harness.fixture.notification("gone.json", #require(put["gone.json"]))])
         let sink = CollectingSink()
-        _ = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        let metrics = TestMetrics()
+        try await withMetricsFactory(metrics) {
+            let source = try harness.source(extra: ", concurrency: 1")
+            _ = try await harness.pull(source, into: sink, metrics: SourceMetrics(serviceName: "s3/test"))
+        }
         let deleted = harness.log.messages(containing: "was deleted before it could be read (S3 answers NoSuchKey)")
+        let counted = try metrics.expectCounter(
+            "trawl_s3_objects_changed_before_read_total",
+            [("input", "s3"), ("service", "test"), ("change", "deleted")]
+        )
         if versioned {
             #expect(sink.events.map { String(buffer: $0.body) } == (0..<3).map { #"{"id":"gone-\#($0)"}"# })
             #expect(deleted.isEmpty)
+            #expect(counted.totalValue == 0)
         } else {
             #expect(sink.events.isEmpty)
             #expect(deleted.count == 1)
+            #expect(counted.totalValue == 1)
         }
         #expect(try await harness.messagesLeft() == 0)
     }

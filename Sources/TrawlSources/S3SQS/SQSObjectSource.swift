@@ -451,6 +451,7 @@ public final class SQSObjectSource: PullingSource {
                     stream = versioned
                     break
                 }
+                counters.objectChangedBeforeRead(writtenAgain: false)
                 logger.warning(
                     "\(object) was deleted before it could be read (S3 answers \((error.underlying as? AWSServiceError)?.code ?? "404")): nothing is left to deliver of it. Objects of a log bucket are not expected to go away: CloudTrail's data events name who deleted it",
                     metadata: ["s3.bucket": "\(object.bucket)", "s3.key": "\(object.key)"]
@@ -462,11 +463,13 @@ public final class SQSObjectSource: PullingSource {
         // names what is read, never content under another version's or ETag's name: that would skip the
         // newer content when its own notification comes, or deliver it twice.
         if let announced = object.versionID, stream.info.versionID != announced {
+            counters.objectChangedBeforeRead(writtenAgain: true)
             logger.info(
                 "\(object) was written again since it was announced: reading version \(announced), which is no longer the current one",
                 metadata: ["s3.version": "\(announced)"]
             )
             guard let versioned = try await Self.version(announced, of: object, s3: s3, logger: logger) else {
+                counters.objectChangedBeforeRead(writtenAgain: false)
                 logger.warning(
                     "Version \(announced) of \(object) was deleted before it could be read: nothing is left to deliver of it"
                 )
@@ -486,6 +489,7 @@ public final class SQSObjectSource: PullingSource {
             // Without versions, what the key held when it was announced is gone: its current content is read
             // under its own ETag, which the later write's notification then finds delivered.
             if let announced = object.eTag {
+                counters.objectChangedBeforeRead(writtenAgain: true)
                 logger.info(
                     "\(object) was written again since it was announced (ETag \(Self.unquoted(announced)), now \(current)): reading what it holds now"
                 )
@@ -623,6 +627,10 @@ final class CycleCounters: Sendable {
     private let oldestAgeGauge: Gauge?
     private let visibilityExtensions: Counter?
     private let processingTime: Metrics.Timer?
+    /// Objects deleted, and keys written again, between their notification and their reading: a log object
+    /// deleted before it was collected is something to alert on.
+    private let objectsDeleted: Counter?
+    private let objectsWrittenAgain: Counter?
 
     init(metrics: SourceMetrics? = nil) {
         self.metrics = metrics
@@ -635,6 +643,20 @@ final class CycleCounters: Sendable {
         self.processingTime = labels.map {
             Metrics.Timer(label: "trawl_sqs_message_processing_seconds", dimensions: $0)
         }
+        self.objectsDeleted = labels.map {
+            Counter(label: "trawl_s3_objects_changed_before_read_total", dimensions: $0 + [("change", "deleted")])
+        }
+        self.objectsWrittenAgain = labels.map {
+            Counter(
+                label: "trawl_s3_objects_changed_before_read_total",
+                dimensions: $0 + [("change", "written_again")]
+            )
+        }
+    }
+
+    /// An object was found deleted (or, `writtenAgain`, its key written again) when it was to be read.
+    func objectChangedBeforeRead(writtenAgain: Bool) {
+        (writtenAgain ? self.objectsWrittenAgain : self.objectsDeleted)?.increment()
     }
 
     /// Message `id` was received and is being processed.
