@@ -147,6 +147,18 @@ public enum OutputCatalogue {
             diagnostics.record(error)
             return nil
         }
+        if let expiry = stream.tls?.clientCertificateExpiry(),
+            Double(expiry.notValidAfter) <= UTCTimestamp.now().secondsSinceEpoch
+        {
+            diagnostics.record(
+                TrawlError(
+                    .tlsFilesUnusable,
+                    "the \(expiry.what) expired on \(expiry.date) UTC: the receiver refuses it",
+                    location: location
+                )
+            )
+            return nil
+        }
         var configuration = SyslogStreamSink.Configuration(
             host: stream.address,
             port: stream.port,

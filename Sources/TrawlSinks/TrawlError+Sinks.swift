@@ -7,9 +7,9 @@ extension TrawlError.Code {
         id: 17,
         title: "TLS certificate, key or CA file unusable",
         cause:
-            "A file named in the output's TLS settings is missing, unreadable, not PEM, or the key does not belong to the certificate.",
+            "A file named in the output's TLS settings is missing, unreadable, not PEM, or the key does not belong to the certificate; or a certificate in it has expired.",
         fix:
-            "Point the setting at the PEM files downloaded from Devo (Administration > Credentials > X.509) and check their permissions."
+            "Point the setting at the PEM files downloaded from Devo (Administration > Credentials > X.509) and check their permissions; replace an expired certificate with a new one from there."
     )
     public static let receiverUnreachable = Self(
         kind: "SinkError",

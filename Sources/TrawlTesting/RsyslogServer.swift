@@ -25,6 +25,21 @@ public struct TestCertificates: Sendable {
         self.directory = directory
     }
 
+    /// Adds `expired-client.crt` and `expired-client.key`: a client certificate signed by the CA that expired
+    /// yesterday (Tests/Support/peers/expired_cert.py).
+    public func makeExpiredClientCertificate() async throws {
+        let directory = self.directory
+        let status = try await FixtureThreadPool.shared.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PeerProcess.python)
+            process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/expired_cert.py", directory]
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        guard status == 0 else { throw PeerFailed(description: "expired_cert.py failed with status \(status)") }
+    }
+
     /// `<directory>/<name>`, e.g. `client.crt`, `client.key`, `ca.crt`, `other-ca.crt`.
     public func path(_ name: String) -> String { "\(self.directory)/\(name)" }
 }

@@ -55,6 +55,30 @@ import TrawlTesting
         #expect(errors.contains("certs/domain.crt"))
     }
 
+    /// The relay refuses an expired domain certificate on every connection: that is said before the run,
+    /// with the day it expired, not found as a handshake failure per batch.
+    @Test func validateRefusesAnExpiredDomainCertificateSayingWhenItExpired() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let certificates = try await TestCertificates.make(in: directory.path)
+        try await certificates.makeExpiredClientCertificate()
+        try directory.write(
+            "config.yaml",
+            Self.configuration(port: 6514, certificates: certificates).replacing("client.", with: "expired-client.")
+        )
+        let (status, _, errors) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["validate", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        #expect(status == 2, "\(errors)")
+        #expect(errors.contains("SetupError 17 at outputs.devo.settings"), "\(errors)")
+        #expect(
+            errors.contains("the client certificate \(certificates.path("expired-client.crt")) expired on "),
+            "\(errors)"
+        )
+    }
+
     static func configuration(port: Int, certificates: TestCertificates) -> String {
         """
         globals:
