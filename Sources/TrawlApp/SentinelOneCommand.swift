@@ -90,10 +90,18 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
     func run() async throws {
         let console = try self.options.console()
         LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: .warning) }
-        let results = await SentinelOneConnectionCheck.run(console: console, logger: Logger(label: "trawl"))
+        let logger = Logger(label: "trawl")
+        let results = await SentinelOneConnectionCheck.run(console: console, logger: logger)
+        let expiry = try? await SentinelOneTokenExpiry.fetch(console, logger: logger)
         try? await console.shutdown()
         print("SentinelOne console \(console.configuration.url):")
         for result in results { print("  \(result.line)") }
+        if let expiry {
+            let warning = SentinelOneTokenExpiry.isNear(expiry) ? "WARNING: " : ""
+            print("  API token: \(warning)\(SentinelOneTokenExpiry.describe(expiry))")
+        } else {
+            print("  API token: the console did not say when it expires")
+        }
         guard results.allSatisfy(\.readable) else { throw ExitCode(1) }
     }
 }

@@ -69,6 +69,11 @@ public final class SentinelOneSimulator: Sendable {
         _ = try await self.request("POST", "/_sim/fault", body: fault)
     }
 
+    /// Makes the console say its API tokens expire at `expiresAt` (as the console writes times).
+    public func setTokenExpiry(_ expiresAt: String) async throws {
+        _ = try await self.request("POST", "/_sim/token", body: ["expiresAt": expiresAt])
+    }
+
     /// Every record of `type` (or `dv` for the Deep Visibility events), as the API shows them.
     public func records(_ type: String) async throws -> [[String: Any]] {
         let answer = try await self.request("GET", "/_sim/data?type=\(type)", body: nil)

@@ -369,6 +369,9 @@ import TrawlTesting
         #expect(good.status == 0, "\(good.log)")
         #expect(good.output.contains("agents (/agents): readable"))
         #expect(good.output.contains("rogues (/rogues/table-view): readable"))
+        // The simulator's tokens expire in 180 days.
+        #expect(good.output.contains("  API token: expires on "), "\(good.output)")
+        #expect(good.output.contains(" UTC (in 179 day(s))\n"), "\(good.output)")
 
         try await simulator.fail(status: 403, count: 1, path: "/web/api/v2.1/rogues")
         let partial = try await Self.run(

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import MetricsTestKit
 import NIOCore
 import Synchronization
 import Testing
@@ -440,8 +442,41 @@ struct SentinelOneHarness {
         let got = Set(try delivered.all.compactMap { try SentinelOneListSourceTests.json($0)["id"] as? String })
         #expect(!expected.isEmpty && expected.count < agents.count)
         #expect(got == expected)
-        let queries = try await harness.simulator.requests().compactMap { $0["query"] as? String }
+        let queries = try await harness.simulator.requests().filter { $0["method"] as? String == "GET" }
+            .compactMap { $0["query"] as? String }
         #expect(queries.allSatisfy { $0.contains("siteIds=\(site)") && $0.contains("accountIds=\(account)") })
+    }
+
+    /// SentinelOne tokens expire (six months after they are made by default), and the console then refuses
+    /// everything: the console says when, and a token expiring within 30 days is warned about after a cycle,
+    /// once a day for all the input's services, with the date exported for an alert.
+    @Test func aTokenExpiringSoonIsWarnedAboutOnceADayAndItsExpiryIsAGauge() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.setTokenExpiry("2026-12-05T08:30:00.000000Z")
+        let metrics = TestMetrics()
+        try await withMetricsFactory(metrics) {
+            _ = try await harness.pull(try harness.source("agents"), into: DeliveredEvents())
+            _ = try await harness.pull(try harness.source("threats"), into: DeliveredEvents())
+        }
+        let warnings = harness.log.messages(containing: "The API token of input s1 ")
+        let now = UTCTimestamp.now()
+        let expiry = try #require(parseUTCDatetime("2026-12-05T08:30:00Z"))
+        #expect(warnings.count == (SentinelOneTokenExpiry.isNear(expiry, now: now) ? 1 : 0), "\(warnings)")
+        #expect(
+            SentinelOneTokenExpiry.describe(expiry, now: try #require(parseUTCDatetime("2026-11-25T08:30:00Z")))
+                == "expires on 2026-12-05T08:30:00 UTC (in 10 day(s))"
+        )
+        #expect(
+            SentinelOneTokenExpiry.describe(expiry, now: try #require(parseUTCDatetime("2026-12-06T00:00:00Z")))
+                == "expired on 2026-12-05T08:30:00 UTC"
+        )
+        let gauge = try metrics.expectGauge("trawl_sentinelone_token_expiry_timestamp_seconds", [("input", "s1")])
+        #expect(gauge.lastValue == expiry.secondsSinceEpoch)
+        let asked = try await harness.simulator.requests().filter {
+            ($0["path"] as? String)?.hasSuffix("/api-token-details") == true
+        }
+        #expect(asked.count == 1, "asked once for both services of the input")
     }
 
     @Test func aBadTokenAWrongURLAndARefusingConsoleAreClearErrors() async throws {

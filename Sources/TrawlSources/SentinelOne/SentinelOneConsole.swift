@@ -11,6 +11,8 @@ import TrawlCore
 /// not a service's.
 public final class SentinelOneRequestGate: Sendable {
     let pacer: Mutex<SentinelOneRequestPacer<ContinuousClock.Instant>>
+    /// When the token's expiry was last asked about (``checkTokenExpiry(_:input:logger:)``).
+    let tokenCheckedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(configuration: SentinelOneRequestPacer<ContinuousClock.Instant>.Configuration) {
         self.pacer = Mutex(SentinelOneRequestPacer(configuration: configuration))

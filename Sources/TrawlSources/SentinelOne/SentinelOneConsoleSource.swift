@@ -5,6 +5,8 @@ import TrawlCore
 /// What the SentinelOne services share: a console whose connection pool lives as long as the service runs,
 /// a content type, and their settings.
 public protocol SentinelOneConsoleSource: PullingSource {
+    /// `<input>/<service>`, the events' source.
+    var name: String { get }
     var console: SentinelOneConsole { get }
     var content: SentinelOneContentType { get }
     var settings: SentinelOneServiceSettings { get }
@@ -13,6 +15,9 @@ public protocol SentinelOneConsoleSource: PullingSource {
 extension SentinelOneConsoleSource {
     /// The Devo table: the configured `tag`, else the content type's.
     var tag: String { self.settings.tag ?? self.content.defaultTag }
+
+    /// The input's name, from `<input>/<service>`.
+    var input: String { String(self.name.prefix { $0 != "/" }) }
 
     /// Runs the service's cycles, then closes the console's connections.
     public func withResources(_ body: () async throws -> Void) async throws {

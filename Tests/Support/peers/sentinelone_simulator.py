@@ -58,6 +58,9 @@ requests_log = []
 ids = itertools.count(1_000_000_000_000_000_001)
 clock = [datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)]
 rng = random.Random(7)
+# When the API tokens expire (POST /users/api-token-details): 180 days from the real now unless /_sim/token
+# sets it.
+token_expiry = [(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
 
 
 def now():
@@ -241,6 +244,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(*page(threat_notes.get(parts[1], []), query))
         if method == "GET" and len(parts) == 4 and parts[:2] == ["private", "installed-applications"] and parts[3] == "cves":
             return self.reply(*page([dict(c, id=c["cveId"]) for c in cves.get(parts[2], [])], query))
+        if method == "POST" and path == "/users/api-token-details":
+            if ((body or {}).get("data") or {}).get("apiToken") != token:
+                return self.reply(400, {"errors": [{"code": 4000010, "title": "Validation Error"}]})
+            return self.reply(200, {"data": {"createdAt": "2026-05-01T00:00:00.000000Z", "expiresAt": token_expiry[0]}})
         if method == "POST" and path == "/dv/init-query":
             query_id = f"q{next(ids)}"
             window = [e for e in dv_events if body["fromDate"] <= e["createdAt"] < body["toDate"]]
@@ -281,6 +288,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"data": events})
         if path == "/_sim/update":
             return self.reply(200, {"data": update(body["type"], set(body["ids"]), body.get("add_children", False))})
+        if path == "/_sim/token":
+            token_expiry[0] = body["expiresAt"]
+            return self.reply(200, {})
         if path == "/_sim/fault":
             faults.append(dict(body))
             return self.reply(200, {})
