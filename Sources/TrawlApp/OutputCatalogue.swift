@@ -147,13 +147,11 @@ public enum OutputCatalogue {
             diagnostics.record(error)
             return nil
         }
-        if let expiry = stream.tls?.clientCertificateExpiry(),
-            Double(expiry.notValidAfter) <= UTCTimestamp.now().secondsSinceEpoch
-        {
+        if let expiry = stream.tls?.clientCertificateExpiry(), expiry.validUntil.hasPassed() {
             diagnostics.record(
                 TrawlError(
                     .tlsFilesUnusable,
-                    "the \(expiry.what) expired on \(expiry.date) UTC: the receiver refuses it",
+                    "the \(expiry.what) \(expiry.validUntil.description()): the receiver refuses it",
                     location: location
                 )
             )

@@ -97,8 +97,7 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         print("SentinelOne console \(console.configuration.url):")
         for result in results { print("  \(result.line)") }
         if let expiry {
-            let warning = SentinelOneTokenExpiry.isNear(expiry) ? "WARNING: " : ""
-            print("  API token: \(warning)\(SentinelOneTokenExpiry.describe(expiry))")
+            print("  API token: \(expiry.isNear() ? "WARNING: " : "")\(expiry.description())")
         } else {
             print("  API token: the console did not say when it expires")
         }

@@ -115,18 +115,14 @@ public final class SyslogStreamSink: EventSink {
         self.context = context
         if let expiry = configuration.tls?.earliestExpiry() {
             Gauge(label: "trawl_output_certificate_expiry_timestamp_seconds", dimensions: [("output", name)])
-                .record(expiry.notValidAfter)
-            let days = (Double(expiry.notValidAfter) - UTCTimestamp.now().secondsSinceEpoch) / 86_400
-            if days < Self.expiryWarningDays {
+                .record(expiry.validUntil.date.secondsSinceEpoch)
+            if expiry.validUntil.isNear() {
                 logger.warning(
-                    "Output \(name): the \(expiry.what) expires on \(expiry.date) UTC (in \(max(0, Int(days))) day(s)); the receiver refuses it from then on: get a new one (Devo: Administration > Credentials > X.509) and replace the file before then"
+                    "Output \(name): the \(expiry.what) \(expiry.validUntil.description()); the receiver refuses it from then on: get a new one (Devo: Administration > Credentials > X.509) and replace the file before then"
                 )
             }
         }
     }
-
-    /// A certificate that expires within this many days is warned about at start.
-    static let expiryWarningDays = 30.0
 
     /// A sink that builds its TLS context from `configuration.tls` now (SetupError 17 when it cannot).
     public convenience init(

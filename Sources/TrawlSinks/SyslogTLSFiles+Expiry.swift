@@ -5,13 +5,8 @@ import TrawlCore
 public struct CertificateExpiry: Sendable, Equatable {
     /// The file and what it holds: `client certificate client.crt`, `chain CA ca.crt`.
     public var what: String
-    /// Seconds since the epoch after which the certificate is not valid.
-    public var notValidAfter: Int64
-
-    /// `2026-12-01T00:00:00`, UTC.
-    public var date: String {
-        String(UTCTimestamp(microsecondsSinceEpoch: self.notValidAfter * 1_000_000).logPrefix.dropLast(4))
-    }
+    /// When the certificate stops being valid (its notAfter).
+    public var validUntil: CredentialExpiry
 }
 
 extension SyslogTLSFiles {
@@ -23,8 +18,11 @@ extension SyslogTLSFiles {
         for (role, file) in [("client certificate", self.certificate), ("chain CA", self.chainCA)] {
             guard let file, let certificates = try? NIOSSLCertificate.fromPEMFile(file) else { continue }
             for certificate in certificates {
-                let expiry = CertificateExpiry(what: "\(role) \(file)", notValidAfter: Int64(certificate.notValidAfter))
-                if earliest.map({ expiry.notValidAfter < $0.notValidAfter }) ?? true { earliest = expiry }
+                let expiry = CertificateExpiry(
+                    what: "\(role) \(file)",
+                    validUntil: CredentialExpiry(secondsSinceEpoch: Int64(certificate.notValidAfter))
+                )
+                if earliest.map({ expiry.validUntil.date < $0.validUntil.date }) ?? true { earliest = expiry }
             }
         }
         return earliest
@@ -35,6 +33,9 @@ extension SyslogTLSFiles {
         guard let file = self.certificate, let leaf = try? NIOSSLCertificate.fromPEMFile(file).first else {
             return nil
         }
-        return CertificateExpiry(what: "client certificate \(file)", notValidAfter: Int64(leaf.notValidAfter))
+        return CertificateExpiry(
+            what: "client certificate \(file)",
+            validUntil: CredentialExpiry(secondsSinceEpoch: Int64(leaf.notValidAfter))
+        )
     }
 }

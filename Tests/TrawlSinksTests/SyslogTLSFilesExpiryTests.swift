@@ -21,7 +21,7 @@ import TrawlTesting
         )
         let expiry = try #require(files.earliestExpiry())
         let now = UTCTimestamp.now().secondsSinceEpoch
-        #expect(abs(Double(expiry.notValidAfter) - now - 3 * 86_400) < 600)
+        #expect(abs(expiry.validUntil.date.secondsSinceEpoch - now - 3 * 86_400) < 600)
         let log = RecordingLogger()
         let metrics = TestMetrics()
         _ = try withMetricsFactory(metrics) {
@@ -34,9 +34,12 @@ import TrawlTesting
         }
         let warnings = log.messages(containing: "Output devo: the ")
         #expect(warnings.count == 1)
-        #expect(warnings.first?.contains(" expires on \(expiry.date) UTC (in 2 day(s))") == true, "\(warnings)")
+        #expect(
+            warnings.first?.contains(" expires on \(expiry.validUntil.dateText) UTC (in 2 day(s))") == true,
+            "\(warnings)"
+        )
         let gauge = try metrics.expectGauge("trawl_output_certificate_expiry_timestamp_seconds", [("output", "devo")])
-        #expect(gauge.lastValue == Double(expiry.notValidAfter))
+        #expect(gauge.lastValue == expiry.validUntil.date.secondsSinceEpoch)
     }
 
     @Test func theClientCertificatesOwnExpiryIsTheFirstCertificateOfItsFile() async throws {
@@ -51,7 +54,7 @@ import TrawlTesting
         )
         let expiry = try #require(expired.clientCertificateExpiry())
         #expect(expiry.what == "client certificate \(certificates.path("expired-client.crt"))")
-        #expect(Double(expiry.notValidAfter) < UTCTimestamp.now().secondsSinceEpoch)
+        #expect(expiry.validUntil.date < UTCTimestamp.now())
         #expect(expired.earliestExpiry() == expiry)
         #expect(SyslogTLSFiles(certificate: nil, key: nil, chainCA: nil).earliestExpiry() == nil)
     }

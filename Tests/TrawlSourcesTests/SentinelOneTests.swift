@@ -461,18 +461,18 @@ struct SentinelOneHarness {
         }
         let warnings = harness.log.messages(containing: "The API token of input s1 ")
         let now = UTCTimestamp.now()
-        let expiry = try #require(parseUTCDatetime("2026-12-05T08:30:00Z"))
-        #expect(warnings.count == (SentinelOneTokenExpiry.isNear(expiry, now: now) ? 1 : 0), "\(warnings)")
+        let expiry = CredentialExpiry(try #require(parseUTCDatetime("2026-12-05T08:30:00Z")))
+        #expect(warnings.count == (expiry.isNear(now: now) ? 1 : 0), "\(warnings)")
         #expect(
-            SentinelOneTokenExpiry.describe(expiry, now: try #require(parseUTCDatetime("2026-11-25T08:30:00Z")))
+            expiry.description(now: try #require(parseUTCDatetime("2026-11-25T08:30:00Z")))
                 == "expires on 2026-12-05T08:30:00 UTC (in 10 day(s))"
         )
         #expect(
-            SentinelOneTokenExpiry.describe(expiry, now: try #require(parseUTCDatetime("2026-12-06T00:00:00Z")))
+            expiry.description(now: try #require(parseUTCDatetime("2026-12-06T00:00:00Z")))
                 == "expired on 2026-12-05T08:30:00 UTC"
         )
         let gauge = try metrics.expectGauge("trawl_sentinelone_token_expiry_timestamp_seconds", [("input", "s1")])
-        #expect(gauge.lastValue == expiry.secondsSinceEpoch)
+        #expect(gauge.lastValue == expiry.date.secondsSinceEpoch)
         let asked = try await harness.simulator.requests().filter {
             ($0["path"] as? String)?.hasSuffix("/api-token-details") == true
         }
