@@ -10,6 +10,8 @@ public protocol SentinelOneConsoleSource: PullingSource {
     var console: SentinelOneConsole { get }
     var content: SentinelOneContentType { get }
     var settings: SentinelOneServiceSettings { get }
+    /// One cycle of the service's own work; ``pull(_:)`` runs it, then the input's daily token check.
+    func collect(_ context: PullContext) async throws -> PullCycleStatistics
 }
 
 extension SentinelOneConsoleSource {
@@ -18,6 +20,13 @@ extension SentinelOneConsoleSource {
 
     /// The input's name, from `<input>/<service>`.
     var input: String { String(self.name.prefix { $0 != "/" }) }
+
+    /// The service's cycle, then (once a day for the input) the check of when its API token expires.
+    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
+        let statistics = try await self.collect(context)
+        await self.console.gate.checkTokenExpiry(self.console, input: self.input, logger: context.logger)
+        return statistics
+    }
 
     /// Runs the service's cycles, then closes the console's connections.
     public func withResources(_ body: () async throws -> Void) async throws {

@@ -56,13 +56,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         self.persistence = persistence
     }
 
-    public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
-        let statistics = try await self.collect(context)
-        await self.console.gate.checkTokenExpiry(self.console, input: self.input, logger: context.logger)
-        return statistics
-    }
-
-    private func collect(_ context: PullContext) async throws -> PullCycleStatistics {
+    public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state =
             try await self.persistence.load()
