@@ -26,8 +26,12 @@ public enum SQSObjectConnectionCheck {
         var findings: [Finding] = []
         let settings = source.settings
         let queue = settings.baseURL ?? settings.queueName ?? "?"
+        // One S3 client (so one credential provider, one role assumed) for the queue and every location: the
+        // connection's, or a client of its own when the queue could not be reached.
+        var s3: Result<S3Client, any Error>?
         do {
             let connection = try await source.connect(logger: logger)
+            s3 = .success(connection.s3)
             let attributes = try await connection.sqs.queueAttributes(
                 queueURL: connection.queueURL,
                 names: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"],
@@ -55,8 +59,9 @@ public enum SQSObjectConnectionCheck {
                 )
             )
         }
+        let client = s3 ?? Result { try source.objectAccess().s3 }
         for location in locations {
-            findings += await Self.check(location, source: source, logger: logger)
+            findings += await Self.check(location, s3: client, source: source, logger: logger)
         }
         return findings
     }
@@ -98,12 +103,13 @@ public enum SQSObjectConnectionCheck {
 
     private static func check(
         _ location: S3BackfillSource.Location,
+        s3 client: Result<S3Client, any Error>,
         source: SQSObjectSource,
         logger: Logger
     ) async -> [Finding] {
         var s3: S3Client
         do {
-            s3 = try source.objectAccess().s3
+            s3 = try client.get()
         } catch {
             return [Finding(outcome: .failed, line: "\(location): NOT listable: \(Self.explain(error))")]
         }
