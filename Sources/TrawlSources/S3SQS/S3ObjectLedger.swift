@@ -78,9 +78,12 @@ public final class S3ObjectLedger: Sendable {
     /// The ledger's key for an object: the version when the bucket is versioned, else the ETag, so a key
     /// overwritten with new content is a new object.
     public static func identity(of object: S3ObjectReference, eTag: String?) -> String {
-        let version = object.versionID ?? (object.eTag ?? eTag).map { $0.replacing("\"", with: "") } ?? ""
+        let version = object.versionID ?? (object.eTag ?? eTag).map(Self.unquoted) ?? ""
         return "\(object.bucket)/\(object.key)#\(version)"
     }
+
+    /// An ETag as the ledger names it: S3's answers quote it, notifications do not.
+    public static func unquoted(_ eTag: String) -> String { eTag.replacing("\"", with: "") }
 
     /// What was delivered of `object`, if anything, as last saved by any instance sharing the store.
     ///

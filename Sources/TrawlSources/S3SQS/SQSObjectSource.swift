@@ -483,15 +483,15 @@ public final class SQSObjectSource: PullingSource {
             identity = S3ObjectLedger.identity(of: object, eTag: nil)
             guard let fresh = try await entryIfNotDelivered(identity, of: object) else { return }
             entry = fresh
-        } else if object.versionID == nil, let current = stream.info.eTag.map(Self.unquoted),
-            object.eTag.map(Self.unquoted) != current
+        } else if object.versionID == nil, let current = stream.info.eTag.map(S3ObjectLedger.unquoted),
+            object.eTag.map(S3ObjectLedger.unquoted) != current
         {
             // Without versions, what the key held when it was announced is gone: its current content is read
             // under its own ETag, which the later write's notification then finds delivered.
             if let announced = object.eTag {
                 counters.objectChangedBeforeRead(writtenAgain: true)
                 logger.info(
-                    "\(object) was written again since it was announced (ETag \(Self.unquoted(announced)), now \(current)): reading what it holds now"
+                    "\(object) was written again since it was announced (ETag \(S3ObjectLedger.unquoted(announced)), now \(current)): reading what it holds now"
                 )
             }
             object.eTag = current
@@ -515,8 +515,6 @@ public final class SQSObjectSource: PullingSource {
         }
         logger.debug("Read \(object) (\(summary.layout)): \(reader.index) records, \(summary.bytes) bytes")
     }
-
-    private static func unquoted(_ eTag: String) -> String { eTag.replacing("\"", with: "") }
 
     /// Starts reading `version` of `object`; nil when S3 has no such version (it was deleted for good).
     private static func version(
