@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "TrawlCore",
             dependencies: [
+                "CTrawlSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

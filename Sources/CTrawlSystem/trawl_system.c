@@ -1,5 +1,8 @@
+#define _GNU_SOURCE
 #include "trawl_system.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -11,5 +14,18 @@ int trawl_tune_malloc(void) {
         && mallopt(M_ARENA_MAX, 2);
 #else
     return 0;
+#endif
+}
+
+int trawl_try_lock_byte(int fd, long long offset) {
+#if defined(F_OFD_SETLK)
+    struct flock lock = {0};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = (off_t)offset;
+    lock.l_len = 1;
+    return fcntl(fd, F_OFD_SETLK, &lock) == 0 ? 0 : errno;
+#else
+    return ENOTSUP;
 #endif
 }

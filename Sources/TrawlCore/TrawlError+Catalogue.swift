@@ -141,8 +141,10 @@ extension TrawlError.Code {
         kind: "PersistenceError",
         id: 202,
         title: "persistence directory cannot be used",
-        cause: "The directory in globals.persistence.directory cannot be created or is not a directory.",
-        fix: "Point globals.persistence.directory at a writable directory."
+        cause:
+            "The directory in globals.persistence.directory cannot be created or is not a directory, or a file in it that Trawl locks (a service's lease, the objects being read) cannot be opened or locked (a filesystem without working locks).",
+        fix:
+            "Point globals.persistence.directory at a writable directory on a filesystem with working locks (a local one; NFS with its lock service)."
     )
 
     public static let spoolFailed = Self(

@@ -21,6 +21,7 @@ public final class PostgresStateStore: StateStore, Service {
     private let logger: Logger
     private let schemaReady = Mutex(false)
     private let nextConnectionID = Atomic<Int>(1)
+    private let holds: PostgresHoldSession
 
     public init(settings: PersistenceSettings.PostgresSettings, logger: Logger) {
         self.settings = settings
@@ -50,6 +51,7 @@ public final class PostgresStateStore: StateStore, Service {
             connection.tls = .require(context)
         }
         self.leaseConfiguration = connection
+        self.holds = PostgresHoldSession(configuration: connection, logger: logger)
     }
 
     /// `postgres://user@host:port/database`, for errors and logs (never the password).
@@ -60,6 +62,7 @@ public final class PostgresStateStore: StateStore, Service {
     /// Runs the connection pool until Trawl stops.
     public func run() async {
         await cancelWhenGracefulShutdown { await self.client.run() }
+        await self.holds.close()
     }
 
     public func load(_ key: StateKey) async throws(TrawlError) -> [UInt8]? {
@@ -118,6 +121,16 @@ public final class PostgresStateStore: StateStore, Service {
             )
             for try await count in rows.decode(Int.self) { return count }
             return 0
+        }
+    }
+
+    /// A hold is `pg_try_advisory_lock` of a number derived from the service's key and the item's name, in
+    /// the one session that holds this process's items (``PostgresHoldSession``).
+    public func tryHoldItem(_ name: String, of key: StateKey) async throws(TrawlError) -> (any ItemHold)? {
+        try await self.run("cannot hold \(name) of \(key)") {
+            let lock = Self.lockNumber(key, item: name)
+            guard let session = try await self.holds.tryLock(lock) else { return nil }
+            return PostgresItemHold(holds: self.holds, lock: lock, session: session)
         }
     }
 
@@ -185,9 +198,11 @@ public final class PostgresStateStore: StateStore, Service {
         }
     }
 
-    /// The advisory lock number of a service: the first 8 bytes of the SHA-256 of its key.
-    static func lockNumber(_ key: StateKey) -> Int64 {
-        let digest = Array(SHA256.hash(data: Array("trawl/\(key.collectorID)/\(key.input)/\(key.service)".utf8)))
+    /// The advisory lock number of a service, or of one of its items: the first 8 bytes of the SHA-256 of
+    /// its name.
+    static func lockNumber(_ key: StateKey, item: String? = nil) -> Int64 {
+        let name = "trawl/\(key.collectorID)/\(key.input)/\(key.service)" + (item.map { "/item/\($0)" } ?? "")
+        let digest = Array(SHA256.hash(data: Array(name.utf8)))
         return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
     }
 
@@ -249,6 +264,25 @@ public final class PostgresStateStore: StateStore, Service {
                 underlying: error
             )
         }
+    }
+}
+
+/// An item held as an advisory lock in the session of ``PostgresHoldSession``.
+final class PostgresItemHold: ItemHold {
+    private let holds: PostgresHoldSession
+    private let lock: Int64
+    private let session: Int
+    private let released = Atomic<Bool>(false)
+
+    init(holds: PostgresHoldSession, lock: Int64, session: Int) {
+        self.holds = holds
+        self.lock = lock
+        self.session = session
+    }
+
+    func release() async {
+        guard !self.released.exchange(true, ordering: .relaxed) else { return }
+        await self.holds.unlock(self.lock, session: self.session)
     }
 }
 

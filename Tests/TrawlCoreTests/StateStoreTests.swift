@@ -120,4 +120,52 @@ private struct Cursor: Codable, Sendable, Equatable {
         let left = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/crash/1")
         #expect(left == ["counter.json"], "temporary files of killed writers are removed at the next load")
     }
+
+    /// Readers hold an object while they read it: another hold of it is refused until the first is released,
+    /// and holds of other items are not affected.
+    @Test func anItemHeldIsRefusedToAnotherHoldUntilReleased() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let key = StateKey(collectorID: "c1", input: "7", service: "events.ledger")
+        let first = try #require(try store.tryHoldItem("bucket/a.json", of: key))
+        #expect(try store.tryHoldItem("bucket/a.json", of: key) == nil)
+        let other = try #require(try store.tryHoldItem("bucket/b.json", of: key))
+        await first.release()
+        await first.release()
+        let again = try #require(try store.tryHoldItem("bucket/a.json", of: key))
+        #expect(try store.tryHoldItem("bucket/b.json", of: key) == nil)
+        await again.release()
+        await other.release()
+    }
+
+    /// Another process (here Python, locking the byte the store locks for the item) holding an item keeps it
+    /// from this one, and its death frees it: the kernel ends its lock with it.
+    @Test func anItemHeldByAnotherProcessIsFreeOnceThatProcessDies() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let key = StateKey(collectorID: "c1", input: "7", service: "events.ledger")
+        let holder = try await PeerProcess(
+            [
+                PeerProcess.python, "-c",
+                """
+                import fcntl, hashlib, os, socket, struct, sys
+                os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+                fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+                offset = int.from_bytes(hashlib.sha256(sys.argv[2].encode()).digest()[:8], 'big') >> 2
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, offset, 1, 0))
+                s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
+                print(s.getsockname()[1], flush=True)
+                while True: s.accept()
+                """,
+                "\(store.itemsDirectory(of: key))/holds.lock", "bucket/a.json",
+            ],
+            port: 0
+        )
+        #expect(try store.tryHoldItem("bucket/a.json", of: key) == nil)
+        holder.stop()
+        let taken = await eventually { (try? store.tryHoldItem("bucket/a.json", of: key)) != nil }
+        #expect(taken, "the item of a process that died stays held")
+    }
 }

@@ -91,6 +91,35 @@ import TrawlTesting
             await again.release()
         }
     }
+
+    /// Each instance holds the objects it reads in its own session: another instance's hold of the same
+    /// object waits, and a holder whose session ends (its process died) lets the others in.
+    @Test func anItemHeldByOneInstanceIsRefusedToAnotherUntilReleasedOrItsSessionEnds() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        try await Self.withStores(2, on: server) { stores in
+            let (first, second) = (stores[0], stores[1])
+            let held = try #require(try await first.tryHoldItem("bucket/a.json", of: Self.key))
+            #expect(try await second.tryHoldItem("bucket/a.json", of: Self.key) == nil)
+            let other = try #require(try await second.tryHoldItem("bucket/b.json", of: Self.key))
+            await held.release()
+            await held.release()
+            let taken = try #require(try await second.tryHoldItem("bucket/a.json", of: Self.key))
+            #expect(try await first.tryHoldItem("bucket/a.json", of: Self.key) == nil)
+            try await Self.terminateSessions(
+                holding: PostgresStateStore.lockNumber(Self.key, item: "bucket/a.json"),
+                on: server
+            )
+            let again = try #require(try await first.tryHoldItem("bucket/a.json", of: Self.key))
+            #expect(
+                try await second.tryHoldItem("bucket/b.json", of: Self.key) != nil,
+                "the ended session's other holds went with it, and a new session takes them"
+            )
+            await again.release()
+            await taken.release()
+            await other.release()
+        }
+    }
 }
 
 extension PostgresStateStoreTests {
@@ -98,6 +127,11 @@ extension PostgresStateStoreTests {
     /// waits until they have ended (the timeout argument, PostgreSQL 14 and later): without it the lock could
     /// still be held when the test looked.
     static func terminateSessions(holdingLeaseOf key: StateKey, on server: PostgresServer) async throws {
+        try await Self.terminateSessions(holding: PostgresStateStore.lockNumber(key), on: server)
+    }
+
+    /// Ends the database sessions holding advisory lock `lock`, and waits until they have ended.
+    static func terminateSessions(holding lock: Int64, on server: PostgresServer) async throws {
         let logger = RecordingLogger().logger
         let connection = try await PostgresConnection.connect(
             configuration: PostgresConnection.Configuration(
@@ -111,7 +145,7 @@ extension PostgresStateStoreTests {
             id: 1,
             logger: logger
         )
-        let (high, low) = PostgresStateStore.lockParts(PostgresStateStore.lockNumber(key))
+        let (high, low) = PostgresStateStore.lockParts(lock)
         try await connection.query(
             """
             SELECT pg_terminate_backend(pid, 10000) FROM pg_locks

@@ -469,6 +469,31 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 0)
     }
 
+    /// The same, with the two messages taken by two instances sharing the state store (two sources with
+    /// ledgers of their own, as two processes have): the object is held in the store while it is read.
+    @Test func twoInstancesTakingMessagesNamingOneObjectDeliverItOnce() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let put = try await harness.fixture.put([["key": "shared.json", "text": jsonLines("shared", count: 6)]])
+        let body = try harness.fixture.notification("shared.json", #require(put["shared.json"]))
+        try await harness.send([body, body])
+        let sinks = [SlowSink(delay: .milliseconds(300)), SlowSink(delay: .milliseconds(300))]
+        let extra = ", concurrency: 1, sqs_max_messages: 1"
+        let sources = [try harness.source(extra: extra), try harness.source(extra: extra)]
+        let statistics = try await withThrowingTaskGroup(of: PullCycleStatistics.self) { group in
+            for (source, sink) in zip(sources, sinks) { group.addTask { try await harness.pull(source, into: sink) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let delivered = sinks.flatMap(\.events).map { String(buffer: $0.body) }
+        #expect(delivered == (0..<6).map { #"{"id":"shared-\#($0)"}"# })
+        #expect(statistics.map(\.duplicatesFilteredOut).reduce(0, +) == 6)
+        #expect(
+            harness.log.messages(containing: "is being read by another Trawl process sharing the state store: waiting")
+                .count == 1
+        )
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
     @Test func aSlowOutputKeepsTheMessageInvisibleWithHeartbeats() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

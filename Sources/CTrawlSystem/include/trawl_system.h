@@ -12,4 +12,10 @@
 /// a third of its time in page faults with a 512 KiB threshold); the heap's top is returned past 32 MiB.
 int trawl_tune_malloc(void);
 
+/// Takes an exclusive lock on the byte at `offset` of the open file `fd` without waiting, as an open file
+/// description lock (`F_OFD_SETLK`): it belongs to this open of the file, not to the process, so two opens
+/// exclude each other within one process as across processes, and closing the descriptor releases it.
+/// Returns 0 when taken, else the errno (EAGAIN or EACCES: another open holds it).
+int trawl_try_lock_byte(int fd, long long offset);
+
 #endif

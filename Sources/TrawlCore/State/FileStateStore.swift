@@ -1,3 +1,4 @@
+import CTrawlSystem
 import Crypto
 import Synchronization
 
@@ -94,20 +95,34 @@ public struct FileStateStore: StateStore {
         return removed
     }
 
+    /// A hold is a lock on one byte of `<service>.items/holds.lock`, at an offset from the item's name's
+    /// SHA-256: an open file description lock (`F_OFD_SETLK`), so each hold is its own open of the file and
+    /// two exclude each other within one process as across processes sharing the directory. The kernel
+    /// releases it with the descriptor, when the holder closes it or dies.
+    public func tryHoldItem(_ name: String, of key: StateKey) throws(TrawlError) -> (any ItemHold)? {
+        let path = "\(self.itemsDirectory(of: key))/holds.lock"
+        let fd = try Self.openLockFile(path, naming: "the file of held items")
+        let digest = Array(SHA256.hash(data: Array(name.utf8)))
+        let offset = digest.prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) } >> 2
+        let result = trawl_try_lock_byte(fd, Int64(offset))
+        guard result == 0 else {
+            _ = close(fd)
+            if result == EAGAIN || result == EACCES { return nil }
+            throw TrawlError(
+                .persistenceDirectoryUnusable,
+                "cannot lock an item in the file of held items: \(String(cString: strerror(result))) (errno \(result))",
+                location: path
+            )
+        }
+        return LockedFile(descriptor: fd)
+    }
+
     /// A lease is an exclusive `flock` on `<service>.lease` beside the state, holding the holder's
     /// description; the kernel ends it when the process dies, so another instance on the host (or sharing
     /// the directory on a filesystem with working locks) takes over at its next try.
     public func tryLease(_ key: StateKey, holder: String) throws(TrawlError) -> LeaseAttempt {
         let path = "\(self.directory)/\(key.collectorID)/\(key.input)/\(key.service).lease"
-        try Self.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw TrawlError(
-                .persistenceDirectoryUnusable,
-                "cannot open the lease file: \(errnoDescription())",
-                location: path
-            )
-        }
+        let fd = try Self.openLockFile(path, naming: "the lease file")
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             let reason = errnoDescription()
@@ -122,7 +137,21 @@ public struct FileStateStore: StateStore {
         let description = Array(holder.utf8)
         _ = ftruncate(fd, 0)
         _ = description.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        return .taken(FileServiceLease(descriptor: fd))
+        return .taken(LockedFile(descriptor: fd))
+    }
+
+    /// Opens (creating it and its directory if need be) a file that exists to be locked.
+    private static func openLockFile(_ path: String, naming name: String) throws(TrawlError) -> Int32 {
+        try Self.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TrawlError(
+                .persistenceDirectoryUnusable,
+                "cannot open \(name): \(errnoDescription())",
+                location: path
+            )
+        }
+        return fd
     }
 
     private static func replace(_ path: String, with bytes: [UInt8]) throws(TrawlError) {
@@ -202,8 +231,8 @@ public func errnoDescription() -> String {
     return "\(String(cString: text)) (errno \(code))"
 }
 
-/// A lease held as an open, locked file: released by closing it.
-final class FileServiceLease: ServiceLease {
+/// A lease or an item hold kept as an open, locked file: released by closing it.
+final class LockedFile: ServiceLease, ItemHold {
     /// A lock held through an open file cannot be lost while the file is open.
     func stillHeld() async -> Bool { true }
 

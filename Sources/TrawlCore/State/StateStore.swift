@@ -19,6 +19,13 @@ public protocol StateStore: Sendable {
     /// Removes the items of `key` last saved more than `age` ago; returns how many.
     func removeItems(of key: StateKey, olderThan age: Duration) async throws(TrawlError) -> Int
 
+    /// Holds item `name` of `key` for this process until ``ItemHold/release()``, or returns nil when another
+    /// holder (another process sharing the store, or another hold in this one) has it. An S3 object is held
+    /// while it is read: the ledger knows an object only once it is delivered, so two instances (or a
+    /// backfill and `trawl run`) reading it at the same moment would both deliver it. A hold ends with its
+    /// holder's process too.
+    func tryHoldItem(_ name: String, of key: StateKey) async throws(TrawlError) -> (any ItemHold)?
+
     /// Takes the lease of the service at `key` for this process, or returns nil (with who holds it, when
     /// known) if another instance holds it. Instances running the same configuration poll each API service
     /// from one of them; the lease ends with ``ServiceLease/release()`` or with the holder's process.
@@ -37,5 +44,11 @@ public protocol ServiceLease: Sendable {
     /// False once the lease may have passed to another instance (its database session broke): the
     /// service must stop polling and take it again.
     func stillHeld() async -> Bool
+    func release() async
+}
+
+/// An item held by ``StateStore/tryHoldItem(_:of:)``.
+public protocol ItemHold: Sendable {
+    /// Lets the next holder in; releasing twice does nothing.
     func release() async
 }

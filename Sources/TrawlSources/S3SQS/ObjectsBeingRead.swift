@@ -1,11 +1,12 @@
 import Logging
 import Synchronization
 
-/// The objects being read at this moment, by ledger name. Two messages can name one object at once (S3
-/// sends a notification more than once now and then, SQS delivers a message more than once, two event
-/// rules can match one write), and the ledger only says an object was delivered once its events were:
-/// both readers would find it undelivered and send its events twice. The second waits for the first, then
-/// finds it in the ledger.
+/// The objects being read in this process at this moment, by bucket and key. Two messages can name one
+/// object at once (S3 sends a notification more than once now and then, SQS delivers a message more than
+/// once, two event rules can match one write), and the ledger only says an object was delivered once its
+/// events were: both readers would find it undelivered and send its events twice. The second waits for the
+/// first, then finds it in the ledger. (``S3ObjectLedger/reading(_:logger:_:)`` also holds the object in the
+/// state store, against readers in other processes.)
 final class ObjectsBeingRead: Sendable {
     /// Each object being read, with the readers waiting for it.
     private let held = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])

@@ -60,6 +60,7 @@ public final class S3ObjectLedger: Sendable {
     }
 
     private let legacy: ServicePersistence<State>
+    private let beingRead = ObjectsBeingRead()
     private let retention: Duration
     private let sweepInterval: Duration
     /// Whether the legacy file was looked at, and when items were last swept.
@@ -84,6 +85,44 @@ public final class S3ObjectLedger: Sendable {
 
     /// An ETag as the ledger names it: S3's answers quote it, notifications do not.
     public static func unquoted(_ eTag: String) -> String { eTag.replacing("\"", with: "") }
+
+    /// Runs `body` while no other reader, in this process or in another sharing the state store (another
+    /// `trawl run` on the queue, a backfill), reads `object`'s key: the ledger knows an object only once
+    /// its events were delivered, so two readers at once would both deliver them. A reader that has to wait
+    /// says so once; when its turn comes it finds the object delivered. By key, not version or ETag: a
+    /// backfill lists objects by ETag where notifications name versions.
+    func reading<T>(_ object: S3ObjectReference, logger: Logger, _ body: () async throws -> T) async throws -> T {
+        let name = "\(object.bucket)/\(object.key)"
+        return try await self.beingRead.exclusively(name, logger: logger) {
+            let hold = try await self.holdAcrossProcesses(name, logger: logger)
+            let result: T
+            do {
+                result = try await body()
+            } catch {
+                await hold.release()
+                throw error
+            }
+            await hold.release()
+            return result
+        }
+    }
+
+    /// The store's hold of `name`, once no other process has it (asked again at growing intervals).
+    private func holdAcrossProcesses(_ name: String, logger: Logger) async throws -> any ItemHold {
+        var pause = Duration.milliseconds(100)
+        var waited = false
+        while true {
+            if let hold = try await self.store.tryHoldItem(name, of: self.key) { return hold }
+            if !waited {
+                logger.info(
+                    "s3://\(name) is being read by another Trawl process sharing the state store: waiting for that reading to end"
+                )
+                waited = true
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(2))
+        }
+    }
 
     /// What was delivered of `object`, if anything, as last saved by any instance sharing the store.
     ///

@@ -94,7 +94,6 @@ public final class SQSObjectSource: PullingSource {
     let aws: AWSClient
     let environment: [String: String]
     private let connection = Mutex<Connection?>(nil)
-    private let objectsBeingRead = ObjectsBeingRead()
 
     public init(
         configuration: Configuration,
@@ -379,7 +378,8 @@ public final class SQSObjectSource: PullingSource {
 
     /// Reads one object and publishes its events in commits of `records_per_commit`, recording each
     /// delivered commit in the ledger. Also used by ``S3BackfillSource`` for objects it lists. One reader
-    /// at a time per object: another message naming it waits, then finds it delivered.
+    /// at a time per object, among all processes sharing the state store: another message naming it waits,
+    /// then finds it delivered.
     func read(
         _ notified: S3ObjectReference,
         s3: S3Client,
@@ -387,8 +387,7 @@ public final class SQSObjectSource: PullingSource {
         context: PullContext,
         logger: Logger
     ) async throws {
-        let identity = S3ObjectLedger.identity(of: notified, eTag: nil)
-        try await self.objectsBeingRead.exclusively(identity, logger: logger) {
+        try await self.ledger.reading(notified, logger: logger) {
             try await self.readAlone(notified, s3: s3, counters: counters, context: context, logger: logger)
         }
     }
