@@ -164,6 +164,7 @@ public enum OutputCatalogue {
             location: location
         )
         configuration.gzip = stream.gzip
+        configuration.senders = stream.senders
         let settings = configuration
         return PlannedOutput(name: name, accepts: framer.accepts) { logger in
             SyslogStreamSink(
@@ -258,6 +259,8 @@ struct SyslogStreamSettings {
     var lookups: Bool
     var udp = false
     var maxMessageBytes = 8_192
+    /// Connections sent over at once (`senders`).
+    var senders = 1
 }
 
 /// The keys every syslog network output reads; each output's `CodingKeys` adds its own.
@@ -270,6 +273,7 @@ protocol SyslogOutputKey: CodingKey, CaseIterable {
     static var verifyHostname: Self { get }
     static var multiline: Self { get }
     static var lookups: Self { get }
+    static var senders: Self { get }
 }
 
 /// The shared keys of a syslog network output; `filesRequired` for Devo's mutual TLS.
@@ -292,7 +296,8 @@ private func readSyslogOutput<Key: SyslogOutputKey>(
         port: settings.int(.port, required: defaultPort == nil, default: defaultPort, range: 1...65_535) ?? 1,
         tls: tls ? files : nil,
         multiline: readMultiline(settings, .multiline, default: multiline.first!, allowed: multiline),
-        lookups: readLookups(settings, .lookups)
+        lookups: readLookups(settings, .lookups),
+        senders: settings.int(.senders, default: 1, range: 1...16) ?? 1
     )
 }
 
@@ -310,6 +315,7 @@ struct DevoOutputSettings: Decodable {
         case multiline
         case compression
         case lookups
+        case senders
     }
 
     init(from decoder: any Decoder) throws {
@@ -341,6 +347,7 @@ struct RelayOutputSettings: Decodable {
         case multiline
         case compression
         case lookups
+        case senders
     }
 
     init(from decoder: any Decoder) throws {
@@ -371,6 +378,7 @@ struct SyslogOutputSettings: Decodable {
         case multiline
         case maxMessageBytes = "max_message_bytes"
         case lookups
+        case senders
     }
 
     init(from decoder: any Decoder) throws {
@@ -385,6 +393,14 @@ struct SyslogOutputSettings: Decodable {
             multiline: transport == "udp" ? [.escape] : [.octetCounting, .escape]
         )
         self.stream.udp = transport == "udp"
+        if self.stream.udp, self.stream.senders > 1 {
+            settings.record(
+                .settingOutOfRange,
+                "senders is \(self.stream.senders), but UDP has no connections to send over at once",
+                at: CodingKeys.senders,
+                fix: "Remove senders, or use protocol: tcp or tls."
+            )
+        }
         self.stream.maxMessageBytes = settings.int(.maxMessageBytes, default: 8_192, range: 480...65_507) ?? 8_192
     }
 }

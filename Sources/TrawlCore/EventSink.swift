@@ -18,6 +18,10 @@ public protocol EventSink: Sendable {
     /// ``PartialDelivery`` (the receiver acknowledged these events before the failure).
     func write(_ batches: [EventBatch]) async throws
 
+    /// How many connections the output sends over at once (Devo's SDK's "available senders"), for the
+    /// sender monitor line.
+    var senders: Int { get }
+
     /// True when the sink does work on a chunk before its turn to write (``prepare(_:)``): the runtime then
     /// prepares the next chunk while the current one is written, so only the write itself is serial.
     var preparesWrites: Bool { get }
@@ -61,6 +65,8 @@ public final class PreparedWrite: Sendable {
 extension EventSink {
     /// Records only, unless the output says it takes lookups too.
     public var accepts: EventKinds { .records }
+
+    public var senders: Int { 1 }
 
     public var preparesWrites: Bool { false }
 

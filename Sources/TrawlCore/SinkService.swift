@@ -132,7 +132,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     var monitorLine: String {
         let spooled = self.spool.map { ", spooled events: \($0.pendingEvents)" } ?? ""
         return
-            "Number of available senders: 1, sender manager internal queue size: \(self.queue.bufferedEvents)\(spooled)"
+            "Number of available senders: \(self.sink.senders), sender manager internal queue size: \(self.queue.bufferedEvents)\(spooled)"
     }
 
     /// For a sink that prepares its writes: takes each chunk and prepares it while the previous one is

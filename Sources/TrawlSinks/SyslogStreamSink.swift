@@ -54,6 +54,13 @@ public struct SyslogTLSFiles: Sendable, Equatable {
 /// than an hour, idle for more than 30 s, or closed by the peer. A batch counts as delivered only once its
 /// bytes were written to the socket and flushed without error; on any failure the connection is dropped
 /// and the error thrown, so the runtime retries the batch with backoff.
+///
+/// With `senders` above one it keeps that many connections, as Devo's SDK keeps several senders: a chunk's
+/// records are cut into parts of about equal bytes, each framed and sent over its own connection at the same
+/// time (one TCP stream is bound by its window over the round trip to a distant relay, and one connection's
+/// encryption by one core). Their order across connections is not kept. When some parts were sent and
+/// another failed, the sent ones are reported delivered (``PartialDelivery``) and only the rest is retried.
+/// Lookups and gzip members go over the first connection, in order.
 public final class SyslogStreamSink: EventSink {
     public struct Configuration: Sendable {
         public var host: String
@@ -74,6 +81,8 @@ public final class SyslogStreamSink: EventSink {
         /// prefix), as devo-sdk's compressed mode does.
         public var gzip = false
         public var gzipMemberBytes = 19_968
+        /// Connections records are sent over at the same time (`senders`).
+        public var senders = 1
 
         public init(host: String, port: Int, tls: SyslogTLSFiles?, location: String) {
             self.host = host
@@ -95,7 +104,8 @@ public final class SyslogStreamSink: EventSink {
     private let logger: Logger
     private let context: NIOSSLContext?
     private let group: any EventLoopGroup
-    private let connection = Mutex<Connection?>(nil)
+    /// One slot per sender.
+    private let connections: Mutex<[Connection?]>
 
     /// A sink using `context` (from ``SyslogTLSFiles/makeContext(location:)``, built when the configuration
     /// is validated) when `configuration.tls` is set.
@@ -113,6 +123,7 @@ public final class SyslogStreamSink: EventSink {
         self.logger = logger
         self.group = group
         self.context = context
+        self.connections = Mutex(Array(repeating: nil, count: max(1, configuration.senders)))
         if let expiry = configuration.tls?.earliestExpiry() {
             Gauge(label: "trawl_output_certificate_expiry_timestamp_seconds", dimensions: [("output", name)])
                 .record(expiry.validUntil.date.secondsSinceEpoch)
@@ -144,6 +155,8 @@ public final class SyslogStreamSink: EventSink {
 
     public var accepts: EventKinds { self.framer.accepts }
 
+    public var senders: Int { max(1, self.configuration.senders) }
+
     public func write(_ batches: [EventBatch]) async throws {
         if !self.configuration.gzip, !batches.contains(where: { $0.events.contains { $0.kind == .lookup } }) {
             try await self.stream(batches)
@@ -154,22 +167,82 @@ public final class SyslogStreamSink: EventSink {
         try self.framer.frame(batches, into: &framed, output: self.name, eventEnds: &eventEnds)
         let payload = try eventEnds.map { try self.gzipMembers(framed, eventEnds: $0) } ?? framed
         guard payload.readableBytes > 0 else { return }
-        try await self.send { channel in try await channel.writeAndFlush(payload).get() }
+        try await self.send(sender: 0) { channel in try await channel.writeAndFlush(payload).get() }
     }
 
     /// Records framed and written in pieces of about `streamPieceBytes`, each flushed as soon as it is
     /// framed, so the event loop encrypts and sends one piece while the next is framed; the batches count as
-    /// delivered once every piece was flushed. (Lookups and gzip are framed whole first: a malformed lookup
-    /// is refused before anything is sent, and gzip members are cut at event ends.)
+    /// delivered once every piece was flushed. With several senders, each part of the records goes over its
+    /// own connection at the same time. (Lookups and gzip are framed whole first: a malformed lookup is
+    /// refused before anything is sent, and gzip members are cut at event ends.)
     private func stream(_ batches: [EventBatch]) async throws {
         guard batches.contains(where: { !$0.events.isEmpty }) else { return }
+        let parts = self.parts(of: batches)
+        guard parts.count > 1 else {
+            try await self.stream(batches, events: parts[0], sender: 0)
+            return
+        }
+        let failures = await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (sender, part) in parts.enumerated() {
+                group.addTask {
+                    do {
+                        try await self.stream(batches, events: part, sender: sender)
+                        return (sender, nil)
+                    } catch {
+                        return (sender, error)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: any Error]()) { failures, result in
+                if let error = result.1 { failures[result.0] = error }
+            }
+        }
+        guard let failure = failures.min(by: { $0.key < $1.key })?.value else { return }
+        let delivered = parts.indices.filter { failures[$0] == nil }.flatMap { parts[$0] }
+        guard !delivered.isEmpty else { throw failure }
+        throw PartialDelivery(delivered: delivered, failure: failure)
+    }
+
+    /// The records' flat positions (batches in order) cut into one range per sender, of about equal bytes;
+    /// fewer when the records fill fewer than a piece per sender.
+    func parts(of batches: [EventBatch]) -> [Range<Int>] {
+        let count = batches.reduce(0) { $0 + $1.events.count }
+        guard self.senders > 1 else { return [0..<count] }
+        let total = batches.reduce(0) { sum, batch in batch.events.reduce(sum) { $0 + $1.body.readableBytes } }
+        let wanted = min(self.senders, max(1, total / self.configuration.streamPieceBytes), count)
+        guard wanted > 1 else { return [0..<count] }
+        var parts: [Range<Int>] = []
+        var start = 0
+        var position = 0
+        var bytes = 0
+        for batch in batches {
+            for event in batch.events {
+                bytes += event.body.readableBytes
+                position += 1
+                if parts.count < wanted - 1, bytes * wanted >= total * (parts.count + 1) {
+                    parts.append(start..<position)
+                    start = position
+                }
+            }
+        }
+        parts.append(start..<count)
+        return parts
+    }
+
+    /// Streams the records at flat positions `events` over the connection of `sender`.
+    private func stream(_ batches: [EventBatch], events: Range<Int>, sender: Int) async throws {
         let pieceBytes = self.configuration.streamPieceBytes
-        try await self.send { channel in
+        try await self.send(sender: sender) { channel in
             var written: [EventLoopFuture<Void>] = []
             var piece = ByteBuffer()
             piece.reserveCapacity(pieceBytes + 4096)
+            var position = 0
             for batch in batches {
-                for event in batch.events {
+                let first = position
+                position += batch.events.count
+                guard position > events.lowerBound, first < events.upperBound else { continue }
+                let within = max(events.lowerBound, first) - first..<min(events.upperBound, position) - first
+                for event in batch.events[within] {
                     self.framer.frame(event, into: &piece)
                     if piece.readableBytes >= pieceBytes {
                         written.append(channel.writeAndFlush(piece))
@@ -183,15 +256,15 @@ public final class SyslogStreamSink: EventSink {
         }
     }
 
-    /// Runs `body` with the current connection within the write timeout; on failure drops the connection and
-    /// throws SinkError 500.
-    private func send(_ body: @Sendable (any Channel) async throws -> Void) async throws {
-        let channel = try await self.currentChannel()
+    /// Runs `body` with the current connection of `sender` within the write timeout; on failure drops the
+    /// connection and throws SinkError 500.
+    private func send(sender: Int, _ body: @Sendable (any Channel) async throws -> Void) async throws {
+        let channel = try await self.currentChannel(sender: sender)
         do {
             try await Self.withTimeout(self.configuration.writeTimeout, on: channel) { try await body(channel) }
-            self.connection.withLock { $0?.lastWriteAt = .now }
+            self.connections.withLock { $0[sender]?.lastWriteAt = .now }
         } catch {
-            self.drop(channel)
+            self.drop(channel, sender: sender)
             throw TrawlError(
                 .sinkWriteFailed,
                 "output \(self.name) could not write to \(self.address): \(error)",
@@ -216,19 +289,19 @@ public final class SyslogStreamSink: EventSink {
     }
 
     public func close() async throws {
-        if let channel = self.connection.withLock({ slot -> (any Channel)? in
-            defer { slot = nil }
-            return slot?.channel
-        }) {
-            try? await channel.close()
+        let channels = self.connections.withLock { slots -> [any Channel] in
+            defer { slots = slots.map { _ in nil } }
+            return slots.compactMap { $0?.channel }
         }
+        for channel in channels { try? await channel.close() }
     }
 
-    /// The open connection, or a new one when there is none or it is closed, too old or idle too long.
-    private func currentChannel() async throws -> any Channel {
+    /// The open connection of `sender`, or a new one when there is none or it is closed, too old or idle too
+    /// long.
+    private func currentChannel(sender: Int) async throws -> any Channel {
         let now = ContinuousClock.now
-        let (current, reason) = self.connection.withLock { slot -> ((any Channel)?, String?) in
-            guard let open = slot else { return (nil, nil) }
+        let (current, reason) = self.connections.withLock { slots -> ((any Channel)?, String?) in
+            guard let open = slots[sender] else { return (nil, nil) }
             if !open.channel.isActive { return (open.channel, "the receiver closed it") }
             if now - open.openedAt > self.configuration.maximumConnectionAge {
                 return (open.channel, "it is over an hour old")
@@ -242,20 +315,21 @@ public final class SyslogStreamSink: EventSink {
                 "Reconnecting to \(self.address) because \(reason)",
                 metadata: ["output.name": "\(self.name)"]
             )
-            self.drop(current)
+            self.drop(current, sender: sender)
         }
         let channel = try await self.connect()
-        self.connection.withLock { $0 = Connection(channel: channel, openedAt: .now, lastWriteAt: .now) }
+        self.connections.withLock { $0[sender] = Connection(channel: channel, openedAt: .now, lastWriteAt: .now) }
+        let which = self.senders > 1 ? " (sender \(sender + 1) of \(self.senders))" : ""
         self.logger.info(
-            "Connected to \(self.address)\(self.context == nil ? "" : " over TLS")",
+            "Connected to \(self.address)\(self.context == nil ? "" : " over TLS")\(which)",
             metadata: ["output.name": "\(self.name)"]
         )
         return channel
     }
 
-    private func drop(_ channel: any Channel) {
-        self.connection.withLock { slot in
-            if let open = slot, open.channel === channel { slot = nil }
+    private func drop(_ channel: any Channel, sender: Int) {
+        self.connections.withLock { slots in
+            if let open = slots[sender], open.channel === channel { slots[sender] = nil }
         }
         channel.close(promise: nil)
     }

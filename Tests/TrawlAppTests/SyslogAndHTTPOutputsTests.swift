@@ -27,13 +27,19 @@ import TrawlTesting
         #expect(Set(http.map(\.code.id)) == [4, 6])
         #expect(http.contains { $0.location?.hasPrefix("outputs.h.settings.token") == true })
         #expect(Self.validate("  s: {type: syslog, settings: {address: h, protocl: udp}}").map(\.code.id) == [8])
+        let udpSenders = Self.validate(
+            "  s: {type: syslog, settings: {address: 127.0.0.1, protocol: udp, senders: 2}}"
+        )
+        #expect(udpSenders.map(\.code.id) == [7])
+        #expect(udpSenders.first?.location?.hasPrefix("outputs.s.settings.senders") == true)
+        #expect(Self.validate("  r: {type: relay, settings: {address: h, port: 1, senders: 17}}").map(\.code.id) == [7])
         let onlyLookups = Self.validate("  l: {type: devo_lookups, settings: {domain: d, token: t}}")
         #expect(onlyLookups.map(\.code.id) == [18])
         #expect(onlyLookups.first?.message.contains("produces records") == true)
         #expect(
             Self.validate(
                 """
-                  s: {type: syslog, settings: {address: h, protocol: tls, lookups: syslog}}
+                  s: {type: syslog, settings: {address: h, protocol: tls, lookups: syslog, senders: 4}}
                   l: {type: devo_lookups, settings: {domain: d, token: t}}
                   f: {type: file, settings: {path: ./f.log, lookups: syslog}}
                 """

@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import Testing
 import TrawlCore
-import TrawlSinks
 import TrawlTesting
+
+@testable import TrawlSinks
 
 /// The `devo` output's stream against a real rsyslog with mutual TLS: what rsyslog writes is byte for byte
 /// what the Devo framer produced, and clients without the right certificate or CA are refused clearly.
@@ -30,6 +31,7 @@ import TrawlTesting
             chainCA: String = "ca.crt",
             multiline: DevoSyslogFramer.MultilinePolicy = .octetCounting,
             streamPieceBytes: Int? = nil,
+            senders: Int = 1,
             logger: RecordingLogger = RecordingLogger()
         ) throws -> SyslogStreamSink {
             var configuration = SyslogStreamSink.Configuration(
@@ -43,6 +45,7 @@ import TrawlTesting
                 location: "outputs.devo.settings"
             )
             if let streamPieceBytes { configuration.streamPieceBytes = streamPieceBytes }
+            configuration.senders = senders
             return try SyslogStreamSink(
                 name: "devo",
                 configuration: configuration,
@@ -101,6 +104,34 @@ import TrawlTesting
         let received = try await receiver.rsyslog.waitForBytes(expected.utf8.count)
         #expect(received.count == expected.utf8.count)
         #expect(received == Data(expected.utf8))
+    }
+
+    /// With `senders: 3` a chunk goes out in three parts over three TLS connections at once: rsyslog
+    /// receives every line once (order across connections is not kept, within each part it is).
+    @Test func threeSendersDeliverEveryLineOnceOverThreeConnections() async throws {
+        let receiver = try await Receiver.start()
+        defer { receiver.stop() }
+        let log = RecordingLogger()
+        let sink = try receiver.sink(multiline: .escape, streamPieceBytes: 16_384, senders: 3, logger: log)
+        let bodies = (0..<3_000).map { "{\"n\":\($0),\"pad\":\"\(String(repeating: "p", count: $0 % 300))\"}" }
+        let batches = stride(from: 0, to: bodies.count, by: 700).map { start in
+            EventBatch(
+                events: bodies[start..<min(start + 700, bodies.count)].map { Event.test($0) },
+                acknowledgement: Acknowledgement(unit: "test")
+            )
+        }
+        #expect(sink.senders == 3)
+        #expect(sink.parts(of: batches).count == 3)
+        try await sink.write(batches)
+        try await sink.close()
+        let lines = bodies.map { "<14>Jan  1 00:00:00 vm my.app.test.event: \($0)" }
+        let received = try await receiver.rsyslog.waitForBytes(lines.reduce(0) { $0 + $1.utf8.count + 1 })
+        let receivedLines = String(decoding: received, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(receivedLines.count == lines.count)
+        #expect(receivedLines.sorted() == lines.sorted())
+        for sender in 1...3 {
+            #expect(log.messages(containing: "over TLS (sender \(sender) of 3)").count == 1)
+        }
     }
 
     @Test func aClientWithoutCertificateIsRefusedWithError503() async throws {

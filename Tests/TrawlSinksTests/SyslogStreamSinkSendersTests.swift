@@ -1,0 +1,101 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlCore
+import TrawlTesting
+
+@testable import TrawlSinks
+
+/// Several senders against a plain TCP receiver that stops reading one of the connections: the parts the
+/// other connections sent are reported delivered, and only the stalled part is sent again.
+@Suite struct SyslogStreamSinkSendersTests {
+    /// Reads each connection into `<out>.<n>` (n counts connections in the order their first bytes
+    /// arrive, so the port probe that sends nothing is not counted) and never reads connection `stall` past
+    /// its first bytes, which it discards. The listening socket's small receive buffer lets the stalled
+    /// connection fill up soon.
+    static let receiver = """
+        import socket, sys, threading
+        out, stall = sys.argv[1], int(sys.argv[2])
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        server.bind(('127.0.0.1', 0))
+        server.listen(16)
+        print(server.getsockname()[1], flush=True)
+        lock, counted, held = threading.Lock(), [0], []
+        def read(connection):
+            data = connection.recv(65536)
+            if not data:
+                return
+            with lock:
+                counted[0] += 1
+                n = counted[0]
+            if n == stall:
+                held.append(connection)
+                return
+            with open(f'{out}.{n}', 'wb') as f:
+                while data:
+                    f.write(data)
+                    data = connection.recv(65536)
+        while True:
+            connection, _ = server.accept()
+            threading.Thread(target=read, args=(connection,), daemon=True).start()
+        """
+
+    @Test func aStalledSenderFailsOnlyItsPartAndTheOthersAreReportedDelivered() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let out = "\(directory.path)/received"
+        let peer = try await PeerProcess([PeerProcess.python, "-c", Self.receiver, out, "2"], port: 0)
+        defer { peer.stop() }
+        var configuration = SyslogStreamSink.Configuration(
+            host: "127.0.0.1",
+            port: peer.port,
+            tls: nil,
+            location: "outputs.relay.settings"
+        )
+        configuration.senders = 3
+        configuration.writeTimeout = .seconds(2)
+        let log = RecordingLogger()
+        let sink = try SyslogStreamSink(
+            name: "relay",
+            configuration: configuration,
+            framer: DevoSyslogFramer(hostname: "vm", multiline: .escape),
+            logger: log.logger
+        )
+        // Three parts of about 6 MB: more than a connection's socket buffers hold when nobody reads it.
+        let bodies = (0..<18_000).map { "{\"n\":\($0),\"pad\":\"\(String(repeating: "p", count: 1_000))\"}" }
+        let batches = stride(from: 0, to: bodies.count, by: 500).map { start in
+            EventBatch(
+                events: bodies[start..<min(start + 500, bodies.count)].map { Event.test($0) },
+                acknowledgement: Acknowledgement(unit: "test")
+            )
+        }
+        let parts = sink.parts(of: batches)
+        #expect(parts.count == 3)
+        let partial = await #expect(throws: PartialDelivery.self) { try await sink.write(batches) }
+        let delivered = try #require(partial?.delivered)
+        let sentParts = parts.filter { Set(delivered).isSuperset(of: $0) }
+        #expect(sentParts.count == 2, "two parts were sent and one stalled")
+        #expect(delivered == sentParts.flatMap { Array($0) })
+        #expect("\(try #require(partial?.failure))".contains("could not write to 127.0.0.1:\(peer.port)"))
+
+        // The runtime retries only what was not delivered: the stalled sender connects again.
+        try await sink.write(batches.removingEvents(at: delivered))
+        try await sink.close()
+        let lines = bodies.map { "<14>Jan  1 00:00:00 vm my.app.test.event: \($0)\n" }
+        let expectedBytes = lines.reduce(0) { $0 + $1.utf8.count }
+        var received: [String] = []
+        let complete = await eventually(timeout: .seconds(30)) {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            received = files.filter { $0.hasPrefix("received.") }.compactMap {
+                try? String(contentsOfFile: "\(directory.path)/\($0)", encoding: .utf8)
+            }
+            return received.reduce(0) { $0 + $1.utf8.count } >= expectedBytes
+        }
+        #expect(complete)
+        let receivedLines = received.flatMap { $0.split(separator: "\n").map { "\($0)\n" } }
+        #expect(receivedLines.count == lines.count)
+        #expect(receivedLines.sorted() == lines.sorted(), "every line once, the stalled part sent again")
+        #expect(log.messages(containing: "Connected to 127.0.0.1:\(peer.port) (sender").count == 4)
+    }
+}
