@@ -261,9 +261,25 @@ public final class PostgresStateStore: StateStore, Service {
                 .stateDatabaseFailed,
                 "\(message) in \(self.location)",
                 location: self.location,
-                underlying: error
+                underlying: (error as? PSQLError).map(PostgresFailure.init) ?? error
             )
         }
+    }
+}
+
+/// What PostgreSQL or the connection said, for an error an operator reads: postgres-nio describes its
+/// errors only as "Generic description to prevent accidental leakage of sensitive data". The server's
+/// message, its SQLSTATE and the connection's own error name no secret (a statement's values are left out).
+struct PostgresFailure: Error, CustomStringConvertible {
+    let error: PSQLError
+
+    var description: String {
+        var parts = ["\(self.error.code)"]
+        if let message = self.error.serverInfo?[.message] {
+            parts.append(message + (self.error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""))
+        }
+        if let underlying = self.error.underlying { parts.append("\(underlying)") }
+        return parts.joined(separator: ": ")
     }
 }
 

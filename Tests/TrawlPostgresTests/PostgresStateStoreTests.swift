@@ -92,6 +92,34 @@ import TrawlTesting
         }
     }
 
+    /// postgres-nio describes its errors as "Generic description to prevent accidental leakage of sensitive
+    /// data"; PersistenceError 204 says what the server answered instead.
+    @Test func aDatabaseErrorSaysWhatTheServerAnswered() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        let store = PostgresStateStore(
+            settings: PersistenceSettings.PostgresSettings(
+                host: "127.0.0.1",
+                port: server.port,
+                database: "no_such_database",
+                username: "trawl",
+                password: nil,
+                tls: "disable"
+            ),
+            logger: RecordingLogger().logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.runUntilCancelled() }
+            defer { group.cancelAll() }
+            // A hold connects at once (the pool would retry for a minute and then say only that it gave up).
+            let error = await #expect(throws: TrawlError.self) { try await store.tryHoldItem("a", of: Self.key) }
+            #expect(error?.code == .stateDatabaseFailed)
+            let text = "\(try #require(error))"
+            #expect(text.contains("database \"no_such_database\" does not exist (SQLSTATE 3D000)"), "\(text)")
+            #expect(!text.contains("Generic description"))
+        }
+    }
+
     /// Each instance holds the objects it reads in its own session: another instance's hold of the same
     /// object waits, and a holder whose session ends (its process died) lets the others in.
     @Test func anItemHeldByOneInstanceIsRefusedToAnotherUntilReleasedOrItsSessionEnds() async throws {
