@@ -293,7 +293,10 @@ public final class SyslogStreamSink: EventSink {
             defer { slots = slots.map { _ in nil } }
             return slots.compactMap { $0?.channel }
         }
-        for channel in channels { try? await channel.close() }
+        // At once: a TLS close waits (up to NIO's five seconds) for the receiver's close_notify.
+        await withTaskGroup(of: Void.self) { group in
+            for channel in channels { group.addTask { try? await channel.close() } }
+        }
     }
 
     /// The open connection of `sender`, or a new one when there is none or it is closed, too old or idle too
