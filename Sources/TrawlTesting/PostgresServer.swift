@@ -65,7 +65,33 @@ public final class PostgresServer: Sendable {
             ],
             port: port
         )
-        return PostgresServer(port: port, peer: peer, directory: directory)
+        let server = PostgresServer(port: port, peer: peer, directory: directory)
+        // The port accepts connections before the server has started up; until then it refuses every session
+        // ("the database system is starting up"), which a test's first direct connection would meet on a
+        // loaded machine.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await !Self.acceptsSessions(bin: bin, port: port) {
+            guard ContinuousClock.now < deadline else {
+                server.stop()
+                throw PeerFailed(description: "PostgreSQL on port \(port) did not finish starting up")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return server
+    }
+
+    /// Whether `pg_isready` finds the server accepting sessions.
+    private static func acceptsSessions(bin: String, port: Int) async throws -> Bool {
+        try await FixtureThreadPool.shared.runIfActive {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "\(bin)/pg_isready")
+            process.arguments = ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", "trawl", "-d", "postgres"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        }
     }
 
     private init(port: Int, peer: PeerProcess, directory: TemporaryDirectory) {
