@@ -211,9 +211,17 @@ public final class PostgresStateStore: StateStore, Service {
         (Int64(UInt64(bitPattern: lock) >> 32), Int64(UInt64(bitPattern: lock) & 0xFFFF_FFFF))
     }
 
-    /// Creates the tables once per process; instances creating them at once wait for each other.
+    /// Creates the tables once per process; instances creating them at once wait for each other. A session of
+    /// its own comes first: the pool retries a refused connection for a minute and then reports only that it
+    /// gave up, where this says at once what the server answered (no such database, a refused user).
     private func ensureSchema() async throws {
         guard !self.schemaReady.withLock({ $0 }) else { return }
+        let probe = try await PostgresConnection.connect(
+            configuration: self.leaseConfiguration,
+            id: self.nextConnectionID.add(1, ordering: .relaxed).newValue,
+            logger: self.logger
+        )
+        try await probe.close()
         try await self.client.withTransaction(logger: self.logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(7247001)", logger: self.logger)
             try await connection.query(
