@@ -40,19 +40,9 @@ public final class PostgresServer: Sendable {
                 ofItemAtPath: directory.path
             )
         }
-        let status = try await FixtureThreadPool.shared.runIfActive {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments =
-                Self.asPostgres + [
-                    "\(bin)/initdb", "-D", data, "-A", "trust", "-U", "trawl", "-E", "UTF8", "--no-sync",
-                ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+        let status = try await Self.runQuietly(
+            Self.asPostgres + ["\(bin)/initdb", "-D", data, "-A", "trust", "-U", "trawl", "-E", "UTF8", "--no-sync"]
+        )
         guard status == 0 else {
             directory.remove()
             throw PeerFailed(description: "initdb failed with status \(status)")
@@ -70,7 +60,8 @@ public final class PostgresServer: Sendable {
         // ("the database system is starting up"), which a test's first direct connection would meet on a
         // loaded machine.
         let deadline = ContinuousClock.now + .seconds(60)
-        while try await !Self.acceptsSessions(bin: bin, port: port) {
+        let ready = ["\(bin)/pg_isready", "-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", "trawl", "-d", "postgres"]
+        while try await Self.runQuietly(ready) != 0 {
             guard ContinuousClock.now < deadline else {
                 server.stop()
                 throw PeerFailed(description: "PostgreSQL on port \(port) did not finish starting up")
@@ -80,17 +71,17 @@ public final class PostgresServer: Sendable {
         return server
     }
 
-    /// Whether `pg_isready` finds the server accepting sessions.
-    private static func acceptsSessions(bin: String, port: Int) async throws -> Bool {
+    /// Runs `arguments` (looked up in PATH) to its end, on the fixtures' threads; its exit status.
+    private static func runQuietly(_ arguments: [String]) async throws -> Int32 {
         try await FixtureThreadPool.shared.runIfActive {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "\(bin)/pg_isready")
-            process.arguments = ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", "trawl", "-d", "postgres"]
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
             process.waitUntilExit()
-            return process.terminationStatus == 0
+            return process.terminationStatus
         }
     }
 
