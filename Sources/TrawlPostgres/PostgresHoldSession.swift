@@ -42,20 +42,36 @@ actor PostgresHoldSession {
         return false
     }
 
-    /// Releases `lock` if the session that took it is still open (a session that ended took its locks with it).
-    /// When the release fails the session is closed, so the server frees the lock rather than keep it until
-    /// Trawl stops.
-    func unlock(_ lock: Int64, session: Int) async {
-        guard session == self.sessionsOpened, let connection = self.connection, !connection.isClosed else { return }
+    /// Releases `lock`, which `session` took for `item`. A session that ended took its locks with it, and
+    /// another instance may then have read the item while this one still did: that is logged, as a reason
+    /// for events delivered twice. When the release fails the session is closed, so the server frees the lock
+    /// rather than keep it until Trawl stops.
+    func unlock(_ lock: Int64, session: Int, item: String) async {
+        guard session == self.sessionsOpened, let connection = self.connection, !connection.isClosed else {
+            self.logLostHold(item)
+            return
+        }
         do {
-            try await connection.query("SELECT pg_advisory_unlock(\(lock))", logger: self.logger)
+            for try await released in try await connection.query(
+                "SELECT pg_advisory_unlock(\(lock))",
+                logger: self.logger
+            ).decode(Bool.self) where !released {
+                self.logLostHold(item)
+            }
         } catch {
+            let reason = (error as? PSQLError).map { "\(PostgresFailure(error: $0))" } ?? "\(error)"
             self.logger.warning(
-                "Could not release a held item in the state database (\(error)): closing the session that holds this process's items"
+                "Could not release \(item) in the state database (\(reason)): closing the session that holds this process's items"
             )
             try? await connection.close()
             if self.connection === connection { self.connection = nil }
         }
+    }
+
+    private func logLostHold(_ item: String) {
+        self.logger.warning(
+            "The state database session that held \(item) while it was read ended before the reading did (the server restarted or ended it): another Trawl instance may have read it at the same time and delivered its events twice"
+        )
     }
 
     func close() async {

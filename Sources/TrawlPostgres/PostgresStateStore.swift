@@ -130,7 +130,7 @@ public final class PostgresStateStore: StateStore, Service {
         try await self.run("cannot hold \(name) of \(key)") {
             let lock = Self.lockNumber(key, item: name)
             guard let session = try await self.holds.tryLock(lock) else { return nil }
-            return PostgresItemHold(holds: self.holds, lock: lock, session: session)
+            return PostgresItemHold(holds: self.holds, lock: lock, session: session, item: name)
         }
     }
 
@@ -296,17 +296,19 @@ final class PostgresItemHold: ItemHold {
     private let holds: PostgresHoldSession
     private let lock: Int64
     private let session: Int
+    private let item: String
     private let released = Atomic<Bool>(false)
 
-    init(holds: PostgresHoldSession, lock: Int64, session: Int) {
+    init(holds: PostgresHoldSession, lock: Int64, session: Int, item: String) {
         self.holds = holds
         self.lock = lock
         self.session = session
+        self.item = item
     }
 
     func release() async {
         guard !self.released.exchange(true, ordering: .relaxed) else { return }
-        await self.holds.unlock(self.lock, session: self.session)
+        await self.holds.unlock(self.lock, session: self.session, item: self.item)
     }
 }
 

@@ -9,7 +9,7 @@ import TrawlTesting
 
 /// The `postgres` state backend against a real PostgreSQL started on loopback.
 @Suite struct PostgresStateStoreTests {
-    static func store(_ server: PostgresServer) -> PostgresStateStore {
+    static func store(_ server: PostgresServer, log: RecordingLogger = RecordingLogger()) -> PostgresStateStore {
         PostgresStateStore(
             settings: PersistenceSettings.PostgresSettings(
                 host: "127.0.0.1",
@@ -19,7 +19,7 @@ import TrawlTesting
                 password: nil,
                 tls: "disable"
             ),
-            logger: RecordingLogger().logger
+            logger: log.logger
         )
     }
 
@@ -27,9 +27,10 @@ import TrawlTesting
     static func withStores(
         _ count: Int,
         on server: PostgresServer,
+        logs: [RecordingLogger]? = nil,
         _ body: @Sendable ([PostgresStateStore]) async throws -> Void
     ) async throws {
-        let stores = (0..<count).map { _ in Self.store(server) }
+        let stores = (0..<count).map { Self.store(server, log: logs?[$0] ?? RecordingLogger()) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for store in stores { group.addTask { await store.runUntilCancelled() } }
             defer { group.cancelAll() }
@@ -125,7 +126,8 @@ import TrawlTesting
     @Test func anItemHeldByOneInstanceIsRefusedToAnotherUntilReleasedOrItsSessionEnds() async throws {
         let server = try await PostgresServer.start()
         defer { server.stop() }
-        try await Self.withStores(2, on: server) { stores in
+        let logs = [RecordingLogger(), RecordingLogger()]
+        try await Self.withStores(2, on: server, logs: logs) { stores in
             let (first, second) = (stores[0], stores[1])
             let held = try #require(try await first.tryHoldItem("bucket/a.json", of: Self.key))
             #expect(try await second.tryHoldItem("bucket/a.json", of: Self.key) == nil)
@@ -146,6 +148,10 @@ import TrawlTesting
             await again.release()
             await taken.release()
             await other.release()
+            let lost =
+                "The state database session that held bucket/a.json while it was read ended before the reading did"
+            #expect(logs[1].messages(containing: lost).count == 1, "the hold lost with its session is reported")
+            #expect(logs[0].messages(containing: "The state database session that held").isEmpty)
         }
     }
 }
