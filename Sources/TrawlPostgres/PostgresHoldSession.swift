@@ -59,9 +59,8 @@ actor PostgresHoldSession {
                 self.logLostHold(item)
             }
         } catch {
-            let reason = (error as? PSQLError).map { "\(PostgresFailure(error: $0))" } ?? "\(error)"
             self.logger.warning(
-                "Could not release \(item) in the state database (\(reason)): closing the session that holds this process's items"
+                "Could not release \(item) in the state database (\(PostgresFailure.readable(error))): closing the session that holds this process's items"
             )
             try? await connection.close()
             if self.connection === connection { self.connection = nil }

@@ -269,7 +269,7 @@ public final class PostgresStateStore: StateStore, Service {
                 .stateDatabaseFailed,
                 "\(message) in \(self.location)",
                 location: self.location,
-                underlying: (error as? PSQLError).map(PostgresFailure.init) ?? error
+                underlying: PostgresFailure.readable(error)
             )
         }
     }
@@ -280,6 +280,11 @@ public final class PostgresStateStore: StateStore, Service {
 /// message, its SQLSTATE and the connection's own error name no secret (a statement's values are left out).
 struct PostgresFailure: Error, CustomStringConvertible {
     let error: PSQLError
+
+    /// `error` as an operator can read it: a PostgreSQL error as this, any other as it is.
+    static func readable(_ error: any Error) -> any Error {
+        (error as? PSQLError).map(Self.init) ?? error
+    }
 
     var description: String {
         var parts = ["\(self.error.code)"]
