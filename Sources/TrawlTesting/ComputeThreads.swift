@@ -15,7 +15,9 @@ public final class ComputeThreadsExecutor: TaskExecutor {
 
     private let pool: NIOThreadPool
 
-    init(threads: Int) {
+    /// A pool of `threads` threads of its own, for the life of the test process: one thread makes every
+    /// task that prefers it take turns, for tests of how work interleaves.
+    public init(threads: Int) {
         self.pool = NIOThreadPool(numberOfThreads: threads)
         self.pool.start()
     }

@@ -1,0 +1,76 @@
+import NIOCore
+import Synchronization
+import Testing
+import TrawlAWS
+import TrawlCore
+import TrawlFormats
+import TrawlSources
+import TrawlTesting
+
+@Suite struct ObjectReplaySourceTests {
+    /// What the tasks of one test share: whether the object is still being read, and how often another task
+    /// ran meanwhile.
+    final class Turns: Sendable {
+        let reading = Atomic<Bool>(true)
+        let beatsWhileReading = Atomic<Int>(0)
+        let delivered = Atomic<Int>(0)
+    }
+
+    @Test func anObjectBeingReadLetsOtherTasksOnItsThreadRunBetweenPieces() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // 8 MiB of lines: 32 decompressed pieces of 256 KiB, read 1 MiB at a time, all in one commit, so nothing
+        // but the pieces themselves gives the reader a reason to suspend before the object ends.
+        let line = "{\"event.category\":\"file\",\"padding\":\"\(String(repeating: "x", count: 68))\"}\n"
+        let lines = (8 << 20) / line.utf8.count
+        let path = try directory.write("big.log", String(repeating: line, count: lines))
+        let settings = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml: "{queue_name: q, region: us-east-1, records_per_commit: 1000000}"
+        )
+        let source = ObjectReplaySource(
+            configuration: SQSObjectSource.Configuration(
+                name: "replay/test",
+                settings: settings,
+                credentials: AWSCredentialSettings(),
+                format: .jsonLines,
+                tagger: RecordTagger(tag: "my.app.test"),
+                includeKeys: [],
+                excludeKeys: []
+            ),
+            files: [path],
+            concurrency: 1
+        )
+        let queue = BoundedEventQueue(maxBufferedEvents: 10_000_000)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 1_000)
+        let turns = Turns()
+        let log = RecordingLogger()
+        // One thread for the reader, a task that counts its turns, and the consumer: they can only take turns.
+        try await withTaskExecutorPreference(ComputeThreadsExecutor(threads: 1)) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let batches = try queue.takeBatches()
+                group.addTask {
+                    for await batch in batches {
+                        turns.reading.store(false, ordering: .relaxed)
+                        turns.delivered.add(batch.events.count, ordering: .relaxed)
+                        batch.acknowledgement.release()
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        if turns.reading.load(ordering: .relaxed) { turns.beatsWhileReading.add(1, ordering: .relaxed) }
+                        await Task.yield()
+                    }
+                }
+                _ = try await source.pull(
+                    PullContext(pullingID: PullingID(microseconds: 1), dispatcher: dispatcher, logger: log.logger)
+                )
+                group.cancelAll()
+            }
+        }
+        #expect(turns.delivered.load(ordering: .relaxed) == lines)
+        // Without a turn given up per piece this is 1 or 2: the counting task ran only before the reader
+        // started and once it waited for its delivery.
+        #expect(turns.beatsWhileReading.load(ordering: .relaxed) >= 16)
+    }
+}
