@@ -6,7 +6,10 @@ that discards and to rsyslog; `trawl replay` of the same files from disk, withou
 cores), and runs the same files through `gzip -dc | wc -l` on one core as the
 reference and through `igzip -dc > file` (ISA-L inflating and writing, nothing else) as the file output's
 floor, on one core and as two processes on two cores (half of the files each). Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
-the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM)."""
+the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM); then what the second core
+gives each output, as the median over rounds of the paired one-core/two-core ratio. Every configuration runs
+once per round, so the machine's drift falls on all of them alike. Peers are not pinned: they may use either
+core, so a one-core run has the emulator and the receiver beside it on the other."""
 import argparse
 import resource
 import gzip
@@ -100,9 +103,10 @@ def main():
     parser.add_argument("--objects", type=int, default=16)
     parser.add_argument("--events", type=int, default=40000, help="events per object")
     parser.add_argument("--skip-tls", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="attempts per configuration; the median is shown")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds, each running every configuration once; the median is shown")
     parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
-    parser.add_argument("--runs", default="file:0:1 file:0:2 file:0,1:2 tls-discard:0:1 tls-discard:0,1:2 tls:0,1:2",
+    parser.add_argument("--runs", default="file:0:2 file:0,1:3 replay:0:2 replay:0,1:3 tls-discard:0:2 tls-discard:0,1:3 tls:0,1:3",
                         help="space-separated output:cores:concurrency; output is file, tls (rsyslog) or tls-discard "
                              "(a TLS receiver that discards), or replay (trawl replay of the same files from disk to "
                              "the file output, no emulator); cores as taskset takes them")
@@ -161,50 +165,52 @@ outputs:
 """
 
         results = []
-        reference = None
-        print(f"==> Reference: gzip -dc | wc -l on one core ({args.repeat} times)")
-        for _ in range(args.repeat):
+        has_igzip = shutil.which("igzip") is not None
+
+        def gzip_reference(round_):
             started = time.perf_counter()
             count = subprocess.run(["taskset", "-c", "0", "sh", "-c", "gzip -dc \"$@\" | wc -l", "sh"] + files,
                                    capture_output=True, text=True, check=True).stdout.strip()
             elapsed = time.perf_counter() - started
             assert int(count) == events, count
-            results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0))
+            results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0, round_))
 
-        if shutil.which("igzip"):
-            # The floor for the file output: ISA-L's own inflater writing the lines to the same RAM-backed
-            # directory, nothing else (no HTTP, no splitting, no framing). Trawl cannot beat it on one core.
-            print(f"==> Floor: igzip -dc > file on one core and on two ({args.repeat} times each)")
-            floor = []
-
-            def igzip_floor(label, shares):
-                """One igzip process per (core, files) share, each writing a file of its own; all at once."""
-                for _ in range(args.repeat):
-                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    started = time.perf_counter()
-                    processes = [subprocess.Popen(["taskset", "-c", str(core), "sh", "-c",
-                                                   f"igzip -dc \"$@\" > {outputs}/floor-{core}.log", "sh"] + part)
-                                 for core, part in shares]
-                    if any(status != 0 for status in [process.wait() for process in processes]):
-                        raise SystemExit("igzip failed")
-                    elapsed = time.perf_counter() - started
-                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    for core, _ in shares:
-                        os.remove(f"{outputs}/floor-{core}.log")
-                    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-                    floor.append((label, elapsed, cpu, 0, 0.0))
-
-            igzip_floor("igzip -dc > file (1 core, floor)", [(0, files)])
-            # The same on two cores, each process inflating half of the files: what the machine's second core
-            # gives work that shares nothing but the kernel.
-            igzip_floor("igzip -dc > file (2 cores, halves)", [(0, files[0::2]), (1, files[1::2])])
-            results += floor
+        def igzip_floor(label, shares, round_):
+            """One igzip process per (core, files) share, each writing a file of its own; all at once."""
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            processes = [subprocess.Popen(["taskset", "-c", str(core), "sh", "-c",
+                                           f"igzip -dc \"$@\" > {outputs}/floor-{core}.log", "sh"] + part)
+                         for core, part in shares]
+            if any(status != 0 for status in [process.wait() for process in processes]):
+                raise SystemExit("igzip failed")
+            elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            for core, _ in shares:
+                os.remove(f"{outputs}/floor-{core}.log")
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            results.append((label, elapsed, cpu, 0, 0.0, round_))
 
         runs = [tuple(spec.split(":")) for spec in args.runs.split()]
         if args.skip_tls or not shutil.which("rsyslogd"):
             runs = [spec for spec in runs if spec[0] != "tls"]
-        attempts = [(kind, cores, concurrency) for kind, cores, concurrency in runs for _ in range(args.repeat)]
-        for index, (kind, cores, concurrency) in enumerate(attempts):
+        # Rounds: every configuration once per round, the references included. This machine's speed drifts by
+        # up to 1.5x within minutes; all repeats of one configuration in a row would compare different moments.
+        attempts = [(round_, spec) for round_ in range(args.repeat) for spec in [None] + runs]
+        for index, (round_, spec) in enumerate(attempts):
+            if spec is None:
+                print(f"==> Round {round_ + 1} of {args.repeat}: gzip -dc | wc -l on one core (the reference)"
+                      + (", igzip -dc > file on one core and on two (the floor)" if has_igzip else ""))
+                gzip_reference(round_)
+                if has_igzip:
+                    # The floor for the file output: ISA-L's own inflater writing the lines to the same RAM-backed
+                    # directory, nothing else (no HTTP, no splitting, no framing). Trawl cannot beat it on one core.
+                    igzip_floor("igzip -dc > file (1 core, floor)", [(0, files)], round_)
+                    # The same on two cores, each process inflating half of the files: what the machine's second
+                    # core gives work that shares nothing but the kernel.
+                    igzip_floor("igzip -dc > file (2 cores, halves)", [(0, files[0::2]), (1, files[1::2])], round_)
+                continue
+            kind, cores, concurrency = spec
             name = f"bench-{index}"
             if kind != "replay":
                 seed(name)
@@ -273,7 +279,7 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                 assert lines == events, f"{lines} lines delivered, {events} expected"
             count = len(cores.split(","))
             label = f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency})"
-            results.append((label, elapsed, cpu, peak, peers))
+            results.append((label, elapsed, cpu, peak, peers, round_))
 
         # The median attempt of each configuration (by seconds): one slow or fast run on a noisy machine
         # does not make the figure.
@@ -281,19 +287,39 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
         for label in dict.fromkeys(result[0] for result in results):
             attempts = sorted((result for result in results if result[0] == label), key=lambda result: result[1])
             medians.append(attempts[len(attempts) // 2])
-        results = medians
-        reference = results[0][1]
-        floor = next((result[1] for result in results if "floor" in result[0]), None)
+        reference = medians[0][1]
+        floor = next((result[1] for result in medians if "floor" in result[0]), None)
         print()
-        print(f"(median of {args.repeat} attempts each)")
+        print(f"(median of {args.repeat} attempts each, one per round)")
         print(f"{'run':36} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
               f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9} {'vs floor':>9}")
-        for label, seconds, cpu, peak, peers in results:
+        for label, seconds, cpu, peak, peers, _ in medians:
             rate = events / seconds
             print(f"{label:36} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
                   f"{reference / seconds:8.2f} {cpu:6.2f} {events / cpu:13,.0f} {peers:12.2f} "
                   f"{str(peak >> 20) + ' MiB' if peak else '-':>9} "
                   f"{floor / seconds if floor else 0:9.2f}")
+        # What the second core gives: per round, the first one-core configuration of an output over its first
+        # two-core one, paired so the machine's drift between rounds cancels; the median of those ratios.
+        gains = []
+        if has_igzip:
+            gains.append(("igzip -dc > file (two processes)", "igzip -dc > file (1 core, floor)",
+                          "igzip -dc > file (2 cores, halves)"))
+        labels = list(dict.fromkeys(result[0] for result in results))
+        for kind in dict.fromkeys(spec[0] for spec in runs):
+            one = next((label for label in labels if label.startswith(f"trawl -> {kind} (1 core,")), None)
+            two = next((label for label in labels if label.startswith(f"trawl -> {kind} (2 cores,")), None)
+            if one and two:
+                gains.append((f"trawl -> {kind}", one, two))
+        if gains:
+            print()
+            print("Gain from the second core (median over rounds of one-core seconds / two-core seconds):")
+            for name, one, two in gains:
+                by_round = {result[5]: result[1] for result in results if result[0] == one}
+                ratios = sorted(by_round[result[5]] / result[1] for result in results
+                                if result[0] == two and result[5] in by_round)
+                print(f"  {name:36} {ratios[len(ratios) // 2]:5.2f}x  ({one.split('(')[1].rstrip(')')} -> "
+                      f"{two.split('(')[1].rstrip(')')}; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
     finally:
         moto.terminate()
         if rsyslog:
