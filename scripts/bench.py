@@ -194,8 +194,9 @@ outputs:
         runs = [tuple(spec.split(":")) for spec in args.runs.split()]
         if args.skip_tls or not shutil.which("rsyslogd"):
             runs = [spec for spec in runs if spec[0] != "tls"]
-        # Rounds: every configuration once per round, the references included. This machine's speed drifts by
-        # up to 1.5x within minutes; all repeats of one configuration in a row would compare different moments.
+        # Rounds: every configuration once per round, the references included. This machine's speed drifts within
+        # minutes (igzip's floor had a median of 0.55 s in one run, 2.10 s in another); all repeats of one
+        # configuration in a row would compare different moments.
         attempts = [(round_, spec) for round_ in range(args.repeat) for spec in [None] + runs]
         for index, (round_, spec) in enumerate(attempts):
             if spec is None:
