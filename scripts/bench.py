@@ -303,11 +303,11 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                   f"{floor / seconds if floor else 0:9.2f}")
         # What the second core gives: per round, the first one-core configuration of an output over its first
         # two-core one, paired so the machine's drift between rounds cancels; the median of those ratios.
+        labels = [median[0] for median in medians]
         gains = []
-        if has_igzip and len(files) > 1:
+        if "igzip -dc > file (2 cores, halves)" in labels:
             gains.append(("igzip -dc > file (two processes)", "igzip -dc > file (1 core, floor)",
                           "igzip -dc > file (2 cores, halves)"))
-        labels = list(dict.fromkeys(result[0] for result in results))
         for kind in dict.fromkeys(spec[0] for spec in runs):
             one = next((label for label in labels if label.startswith(f"trawl -> {kind} (1 core,")), None)
             two = next((label for label in labels if label.startswith(f"trawl -> {kind} (2 cores,")), None)
