@@ -17,6 +17,12 @@ public enum ParquetOracle {
         try await self.lines(["write", directory])
     }
 
+    /// Has pyarrow write `rows` rows of two text columns (about 80 bytes each, rendered) to `path` as one row
+    /// group: a file whose reading renders many pieces without a row group boundary between them.
+    public static func writeOneRowGroup(to path: String, rows: Int) async throws {
+        _ = try await self.lines(["write-one-row-group", path, "\(rows)"])
+    }
+
     /// Runs the oracle with `arguments`; its standard output, line by line.
     private static func lines(_ arguments: [String]) async throws -> [String] {
         try await FixtureThreadPool.shared.runIfActive {

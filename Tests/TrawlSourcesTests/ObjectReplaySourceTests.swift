@@ -24,6 +24,29 @@ import TrawlTesting
         let line = "{\"event.category\":\"file\",\"padding\":\"\(String(repeating: "x", count: 68))\"}\n"
         let lines = (8 << 20) / line.utf8.count
         let path = try directory.write("big.log", String(repeating: line, count: lines))
+        let turns = try await Self.replayBesideACountingTask(path)
+        #expect(turns.delivered.load(ordering: .relaxed) == lines)
+        // Without a turn given up per piece this is 1 or 2: the counting task ran only before the reader
+        // started and once it waited for its delivery.
+        #expect(turns.beatsWhileReading.load(ordering: .relaxed) >= 16)
+    }
+
+    @Test func aParquetRowGroupBeingRenderedLetsOtherTasksOnItsThreadRunBetweenPieces() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // One row group that renders to about 8 MiB: some 30 pieces of 256 KiB with no row group boundary
+        // between them, all in one commit.
+        let rows = 110_000
+        let path = "\(directory.path)/big.parquet"
+        try await ParquetOracle.writeOneRowGroup(to: path, rows: rows)
+        let turns = try await Self.replayBesideACountingTask(path)
+        #expect(turns.delivered.load(ordering: .relaxed) == rows)
+        #expect(turns.beatsWhileReading.load(ordering: .relaxed) >= 16)
+    }
+
+    /// Replays the file at `path` as one commit on a single thread shared with a task that counts its turns
+    /// while the file is still being read, and with the consumer of its events.
+    private static func replayBesideACountingTask(_ path: String) async throws -> Turns {
         let settings = try SettingsFixture.valid(
             SQSObjectSettings.self,
             yaml: "{queue_name: q, region: us-east-1, records_per_commit: 1000000}"
@@ -68,9 +91,6 @@ import TrawlTesting
                 group.cancelAll()
             }
         }
-        #expect(turns.delivered.load(ordering: .relaxed) == lines)
-        // Without a turn given up per piece this is 1 or 2: the counting task ran only before the reader
-        // started and once it waited for its delivery.
-        #expect(turns.beatsWhileReading.load(ordering: .relaxed) >= 16)
+        return turns
     }
 }

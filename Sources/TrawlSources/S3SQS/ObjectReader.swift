@@ -265,7 +265,8 @@ struct ObjectReader {
     }
 
     /// Reads a Parquet object one row group at a time, each row one record, the rows rendered in pieces of
-    /// 256 KiB. Row groups a previous reading already delivered whole are not even decoded.
+    /// 256 KiB, giving up its thread after each (as ``drain(_:)`` does). Row groups a previous reading already
+    /// delivered whole are not even decoded.
     ///
     /// - Throws: SourceError 304 (``TrawlError``) when the file cannot be read, or what the outputs threw.
     mutating func readParquet(_ source: any ParquetByteSource) async throws -> Summary {
@@ -287,6 +288,9 @@ struct ObjectReader {
                     try self.tagRecords()
                     if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
                     if self.context.isShuttingDown { throw CancellationError() }
+                    // As in `drain`: a row group renders to many pieces, and the output's framer and writer
+                    // wait for threads of the same pool.
+                    await Task.yield()
                 }
             }
             try await self.complete()

@@ -8,6 +8,9 @@ form (non-finite as null), binary as UTF-8 text.
   parquet_oracle.py render FILE [--keep-nulls]   one JSON object per line on stdout
   parquet_oracle.py write DIRECTORY              writes OCSF-like files in every codec, both data page
                                                  versions, with and without dictionaries; prints their paths
+  parquet_oracle.py write-one-row-group FILE ROWS
+                                                 writes ROWS rows of two text columns as a single row group
+                                                 (about 80 bytes each, rendered); prints the path
 """
 import json
 import sys
@@ -219,11 +222,19 @@ def write(directory):
                 print(path)
 
 
+def write_one_row_group(path, rows):
+    table = pa.table({"event.category": ["file"] * rows, "padding": ["x" * 48] * rows})
+    pq.write_table(table, path, compression="SNAPPY", row_group_size=rows)
+    print(path)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "render":
         render(sys.argv[2], "--keep-nulls" in sys.argv[3:])
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "write-one-row-group":
+        write_one_row_group(sys.argv[2], int(sys.argv[3]))
     else:
         sys.exit(__doc__)
 
