@@ -58,7 +58,8 @@ public struct SyslogTLSFiles: Sendable, Equatable {
 /// With `senders` above one it keeps that many connections, as Devo's SDK keeps several senders: a chunk's
 /// records are cut into parts of about equal bytes, each framed and sent over its own connection at the same
 /// time (one TCP stream is bound by its window over the round trip to a distant relay, and one connection's
-/// encryption by one core). Their order across connections is not kept. When some parts were sent and
+/// encryption by one core, so each sender connects on an event loop of its own). Their order across
+/// connections is not kept. When some parts were sent and
 /// another failed, the sent ones are reported delivered (``PartialDelivery``) and only the rest is retried.
 /// Lookups and gzip members go over the first connection, in order.
 public final class SyslogStreamSink: EventSink {
@@ -103,7 +104,10 @@ public final class SyslogStreamSink: EventSink {
     private let framer: DevoSyslogFramer
     private let logger: Logger
     private let context: NIOSSLContext?
-    private let group: any EventLoopGroup
+    /// The group's event loops: sender n connects on loop n (modulo their number), so several senders
+    /// encrypt and send on as many threads. Letting the group pick (round robin, shared with every other
+    /// client of the group) put two senders on one loop as often as not.
+    private let eventLoops: [any EventLoop]
     /// One slot per sender.
     private let connections: Mutex<[Connection?]>
 
@@ -121,7 +125,7 @@ public final class SyslogStreamSink: EventSink {
         self.configuration = configuration
         self.framer = framer
         self.logger = logger
-        self.group = group
+        self.eventLoops = Array(group.makeIterator())
         self.context = context
         self.connections = Mutex(Array(repeating: nil, count: max(1, configuration.senders)))
         if let expiry = configuration.tls?.earliestExpiry() {
@@ -320,7 +324,7 @@ public final class SyslogStreamSink: EventSink {
             )
             self.drop(current, sender: sender)
         }
-        let channel = try await self.connect()
+        let channel = try await self.connect(sender: sender)
         self.connections.withLock { $0[sender] = Connection(channel: channel, openedAt: .now, lastWriteAt: .now) }
         let which = self.senders > 1 ? " (sender \(sender + 1) of \(self.senders))" : ""
         self.logger.info(
@@ -337,11 +341,17 @@ public final class SyslogStreamSink: EventSink {
         channel.close(promise: nil)
     }
 
-    private func connect() async throws -> any Channel {
+    /// The event loops of the open connections, by sender (nil where a sender has none).
+    var connectionEventLoops: [(any EventLoop)?] {
+        self.connections.withLock { slots in slots.map { $0?.channel.eventLoop } }
+    }
+
+    private func connect(sender: Int) async throws -> any Channel {
         let context = self.context
         let serverName = Self.isIPAddress(self.configuration.host) ? nil : self.configuration.host
-        let handshake = self.group.any().makePromise(of: Void.self)
-        let bootstrap = ClientBootstrap(group: self.group)
+        let loop = self.eventLoops[sender % self.eventLoops.count]
+        let handshake = loop.makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(
                 TimeAmount(self.configuration.connectTimeout)
             )

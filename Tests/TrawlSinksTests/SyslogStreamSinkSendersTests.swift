@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 import TrawlCore
 import TrawlTesting
@@ -41,19 +42,25 @@ import TrawlTesting
             threading.Thread(target=read, args=(connection,), daemon=True).start()
         """
 
+    /// Plain TCP to the receiver on loopback at `port`, over `senders` connections.
+    static func configuration(port: Int, senders: Int) -> SyslogStreamSink.Configuration {
+        var configuration = SyslogStreamSink.Configuration(
+            host: "127.0.0.1",
+            port: port,
+            tls: nil,
+            location: "outputs.relay.settings"
+        )
+        configuration.senders = senders
+        return configuration
+    }
+
     @Test func aStalledSenderFailsOnlyItsPartAndTheOthersAreReportedDelivered() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let out = "\(directory.path)/received"
         let peer = try await PeerProcess([PeerProcess.python, "-c", Self.receiver, out, "2"], port: 0)
         defer { peer.stop() }
-        var configuration = SyslogStreamSink.Configuration(
-            host: "127.0.0.1",
-            port: peer.port,
-            tls: nil,
-            location: "outputs.relay.settings"
-        )
-        configuration.senders = 3
+        var configuration = Self.configuration(port: peer.port, senders: 3)
         configuration.writeTimeout = .seconds(2)
         let log = RecordingLogger()
         let sink = try SyslogStreamSink(
@@ -97,5 +104,43 @@ import TrawlTesting
         #expect(receivedLines.count == lines.count)
         #expect(receivedLines.sorted() == lines.sorted(), "every line once, the stalled part sent again")
         #expect(log.messages(containing: "Connected to 127.0.0.1:\(peer.port) (sender").count == 4)
+    }
+
+    @Test func eachSenderConnectsOnAnEventLoopOfItsOwn() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let peer = try await PeerProcess(
+            [PeerProcess.python, "-c", Self.receiver, "\(directory.path)/received", "0"],
+            port: 0
+        )
+        defer { peer.stop() }
+        // A group of its own, used by nothing else: with round robin, each connection asking the group for a
+        // loop twice, both connections came to the same loop.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let configuration = Self.configuration(port: peer.port, senders: 2)
+        let sink = SyslogStreamSink(
+            name: "relay",
+            configuration: configuration,
+            context: nil,
+            framer: DevoSyslogFramer(hostname: "vm", multiline: .escape),
+            logger: RecordingLogger().logger,
+            group: group
+        )
+        // One event first (one part: only the first sender connects), then about 2 MB (two parts, one per
+        // sender: the second connects), so the connections are made one after the other.
+        let small = EventBatch(events: [Event.test("{\"n\":-1}")], acknowledgement: Acknowledgement(unit: "test"))
+        let batch = EventBatch(
+            events: (0..<2_000).map { Event.test("{\"n\":\($0),\"pad\":\"\(String(repeating: "p", count: 1_000))\"}") },
+            acknowledgement: Acknowledgement(unit: "test")
+        )
+        #expect(sink.parts(of: [small]).count == 1)
+        #expect(sink.parts(of: [batch]).count == 2)
+        try await sink.write([small])
+        try await sink.write([batch])
+        let loops = sink.connectionEventLoops.compactMap { $0 }
+        try await sink.close()
+        try await group.shutdownGracefully()
+        #expect(loops.count == 2)
+        #expect(Set(loops.map { ObjectIdentifier($0) }).count == 2, "the two senders on two event loops")
     }
 }
