@@ -3,7 +3,7 @@
 event, compressing about 8x) into moto, runs `trawl run --once` until the queue is empty, once per
 configuration (`--runs`: the file output on one core and two, the relay output over TLS to a receiver
 that discards and to rsyslog; `trawl replay` of the same files from disk, without the emulator sharing the
-cores), and runs the same files through `gzip -dc | wc -l` on one core as the
+cores, to the file output and over TLS to a receiver that drops the ciphertext unread), and runs the same files through `gzip -dc | wc -l` on one core as the
 reference and through `igzip -dc > file` (ISA-L inflating and writing, nothing else) as the file output's
 floor, on one core and as two processes on two cores (half of the files each). Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
 the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM); then what the second core
@@ -107,9 +107,11 @@ def main():
                         help="rounds, each running every configuration once; the median is shown")
     parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
     parser.add_argument("--runs", default="file:0:2 file:0,1:3 replay:0:2 replay:0,1:3 tls-discard:0:2 tls-discard:0,1:3 tls:0,1:3",
-                        help="space-separated output:cores:concurrency; output is file, tls (rsyslog) or tls-discard "
-                             "(a TLS receiver that discards), or replay (trawl replay of the same files from disk to "
-                             "the file output, no emulator); cores as taskset takes them")
+                        help="space-separated output:cores:concurrency[:senders]; output is file, tls (rsyslog) or "
+                             "tls-discard (a TLS receiver that decrypts and discards), replay (trawl replay of the same "
+                             "files from disk to the file output, no emulator) or replay-tls (trawl replay to the relay "
+                             "output over TLS, to a receiver that drops the ciphertext unread); cores as taskset takes "
+                             "them; senders is the relay output's (1 when left out)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="trawl-bench-")
     # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
@@ -191,8 +193,11 @@ outputs:
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             results.append((label, elapsed, cpu, 0, 0.0, round_))
 
-        runs = [tuple(spec.split(":")) for spec in args.runs.split()]
-        if args.skip_tls or not shutil.which("rsyslogd"):
+        # output:cores:concurrency, and :senders for the relay output (1 when left out).
+        runs = [tuple(spec.split(":")) + (("1",) if spec.count(":") == 2 else ()) for spec in args.runs.split()]
+        if args.skip_tls:
+            runs = [spec for spec in runs if not spec[0].startswith("tls") and spec[0] != "replay-tls"]
+        elif not shutil.which("rsyslogd"):
             runs = [spec for spec in runs if spec[0] != "tls"]
         # Rounds: every configuration once per round, the references included. This machine's speed drifts within
         # minutes (igzip's floor had a median of 0.55 s in one run, 2.10 s in another); all repeats of one
@@ -212,11 +217,12 @@ outputs:
                     if len(files) > 1:
                         igzip_floor("igzip -dc > file (2 cores, halves)", [(0, files[0::2]), (1, files[1::2])], round_)
                 continue
-            kind, cores, concurrency = spec
+            kind, cores, concurrency, senders = spec
             name = f"bench-{index}"
-            if kind != "replay":
+            if not kind.startswith("replay"):
                 seed(name)
             discard = None
+            dropped = None
             if kind in ("file", "replay"):
                 output = f"{{type: file, settings: {{path: {outputs}/out-{index}.log}}}}"
             else:
@@ -224,7 +230,16 @@ outputs:
                 if not os.path.isdir(certificates):
                     os.makedirs(certificates)
                     subprocess.run(["bash", os.path.join(ROOT, "Tests/Support/peers/make_certs.sh"), certificates], check=True)
-                if kind == "tls-discard":
+                if kind == "replay-tls":
+                    # A TLS receiver that drops the ciphertext unread: it costs the two cores almost nothing, as
+                    # a relay on another machine would, so the run measures Trawl's side of TLS alone.
+                    discard = subprocess.Popen(
+                        [sys.executable, os.path.join(ROOT, "Tests", "Support", "peers", "tls_ciphertext_sink.py"),
+                         f"{certificates}/server-fullchain.crt", f"{certificates}/server.key", f"{certificates}/ca.crt"],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                    port = int(discard.stdout.readline())
+                    dropped = discard
+                elif kind == "tls-discard":
                     # A TLS receiver that reads and discards: what Trawl's relay output sends when the receiver
                     # is not the bound (rsyslog on these two cores is).
                     port = free_port()
@@ -254,15 +269,17 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                 else:
                     port = rsyslog_port
                 output = (f"{{type: relay, settings: {{address: localhost, port: {port}, tls: true, chain_filename: {certificates}/ca.crt, "
-                          f"cert_filename: {certificates}/client.crt, key_filename: {certificates}/client.key}}}}")
+                          f"cert_filename: {certificates}/client.crt, key_filename: {certificates}/client.key, "
+                          f"senders: {senders}}}}}")
             config = os.path.join(work, f"bench-{index}.yaml")
             with open(config, "w") as out:
                 out.write(configuration(name, concurrency, output))
             wrapper = os.environ.get("TRAWL_BENCH_WRAPPER", "").split()
-            if kind == "replay":
-                # The same files from local disk through `trawl replay` to the file output: Trawl alone, no
-                # emulator sharing the cores.
-                print(f"==> trawl replay: file output, cores {cores}, concurrency {concurrency}")
+            if kind.startswith("replay"):
+                # The same files from local disk through `trawl replay`: Trawl alone, no emulator sharing the
+                # cores.
+                print(f"==> trawl replay: {'file output' if kind == 'replay' else f'relay output over TLS, {senders} sender(s)'}, "
+                      f"cores {cores}, concurrency {concurrency}")
                 command = [args.trawl, "replay", "--concurrency", concurrency, "--config", config,
                            "--service", "cloud_funnel"] + files
             else:
@@ -273,14 +290,19 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
             if discard:
                 discard.terminate()
-                discard.wait()
+                printed, _ = discard.communicate()
+                if dropped:
+                    # Every event's body (and its frame header) went over the wire.
+                    assert int(printed.strip() or 0) > uncompressed, f"{printed.strip()} bytes received, over {uncompressed} expected"
+                    dropped = None
             if kind in ("file", "replay"):
                 with open(f"{outputs}/out-{index}.log", "rb") as delivered:
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
                 os.remove(f"{outputs}/out-{index}.log")
                 assert lines == events, f"{lines} lines delivered, {events} expected"
             count = len(cores.split(","))
-            label = f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency})"
+            label = (f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency}"
+                     + (f", {senders} senders" if senders != "1" else "") + ")")
             results.append((label, elapsed, cpu, peak, peers, round_))
 
         # The median attempt of each configuration (by seconds): one slow or fast run on a noisy machine
@@ -308,11 +330,14 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
         if "igzip -dc > file (2 cores, halves)" in labels:
             gains.append(("igzip -dc > file (two processes)", "igzip -dc > file (1 core, floor)",
                           "igzip -dc > file (2 cores, halves)"))
-        for kind in dict.fromkeys(spec[0] for spec in runs):
-            one = next((label for label in labels if label.startswith(f"trawl -> {kind} (1 core,")), None)
-            two = next((label for label in labels if label.startswith(f"trawl -> {kind} (2 cores,")), None)
+        for kind, senders in dict.fromkeys((spec[0], spec[3]) for spec in runs):
+            suffix = f", {senders} senders)" if senders != "1" else ")"
+            pick = [label for label in labels if label.startswith(f"trawl -> {kind} (")
+                    and label.endswith(suffix) and (senders != "1" or "senders" not in label)]
+            one = next((label for label in pick if "(1 core," in label), None)
+            two = next((label for label in pick if "(2 cores," in label), None)
             if one and two:
-                gains.append((f"trawl -> {kind}", one, two))
+                gains.append((f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two))
         if gains:
             print()
             print("Gain from the second core (median over rounds of one-core seconds / two-core seconds):")
