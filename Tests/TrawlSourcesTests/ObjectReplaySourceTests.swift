@@ -34,7 +34,7 @@ import TrawlTesting
     @Test func aParquetRowGroupBeingRenderedLetsOtherTasksOnItsThreadRunBetweenPieces() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // One row group that renders to about 8 MiB: some 30 pieces of 256 KiB with no row group boundary
+        // One row group that renders to about 9.5 MB: some 36 pieces of 256 KiB with no row group boundary
         // between them, all in one commit.
         let rows = 110_000
         let path = "\(directory.path)/big.parquet"
