@@ -115,31 +115,33 @@ import TrawlTesting
         )
         defer { peer.stop() }
         // A group of its own, used by nothing else: with round robin, each connection asking the group for a
-        // loop twice, both connections came to the same loop.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let configuration = Self.configuration(port: peer.port, senders: 2)
-        let sink = SyslogStreamSink(
-            name: "relay",
-            configuration: configuration,
-            context: nil,
-            framer: DevoSyslogFramer(hostname: "vm", multiline: .escape),
-            logger: RecordingLogger().logger,
-            group: group
-        )
-        // One event first (one part: only the first sender connects), then about 2 MB (two parts, one per
-        // sender: the second connects), so the connections are made one after the other.
-        let small = EventBatch(events: [Event.test("{\"n\":-1}")], acknowledgement: Acknowledgement(unit: "test"))
-        let batch = EventBatch(
-            events: (0..<2_000).map { Event.test("{\"n\":\($0),\"pad\":\"\(String(repeating: "p", count: 1_000))\"}") },
-            acknowledgement: Acknowledgement(unit: "test")
-        )
-        #expect(sink.parts(of: [small]).count == 1)
-        #expect(sink.parts(of: [batch]).count == 2)
-        try await sink.write([small])
-        try await sink.write([batch])
-        let loops = sink.connectionEventLoops.compactMap { $0 }
-        try await sink.close()
-        try await group.shutdownGracefully()
+        // loop twice, both connections came to the same loop. It is shut down (closing what is still open on it)
+        // however the test ends.
+        let loops = try await MultiThreadedEventLoopGroup.withEventLoopGroup(numberOfThreads: 2) { group in
+            let sink = SyslogStreamSink(
+                name: "relay",
+                configuration: Self.configuration(port: peer.port, senders: 2),
+                context: nil,
+                framer: DevoSyslogFramer(hostname: "vm", multiline: .escape),
+                logger: RecordingLogger().logger,
+                group: group
+            )
+            // One event first (one part: only the first sender connects), then about 2 MB (two parts, one per
+            // sender: the second connects), so the connections are made one after the other.
+            let small = EventBatch(events: [Event.test("{\"n\":-1}")], acknowledgement: Acknowledgement(unit: "test"))
+            let pad = String(repeating: "p", count: 1_000)
+            let batch = EventBatch(
+                events: (0..<2_000).map { Event.test("{\"n\":\($0),\"pad\":\"\(pad)\"}") },
+                acknowledgement: Acknowledgement(unit: "test")
+            )
+            #expect(sink.parts(of: [small]).count == 1)
+            #expect(sink.parts(of: [batch]).count == 2)
+            try await sink.write([small])
+            try await sink.write([batch])
+            let loops = sink.connectionEventLoops.compactMap { $0 }
+            try await sink.close()
+            return loops
+        }
         #expect(loops.count == 2)
         #expect(Set(loops.map { ObjectIdentifier($0) }).count == 2, "the two senders on two event loops")
     }
