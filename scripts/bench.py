@@ -8,9 +8,12 @@ files through `gzip -dc | wc -l` on one core as the reference and through `igzip
 floor, on one core and as two processes on two cores (half of the files each). Reports events/s, MB/s of uncompressed data, Trawl's CPU seconds and events per CPU second,
 the CPU the peers (moto, the receivers) used meanwhile, and Trawl's peak RSS (VmHWM); then what the second core
 gives each output, as the median over rounds of the paired one-core/two-core ratio. Every configuration runs
-once per round, so the machine's drift falls on all of them alike. Peers are not pinned: they may use either
-core, so a one-core run has the emulator and the receiver beside it on the other."""
+once per round, so the machine's drift falls on all of them alike. Peers are not pinned unless `--pin-peers`:
+they may use either core, so a one-core run has the emulator and the receiver beside it on the other. For
+the TLS runs it also reports the seconds from the first connection to the end, without the fixed wait
+before the first write (the output's window for a refused client certificate) that no core shortens."""
 import argparse
+import datetime
 import resource
 import gzip
 import os
@@ -78,6 +81,31 @@ def peer_cpu(process):
         return 0.0
 
 
+def pin(process, cores):
+    """Pins every thread of a running peer to `cores` (threads it starts later inherit it)."""
+    if process is not None:
+        subprocess.run(["taskset", "-a", "-p", "-c", cores, str(process.pid)], stdout=subprocess.DEVNULL, check=True)
+
+
+def after_connecting(log):
+    """Seconds from the output's first connection to the end of its sending, from Trawl's log lines; None for
+    an output that does not connect."""
+    def at(line):
+        return datetime.datetime.fromisoformat(line.split()[0])
+    lines = log.splitlines()
+    connected = next((at(line) for line in lines if " -> Connected to " in line), None)
+    stopped = next((at(line) for line in lines if " -> Sender out stopped." in line), None)
+    return (stopped - connected).total_seconds() if connected and stopped else None
+
+
+def paired(results, one, two, field):
+    """The per-round ratios of `field` (seconds, or seconds after connecting) of configuration `one` over
+    configuration `two`, sorted; rounds where either lacks the figure are left out."""
+    by_round = {result[5]: result[field] for result in results if result[0] == one and result[field] is not None}
+    return sorted(by_round[result[5]] / result[field] for result in results
+                  if result[0] == two and result[5] in by_round and result[field])
+
+
 def run(command, cores):
     """Runs `command` pinned to `cores`; returns (seconds, CPU seconds, peak RSS, stderr tail)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -105,6 +133,10 @@ def main():
     parser.add_argument("--skip-tls", action="store_true")
     parser.add_argument("--repeat", type=int, default=5,
                         help="rounds, each running every configuration once; the median is shown")
+    parser.add_argument("--pin-peers", action="store_true",
+                        help="pin moto and the receivers to each run's cores too, so a one-core run shares its core "
+                             "with them as a two-core run shares its two (unpinned, a one-core run has them on the "
+                             "other core for free)")
     parser.add_argument("--records-per-commit", type=int, help="the service's records_per_commit (default: Trawl's)")
     parser.add_argument("--runs", default="file:0:2 file:0,1:3 replay:0:2 replay:0,1:3 tls-discard:0:2 tls-discard:0,1:3 tls:0,1:3",
                         help="space-separated output:cores:concurrency[:senders]; output is file, tls (rsyslog) or "
@@ -175,7 +207,7 @@ outputs:
                                    capture_output=True, text=True, check=True).stdout.strip()
             elapsed = time.perf_counter() - started
             assert int(count) == events, count
-            results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0, round_))
+            results.append(("gzip -dc | wc -l (1 core)", elapsed, elapsed, 0, 0.0, round_, None))
 
         def igzip_floor(label, shares, round_):
             """One igzip process per (core, files) share, each writing a file of its own; all at once."""
@@ -191,7 +223,7 @@ outputs:
             for core, _ in shares:
                 os.remove(f"{outputs}/floor-{core}.log")
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            results.append((label, elapsed, cpu, 0, 0.0, round_))
+            results.append((label, elapsed, cpu, 0, 0.0, round_, None))
 
         # output:cores:concurrency, and :senders for the relay output (1 when left out).
         runs = [tuple(spec.split(":")) + (("1",) if spec.count(":") == 2 else ()) for spec in args.runs.split()]
@@ -283,8 +315,11 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             else:
                 print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
                 command = [args.trawl, "run", "--once", "--config", config]
+            if args.pin_peers:
+                for peer in (moto, rsyslog, discard):
+                    pin(peer, cores)
             peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
-            elapsed, cpu, peak, _ = run(wrapper + command, cores)
+            elapsed, cpu, peak, log = run(wrapper + command, cores)
             peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
             if discard:
                 discard.terminate()
@@ -300,7 +335,7 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             count = len(cores.split(","))
             label = (f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency}"
                      + (f", {senders} senders" if senders != "1" else "") + ")")
-            results.append((label, elapsed, cpu, peak, peers, round_))
+            results.append((label, elapsed, cpu, peak, peers, round_, after_connecting(log)))
 
         # The median attempt of each configuration (by seconds): one slow or fast run on a noisy machine
         # does not make the figure.
@@ -313,13 +348,14 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
         print()
         print(f"(median of {args.repeat} attempts each, one per round)")
         print(f"{'run':36} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
-              f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9} {'vs floor':>9}")
-        for label, seconds, cpu, peak, peers, _ in medians:
+              f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9} {'vs floor':>9} {'after connecting s':>19}")
+        for label, seconds, cpu, peak, peers, _, connected in medians:
             rate = events / seconds
             print(f"{label:36} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
                   f"{reference / seconds:8.2f} {cpu:6.2f} {events / cpu:13,.0f} {peers:12.2f} "
                   f"{str(peak >> 20) + ' MiB' if peak else '-':>9} "
-                  f"{floor / seconds if floor else 0:9.2f}")
+                  f"{floor / seconds if floor else 0:9.2f} "
+                  f"{f'{connected:.2f}' if connected is not None else '-':>19}")
         # What the second core gives: per round, the first one-core configuration of an output over its first
         # two-core one, paired so the machine's drift between rounds cancels; the median of those ratios.
         labels = [median[0] for median in medians]
@@ -332,18 +368,20 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             pick = [label for label in labels if label.startswith(f"trawl -> {kind} (")
                     and label.endswith(suffix) and (senders != "1" or "senders" not in label)]
             one = next((label for label in pick if "(1 core," in label), None)
-            two = next((label for label in pick if "(2 cores," in label), None)
-            if one and two:
-                gains.append((f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two))
+            # Every two-core configuration of the output against its one-core one (concurrencies compared).
+            for two in (label for label in pick if "(2 cores," in label):
+                if one:
+                    gains.append((f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two))
         if gains:
             print()
-            print("Gain from the second core (median over rounds of one-core seconds / two-core seconds):")
+            print("Gain from the second core (median over rounds of one-core seconds / two-core seconds; for TLS "
+                  "also of the seconds after connecting):")
             for name, one, two in gains:
-                by_round = {result[5]: result[1] for result in results if result[0] == one}
-                ratios = sorted(by_round[result[5]] / result[1] for result in results
-                                if result[0] == two and result[5] in by_round)
+                ratios, connected = paired(results, one, two, 1), paired(results, one, two, 6)
+                steady = (f"; after connecting {connected[len(connected) // 2]:.2f}x, rounds "
+                          f"{min(connected):.2f}-{max(connected):.2f}x" if connected else "")
                 print(f"  {name:36} {ratios[len(ratios) // 2]:5.2f}x  ({one.split('(')[1].rstrip(')')} -> "
-                      f"{two.split('(')[1].rstrip(')')}; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
+                      f"{two.split('(')[1].rstrip(')')}; rounds {min(ratios):.2f}-{max(ratios):.2f}x{steady})")
     finally:
         moto.terminate()
         if rsyslog:
