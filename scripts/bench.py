@@ -356,8 +356,8 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                   f"{str(peak >> 20) + ' MiB' if peak else '-':>9} "
                   f"{floor / seconds if floor else 0:9.2f} "
                   f"{f'{connected:.2f}' if connected is not None else '-':>19}")
-        # What the second core gives: per round, the first one-core configuration of an output over its first
-        # two-core one, paired so the machine's drift between rounds cancels; the median of those ratios.
+        # What the second core gives: per round, the first one-core configuration of an output over each of its
+        # two-core ones, paired so the machine's drift between rounds cancels; the median of those ratios.
         labels = [median[0] for median in medians]
         gains = []
         if "igzip -dc > file (2 cores, halves)" in labels:
@@ -368,10 +368,9 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             pick = [label for label in labels if label.startswith(f"trawl -> {kind} (")
                     and label.endswith(suffix) and (senders != "1" or "senders" not in label)]
             one = next((label for label in pick if "(1 core," in label), None)
-            # Every two-core configuration of the output against its one-core one (concurrencies compared).
-            for two in (label for label in pick if "(2 cores," in label):
-                if one:
-                    gains.append((f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two))
+            if one:
+                gains += [(f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two)
+                          for two in pick if "(2 cores," in two]
         if gains:
             print()
             print("Gain from the second core (median over rounds of one-core seconds / two-core seconds; for TLS "
