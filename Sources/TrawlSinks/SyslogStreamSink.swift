@@ -59,8 +59,8 @@ public struct SyslogTLSFiles: Sendable, Equatable {
 /// records are cut into parts of about equal bytes, each framed and sent over its own connection at the same
 /// time (one TCP stream is bound by its window over the round trip to a distant relay, and one connection's
 /// encryption by one core, so each sender connects on an event loop of its own). Their order across
-/// connections is not kept. When some parts were sent and
-/// another failed, the sent ones are reported delivered (``PartialDelivery``) and only the rest is retried.
+/// connections is not kept. When some parts were sent and another failed, the sent ones are reported
+/// delivered (``PartialDelivery``) and only the rest is retried.
 /// Lookups and gzip members go over the first connection, in order.
 public final class SyslogStreamSink: EventSink {
     public struct Configuration: Sendable {
