@@ -11,7 +11,10 @@ gives each output, as the median over rounds of the paired one-core/two-core rat
 once per round, so the machine's drift falls on all of them alike. Peers are not pinned unless `--pin-peers`:
 they may use either core, so a one-core run has the emulator and the receiver beside it on the other. For
 the TLS runs it also reports the seconds from the first connection to the end, without the fixed wait
-before the first write (the output's window for a refused client certificate) that no core shortens."""
+before the first write (the output's window for a refused client certificate) that no core shortens. Cores
+joined by `+` (`file:0+1:2`) run one Trawl instance per core, sharing the queue, the state store and the
+output file as instances on one host do: what the second core gives Trawl when its halves run in processes
+of their own."""
 import argparse
 import datetime
 import resource
@@ -88,13 +91,13 @@ def pin(process, cores):
 
 
 def after_connecting(log):
-    """Seconds from the output's first connection to the end of its sending, from Trawl's log lines; None for
-    an output that does not connect."""
+    """Seconds from the output's first connection to the end of its sending, from Trawl's log lines (of every
+    instance: the first connection to the last end); None for an output that does not connect."""
     def at(line):
         return datetime.datetime.fromisoformat(line.split()[0])
     lines = log.splitlines()
-    connected = next((at(line) for line in lines if " -> Connected to " in line), None)
-    stopped = next((at(line) for line in lines if " -> Sender out stopped." in line), None)
+    connected = min((at(line) for line in lines if " -> Connected to " in line), default=None)
+    stopped = max((at(line) for line in lines if " -> Sender out stopped." in line), default=None)
     return (stopped - connected).total_seconds() if connected and stopped else None
 
 
@@ -106,23 +109,37 @@ def paired(results, one, two, field):
                   if result[0] == two and result[5] in by_round and result[field])
 
 
-def run(command, cores):
-    """Runs `command` pinned to `cores`; returns (seconds, CPU seconds, peak RSS, stderr tail)."""
+def run(pinned):
+    """Runs each (command, cores) of `pinned` at once, each pinned to its cores, until all end; returns
+    (seconds, CPU seconds, the sum of their peak RSS, their stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.Popen(["taskset", "-c", cores] + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak, stop = [0], threading.Event()
-    watcher = threading.Thread(target=peak_rss, args=(process.pid, peak, stop))
-    watcher.start()
-    _, errors = process.communicate()
+    processes = [subprocess.Popen(["taskset", "-c", cores] + command, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for command, cores in pinned]
+    peaks, stop = [[0] for _ in processes], threading.Event()
+    watchers = [threading.Thread(target=peak_rss, args=(process.pid, peak, stop)) for process, peak in zip(processes, peaks)]
+    for watcher in watchers:
+        watcher.start()
+    # Each process's standard error is read by a thread of its own, so none blocks on a full pipe.
+    errors = [""] * len(processes)
+
+    def drain(index):
+        errors[index] = processes[index].communicate()[1]
+    readers = [threading.Thread(target=drain, args=(index,)) for index in range(len(processes))]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
-    watcher.join()
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-3000:]}")
+    for watcher in watchers:
+        watcher.join()
+    for (command, _), process, error in zip(pinned, processes, errors):
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{error[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu, peak[0], errors
+    return elapsed, cpu, sum(peak[0] for peak in peaks), "\n".join(errors)
 
 
 def main():
@@ -143,8 +160,14 @@ def main():
                              "tls-discard (a TLS receiver that decrypts and discards), replay (trawl replay of the same "
                              "files from disk to the file output, no emulator) or replay-tls (trawl replay to the relay "
                              "output over TLS, to a receiver that drops the ciphertext unread); cores as taskset takes "
-                             "them; senders is the relay output's (1 when left out)")
+                             "them, or joined by + for one instance per core (file, replay, replay-tls: instances "
+                             "sharing the queue, the state store and the output file or receiver, a replay's files "
+                             "split between them); senders is the relay output's (1 when left out)")
     args = parser.parse_args()
+    for spec in args.runs.split():
+        kind, cores = (spec.split(":") + [""])[:2]
+        if "+" in cores and kind not in ("file", "replay", "replay-tls"):
+            raise SystemExit(f"{spec}: instances (cores joined by +) are for the file, replay and replay-tls runs")
     work = tempfile.mkdtemp(prefix="trawl-bench-")
     # The file output fsyncs every write: on a RAM-backed directory that measures Trawl, not the disk.
     outputs = tempfile.mkdtemp(prefix="trawl-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else work)
@@ -186,7 +209,7 @@ def main():
         def configuration(name, concurrency, output):
             extra = f", records_per_commit: {args.records_per_commit}" if args.records_per_commit else ""
             return f"""
-globals: {{id: bench, hostname: bench, persistence: {{directory: {work}/state-{name}}}}}
+globals: {{id: bench, hostname: bench, instance: "${{TRAWL_INSTANCE}}", persistence: {{directory: {work}/state-{name}}}}}
 inputs:
   s1:
     id: 1
@@ -315,11 +338,20 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             else:
                 print(f"==> trawl run --once: {kind} output, cores {cores}, concurrency {concurrency}")
                 command = [args.trawl, "run", "--once", "--config", config]
+            # Cores joined by "+": one instance per core, sharing the queue, the state store and the output file
+            # as instances on one host do (a replay gives each instance its share of the files).
+            instances = cores.split("+")
+            pinned = []
+            for number, instance_cores in enumerate(instances):
+                instance_command = list(command)
+                if kind.startswith("replay") and len(instances) > 1:
+                    instance_command = command[:-len(files)] + files[number::len(instances)]
+                pinned.append((["env", f"TRAWL_INSTANCE=bench-{number}"] + wrapper + instance_command, instance_cores))
             if args.pin_peers:
                 for peer in (moto, rsyslog, discard):
-                    pin(peer, cores)
+                    pin(peer, cores.replace("+", ","))
             peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
-            elapsed, cpu, peak, log = run(wrapper + command, cores)
+            elapsed, cpu, peak, log = run(pinned)
             peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
             if discard:
                 discard.terminate()
@@ -332,8 +364,9 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
                 os.remove(f"{outputs}/out-{index}.log")
                 assert lines == events, f"{lines} lines delivered, {events} expected"
-            count = len(cores.split(","))
-            label = (f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}, x{concurrency}"
+            count = len(cores.replace("+", ",").split(","))
+            label = (f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}"
+                     + (f" as {len(instances)} instances" if len(instances) > 1 else "") + f", x{concurrency}"
                      + (f", {senders} senders" if senders != "1" else "") + ")")
             results.append((label, elapsed, cpu, peak, peers, round_, after_connecting(log)))
 
@@ -347,11 +380,11 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
         floor = next((result[1] for result in medians if "floor" in result[0]), None)
         print()
         print(f"(median of {args.repeat} attempts each, one per round)")
-        print(f"{'run':36} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
+        print(f"{'run':46} {'seconds':>8} {'events/s':>10} {'MB/s':>6} {'vs gzip':>8} {'CPU s':>6} "
               f"{'events/CPU s':>13} {'peers CPU s':>12} {'peak RSS':>9} {'vs floor':>9} {'after connecting s':>19}")
         for label, seconds, cpu, peak, peers, _, connected in medians:
             rate = events / seconds
-            print(f"{label:36} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
+            print(f"{label:46} {seconds:8.2f} {rate:10,.0f} {uncompressed / 1e6 / seconds:6.0f} "
                   f"{reference / seconds:8.2f} {cpu:6.2f} {events / cpu:13,.0f} {peers:12.2f} "
                   f"{str(peak >> 20) + ' MiB' if peak else '-':>9} "
                   f"{floor / seconds if floor else 0:9.2f} "
@@ -370,7 +403,7 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             one = next((label for label in pick if "(1 core," in label), None)
             if one:
                 gains += [(f"trawl -> {kind}" + (f", {senders} senders" if senders != "1" else ""), one, two)
-                          for two in pick if "(2 cores," in two]
+                          for two in pick if "(2 cores" in two]
         if gains:
             print()
             print("Gain from the second core (median over rounds of one-core seconds / two-core seconds; for TLS "
