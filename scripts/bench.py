@@ -341,15 +341,16 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
             # Cores joined by "+": one instance per core, sharing the queue, the state store and the output file
             # as instances on one host do (a replay gives each instance its share of the files).
             instances = cores.split("+")
+            all_cores = ",".join(instances)
             pinned = []
             for number, instance_cores in enumerate(instances):
-                instance_command = list(command)
+                share = command
                 if kind.startswith("replay") and len(instances) > 1:
-                    instance_command = command[:-len(files)] + files[number::len(instances)]
-                pinned.append((["env", f"TRAWL_INSTANCE=bench-{number}"] + wrapper + instance_command, instance_cores))
+                    share = command[:-len(files)] + files[number::len(instances)]
+                pinned.append((["env", f"TRAWL_INSTANCE=bench-{number}"] + wrapper + share, instance_cores))
             if args.pin_peers:
                 for peer in (moto, rsyslog, discard):
-                    pin(peer, cores.replace("+", ","))
+                    pin(peer, all_cores)
             peers_before = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard)
             elapsed, cpu, peak, log = run(pinned)
             peers = peer_cpu(moto) + peer_cpu(rsyslog) + peer_cpu(discard) - peers_before
@@ -364,7 +365,7 @@ ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: delivered.read(1 << 22), b""))
                 os.remove(f"{outputs}/out-{index}.log")
                 assert lines == events, f"{lines} lines delivered, {events} expected"
-            count = len(cores.replace("+", ",").split(","))
+            count = len(all_cores.split(","))
             label = (f"trawl -> {kind} ({count} core{'s' if count > 1 else ''}"
                      + (f" as {len(instances)} instances" if len(instances) > 1 else "") + f", x{concurrency}"
                      + (f", {senders} senders" if senders != "1" else "") + ")")
