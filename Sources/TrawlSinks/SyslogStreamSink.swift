@@ -25,10 +25,16 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         self.verifiesHostname = verifiesHostname
     }
 
+    /// How long a closing connection waits for the receiver's close_notify after sending its own. Every byte
+    /// was flushed before the close, so the wait only makes the close clean; NIO's default (five seconds)
+    /// made each stop wait that long for a receiver that never answers.
+    public static let closeNotifyWait: TimeAmount = .seconds(1)
+
     /// The TLS client context, built once so unusable files are reported at start (SetupError 17).
     public func makeContext(location: String) throws(TrawlError) -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.shutdownTimeout = Self.closeNotifyWait
         configuration.certificateVerification = self.verifiesHostname ? .fullVerification : .noHostnameVerification
         do {
             if let chainCA { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(chainCA)) }
@@ -297,7 +303,7 @@ public final class SyslogStreamSink: EventSink {
             defer { slots = slots.map { _ in nil } }
             return slots.compactMap { $0?.channel }
         }
-        // At once: a TLS close waits (up to NIO's five seconds) for the receiver's close_notify.
+        // At once: a TLS close waits (up to ``SyslogTLSFiles/closeNotifyWait``) for the receiver's close_notify.
         await withTaskGroup(of: Void.self) { group in
             for channel in channels { group.addTask { try? await channel.close() } }
         }

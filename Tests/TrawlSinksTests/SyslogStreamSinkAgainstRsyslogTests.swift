@@ -188,20 +188,23 @@ import TrawlTesting
         #expect(setup?.code.id == 17)
     }
 
-    @Test func gzipModeSendsConsecutiveMembersThatDecodeToTheFramedLines() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+    /// `gzip_tls_listener.py` (holding each connection `hold` seconds after the stream ends, unanswered) and a
+    /// `devo` sink in gzip mode sending to it with a client certificate.
+    static func gzipListenerAndSink(
+        in directory: TemporaryDirectory,
+        framer: DevoSyslogFramer,
+        hold: Int = 0
+    ) async throws -> (listener: PeerProcess, sink: SyslogStreamSink, output: String) {
         let certificates = try await TestCertificates.make(in: directory.path)
         let output = "\(directory.path)/decoded.log"
         let listener = try await PeerProcess(
             [
                 PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/gzip_tls_listener.py",
                 certificates.path("server-fullchain.crt"), certificates.path("server.key"), certificates.path("ca.crt"),
-                output,
+                output, "\(hold)",
             ],
             port: 0
         )
-        defer { listener.stop() }
         var configuration = SyslogStreamSink.Configuration(
             host: "localhost",
             port: listener.port,
@@ -213,13 +216,26 @@ import TrawlTesting
             location: "outputs.devo.settings"
         )
         configuration.gzip = true
+        do {
+            let sink = try SyslogStreamSink(
+                name: "devo",
+                configuration: configuration,
+                framer: framer,
+                logger: RecordingLogger().logger
+            )
+            return (listener, sink, output)
+        } catch {
+            listener.stop()
+            throw error
+        }
+    }
+
+    @Test func gzipModeSendsConsecutiveMembersThatDecodeToTheFramedLines() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let framer = DevoSyslogFramer(hostname: "vm", multiline: .octetCounting)
-        let sink = try SyslogStreamSink(
-            name: "devo",
-            configuration: configuration,
-            framer: framer,
-            logger: RecordingLogger().logger
-        )
+        let (listener, sink, output) = try await Self.gzipListenerAndSink(in: directory, framer: framer)
+        defer { listener.stop() }
         let events = (0..<2_000).map { Event.test("{\"n\":\($0),\"text\":\"línea\\nsegunda\"}") }
         try await sink.write(Self.batch(events))
         try await sink.close()
@@ -235,5 +251,23 @@ import TrawlTesting
         // Every member but the last holds at least 19,968 bytes of lines, and only a little more.
         #expect(members > 3)
         #expect(members <= (expected.utf8.count + 19_967) / 19_968)
+    }
+
+    @Test func closingWaitsAtMostOneSecondForAReceiverThatNeverAnswersCloseNotify() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let framer = DevoSyslogFramer(hostname: "vm")
+        let (listener, sink, output) = try await Self.gzipListenerAndSink(in: directory, framer: framer, hold: 30)
+        defer { listener.stop() }
+        let events = (0..<200).map { Event.test("{\"n\":\($0)}") }
+        try await sink.write(Self.batch(events))
+        let closing = try await ContinuousClock().measure { try await sink.close() }
+        // The receiver read the close_notify and holds the connection open for 30 s without answering: the
+        // close waited for the answer, then gave up after closeNotifyWait, not after NIO's five seconds.
+        #expect(closing >= .milliseconds(900))
+        #expect(closing < .seconds(3))
+        #expect(await eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: output + ".members") })
+        let decoded = FileManager.default.contents(atPath: output) ?? Data()
+        #expect(String(decoding: decoded, as: UTF8.self) == events.map { String(buffer: framer.frame($0)) }.joined())
     }
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """A TLS listener for Trawl's compressed-sending test: requires a client certificate signed by CA, reads
 each connection to its end, decodes the stream as consecutive gzip members and appends the decoded bytes
-to OUT and the member count to OUT.members. Usage: gzip_tls_listener.py CERT KEY CA OUT. Prints its port."""
+to OUT and the member count to OUT.members. With HOLD (seconds) it then keeps each connection open that
+long without answering the sender's close_notify, as a receiver that never answers it does.
+Usage: gzip_tls_listener.py CERT KEY CA OUT [HOLD]. Prints its port."""
 import socket
 import ssl
 import sys
+import time
 import zlib
 
 cert, key, ca, out = sys.argv[1:5]
+hold = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 context.load_verify_locations(ca)
@@ -32,7 +36,6 @@ while True:
             data += chunk
     except (ssl.SSLError, OSError):
         pass
-    connection.close()
     decoded, members, rest = bytearray(), 0, bytes(data)
     while rest:
         decompressor = zlib.decompressobj(wbits=31)
@@ -45,3 +48,5 @@ while True:
         handle.write(decoded)
     with open(out + ".members", "a") as handle:
         handle.write(f"{members}\n")
+    time.sleep(hold)
+    connection.close()
