@@ -21,6 +21,7 @@ import TrawlTesting
         var finished = false
         let deadline = ContinuousClock.now + .seconds(400)
         var run = 0
+        let output = "\(directory.path)/out.log"
         while ContinuousClock.now < deadline {
             run += 1
             let trawl = try BuiltExecutable(
@@ -29,7 +30,19 @@ import TrawlTesting
                 workingDirectory: directory.path
             )
             if run <= 6 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 300...2_500, using: &generator)))
+                if run.isMultiple(of: 3) {
+                    // Any point, before the first write too (receiving, downloading).
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 300...2_500, using: &generator)))
+                } else {
+                    // A point inside the delivery itself: once the output grew by a random part of what is left
+                    // (a timed kill misses every run that is faster than its delay).
+                    let written = Self.size(of: output)
+                    let left = max(3, objects * perObject * 300 - written)
+                    let target = written + Int.random(in: 1...(left / 3), using: &generator)
+                    while trawl.process.isRunning, Self.size(of: output) < target {
+                        try await Task.sleep(for: .milliseconds(2))
+                    }
+                }
                 if trawl.process.isRunning {
                     trawl.signal(SIGKILL)
                     kills += 1
@@ -54,9 +67,14 @@ import TrawlTesting
             }
         }
         #expect(finished)
-        #expect(kills >= 1)
-        let once = try Self.expectEachRecordOnce(in: "\(directory.path)/out.log", objects: objects, of: perObject)
+        #expect(kills >= 2)
+        let once = try Self.expectEachRecordOnce(in: output, objects: objects, of: perObject)
         print("crash test: \(kills) SIGKILLs, \(once) records delivered once each")
+    }
+
+    /// The file's length in bytes; 0 before it exists.
+    static func size(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
     /// A notified bucket and queue with `objects` gzip objects of `perObject` Cloud Funnel-like records,
