@@ -36,10 +36,11 @@ import TrawlTesting
                 } else {
                     // A point inside the delivery itself: once the output grew by a random part of what is left
                     // (a timed kill misses every run that is faster than its delay).
-                    let written = Self.size(of: output)
+                    // The output does not exist before the first write: nothing written yet.
+                    let written = (try? SecurityLakeEndToEndTests.size(output)) ?? 0
                     let left = max(3, objects * perObject * 300 - written)
                     let target = written + Int.random(in: 1...(left / 3), using: &generator)
-                    while trawl.process.isRunning, Self.size(of: output) < target {
+                    while trawl.process.isRunning, (try? SecurityLakeEndToEndTests.size(output)) ?? 0 < target {
                         try await Task.sleep(for: .milliseconds(2))
                     }
                 }
@@ -70,11 +71,6 @@ import TrawlTesting
         #expect(kills >= 2)
         let once = try Self.expectEachRecordOnce(in: output, objects: objects, of: perObject)
         print("crash test: \(kills) SIGKILLs, \(once) records delivered once each")
-    }
-
-    /// The file's length in bytes; 0 before it exists.
-    static func size(of path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
     /// A notified bucket and queue with `objects` gzip objects of `perObject` Cloud Funnel-like records,
