@@ -34,11 +34,10 @@ import TrawlTesting
                     // Any point, before the first write too (receiving, downloading).
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...2_500, using: &generator)))
                 } else {
-                    // A point inside the delivery itself: once the output grew by a random part of what is left
-                    // (a timed kill misses every run that is faster than its delay).
-                    // The output does not exist before the first write: nothing written yet.
+                    // A point inside the delivery itself: once the output (absent before its first write) grew by
+                    // a random part of what is left; a timed kill misses every run that is faster than its delay.
                     let written = (try? SecurityLakeEndToEndTests.size(output)) ?? 0
-                    let left = max(3, objects * perObject * 300 - written)
+                    let left = max(3, objects * perObject * Self.recordBytes - written)
                     let target = written + Int.random(in: 1...(left / 3), using: &generator)
                     while trawl.process.isRunning, (try? SecurityLakeEndToEndTests.size(output)) ?? 0 < target {
                         try await Task.sleep(for: .milliseconds(2))
@@ -73,6 +72,9 @@ import TrawlTesting
         print("crash test: \(kills) SIGKILLs, \(once) records delivered once each")
     }
 
+    /// The least length of each record ``queueWithObjects(_:of:)`` uploads (its lines are padded to it).
+    static let recordBytes = 300
+
     /// A notified bucket and queue with `objects` gzip objects of `perObject` Cloud Funnel-like records,
     /// numbered `o<object>-<record>`.
     static func queueWithObjects(_ objects: Int, of perObject: Int) async throws -> MotoBucketQueue {
@@ -80,7 +82,10 @@ import TrawlTesting
         try await fixture.moto.fixture([
             "command": "put-lines", "bucket": fixture.bucket,
             "objects": (0..<objects).map {
-                ["key": "s1/cloud_funnel/\($0).log.gz", "prefix": "o\($0)", "count": "\(perObject)", "size": "300"]
+                [
+                    "key": "s1/cloud_funnel/\($0).log.gz", "prefix": "o\($0)", "count": "\(perObject)",
+                    "size": "\(recordBytes)",
+                ]
             },
         ])
         return fixture
