@@ -44,14 +44,48 @@ import TrawlTesting
         #expect(turns.beatsWhileReading.load(ordering: .relaxed) >= 16)
     }
 
-    /// Replays the file at `path` as one commit on a single thread shared with a task that counts its turns
-    /// while the file is still being read, and with the consumer of its events.
-    private static func replayBesideACountingTask(_ path: String) async throws -> Turns {
+    /// A replay has no ledger, so a file that fails part way says how many of its records the outputs already
+    /// have, and its fix names no queue: the commits published before the failure are waited for and counted.
+    @Test func aFileCorruptPartWaySaysHowManyOfItsRecordsWereDelivered() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = (0..<200_000).map { "{\"id\":\"r-\($0)\"}\n" }.joined()
+        let gzip = try await PeerCompressor.compress(Array(text.utf8), format: "gzip")
+        let path = try directory.write("cut.json.gz", bytes: Array(gzip.prefix(gzip.count / 2)))
+        let source = try Self.replaySource(path, recordsPerCommit: 1_000)
+        let queue = BoundedEventQueue(maxBufferedEvents: 10_000)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 500)
+        let turns = Turns()
+        let log = RecordingLogger()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let batches = try queue.takeBatches()
+            group.addTask {
+                for await batch in batches {
+                    turns.delivered.add(batch.events.count, ordering: .relaxed)
+                    batch.acknowledgement.release()
+                }
+            }
+            _ = try await source.pull(
+                PullContext(pullingID: PullingID(microseconds: 1), dispatcher: dispatcher, logger: log.logger)
+            )
+            group.cancelAll()
+        }
+        let count = turns.delivered.load(ordering: .relaxed)
+        #expect(count > 0 && count < 200_000)
+        #expect(source.failures.value == 1)
+        let errors = log.messages(containing: "SourceError 301")
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("Its first \(count) record(s), read before the failure, were delivered") == true)
+        #expect(errors.first?.contains("queue") == false)
+    }
+
+    /// A replay of the file at `path` as JSON lines, one file at a time.
+    private static func replaySource(_ path: String, recordsPerCommit: Int) throws -> ObjectReplaySource {
         let settings = try SettingsFixture.valid(
             SQSObjectSettings.self,
-            yaml: "{queue_name: q, region: us-east-1, records_per_commit: 1000000}"
+            yaml: "{queue_name: q, region: us-east-1, records_per_commit: \(recordsPerCommit)}"
         )
-        let source = ObjectReplaySource(
+        return ObjectReplaySource(
             configuration: SQSObjectSource.Configuration(
                 name: "replay/test",
                 settings: settings,
@@ -64,6 +98,12 @@ import TrawlTesting
             files: [path],
             concurrency: 1
         )
+    }
+
+    /// Replays the file at `path` as one commit on a single thread shared with a task that counts its turns
+    /// while the file is still being read, and with the consumer of its events.
+    private static func replayBesideACountingTask(_ path: String) async throws -> Turns {
+        let source = try Self.replaySource(path, recordsPerCommit: 1_000_000)
         let queue = BoundedEventQueue(maxBufferedEvents: 10_000_000)
         let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 1_000)
         let turns = Turns()

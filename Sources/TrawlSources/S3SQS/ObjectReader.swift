@@ -75,6 +75,11 @@ struct ObjectReader {
     private var eventCount = 0
     private var perTag = TagCounts()
     private var pending: [PendingCommit] = []
+    /// A published commit was not delivered (an output gave up, or the wait was cancelled): no later commit
+    /// may be recorded as delivered, as the ledger counts records from the object's start.
+    private var deliveryBroken = false
+    /// Records of the object the outputs have, from its start: the end of the last delivered commit.
+    private(set) var delivered: Int64 = 0
 
     init(
         setup: Setup,
@@ -203,16 +208,46 @@ struct ObjectReader {
         )
         self.perTag = TagCounts()
         while self.pending.count > (complete ? 0 : 1) {
-            let first = self.pending.removeFirst()
+            try await self.settleFirstPending(complete: complete && self.pending.count == 1)
+        }
+    }
+
+    /// Waits until the oldest published commit was delivered, then records it in the ledger.
+    private mutating func settleFirstPending(complete: Bool) async throws {
+        let first = self.pending.removeFirst()
+        do {
             try await first.acknowledgement?.delivered()
-            if !self.setup.doNotSend {
-                try await self.setup.ledger?.record(
-                    self.identity,
-                    delivered: max(first.end, self.alreadyDelivered),
-                    complete: complete && self.pending.isEmpty
-                )
+        } catch {
+            self.deliveryBroken = true
+            throw error
+        }
+        if !self.setup.doNotSend {
+            try await self.setup.ledger?.record(
+                self.identity,
+                delivered: max(first.end, self.alreadyDelivered),
+                complete: complete
+            )
+        }
+        self.delivered = max(first.end, self.alreadyDelivered)
+        self.counters.sent(first.count, perTag: first.perTag)
+    }
+
+    /// After a failure part way through the object (corrupt data, a record too long, a stop): the commits
+    /// already published reach the outputs all the same, so waits for them and records them in the ledger.
+    /// Otherwise the message received again would deliver them a second time, once per receive. Gives up at
+    /// the first commit that is not delivered, as a stop that cannot wait cancels the wait.
+    private mutating func settlePublished() async {
+        while !self.pending.isEmpty, !self.deliveryBroken {
+            do {
+                try await self.settleFirstPending(complete: false)
+            } catch {
+                if !self.deliveryBroken {
+                    self.logger.warning(
+                        "\(self.unit): records delivered before the failure could not be recorded in the ledger (\(error)); receiving its message again delivers them again"
+                    )
+                }
+                return
             }
-            self.counters.sent(first.count, perTag: first.perTag)
         }
     }
 
@@ -248,17 +283,22 @@ struct ObjectReader {
             try await self.drain(&decompressor)
             try await self.finish()
         } catch let failure as DecompressionFailure {
+            await self.settlePublished()
             throw TrawlError(
                 .objectCorrupt,
                 "\(self.unit) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
                 location: self.unit
             )
         } catch let failure as RecordFormatFailure {
+            await self.settlePublished()
             throw TrawlError(
                 .objectFormatMismatch,
                 "\(self.unit) does not fit the \(self.setup.format) processor: \(failure)",
                 location: self.unit
             )
+        } catch {
+            await self.settlePublished()
+            throw error
         }
         let format = decompressor.format ?? .none
         return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
@@ -295,7 +335,11 @@ struct ObjectReader {
             }
             try await self.complete()
         } catch let error as ParquetError {
+            await self.settlePublished()
             throw TrawlError(.parquetUnreadable, "\(error)", location: self.unit)
+        } catch {
+            await self.settlePublished()
+            throw error
         }
         return Summary(layout: "parquet", compressed: true, bytes: Int64(source.size))
     }

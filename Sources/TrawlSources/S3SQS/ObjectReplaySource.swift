@@ -82,14 +82,33 @@ public struct ObjectReplaySource: PullingSource {
                 summary = try await reader.read(LocalFileChunks(path: path))
             }
             logger.info("Replayed \(path) (\(summary.layout), \(summary.bytes) bytes): \(reader.index) records")
-        } catch let error as TrawlError {
+        } catch var error as TrawlError {
             self.failures.add()
+            error.specificFix = Self.replayFix(error.code, delivered: reader.delivered)
             logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
         }
     }
 }
 
 extension ObjectReplaySource {
+    /// The fix for a file that failed part way: a replay has no queue to leave a message in and no ledger,
+    /// so it says what to inspect and how much of the file the outputs already have.
+    static func replayFix(_ code: TrawlError.Code, delivered: Int64) -> String {
+        let inspect =
+            switch code {
+            case .sourceReadFailed: "Check the path and its permissions."
+            case .objectCorrupt: "Inspect the file (gzip -t, zstd -t or bzip2 -t name the damage)."
+            case .parquetUnreadable:
+                "Open the file with pyarrow (pyarrow.parquet.read_table) to see whether it is damaged; for a legitimate row group past the limit, raise parquet_max_row_group_megabytes."
+            case .recordNotObfuscatable:
+                "Use a processor that yields JSON objects for this service, or remove its obfuscate rules."
+            default: code.fix
+            }
+        guard delivered > 0 else { return "\(inspect) None of its records were delivered." }
+        return
+            "\(inspect) Its first \(delivered) record(s), read before the failure, were delivered: replaying the whole file again delivers those again."
+    }
+
     /// Whether the file at `path` starts with `PAR1`: a local Parquet file is read in place, not spooled.
     static func isParquet(_ path: String) -> Bool {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
