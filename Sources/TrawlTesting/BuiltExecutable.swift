@@ -74,6 +74,12 @@ public final class BuiltExecutable: Sendable {
         FileManager.default.contents(atPath: self.outputFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
+    /// How many bytes the child wrote to stdout so far, without reading them: cheap enough to poll.
+    public var standardOutputBytes: Int {
+        var status = stat()
+        return stat(self.outputFile, &status) == 0 ? Int(status.st_size) : 0
+    }
+
     public var standardError: String {
         FileManager.default.contents(atPath: self.errorFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }

@@ -281,9 +281,7 @@ public final class SQSObjectSource: PullingSource {
             }
             try await self.acknowledge(message, connection: connection, counters: counters, logger: logger)
         } catch is CancellationError {
-            logger.info(
-                "Stopping: message \(message.messageID) is left in the queue; what was delivered of it is in the ledger"
-            )
+            await self.release(message, connection: connection, counters: counters, logger: logger)
         } catch let error as TrawlError {
             logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
         } catch let error as AcknowledgementRejected {
@@ -292,6 +290,33 @@ public final class SQSObjectSource: PullingSource {
             )
         } catch {
             logger.error("Message \(message.messageID) is left in the queue: \(error)")
+        }
+    }
+
+    /// A stop leaves a message half read in the queue, and makes it visible again at once: the next start, or
+    /// another instance, resumes it from the ledger instead of waiting out `sqs_visibility_timeout` (up to
+    /// 12 hours). A failed message is not released: its visibility timeout spaces out its retries.
+    private func release(
+        _ message: SQSMessage,
+        connection: Connection,
+        counters: CycleCounters,
+        logger: Logger
+    ) async {
+        do {
+            counters.update { $0.statistics.requests += 1 }
+            try await connection.sqs.changeVisibility(
+                queueURL: connection.queueURL,
+                receiptHandle: message.receiptHandle,
+                timeout: 0,
+                logger: logger
+            )
+            logger.info(
+                "Stopping: message \(message.messageID) is left in the queue, visible again now; what was delivered of it is in the ledger"
+            )
+        } catch {
+            logger.info(
+                "Stopping: message \(message.messageID) is left in the queue, visible again once its visibility timeout ends (making it visible now failed: \(error)); what was delivered of it is in the ledger"
+            )
         }
     }
 
