@@ -48,9 +48,17 @@ public struct MotoBucketQueue: Sendable {
     /// The S3 event notification AWS sends for `key` when it was put (with its version in a versioned bucket,
     /// which moto's own notifications leave out).
     public func notification(_ key: String, _ put: PutObject) -> String {
-        let version = put.versionID.map { #","versionId":"\#($0)""# } ?? ""
-        return
-            #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(self.bucket)"},"object":{"key":"\#(key)","size":\#(put.size),"eTag":"\#(put.eTag)"\#(version)}}}]}"#
+        self.notification([(key, put)])
+    }
+
+    /// One S3 event notification naming several objects put, in this order, as one message can.
+    public func notification(_ objects: [(key: String, put: PutObject)]) -> String {
+        let records = objects.map { key, put in
+            let version = put.versionID.map { #","versionId":"\#($0)""# } ?? ""
+            return
+                #"{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(self.bucket)"},"object":{"key":"\#(key)","size":\#(put.size),"eTag":"\#(put.eTag)"\#(version)}}}"#
+        }
+        return #"{"Records":["# + records.joined(separator: ",") + "]}"
     }
 
     /// Deletes `key` (in a versioned bucket a delete marker hides it; its versions stay).

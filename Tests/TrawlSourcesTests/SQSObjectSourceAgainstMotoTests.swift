@@ -274,6 +274,41 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 2)
     }
 
+    /// One message can name many objects (a CrowdStrike FDR batch, S3 events batched by a pipeline): a corrupt
+    /// one keeps the message in the queue, and the others are delivered all the same, once, instead of
+    /// waiting behind it until the queue's dead-letter policy takes the whole message away.
+    @Test func aCorruptObjectDoesNotHoldBackTheOtherObjectsOfItsMessage() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let text = jsonLines("bad", count: 10_000)
+        let whole = try await harness.fixture.put([["key": "whole.json.gz", "text": text, "compression": "gzip"]])
+        let size = try #require(whole["whole.json.gz"]).size
+        let put = try await harness.fixture.put([
+            ["key": "before.json.gz", "text": jsonLines("before", count: 4), "compression": "gzip"],
+            ["key": "bad.json.gz", "text": text, "compression": "gzip", "truncate": "\(size / 2)"],
+            ["key": "after.json", "text": jsonLines("after", count: 5)],
+        ])
+        let body = harness.fixture.notification(
+            try ["before.json.gz", "bad.json.gz", "after.json"].map { ($0, try #require(put[$0])) }
+        )
+        let sink = CollectingSink()
+        for _ in 0..<2 {
+            try await harness.send([body])
+            _ = try await harness.pull(try harness.source(extra: ", concurrency: 1"), into: sink)
+        }
+        let ids = sink.events.map { String(buffer: $0.body) }
+        let good = Set(jsonLines("before", count: 4).split(separator: "\n").map(String.init))
+            .union(jsonLines("after", count: 5).split(separator: "\n").map(String.init))
+        let missing = good.subtracting(ids).sorted()
+        #expect(missing.isEmpty, "not delivered from either side of the corrupt object: \(missing)")
+        #expect(Set(ids).count == ids.count, "\(ids.count - Set(ids).count) record(s) delivered twice")
+        let errors = harness.log.lines.filter { $0.contains("SourceError 301") }
+        #expect(errors.count == 2 && errors.allSatisfy { $0.contains("bad.json.gz") })
+        let left = harness.log.messages(containing: "is left in the queue: 1 of its 3 objects failed")
+        #expect(left.count == 2, "\(harness.log.lines.suffix(5))")
+        #expect(try await harness.messagesLeft() == 2)
+    }
+
     @Test func debugMD5SendsEachMessagesDigestReceiveCountSendingTimeAndObjects() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

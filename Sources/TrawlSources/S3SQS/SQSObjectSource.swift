@@ -261,19 +261,29 @@ public final class SQSObjectSource: PullingSource {
                 logger.info("Message \(message.messageID) names no object to read (\(reason)); deleting it")
             case .objectsCreated(let objects):
                 try await self.keepingInvisible(message, connection: connection, counters: counters, logger: logger) {
+                    var failed = 0
                     for object in objects {
                         var objectLogger = logger
                         objectLogger[metadataKey: "s3.bucket"] = "\(object.bucket)"
                         objectLogger[metadataKey: "s3.key"] = "\(object.key)"
-                        try await self.read(
-                            object,
-                            s3: connection.s3,
-                            counters: counters,
-                            context: context,
-                            logger: objectLogger
-                        )
+                        do {
+                            try await self.read(
+                                object,
+                                s3: connection.s3,
+                                counters: counters,
+                                context: context,
+                                logger: objectLogger
+                            )
+                        } catch let error as TrawlError where objects.count > 1 {
+                            // Something wrong with this object (corrupt, too long a record, unreadable) is no
+                            // reason to hold back the others: they are delivered and recorded, and the message
+                            // stays in the queue for this one.
+                            failed += 1
+                            objectLogger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                        }
                         if context.isShuttingDown { throw CancellationError() }
                     }
+                    if failed > 0 { throw ObjectsOfMessageFailed(failed: failed, objects: objects.count) }
                 }
                 if self.settings.debugMD5 {
                     try await self.publishMD5(of: message, objects: objects, context: context)
@@ -284,6 +294,10 @@ public final class SQSObjectSource: PullingSource {
             await self.release(message, connection: connection, counters: counters, logger: logger)
         } catch let error as TrawlError {
             logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+        } catch let error as ObjectsOfMessageFailed {
+            logger.warning(
+                "Message \(message.messageID) is left in the queue: \(error.failed) of its \(error.objects) objects failed (logged above); the others were delivered, and the ledger skips them when the message comes back"
+            )
         } catch let error as AcknowledgementRejected {
             logger.error(
                 "Message \(message.messageID) is left in the queue: an output gave up on \(error.unit): \(error.message)"
@@ -624,6 +638,12 @@ public final class SQSObjectSource: PullingSource {
         acknowledgement.seal()
         try await acknowledgement.delivered()
     }
+}
+
+/// Some of a message's objects failed, each logged as it did; the others were read.
+struct ObjectsOfMessageFailed: Error {
+    var failed: Int
+    var objects: Int
 }
 
 /// The running counts of one pull cycle, shared by the messages processed at once. Each change is also
