@@ -66,6 +66,12 @@ public struct MotoBucketQueue: Sendable {
         try await self.moto.fixture(["command": "delete-object", "bucket": self.bucket, "key": key])
     }
 
+    /// Deletes the queue: every SQS request naming it fails from then on, as when it is taken away under a
+    /// running collector.
+    public func deleteQueue() async throws {
+        try await self.moto.fixture(["command": "delete-queue", "queue_url": self.queueURL])
+    }
+
     /// Sends message bodies to the queue.
     public func send(_ bodies: [String]) async throws {
         try await self.moto.fixture(["command": "send", "queue_url": self.queueURL, "bodies": bodies])

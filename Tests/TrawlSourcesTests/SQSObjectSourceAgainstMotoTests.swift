@@ -27,6 +27,35 @@ final class SlowSink: EventSink {
     var events: [Event] { self.received.withLock { $0 } }
 }
 
+/// A slow sink that deletes the queue when it first receives a record containing `trigger`: from then on
+/// the source's receives fail while the messages already received are still being read.
+final class QueueDeletingSink: EventSink {
+    let name = "queue-deleting"
+    let fixture: MotoBucketQueue
+    let trigger: String
+    private let received = Mutex<[Event]>([])
+    private let deleted = Mutex(false)
+
+    init(fixture: MotoBucketQueue, trigger: String) {
+        self.fixture = fixture
+        self.trigger = trigger
+    }
+
+    func write(_ batches: [EventBatch]) async throws {
+        try await Task.sleep(for: .milliseconds(10))
+        let events = batches.flatMap(\.events)
+        self.received.withLock { $0 += events }
+        let triggered = events.contains { String(buffer: $0.body).contains(self.trigger) }
+        if triggered, !self.deleted.withLock({ $0 }) {
+            self.deleted.withLock { $0 = true }
+            try await self.fixture.deleteQueue()
+        }
+    }
+
+    func close() async throws {}
+    var events: [Event] { self.received.withLock { $0 } }
+}
+
 /// The S3+SQS source against moto: a bucket whose notifications go to a queue, objects put as an
 /// operator's pipeline would, and one pull cycle into a collecting sink.
 struct SQSHarness {
@@ -307,6 +336,35 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         let left = harness.log.messages(containing: "is left in the queue: 1 of its 3 objects failed")
         #expect(left.count == 2, "\(harness.log.lines.suffix(5))")
         #expect(try await harness.messagesLeft() == 2)
+    }
+
+    /// A receive that fails while other messages are being read (SQS throttling or an outage past the retries,
+    /// the queue taken away) ends the cycle only once those messages are done with: it used to cancel their
+    /// reads half way, leaving them invisible for `sqs_visibility_timeout` (an hour by default).
+    @Test func aFailedReceiveLetsTheMessagesBeingReadFinish() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let put = try await harness.fixture.put([
+            ["key": "long.json", "text": jsonLines("long", count: 300)],
+            ["key": "short.json", "text": jsonLines("short", count: 1)],
+        ])
+        // One message per receive, short.json's first (moto hands a queue's messages out in order): its record
+        // reaches the sink, which deletes the queue, well before long.json's last one.
+        try await harness.send([
+            harness.fixture.notification("short.json", #require(put["short.json"])),
+            harness.fixture.notification("long.json", #require(put["long.json"])),
+        ])
+        let sink = QueueDeletingSink(fixture: harness.fixture, trigger: "short-0")
+        let source = try harness.source(extra: ", concurrency: 2, sqs_max_messages: 1")
+        await #expect(throws: (any Error).self) { try await harness.pull(source, into: sink) }
+        let ids = sink.events.map { String(buffer: $0.body) }
+        let long = ids.filter { $0.contains("long-") }
+        #expect(Set(long).count == 300, "\(Set(long).count) of long.json's 300 records delivered")
+        #expect(Set(ids).count == ids.count, "\(ids.count - Set(ids).count) record(s) delivered twice")
+        #expect(
+            !harness.log.messages(containing: "Receiving from SQS failed").isEmpty,
+            "\(harness.log.lines.filter { !$0.hasPrefix("debug") })"
+        )
     }
 
     @Test func debugMD5SendsEachMessagesDigestReceiveCountSendingTimeAndObjects() async throws {

@@ -127,13 +127,26 @@ public final class SQSObjectSource: PullingSource {
                     continue
                 }
                 counters.update { $0.statistics.requests += 1 }
-                let messages = try await connection.sqs.receiveMessages(
-                    queueURL: connection.queueURL,
-                    maxMessages: min(self.settings.maxMessages, self.settings.concurrency - inFlight),
-                    waitTimeSeconds: inFlight == 0 ? self.settings.waitTimeout : 0,
-                    visibilityTimeout: self.settings.visibilityTimeout,
-                    logger: context.logger
-                )
+                let messages: [SQSMessage]
+                do {
+                    messages = try await connection.sqs.receiveMessages(
+                        queueURL: connection.queueURL,
+                        maxMessages: min(self.settings.maxMessages, self.settings.concurrency - inFlight),
+                        waitTimeSeconds: inFlight == 0 ? self.settings.waitTimeout : 0,
+                        visibilityTimeout: self.settings.visibilityTimeout,
+                        logger: context.logger
+                    )
+                } catch {
+                    // Leaving the group by throwing would cancel the messages being read half way, and they
+                    // would wait out their visibility timeout: they are finished first.
+                    if inFlight > 0 {
+                        context.logger.warning(
+                            "Receiving from SQS failed: finishing the \(inFlight) message(s) being read before this cycle ends (\(error))"
+                        )
+                        try await group.waitForAll()
+                    }
+                    throw error
+                }
                 if messages.isEmpty {
                     if inFlight == 0 {
                         context.logger.info("No visible messages found in the queue \(connection.queueARN)")
@@ -360,11 +373,20 @@ public final class SQSObjectSource: PullingSource {
             return
         }
         counters.update { $0.statistics.requests += 1 }
-        let outcome = try await connection.sqs.deleteMessages(
-            queueURL: connection.queueURL,
-            receiptHandles: [message.receiptHandle],
-            logger: logger
-        )
+        let outcome: SQSDeleteOutcome
+        do {
+            outcome = try await connection.sqs.deleteMessages(
+                queueURL: connection.queueURL,
+                receiptHandles: [message.receiptHandle],
+                logger: logger
+            )
+        } catch let error as TrawlError {
+            logger.error(
+                "Message \(message.messageID) was delivered but could not be deleted; when it comes back the ledger skips its objects: \(error)",
+                metadata: ["error.id": "\(error.code.id)"]
+            )
+            return
+        }
         if let failure = outcome.failed.first {
             logger.warning(
                 "Message \(message.messageID) was delivered but could not be deleted (\(failure.code): \(failure.message)); when it comes back the ledger skips its objects"
