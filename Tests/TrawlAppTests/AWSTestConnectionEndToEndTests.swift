@@ -4,10 +4,15 @@ import TrawlTesting
 
 /// `trawl aws test-connection` against moto: what an operator sees before the first pull.
 @Suite struct AWSTestConnectionEndToEndTests {
-    @Test func aReachableQueueAndReadableBucketPassAndAMissingDeadLetterQueueIsAWarning() async throws {
+    @Test func aReachableQueueAndReadableBucketPassAndAMissingDeadLetterQueueOrAShortLedgerIsAWarning() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let trail = try await S3BackfillEndToEndTests.configuredTrail(in: directory)
+        let settings = trail.serviceSettings + ", ledger_retention_hours: 48"
+        try directory.write(
+            "config.yaml",
+            S3CollectorsEndToEndTests.configuration([("trail", "aws_sqs", "cloudtrail", settings)])
+        )
         try await trail.put([
             [
                 "key": "AWSLogs/1/CloudTrail/a.json.gz",
@@ -26,6 +31,13 @@ import TrawlTesting
         #expect(output.contains(": readable; 1 message(s) waiting, 0 in flight"), "\(output)")
         #expect(output.contains("  WARNING: SQS queue arn:aws:sqs:us-east-1:"), "\(output)")
         #expect(output.contains("no dead-letter queue"), "\(output)")
+        #expect(
+            output.contains(
+                "  WARNING: The queue keeps messages for 96 hours (its MessageRetentionPeriod) but the ledger remembers delivered objects for 48 hours"
+            ),
+            "\(output)"
+        )
+        #expect(output.components(separatedBy: "(its MessageRetentionPeriod)").count == 2, "said once: \(output)")
         #expect(output.contains("  ok: s3://\(trail.bucket)/AWSLogs/: listable\n"), "\(output)")
         #expect(output.contains("  ok: s3://\(trail.bucket)/AWSLogs/1/CloudTrail/a.json.gz: readable\n"), "\(output)")
         // Nothing was received: the message is still waiting, never counted towards a dead-letter policy.

@@ -367,6 +367,20 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         )
     }
 
+    /// The ledger is what keeps a message received again from delivering its objects twice: one that forgets
+    /// sooner than the queue keeps messages lets a late redelivery through, so the start says so.
+    @Test func aLedgerForgettingSoonerThanTheQueueKeepsMessagesIsWarnedOf() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        _ = try await harness.pull(try harness.source(extra: ", ledger_retention_hours: 24"), into: CollectingSink())
+        let warnings = harness.log.messages(containing: "(its MessageRetentionPeriod)")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("keeps messages for 96 hours") == true, "moto's default is 4 days")
+        #expect(warnings.first?.contains("Set ledger_retention_hours to at least 96") == true)
+        _ = try await harness.pull(try harness.source(extra: ", ledger_retention_hours: 96"), into: CollectingSink())
+        #expect(harness.log.messages(containing: "(its MessageRetentionPeriod)").count == 1)
+    }
+
     @Test func debugMD5SendsEachMessagesDigestReceiveCountSendingTimeAndObjects() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

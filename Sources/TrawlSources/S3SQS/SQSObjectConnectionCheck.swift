@@ -30,11 +30,14 @@ public enum SQSObjectConnectionCheck {
         // connection's, or a client of its own when the queue could not be reached.
         var s3: Result<S3Client, any Error>?
         do {
-            let connection = try await source.connect(logger: logger)
+            let connection = try await source.connect(logger: logger, reportSettings: false)
             s3 = .success(connection.s3)
             let attributes = try await connection.sqs.queueAttributes(
                 queueURL: connection.queueURL,
-                names: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"],
+                names: [
+                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy",
+                    "MessageRetentionPeriod",
+                ],
                 logger: logger
             )
             let waiting = attributes["ApproximateNumberOfMessages"] ?? "?"
@@ -47,6 +50,12 @@ public enum SQSObjectConnectionCheck {
                 )
             )
             findings.append(Self.deadLetter(attributes["RedrivePolicy"], queue: connection.queueARN))
+            if let warning = SQSObjectSource.ledgerRetentionWarning(
+                attributes["MessageRetentionPeriod"],
+                settings: settings
+            ) {
+                findings.append(Finding(outcome: .warning, line: warning))
+            }
         } catch {
             findings.append(Finding(outcome: .failed, line: "SQS queue \(queue): NOT readable: \(Self.explain(error))"))
         }

@@ -213,8 +213,9 @@ public final class SQSObjectSource: PullingSource {
         return (credentials, s3)
     }
 
-    /// Resolves the queue and checks it exists (the seeds' setup), once.
-    func connect(logger: Logger) async throws -> Connection {
+    /// Resolves the queue and checks it exists (the seeds' setup), once; logs what in the queue's settings
+    /// works against Trawl's unless `reportSettings` is false (the connection check reports it itself).
+    func connect(logger: Logger, reportSettings: Bool = true) async throws -> Connection {
         if let connection = self.connection.withLock({ $0 }) { return connection }
         let settings = self.settings
         let (credentials, s3) = try self.objectAccess()
@@ -234,12 +235,32 @@ public final class SQSObjectSource: PullingSource {
             )
         }
         logger.info("Checking if SQS queue \(queueURL) exists")
-        let attributes = try await sqs.queueAttributes(queueURL: queueURL, names: ["QueueArn"], logger: logger)
+        let attributes = try await sqs.queueAttributes(
+            queueURL: queueURL,
+            names: ["QueueArn", "MessageRetentionPeriod"],
+            logger: logger
+        )
         let arn = attributes["QueueArn"] ?? queueURL
         logger.info("SQS queue \(arn) exists. Records are pullable.")
+        if reportSettings,
+            let warning = Self.ledgerRetentionWarning(attributes["MessageRetentionPeriod"], settings: settings)
+        {
+            logger.warning("\(warning)")
+        }
         let connection = Connection(sqs: sqs, s3: s3, queueURL: queueURL, queueARN: arn)
         self.connection.withLock { $0 = connection }
         return connection
+    }
+
+    /// What to say when the queue keeps messages (`MessageRetentionPeriod`, seconds) longer than the ledger
+    /// remembers delivered objects: the ledger is what keeps a message received again from delivering its
+    /// objects twice, so a late one would. Nil when the ledger remembers long enough.
+    static func ledgerRetentionWarning(_ queueRetention: String?, settings: SQSObjectSettings) -> String? {
+        guard let retention = queueRetention.flatMap(Int.init), retention > settings.ledgerRetentionHours * 3_600
+        else { return nil }
+        let hours = (retention + 3_599) / 3_600
+        return
+            "The queue keeps messages for \(hours) hours (its MessageRetentionPeriod) but the ledger remembers delivered objects for \(settings.ledgerRetentionHours) hours (ledger_retention_hours): a message that comes back after that (not deleted, ack_messages false, a failed object, moved back from a dead-letter queue) delivers its objects again. Set ledger_retention_hours to at least \(hours)"
     }
 
     /// Reads every object of one message and deletes the message once all were delivered. Never throws:
