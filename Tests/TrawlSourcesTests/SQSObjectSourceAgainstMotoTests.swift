@@ -338,6 +338,36 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 2)
     }
 
+    /// A message naming several objects (a CrowdStrike FDR batch) has them read at once, up to `concurrency`
+    /// objects in all, as separate messages are: their records interleave at the output. With `concurrency: 1`
+    /// they come one object after the other.
+    @Test(arguments: [1, 3])
+    func theObjectsOfOneMessageAreReadAtOnceUpToConcurrency(concurrency: Int) async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let keys = ["a", "b", "c"]
+        // Several pieces (256 KiB) each, so several commits: one object's commits and the next one's can meet.
+        let count = 40_000
+        let put = try await harness.fixture.put(
+            keys.map { ["key": "\($0).json", "text": jsonLines($0, count: count)] }
+        )
+        try await harness.send([
+            harness.fixture.notification(try keys.map { ("\($0).json", try #require(put["\($0).json"])) })
+        ])
+        let sink = CollectingSink()
+        let statistics = try await harness.pull(try harness.source(extra: ", concurrency: \(concurrency)"), into: sink)
+        let ids = sink.events.map { String(buffer: $0.body) }
+        #expect(ids.count == 3 * count && Set(ids).count == 3 * count && statistics.sent == 3 * count)
+        let firstOfLast = try #require(ids.firstIndex { $0.hasPrefix("{\"id\":\"c-") })
+        let lastOfFirst = try #require(ids.lastIndex { $0.hasPrefix("{\"id\":\"a-") })
+        if concurrency == 1 {
+            #expect(lastOfFirst < firstOfLast, "one object after the other")
+        } else {
+            #expect(firstOfLast < lastOfFirst, "c.json's first record came after a.json's last: read one by one")
+        }
+        #expect(try await harness.messagesLeft() == 0)
+    }
+
     /// A receive that fails while other messages are being read (SQS throttling or an outage past the retries,
     /// the queue taken away) ends the cycle only once those messages are done with: it used to cancel their
     /// reads half way, leaving them invisible for `sqs_visibility_timeout` (an hour by default).

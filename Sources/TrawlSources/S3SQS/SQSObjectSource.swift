@@ -116,6 +116,7 @@ public final class SQSObjectSource: PullingSource {
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let connection = try await self.connect(logger: context.logger)
         let counters = CycleCounters(metrics: context.metrics)
+        let slots = ObjectReadSlots(self.settings.concurrency)
         var upToDate = false
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -168,7 +169,13 @@ public final class SQSObjectSource: PullingSource {
                 for message in messages {
                     inFlight += 1
                     group.addTask {
-                        await self.process(message, connection: connection, counters: counters, context: context)
+                        await self.process(
+                            message,
+                            connection: connection,
+                            slots: slots,
+                            counters: counters,
+                            context: context
+                        )
                     }
                 }
             }
@@ -268,6 +275,7 @@ public final class SQSObjectSource: PullingSource {
     private func process(
         _ message: SQSMessage,
         connection: Connection,
+        slots: ObjectReadSlots,
         counters: CycleCounters,
         context: PullContext
     ) async {
@@ -295,29 +303,14 @@ public final class SQSObjectSource: PullingSource {
                 logger.info("Message \(message.messageID) names no object to read (\(reason)); deleting it")
             case .objectsCreated(let objects):
                 try await self.keepingInvisible(message, connection: connection, counters: counters, logger: logger) {
-                    var failed = 0
-                    for object in objects {
-                        var objectLogger = logger
-                        objectLogger[metadataKey: "s3.bucket"] = "\(object.bucket)"
-                        objectLogger[metadataKey: "s3.key"] = "\(object.key)"
-                        do {
-                            try await self.read(
-                                object,
-                                s3: connection.s3,
-                                counters: counters,
-                                context: context,
-                                logger: objectLogger
-                            )
-                        } catch let error as TrawlError where objects.count > 1 {
-                            // Something wrong with this object (corrupt, too long a record, unreadable) is no
-                            // reason to hold back the others: they are delivered and recorded, and the message
-                            // stays in the queue for this one.
-                            failed += 1
-                            objectLogger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
-                        }
-                        if context.isShuttingDown { throw CancellationError() }
-                    }
-                    if failed > 0 { throw ObjectsOfMessageFailed(failed: failed, objects: objects.count) }
+                    try await self.readObjects(
+                        objects,
+                        connection: connection,
+                        slots: slots,
+                        counters: counters,
+                        context: context,
+                        logger: logger
+                    )
                 }
                 if self.settings.debugMD5 {
                     try await self.publishMD5(of: message, objects: objects, context: context)
@@ -339,6 +332,78 @@ public final class SQSObjectSource: PullingSource {
         } catch {
             logger.error("Message \(message.messageID) is left in the queue: \(error)")
         }
+    }
+
+    /// How reading one object of a message ended.
+    private enum ObjectOutcome: Sendable {
+        case read
+        case failed(TrawlError)
+        case stopped
+        case gaveUp(any Error)
+    }
+
+    /// Reads a message's objects, several at once when slots are free. Something wrong with one object
+    /// (corrupt, too long a record, unreadable) is no reason to hold back the others: it is logged, they are
+    /// delivered and recorded, and the message stays in the queue for it. A stop, or an output giving up,
+    /// starts no further object.
+    ///
+    /// - Throws: `CancellationError` on a stop; the error of a message's only object; ``ObjectsOfMessageFailed``
+    ///   when some of its objects failed; what an output gave up with.
+    private func readObjects(
+        _ objects: [S3ObjectReference],
+        connection: Connection,
+        slots: ObjectReadSlots,
+        counters: CycleCounters,
+        context: PullContext,
+        logger: Logger
+    ) async throws {
+        let gaveUp = ObjectFailureCount()
+        var outcomes = await withTaskGroup(of: ObjectOutcome.self, returning: [ObjectOutcome].self) { group in
+            var outcomes: [ObjectOutcome] = []
+            for object in objects {
+                await slots.take()
+                guard !context.isShuttingDown, gaveUp.value == 0 else {
+                    slots.give()
+                    outcomes.append(context.isShuttingDown ? .stopped : .gaveUp(CancellationError()))
+                    break
+                }
+                group.addTask {
+                    defer { slots.give() }
+                    var objectLogger = logger
+                    objectLogger[metadataKey: "s3.bucket"] = "\(object.bucket)"
+                    objectLogger[metadataKey: "s3.key"] = "\(object.key)"
+                    do {
+                        try await self.read(
+                            object,
+                            s3: connection.s3,
+                            counters: counters,
+                            context: context,
+                            logger: objectLogger
+                        )
+                        return .read
+                    } catch is CancellationError {
+                        return .stopped
+                    } catch let error as TrawlError {
+                        if objects.count > 1 {
+                            objectLogger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                        }
+                        return .failed(error)
+                    } catch {
+                        gaveUp.add()
+                        return .gaveUp(error)
+                    }
+                }
+            }
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        if outcomes.contains(where: { if case .stopped = $0 { true } else { false } }) { throw CancellationError() }
+        outcomes.removeAll { if case .gaveUp(let error) = $0 { error is CancellationError } else { false } }
+        for case .gaveUp(let error) in outcomes { throw error }
+        let failures = outcomes.compactMap { if case .failed(let error) = $0 { error } else { nil } }
+        guard let first = failures.first else { return }
+        if objects.count == 1 { throw first }
+        throw ObjectsOfMessageFailed(failed: failures.count, objects: objects.count)
     }
 
     /// A stop leaves a message half read in the queue, and makes it visible again at once: the next start, or
