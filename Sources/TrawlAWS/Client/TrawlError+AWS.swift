@@ -8,7 +8,7 @@ extension TrawlError.Code {
         title: "AWS access key or secret key provided do not have the necessary permissions",
         cause: "AWS accepted the keys but the user or role lacks a permission the collector needs (AccessDenied).",
         fix:
-            "Grant the role or user the permissions in the message (s3:GetObject, sqs:ReceiveMessage, sqs:DeleteMessage, sts:AssumeRole...) and check the resource policy."
+            "Grant the role or user the permissions in the message (s3:GetObject, sqs:ReceiveMessage, sqs:DeleteMessage, sts:AssumeRole...) and check the resource policy. Objects encrypted with SSE-KMS (CloudTrail trails often are) also need kms:Decrypt on their key, granted in the key policy too."
     )
     public static let awsAccessKeyInvalid = Self(
         kind: "ApiError",
