@@ -67,6 +67,27 @@ import TrawlSources
         }
     }
 
+    /// A cross-account SNS subscription sends the queue a confirmation request: Trawl does not confirm it (a
+    /// sender could subscribe the queue to its own topic) but says what it is and how to confirm it, instead
+    /// of calling it a message of unknown shape.
+    @Test func anSNSSubscriptionConfirmationIsLeftWithHowToConfirmItAndAnUnsubscribeIsNothingToRead() throws {
+        let confirmation =
+            #"{"Type":"SubscriptionConfirmation","MessageId":"165545c9","Token":"2336412f37fb687f5d51e6e2425c464d","TopicArn":"arn:aws:sns:us-west-2:123456789012:MyTopic","Message":"You have chosen to subscribe to the topic arn:aws:sns:us-west-2:123456789012:MyTopic.","SubscribeURL":"https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-west-2:123456789012:MyTopic&Token=2336412f37","SignatureVersion":"1"}"#
+        let error = #expect(throws: NotificationUnrecognised.self) { try S3Notification.parse(confirmation) }
+        let reason = try #require(error?.reason)
+        let topic = #""arn:aws:sns:us-west-2:123456789012:MyTopic""#
+        #expect(reason.contains("SNS asking to confirm this queue's subscription to topic \(topic)"))
+        #expect(reason.contains("aws sns confirm-subscription"))
+        let unsubscribed =
+            #"{"Type":"UnsubscribeConfirmation","TopicArn":"arn:aws:sns:us-west-2:123456789012:MyTopic","Token":"t"}"#
+        #expect(
+            try S3Notification.parse(unsubscribed)
+                == .nothingToRead(
+                    reason: #"SNS "UnsubscribeConfirmation" for topic "arn:aws:sns:us-west-2:123456789012:MyTopic""#
+                )
+        )
+    }
+
     @Test func aBucketNameThatCouldReshapeTheRequestMakesAPoisonMessage() throws {
         func s3Event(bucket: String) -> String {
             #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"a.gz"}}}]}"#

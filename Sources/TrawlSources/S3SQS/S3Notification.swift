@@ -67,6 +67,17 @@ public enum S3Notification: Sendable, Equatable {
         if document["Type"] as? String == "Notification", let message = document["Message"] as? String, depth == 0 {
             return try Self.parse(message, depth: 1)
         }
+        if let type = document["Type"] as? String, type.hasSuffix("Confirmation"), depth == 0 {
+            let topic = String(((document["TopicArn"] as? String) ?? "?").prefix(256)).debugDescription
+            guard type == "SubscriptionConfirmation" else {
+                return .nothingToRead(reason: "SNS \(String(type.prefix(40)).debugDescription) for topic \(topic)")
+            }
+            // Never confirmed by Trawl: whoever can send to the queue could subscribe it to their own topic.
+            throw NotificationUnrecognised(
+                reason:
+                    "it is SNS asking to confirm this queue's subscription to topic \(topic), and until it is confirmed no notification from that topic arrives. If that topic is yours, confirm it (aws sns confirm-subscription --topic-arn <topic> --token <the message's Token>, or open its SubscribeURL), then delete this message"
+            )
+        }
         if document["Event"] as? String == "s3:TestEvent" {
             return .nothingToRead(reason: "s3:TestEvent")
         }
