@@ -46,10 +46,13 @@ final class QueueDeletingSink: EventSink {
         let events = batches.flatMap(\.events)
         self.received.withLock { $0 += events }
         let triggered = events.contains { String(buffer: $0.body).contains(self.trigger) }
-        if triggered, !self.deleted.withLock({ $0 }) {
-            self.deleted.withLock { $0 = true }
-            try await self.fixture.deleteQueue()
-        }
+        let first =
+            triggered
+            && self.deleted.withLock { deleted in
+                defer { deleted = true }
+                return !deleted
+            }
+        if first { try await self.fixture.deleteQueue() }
     }
 
     func close() async throws {}

@@ -357,14 +357,14 @@ public final class SQSObjectSource: PullingSource {
         context: PullContext,
         logger: Logger
     ) async throws {
-        let gaveUp = ObjectFailureCount()
-        var outcomes = await withTaskGroup(of: ObjectOutcome.self, returning: [ObjectOutcome].self) { group in
+        let outputsGaveUp = ObjectFailureCount()
+        let outcomes = await withTaskGroup(of: ObjectOutcome.self, returning: [ObjectOutcome].self) { group in
             var outcomes: [ObjectOutcome] = []
             for object in objects {
                 await slots.take()
-                guard !context.isShuttingDown, gaveUp.value == 0 else {
+                guard !context.isShuttingDown, outputsGaveUp.value == 0 else {
                     slots.give()
-                    outcomes.append(context.isShuttingDown ? .stopped : .gaveUp(CancellationError()))
+                    if context.isShuttingDown { outcomes.append(.stopped) }
                     break
                 }
                 group.addTask {
@@ -389,7 +389,7 @@ public final class SQSObjectSource: PullingSource {
                         }
                         return .failed(error)
                     } catch {
-                        gaveUp.add()
+                        outputsGaveUp.add()
                         return .gaveUp(error)
                     }
                 }
@@ -398,7 +398,6 @@ public final class SQSObjectSource: PullingSource {
             return outcomes
         }
         if outcomes.contains(where: { if case .stopped = $0 { true } else { false } }) { throw CancellationError() }
-        outcomes.removeAll { if case .gaveUp(let error) = $0 { error is CancellationError } else { false } }
         for case .gaveUp(let error) in outcomes { throw error }
         let failures = outcomes.compactMap { if case .failed(let error) = $0 { error } else { nil } }
         guard let first = failures.first else { return }
