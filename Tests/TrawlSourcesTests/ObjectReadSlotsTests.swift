@@ -22,7 +22,11 @@ import Testing
                     slots.give()
                 }
                 // The first reader is waiting before the second asks.
-                try? await Task.sleep(for: .milliseconds(50))
+                let deadline = ContinuousClock.now + .seconds(10)
+                while slots.waitingReaders < reader, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                #expect(slots.waitingReaders == reader, "reader \(reader) waits for the slot")
             }
             #expect(order.readers.withLock { $0 }.isEmpty, "no reader got past the one slot taken")
             slots.give()

@@ -19,6 +19,9 @@ final class ObjectReadSlots: Sendable {
         self.state = Mutex(State(free: max(1, count)))
     }
 
+    /// How many readers wait for a slot.
+    var waitingReaders: Int { self.state.withLock { $0.waiting.count } }
+
     /// Takes a slot, once one is free.
     func take() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
