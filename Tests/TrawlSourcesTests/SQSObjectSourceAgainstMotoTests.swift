@@ -147,6 +147,14 @@ struct SQSHarness {
         return statistics
     }
 
+    /// What to put for `key` to hold `text` gzipped and broken off halfway (a truncated upload): the gzip's
+    /// size is learnt by putting it whole first, under another key.
+    func gzipCutInHalf(_ key: String, _ text: String) async throws -> [String: String] {
+        let whole = try await self.fixture.put([["key": "whole-\(key)", "text": text, "compression": "gzip"]])
+        let size = try #require(whole["whole-\(key)"]).size
+        return ["key": key, "text": text, "compression": "gzip", "truncate": "\(size / 2)"]
+    }
+
     func remove() { self.directory.remove() }
 }
 
@@ -287,11 +295,8 @@ func jsonLines(_ prefix: String, count: Int) -> String {
     @Test func whatWasDeliveredOfAnObjectCorruptPartWayIsNotDeliveredAgain() async throws {
         let harness = try await SQSHarness.make(notify: false)
         defer { harness.remove() }
-        let text = jsonLines("cut", count: 100_000)
-        let whole = try await harness.fixture.put([["key": "whole.json.gz", "text": text, "compression": "gzip"]])
-        let size = try #require(whole["whole.json.gz"]).size
         let cut = try await harness.fixture.put([
-            ["key": "cut.json.gz", "text": text, "compression": "gzip", "truncate": "\(size / 2)"]
+            try await harness.gzipCutInHalf("cut.json.gz", jsonLines("cut", count: 100_000))
         ])
         let body = try harness.fixture.notification("cut.json.gz", #require(cut["cut.json.gz"]))
         let sink = CollectingSink()
@@ -312,12 +317,9 @@ func jsonLines(_ prefix: String, count: Int) -> String {
     @Test func aCorruptObjectDoesNotHoldBackTheOtherObjectsOfItsMessage() async throws {
         let harness = try await SQSHarness.make(notify: false)
         defer { harness.remove() }
-        let text = jsonLines("bad", count: 10_000)
-        let whole = try await harness.fixture.put([["key": "whole.json.gz", "text": text, "compression": "gzip"]])
-        let size = try #require(whole["whole.json.gz"]).size
         let put = try await harness.fixture.put([
             ["key": "before.json.gz", "text": jsonLines("before", count: 4), "compression": "gzip"],
-            ["key": "bad.json.gz", "text": text, "compression": "gzip", "truncate": "\(size / 2)"],
+            try await harness.gzipCutInHalf("bad.json.gz", jsonLines("bad", count: 10_000)),
             ["key": "after.json", "text": jsonLines("after", count: 5)],
         ])
         let body = harness.fixture.notification(
