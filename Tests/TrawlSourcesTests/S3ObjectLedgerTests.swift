@@ -81,4 +81,43 @@ import TrawlTesting
         #expect(!FileManager.default.fileExists(atPath: old))
         #expect(try await ledger.entry("bucket/new#1") != nil)
     }
+
+    /// Makes the named items `seconds` older, as if that much time had passed since they were saved.
+    static func age(_ names: [String], by seconds: TimeInterval, in store: FileStateStore) throws {
+        for name in names {
+            let path = store.path(ofItem: name, of: Self.key)
+            let modified = try #require(
+                try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+            )
+            try FileManager.default.setAttributes([.modificationDate: modified - seconds], ofItemAtPath: path)
+        }
+    }
+
+    @Test func anObjectSkippedAgainIsForgottenARetentionAfterThatNotAfterItsDelivery() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let ledger = Self.ledger(store, sweepInterval: .zero)
+        let names = ["bucket/skipped#1", "bucket/never-skipped#1"]
+        for name in names { try await ledger.record(name, delivered: 10, complete: true) }
+        try Self.age(names, by: 2_700, in: store)
+        let delivered = try #require(try await ledger.entry("bucket/skipped#1"))
+        let aged = S3ObjectLedger.Entry(delivered: 10, complete: true, updated: delivered.updated - 2_700)
+
+        #expect(try await ledger.keepRemembering("bucket/skipped#1", aged))
+        let noted = try #require(try await ledger.entry("bucket/skipped#1"))
+        #expect(noted.updated >= delivered.updated && noted.delivered == 10)
+        #expect(!(try await ledger.keepRemembering("bucket/skipped#1", noted)), "noted a moment ago: no write")
+        var partial = aged
+        partial.complete = false
+        #expect(
+            !(try await ledger.keepRemembering("bucket/partial#1", partial)),
+            "partial entries are saved per commit"
+        )
+
+        try Self.age(names, by: 1_800, in: store)
+        try await ledger.record("bucket/new#1", delivered: 1, complete: true)
+        #expect(try await ledger.entry("bucket/skipped#1")?.complete == true, "skipped 30 minutes ago")
+        #expect(try await ledger.entry("bucket/never-skipped#1") == nil, "delivered 75 minutes ago")
+    }
 }

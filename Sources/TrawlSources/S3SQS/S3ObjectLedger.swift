@@ -156,6 +156,19 @@ public final class S3ObjectLedger: Sendable {
         try await self.sweepIfDue()
     }
 
+    /// Saves a delivered object's entry again when it was last saved more than a quarter of the retention
+    /// ago, so the ledger forgets an object only `retention` after its notification last came: a message
+    /// that keeps coming back (`ack_messages: false`, another object of it failing, a delete that failed)
+    /// would otherwise deliver the object again once the ledger forgot it, however often it had been
+    /// skipped meanwhile. Returns whether it saved.
+    @discardableResult
+    public func keepRemembering(_ identity: String, _ entry: Entry) async throws(TrawlError) -> Bool {
+        let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
+        guard entry.complete, now - entry.updated >= Int64(self.retention.components.seconds / 4) else { return false }
+        try await self.save(Entry(delivered: entry.delivered, complete: true, updated: now), for: identity)
+        return true
+    }
+
     private func save(_ entry: Entry, for identity: String) async throws(TrawlError) {
         let item = Item(object: identity, entry: entry, resetPersistenceAuth: self.legacy.resetPersistenceAuth)
         let bytes: [UInt8]

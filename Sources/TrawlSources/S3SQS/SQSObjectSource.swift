@@ -267,7 +267,7 @@ public final class SQSObjectSource: PullingSource {
         else { return nil }
         let hours = (retention + 3_599) / 3_600
         return
-            "The queue keeps messages for \(hours) hours (its MessageRetentionPeriod) but the ledger remembers delivered objects for \(settings.ledgerRetentionHours) hours (ledger_retention_hours): a message that comes back after that (not deleted, ack_messages false, a failed object, moved back from a dead-letter queue) delivers its objects again. Set ledger_retention_hours to at least \(hours)"
+            "The queue keeps messages for \(hours) hours (its MessageRetentionPeriod) but the ledger remembers delivered objects for \(settings.ledgerRetentionHours) hours (ledger_retention_hours): a message away from the queue longer than that (moved back from a dead-letter queue, or left undeleted while Trawl was stopped) delivers its objects again. Set ledger_retention_hours to at least \(hours)"
     }
 
     /// Reads every object of one message and deletes the message once all were delivered. Never throws:
@@ -557,6 +557,13 @@ public final class SQSObjectSource: PullingSource {
             guard let entry, entry.complete else { return .some(entry) }
             counters.update { $0.statistics.duplicatesFilteredOut += Int(entry.delivered) }
             logger.info("\(object) was already delivered (\(entry.delivered) events): skipping it")
+            do {
+                try await self.ledger.keepRemembering(identity, entry)
+            } catch {
+                logger.warning(
+                    "\(object) was already delivered, but the ledger could not note that its notification came again, so it may forget the object while the notification can still come back: \(error)"
+                )
+            }
             return nil
         }
         var object = notified
