@@ -56,7 +56,10 @@ struct ObjectReader {
     let setup: Setup
     /// The object's key (matched by key tags), and its name in logs and event metadata.
     let key: String
+    /// What the object's acknowledgements and event metadata call it: unique to this reading.
     let unit: String
+    /// What logs and errors call it: the unit, or for a replayed file its path.
+    let name: String
     let identity: String
     /// Records a previous reading already delivered; skipped.
     let alreadyDelivered: Int64
@@ -85,6 +88,7 @@ struct ObjectReader {
         setup: Setup,
         key: String,
         unit: String,
+        name: String? = nil,
         identity: String,
         alreadyDelivered: Int64,
         counters: CycleCounters,
@@ -94,6 +98,7 @@ struct ObjectReader {
         self.setup = setup
         self.key = key
         self.unit = unit
+        self.name = name ?? unit
         self.identity = identity
         self.alreadyDelivered = alreadyDelivered
         self.counters = counters
@@ -103,7 +108,7 @@ struct ObjectReader {
         self.splitter = setup.format.makeSplitter(maxRecordBytes: setup.maxRecordBytes)
         self.tagger = setup.tagger.forObject(key: key)
         if alreadyDelivered > 0 {
-            logger.info("\(unit) was partly delivered before: skipping its first \(alreadyDelivered) records")
+            logger.info("\(self.name) was partly delivered before: skipping its first \(alreadyDelivered) records")
         }
     }
 
@@ -138,7 +143,7 @@ struct ObjectReader {
         let fallbacks = self.tagger.fallbacks
         if fallbacks > 0 {
             self.logger.warning(
-                "\(fallbacks) record(s) of \(self.unit) had no known tag field value and went to the fallback tag"
+                "\(fallbacks) record(s) of \(self.name) had no known tag field value and went to the fallback tag"
             )
         }
     }
@@ -154,8 +159,8 @@ struct ObjectReader {
                 } catch {
                     throw TrawlError(
                         .recordNotObfuscatable,
-                        "record \(self.index) of \(self.unit) cannot be obfuscated: \(error)",
-                        location: self.unit
+                        "record \(self.index) of \(self.name) cannot be obfuscated: \(error)",
+                        location: self.name
                     )
                 }
             }
@@ -243,7 +248,7 @@ struct ObjectReader {
             } catch {
                 if !self.deliveryBroken {
                     self.logger.warning(
-                        "\(self.unit): records delivered before the failure could not be recorded in the ledger (\(error)); receiving its message again delivers them again"
+                        "\(self.name): records delivered before the failure could not be recorded in the ledger (\(error)); receiving its message again delivers them again"
                     )
                 }
                 return
@@ -262,13 +267,13 @@ struct ObjectReader {
         var head = ByteBuffer()
         while head.readableBytes < 4, var piece = try await pieces.next() { head.writeBuffer(&piece) }
         if head.readableBytesView.starts(with: ParquetFileReader.magic) {
-            let spool = try ParquetObjectSpool(directory: self.setup.spoolDirectory, unit: self.unit)
-            try spool.write(head, unit: self.unit)
+            let spool = try ParquetObjectSpool(directory: self.setup.spoolDirectory, unit: self.name)
+            try spool.write(head, unit: self.name)
             while let piece = try await pieces.next() {
-                try spool.write(piece, unit: self.unit)
+                try spool.write(piece, unit: self.name)
                 if self.context.isShuttingDown { throw CancellationError() }
             }
-            return try await self.readParquet(spool.file(name: self.unit))
+            return try await self.readParquet(spool.file(name: self.name))
         }
         var decompressor = ObjectDecompressor()
         do {
@@ -286,15 +291,15 @@ struct ObjectReader {
             await self.settlePublished()
             throw TrawlError(
                 .objectCorrupt,
-                "\(self.unit) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
-                location: self.unit
+                "\(self.name) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
+                location: self.name
             )
         } catch let failure as RecordFormatFailure {
             await self.settlePublished()
             throw TrawlError(
                 .objectFormatMismatch,
-                "\(self.unit) does not fit the \(self.setup.format) processor: \(failure)",
-                location: self.unit
+                "\(self.name) does not fit the \(self.setup.format) processor: \(failure)",
+                location: self.name
             )
         } catch {
             await self.settlePublished()
@@ -311,7 +316,7 @@ struct ObjectReader {
     /// - Throws: SourceError 304 (``TrawlError``) when the file cannot be read, or what the outputs threw.
     mutating func readParquet(_ source: any ParquetByteSource) async throws -> Summary {
         do {
-            let file = try await ParquetFileReader.open(source, name: self.unit, limits: self.setup.parquetLimits)
+            let file = try await ParquetFileReader.open(source, name: self.name, limits: self.setup.parquetLimits)
             for rowGroup in file.metadata.rowGroups.indices {
                 let rows = file.metadata.rowGroups[rowGroup].numRows
                 if rows > 0, rows <= self.alreadyDelivered - self.index {
@@ -336,7 +341,7 @@ struct ObjectReader {
             try await self.complete()
         } catch let error as ParquetError {
             await self.settlePublished()
-            throw TrawlError(.parquetUnreadable, "\(error)", location: self.unit)
+            throw TrawlError(.parquetUnreadable, "\(error)", location: self.name)
         } catch {
             await self.settlePublished()
             throw error

@@ -68,6 +68,7 @@ public struct ObjectReplaySource: PullingSource {
             setup: self.configuration.readerSetup(ledger: nil),
             key: path,
             unit: "replay \(context.pullingID) \(path)",
+            name: path,
             identity: path,
             alreadyDelivered: 0,
             counters: counters,
