@@ -183,7 +183,11 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func cycles(holding lease: (any ServiceLease)?) async throws -> CyclesEnded {
-        self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
+        if self.runOnce {
+            self.logger.info("Starting data collection: one pull cycle")
+        } else {
+            self.logger.info("Starting data collection every \(formatFixed(self.period.seconds, decimals: 0)) seconds")
+        }
         while true {
             if let lease, await !lease.stillHeld() {
                 self.logger.warning(
