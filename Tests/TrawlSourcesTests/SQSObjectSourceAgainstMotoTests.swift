@@ -272,6 +272,38 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 1)
     }
 
+    @Test func eachMessageIsCountedByHowItEnded() async throws {
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let put = try await harness.fixture.put([
+            ["key": "good.json", "text": jsonLines("good", count: 3)],
+            try await harness.gzipCutInHalf("cut.json.gz", jsonLines("cut", count: 300)),
+        ])
+        try await harness.send([
+            "this is not a notification",
+            try harness.fixture.notification("good.json", #require(put["good.json"])),
+            try harness.fixture.notification("cut.json.gz", #require(put["cut.json.gz"])),
+        ])
+        let metrics = TestMetrics()
+        try await withMetricsFactory(metrics) {
+            let source = try harness.source()
+            _ = try await harness.pull(source, into: CollectingSink(), metrics: SourceMetrics(serviceName: "s3/test"))
+        }
+        func messages(_ outcome: String) throws -> Int64 {
+            try metrics.expectCounter(
+                "trawl_sqs_messages_total",
+                [("input", "s3"), ("service", "test"), ("outcome", outcome)]
+            ).totalValue
+        }
+        #expect(try messages("deleted") == 1)
+        #expect(try messages("poison") == 1)
+        #expect(try messages("failed") == 1)
+        #expect(try messages("kept") == 0)
+        #expect(try messages("not_deleted") == 0)
+        #expect(try messages("released") == 0)
+        #expect(try await harness.messagesLeft() == 2)
+    }
+
     @Test func anObjectWhoseRecordNeverEndsFailsAtRecordMaxBytesAndStaysInTheQueue() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }

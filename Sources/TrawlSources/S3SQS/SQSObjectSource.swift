@@ -282,8 +282,9 @@ public final class SQSObjectSource: PullingSource {
         var logger = context.logger
         logger[metadataKey: "sqs.message.id"] = "\(message.messageID)"
         counters.messageBegan(message.messageID)
+        var outcome = MessageOutcome.failed
         defer {
-            counters.messageEnded(message.messageID)
+            counters.messageEnded(message.messageID, outcome: outcome)
             counters.update { $0.messagesDone += 1 }
         }
         logger.debug(
@@ -295,6 +296,7 @@ public final class SQSObjectSource: PullingSource {
             notification = try S3Notification.parse(message.body)
         } catch {
             self.reportPoison(message, reason: error.reason, connection: connection, logger: logger)
+            outcome = .poison
             return
         }
         do {
@@ -316,9 +318,10 @@ public final class SQSObjectSource: PullingSource {
                     try await self.publishMD5(of: message, objects: objects, context: context)
                 }
             }
-            try await self.acknowledge(message, connection: connection, counters: counters, logger: logger)
+            outcome = try await self.acknowledge(message, connection: connection, counters: counters, logger: logger)
         } catch is CancellationError {
             await self.release(message, connection: connection, counters: counters, logger: logger)
+            outcome = .released
         } catch let error as TrawlError {
             logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
         } catch let error as ObjectsOfMessageFailed {
@@ -332,6 +335,22 @@ public final class SQSObjectSource: PullingSource {
         } catch {
             logger.error("Message \(message.messageID) is left in the queue: \(error)")
         }
+    }
+
+    /// How processing a message ended, as `trawl_sqs_messages_total` counts it.
+    enum MessageOutcome: String, CaseIterable, Sendable {
+        /// Delivered (or naming nothing to read) and deleted.
+        case deleted
+        /// Delivered and left in the queue, as `ack_messages: false` asks.
+        case kept
+        /// Delivered, but deleting it failed: it comes back and the ledger skips its objects.
+        case notDeleted = "not_deleted"
+        /// Not a notification: left for the queue's dead-letter policy.
+        case poison
+        /// An object or an output failed: left in the queue to be received again.
+        case failed
+        /// Trawl stopped while reading it: made visible again for the next start.
+        case released
     }
 
     /// How reading one object of a message ended.
@@ -447,15 +466,16 @@ public final class SQSObjectSource: PullingSource {
         }
     }
 
+    /// Deletes a message whose objects were all delivered, unless `ack_messages` is false.
     private func acknowledge(
         _ message: SQSMessage,
         connection: Connection,
         counters: CycleCounters,
         logger: Logger
-    ) async throws {
+    ) async throws -> MessageOutcome {
         guard self.settings.ackMessages else {
             logger.debug("ack_messages is false: message \(message.messageID) stays in the queue")
-            return
+            return .kept
         }
         counters.update { $0.statistics.requests += 1 }
         let outcome: SQSDeleteOutcome
@@ -470,15 +490,16 @@ public final class SQSObjectSource: PullingSource {
                 "Message \(message.messageID) was delivered but could not be deleted; when it comes back the ledger skips its objects: \(error)",
                 metadata: ["error.id": "\(error.code.id)"]
             )
-            return
+            return .notDeleted
         }
         if let failure = outcome.failed.first {
             logger.warning(
                 "Message \(message.messageID) was delivered but could not be deleted (\(failure.code): \(failure.message)); when it comes back the ledger skips its objects"
             )
-        } else {
-            logger.info("Acked message \(message.messageID)")
+            return .notDeleted
         }
+        logger.info("Acked message \(message.messageID)")
+        return .deleted
     }
 
     /// Runs `body` while extending the message's visibility every `sqs_visibility_heartbeat_in_seconds`.
@@ -787,10 +808,21 @@ final class CycleCounters: Sendable {
     /// deleted before it was collected is something to alert on.
     private let objectsDeleted: Counter?
     private let objectsWrittenAgain: Counter?
+    private let messagesByOutcome: [SQSObjectSource.MessageOutcome: Counter]
 
     init(metrics: SourceMetrics? = nil) {
         self.metrics = metrics
         let labels = metrics.map { [("input", $0.input), ("service", $0.service)] }
+        var messagesByOutcome: [SQSObjectSource.MessageOutcome: Counter] = [:]
+        if let labels {
+            for outcome in SQSObjectSource.MessageOutcome.allCases {
+                messagesByOutcome[outcome] = Counter(
+                    label: "trawl_sqs_messages_total",
+                    dimensions: labels + [("outcome", outcome.rawValue)]
+                )
+            }
+        }
+        self.messagesByOutcome = messagesByOutcome
         self.inFlightGauge = labels.map { Gauge(label: "trawl_sqs_messages_in_flight", dimensions: $0) }
         self.oldestAgeGauge = labels.map { Gauge(label: "trawl_sqs_oldest_message_age_seconds", dimensions: $0) }
         self.visibilityExtensions = labels.map {
@@ -821,8 +853,9 @@ final class CycleCounters: Sendable {
         self.recordInFlight()
     }
 
-    /// Message `id` is done with (deleted, or left in the queue).
-    func messageEnded(_ id: String) {
+    /// Message `id` is done with, as `outcome` says.
+    func messageEnded(_ id: String, outcome: SQSObjectSource.MessageOutcome) {
+        self.messagesByOutcome[outcome]?.increment()
         let began = self.inFlight.withLock { $0.removeValue(forKey: id) }
         if let began { self.processingTime?.recordSeconds(began.duration(to: .now).seconds) }
         self.recordInFlight()
