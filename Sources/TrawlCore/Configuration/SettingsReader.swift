@@ -198,7 +198,7 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
         guard isValid(value) else {
             self.record(
                 .settingWrongFormat,
-                "\(key.stringValue) does not match expected format \(format): \"\(value)\"",
+                "\(key.stringValue) does not match expected format [\(format)]: \"\(value)\"",
                 at: key,
                 fix: "Make sure \(key.stringValue) has this format: \(format)."
             )
@@ -234,7 +234,7 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
         guard let instant = parseUTCDatetime(text) else {
             self.record(
                 .settingWrongFormat,
-                "\(key.stringValue) does not match expected format YYYY-MM-DDTHH:MM:SSZ: \"\(text)\"",
+                "\(key.stringValue) does not match expected format [YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ]: \"\(text)\"",
                 at: key,
                 fix: "Write a UTC date such as 2026-01-31T00:00:00Z."
             )
