@@ -29,7 +29,8 @@ struct AWSTestConnectionCommand: AsyncParsableCommand {
 
             Examples:
               trawl aws test-connection --config config.yaml
-              trawl aws test-connection --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
+              trawl aws test-connection -c config.yaml --service cloudtrail \\
+                  s3://org-trail/AWSLogs/
             """
         )
     )

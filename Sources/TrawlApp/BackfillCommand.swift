@@ -23,7 +23,8 @@ struct BackfillCommand: AsyncParsableCommand {
 
             Examples:
               trawl backfill -c config.yaml --service cloudtrail s3://org-trail/AWSLogs/
-              trawl backfill -c config.yaml --service s1/cloud_funnel --since 2026-11-01 s3://s1-dv/
+              trawl backfill -c config.yaml --service s1/cloud_funnel --since 2026-11-01 \\
+                  s3://s1-dv/
             """
         )
     )

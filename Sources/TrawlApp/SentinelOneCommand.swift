@@ -118,8 +118,10 @@ struct SentinelOneRespondCommand: AsyncParsableCommand {
             appended to the audit log (time, requester, action, ids, result).
 
             Examples:
-              trawl sentinelone respond disconnect --ids 1234,5678 --config config.yaml --input s1
-              trawl sentinelone respond remediate --ids 9012 --dry-run --config config.yaml --input s1
+              trawl sentinelone respond disconnect -c config.yaml --input s1 \\
+                  --ids 1234,5678
+              trawl sentinelone respond remediate -c config.yaml --input s1 \\
+                  --ids 9012 --dry-run
             """
         )
     )

@@ -20,8 +20,9 @@ public struct TrawlCommand: AsyncParsableCommand {
               trawl run --config examples/quickstart.yaml --once
               trawl run --config /etc/trawl/config.yaml
               trawl replay --config config.yaml --service cloudtrail exported/*.json.gz
-              trawl backfill --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
-              trawl aws test-connection --config config.yaml --service cloudtrail s3://org-trail/AWSLogs/
+              trawl backfill -c config.yaml --service cloudtrail s3://org-trail/AWSLogs/
+              trawl aws test-connection -c config.yaml --service cloudtrail \\
+                  s3://org-trail/AWSLogs/
               trawl sentinelone test-connection --config config.yaml --input s1
             """
         ),
@@ -189,7 +190,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
             Examples:
               trawl replay --config config.yaml --service cloudtrail AWSLogs/**/*.json.gz
-              trawl replay --config config.yaml --service sentinelone/cloud_funnel export/*.log.gz
+              trawl replay -c config.yaml --service sentinelone/cloud_funnel export/*.log.gz
             """
         )
     )

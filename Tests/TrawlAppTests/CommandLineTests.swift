@@ -80,7 +80,8 @@ import TrawlTesting
         for (number, fragment) in [
             "SetupError 5 at globals.queue_max_events (line 3)",
             "SetupError 8 at inputs.files.services.lines.file_sufix (line 11)",
-            "SetupError 6 at inputs.files.services.lines.tag (line 12)",
+            "SetupError 6 at inputs.files.services.lines.tag (line 12): tag does not match expected format "
+                + "[dot-separated lowercase words, e.g. my.app.trawl.demo]: \"Bad Tag\"",
             "SetupError 7 at inputs.files.services.lines.request_period_in_seconds (line 13)",
             "SetupError 15 at outputs.out.type (line 16)",
         ].sorted().enumerated() {
@@ -129,6 +130,41 @@ import TrawlTesting
         where !line.isEmpty && !next.isEmpty && !next.hasPrefix(" ") && !line.hasPrefix(" ") && !line.hasSuffix(":") {
             #expect(line.count >= 50, "a fragment of a paragraph: \(line.debugDescription)")
         }
+    }
+
+    /// An example wider than the 80 columns ArgumentParser wraps at came out split at a space, its last
+    /// argument alone at the left margin: copied, it ran the command without it. Walks every subcommand.
+    @Test func everyHelpExampleLineFitsEightyColumnsSoItCopiesWhole() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var pending: [[String]] = [[]]
+        var examples = 0
+        var visited: [String] = []
+        while let path = pending.popLast() {
+            visited.append(path.joined(separator: " "))
+            let help = try await BuiltExecutable.run(
+                "trawl",
+                arguments: path + ["--help"],
+                workingDirectory: directory.path,
+                environment: ["COLUMNS": "80"]
+            )
+            #expect(help.status == 0, "trawl \(path.joined(separator: " ")) --help: \(help.error)")
+            let lines = help.output.split(separator: "\n", omittingEmptySubsequences: false)
+            if let start = lines.firstIndex(of: "Examples:") {
+                for line in lines[(start + 1)...].prefix(while: { !$0.isEmpty }) {
+                    examples += 1
+                    #expect(line.hasPrefix("  "), "trawl \(path.joined(separator: " ")) --help wraps: \(line)")
+                }
+            }
+            if let start = lines.firstIndex(of: "SUBCOMMANDS:") {
+                for line in lines[(start + 1)...].prefix(while: { !$0.isEmpty }) where line.hasPrefix("  ") {
+                    guard let name = line.split(separator: " ").first, name != "help" else { continue }
+                    if !line.dropFirst(2).hasPrefix(" ") { pending.append(path + [String(name)]) }
+                }
+            }
+        }
+        #expect(visited.contains("sentinelone respond") && visited.contains("aws test-connection"), "\(visited)")
+        #expect(examples >= 12, "\(examples) example lines in \(visited)")
     }
 
     @Test func runOnceDeliversEveryLineAsDevoSyslogAndPrintsStatistics() async throws {
