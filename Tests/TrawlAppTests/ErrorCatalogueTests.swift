@@ -72,6 +72,28 @@ import TrawlTesting
         #expect(errors.map(\.code.id) == [6, 6, 6, 6, 6], "\(errors)")
     }
 
+    /// `ack_messages: "true"` (quoted) was reported twice: as not a boolean, and as not given at all.
+    @Test func anAckMessagesOfTheWrongTypeIsOneErrorNotAlsoMissing() {
+        let errors = ErrorScenarios.errors(
+            validating: """
+                globals: {id: errors, persistence: {directory: ./state}}
+                inputs:
+                  s1:
+                    id: 1
+                    type: sentinelone_cloud_funnel
+                    services:
+                      cloud_funnel:
+                        base_url: https://sqs.us-east-1.amazonaws.com/123456789012/dv
+                        region: us-east-1
+                        ack_messages: "true"
+                outputs:
+                  out: {type: file, settings: {path: ./out.log}}
+                """
+        )
+        #expect(errors.map(\.code.id) == [5], "\(errors)")
+        #expect(errors.first?.location?.hasPrefix("inputs.s1.services.cloud_funnel.ack_messages") == true)
+    }
+
     @Test(arguments: ErrorScenarios.all.keys.sorted())
     func scenarioProducesItsError(id: Int) async throws {
         let directory = try TemporaryDirectory()

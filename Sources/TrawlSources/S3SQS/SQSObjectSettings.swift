@@ -208,7 +208,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
             .flatMap(S3Client.Addressing.init(rawValue:))
         let ackMessages = settings.value(.ackMessages, as: Bool.self)
         self.ackMessages = ackMessages ?? true
-        self.ackMessagesGiven = ackMessages != nil
+        self.ackMessagesGiven = settings.contains(.ackMessages)
         self.visibilityTimeout = settings.int(.visibilityTimeout, default: 120, range: 120...43_200) ?? 120
         self.visibilityHeartbeat =
             settings.int(
@@ -238,7 +238,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
                 at: CodingKeys.tagMapping
             )
         }
-        if !self.tagMapping.isEmpty, self.tagField == nil {
+        if !self.tagMapping.isEmpty, !settings.contains(.tagField) {
             settings.record(
                 .settingMissing,
                 "required setting tag_field not found: tag_mapping needs the record field it maps",
@@ -311,13 +311,15 @@ public struct SQSObjectSettings: Decodable, Sendable {
             defaultPeriod: 5
         )
         if settings.contains(.baseURL) == settings.contains(.queueName) {
+            let neither = !settings.contains(.baseURL)
             settings.record(
                 .settingMissing,
-                !settings.contains(.baseURL)
-                    ? "required setting base_url not found (or queue_name)"
-                    : "base_url and queue_name are both given",
+                neither
+                    ? "required setting base_url not found (or queue_name)" : "base_url and queue_name are both given",
                 at: CodingKeys.baseURL,
-                fix: "Give the queue as base_url (its URL) or as queue_name (with region), not both."
+                fix: neither
+                    ? "Add base_url: the queue's URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/my-queue (or queue_name with region)."
+                    : "Give the queue as base_url (its URL) or as queue_name (with region), not both."
             )
         }
     }
