@@ -34,6 +34,24 @@ import TrawlAWS
         #expect(AWSEndpoint.standard(service: "s3", region: "us-gov-west-1").host == "s3.us-gov-west-1.amazonaws.com")
     }
 
+    @Test(
+        arguments: [
+            ("https://sqs.eu-west-3.amazonaws.com/123456789012/q", "eu-west-3"),
+            ("https://sqs-fips.us-gov-west-1.amazonaws.com/123456789012/q", "us-gov-west-1"),
+            ("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1"),
+            ("https://vpce-0a1b-c2d3.sqs.ap-south-1.vpce.amazonaws.com/123456789012/q", "ap-south-1"),
+            ("https://ap-southeast-2.queue.amazonaws.com/123456789012/q", "ap-southeast-2"),
+            ("https://queue.amazonaws.com/123456789012/q", "us-east-1"),
+            ("https://SQS.US-EAST-2.AMAZONAWS.COM/123456789012/q", "us-east-2"),
+            ("http://127.0.0.1:5000/123456789012/q", nil),
+            ("https://sqs.internal.example.com/123456789012/q", nil),
+            ("https://sqs.amazonaws.com/123456789012/q", nil),
+        ] as [(String, String?)]
+    )
+    func anSQSHostNamesItsRegionOnlyWhenItIsAnAWSOne(url: String, region: String?) throws {
+        #expect(try #require(AWSEndpoint(url: url)).sqsRegion == region)
+    }
+
     @Test func s3AddressingPutsTheBucketInTheHostOrThePath() async throws {
         let client = AWSClient()
         let credentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))

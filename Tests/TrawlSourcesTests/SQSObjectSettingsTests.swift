@@ -51,6 +51,30 @@ import TrawlTesting
         #expect(locations.contains("inputs.lake.services.events.parquet_spool_directory"))
     }
 
+    /// The seeds: "region: This is the region that is in the base url". A different one signs every request
+    /// for the wrong region, which SQS refuses with an error that names no setting.
+    @Test func aRegionOtherThanTheQueueURLsIsReportedAtRegion() throws {
+        let mismatch = SettingsFixture.decode(
+            SQSObjectSettings.self,
+            yaml: "{base_url: 'https://sqs.us-east-1.amazonaws.com/123456789012/q', region: us-east-2}",
+            path: "inputs.s3.services.cloudtrail"
+        )
+        .errors
+        #expect(mismatch.map(\.code.id) == [6], "\(mismatch)")
+        #expect(mismatch.first?.location?.hasPrefix("inputs.s3.services.cloudtrail.region") == true)
+        #expect(mismatch.first?.description.contains("Set region to us-east-1") == true)
+        let emulator = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml: "{base_url: 'http://127.0.0.1:5000/123456789012/q', region: eu-west-1}"
+        )
+        #expect(emulator.region == "eu-west-1")
+        let matching = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml: "{base_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', region: eu-west-1}"
+        )
+        #expect(matching.region == "eu-west-1")
+    }
+
     @Test func encodingIsUTF8UnlessOneOfTheKnownEncodingsIsNamed() throws {
         let plain = try SettingsFixture.valid(SQSObjectSettings.self, yaml: "{\(Self.queue)}")
         #expect(plain.encoding == .utf8)

@@ -190,13 +190,24 @@ public struct SQSObjectSettings: Decodable, Sendable {
             format: "a 12-digit AWS account id",
             isValid: { $0.count == 12 && $0.allSatisfy(\.isNumber) }
         )
-        self.region =
-            settings.string(
-                .region,
-                required: true,
-                format: "an AWS region such as us-east-1",
-                isValid: isRegion
-            ) ?? "us-east-1"
+        let region = settings.string(
+            .region,
+            required: true,
+            format: "an AWS region such as us-east-1",
+            isValid: isRegion
+        )
+        self.region = region ?? "us-east-1"
+        if let region, let queueRegion = self.baseURL.flatMap({ AWSEndpoint(url: $0)?.sqsRegion }),
+            queueRegion != region
+        {
+            settings.record(
+                .settingWrongFormat,
+                "region is \(region) but base_url names a queue in \(queueRegion); requests signed for \(region) "
+                    + "would be refused by SQS",
+                at: CodingKeys.region,
+                fix: "Set region to \(queueRegion), the region in base_url (or correct base_url)."
+            )
+        }
         func endpoint(_ key: CodingKeys, example: String) -> String? {
             settings.string(key, format: "an http(s) URL such as \(example)", isValid: { AWSEndpoint(url: $0) != nil })
         }
