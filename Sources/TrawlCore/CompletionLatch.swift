@@ -5,7 +5,10 @@ import Synchronization
 public final class CompletionLatch: Sendable {
     private struct State {
         var remaining: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Waiters cancelled before they were stored: they must not wait when they get there.
+        var cancelled: Set<Int> = []
     }
 
     private let state: Mutex<State>
@@ -20,20 +23,37 @@ public final class CompletionLatch: Sendable {
             state.remaining -= 1
             guard state.remaining <= 0 else { return [] }
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Waits until every participant arrived.
+    /// Waits until every participant arrived, or the waiting task is cancelled: `RunOnceService` waits inside
+    /// `cancelWhenGracefulShutdown`, and a wait deaf to cancellation held a stop of `--once` until the
+    /// sources ended on their own or the shutdown timeout cancelled everything.
     public func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = self.state.withLock { state -> Bool in
-                if state.remaining <= 0 { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = self.state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = self.state.withLock { state -> Bool in
+                    if state.remaining <= 0 || state.cancelled.remove(id) != nil { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if done { continuation.resume() }
             }
-            if done { continuation.resume() }
+        } onCancel: {
+            let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let waiter = state.waiters.removeValue(forKey: id) else {
+                    if state.remaining > 0 { state.cancelled.insert(id) }
+                    return nil
+                }
+                return waiter
+            }
+            waiter?.resume()
         }
     }
 }
