@@ -45,6 +45,12 @@ public struct PullContext: Sendable {
     public func pause(for duration: Duration) async {
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
     }
+
+    /// Runs `operation`, cancelled (it throws `CancellationError`) when Trawl is asked to stop: for a wait that
+    /// holds no work yet, such as a long poll or connecting with its retries, which a stop need not wait out.
+    public func cancellingOnStop<T: Sendable>(_ operation: @Sendable @escaping () async throws -> T) async throws -> T {
+        try await cancelWhenGracefulShutdown(operation)
+    }
 }
 
 /// Runs a ``PullingSource`` every `period`, logging each cycle's statistics, until graceful shutdown (or,

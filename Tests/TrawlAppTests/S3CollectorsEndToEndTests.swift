@@ -6,7 +6,10 @@ import TrawlTesting
 /// and the delivered lines in the file output.
 @Suite struct S3CollectorsEndToEndTests {
     /// A configuration with one S3+SQS input per entry of `inputs` (name: (type, service, settings)).
-    static func configuration(_ inputs: [(name: String, type: String, service: String, settings: String)]) -> String {
+    static func configuration(
+        _ inputs: [(name: String, type: String, service: String, settings: String)],
+        waitTimeout: Int = 1
+    ) -> String {
         var text = """
             globals: {id: s3-test, hostname: vm, persistence: {directory: ./state}}
             inputs:
@@ -19,7 +22,7 @@ import TrawlTesting
                     type: \(input.type)
                     credentials: {aws_access_key_id: AKIDEXAMPLEKEY123456, aws_secret_access_key: testing}
                     services:
-                      \(input.service): {\(input.settings), ack_messages: true, sqs_wait_timeout: 1}
+                      \(input.service): {\(input.settings), ack_messages: true, sqs_wait_timeout: \(waitTimeout)}
 
                 """
         }
@@ -112,6 +115,35 @@ import TrawlTesting
         #expect(log.contains("The data is up to date!"))
         #expect(try await funnel.messagesLeft() == 0)
         #expect(try await trail.messagesLeft() == 0)
+    }
+
+    /// A stop while the queue is empty cut the long poll short: it waited up to sqs_wait_timeout (20 s) for
+    /// SQS's empty answer, past a container runtime's default 10 s before SIGKILL.
+    @Test func aStopDuringAnEmptyLongPollEndsItInsteadOfWaitingItOut() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let queue = try await MotoBucketQueue.make()
+        try directory.write(
+            "config.yaml",
+            Self.configuration([("trail", "aws_sqs", "cloudtrail", queue.serviceSettings)], waitTimeout: 20)
+        )
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "config.yaml"],
+            workingDirectory: directory.path
+        )
+        let polling = await eventually { trawl.standardError.contains("Records are pullable") }
+        #expect(polling, "\(trawl.standardError)")
+        try await Task.sleep(for: .milliseconds(500))
+        let clock = ContinuousClock()
+        let signalled = clock.now
+        trawl.signal(SIGTERM)
+        let status = await trawl.waitForExit(timeout: .seconds(60))
+        let took = signalled.duration(to: clock.now)
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(took < .seconds(10), "the stop took \(took), waiting out the 20 s long poll")
+        #expect(trawl.standardError.contains("Trawl stopped"))
+        #expect(!trawl.standardError.contains("The data is up to date!"), "a cut poll does not claim the queue empty")
     }
 
     @Test func behindAnEgressProxyEveryAWSRequestGoesThroughItAndEveryRecordArrives() async throws {

@@ -296,6 +296,33 @@ import TrawlTesting
         #expect(delivered.count == events.count)
     }
 
+    /// A stop while the console cannot be reached waited for the connect timeout and each backoff until the
+    /// 30 s shutdown timeout cancelled the run; with `--once`, also for the cycle to end on its own.
+    @Test(arguments: [["run"], ["run", "--once"]])
+    func aStopWhileTheConsoleIsUnreachableIsNotHeldByItsRetries(command: [String]) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("config.yaml", Self.configuration(url: "http://127.0.0.1:\(try PeerProcess.freePort())"))
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: command + ["--config", "config.yaml"],
+            workingDirectory: directory.path,
+            environment: ["S1_API_TOKEN": SentinelOneSimulator.viewerToken]
+        )
+        let pulling = await eventually { trawl.standardError.contains("Pull Started") }
+        #expect(pulling, "\(trawl.standardError)")
+        try await Task.sleep(for: .milliseconds(500))
+        let clock = ContinuousClock()
+        let signalled = clock.now
+        trawl.signal(SIGTERM)
+        let status = await trawl.waitForExit(timeout: .seconds(60))
+        let took = signalled.duration(to: clock.now)
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(took < .seconds(8), "the stop took \(took)")
+        #expect(trawl.standardError.contains("Trawl stopped"))
+        #expect(try Self.delivered(directory).isEmpty)
+    }
+
     @Test func validateNamesEveryMistakeInTheConnectorsSettings() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

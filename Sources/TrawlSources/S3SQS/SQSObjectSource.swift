@@ -114,7 +114,7 @@ public final class SQSObjectSource: PullingSource {
     var settings: SQSObjectSettings { self.configuration.settings }
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
-        let connection = try await self.connect(logger: context.logger)
+        let connection = try await context.cancellingOnStop { try await self.connect(logger: context.logger) }
         let counters = CycleCounters(metrics: context.metrics)
         let slots = ObjectReadSlots(self.settings.concurrency)
         var upToDate = false
@@ -129,14 +129,24 @@ public final class SQSObjectSource: PullingSource {
                 }
                 counters.update { $0.statistics.requests += 1 }
                 let messages: [SQSMessage]
-                do {
-                    messages = try await connection.sqs.receiveMessages(
+                let maxMessages = min(self.settings.maxMessages, self.settings.concurrency - inFlight)
+                let waitTimeSeconds = inFlight == 0 ? self.settings.waitTimeout : 0
+                let receive: @Sendable () async throws -> [SQSMessage] = { [settings = self.settings] in
+                    try await connection.sqs.receiveMessages(
                         queueURL: connection.queueURL,
-                        maxMessages: min(self.settings.maxMessages, self.settings.concurrency - inFlight),
-                        waitTimeSeconds: inFlight == 0 ? self.settings.waitTimeout : 0,
-                        visibilityTimeout: self.settings.visibilityTimeout,
+                        maxMessages: maxMessages,
+                        waitTimeSeconds: waitTimeSeconds,
+                        visibilityTimeout: settings.visibilityTimeout,
                         logger: context.logger
                     )
+                }
+                do {
+                    // A long poll (nothing in flight) is cut short by a stop instead of holding it up to
+                    // sqs_wait_timeout. Messages SQS handed to an answer cut off wait out their visibility
+                    // timeout: late, but neither lost nor (with the ledger) sent twice.
+                    messages = try await inFlight == 0 ? context.cancellingOnStop(receive) : receive()
+                } catch is CancellationError where inFlight == 0 && context.isShuttingDown {
+                    break
                 } catch {
                     // Leaving the group by throwing would cancel the messages being read half way, and they
                     // would wait out their visibility timeout: they are finished first.

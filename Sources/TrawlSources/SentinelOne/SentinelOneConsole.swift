@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Synchronization
 import TrawlAWS
 import TrawlCore
@@ -92,6 +93,22 @@ public final class SentinelOneConsole: Sendable {
             .delay(afterFailures: failures)
     }
 
+    /// Waits before another attempt, cut short by a stop like the request itself.
+    private func pause(for duration: Duration) async throws {
+        try await Self.cutShortByStop { try await ContinuousClock().sleep(for: duration) }
+    }
+
+    /// Runs a request or a wait of one that a stop cuts short (`CancellationError`) instead of holding it up for
+    /// the console's timeouts and backoff: the sources request only between their commits, so nothing is left
+    /// half delivered. One started once Trawl is stopping (cancelling a running Deep Visibility query) runs
+    /// to its end.
+    private static func cutShortByStop<T: Sendable>(
+        _ operation: @Sendable @escaping () async throws -> T
+    ) async throws -> T {
+        if Task.isShuttingDownGracefully { return try await operation() }
+        return try await cancelWhenGracefulShutdown(operation)
+    }
+
     /// Closes the pooled connections, if any were opened; call once when the owner stops.
     public func shutdown() async throws {
         let client = self.pool.withLock { pool -> HTTPClient? in
@@ -135,7 +152,7 @@ public final class SentinelOneConsole: Sendable {
         while true {
             attempt += 1
             let slot = self.gate.pacer.withLock { $0.reserve(now: self.clock.now) }
-            try await self.clock.sleep(until: slot)
+            try await Self.cutShortByStop { try await ContinuousClock().sleep(until: slot) }
             var request = HTTPClientRequest(url: url)
             request.method = method
             request.headers.add(name: "Authorization", value: "ApiToken \(self.configuration.token)")
@@ -148,14 +165,18 @@ public final class SentinelOneConsole: Sendable {
             let answer: ByteBuffer
             let retryAfter: Duration?
             do {
-                let response = try await self.http.execute(
-                    request,
-                    timeout: .init(self.configuration.requestTimeout),
-                    logger: logger
-                )
-                status = Int(response.status.code)
-                retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) }
-                answer = try await response.body.collect(upTo: self.configuration.maxAnswerBytes)
+                (status, answer, retryAfter) = try await Self.cutShortByStop { [request] in
+                    let response = try await self.http.execute(
+                        request,
+                        timeout: .init(self.configuration.requestTimeout),
+                        logger: logger
+                    )
+                    let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map {
+                        Duration.seconds($0)
+                    }
+                    let answer = try await response.body.collect(upTo: self.configuration.maxAnswerBytes)
+                    return (Int(response.status.code), answer, retryAfter)
+                }
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -168,7 +189,7 @@ public final class SentinelOneConsole: Sendable {
                 }
                 let pause = self.backoff(afterFailures: attempt)
                 logger.warning("\(resource) failed (\(error)); retrying in \(pause)")
-                try await self.clock.sleep(for: pause)
+                try await self.pause(for: pause)
                 continue
             }
             switch status {
@@ -200,7 +221,7 @@ public final class SentinelOneConsole: Sendable {
                 }
                 let pause = self.backoff(afterFailures: serverFailures)
                 logger.warning("\(resource) answered \(status); retrying in \(pause)")
-                try await self.clock.sleep(for: pause)
+                try await self.pause(for: pause)
             default:
                 let code: TrawlError.Code
                 switch status {
