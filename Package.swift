@@ -51,6 +51,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -187,7 +189,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TrawlCoreTests",
-            dependencies: ["TrawlCore", "TrawlTesting", "trawl-state-writer"],
+            dependencies: [
+                "TrawlCore", "TrawlTesting", "trawl-state-writer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -75,7 +75,7 @@ final class DevoHTTPTransport: Sendable {
             let through = self.proxy.map { " (through the proxy \($0))" } ?? ""
             throw TrawlError(
                 .receiverUnreachable,
-                "output \(self.output): \(method) \(shownURL) failed\(through): \(error)",
+                "output \(self.output): \(method) \(shownURL) failed\(through): \(NetworkFailure.describe(error))",
                 location: self.location
             )
         }

@@ -64,7 +64,7 @@ public final class SyslogDatagramSink: EventSink {
             self.drop(channel)
             throw TrawlError(
                 .sinkWriteFailed,
-                "output \(self.name) could not send to \(self.address): \(error)",
+                "output \(self.name) could not send to \(self.address): \(NetworkFailure.describe(error))",
                 location: self.configuration.location
             )
         }
@@ -138,7 +138,7 @@ public final class SyslogDatagramSink: EventSink {
         } catch {
             throw TrawlError(
                 .receiverUnreachable,
-                "output \(self.name) cannot reach \(self.address): \(error)",
+                "output \(self.name) cannot reach \(self.address): \(NetworkFailure.describe(error))",
                 location: self.configuration.location
             )
         }

@@ -277,7 +277,7 @@ public final class SyslogStreamSink: EventSink {
             self.drop(channel, sender: sender)
             throw TrawlError(
                 .sinkWriteFailed,
-                "output \(self.name) could not write to \(self.address): \(error)",
+                "output \(self.name) could not write to \(self.address): \(NetworkFailure.describe(error))",
                 location: self.configuration.location
             )
         }
@@ -381,7 +381,7 @@ public final class SyslogStreamSink: EventSink {
             handshake.fail(error)
             throw TrawlError(
                 .receiverUnreachable,
-                "output \(self.name) cannot connect to \(self.address): \(error)",
+                "output \(self.name) cannot connect to \(self.address): \(NetworkFailure.describe(error))",
                 location: self.configuration.location
             )
         }
@@ -401,7 +401,7 @@ public final class SyslogStreamSink: EventSink {
             channel.close(promise: nil)
             throw TrawlError(
                 .receiverRejectedTLS,
-                "output \(self.name): the TLS handshake with \(self.address) failed: \(error)",
+                "output \(self.name): the TLS handshake with \(self.address) failed: \(NetworkFailure.describe(error))",
                 location: self.configuration.location
             )
         }

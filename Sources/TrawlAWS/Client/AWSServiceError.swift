@@ -122,7 +122,7 @@ extension TrawlError {
         }
         return TrawlError(
             .awsClientException,
-            "AWS request client encountered an exception: \(what): \(error)",
+            "AWS request client encountered an exception: \(what): \(NetworkFailure.describe(error))",
             location: resource
         )
     }

@@ -318,7 +318,7 @@ public struct S3ObjectStream: AsyncSequence, Sendable {
                     }
                     self.resumes += 1
                     self.stream.logger.warning(
-                        "Connection broke while reading the object; resuming at byte \(self.position) of \(self.stream.info.size) (resume \(self.resumes) of \(self.stream.maxResumes)): \(error)",
+                        "Connection broke while reading the object; resuming at byte \(self.position) of \(self.stream.info.size) (resume \(self.resumes) of \(self.stream.maxResumes)): \(NetworkFailure.describe(error))",
                         metadata: ["s3.bucket": "\(self.stream.bucket)", "s3.key": "\(self.stream.key)"]
                     )
                     let response = try await self.stream.client.get(

@@ -250,7 +250,11 @@ public final class CEWLLookupSource: PullingSource {
             response = try await self.http.execute(request, timeout: .seconds(60), logger: logger)
             body = try await response.body.collect(upTo: 256 << 20)
         } catch {
-            throw TrawlError(.cewlUnexpectedStatus, "GET \(self.url) failed: \(error)", location: self.url)
+            throw TrawlError(
+                .cewlUnexpectedStatus,
+                "GET \(self.url) failed: \(NetworkFailure.describe(error))",
+                location: self.url
+            )
         }
         switch response.status.code {
         case 200: break

@@ -183,12 +183,12 @@ public final class SentinelOneConsole: Sendable {
                 guard attempt < self.maxAttempts else {
                     throw TrawlError(
                         .sentinelOneUnreachable,
-                        "\(resource) failed \(attempt) times: \(error)",
+                        "\(resource) failed \(attempt) times: \(NetworkFailure.describe(error))",
                         location: self.configuration.url
                     )
                 }
                 let pause = self.backoff(afterFailures: attempt)
-                logger.warning("\(resource) failed (\(error)); retrying in \(pause)")
+                logger.warning("\(resource) failed (\(NetworkFailure.describe(error))); retrying in \(pause)")
                 try await self.pause(for: pause)
                 continue
             }
