@@ -88,6 +88,18 @@ public final class BuiltExecutable: Sendable {
         kill(self.process.processIdentifier, signal)
     }
 
+    /// Sends `signal` and waits for the child to exit: its exit status and how long the stop took.
+    public func stop(
+        with signal: Int32 = SIGTERM,
+        timeout: Duration = .seconds(60)
+    ) async -> (status: Int32, took: Duration) {
+        let clock = ContinuousClock()
+        let signalled = clock.now
+        self.signal(signal)
+        let status = await self.waitForExit(timeout: timeout)
+        return (status, signalled.duration(to: clock.now))
+    }
+
     /// The child's peak resident memory (VmHWM) as last read while ``waitForExit(timeout:)`` polled it.
     public var peakResidentBytes: Int { self.peakResident.withLock { $0 } }
 

@@ -135,11 +135,7 @@ import TrawlTesting
         let polling = await eventually { trawl.standardError.contains("Records are pullable") }
         #expect(polling, "\(trawl.standardError)")
         try await Task.sleep(for: .milliseconds(500))
-        let clock = ContinuousClock()
-        let signalled = clock.now
-        trawl.signal(SIGTERM)
-        let status = await trawl.waitForExit(timeout: .seconds(60))
-        let took = signalled.duration(to: clock.now)
+        let (status, took) = await trawl.stop()
         #expect(status == 0, "\(trawl.standardError)")
         #expect(took < .seconds(10), "the stop took \(took), waiting out the 20 s long poll")
         #expect(trawl.standardError.contains("Trawl stopped"))

@@ -312,11 +312,7 @@ import TrawlTesting
         let pulling = await eventually { trawl.standardError.contains("Pull Started") }
         #expect(pulling, "\(trawl.standardError)")
         try await Task.sleep(for: .milliseconds(500))
-        let clock = ContinuousClock()
-        let signalled = clock.now
-        trawl.signal(SIGTERM)
-        let status = await trawl.waitForExit(timeout: .seconds(60))
-        let took = signalled.duration(to: clock.now)
+        let (status, took) = await trawl.stop()
         #expect(status == 0, "\(trawl.standardError)")
         #expect(took < .seconds(8), "the stop took \(took)")
         #expect(trawl.standardError.contains("Trawl stopped"))
