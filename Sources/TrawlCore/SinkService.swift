@@ -192,7 +192,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 action = machine.writeFailed(at: self.clock.now, jitter: self.configuration.jitter())
                 self.failedWrites.increment()
                 self.logger.error(
-                    "\(Self.describe(error)) (attempt \(machine.consecutiveFailures), \(pending.batches.eventCount) events waiting)",
+                    "\(Self.describe(error, adding: "attempt \(machine.consecutiveFailures), \(pending.batches.eventCount) events waiting"))",
                     metadata: ["error.id": "\(Self.errorID(error))"]
                 )
             }
@@ -328,7 +328,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                     maximum: self.configuration.backoff.maximum
                 )
                 self.logger.error(
-                    "\(Self.describe(error)); spooling \(pending.batches.eventCount) events to \(spool.path) until it recovers",
+                    "\(Self.describe(error, adding: "spooling \(pending.batches.eventCount) events to \(spool.path) until it recovers"))",
                     metadata: ["error.id": "\(Self.errorID(error))"]
                 )
             }
@@ -404,7 +404,7 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
                 maximum: self.configuration.backoff.maximum
             )
             self.logger.error(
-                "\(Self.describe(error)) (\(spool.pendingEvents) events spooled; next try in \(pause))",
+                "\(Self.describe(error, adding: "\(spool.pendingEvents) events spooled; next try in \(formatFixed(pause.seconds, decimals: 1)) s"))",
                 metadata: ["error.id": "\(Self.errorID(error))"]
             )
             return false
@@ -513,6 +513,16 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
     private static func describe(_ error: any Error) -> String {
         if let error = error as? TrawlError { return error.description }
         return "SinkError \(TrawlError.Code.sinkWriteFailed.id): \(error)"
+    }
+
+    /// The error with what the output does about it (`spooling 80 events to ...`) inside its message, before
+    /// its fix: appended after the whole description it read `...keeps the events meanwhile.; spooling`.
+    static func describe(_ error: any Error, adding context: String) -> String {
+        if var error = error as? TrawlError {
+            error.message += " (\(context))"
+            return error.description
+        }
+        return "SinkError \(TrawlError.Code.sinkWriteFailed.id): \(error) (\(context))"
     }
 
     private static func errorID(_ error: any Error) -> Int {

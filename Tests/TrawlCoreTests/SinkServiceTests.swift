@@ -65,6 +65,8 @@ import TrawlTesting
             #expect(sink.acceptedEvents == 3)
             #expect(dispatcher.eventsInFlight == 0)
             #expect(log.messages(containing: "SinkError 500").count == 2)
+            // What the output does about the error sits in its message, before its fix (not after its last dot).
+            #expect(log.messages(containing: " (attempt 1, 3 events waiting). Fix: ").count == 1, "\(log.messages)")
             let delivered = try metrics.expectCounter("trawl_events_delivered_total", [("output", "flaky")])
             #expect(delivered.totalValue == 3)
             group.cancelAll()
