@@ -36,6 +36,12 @@ import TrawlTesting
         try await client.shutdown()
         #expect(error?.code.id == 499)
         #expect(error?.message.contains("failed after 3 attempt(s)") == true)
+        #expect(
+            error?.message.hasSuffix("connection refused: nothing accepts connections at that address and port")
+                == true,
+            "\(String(describing: error))"
+        )
+        #expect(error?.fix.hasPrefix("Check that this host reaches the endpoint named") == true)
         #expect(recording.messages(containing: "Retrying in").count == 2)
     }
 

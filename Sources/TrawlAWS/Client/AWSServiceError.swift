@@ -123,7 +123,9 @@ extension TrawlError {
         return TrawlError(
             .awsClientException,
             "AWS request client encountered an exception: \(what): \(NetworkFailure.describe(error))",
-            location: resource
+            location: resource,
+            fix:
+                "Check that this host reaches the endpoint named (endpoint_url or the service's own URL, else AWS's): its DNS name, a firewall or security group, HTTPS_PROXY; the request is retried at the next pull cycle."
         )
     }
 }
