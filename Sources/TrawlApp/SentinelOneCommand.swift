@@ -92,7 +92,10 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: .warning) }
         let logger = Logger(label: "trawl")
         let results = await SentinelOneConnectionCheck.run(console: console, logger: logger)
-        let expiry = try? await SentinelOneTokenExpiry.fetch(console, logger: logger)
+        let answered = results.allSatisfy {
+            $0.error?.code != .sentinelOneUnreachable && $0.error?.code != .sentinelOneUnauthorized
+        }
+        let expiry = answered ? try? await SentinelOneTokenExpiry.fetch(console, logger: logger) : nil
         try? await console.shutdown()
         print("SentinelOne console \(console.configuration.url):")
         for result in results { print("  \(result.line)") }

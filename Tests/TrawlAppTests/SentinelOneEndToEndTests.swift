@@ -408,9 +408,15 @@ import TrawlTesting
         #expect(partial.output.contains("rogues (/rogues/table-view): NOT readable: ApiError 441"))
         #expect(partial.output.contains("needs Rogues View"))
 
+        let asked = try await simulator.requests().count
         let refused = try await Self.run(["test-connection"], token: "wrong", simulator: simulator, in: directory)
         #expect(refused.status == 1)
         #expect(refused.output.contains("agents (/agents): NOT readable: ApiError 440"))
+        #expect(refused.output.contains("rogues (/rogues/table-view): NOT readable: ApiError 440"))
+        #expect(
+            try await simulator.requests().count == asked + 1,
+            "a refused token is not asked again per content type"
+        )
         #expect(!refused.output.contains("ApiToken") && !refused.log.contains("ApiToken"), "the token is never shown")
     }
 

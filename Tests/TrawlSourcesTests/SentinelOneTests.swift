@@ -565,3 +565,24 @@ struct SentinelOneHarness {
         #expect(error?.code.id == id, "\(String(describing: error))")
     }
 }
+
+@Suite struct SentinelOneConnectionCheckTests {
+    /// Each content type waited out the connect timeout and every retry: minutes for a wrong console_url.
+    @Test func anUnreachableConsoleIsTriedOnceAndEveryContentTypeReportsIt() async throws {
+        let log = RecordingLogger()
+        let console = SentinelOneConsole(
+            configuration: .init(
+                url: "http://127.0.0.1:\(try PeerProcess.freePort())",
+                token: "t",
+                connectTimeout: .milliseconds(300)
+            ),
+            gate: SentinelOneRequestGate(configuration: .init(maxAttempts: 2, baseDelay: .milliseconds(10)))
+        )
+        let results = await SentinelOneConnectionCheck.run(console: console, logger: log.logger)
+        try await console.shutdown()
+        #expect(results.count == SentinelOneContentType.listed.count + 1)
+        #expect(results.allSatisfy { $0.error?.code == .sentinelOneUnreachable }, "\(results.map(\.line))")
+        #expect(log.messages(containing: "; retrying in").count == 1, "\(log.messages)")
+        #expect(results.last?.line.contains("connection refused") == true, "\(results.last?.line ?? "")")
+    }
+}

@@ -25,7 +25,9 @@ public enum SentinelOneConnectionCheck {
         }
     }
 
-    /// Asks the console for one record of each content type.
+    /// Asks the console for one record of each content type. A console that cannot be reached, or refuses the
+    /// token itself (401), answers every content type the same: the others are reported with that error
+    /// without asking, instead of each waiting out the connect timeout and retries (minutes in all).
     public static func run(
         console: SentinelOneConsole,
         contents: [SentinelOneContentType] = SentinelOneContentType.listed + [.installedApplications],
@@ -33,6 +35,12 @@ public enum SentinelOneConnectionCheck {
     ) async -> [Result] {
         var results: [Result] = []
         for content in contents {
+            if let last = results.last?.error,
+                last.code == .sentinelOneUnreachable || last.code == .sentinelOneUnauthorized
+            {
+                results.append(Result(content: content, error: last))
+                continue
+            }
             do {
                 let answer = try await console.get(content.path, query: [("limit", "1")], logger: logger)
                 _ = try SentinelOnePage(answer, resource: "\(console.configuration.url)\(content.path)")
