@@ -182,6 +182,36 @@ import TrawlTesting
         #expect(Self.delivered(directory).count == 4)
     }
 
+    /// An interrupted backfill whose listing cannot reach S3 waited for its retries until the 30 s shutdown
+    /// timeout; it stops at once and says what is left.
+    @Test func aStopWhileListingCutsTheListingShortAndSaysToRunAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let unreachable = "http://127.0.0.1:\(try PeerProcess.freePort())"
+        let settings =
+            "base_url: \"\(unreachable)/123456789012/q\", region: us-east-1, endpoint_url: \"\(unreachable)\""
+        try directory.write(
+            "config.yaml",
+            S3CollectorsEndToEndTests.configuration([("trail", "aws_sqs", "cloudtrail", settings)])
+        )
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["backfill", "--config", "config.yaml", "--service", "cloudtrail", "s3://trail/AWSLogs/"],
+            workingDirectory: directory.path
+        )
+        let listing = await eventually { trawl.standardError.contains("Starting data collection") }
+        #expect(listing, "\(trawl.standardError)")
+        try await Task.sleep(for: .milliseconds(500))
+        let (_, took) = await trawl.stop(with: SIGINT)
+        #expect(took < .seconds(8), "the stop took \(took)")
+        #expect(
+            trawl.standardError.contains(
+                "Listed 0 object(s) under s3://trail/AWSLogs/ before Trawl was asked to stop"
+            ),
+            "\(trawl.standardError)"
+        )
+    }
+
     @Test func aLocationThatIsNoS3URLOrAnUnknownServiceIsRefusedBeforeAnythingRuns() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -91,18 +91,29 @@ public struct S3BackfillSource: PullingSource {
                 var token: String?
                 var firstPage = true
                 var listingFailed = false
+                var listingStopped = false
                 while firstPage || token != nil {
-                    if context.isShuttingDown { break }
+                    if context.isShuttingDown {
+                        listingStopped = true
+                        break
+                    }
                     counters.update { $0.statistics.requests += 1 }
                     let page: S3ObjectListing
                     do {
-                        page = try await s3.listObjects(
-                            bucket: location.bucket,
-                            prefix: location.prefix,
-                            continuationToken: token,
-                            maxKeys: self.pageSize,
-                            logger: context.logger
-                        )
+                        // A listing holds no work yet: a stop cuts it (and its retries) short, while the objects
+                        // already being read finish their commits.
+                        page = try await context.cancellingOnStop { [s3, token, pageSize = self.pageSize] in
+                            try await s3.listObjects(
+                                bucket: location.bucket,
+                                prefix: location.prefix,
+                                continuationToken: token,
+                                maxKeys: pageSize,
+                                logger: context.logger
+                            )
+                        }
+                    } catch is CancellationError where context.isShuttingDown {
+                        listingStopped = true
+                        break
                     } catch let error as TrawlError {
                         if firstPage, let moved = Self.client(s3, forBucketOf: error) {
                             context.logger.info(
@@ -184,9 +195,10 @@ public struct S3BackfillSource: PullingSource {
                     context.logger.info(
                         "Dry run: \(location) holds \(listed - excluded - outside - delivered) object(s) to read (\(storedBytes) bytes as stored, \(mebibytes) MiB)\(archive), \(delivered) already delivered, \(skipped); nothing was read\(listingFailed ? " (its listing failed: these are the counts of what was listed)" : "")"
                     )
-                } else if listingFailed {
+                } else if listingFailed || listingStopped {
+                    let why = listingFailed ? "its listing failed" : "Trawl was asked to stop"
                     context.logger.warning(
-                        "Listed \(listed) object(s) under \(location) before its listing failed (\(counts)); run the command again for the rest"
+                        "Listed \(listed) object(s) under \(location) before \(why) (\(counts)); run the command again for the rest"
                     )
                 } else {
                     context.logger.info("Listed \(listed) object(s) under \(location): \(counts)")
