@@ -27,9 +27,25 @@ public final class CEWLSimulator: Sendable {
         _ = try await self.post("/_sim/list", ["data": records])
     }
 
-    /// Makes the next `count` requests answer `status` with `body`.
-    public func fail(status: Int, count: Int = 1, body: String = "{\"message\": \"injected\"}") async throws {
-        _ = try await self.post("/_sim/fault", ["status": status, "count": count, "body": body])
+    /// Makes the next `count` requests answer `status` with `body`, each `delay` seconds after it arrived.
+    public func fail(
+        status: Int,
+        count: Int = 1,
+        body: String = "{\"message\": \"injected\"}",
+        delay: Int = 0
+    ) async throws {
+        _ = try await self.post("/_sim/fault", ["status": status, "count": count, "body": body, "delay": delay])
+    }
+
+    /// How many API requests (not control ones) arrived so far.
+    public func requests() async throws -> Int {
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: self.url + "/_sim/requests"),
+            timeout: .seconds(30)
+        )
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        return object?["requests"] as? Int ?? -1
     }
 
     private func post(_ path: String, _ body: [String: Any]) async throws -> HTTPClientResponse {

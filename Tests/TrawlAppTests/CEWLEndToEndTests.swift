@@ -49,6 +49,24 @@ import TrawlTesting
         return rows
     }
 
+    /// The `ctci` input polling the simulator at `url` (the token from `CTCI_API_TOKEN`), with `outputs` (YAML
+    /// lines indented two spaces) and more `globals` settings (`, key: value`).
+    static func configuration(url: String, globals: String = "", outputs: String) -> String {
+        """
+        globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}\(globals)}
+        inputs:
+          ctci:
+            id: 9
+            type: ctci_cewl
+            credentials: {api_token: "${CTCI_API_TOKEN}"}
+            services:
+              cewl: {api_base_url: "\(url)"}
+        outputs:
+        \(outputs)
+
+        """
+    }
+
     @Test func theLookupsAPICallsRebuildTheListAfterEveryPollAndNothingIsSentWhenUnchanged() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -57,19 +75,11 @@ import TrawlTesting
         let server = try await RecordingHTTPServer()
         try directory.write(
             "config.yaml",
-            """
-            globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}}
-            inputs:
-              ctci:
-                id: 9
-                type: ctci_cewl
-                credentials: {api_token: "${CTCI_API_TOKEN}"}
-                services:
-                  cewl: {api_base_url: "\(simulator.url)"}
-            outputs:
-              lookups: {type: devo_lookups, settings: {url: "\(server.url)/lookup-api", domain: mydomain, token: devo-token}}
-
-            """
+            Self.configuration(
+                url: simulator.url,
+                outputs:
+                    #"  lookups: {type: devo_lookups, settings: {url: "\#(server.url)/lookup-api", domain: mydomain, token: devo-token}}"#
+            )
         )
         // The list is fetched and the lookups are deployed through an egress proxy.
         let proxy = try await ForwardProxy(directory: directory.path)
@@ -112,6 +122,35 @@ import TrawlTesting
 extension CEWLEndToEndTests {
     /// The seed's setup errors that apply to this collector, each named with its setting by `trawl validate`
     /// (a YAML scalar reads as text, so a wrong type is a list or a mapping where text belongs).
+    /// A stop while the list was being fetched waited for the request (up to its 60 s timeout, cut by the
+    /// 30 s shutdown timeout) and logged the cancelled request as ApiError 451.
+    @Test func aStopWhileTheListIsFetchedEndsAtOnceWithoutAnError() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let simulator = try await CEWLSimulator()
+        defer { simulator.stop() }
+        try await simulator.fail(status: 503, delay: 45)
+        try directory.write(
+            "config.yaml",
+            Self.configuration(
+                url: simulator.url,
+                outputs: "  out: {type: file, settings: {path: ./out.log, lookups: syslog}}"
+            )
+        )
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "config.yaml"],
+            workingDirectory: directory.path,
+            environment: ["CTCI_API_TOKEN": CEWLSimulator.token]
+        )
+        let fetching = await eventually { (try? await simulator.requests()) == 1 }
+        #expect(fetching, "\(trawl.standardError)")
+        let (status, took) = await trawl.stop()
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(took < .seconds(8), "the stop took \(took)")
+        #expect(!trawl.standardError.contains("ApiError"), "\(trawl.standardError)")
+    }
+
     @Test func validateReportsTheSeedsSetupErrorsWithTheirSettings() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -208,27 +247,21 @@ extension CEWLEndToEndTests {
         defer { rsyslog.stop() }
         try directory.write(
             "config.yaml",
-            """
-            globals: {id: cewl-test, hostname: vm, persistence: {directory: ./state}, shutdown_timeout_in_seconds: 5}
-            inputs:
-              ctci:
-                id: 9
-                type: ctci_cewl
-                credentials: {api_token: "${CTCI_API_TOKEN}"}
-                services:
-                  cewl: {api_base_url: "\(simulator.url)"}
-            outputs:
-              devo:
-                type: devo
-                settings:
-                  address: localhost
-                  port: \(rsyslog.port)
-                  chain_filename: \(certificates.path("ca.crt"))
-                  cert_filename: \(certificates.path("client.crt"))
-                  key_filename: \(certificates.path("client.key"))
-                  lookups: syslog
-
-            """
+            Self.configuration(
+                url: simulator.url,
+                globals: ", shutdown_timeout_in_seconds: 5",
+                outputs: """
+                      devo:
+                        type: devo
+                        settings:
+                          address: localhost
+                          port: \(rsyslog.port)
+                          chain_filename: \(certificates.path("ca.crt"))
+                          cert_filename: \(certificates.path("client.crt"))
+                          key_filename: \(certificates.path("client.key"))
+                          lookups: syslog
+                    """
+            )
         )
         func poll(expectingUploads uploads: Int) async throws -> SyslogRebuiltTable {
             let (status, _, log) = try await BuiltExecutable.run(

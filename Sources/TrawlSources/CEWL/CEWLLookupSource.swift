@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 import TrawlCore
 
@@ -247,8 +248,14 @@ public final class CEWLLookupSource: PullingSource {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await self.http.execute(request, timeout: .seconds(60), logger: logger)
-            body = try await response.body.collect(upTo: 256 << 20)
+            // Nothing is sent before the whole list arrived: a stop cuts the request short instead of
+            // waiting up to its 60 s timeout.
+            (response, body) = try await cancelWhenGracefulShutdown { [request, http = self.http] in
+                let response = try await http.execute(request, timeout: .seconds(60), logger: logger)
+                return (response, try await response.body.collect(upTo: 256 << 20))
+            }
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw TrawlError(
                 .cewlUnexpectedStatus,

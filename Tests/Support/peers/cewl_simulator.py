@@ -3,10 +3,11 @@
 list the test set last. Tokens: "cewl-token"; anything else is 401.
 
 Control (no token): POST /_sim/list {"data": [...]} replaces the list; POST /_sim/fault {"status": n,
-"count": k, "body": text} makes the next k requests answer that; GET /_sim/requests counts the API requests.
+"count": k, "body": text, "delay": seconds} makes the next k requests answer that (after the delay); GET /_sim/requests counts the API requests.
 Prints its port, runs until killed."""
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -25,6 +26,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
     def do_GET(self):
+        delay, answer = 0, None
         with lock:
             if self.path == "/_sim/requests":
                 return self.reply(200, json.dumps({"requests": state["requests"]}).encode())
@@ -34,7 +36,13 @@ class Handler(BaseHTTPRequestHandler):
             for fault in state["faults"]:
                 if fault["count"] > 0:
                     fault["count"] -= 1
-                    return self.reply(fault["status"], fault.get("body", '{"message": "injected"}').encode())
+                    delay = fault.get("delay", 0)
+                    answer = (fault["status"], fault.get("body", '{"message": "injected"}').encode())
+                    break
+        if answer is not None:
+            time.sleep(delay)
+            return self.reply(*answer)
+        with lock:
             if self.headers.get("x-api-key") != "cewl-token":
                 return self.reply(401, b'{"message": "Unauthorized"}')
             return self.reply(200, json.dumps({"data": state["data"]}).encode())
