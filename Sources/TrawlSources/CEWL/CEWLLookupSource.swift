@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import ServiceLifecycle
 import Synchronization
 import TrawlCore
 
@@ -157,7 +156,7 @@ public final class CEWLLookupSource: PullingSource {
         var statistics = PullCycleStatistics()
         let previous = try await self.persistence.load()
         statistics.requests += 1
-        let records = try await self.fetch(logger: context.logger)
+        let records = try await self.fetch(context)
         statistics.received = records.count
         var rows: [String: [String: Any]] = [:]
         var unkeyed = 0
@@ -241,7 +240,7 @@ public final class CEWLLookupSource: PullingSource {
     ///
     /// - Throws: ApiError 450 when the token is refused, 451 for another status, 452 for an answer that is
     ///   not the list.
-    func fetch(logger: Logger) async throws -> [[String: Any]] {
+    func fetch(_ context: PullContext) async throws -> [[String: Any]] {
         var request = HTTPClientRequest(url: self.url)
         request.headers.add(name: "x-api-key", value: self.token)
         request.headers.add(name: "Accept", value: "application/json")
@@ -250,8 +249,8 @@ public final class CEWLLookupSource: PullingSource {
         do {
             // Nothing is sent before the whole list arrived: a stop cuts the request short instead of
             // waiting up to its 60 s timeout.
-            (response, body) = try await cancelWhenGracefulShutdown { [request, http = self.http] in
-                let response = try await http.execute(request, timeout: .seconds(60), logger: logger)
+            (response, body) = try await context.cancellingOnStop { [request, http = self.http] in
+                let response = try await http.execute(request, timeout: .seconds(60), logger: context.logger)
                 return (response, try await response.body.collect(upTo: 256 << 20))
             }
         } catch is CancellationError {
