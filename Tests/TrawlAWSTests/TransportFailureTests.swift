@@ -42,7 +42,10 @@ import TrawlTesting
             "\(String(describing: error))"
         )
         #expect(error?.fix.hasPrefix("Check that this host reaches the endpoint named") == true)
-        #expect(recording.messages(containing: "Retrying in").count == 2)
+        let retries = recording.messages(containing: "Retrying in")
+        #expect(retries.count == 2)
+        #expect(retries.first?.contains("after attempt 1 of 3 failed: ") == true, "\(retries)")
+        #expect(retries.allSatisfy { !$0.contains("attempt(s)") }, "each retry counts its attempt once: \(retries)")
     }
 
     @Test func aPeerThatNeverAnswersIsError404AfterTheTimeout() async throws {

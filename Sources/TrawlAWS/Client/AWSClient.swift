@@ -137,6 +137,8 @@ public final class AWSClient: Sendable {
             retries.attemptStarted()
             let failure: AWSRequestRetryStateMachine.Failure
             let lastError: TrawlError
+            // What a retry's warning shows: the same error without the attempt count it gives itself.
+            var retryReason: TrawlError? = nil
             do {
                 let response = try await self.send(
                     request,
@@ -182,6 +184,14 @@ public final class AWSClient: Sendable {
                     resource: resource,
                     attempts: retries.attempts
                 )
+                retryReason = TrawlError.awsTransport(
+                    error,
+                    timedOut: Self.isTimeout(error),
+                    service: signer.service,
+                    operation: operation,
+                    resource: resource,
+                    attempts: nil
+                )
                 failure = .transient
             }
             switch retries.attemptFailed(failure, random: Double.random(in: 0..<1)) {
@@ -190,7 +200,7 @@ public final class AWSClient: Sendable {
             case .retry(let delay):
                 let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
                 logger.warning(
-                    "Retrying in \(formatFixed(seconds, decimals: 3)) s after attempt \(retries.attempts) of \(retries.policy.maxAttempts) failed: \(lastError)",
+                    "Retrying in \(formatFixed(seconds, decimals: 3)) s after attempt \(retries.attempts) of \(retries.policy.maxAttempts) failed: \(retryReason ?? lastError)",
                     metadata: ["error.id": "\(lastError.code.id)"]
                 )
                 try await self.clock.sleep(for: delay)

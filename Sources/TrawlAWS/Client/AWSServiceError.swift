@@ -100,15 +100,16 @@ extension TrawlError {
     }
 
     /// The ApiError for a request that never got an AWS answer (timeout, refused connection, TLS failure).
+    /// `attempts` is nil where the text already counts them (a retry's warning says "attempt N of M").
     public static func awsTransport(
         _ error: any Error,
         timedOut: Bool,
         service: String,
         operation: String,
         resource: String,
-        attempts: Int
+        attempts: Int?
     ) -> TrawlError {
-        let what = "\(service) \(operation) failed after \(attempts) attempt(s)"
+        let what = "\(service) \(operation) failed" + (attempts.map { " after \($0) attempt(s)" } ?? "")
         if timedOut {
             return TrawlError(.awsRequestTimedOut, "AWS request timed out: \(what)", location: resource)
         }
