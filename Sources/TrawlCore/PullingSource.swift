@@ -220,7 +220,13 @@ public struct SourceService<C: Clock>: Service where C.Duration == Duration {
                 if statistics.upToDate { logger.info("The data is up to date!") }
                 self.health?.inputSucceeded(self.name)
             } catch is CancellationError {
-                logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
+                if Task.isCancelled {
+                    logger.warning("Pull cancelled; uncommitted work will be pulled again at the next start")
+                } else {
+                    // Only ``PullContext/cancellingOnStop`` ends a pull this way without cancelling its task,
+                    // and sources use it only for waits that hold no uncommitted work.
+                    logger.info("Pull stopped while it waited for an answer, holding no uncommitted work")
+                }
                 return .stopped
             } catch {
                 self.cycleFailed(error, took: start.duration(to: self.clock.now), logger: logger)

@@ -120,8 +120,6 @@ import TrawlTesting
 }
 
 extension CEWLEndToEndTests {
-    /// The seed's setup errors that apply to this collector, each named with its setting by `trawl validate`
-    /// (a YAML scalar reads as text, so a wrong type is a list or a mapping where text belongs).
     /// A stop while the list was being fetched waited for the request (up to its 60 s timeout, cut by the
     /// 30 s shutdown timeout) and logged the cancelled request as ApiError 451.
     @Test func aStopWhileTheListIsFetchedEndsAtOnceWithoutAnError() async throws {
@@ -149,8 +147,11 @@ extension CEWLEndToEndTests {
         #expect(status == 0, "\(trawl.standardError)")
         #expect(took < .seconds(8), "the stop took \(took)")
         #expect(!trawl.standardError.contains("ApiError"), "\(trawl.standardError)")
+        #expect(!trawl.standardError.contains("WARNING"), "nothing was held, so nothing to warn of")
     }
 
+    /// The seed's setup errors that apply to this collector, each named with its setting by `trawl validate`
+    /// (a YAML scalar reads as text, so a wrong type is a list or a mapping where text belongs).
     @Test func validateReportsTheSeedsSetupErrorsWithTheirSettings() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -316,6 +316,8 @@ import TrawlTesting
         #expect(status == 0, "\(trawl.standardError)")
         #expect(took < .seconds(8), "the stop took \(took)")
         #expect(trawl.standardError.contains("Trawl stopped"))
+        #expect(trawl.standardError.contains("Pull stopped while it waited for an answer"), "\(trawl.standardError)")
+        #expect(!trawl.standardError.contains("uncommitted work will be pulled again"))
         #expect(try Self.delivered(directory).isEmpty)
     }
 
