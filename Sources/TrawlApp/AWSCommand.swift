@@ -69,7 +69,7 @@ struct AWSTestConnectionCommand: AsyncParsableCommand {
         var failed = false
         for (planned, makeObjectSource) in services {
             let key = StateKey(collectorID: plan.globals.id, input: planned.inputID, service: planned.service)
-            let source = makeObjectSource(store, key, logger)
+            let source = makeObjectSource(store, key, logger, .checking)
             var findings: [SQSObjectConnectionCheck.Finding] = []
             try await source.withResources {
                 findings = await SQSObjectConnectionCheck.run(source, locations: locations, logger: logger)

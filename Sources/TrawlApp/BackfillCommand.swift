@@ -95,7 +95,7 @@ struct BackfillCommand: AsyncParsableCommand {
         var backfill = planned
         backfill.makeSource = { store, key, logger in
             S3BackfillSource(
-                objects: makeObjectSource(store, key, logger),
+                objects: makeObjectSource(store, key, logger, .collecting),
                 locations: locations,
                 modifiedSince: since,
                 modifiedBefore: until,

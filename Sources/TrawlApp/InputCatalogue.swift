@@ -5,9 +5,19 @@ import TrawlCore
 import TrawlFormats
 import TrawlSources
 
-/// What makes an S3+SQS service's own source, with its ledger in `store` under `key`.
+/// What makes an S3+SQS service's own source, with its ledger in `store` under `key`; `aws` is how its
+/// requests weather failures (a collector's patience, or a check's promptness).
 public typealias ObjectSourceMaker =
-    @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger) -> SQSObjectSource
+    @Sendable (_ store: any StateStore, _ key: StateKey, _ logger: Logger, _ aws: AWSRequestPatience)
+    -> SQSObjectSource
+
+/// How an S3+SQS source's AWS requests weather failures.
+public enum AWSRequestPatience: Sendable {
+    /// Collecting or backfilling: connects and retries ride out a flaky network.
+    case collecting
+    /// A check an operator waits on: an unreachable endpoint is reported within about a second.
+    case checking
+}
 
 /// One input type this build can run: its services and how to build a source for each configured one.
 public struct InputType: Sendable {
@@ -365,10 +375,7 @@ public enum InputCatalogue {
                 includeKeys: settings.includeKeys ?? [],
                 excludeKeys: settings.excludeKeys ?? exclude.map(KeyPattern.init)
             )
-            let makeObjectSource: @Sendable (any StateStore, StateKey, Logger) -> SQSObjectSource = {
-                store,
-                key,
-                logger in
+            let makeObjectSource: ObjectSourceMaker = { store, key, logger, patience in
                 var ledgerKey = key
                 ledgerKey.service = "\(key.service).ledger"
                 return SQSObjectSource(
@@ -382,12 +389,15 @@ public enum InputCatalogue {
                         ),
                         retention: .seconds(settings.ledgerRetentionHours * 3_600)
                     ),
-                    aws: AWSClient(configuration: AWSClient.Configuration(proxy: proxy)),
+                    aws: AWSClient(
+                        configuration: patience == .checking
+                            ? .forChecks(proxy: proxy) : AWSClient.Configuration(proxy: proxy)
+                    ),
                     environment: environment
                 )
             }
             var plannedService = InputType.PlannedService(input, service, every: settings.common) {
-                makeObjectSource($0, $1, $2)
+                makeObjectSource($0, $1, $2, .collecting)
             }
             plannedService.makeObjectSource = makeObjectSource
             plannedService.makeReplay = { files, concurrency in

@@ -71,4 +71,30 @@ import TrawlTesting
         #expect(output.contains("  FAILED: s3://\(trail.bucket)/old/a.json: NOT readable: ApiError 431"), "\(output)")
         #expect(output.contains("Restore it (aws s3api restore-object"), "\(output)")
     }
+
+    /// An endpoint nothing listens on took about 51 s to report: 5 attempts, each trying to connect again until
+    /// the 10 s connect timeout. An operator checking a configuration waits for the answer, so a check says
+    /// at once that the connection is refused.
+    @Test func anUnreachableEndpointIsReportedWithinSecondsForTheQueueAndEachBucket() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let endpoint = "http://127.0.0.1:\(try PeerProcess.freePort())"
+        let settings = "queue_name: trail, region: us-east-1, endpoint_url: \"\(endpoint)\""
+        try directory.write(
+            "config.yaml",
+            S3CollectorsEndToEndTests.configuration([("trail", "aws_sqs", "cloudtrail", settings)])
+        )
+        let started = ContinuousClock.now
+        let (status, output) = try await S3BackfillEndToEndTests.trawl(
+            ["aws", "test-connection", "--config", "config.yaml", "s3://trail-bucket/AWSLogs/"],
+            in: directory
+        )
+        let took = ContinuousClock.now - started
+        #expect(status == 1, "\(output)")
+        #expect(took < .seconds(8), "the check took \(took)")
+        #expect(output.contains("  FAILED: SQS queue trail: NOT readable: ApiError 499"), "\(output)")
+        #expect(output.contains("  FAILED: s3://trail-bucket/AWSLogs/: NOT listable: ApiError 499"), "\(output)")
+        let failures = output.split(separator: "\n").filter { $0.contains("FAILED: ") }
+        #expect(failures.count == 2 && failures.allSatisfy { $0.contains("connection refused") }, "\(output)")
+    }
 }

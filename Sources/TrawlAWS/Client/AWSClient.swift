@@ -22,6 +22,10 @@ public final class AWSClient: Sendable {
         public var maxConnectionsPerHost: Int
         /// The proxies requests go through (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
         public var proxy: HTTPProxySettings
+        /// Whether a failed connect is tried again (with backoff) until `connectTimeout` before the attempt
+        /// counts as failed: a collector rides out a flaky network this way, at the cost of a refused
+        /// connection taking the whole connect timeout per attempt.
+        public var retriesConnecting: Bool
 
         public init(
             requestTimeout: Duration = .seconds(30),
@@ -29,7 +33,8 @@ public final class AWSClient: Sendable {
             connectTimeout: Duration = .seconds(10),
             retry: AWSRetryPolicy = AWSRetryPolicy(),
             maxConnectionsPerHost: Int = 16,
-            proxy: HTTPProxySettings = HTTPProxySettings()
+            proxy: HTTPProxySettings = HTTPProxySettings(),
+            retriesConnecting: Bool = true
         ) {
             self.requestTimeout = requestTimeout
             self.readTimeout = readTimeout
@@ -37,6 +42,14 @@ public final class AWSClient: Sendable {
             self.retry = retry
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.proxy = proxy
+            self.retriesConnecting = retriesConnecting
+        }
+
+        /// For a check an operator waits on (`trawl aws test-connection`): a refused connection fails its
+        /// attempt at once, and one retry follows, so an unreachable endpoint is reported in about a second
+        /// instead of after five attempts of `connectTimeout` each.
+        public static func forChecks(proxy: HTTPProxySettings) -> Configuration {
+            Configuration(retry: AWSRetryPolicy(maxAttempts: 2), proxy: proxy, retriesConnecting: false)
         }
     }
 
@@ -94,6 +107,7 @@ public final class AWSClient: Sendable {
                 idleTimeout: .seconds(50),
                 concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
             )
+            http.connectionPool.retryConnectionEstablishment = configuration.retriesConnecting
             http.decompression = .disabled
             http.redirectConfiguration = .disallow
             http.tunnel(through: proxy)

@@ -126,7 +126,7 @@ extension TrawlError {
             "AWS request client encountered an exception: \(what): \(NetworkFailure.describe(error))",
             location: resource,
             fix:
-                "Check that this host reaches the endpoint named (endpoint_url or the service's own URL, else AWS's): its DNS name, a firewall or security group, HTTPS_PROXY; the request is retried at the next pull cycle."
+                "Check that this host reaches the endpoint named (endpoint_url or the service's own URL, else AWS's): its DNS name, a firewall or security group, HTTPS_PROXY."
         )
     }
 }
