@@ -63,7 +63,8 @@ struct SentinelOneInputOptions: ParsableArguments {
             configuration: .init(
                 url: credentials.consoleURL,
                 token: credentials.apiToken,
-                proxy: proxy
+                proxy: proxy,
+                retriesConnecting: false
             ),
             gate: SentinelOneRequestGate(configuration: .init(maxAttempts: 3))
         )
@@ -92,15 +93,18 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: .warning) }
         let logger = Logger(label: "trawl")
         let results = await SentinelOneConnectionCheck.run(console: console, logger: logger)
-        let answered = results.allSatisfy {
-            $0.error?.code != .sentinelOneUnreachable && $0.error?.code != .sentinelOneUnauthorized
+        let unanswered = results.lazy.compactMap(\.error).first {
+            $0.code == .sentinelOneUnreachable || $0.code == .sentinelOneUnauthorized
         }
-        let expiry = answered ? try? await SentinelOneTokenExpiry.fetch(console, logger: logger) : nil
+        let expiry = unanswered == nil ? try? await SentinelOneTokenExpiry.fetch(console, logger: logger) : nil
         try? await console.shutdown()
         print("SentinelOne console \(console.configuration.url):")
         for result in results { print("  \(result.line)") }
         if let expiry {
             print("  API token: \(expiry.isNear() ? "WARNING: " : "")\(expiry.description())")
+        } else if let unanswered {
+            let why = unanswered.code == .sentinelOneUnauthorized ? "the console refused it" : "no answer"
+            print("  API token: expiry not checked (\(why))")
         } else {
             print("  API token: the console did not say when it expires")
         }

@@ -419,7 +419,32 @@ import TrawlTesting
             try await simulator.requests().count == asked + 1,
             "a refused token is not asked again per content type"
         )
+        #expect(refused.output.contains("  API token: expiry not checked (the console refused it)\n"))
         #expect(!refused.output.contains("ApiToken") && !refused.log.contains("ApiToken"), "the token is never shown")
+    }
+
+    /// A console nothing listens at took 33 s to report (three attempts, each trying to connect again until
+    /// the 10 s connect timeout), then said the console "did not say" when the token expires, as if it had
+    /// been asked.
+    @Test func anUnreachableConsoleIsReportedWithinSecondsAndTheTokenIsNotClaimedChecked() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = try PeerProcess.freePort()
+        try directory.write("config.yaml", SentinelOneEndToEndTests.configuration(url: "http://127.0.0.1:\(port)"))
+        let started = ContinuousClock.now
+        let (status, output, log) = try await BuiltExecutable.run(
+            "trawl",
+            arguments: ["sentinelone", "test-connection", "--config", "config.yaml", "--input", "s1"],
+            workingDirectory: directory.path,
+            environment: ["S1_API_TOKEN": SentinelOneSimulator.viewerToken]
+        )
+        let took = ContinuousClock.now - started
+        #expect(status == 1, "\(output)\(log)")
+        #expect(took < .seconds(8), "the check took \(took)")
+        #expect(output.contains("agents (/agents): NOT readable: ApiError 447"), "\(output)")
+        #expect(output.contains("connection refused"), "\(output)")
+        #expect(output.contains("  API token: expiry not checked (no answer)\n"), "\(output)")
+        #expect(!output.contains("port 443"), "the console's port is \(port): \(output)")
     }
 
     @Test func actionsAreSentWithTheirBodiesRemediateFallsBackToQuarantineAndAllIsAudited() async throws {

@@ -36,6 +36,10 @@ public final class SentinelOneConsole: Sendable {
         public var maxAnswerBytes: Int
         /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the console is reached through.
         public var proxy: HTTPProxySettings
+        /// Whether a refused or failed connect is tried again until `connectTimeout` before the attempt
+        /// counts as failed: a collector rides out a flaky network; a command an operator waits on reports
+        /// a refused connection at once.
+        public var retriesConnecting: Bool
 
         public init(
             url: String,
@@ -43,7 +47,8 @@ public final class SentinelOneConsole: Sendable {
             requestTimeout: Duration = .seconds(60),
             connectTimeout: Duration = .seconds(10),
             maxAnswerBytes: Int = 64 << 20,
-            proxy: HTTPProxySettings = HTTPProxySettings()
+            proxy: HTTPProxySettings = HTTPProxySettings(),
+            retriesConnecting: Bool = true
         ) {
             self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
             self.token = token
@@ -51,6 +56,7 @@ public final class SentinelOneConsole: Sendable {
             self.connectTimeout = connectTimeout
             self.maxAnswerBytes = maxAnswerBytes
             self.proxy = proxy
+            self.retriesConnecting = retriesConnecting
         }
     }
 
@@ -77,6 +83,7 @@ public final class SentinelOneConsole: Sendable {
                 read: .init(self.configuration.requestTimeout)
             )
             configuration.redirectConfiguration = .disallow
+            configuration.connectionPool.retryConnectionEstablishment = self.configuration.retriesConnecting
             configuration.tunnel(through: self.configuration.proxy.server(forURL: self.configuration.url))
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             pool = client

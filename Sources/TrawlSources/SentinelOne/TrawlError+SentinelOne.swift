@@ -68,7 +68,7 @@ extension TrawlError.Code {
         title: "SentinelOne console unreachable",
         cause: "The connection to console_url failed or timed out on every attempt (DNS, firewall, proxy, TLS).",
         fix:
-            "Check that this host reaches console_url on port 443 and trusts its certificate; the service retries at its next interval."
+            "Check that this host reaches console_url's host and port (DNS, a firewall, HTTPS_PROXY) and trusts its certificate; the service retries at its next interval."
     )
 
     /// Every code of the SentinelOne connector, as listed in docs/errors.md.
