@@ -77,7 +77,9 @@ import TrawlTesting
         #expect(errors.count == 1)
         #expect(errors.first?.contains("Its first \(count) record(s), read before the failure, were delivered") == true)
         #expect(errors.first?.contains("queue") == false)
-        #expect(errors.first?.hasPrefix("SourceError 301 at \(path): \(path) (gzip) cannot be decompressed") == true)
+        #expect(
+            errors.first?.hasPrefix("SourceError 301 at \(path): its content (gzip) cannot be decompressed") == true
+        )
     }
 
     /// A replay of the file at `path` as JSON lines, one file at a time.

@@ -291,14 +291,14 @@ struct ObjectReader {
             await self.settlePublished()
             throw TrawlError(
                 .objectCorrupt,
-                "\(self.name) (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
+                "its content (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
                 location: self.name
             )
         } catch let failure as RecordFormatFailure {
             await self.settlePublished()
             throw TrawlError(
                 .objectFormatMismatch,
-                "\(self.name) does not fit the \(self.setup.format) processor: \(failure)",
+                "its content does not fit the \(self.setup.format) processor: \(failure)",
                 location: self.name
             )
         } catch {
