@@ -47,9 +47,16 @@ public final class AWSClient: Sendable {
 
         /// For a check an operator waits on (`trawl aws test-connection`): a refused connection fails its
         /// attempt at once, and one retry follows, so an unreachable endpoint is reported in about a second
-        /// instead of after five attempts of `connectTimeout` each.
+        /// instead of after five attempts of `connectTimeout` each; a firewall dropping packets, or a peer
+        /// that never answers, within half a minute (the calls a check makes are small and answer at once).
         public static func forChecks(proxy: HTTPProxySettings) -> Configuration {
-            Configuration(retry: AWSRetryPolicy(maxAttempts: 2), proxy: proxy, retriesConnecting: false)
+            Configuration(
+                requestTimeout: .seconds(10),
+                connectTimeout: .seconds(5),
+                retry: AWSRetryPolicy(maxAttempts: 2),
+                proxy: proxy,
+                retriesConnecting: false
+            )
         }
     }
 
