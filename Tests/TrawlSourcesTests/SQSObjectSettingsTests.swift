@@ -75,6 +75,27 @@ import TrawlTesting
         #expect(matching.region == "eu-west-1")
     }
 
+    /// The seed makes region mandatory; when base_url is an AWS queue URL the error's fix names the value.
+    @Test func aMissingRegionsFixNamesTheRegionInBaseURL() {
+        let missing = SettingsFixture.decode(
+            SQSObjectSettings.self,
+            yaml: "{base_url: 'https://sqs.eu-central-1.amazonaws.com/123456789012/q'}",
+            path: "inputs.s3.services.cloudtrail"
+        )
+        .errors
+        #expect(missing.map(\.code.id) == [4], "\(missing)")
+        #expect(missing.first?.location?.hasPrefix("inputs.s3.services.cloudtrail.region") == true)
+        #expect(missing.first?.fix == "Add region: eu-central-1, the region in base_url.")
+        let emulator = SettingsFixture.decode(
+            SQSObjectSettings.self,
+            yaml: "{base_url: 'http://127.0.0.1:5000/123456789012/q'}",
+            path: "inputs.s3.services.cloudtrail"
+        )
+        .errors
+        #expect(emulator.map(\.code.id) == [4], "\(emulator)")
+        #expect(emulator.first?.fix == "Add region at inputs.s3.services.cloudtrail.region.")
+    }
+
     @Test func encodingIsUTF8UnlessOneOfTheKnownEncodingsIsNamed() throws {
         let plain = try SettingsFixture.valid(SQSObjectSettings.self, yaml: "{\(Self.queue)}")
         #expect(plain.encoding == .utf8)

@@ -190,16 +190,24 @@ public struct SQSObjectSettings: Decodable, Sendable {
             format: "a 12-digit AWS account id",
             isValid: { $0.count == 12 && $0.allSatisfy(\.isNumber) }
         )
+        let queueRegion = self.baseURL.flatMap { AWSEndpoint(url: $0)?.sqsRegion }
         let region = settings.string(
             .region,
-            required: true,
+            required: queueRegion == nil,
             format: "an AWS region such as us-east-1",
             isValid: isRegion
         )
-        self.region = region ?? "us-east-1"
-        if let region, let queueRegion = self.baseURL.flatMap({ AWSEndpoint(url: $0)?.sqsRegion }),
-            queueRegion != region
-        {
+        self.region = region ?? queueRegion ?? "us-east-1"
+        if let queueRegion, !settings.contains(.region) {
+            // Required as the seed has it; the fix can say which value, since base_url names it.
+            settings.record(
+                .settingMissing,
+                "required setting region not found",
+                at: CodingKeys.region,
+                fix: "Add region: \(queueRegion), the region in base_url."
+            )
+        }
+        if let region, let queueRegion, queueRegion != region {
             settings.record(
                 .settingWrongFormat,
                 "region is \(region) but base_url names a queue in \(queueRegion); requests signed for \(region) "
