@@ -30,7 +30,8 @@ public final class SentinelOneConsole: Sendable {
         public var token: String
         /// Time allowed for one request, answer included.
         public var requestTimeout: Duration
-        /// Time allowed to connect (the pool keeps trying that long when the console refuses connections).
+        /// Time allowed to connect (with `retriesConnecting`, the pool keeps trying that long when the console
+        /// refuses connections).
         public var connectTimeout: Duration
         /// Answers larger than this are refused (a page of 1,000 records is a few megabytes).
         public var maxAnswerBytes: Int
