@@ -157,9 +157,9 @@ public final class AWSClient: Sendable {
         while true {
             retries.attemptStarted()
             let failure: AWSRequestRetryStateMachine.Failure
-            let lastError: TrawlError
-            // What a retry's warning shows: the same error without the attempt count it gives itself.
-            var retryReason: TrawlError? = nil
+            // The attempt's error, built with the attempt count when it ends the request and without it in
+            // a retry's warning, which counts attempts itself.
+            let attemptError: (_ attempts: Int?) -> TrawlError
             do {
                 let response = try await self.send(
                     request,
@@ -181,7 +181,8 @@ public final class AWSClient: Sendable {
                     operation: operation,
                     hasBody: request.method != .HEAD
                 )
-                lastError = TrawlError.aws(serviceError, resource: resource)
+                let serviceFailure = TrawlError.aws(serviceError, resource: resource)
+                attemptError = { _ in serviceFailure }
                 if !serviceError.isRetryable {
                     failure = .permanent
                 } else if serviceError.status == 429 || serviceError.code == "SlowDown"
@@ -197,32 +198,28 @@ public final class AWSClient: Sendable {
                 throw error
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                lastError = TrawlError.awsTransport(
-                    error,
-                    timedOut: Self.isTimeout(error),
-                    service: signer.service,
-                    operation: operation,
-                    resource: resource,
-                    attempts: retries.attempts
-                )
-                retryReason = TrawlError.awsTransport(
-                    error,
-                    timedOut: Self.isTimeout(error),
-                    service: signer.service,
-                    operation: operation,
-                    resource: resource,
-                    attempts: nil
-                )
+                let timedOut = Self.isTimeout(error)
+                attemptError = { attempts in
+                    TrawlError.awsTransport(
+                        error,
+                        timedOut: timedOut,
+                        service: signer.service,
+                        operation: operation,
+                        resource: resource,
+                        attempts: attempts
+                    )
+                }
                 failure = .transient
             }
             switch retries.attemptFailed(failure, random: Double.random(in: 0..<1)) {
             case .giveUp:
-                throw lastError
+                throw attemptError(retries.attempts)
             case .retry(let delay):
                 let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                let reason = attemptError(nil)
                 logger.warning(
-                    "Retrying in \(formatFixed(seconds, decimals: 3)) s after attempt \(retries.attempts) of \(retries.policy.maxAttempts) failed: \(retryReason ?? lastError)",
-                    metadata: ["error.id": "\(lastError.code.id)"]
+                    "Retrying in \(formatFixed(seconds, decimals: 3)) s after attempt \(retries.attempts) of \(retries.policy.maxAttempts) failed: \(reason)",
+                    metadata: ["error.id": "\(reason.code.id)"]
                 )
                 try await self.clock.sleep(for: delay)
             }
