@@ -57,6 +57,17 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         #expect(throws: RecordFormatFailure.self) { try split("x", .wholeObject(maxBytes: 0), pieceSize: 4) }
     }
 
+    @Test(arguments: [RecordFormat.csv, .tsv, .vpcFlow])
+    func aRowThatDoesNotFitTheHeaderIsNamedByItsNumber(format: RecordFormat) {
+        let separator = format == .csv ? "," : format == .tsv ? "\t" : " "
+        let text = ["a", "b", "c"].joined(separator: separator) + "\n1\(separator)2\(separator)3\n\n4\(separator)5\n"
+        let failure = #expect(throws: RecordFormatFailure.self) { try split(text, format, pieceSize: 3) }
+        #expect(
+            failure?.description
+                == "data row 2 (not counting the header and blank lines) has 2 fields where the header names 3"
+        )
+    }
+
     @Test(arguments: pieceSizes)
     func csvRowsBecomeJSONObjectsHonouringQuotes(pieceSize: Int) throws {
         let text = "name,comment,n\r\nalice,\"says \"\"hi\"\", then\nleaves\",1\nbob,,2\n"

@@ -18,6 +18,8 @@ public struct RecordSplitter {
     private var lines = LineAssembler()
     private var elements: JSONElementScanner?
     private var header: [String]?
+    /// Data rows of a delimited format read so far, so a row that does not fit its header is named.
+    private var dataRows = 0
     private var csvRecord = CSVRecordAssembler()
     private var cloudWatch: CloudWatchLogsSplitter?
     private var whole = ByteBuffer()
@@ -123,9 +125,11 @@ public struct RecordSplitter {
             self.header = fields
             return
         }
+        self.dataRows += 1
         guard fields.count == header.count else {
             throw RecordFormatFailure(
-                description: "a row has \(fields.count) fields where the header names \(header.count)"
+                description:
+                    "data row \(self.dataRows) (not counting the header and blank lines) has \(fields.count) fields where the header names \(header.count)"
             )
         }
         var object = ByteBuffer()
