@@ -98,8 +98,18 @@ func sampleLogText(lines: Int) -> [UInt8] {
         let original = sampleLogText(lines: 100)
         let compressed = try await PeerCompressor.compress(original, format: "gzip")
         #expect(try decompress(compressed + [0, 0, 0, 0], pieceSize: 100, maxBytes: 65_536).bytes == original)
-        #expect(throws: DecompressionFailure.self) {
-            _ = try decompress(compressed + Array("trailing".utf8), pieceSize: 100, maxBytes: 65_536)
+        for pieceSize in [1, 100] {
+            let failure = #expect(throws: DecompressionFailure.self) {
+                _ = try decompress(
+                    compressed + compressed + Array("trailing".utf8),
+                    pieceSize: pieceSize,
+                    maxBytes: 65_536
+                )
+            }
+            #expect(
+                failure?.description
+                    == "gzip member 2 ended and the data that follows is not gzip (trailing garbage; gzip -dc would ignore it)"
+            )
         }
     }
 

@@ -43,6 +43,8 @@ final class GzipCodec: DecompressionCodec {
     private var inMember = false
     /// True once a member ended and only padding has been seen since.
     private var afterMember = false
+    /// Members that ended, so data after the last one that is no gzip is told from a damaged member.
+    private var membersEnded = 0
 
     init() {
         self.state = .allocate(capacity: 1)
@@ -61,6 +63,12 @@ final class GzipCodec: DecompressionCodec {
             if self.afterMember {
                 while skipped < input.count, input[skipped] == 0 { skipped += 1 }
                 if skipped == input.count { return (skipped, 0) }
+                guard input[skipped] == 0x1f, skipped + 1 == input.count || input[skipped + 1] == 0x8b else {
+                    throw DecompressionFailure(
+                        description:
+                            "gzip member \(self.membersEnded) ended and the data that follows is not gzip (trailing garbage; gzip -dc would ignore it)"
+                    )
+                }
                 isal_inflate_reset(self.state)
                 self.state.pointee.crc_flag = UInt32(IGZIP_GZIP)
                 self.afterMember = false
@@ -83,6 +91,7 @@ final class GzipCodec: DecompressionCodec {
         if self.state.pointee.block_state == ISAL_BLOCK_FINISH {
             self.inMember = false
             self.afterMember = true
+            self.membersEnded += 1
         }
         return (skipped + consumed, produced)
     }
