@@ -113,6 +113,34 @@ func sampleLogText(lines: Int) -> [UInt8] {
         }
     }
 
+    @Test(arguments: [
+        ("zstd-multi", "zstd frame 3 ended"), ("bzip2-multi", "bzip2 stream 3 ended"),
+        ("snappy", "snappy: the chunk after 2 chunk(s)"),
+    ])
+    func dataAfterTheLastFrameStreamOrChunkIsReportedAsTrailingGarbage(format: String, ended: String) async throws {
+        let original = sampleLogText(lines: 100)
+        let compressed = try await PeerCompressor.compress(original, format: format)
+        #expect(try decompress(compressed, pieceSize: 100, maxBytes: 65_536).bytes == original)
+        for pieceSize in [1, 100] {
+            let failure = #expect(throws: DecompressionFailure.self) {
+                _ = try decompress(compressed + Array("trailing".utf8), pieceSize: pieceSize, maxBytes: 65_536)
+            }
+            #expect(failure?.description.hasPrefix(ended) == true, "\(failure?.description ?? "no failure")")
+            #expect(failure?.description.contains("trailing garbage") == true)
+        }
+    }
+
+    @Test func aSnappyChunkClaimingMoreThanABlockIsRefusedAtItsHeader() {
+        let identifier: [UInt8] = [0xff, 0x06, 0x00, 0x00] + Array("sNaPpY".utf8)
+        let failure = #expect(throws: DecompressionFailure.self) {
+            _ = try decompress(identifier + [0x00, 0xff, 0xff, 0xff, 0x01], pieceSize: 100, maxBytes: 65_536)
+        }
+        #expect(
+            failure?.description
+                == "snappy: the chunk after 1 chunk(s) (type 0x0) claims 16777215 bytes, more than such a chunk holds (76494)"
+        )
+    }
+
     @Test func magicBytesDecideTheFormatWhateverTheKeySays() {
         #expect(CompressionFormat.detect([0x1f, 0x8b, 0x08]) == .gzip)
         #expect(CompressionFormat.detect([0x28, 0xb5, 0x2f, 0xfd, 0]) == .zstd)

@@ -121,6 +121,8 @@ final class ZstdCodec: DecompressionCodec {
     private let stream: OpaquePointer
     /// True while a frame is incomplete.
     private var inFrame = false
+    /// Frames that ended, so data after the last one that is no zstd is told from a damaged frame.
+    private var framesEnded = 0
 
     init() {
         self.stream = ZSTD_createDStream()
@@ -138,8 +140,16 @@ final class ZstdCodec: DecompressionCodec {
         var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
         let hint = ZSTD_decompressStream(self.stream, &outBuffer, &inBuffer)
         if ZSTD_isError(hint) != 0 {
-            throw DecompressionFailure(description: "zstd: \(String(cString: ZSTD_getErrorName(hint)))")
+            let reason = String(cString: ZSTD_getErrorName(hint))
+            if !self.inFrame, self.framesEnded > 0 {
+                throw DecompressionFailure(
+                    description:
+                        "zstd frame \(self.framesEnded) ended and the data that follows is not zstd (trailing garbage: \(reason))"
+                )
+            }
+            throw DecompressionFailure(description: "zstd: \(reason)")
         }
+        if hint == 0, self.inFrame || inBuffer.pos > 0 { self.framesEnded += 1 }
         self.inFrame = hint != 0
         return (inBuffer.pos, outBuffer.pos)
     }
@@ -156,6 +166,8 @@ final class Bzip2Codec: DecompressionCodec {
     private let stream: UnsafeMutablePointer<bz_stream>
     private var inStream = false
     private var initialised = false
+    /// Streams that ended, so data after the last one that is no bzip2 is told from a damaged stream.
+    private var streamsEnded = 0
 
     init() {
         self.stream = .allocate(capacity: 1)
@@ -192,7 +204,14 @@ final class Bzip2Codec: DecompressionCodec {
         let produced = Int(before.1 - self.stream.pointee.avail_out)
         switch status {
         case BZ_OK: break
-        case BZ_STREAM_END: self.inStream = false
+        case BZ_STREAM_END:
+            self.inStream = false
+            self.streamsEnded += 1
+        case BZ_DATA_ERROR_MAGIC where self.streamsEnded > 0:
+            throw DecompressionFailure(
+                description:
+                    "bzip2 stream \(self.streamsEnded) ended and the data that follows is not bzip2 (trailing garbage; bzip2 -dc would ignore it)"
+            )
         case BZ_DATA_ERROR, BZ_DATA_ERROR_MAGIC:
             throw DecompressionFailure(description: "bzip2: corrupt data")
         default:
@@ -217,6 +236,34 @@ final class SnappyFramedCodec: DecompressionCodec {
     private var pending: [UInt8] = []
     private var pendingStart = 0
     private var sawIdentifier = false
+    /// Chunks decoded so far, to say where damage or trailing garbage starts.
+    private var chunks = 0
+
+    /// Refuses a chunk by its header, before waiting for up to 16 MiB that the length claims: a reserved type
+    /// or a data chunk longer than a 64 KiB block can be.
+    private func checkHeader(length: Int) throws(DecompressionFailure) {
+        let type = self.chunk[0]
+        let position = self.chunks == 0 ? "at the start" : "after \(self.chunks) chunk(s)"
+        if (0x02...0x7f).contains(type) {
+            throw DecompressionFailure(
+                description:
+                    "snappy: the chunk \(position) has the reserved type 0x\(String(type, radix: 16)): not snappy framing (trailing garbage or damage)"
+            )
+        }
+        let limit: Int
+        switch type {
+        case 0x00: limit = 4 + 32 + 65_536 + 65_536 / 6
+        case 0x01: limit = 4 + 65_536
+        case 0xff: limit = 6
+        default: return
+        }
+        guard length <= limit else {
+            throw DecompressionFailure(
+                description:
+                    "snappy: the chunk \(position) (type 0x\(String(type, radix: 16))) claims \(length) bytes, more than such a chunk holds (\(limit))"
+            )
+        }
+    }
 
     func process(
         _ input: UnsafeRawBufferPointer,
@@ -239,11 +286,13 @@ final class SnappyFramedCodec: DecompressionCodec {
                 continue
             }
             let length = Int(self.chunk[1]) | Int(self.chunk[2]) << 8 | Int(self.chunk[3]) << 16
+            if self.chunk.count == 4 { try self.checkHeader(length: length) }
             let take = min(length + 4 - self.chunk.count, input.count - consumed)
             self.chunk.append(contentsOf: input[consumed..<consumed + take])
             consumed += take
             guard self.chunk.count == length + 4 else { break }
             try self.decodeChunk()
+            self.chunks += 1
             self.chunk.removeAll(keepingCapacity: true)
             if self.pendingStart < self.pending.count { break }
         }

@@ -291,7 +291,7 @@ struct ObjectReader {
             await self.settlePublished()
             throw TrawlError(
                 .objectCorrupt,
-                "its content (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) bytes: \(failure)",
+                "its content (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) decompressed bytes: \(failure)",
                 location: self.name
             )
         } catch let failure as RecordFormatFailure {
