@@ -140,6 +140,11 @@ public enum OutputCatalogue {
                 SyslogDatagramSink(name: name, configuration: configuration, framer: framer, logger: logger)
             }
         }
+        let problems = stream.tls?.problems(location: location) ?? []
+        guard problems.isEmpty else {
+            for problem in problems { diagnostics.record(problem) }
+            return nil
+        }
         let context: NIOSSLContext?
         do {
             context = try stream.tls?.makeContext(location: location)
@@ -152,7 +157,7 @@ public enum OutputCatalogue {
                 TrawlError(
                     .tlsFilesUnusable,
                     "the \(expiry.what) \(expiry.validUntil.description()): the receiver refuses it",
-                    location: location
+                    location: "\(location).cert_filename"
                 )
             )
             return nil

@@ -8,51 +8,6 @@ import NIOTLS
 import Synchronization
 import TrawlCore
 
-/// TLS settings of a syslog stream: the Devo domain's certificate and key, and the chain CA to trust.
-public struct SyslogTLSFiles: Sendable, Equatable {
-    /// PEM client certificate (Devo's domain certificate); nil to connect without one.
-    public var certificate: String?
-    public var key: String?
-    /// PEM CA file the receiver's certificate must chain to; nil for the system's trust store.
-    public var chainCA: String?
-    /// Check that the receiver's certificate names the host connected to.
-    public var verifiesHostname: Bool
-
-    public init(certificate: String?, key: String?, chainCA: String?, verifiesHostname: Bool = true) {
-        self.certificate = certificate
-        self.key = key
-        self.chainCA = chainCA
-        self.verifiesHostname = verifiesHostname
-    }
-
-    /// How long a closing connection waits for the receiver's close_notify after sending its own. Every byte
-    /// was flushed before the close, so the wait only makes the close clean; NIO's default (five seconds)
-    /// made each stop wait that long for a receiver that never answers.
-    public static let closeNotifyWait: TimeAmount = .seconds(1)
-
-    /// The TLS client context, built once so unusable files are reported at start (SetupError 17).
-    public func makeContext(location: String) throws(TrawlError) -> NIOSSLContext {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.shutdownTimeout = Self.closeNotifyWait
-        configuration.certificateVerification = self.verifiesHostname ? .fullVerification : .noHostnameVerification
-        do {
-            if let chainCA { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(chainCA)) }
-            if let certificate {
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
-            }
-            if let key { configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)) }
-            return try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw TrawlError(
-                .tlsFilesUnusable,
-                "TLS files cannot be used (certificate \(self.certificate ?? "none"), key \(self.key ?? "none"), chain CA \(self.chainCA ?? "system")): \(error)",
-                location: location
-            )
-        }
-    }
-}
-
 /// Sends Devo syslog lines over one TCP or TLS stream: the `devo` output (mutual TLS to a Devo relay) and
 /// the `relay` output (an in-house relay).
 ///

@@ -192,10 +192,11 @@ import TrawlTesting
             "\(String(describing: error))"
         )
         let setup = #expect(throws: TrawlError.self) {
-            _ = try SyslogTLSFiles(certificate: "/nonexistent/client.crt", key: nil, chainCA: nil)
-                .makeContext(location: "outputs.devo.settings.cert_filename")
+            _ = try SyslogTLSFiles(certificate: "/nonexistent/client.crt", key: "/nonexistent/client.key", chainCA: nil)
+                .makeContext(location: "outputs.devo.settings")
         }
         #expect(setup?.code.id == 17)
+        #expect(setup?.location == "outputs.devo.settings.cert_filename")
     }
 
     /// `gzip_tls_listener.py` (holding each connection `hold` seconds after the stream ends, unanswered) and a
