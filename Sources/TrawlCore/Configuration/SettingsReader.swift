@@ -341,11 +341,15 @@ private func article(_ name: String) -> String {
     }
 }
 
-/// The known name closest to `word` by edit distance, if close enough to be a typo.
+/// The known name closest to `word` by edit distance, if close enough to be a typo; else the only known
+/// name that holds `word` whole (`chain` for `chain_filename`, `tag_map` for `tag_mapping`), a
+/// name shortened or written without its prefix.
 func closest(to word: String, among candidates: [String]) -> String? {
     let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-    guard let (candidate, distance) = scored, distance <= max(2, word.count / 3) else { return nil }
-    return candidate
+    if let (candidate, distance) = scored, distance <= max(2, word.count / 3) { return candidate }
+    guard word.count >= 4 else { return nil }
+    let holding = candidates.filter { $0.contains(word) }
+    return holding.count == 1 ? holding[0] : nil
 }
 
 private func editDistance(_ a: String, _ b: String) -> Int {
