@@ -48,8 +48,12 @@ public enum OutputCatalogue {
 
     /// `file`: Devo syslog lines appended to a file, fsynced per write.
     public static let file = OutputType(name: "file") { output, hostname, diagnostics in
-        decodeSettings(FileOutputSettings.self, of: output, diagnostics).map { settings in
+        decodeSettings(FileOutputSettings.self, of: output, diagnostics).flatMap { settings in
             let (name, path) = (output.name, settings.path)
+            if let problem = FileSink.destinationProblem(path) {
+                diagnostics.record(TrawlError(.outputFileUnwritable, problem, location: "\(output.path).settings.path"))
+                return nil
+            }
             let framer = DevoSyslogFramer(
                 hostname: hostname,
                 multiline: settings.multiline,

@@ -198,9 +198,10 @@ public final class FileSink: EventSink {
         // wait for a reader.
         var existing = stat()
         if stat(self.path, &existing) == 0, existing.st_mode & S_IFMT != S_IFREG {
+            let what = Self.destinationProblem(self.path) ?? "\(self.path) is not a regular file"
             throw TrawlError(
                 .sinkWriteFailed,
-                "output \(self.name) cannot write to \(self.path): it is not a regular file (a pipe, socket or device). The file output appends to a regular file, fsyncs each write and keeps a journal beside it; for standard output use the console output",
+                "output \(self.name) cannot write: \(what). The file output appends to a regular file, fsyncs each write and keeps a journal beside it",
                 location: "outputs.\(self.name).settings.path"
             )
         }

@@ -50,6 +50,7 @@ extension TrawlError.Code {
 
     /// Every code of this library, as listed in docs/errors.md.
     public static let sinksCatalogue: [Self] = [
-        .tlsFilesUnusable, .receiverUnreachable, .receiverRejectedTLS, .eventsUndeliverable, .receiverRefusedToken,
+        .tlsFilesUnusable, .outputFileUnwritable, .receiverUnreachable, .receiverRejectedTLS, .eventsUndeliverable,
+        .receiverRefusedToken,
     ]
 }

@@ -237,11 +237,15 @@ extension CommandLineTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("data/a.jsonl", "{\"a\":1}\n")
-        try FileManager.default.createDirectory(atPath: "\(directory.path)/blocked", withIntermediateDirectories: true)
+        // The output's journal path is a directory: the file output fails at its first write.
+        try FileManager.default.createDirectory(
+            atPath: "\(directory.path)/blocked/devo.log.trawl-journal",
+            withIntermediateDirectories: true
+        )
         try directory.write(
             "run.yaml",
             Self.configuration(
-                output: "./blocked",
+                output: "./blocked/devo.log",
                 extra: "  shutdown_timeout_in_seconds: 2\n  spool_max_megabytes: 0"
             )
         )
@@ -269,9 +273,9 @@ extension CommandLineTests {
         defer { directory.remove() }
         let lines = (0..<300).map { "{\"n\":\($0)}" }
         try directory.write("data/a.jsonl", lines.joined(separator: "\n") + "\n")
-        try FileManager.default.createDirectory(atPath: "\(directory.path)/out", withIntermediateDirectories: true)
+        // The output's journal path is a directory: the file output fails at each write until it is removed.
         try FileManager.default.createDirectory(
-            atPath: "\(directory.path)/out/devo.log",
+            atPath: "\(directory.path)/out/devo.log.trawl-journal",
             withIntermediateDirectories: true
         )
         try directory.write("run.yaml", Self.configuration(extra: "  shutdown_timeout_in_seconds: 2"))
@@ -289,7 +293,7 @@ extension CommandLineTests {
         #expect(trawl.standardError.contains("events in its spool"))
 
         // The output works again: the spooled events go first, then nothing more is pulled twice.
-        try FileManager.default.removeItem(atPath: "\(directory.path)/out/devo.log")
+        try FileManager.default.removeItem(atPath: "\(directory.path)/out/devo.log.trawl-journal")
         let rest = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
         #expect(rest.status == 0, "\(rest.error)")
         #expect(rest.error.contains("starts with 300 spooled events"))

@@ -281,6 +281,12 @@ enum ErrorScenarios {
                     + "cert_filename: ./certs/domain.crt, key_filename: ./certs/domain.key}}"
             )
         },
+        19: { _ in
+            replacing(
+                "out: {type: file, settings: {path: ./out.log}}",
+                with: "out: {type: file, settings: {path: /dev/null}}"
+            )
+        },
         502: { _ in
             let sink = try SyslogStreamSink(
                 name: "relay",

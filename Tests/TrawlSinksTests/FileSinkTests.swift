@@ -41,9 +41,39 @@ import TrawlTesting
         let sink = Self.sink(target, log)
         let error = await #expect(throws: TrawlError.self) { try await sink.write(Self.events("a", 0..<2)) }
         #expect(error?.code == .sinkWriteFailed)
-        #expect(error?.message.contains("\(target): it is not a regular file") == true)
+        #expect(error?.message.contains("\(target) is not a regular file (a pipe, socket or device)") == true)
         #expect(!FileManager.default.fileExists(atPath: "\(target).trawl-journal"))
         try await sink.close()
+    }
+
+    /// `trawl validate` tells a path the sink could never append to before a run, which would otherwise only
+    /// find it at its first write and retry it without end; a path it can create passes and is not created.
+    @Test func aDestinationThatCannotTakeAppendsIsToldBeforeAnyWrite() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("devo.log", "")
+        let root = directory.path
+        #expect(
+            FileSink.destinationProblem(root)
+                == "\(root) is a directory; path names the file to append to, such as \(root)/devo.log"
+        )
+        #expect(
+            FileSink.destinationProblem("\(root)/")
+                == FileSink.destinationProblem(root).map { _ in
+                    "\(root)/ is a directory; path names the file to append to, such as \(root)//devo.log"
+                }
+        )
+        #expect(
+            FileSink.destinationProblem("/dev/null")
+                == "/dev/null is not a regular file (a pipe, socket or device); for standard output use the console output"
+        )
+        #expect(
+            FileSink.destinationProblem("\(file)/day/out.log")
+                == "\(file) is not a directory, so \(file)/day/out.log cannot be created in it"
+        )
+        #expect(FileSink.destinationProblem(file) == nil)
+        #expect(FileSink.destinationProblem("\(root)/new/deeper/out.log") == nil)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/new"))
     }
 
     @Test func eventsAnotherWriterAlreadyAppendedAreNotWrittenAgain() async throws {
