@@ -72,8 +72,8 @@ public struct LocalFilesSource: PullingSource {
         guard let entries = directoryEntries(self.settings.directory) else {
             throw TrawlError(
                 .sourceReadFailed,
-                "cannot list \(self.settings.directory): \(errnoDescription())",
-                location: "\(self.name).directory"
+                "the directory of \(self.name) cannot be listed: \(errnoDescription())",
+                location: self.settings.directory
             )
         }
         var names: [String] = []

@@ -119,6 +119,17 @@ import TrawlTesting
         #expect(state.contains("\"a.log\":7") && state.contains("\"b.log\":3"), "\(state)")
     }
 
+    @Test func aMissingDirectoryIsSourceError300AtThatDirectory() async throws {
+        let harness = try Harness()
+        defer { harness.directory.remove() }
+        let error = await #expect(throws: TrawlError.self) { _ = try await harness.pull() }
+        #expect(error?.code.id == 300)
+        #expect(error?.location == "\(harness.directory.path)/data")
+        #expect(
+            error?.message == "the directory of files/lines cannot be listed: No such file or directory (errno 2)"
+        )
+    }
+
     @Test func aLatin1FileIsDeliveredAsUTF8WithoutItsWindowsLineEnds() async throws {
         let harness = try Harness(encoding: "latin-1")
         defer { harness.directory.remove() }
