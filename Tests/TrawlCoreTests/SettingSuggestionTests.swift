@@ -22,4 +22,10 @@ import Testing
     func aNameSeveralOrNoSettingsCouldMeanSuggestsNone(written: String) {
         #expect(closest(to: written, among: Self.accepted) == nil)
     }
+
+    @Test func anUnknownServiceOrTypeSuggestsTheOneMeantBeforeListingThemAll() {
+        let services = ["agents", "threats", "rogues"]
+        #expect(oneOf(services, closestTo: "threat") == "Did you mean threats? Use one of: agents, threats, rogues.")
+        #expect(oneOf(services, closestTo: "kafka") == "Use one of: agents, threats, rogues.")
+    }
 }

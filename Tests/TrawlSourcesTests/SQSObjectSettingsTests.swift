@@ -30,6 +30,18 @@ import TrawlTesting
         #expect(settings.ackMessages && !settings.ackMessagesGiven)
     }
 
+    /// A list setting written as one value is told to be a list, not "a mapping" (the name given to every
+    /// type that was not a scalar).
+    @Test func aListSettingWrittenAsOneValueIsToldItIsAList() {
+        let strings = Self.errors("exclude_keys: \"*/CloudTrail-Digest/*\"")
+        #expect(strings.map(\.message) == ["exclude_keys not of expected type: list of str"])
+        #expect(
+            strings.first?.fix.hasPrefix("Make sure exclude_keys is a list of strings, e.g. [\"a\", \"b\"]") == true
+        )
+        let rules = Self.errors("key_tags: {pattern: \"x/*\", tag: my.app.x}")
+        #expect(rules.map(\.message) == ["key_tags not of expected type: list"])
+    }
+
     @Test func hashRulesNeedAKeyOfSixteenCharactersThatNoErrorShows() {
         let missing = Self.errors("obfuscate: [{path: ip, action: hash}]")
         #expect(missing.map(\.code.id) == [4])

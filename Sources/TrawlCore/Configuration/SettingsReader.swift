@@ -327,7 +327,8 @@ private func typeName(_ type: Any.Type) -> String {
     case is Int.Type: return "int"
     case is Bool.Type: return "bool"
     case is Double.Type: return "float"
-    default: return "dict"
+    case is [String].Type: return "list of str"
+    default: return String(describing: type).hasPrefix("Array<") ? "list" : "dict"
     }
 }
 
@@ -337,6 +338,8 @@ private func article(_ name: String) -> String {
     case "int": return "an integer"
     case "bool": return "a boolean (true or false)"
     case "float": return "a number"
+    case "list of str": return "a list of strings, e.g. [\"a\", \"b\"] (one value too is written as a list)"
+    case "list": return "a list, each element on its own \"- \" line or in [ ]"
     default: return "a mapping"
     }
 }

@@ -102,7 +102,7 @@ public struct TrawlConfiguration {
                         .inputTypeUnknown,
                         "unknown input type \"\(type)\"",
                         location: "\(path).type\(lineSuffix(value["type"] ?? key))",
-                        fix: "Use one of: \(catalogue.inputServices.keys.sorted().joined(separator: ", "))."
+                        fix: oneOf(catalogue.inputServices.keys.sorted(), closestTo: type)
                     )
                 )
                 continue
@@ -118,7 +118,7 @@ public struct TrawlConfiguration {
                                 .serviceUnknown,
                                 "input type \(type) has no service \"\(serviceName)\"",
                                 location: servicePath + lineSuffix(serviceKey),
-                                fix: "Use one of: \(knownServices.joined(separator: ", "))."
+                                fix: oneOf(knownServices, closestTo: serviceName)
                             )
                         )
                         continue
@@ -185,7 +185,7 @@ public struct TrawlConfiguration {
                         .outputTypeUnknown,
                         "unknown output type \"\(type)\"",
                         location: "\(path).type\(lineSuffix(value["type"]))",
-                        fix: "Use one of: \(catalogue.outputTypes.joined(separator: ", "))."
+                        fix: oneOf(catalogue.outputTypes, closestTo: type)
                     )
                 )
                 continue
@@ -321,4 +321,11 @@ struct IgnoredValue: Decodable {
 /// ` (line N)` for a node that has a position, else nothing.
 func lineSuffix(_ node: Node?) -> String {
     node?.mark.map { " (line \($0.line))" } ?? ""
+}
+
+/// The fix for a name that is none of `known`: the one meant when it is close enough to tell, then the list.
+func oneOf(_ known: [String], closestTo written: String) -> String {
+    let list = "Use one of: \(known.joined(separator: ", "))."
+    guard let meant = closest(to: written, among: known) else { return list }
+    return "Did you mean \(meant)? \(list)"
 }
