@@ -155,9 +155,10 @@ extension TrawlPlan {
                 )
             )
         }
+        // SIGHUP too: the terminal a run was started from closing would otherwise kill it on the spot.
         var configuration = ServiceGroupConfiguration(
             services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger
         )
         configuration.maximumGracefulShutdownDuration = .seconds(self.globals.shutdownTimeoutInSeconds)

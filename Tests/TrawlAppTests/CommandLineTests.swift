@@ -231,6 +231,26 @@ import TrawlTesting
 }
 
 extension CommandLineTests {
+    /// A hangup (the terminal `trawl run` was started from closes) stops it as SIGTERM does, draining and
+    /// saving state, where the signal's default action would kill it on the spot.
+    @Test func sighupStopsARunGracefully() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("data/a.jsonl", "{\"a\":1}\n{\"a\":2}\n")
+        try directory.write("run.yaml", Self.configuration())
+        let trawl = try BuiltExecutable(
+            "trawl",
+            arguments: ["run", "--config", "run.yaml"],
+            workingDirectory: directory.path
+        )
+        let committed = await eventually { directory.read("state/cli/3/lines.json")?.contains("\"a.jsonl\":") == true }
+        #expect(committed, "\(trawl.standardError)")
+        trawl.signal(SIGHUP)
+        let status = await trawl.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(trawl.standardError.contains("Trawl stopped"), "\(trawl.standardError)")
+    }
+
     /// Without a spool, an output that keeps failing while Trawl stops: the stop is bounded by the shutdown
     /// timeout, nothing is committed, and the exit status says delivery was incomplete.
     @Test func aStopWithAnOutputStillFailingAndNoSpoolExitsNonZeroAndCommitsNothing() async throws {
