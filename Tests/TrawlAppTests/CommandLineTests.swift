@@ -238,6 +238,17 @@ extension CommandLineTests {
         defer { directory.remove() }
         try directory.write("data/a.jsonl", "{\"a\":1}\n{\"a\":2}\n")
         try directory.write("run.yaml", Self.configuration())
+        let (trawl, status) = try await Self.runUntilCommitted(in: directory, thenSignal: SIGHUP)
+        #expect(status == 0, "\(trawl.standardError)")
+        #expect(trawl.standardError.contains("Trawl stopped"), "\(trawl.standardError)")
+    }
+
+    /// Starts `trawl run` on run.yaml in `directory`, expects it to commit data/a.jsonl, then sends it `signal`
+    /// and waits for its exit status.
+    static func runUntilCommitted(
+        in directory: TemporaryDirectory,
+        thenSignal signal: Int32
+    ) async throws -> (trawl: BuiltExecutable, status: Int32) {
         let trawl = try BuiltExecutable(
             "trawl",
             arguments: ["run", "--config", "run.yaml"],
@@ -245,10 +256,8 @@ extension CommandLineTests {
         )
         let committed = await eventually { directory.read("state/cli/3/lines.json")?.contains("\"a.jsonl\":") == true }
         #expect(committed, "\(trawl.standardError)")
-        trawl.signal(SIGHUP)
-        let status = await trawl.waitForExit(timeout: .seconds(30))
-        #expect(status == 0, "\(trawl.standardError)")
-        #expect(trawl.standardError.contains("Trawl stopped"), "\(trawl.standardError)")
+        trawl.signal(signal)
+        return (trawl, await trawl.waitForExit(timeout: .seconds(30)))
     }
 
     /// Without a spool, an output that keeps failing while Trawl stops: the stop is bounded by the shutdown
@@ -299,15 +308,7 @@ extension CommandLineTests {
             withIntermediateDirectories: true
         )
         try directory.write("run.yaml", Self.configuration(extra: "  shutdown_timeout_in_seconds: 2"))
-        let trawl = try BuiltExecutable(
-            "trawl",
-            arguments: ["run", "--config", "run.yaml"],
-            workingDirectory: directory.path
-        )
-        let committed = await eventually { directory.read("state/cli/3/lines.json")?.contains("\"a.jsonl\":") == true }
-        #expect(committed, "\(trawl.standardError)")
-        trawl.signal(SIGTERM)
-        let status = await trawl.waitForExit(timeout: .seconds(30))
+        let (trawl, status) = try await Self.runUntilCommitted(in: directory, thenSignal: SIGTERM)
         #expect(status == 0, "\(trawl.standardError)")
         #expect(trawl.standardError.contains("spooling"))
         #expect(trawl.standardError.contains("events in its spool"))
