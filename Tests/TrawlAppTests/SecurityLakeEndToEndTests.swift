@@ -79,7 +79,13 @@ import TrawlTesting
         #expect(delivered.sorted() == expected.sorted())
         let unreadable = log.split(separator: "\n").filter { $0.contains("ERROR") && $0.contains("SourceError 304") }
         #expect(unreadable.count == 1)
-        #expect(unreadable.first?.contains("broken.gz.parquet") == true)
+        #expect(unreadable.first?.contains("broken.gz.parquet#") == true)
+        #expect(
+            unreadable.first?.contains(
+                ": its Parquet content cannot be read: the file starts with PAR1 but does not end with it"
+            ) == true,
+            "the object is named once, as the location: \(unreadable)"
+        )
         #expect(!log.contains("SourceError 302"), "the metadata/ object was read")
         let left = try await lake.messagesLeft()
         let notable = log.split(separator: "\n").filter {

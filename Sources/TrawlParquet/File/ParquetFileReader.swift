@@ -120,12 +120,13 @@ public struct ParquetFileReader: Sendable {
 
     /// Parquet files begin and end with `PAR1`.
     static func checkMagic(head: ByteBuffer, tail: ByteBuffer, name: String) throws(ParquetError) {
-        guard Array(head.readableBytesView.prefix(4)) == Self.magic,
-            Array(tail.readableBytesView.suffix(4)) == Self.magic
-        else {
+        let startsWell = Array(head.readableBytesView.prefix(4)) == Self.magic
+        guard startsWell, Array(tail.readableBytesView.suffix(4)) == Self.magic else {
             throw ParquetError(
-                .notParquet,
-                "no PAR1 magic at the start and end of the file",
+                startsWell ? .truncated : .notParquet,
+                startsWell
+                    ? "the file starts with PAR1 but does not end with it: it was cut short (an upload or copy that did not finish) or has bytes appended"
+                    : "the file does not start with the PAR1 magic: it is not Parquet",
                 location: .init(file: name)
             )
         }

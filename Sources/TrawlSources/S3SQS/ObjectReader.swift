@@ -341,7 +341,17 @@ struct ObjectReader {
             try await self.complete()
         } catch let error as ParquetError {
             await self.settlePublished()
-            throw TrawlError(.parquetUnreadable, "\(error)", location: self.name)
+            // The location names the object; the message says where in it.
+            let within = [
+                error.location.rowGroup.map { "row group \($0)" }, error.location.column.map { "column \($0)" },
+                error.location.offset.map { "offset \($0)" },
+            ].compactMap { $0 }
+            let position = within.isEmpty ? "" : " (\(within.joined(separator: ", ")))"
+            throw TrawlError(
+                .parquetUnreadable,
+                "its Parquet content cannot be read\(position): \(error.message)",
+                location: self.name
+            )
         } catch {
             await self.settlePublished()
             throw error
