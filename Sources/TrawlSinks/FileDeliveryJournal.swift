@@ -105,7 +105,11 @@ struct FileDeliveryJournal {
     ) throws(TrawlError) -> ([(before: Int64, after: Int64, marks: [String: Mark], line: Int64)], Int64) {
         let fd = open(self.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw TrawlError(.sinkWriteFailed, "cannot read \(self.path): \(errnoDescription())", location: self.path)
+            throw TrawlError(
+                .sinkWriteFailed,
+                "the output's journal cannot be read: \(errnoDescription())",
+                location: self.path
+            )
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -198,11 +202,19 @@ struct FileDeliveryJournal {
     private static func write(_ bytes: [UInt8], to path: String, flags: Int32) throws(TrawlError) {
         let fd = open(path, flags | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw TrawlError(.sinkWriteFailed, "cannot open \(path): \(errnoDescription())", location: path)
+            throw TrawlError(
+                .sinkWriteFailed,
+                "the output's journal cannot be opened: \(errnoDescription())",
+                location: path
+            )
         }
         defer { close(fd) }
         guard bytes.withUnsafeBytes({ writeAll(fd, $0) }), fsync(fd) == 0 else {
-            throw TrawlError(.sinkWriteFailed, "cannot write \(path): \(errnoDescription())", location: path)
+            throw TrawlError(
+                .sinkWriteFailed,
+                "the output's journal cannot be written: \(errnoDescription())",
+                location: path
+            )
         }
     }
 }

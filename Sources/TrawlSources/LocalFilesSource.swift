@@ -96,7 +96,7 @@ public struct LocalFilesSource: PullingSource {
         let path = "\(self.settings.directory)/\(file)"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw TrawlError(.sourceReadFailed, "cannot open \(path): \(errnoDescription())", location: path)
+            throw TrawlError(.sourceReadFailed, "the file cannot be opened: \(errnoDescription())", location: path)
         }
         defer { close(fd) }
         var offset = state.offsets[file] ?? 0
@@ -126,7 +126,7 @@ public struct LocalFilesSource: PullingSource {
             let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readOffset)) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw TrawlError(.sourceReadFailed, "cannot read \(path): \(errnoDescription())", location: path)
+                throw TrawlError(.sourceReadFailed, "the file cannot be read: \(errnoDescription())", location: path)
             }
             if count == 0 { break }
             readOffset += Int64(count)
@@ -208,7 +208,7 @@ public struct LocalFilesSource: PullingSource {
         while count < 0 {
             count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             if count < 0, errno != EINTR {
-                throw TrawlError(.sourceReadFailed, "cannot read \(path): \(errnoDescription())", location: path)
+                throw TrawlError(.sourceReadFailed, "the file cannot be read: \(errnoDescription())", location: path)
             }
         }
         let start = head[0..<count]

@@ -82,6 +82,25 @@ import TrawlTesting
         )
     }
 
+    @Test func aMissingFileIsSourceError300NamingItOnceAsTheLocation() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = "\(directory.path)/absent.json"
+        let source = try Self.replaySource(path, recordsPerCommit: 10)
+        let dispatcher = EventDispatcher(queues: [BoundedEventQueue(maxBufferedEvents: 10)], maxBatchEvents: 10)
+        let log = RecordingLogger()
+        _ = try await source.pull(
+            PullContext(pullingID: PullingID(microseconds: 1), dispatcher: dispatcher, logger: log.logger)
+        )
+        #expect(source.failures.value == 1)
+        #expect(
+            log.messages(containing: "SourceError 300").first?.hasPrefix(
+                "SourceError 300 at \(path): the file cannot be opened: No such file or directory (errno 2)."
+            ) == true,
+            "\(log.messages(containing: "SourceError"))"
+        )
+    }
+
     /// A replay of the file at `path` as JSON lines, one file at a time.
     private static func replaySource(_ path: String, recordsPerCommit: Int) throws -> ObjectReplaySource {
         let settings = try SettingsFixture.valid(

@@ -53,7 +53,11 @@ public struct ConfigurationDocument {
     ) -> ConfigurationDocument? {
         guard let bytes = readWholeFile(path) else {
             diagnostics.record(
-                TrawlError(.configurationUnreadable, "cannot read \(path): \(errnoDescription())", location: path)
+                TrawlError(
+                    .configurationUnreadable,
+                    "the configuration file cannot be read: \(errnoDescription())",
+                    location: path
+                )
             )
             return nil
         }

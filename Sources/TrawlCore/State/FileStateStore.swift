@@ -205,7 +205,7 @@ public struct FileStateStore: StateStore {
         }
         var status = stat()
         guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
-            throw TrawlError(.persistenceDirectoryUnusable, "\(path) is not a directory", location: path)
+            throw TrawlError(.persistenceDirectoryUnusable, "it is not a directory", location: path)
         }
     }
 }

@@ -153,7 +153,7 @@ struct LocalFileChunks: AsyncSequence {
                     self.done = true
                     throw TrawlError(
                         .sourceReadFailed,
-                        "cannot open \(self.path): \(errnoDescription())",
+                        "the file cannot be opened: \(errnoDescription())",
                         location: self.path
                     )
                 }
@@ -168,7 +168,7 @@ struct LocalFileChunks: AsyncSequence {
                     guard count >= 0 else {
                         throw TrawlError(
                             .sourceReadFailed,
-                            "cannot read \(path): \(errnoDescription())",
+                            "the file cannot be read: \(errnoDescription())",
                             location: path
                         )
                     }
