@@ -159,7 +159,7 @@ struct ObjectReader {
                 } catch {
                     throw TrawlError(
                         .recordNotObfuscatable,
-                        "record \(self.index) of \(self.name) cannot be obfuscated: \(error)",
+                        "its record \(self.index) cannot be obfuscated: \(error)",
                         location: self.name
                     )
                 }
