@@ -51,7 +51,9 @@ public enum OutputCatalogue {
         decodeSettings(FileOutputSettings.self, of: output, diagnostics).flatMap { settings in
             let (name, path) = (output.name, settings.path)
             if let problem = FileSink.destinationProblem(path) {
-                diagnostics.record(TrawlError(.outputFileUnwritable, problem, location: "\(output.path).settings.path"))
+                diagnostics.record(
+                    TrawlError(.outputFileUnwritable, problem, location: output.location(ofSetting: "path"))
+                )
                 return nil
             }
             let framer = DevoSyslogFramer(
@@ -144,16 +146,24 @@ public enum OutputCatalogue {
                 SyslogDatagramSink(name: name, configuration: configuration, framer: framer, logger: logger)
             }
         }
+        // The TLS files' errors name their setting; the line it is written on is added here.
+        func withLine(_ error: TrawlError) -> TrawlError {
+            var error = error
+            if let at = error.location, at.hasPrefix("\(location).") {
+                error.location = output.location(ofSetting: String(at.dropFirst(location.count + 1)))
+            }
+            return error
+        }
         let problems = stream.tls?.problems(location: location) ?? []
         guard problems.isEmpty else {
-            for problem in problems { diagnostics.record(problem) }
+            for problem in problems { diagnostics.record(withLine(problem)) }
             return nil
         }
         let context: NIOSSLContext?
         do {
             context = try stream.tls?.makeContext(location: location)
         } catch {
-            diagnostics.record(error)
+            diagnostics.record(withLine(error))
             return nil
         }
         if let expiry = stream.tls?.clientCertificateExpiry(), expiry.validUntil.hasPassed() {
@@ -161,7 +171,7 @@ public enum OutputCatalogue {
                 TrawlError(
                     .tlsFilesUnusable,
                     "the \(expiry.what) \(expiry.validUntil.description()): the receiver refuses it",
-                    location: "\(location).cert_filename"
+                    location: output.location(ofSetting: "cert_filename")
                 )
             )
             return nil

@@ -51,8 +51,18 @@ import TrawlTesting
             workingDirectory: directory.path
         )
         #expect(status == 2)
-        #expect(errors.contains("SetupError 17 at outputs.devo.settings"))
-        #expect(errors.contains("certs/domain.crt"))
+        #expect(errors.contains("Configuration has 3 error(s):"), "\(errors)")
+        for (setting, file) in [
+            ("chain_filename", "certs/chain.crt"), ("cert_filename", "certs/domain.crt"),
+            ("key_filename", "certs/domain.key"),
+        ] {
+            #expect(
+                errors.contains(
+                    "SetupError 17 at outputs.devo.settings.\(setting) (line 11): \(setting) \(file) does not exist"
+                ),
+                "\(errors)"
+            )
+        }
     }
 
     /// The relay refuses an expired domain certificate on every connection: that is said before the run,

@@ -224,6 +224,12 @@ public struct OutputConfiguration {
     public var type: String
     public var settings: Node?
     public var path: String
+
+    /// Where a setting of this output is, with its line when it is written (`outputs.f.settings.path (line
+    /// 9)`), for errors found after the settings were decoded (a file that cannot be used).
+    public func location(ofSetting key: String) -> String {
+        "\(self.path).settings.\(key)\(lineSuffix(self.settings?.mapping?[key]))"
+    }
 }
 
 /// Settings every service has, whatever its input type; a service's own settings struct embeds it by
