@@ -41,12 +41,19 @@ public struct ParquetError: Error, Sendable, CustomStringConvertible {
             self.offset = offset
         }
 
-        public var description: String {
-            var parts = [self.file]
+        /// Where in the file, without its name (`row group 2, column x, offset 4`); empty when only the file
+        /// is known. For messages whose location already names the file.
+        public var withinFile: String {
+            var parts: [String] = []
             if let rowGroup { parts.append("row group \(rowGroup)") }
             if let column { parts.append("column \(column)") }
             if let offset { parts.append("offset \(offset)") }
             return parts.joined(separator: ", ")
+        }
+
+        public var description: String {
+            let within = self.withinFile
+            return within.isEmpty ? self.file : "\(self.file), \(within)"
         }
     }
 

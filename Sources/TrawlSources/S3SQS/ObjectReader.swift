@@ -342,11 +342,8 @@ struct ObjectReader {
         } catch let error as ParquetError {
             await self.settlePublished()
             // The location names the object; the message says where in it.
-            let within = [
-                error.location.rowGroup.map { "row group \($0)" }, error.location.column.map { "column \($0)" },
-                error.location.offset.map { "offset \($0)" },
-            ].compactMap { $0 }
-            let position = within.isEmpty ? "" : " (\(within.joined(separator: ", ")))"
+            let within = error.location.withinFile
+            let position = within.isEmpty ? "" : " (\(within))"
             throw TrawlError(
                 .parquetUnreadable,
                 "its Parquet content cannot be read\(position): \(error.message)",
