@@ -154,17 +154,13 @@ public enum OutputCatalogue {
             }
             return error
         }
-        let problems = stream.tls?.problems(location: location) ?? []
-        guard problems.isEmpty else {
-            for problem in problems { diagnostics.record(withLine(problem)) }
-            return nil
-        }
         let context: NIOSSLContext?
-        do {
-            context = try stream.tls?.makeContext(location: location)
-        } catch {
-            diagnostics.record(withLine(error))
+        switch stream.tls?.context(location: location) {
+        case .success(let built): context = built
+        case .failure(let unusable):
+            for problem in unusable.errors { diagnostics.record(withLine(problem)) }
             return nil
+        case nil: context = nil
         }
         if let expiry = stream.tls?.clientCertificateExpiry(), expiry.validUntil.hasPassed() {
             diagnostics.record(

@@ -34,18 +34,23 @@ public struct SyslogTLSFiles: Sendable, Equatable {
 
     /// Every problem of the files, each naming its setting (`cert_filename`, `key_filename`,
     /// `chain_filename`, the names every syslog output uses) and what is wrong with it: a TLS library's
-    /// "failedToLoadCertificate" for three files left an engineer guessing which one, and why. Empty when
-    /// each file can be read; ``makeContext(location:)`` still checks that they fit together.
-    public func problems(location: String) -> [TrawlError] {
-        switch self.load(location: location) {
-        case .success: return []
-        case .failure(let problems): return problems.errors
-        }
+    /// "failedToLoadCertificate" for three files left an engineer guessing which one, and why.
+    public struct Unusable: Error, Sendable {
+        public var errors: [TrawlError]
     }
 
     /// The TLS client context, built once so unusable files are reported at start (SetupError 17); throws
-    /// the first of ``problems(location:)``, or that the key does not belong to the certificate.
+    /// the first problem of ``context(location:)``.
     public func makeContext(location: String) throws(TrawlError) -> NIOSSLContext {
+        switch self.context(location: location) {
+        case .success(let context): return context
+        case .failure(let unusable): throw unusable.errors[0]
+        }
+    }
+
+    /// The TLS client context, or every problem of the files: each file that cannot be read, else that they
+    /// do not fit together (a key of another certificate).
+    public func context(location: String) -> Result<NIOSSLContext, Unusable> {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.shutdownTimeout = Self.closeNotifyWait
@@ -53,27 +58,29 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         let loaded: LoadedFiles
         switch self.load(location: location) {
         case .success(let files): loaded = files
-        case .failure(let problems): throw problems.errors[0]
+        case .failure(let unusable): return .failure(unusable)
         }
         if let roots = loaded.roots { configuration.trustRoots = .certificates(roots) }
         if let chain = loaded.chain { configuration.certificateChain = chain.map { .certificate($0) } }
         if let key = loaded.key { configuration.privateKey = .privateKey(key) }
+        let problem: TrawlError
         do {
-            return try NIOSSLContext(configuration: configuration)
+            return .success(try NIOSSLContext(configuration: configuration))
         } catch NIOSSLError.failedToLoadPrivateKey where self.certificate != nil && self.key != nil {
-            throw Self.unusable(
+            problem = Self.unusable(
                 "the private key in key_filename \(self.key!) does not belong to the certificate in cert_filename \(self.certificate!)",
                 in: location,
                 setting: "key_filename",
                 fix: "Use the key downloaded with that certificate from Devo (Administration > Credentials > X.509)."
             )
         } catch {
-            throw Self.unusable(
+            problem = Self.unusable(
                 "the TLS files cannot be used together (certificate \(self.certificate ?? "none"), key \(self.key ?? "none"), chain CA \(self.chainCA ?? "system")): \(error)",
                 in: location,
                 setting: nil
             )
         }
+        return .failure(Unusable(errors: [problem]))
     }
 
     private struct LoadedFiles {
@@ -82,12 +89,8 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         var key: NIOSSLPrivateKey?
     }
 
-    private struct Problems: Error {
-        var errors: [TrawlError]
-    }
-
     /// Reads every file, collecting each one's problem.
-    private func load(location: String) -> Result<LoadedFiles, Problems> {
+    private func load(location: String) -> Result<LoadedFiles, Unusable> {
         var loaded = LoadedFiles()
         var errors: [TrawlError] = []
         switch (self.certificate, self.key) {
@@ -121,7 +124,7 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         } catch {
             errors.append(error)
         }
-        return errors.isEmpty ? .success(loaded) : .failure(Problems(errors: errors))
+        return errors.isEmpty ? .success(loaded) : .failure(Unusable(errors: errors))
     }
 
     /// The PEM certificates in `path`, or the reason there are none.
