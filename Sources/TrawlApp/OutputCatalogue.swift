@@ -146,19 +146,11 @@ public enum OutputCatalogue {
                 SyslogDatagramSink(name: name, configuration: configuration, framer: framer, logger: logger)
             }
         }
-        // The TLS files' errors name their setting; the line it is written on is added here.
-        func withLine(_ error: TrawlError) -> TrawlError {
-            var error = error
-            if let at = error.location, at.hasPrefix("\(location).") {
-                error.location = output.location(ofSetting: String(at.dropFirst(location.count + 1)))
-            }
-            return error
-        }
         let context: NIOSSLContext?
-        switch stream.tls?.context(location: location) {
+        switch stream.tls?.context(location: location, settingLocation: { output.location(ofSetting: $0) }) {
         case .success(let built): context = built
         case .failure(let unusable):
-            for problem in unusable.errors { diagnostics.record(withLine(problem)) }
+            for problem in unusable.errors { diagnostics.record(problem) }
             return nil
         case nil: context = nil
         }

@@ -40,7 +40,7 @@ public struct SyslogTLSFiles: Sendable, Equatable {
     }
 
     /// The TLS client context, built once so unusable files are reported at start (SetupError 17); throws
-    /// the first problem of ``context(location:)``.
+    /// the first problem of ``context(location:settingLocation:)``.
     public func makeContext(location: String) throws(TrawlError) -> NIOSSLContext {
         switch self.context(location: location) {
         case .success(let context): return context
@@ -50,13 +50,19 @@ public struct SyslogTLSFiles: Sendable, Equatable {
 
     /// The TLS client context, or every problem of the files: each file that cannot be read, else that they
     /// do not fit together (a key of another certificate).
-    public func context(location: String) -> Result<NIOSSLContext, Unusable> {
+    /// `settingLocation` says where a setting is (`outputs.devo.settings.cert_filename (line 11)`); by default
+    /// `location` and the setting's name.
+    public func context(
+        location: String,
+        settingLocation: ((String) -> String)? = nil
+    ) -> Result<NIOSSLContext, Unusable> {
+        let locate = settingLocation ?? { "\(location).\($0)" }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.shutdownTimeout = Self.closeNotifyWait
         configuration.certificateVerification = self.verifiesHostname ? .fullVerification : .noHostnameVerification
         let loaded: LoadedFiles
-        switch self.load(location: location) {
+        switch self.load(locate) {
         case .success(let files): loaded = files
         case .failure(let unusable): return .failure(unusable)
         }
@@ -69,15 +75,13 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         } catch NIOSSLError.failedToLoadPrivateKey where self.certificate != nil && self.key != nil {
             problem = Self.unusable(
                 "the private key in key_filename \(self.key!) does not belong to the certificate in cert_filename \(self.certificate!)",
-                in: location,
-                setting: "key_filename",
+                at: locate("key_filename"),
                 fix: "Use the key downloaded with that certificate from Devo (Administration > Credentials > X.509)."
             )
         } catch {
             problem = Self.unusable(
                 "the TLS files cannot be used together (certificate \(self.certificate ?? "none"), key \(self.key ?? "none"), chain CA \(self.chainCA ?? "system")): \(error)",
-                in: location,
-                setting: nil
+                at: location
             )
         }
         return .failure(Unusable(errors: [problem]))
@@ -90,37 +94,45 @@ public struct SyslogTLSFiles: Sendable, Equatable {
     }
 
     /// Reads every file, collecting each one's problem.
-    private func load(location: String) -> Result<LoadedFiles, Unusable> {
+    private func load(_ locate: (String) -> String) -> Result<LoadedFiles, Unusable> {
         var loaded = LoadedFiles()
         var errors: [TrawlError] = []
         switch (self.certificate, self.key) {
         case (.some, nil):
             errors.append(
-                Self.unusable("cert_filename is set without key_filename", in: location, setting: "key_filename")
+                Self.unusable("cert_filename is set without key_filename", at: locate("key_filename"))
             )
         case (nil, .some):
             errors.append(
-                Self.unusable("key_filename is set without cert_filename", in: location, setting: "cert_filename")
+                Self.unusable("key_filename is set without cert_filename", at: locate("cert_filename"))
             )
         default:
             break
         }
         do throws(TrawlError) {
             if let chainCA {
-                loaded.roots = try Self.certificates(in: chainCA, setting: "chain_filename", location: location)
+                loaded.roots = try Self.certificates(
+                    in: chainCA,
+                    setting: "chain_filename",
+                    at: locate("chain_filename")
+                )
             }
         } catch {
             errors.append(error)
         }
         do throws(TrawlError) {
             if let certificate {
-                loaded.chain = try Self.certificates(in: certificate, setting: "cert_filename", location: location)
+                loaded.chain = try Self.certificates(
+                    in: certificate,
+                    setting: "cert_filename",
+                    at: locate("cert_filename")
+                )
             }
         } catch {
             errors.append(error)
         }
         do throws(TrawlError) {
-            if let key { loaded.key = try Self.privateKey(in: key, location: location) }
+            if let key { loaded.key = try Self.privateKey(in: key, at: locate("key_filename")) }
         } catch {
             errors.append(error)
         }
@@ -131,35 +143,33 @@ public struct SyslogTLSFiles: Sendable, Equatable {
     private static func certificates(
         in path: String,
         setting: String,
-        location: String
+        at location: String
     ) throws(TrawlError) -> [NIOSSLCertificate] {
-        try Self.checkReadable(path, setting: setting, location: location)
+        try Self.checkReadable(path, setting: setting, at: location)
         let certificates = try? NIOSSLCertificate.fromPEMFile(path)
         guard let certificates, !certificates.isEmpty else {
             throw Self.unusable(
                 "\(setting) \(path) holds no PEM certificate (a -----BEGIN CERTIFICATE----- block)",
-                in: location,
-                setting: setting
+                at: location
             )
         }
         return certificates
     }
 
     /// The PEM private key in `path`, or the reason it cannot be read.
-    private static func privateKey(in path: String, location: String) throws(TrawlError) -> NIOSSLPrivateKey {
-        try Self.checkReadable(path, setting: "key_filename", location: location)
+    private static func privateKey(in path: String, at location: String) throws(TrawlError) -> NIOSSLPrivateKey {
+        try Self.checkReadable(path, setting: "key_filename", at: location)
         guard let key = try? NIOSSLPrivateKey(file: path, format: .pem) else {
             throw Self.unusable(
                 "key_filename \(path) holds no unencrypted PEM private key (a -----BEGIN PRIVATE KEY----- block; a key protected by a passphrase cannot be read)",
-                in: location,
-                setting: "key_filename"
+                at: location
             )
         }
         return key
     }
 
     /// Throws when `path` cannot be opened for reading, saying why (missing, permissions).
-    private static func checkReadable(_ path: String, setting: String, location: String) throws(TrawlError) {
+    private static func checkReadable(_ path: String, setting: String, at location: String) throws(TrawlError) {
         let descriptor = open(path, O_RDONLY)
         guard descriptor < 0 else {
             close(descriptor)
@@ -175,20 +185,10 @@ public struct SyslogTLSFiles: Sendable, Equatable {
         case let code:
             reason = "cannot be opened: \(String(cString: strerror(code)))"
         }
-        throw Self.unusable("\(setting) \(path) \(reason)", in: location, setting: setting)
+        throw Self.unusable("\(setting) \(path) \(reason)", at: location)
     }
 
-    private static func unusable(
-        _ message: String,
-        in location: String,
-        setting: String?,
-        fix: String? = nil
-    ) -> TrawlError {
-        TrawlError(
-            .tlsFilesUnusable,
-            message,
-            location: setting.map { "\(location).\($0)" } ?? location,
-            fix: fix
-        )
+    private static func unusable(_ message: String, at location: String, fix: String? = nil) -> TrawlError {
+        TrawlError(.tlsFilesUnusable, message, location: location, fix: fix)
     }
 }
