@@ -427,6 +427,53 @@ struct SentinelOneHarness {
         #expect(!harness.log.messages(containing: "every request to it pauses").isEmpty)
     }
 
+    /// A console whose next page's cursor leads back to a page already read stops the listing with ApiError
+    /// 446 at the second such page, before its records are delivered: followed blindly, it kept the service
+    /// requesting forever, held a threat's children in memory without bound and re-delivered the same Deep
+    /// Visibility events.
+    @Test(arguments: ["agents", "deep_visibility", "threat_events"])
+    func pagingThatLoopsStopsTheListingWithoutDeliveringTheRepeatedPage(service: String) async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.add("threats", count: 1)
+        _ = try await harness.simulator.addDeepVisibilityEvents(3)
+        let path: String
+        let source: any PullingSource
+        switch service {
+        case "agents":
+            (path, source) = ("/web/api/v2.1/agents", try harness.source("agents"))
+        case "deep_visibility":
+            (path, source) = ("/web/api/v2.1/dv/events", try harness.deepVisibility())
+        default:
+            (path, source) = ("/web/api/v2.1/threats/", try harness.threatChildren(service))
+        }
+        try await harness.simulator.fail(
+            status: 200,
+            count: 40,
+            path: path,
+            body:
+                #"{"data":[{"id":"9","updatedAt":"2026-11-01T00:00:00.000000Z"}],"pagination":{"nextCursor":"again"}}"#
+        )
+        let delivered = DeliveredEvents()
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await harness.pull(source, into: delivered)
+        }
+        #expect(error?.code == .sentinelOneAnswerUnreadable)
+        #expect(
+            error?.message.hasPrefix("page 2 of \(harness.simulator.url)/") == true,
+            "\(String(describing: error))"
+        )
+        #expect(error?.message.contains(#"nextCursor "again" that led to page 2: the console's paging loops"#) == true)
+        let requests = try await harness.simulator.requests().filter {
+            ($0["path"] as? String)?.hasPrefix(path) == true
+        }
+        #expect(requests.count == 2, "the listing read the page that loops once, and stopped")
+        #expect(
+            delivered.all.count == (service == "threat_events" ? 0 : 1),
+            "only the first page's record was delivered"
+        )
+    }
+
     @Test func siteAndAccountFiltersReachTheConsoleAndOnlyTheirRecordsArrive() async throws {
         let harness = try await SentinelOneHarness.make()
         defer { harness.remove() }

@@ -150,6 +150,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
             }
             let skip = state.to == to ? state.delivered : 0
             var index = 0
+            var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/dv/events")
             var cursor: String?
             repeat {
                 var query = [("queryId", queryID), ("limit", "\(self.settings.pageSize)")]
@@ -157,6 +158,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 statistics.requests += 1
                 let answer = try await self.console.get("/dv/events", query: query, logger: logger)
                 let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)/dv/events")
+                let nextCursor = try trail.cursor(after: page)
                 if cursor == nil, skip == 0, let total = page.totalItems,
                     total >= self.settings.deepVisibility.maxEvents,
                     let middle = Self.middle(from, to)
@@ -194,7 +196,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                     state = State(from: from, to: to, delivered: index)
                     try await self.persistence.save(state)
                 }
-                cursor = page.nextCursor
+                cursor = nextCursor
                 if context.isShuttingDown { return .done }
             } while cursor != nil
             return .done

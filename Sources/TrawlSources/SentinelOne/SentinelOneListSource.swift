@@ -60,6 +60,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             try await self.persistence.load()
             ?? State(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: [])
         context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
+        var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?
         repeat {
             if context.isShuttingDown { return statistics }
@@ -70,6 +71,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
                 statistics: &statistics,
                 logger: context.logger
             )
+            let nextCursor = try trail.cursor(after: page)
             statistics.received += page.records.count
             let boundary = Set(state.boundaryIDs)
             var next = state
@@ -112,7 +114,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
                 try await self.persistence.save(next)
                 state = next
             }
-            cursor = page.nextCursor
+            cursor = nextCursor
         } while cursor != nil
         statistics.upToDate = true
         context.logger.info("\(self.content.service) are up to date: last updatedAt \(state.watermark)")
@@ -131,6 +133,7 @@ extension SentinelOneListSource {
     ) async throws -> String {
         let path = enrichment.path.replacingOccurrences(of: "{id}", with: id)
         var items: [String] = []
+        var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
         var cursor: String?
         repeat {
             var query = [("limit", "1000")]
@@ -143,8 +146,9 @@ extension SentinelOneListSource {
                 break
             }
             let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
+            let nextCursor = try trail.cursor(after: page)
             items += page.records.map { String(buffer: $0.bytes) }
-            cursor = page.nextCursor
+            cursor = nextCursor
         } while cursor != nil
         return "\"\(enrichment.field)\":[\(items.joined(separator: ","))]"
     }

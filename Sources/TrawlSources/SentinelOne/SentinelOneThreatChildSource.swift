@@ -64,6 +64,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 threats: .init(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: []),
                 delivered: [:]
             )
+        var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/threats")
         var cursor: String?
         repeat {
             if context.isShuttingDown { return statistics }
@@ -74,6 +75,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 statistics: &statistics,
                 logger: context.logger
             )
+            let nextCursor = try trail.cursor(after: page)
             var next = state.threats
             for threat in page.records {
                 let (id, updated) = try self.stamp(of: threat, from: "/threats")
@@ -95,7 +97,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 state.threats = next
                 try await self.persistence.save(state)
             }
-            cursor = page.nextCursor
+            cursor = nextCursor
         } while cursor != nil
         statistics.upToDate = true
         return statistics
@@ -112,6 +114,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         var index = 0
         var cursor: String?
         var events: [Event] = []
+        var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
         repeat {
             var query = [("limit", "\(self.settings.pageSize)"), ("sortBy", "createdAt"), ("sortOrder", "asc")]
             if let cursor { query.append(("cursor", cursor)) }
@@ -123,6 +126,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 return index
             }
             let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
+            let nextCursor = try trail.cursor(after: page)
             statistics.received += page.records.count
             for record in page.records {
                 index += 1
@@ -146,7 +150,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                     )
                 )
             }
-            cursor = page.nextCursor
+            cursor = nextCursor
         } while cursor != nil
         if !events.isEmpty {
             try await self.deliver(events, unit: "\(self.name) threat \(threat)", context: context)

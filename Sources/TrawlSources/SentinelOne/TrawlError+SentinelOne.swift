@@ -59,7 +59,7 @@ extension TrawlError.Code {
         id: 446,
         title: "SentinelOne answer not understood",
         cause:
-            "The console answered 200 with a body that is not the API's JSON envelope (data, pagination): a proxy's page, a truncated answer, a changed API.",
+            "The console answered 200 with a body that is not the API's JSON envelope (data, pagination): a proxy's page, a truncated answer, a changed API; or paging whose nextCursor leads back to a page already read.",
         fix: "Check console_url and any proxy in between; the service retries at its next interval."
     )
     public static let sentinelOneUnreachable = Self(
