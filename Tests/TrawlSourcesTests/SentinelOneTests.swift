@@ -252,6 +252,26 @@ struct SentinelOneHarness {
         while let next = finished[edge] { edge = next }
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
     }
+
+    /// A query-status answer that is not the API's JSON (a proxy's page) is ApiError 446 at once: it was read
+    /// as "still running" and polled without end.
+    @Test func anUnreadableQueryStatusIsAnErrorNotAQueryStillRunning() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        _ = try await harness.simulator.addDeepVisibilityEvents(3)
+        let path = "/web/api/v2.1/dv/query-status"
+        try await harness.simulator.fail(status: 200, count: 40, path: path, body: "<html>a proxy's page</html>")
+        let delivered = DeliveredEvents()
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await harness.pull(try harness.deepVisibility(), into: delivered)
+        }
+        #expect(error?.code == .sentinelOneAnswerUnreadable)
+        #expect(error?.location == "\(harness.simulator.url)/dv/query-status")
+        #expect(error?.message.contains(#"is not a JSON object with a data object; it starts with "<html>"#) == true)
+        let polls = try await harness.simulator.requests().filter { ($0["path"] as? String) == path }
+        #expect(polls.count == 1)
+        #expect(delivered.all.isEmpty)
+    }
 }
 
 @Suite struct SentinelOneVulnerabilityTests {

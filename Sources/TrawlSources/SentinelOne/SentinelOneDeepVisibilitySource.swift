@@ -229,15 +229,21 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 query: [("queryId", queryID)],
                 logger: context.logger
             )
-            let data =
-                (try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any])?["data"]
-                as? [String: Any]
-            let progress = data?["progressStatus"] as? Int ?? 0
-            let status = data?["responseState"] as? String ?? ""
+            let envelope = try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any]
+            guard let data = envelope?["data"] as? [String: Any] else {
+                let resource = "\(self.console.configuration.url)/dv/query-status"
+                throw TrawlError(
+                    .sentinelOneAnswerUnreadable,
+                    "the answer of \(resource) about Deep Visibility query \(queryID) is not a JSON object with a data object; it starts with \(String(buffer: answer).prefix(120).debugDescription)",
+                    location: resource
+                )
+            }
+            let progress = data["progressStatus"] as? Int ?? 0
+            let status = data["responseState"] as? String ?? ""
             if status == "FAILED" || status == "CANCELLED" || status == "TIMED_OUT" {
                 throw TrawlError(
                     .sentinelOneBadRequest,
-                    "Deep Visibility query \(queryID) ended \(status): \(data?["responseError"] as? String ?? "no reason given")",
+                    "Deep Visibility query \(queryID) ended \(status): \(data["responseError"] as? String ?? "no reason given")",
                     location: self.console.configuration.url,
                     fix:
                         "Check the service's query (the console's Deep Visibility query language) and the window's size."
