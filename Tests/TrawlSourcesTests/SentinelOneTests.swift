@@ -126,13 +126,13 @@ struct SentinelOneHarness {
     }
 
     /// A fresh `threat_events` or `threat_notes` source, as after a restart.
-    func threatChildren(_ service: String) throws -> SentinelOneThreatChildSource {
+    func threatChildren(_ service: String, pageSize: Int = 4) throws -> SentinelOneThreatChildSource {
         SentinelOneThreatChildSource(
             name: "s1/\(service)",
             content: try #require(SentinelOneThreatChildSource.contents.first { $0.service == service }),
             settings: try SettingsFixture.valid(
                 SentinelOneServiceSettings.self,
-                yaml: "{page_size: 4, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}"
+                yaml: "{page_size: \(pageSize), historical_poll_datetime: \"2026-10-31T00:00:00Z\"}"
             ),
             console: SentinelOneConsole(
                 configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
@@ -345,6 +345,35 @@ struct SentinelOneHarness {
         #expect(got.count == expected.count && Set(got) == expected)
         #expect(delivered.all.allSatisfy { $0.tag == "edr.sentinelone.\(service)" })
     }
+
+    /// A threat whose events vanish (404) after their first page keeps that page delivered and counted, and
+    /// the next run delivers the rest once they are back: the events were held until the list ended, so the
+    /// 404 dropped them while counting them as delivered.
+    @Test func childrenReadBeforeTheirListEndsEarlyAreDeliveredAndTheRestFollowLater() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let threat = try #require(try await simulator.add("threats", count: 1).first?["id"] as? String)
+        for _ in 0..<5 { _ = try await simulator.update("threats", ids: [threat], addChildren: true) }
+        let console = try #require(try await simulator.threatChildren("threat-events")[threat])
+        #expect(console.count >= 5)
+        try await simulator.fail(status: 404, count: 1, after: 1, path: "/web/api/v2.1/threats/\(threat)/")
+        let delivered = DeliveredEvents()
+        let first = try await harness.pull(try harness.threatChildren("threat_events", pageSize: 2), into: delivered)
+        #expect(first.sent == 2 && delivered.all.count == 2, "the first page was delivered before the 404")
+
+        let statistics = try await harness.pull(
+            try harness.threatChildren("threat_events", pageSize: 2),
+            into: delivered
+        )
+        #expect(statistics.duplicatesFilteredOut == 2, "the next run skipped the page delivered before")
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids == console.compactMap { $0["id"] as? String }, "every event once, in the console's order")
+        #expect(delivered.repeats == 0)
+    }
 }
 
 @Suite struct SentinelOneListSourceTests {
@@ -488,10 +517,7 @@ struct SentinelOneHarness {
             ($0["path"] as? String)?.hasPrefix(path) == true
         }
         #expect(requests.count == 2, "the listing read the page that loops once, and stopped")
-        #expect(
-            delivered.all.count == (service == "threat_events" ? 0 : 1),
-            "only the first page's record was delivered"
-        )
+        #expect(delivered.all.count == 1, "only the first page's record was delivered")
     }
 
     @Test func siteAndAccountFiltersReachTheConsoleAndOnlyTheirRecordsArrive() async throws {

@@ -9,8 +9,8 @@ import TrawlCore
 /// before (their count per threat is kept). 404 for a threat's events means it has none. Each child gets
 /// its threat's id as `threatId` when it does not carry it.
 ///
-/// The position is saved after each threat's children were accepted by every output, so a crash repeats at
-/// most the children of the threat in hand.
+/// The position is saved after each page of children every output accepted, so a crash repeats at most the
+/// page in hand, and children read before a threat's list ends early (a 404 on a later page) are delivered.
 public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public struct State: Codable, Sendable, Equatable {
         public var threats: SentinelOneListSource.State
@@ -80,16 +80,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             for threat in page.records {
                 let (id, updated) = try self.stamp(of: threat, from: "/threats")
                 next.advance(past: id, updatedAt: updated)
-                let total = try await self.collect(
-                    threat: id,
-                    skipping: state.delivered[id] ?? 0,
-                    statistics: &statistics,
-                    context: context
-                )
-                if total != state.delivered[id] ?? 0 {
-                    state.delivered[id] = total
-                    try await self.persistence.save(state)
-                }
+                try await self.collect(threat: id, state: &state, statistics: &statistics, context: context)
                 if context.isShuttingDown { return statistics }
             }
             if next != state.threats {
@@ -103,17 +94,19 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         return statistics
     }
 
-    /// Delivers the children of `threat` past the first `skip`; returns how many it has.
+    /// Delivers the children of `threat` past those delivered before, a page at a time: after each page every
+    /// output accepted, `state` counts them and is saved. A 404 (the threat has no children, or no longer
+    /// exists) ends the list.
     private func collect(
         threat: String,
-        skipping skip: Int,
+        state: inout State,
         statistics: inout PullCycleStatistics,
         context: PullContext
-    ) async throws -> Int {
+    ) async throws {
         let path = self.content.path.replacingOccurrences(of: "{id}", with: threat)
+        let skip = state.delivered[threat] ?? 0
         var index = 0
         var cursor: String?
-        var events: [Event] = []
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
         repeat {
             var query = [("limit", "\(self.settings.pageSize)"), ("sortBy", "createdAt"), ("sortOrder", "asc")]
@@ -123,11 +116,12 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             do {
                 answer = try await self.console.get(path, query: query, logger: context.logger)
             } catch let error as TrawlError where error.code == .sentinelOneNotFound {
-                return index
+                return
             }
             let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
             let nextCursor = try trail.cursor(after: page)
             statistics.received += page.records.count
+            var events: [Event] = []
             for record in page.records {
                 index += 1
                 if index <= skip {
@@ -150,12 +144,14 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                     )
                 )
             }
+            if !events.isEmpty {
+                try await self.deliver(events, unit: "\(self.name) threat \(threat)@\(index)", context: context)
+                statistics.sent += events.count
+                state.delivered[threat] = index
+                try await self.persistence.save(state)
+            }
+            if context.isShuttingDown { return }
             cursor = nextCursor
         } while cursor != nil
-        if !events.isEmpty {
-            try await self.deliver(events, unit: "\(self.name) threat \(threat)", context: context)
-            statistics.sent += events.count
-        }
-        return index
     }
 }

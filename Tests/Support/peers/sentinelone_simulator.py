@@ -22,7 +22,8 @@ Control (no token), for the tests:
   POST /_sim/update {"type": t, "ids": [...], "add_children": b}   bumps updatedAt (and a field) of those
                                                records; for threats, optionally adds an event and a note
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
-                   "detail": text, "body": raw body instead of the error envelope}
+                   "detail": text, "body": raw body instead of the error envelope,
+                   "after": m requests to the path answered as usual first}
   GET  /_sim/data?type=t   every record of a type, as the API shows them
   GET  /_sim/requests      every API request received: method, path, query, token, body
 Prints its port, runs until killed."""
@@ -219,6 +220,9 @@ class Handler(BaseHTTPRequestHandler):
             requests_log.append({"method": method, "path": url.path, "query": url.query, "token": token, "body": body})
             for fault in faults:
                 if fault["count"] > 0 and url.path.startswith(fault.get("path", "/")):
+                    if fault.get("after", 0) > 0:
+                        fault["after"] -= 1
+                        continue
                     fault["count"] -= 1
                     headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
                     if "body" in fault:
