@@ -170,6 +170,14 @@ import TrawlTesting
         let unreadable = await #expect(throws: TrawlError.self) { _ = try await harness.poll(try harness.source()) }
         #expect(unreadable?.code == .cewlAnswerUnreadable)
 
+        try await harness.simulator.serve([["description": "no cve"]])
+        let emptied = await #expect(throws: TrawlError.self) { _ = try await harness.poll(try harness.source()) }
+        #expect(emptied?.code == .cewlListEmptied)
+        let message = emptied?.message ?? ""
+        #expect(message.hasSuffix("answered 1 record(s) and no CVE where the lookup cewl holds 19: nothing is removed"))
+        try await harness.simulator.serve(list)
+        #expect(try await harness.poll(try harness.source()).isEmpty, "the table was kept as it was")
+
         try table.apply(try await harness.poll(try harness.source(reset: "again")))
         #expect(table.updates.last?.mode == .full, "a persistence reset deploys the whole table")
         #expect(table.equals(list))

@@ -80,7 +80,8 @@ public struct CEWLCredentials: Decodable, Sendable {
 /// CVEs added or changed (an incremental update) and those removed (row deletions); nothing when nothing
 /// changed. The snapshot is saved only after the outputs accepted the update.
 ///
-/// A record without `cve` cannot be keyed: it is reported (counted and logged) and not sent.
+/// A record without `cve` cannot be keyed: it is reported (counted and logged) and not sent. A list without
+/// any CVE is refused (ApiError 453) while the table holds some, rather than deleting every row.
 public final class CEWLLookupSource: PullingSource {
     /// The snapshot last delivered: the columns and each CVE's row digest.
     public struct State: Codable, Sendable, Equatable {
@@ -169,6 +170,13 @@ public final class CEWLLookupSource: PullingSource {
                 continue
             }
             rows[cve] = record
+        }
+        if rows.isEmpty, let previous, !previous.rows.isEmpty {
+            throw TrawlError(
+                .cewlListEmptied,
+                "GET \(self.url) answered \(records.count) record(s) and no CVE where the lookup \(self.settings.lookupTable) holds \(previous.rows.count): nothing is removed",
+                location: self.url
+            )
         }
         let extra = Set(rows.values.flatMap(\.keys)).subtracting(Self.knownColumns.map(\.name)).sorted()
         let columns = Self.knownColumns + extra.map { ($0, "str") }
@@ -348,6 +356,18 @@ extension TrawlError.Code {
         fix: "Check api_base_url (a proxy's page?); nothing is sent and the next poll retries."
     )
 
+    public static let cewlListEmptied = Self(
+        kind: "ApiError",
+        id: 453,
+        title: "CEWL answered an empty list",
+        cause:
+            "The CTCI API answered a list without any CVE while the lookup table holds CVEs: applied, it would delete every row, and an API fault is likelier than an early-warning list that emptied.",
+        fix:
+            "Nothing is sent and the table is kept, so the next poll retries. If the list really is empty, change reset_persistence_auth: the next poll deploys it in full."
+    )
+
     /// Every code of the CEWL collector, as listed in docs/errors.md.
-    public static let cewlCatalogue: [Self] = [.cewlTokenRefused, .cewlUnexpectedStatus, .cewlAnswerUnreadable]
+    public static let cewlCatalogue: [Self] = [
+        .cewlTokenRefused, .cewlUnexpectedStatus, .cewlAnswerUnreadable, .cewlListEmptied,
+    ]
 }
