@@ -134,8 +134,16 @@ import TrawlTesting
         var table = Table()
         var list = (0..<20).map { Self.record($0) }
         list.append(["base_score": 5.0, "description": "no cve: reported, not sent"])
-        try await harness.simulator.serve(list)
+        var repeated = Self.record(3, score: 1.0)
+        repeated["description"] = "a first copy of record 3"
+        try await harness.simulator.serve([repeated] + list)
         try table.apply(try await harness.poll(try harness.source()))
+        #expect(
+            harness.log.messages(
+                containing: "CEWL record 4 repeats cve CVE-2026-10003 of record 0: the lookup keeps record 4"
+            )
+            .count == 1
+        )
         #expect(table.updates.last?.mode == .full)
         #expect(table.updates.last?.columns.first == LookupUpdate.Column("cve", type: "str"))
         #expect(table.updates.last?.columns.contains(LookupUpdate.Column("base_score", type: "float")) == true)

@@ -160,6 +160,7 @@ public final class CEWLLookupSource: PullingSource {
         let records = try await self.fetch(context)
         statistics.received = records.count
         var rows: [String: [String: Any]] = [:]
+        var positions: [String: Int] = [:]
         var unkeyed = 0
         for (index, record) in records.enumerated() {
             guard let cve = record["cve"] as? String, !cve.isEmpty else {
@@ -168,6 +169,11 @@ public final class CEWLLookupSource: PullingSource {
                     "CEWL record \(index) has no cve: reported, not sent: \(Self.text(record).prefix(200))"
                 )
                 continue
+            }
+            if let earlier = positions.updateValue(index, forKey: cve) {
+                context.logger.warning(
+                    "CEWL record \(index) repeats cve \(cve) of record \(earlier): the lookup keeps record \(index)"
+                )
             }
             rows[cve] = record
         }
