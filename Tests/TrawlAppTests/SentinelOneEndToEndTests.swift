@@ -533,5 +533,27 @@ import TrawlTesting
         #expect(results.contains { $0.hasSuffix("dry run: not sent") })
         #expect(results.last?.hasPrefix("kill failed: ApiError 441") == true)
         #expect(audit.allSatisfy { $0["time"] is String && $0["ids"] is [String] && $0["console"] is String })
+
+        try await simulator.fail(
+            status: 200,
+            count: 1,
+            path: "/web/api/v2.1/threats/mitigate/kill",
+            body: "<html>a proxy's page</html>"
+        )
+        let unreadable = try await Self.run(
+            ["respond", "kill", "--ids", threatIDs[0]],
+            token: SentinelOneSimulator.adminToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(unreadable.status == 1)
+        #expect(unreadable.log.contains("ApiError 446"), "\(unreadable.log)")
+        #expect(unreadable.log.contains("was sent, but its answer does not say how many were affected"))
+        #expect(unreadable.log.contains("activity log before repeating it"))
+        let last =
+            try String(contentsOfFile: "\(directory.path)/trawl-sentinelone-audit.log", encoding: .utf8)
+            .split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains(#""result":"failed: ApiError 446: POST"#), "\(last)")
+        #expect(last.contains("was sent, but its answer does not say how many were affected"))
     }
 }

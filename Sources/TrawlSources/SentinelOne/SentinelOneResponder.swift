@@ -119,7 +119,15 @@ public struct SentinelOneResponder: Sendable {
             do {
                 let answer = try await self.console.post(call.action.path, json: Array(call.body.utf8), logger: logger)
                 let object = try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any]
-                let affected = (object?["data"] as? [String: Any])?["affected"] as? Int ?? 0
+                guard let affected = (object?["data"] as? [String: Any])?["affected"] as? Int else {
+                    throw TrawlError(
+                        .sentinelOneAnswerUnreadable,
+                        "\(call.line) was sent, but its answer does not say how many were affected; it starts with \(String(buffer: answer).prefix(120).debugDescription)",
+                        location: "\(self.console.configuration.url)\(call.action.path)",
+                        fix:
+                            "Look the action up in the console's activity log before repeating it; check console_url and any proxy in between."
+                    )
+                }
                 try self.audit(call, requested: action, result: "affected \(affected)")
                 outcomes.append(Outcome(call: call, affected: affected))
             } catch var error as TrawlError {
