@@ -94,7 +94,7 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         let logger = Logger(label: "trawl")
         let results = await SentinelOneConnectionCheck.run(console: console, logger: logger)
         let unanswered = results.lazy.compactMap(\.error).first {
-            $0.code == .sentinelOneUnreachable || $0.code == .sentinelOneUnauthorized
+            SentinelOneConnectionCheck.consoleWide.contains($0.code)
         }
         let expiry = unanswered == nil ? try? await SentinelOneTokenExpiry.fetch(console, logger: logger) : nil
         try? await console.shutdown()

@@ -53,19 +53,21 @@ public final class SentinelOneSimulator: Sendable {
     }
 
     /// Makes the next `count` API requests (whose path starts with `path`), after the first `after` of them,
-    /// answer `status`, with `Retry-After: retryAfter` when given; `detail` goes in the error envelope, or
-    /// `body` replaces it.
+    /// answer `status`, with `Retry-After: retryAfter` and `Location: location` when given; `detail` goes in
+    /// the error envelope, or `body` replaces it.
     public func fail(
         status: Int,
         count: Int,
         after: Int = 0,
         retryAfter: Int? = nil,
+        location: String? = nil,
         path: String = "/",
         detail: String? = nil,
         body: String? = nil
     ) async throws {
         var fault: [String: Any] = ["status": status, "count": count, "path": path, "after": after]
         if let retryAfter { fault["retry_after"] = retryAfter }
+        if let location { fault["location"] = location }
         if let detail { fault["detail"] = detail }
         if let body { fault["body"] = body }
         _ = try await self.request("POST", "/_sim/fault", body: fault)

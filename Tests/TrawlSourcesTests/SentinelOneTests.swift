@@ -619,6 +619,7 @@ struct SentinelOneHarness {
         445: ((502, nil), nil, nil),
         446: ((200, "<html>a proxy's login page</html>"), nil, nil),
         447: (nil, nil, "http://127.0.0.1:9"),
+        448: ((302, "<html>sign in</html>"), nil, nil),
     ]
 
     @Test func everyCodeHasAScenario() {
@@ -635,6 +636,7 @@ struct SentinelOneHarness {
             try await harness.simulator.fail(
                 status: fault.status,
                 count: 6,
+                location: "https://sso.example.com/login",
                 detail: "injected for \(id)",
                 body: fault.body
             )
@@ -656,6 +658,14 @@ struct SentinelOneHarness {
             _ = try await harness.pull(source, into: DeliveredEvents())
         }
         #expect(error?.code.id == id, "\(String(describing: error))")
+        if id == 448 {
+            #expect(
+                error?.message
+                    == #"GET /web/api/v2.1/agents answered 302, redirecting to "https://sso.example.com/login""#
+            )
+            let requests = try await harness.simulator.requests()
+            #expect(requests.count == 1, "a redirect is not retried, nor followed")
+        }
     }
 }
 
@@ -677,5 +687,25 @@ struct SentinelOneHarness {
         #expect(results.allSatisfy { $0.error?.code == .sentinelOneUnreachable }, "\(results.map(\.line))")
         #expect(log.messages(containing: "; retrying in").count == 1, "\(log.messages)")
         #expect(results.last?.line.contains("connection refused") == true, "\(results.last?.line ?? "")")
+    }
+}
+
+extension SentinelOneConnectionCheckTests {
+    /// A console_url that redirects (http:// to https://, a sign-in page) is asked once and named for every
+    /// content type with where it redirects, instead of "answered 301" under the 400 answer's advice.
+    @Test func aRedirectingConsoleIsAskedOnceAndEveryContentTypeSaysWhereItLeads() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.fail(status: 301, count: 50, location: "https://console.example.net/")
+        let console = SentinelOneConsole(
+            configuration: .init(url: harness.simulator.url, token: SentinelOneSimulator.viewerToken),
+            gate: harness.gate
+        )
+        let results = await SentinelOneConnectionCheck.run(console: console, logger: harness.log.logger)
+        try await console.shutdown()
+        #expect(results.count == SentinelOneContentType.listed.count + 1)
+        #expect(results.allSatisfy { $0.error?.code == .sentinelOneRedirected }, "\(results.map(\.line))")
+        #expect(results.last?.line.contains(#"redirecting to "https://console.example.net/""#) == true)
+        #expect(try await harness.simulator.requests().count == 1)
     }
 }

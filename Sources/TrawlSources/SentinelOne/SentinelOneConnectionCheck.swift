@@ -25,9 +25,15 @@ public enum SentinelOneConnectionCheck {
         }
     }
 
-    /// Asks the console for one record of each content type. A console that cannot be reached, or refuses the
-    /// token itself (401), answers every content type the same: the others are reported with that error
-    /// without asking, instead of each waiting out the connect timeout and retries (minutes in all).
+    /// Errors that every content type would meet alike: the first is reported for all.
+    public static let consoleWide: Set<TrawlError.Code> = [
+        .sentinelOneUnreachable, .sentinelOneUnauthorized, .sentinelOneRedirected,
+    ]
+
+    /// Asks the console for one record of each content type. A console that cannot be reached, refuses the
+    /// token itself (401) or redirects answers every content type the same: the others are reported with that
+    /// error without asking, instead of each waiting out the connect timeout and retries (minutes in all).
+
     public static func run(
         console: SentinelOneConsole,
         contents: [SentinelOneContentType] = SentinelOneContentType.listed + [.installedApplications],
@@ -35,9 +41,7 @@ public enum SentinelOneConnectionCheck {
     ) async -> [Result] {
         var results: [Result] = []
         for content in contents {
-            if let last = results.last?.error,
-                last.code == .sentinelOneUnreachable || last.code == .sentinelOneUnauthorized
-            {
+            if let last = results.last?.error, Self.consoleWide.contains(last.code) {
                 results.append(Result(content: content, error: last))
                 continue
             }

@@ -128,14 +128,14 @@ public final class SentinelOneConsole: Sendable {
 
     /// `GET <api>/<path>?<query>`; the answer's body.
     ///
-    /// - Throws: ApiError 440-447 (``TrawlError``) once retrying cannot help.
+    /// - Throws: ApiError 440-448 (``TrawlError``) once retrying cannot help.
     public func get(_ path: String, query: [(String, String)] = [], logger: Logger) async throws -> ByteBuffer {
         try await self.send(.GET, path, query: query, body: nil, logger: logger)
     }
 
     /// `POST <api>/<path>` with a JSON body; the answer's body.
     ///
-    /// - Throws: ApiError 440-447 (``TrawlError``) once retrying cannot help.
+    /// - Throws: ApiError 440-448 (``TrawlError``) once retrying cannot help.
     public func post(_ path: String, json body: [UInt8], logger: Logger) async throws -> ByteBuffer {
         try await self.send(.POST, path, query: [], body: body, logger: logger)
     }
@@ -172,8 +172,9 @@ public final class SentinelOneConsole: Sendable {
             let status: Int
             let answer: ByteBuffer
             let retryAfter: Duration?
+            let redirect: String?
             do {
-                (status, answer, retryAfter) = try await Self.cutShortByStop { [request] in
+                (status, answer, retryAfter, redirect) = try await Self.cutShortByStop { [request] in
                     let response = try await self.http.execute(
                         request,
                         timeout: .init(self.configuration.requestTimeout),
@@ -183,7 +184,7 @@ public final class SentinelOneConsole: Sendable {
                         Duration.seconds($0)
                     }
                     let answer = try await response.body.collect(upTo: self.configuration.maxAnswerBytes)
-                    return (Int(response.status.code), answer, retryAfter)
+                    return (Int(response.status.code), answer, retryAfter, response.headers.first(name: "Location"))
                 }
             } catch let error as CancellationError {
                 throw error
@@ -217,6 +218,12 @@ public final class SentinelOneConsole: Sendable {
                 }
                 logger.warning(
                     "SentinelOne console answered \(status) to \(resource): every request to it pauses \(pause)\(retryAfter.map { " (Retry-After \($0))" } ?? "")"
+                )
+            case 300..<400:
+                throw TrawlError(
+                    .sentinelOneRedirected,
+                    "\(resource) answered \(status), redirecting to \(redirect.map { String($0.prefix(200)).debugDescription } ?? "no Location")",
+                    location: self.configuration.url
                 )
             case 500..<600:
                 serverFailures += 1

@@ -11,7 +11,7 @@ import TrawlCore
 public enum SentinelOneTokenExpiry {
     /// The token's expiry as the console states it; nil when it states none.
     ///
-    /// - Throws: ApiError 440-447 (``TrawlError``) when the console refuses the question.
+    /// - Throws: ApiError 440-448 (``TrawlError``) when the console refuses the question.
     public static func fetch(_ console: SentinelOneConsole, logger: Logger) async throws -> CredentialExpiry? {
         struct Question: Encodable {
             struct Token: Encodable { var apiToken: String }

@@ -1,6 +1,6 @@
 import TrawlCore
 
-/// The codes of requests to a SentinelOne console: ApiErrors 440-447, after the seed's table of HTTP
+/// The codes of requests to a SentinelOne console: ApiErrors 440-448, after the seed's table of HTTP
 /// statuses (what each means, what to check).
 extension TrawlError.Code {
     public static let sentinelOneUnauthorized = Self(
@@ -71,9 +71,20 @@ extension TrawlError.Code {
             "Check that this host reaches console_url's host and port (DNS, a firewall, HTTPS_PROXY) and trusts its certificate; the service retries at its next interval."
     )
 
+    public static let sentinelOneRedirected = Self(
+        kind: "ApiError",
+        id: 448,
+        title: "SentinelOne console redirected the request",
+        cause:
+            "The console answered a redirect (3xx): console_url is http:// where the console wants https://, names a former host, or a proxy's or single sign-on page intercepts API calls. Trawl does not follow it, so the API token goes nowhere else.",
+        fix:
+            "If the address the message says it redirects to is your console, set console_url to it (https://<your-console>.sentinelone.net); otherwise check the proxy in between."
+    )
+
     /// Every code of the SentinelOne connector, as listed in docs/errors.md.
     public static let sentinelOneCatalogue: [Self] = [
         .sentinelOneUnauthorized, .sentinelOneForbidden, .sentinelOneNotFound, .sentinelOneBadRequest,
         .sentinelOneThrottled, .sentinelOneServerError, .sentinelOneAnswerUnreadable, .sentinelOneUnreachable,
+        .sentinelOneRedirected,
     ]
 }

@@ -23,7 +23,7 @@ Control (no token), for the tests:
                                                records; for threats, optionally adds an event and a note
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
                    "detail": text, "body": raw body instead of the error envelope,
-                   "after": m requests to the path answered as usual first}
+                   "after": m requests to the path answered as usual first, "location": a Location header}
   GET  /_sim/data?type=t   every record of a type, as the API shows them
   GET  /_sim/requests      every API request received: method, path, query, token, body
 Prints its port, runs until killed."""
@@ -191,10 +191,12 @@ class Handler(BaseHTTPRequestHandler):
     # hold every answer for 40 ms.
     disable_nagle_algorithm = True
 
-    def reply_raw(self, status, raw):
+    def reply_raw(self, status, raw, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(raw)
 
@@ -225,8 +227,10 @@ class Handler(BaseHTTPRequestHandler):
                         continue
                     fault["count"] -= 1
                     headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
+                    if fault.get("location"):
+                        headers["Location"] = fault["location"]
                     if "body" in fault:
-                        return self.reply_raw(fault["status"], fault["body"].encode())
+                        return self.reply_raw(fault["status"], fault["body"].encode(), headers)
                     return self.reply(fault["status"], {"errors": [{"code": fault["status"], "title": "Injected",
                                                                     "detail": fault.get("detail")}]}, headers)
             if token not in (ADMIN, VIEWER):
