@@ -27,14 +27,18 @@ public final class CEWLSimulator: Sendable {
         _ = try await self.post("/_sim/list", ["data": records])
     }
 
-    /// Makes the next `count` requests answer `status` with `body`, each `delay` seconds after it arrived.
+    /// Makes the next `count` requests answer `status` with `body` (and `Location: location` when given),
+    /// each `delay` seconds after it arrived.
     public func fail(
         status: Int,
         count: Int = 1,
         body: String = "{\"message\": \"injected\"}",
-        delay: Int = 0
+        delay: Int = 0,
+        location: String? = nil
     ) async throws {
-        _ = try await self.post("/_sim/fault", ["status": status, "count": count, "body": body, "delay": delay])
+        var fault: [String: Any] = ["status": status, "count": count, "body": body, "delay": delay]
+        if let location { fault["location"] = location }
+        _ = try await self.post("/_sim/fault", fault)
     }
 
     /// How many API requests (not control ones) arrived so far.

@@ -169,6 +169,15 @@ import TrawlTesting
         #expect(failure?.message.contains("500") == true)
         #expect(try await harness.poll(try harness.source()).isEmpty, "the snapshot outlived the failure")
 
+        try await harness.simulator.fail(status: 308, location: "https://api.ctci.example/api/v1/cewl")
+        let redirected = await #expect(throws: TrawlError.self) { _ = try await harness.poll(try harness.source()) }
+        #expect(redirected?.code == .cewlUnexpectedStatus)
+        #expect(
+            redirected?.message.contains(#"answered 308, redirecting to "https://api.ctci.example/api/v1/cewl""#)
+                == true
+        )
+        #expect(redirected?.fix.hasPrefix("If that address is the CTCI API, set api_base_url to it") == true)
+
         let refused = await #expect(throws: TrawlError.self) {
             _ = try await harness.poll(try harness.source(token: "stolen"))
         }

@@ -284,6 +284,14 @@ public final class CEWLLookupSource: PullingSource {
                 "GET \(self.url) answered \(response.status.code): \(String(buffer: body).prefix(200))",
                 location: self.url
             )
+        case 300..<400:
+            let target = response.headers.first(name: "Location").map { String($0.prefix(200)).debugDescription }
+            throw TrawlError(
+                .cewlUnexpectedStatus,
+                "GET \(self.url) answered \(response.status.code), redirecting to \(target ?? "no Location"): Trawl does not follow it, so the token goes nowhere else",
+                location: self.url,
+                fix: "If that address is the CTCI API, set api_base_url to it; otherwise check the proxy in between."
+            )
         default:
             throw TrawlError(
                 .cewlUnexpectedStatus,

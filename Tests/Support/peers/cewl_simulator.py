@@ -3,7 +3,7 @@
 list the test set last. Tokens: "cewl-token"; anything else is 401.
 
 Control (no token): POST /_sim/list {"data": [...]} replaces the list; POST /_sim/fault {"status": n,
-"count": k, "body": text, "delay": seconds} makes the next k requests answer that (after the delay); GET /_sim/requests counts the API requests.
+"count": k, "body": text, "delay": seconds, "location": a Location header} makes the next k requests answer that (after the delay); GET /_sim/requests counts the API requests.
 Prints its port, runs until killed."""
 import json
 import threading
@@ -18,10 +18,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
-    def reply(self, status, raw):
+    def reply(self, status, raw, location=None):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
+        if location:
+            self.send_header("Location", location)
         self.end_headers()
         self.wfile.write(raw)
 
@@ -37,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
                 if fault["count"] > 0:
                     fault["count"] -= 1
                     delay = fault.get("delay", 0)
-                    answer = (fault["status"], fault.get("body", '{"message": "injected"}').encode())
+                    answer = (fault["status"], fault.get("body", '{"message": "injected"}').encode(), fault.get("location"))
                     break
         if answer is not None:
             time.sleep(delay)
