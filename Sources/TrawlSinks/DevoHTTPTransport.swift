@@ -12,6 +12,8 @@ final class DevoHTTPTransport: Sendable {
     struct Answer: Sendable {
         var status: UInt
         var body: String
+        /// Where a redirect (3xx) points: not followed, since a POST would arrive there as an empty GET.
+        var redirect: String? = nil
     }
 
     let output: String
@@ -31,6 +33,7 @@ final class DevoHTTPTransport: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
         configuration.decompression = .disabled
+        configuration.redirectConfiguration = .disallow
         configuration.tunnel(through: proxy)
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -62,7 +65,11 @@ final class DevoHTTPTransport: Sendable {
                 logger: self.logger
             )
             let text = try await response.body.collect(upTo: 1 << 16)
-            answer = Answer(status: response.status.code, body: String(buffer: text))
+            answer = Answer(
+                status: response.status.code,
+                body: String(buffer: text),
+                redirect: response.headers.first(name: "Location")
+            )
         } catch {
             if let proxy = self.proxy, HTTPProxySettings.isRefusedTunnel(error) {
                 throw TrawlError(
@@ -93,9 +100,19 @@ final class DevoHTTPTransport: Sendable {
         return answer
     }
 
-    /// A retryable failure for any other unexpected status (429, 5xx).
+    /// A retryable failure for any other unexpected status (429, 5xx, a redirect).
     func unexpected(_ answer: Answer, _ method: HTTPMethod, _ shownURL: String) -> TrawlError {
-        TrawlError(
+        if (300..<400).contains(answer.status) {
+            let target = answer.redirect.map { String($0.prefix(200)).debugDescription } ?? "no Location"
+            return TrawlError(
+                .sinkWriteFailed,
+                "output \(self.output): \(method) \(shownURL) answered \(answer.status), redirecting to \(target): Trawl does not follow redirects (a POST would arrive as an empty GET)",
+                location: self.location,
+                fix:
+                    "If that address is Devo's endpoint, set the output's url to it; otherwise check the proxy in between."
+            )
+        }
+        return TrawlError(
             .sinkWriteFailed,
             "output \(self.output): \(method) \(shownURL) answered \(answer.status) \(answer.body.prefix(200))",
             location: self.location

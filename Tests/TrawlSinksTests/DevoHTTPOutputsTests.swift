@@ -92,6 +92,25 @@ import TrawlTesting
         #expect((partial?.failure as? TrawlError)?.code.id == 500)
     }
 
+    /// A redirect (an http:// url where Devo wants https://) is not followed: AsyncHTTPClient turned the POST
+    /// into an empty GET, whose 200 counted the events as delivered.
+    @Test func aRedirectIsARetryableErrorNamingWhereItLeadsAndIsNotFollowed() async throws {
+        let server = try await RecordingHTTPServer(answeringWithHeaders: { request in
+            request.uri.hasPrefix("/stream/") ? (301, [("Location", "/moved")], "") : (200, [], "")
+        })
+        let sink = Self.httpSink(server)
+        let error = await #expect(throws: TrawlError.self) {
+            try await sink.write(Self.batches([Event.test("x", tag: "my.app.one")]))
+        }
+        try await sink.close()
+        try await server.stop()
+        #expect(error?.code == .sinkWriteFailed)
+        #expect(error?.message.contains(#"answered 301, redirecting to "/moved": Trawl does not follow"#) == true)
+        #expect(error?.fix.hasPrefix("If that address is Devo's endpoint, set the output's url to it") == true)
+        #expect(error?.description.contains(Self.token) == false)
+        #expect(server.requests.map(\.method) == ["POST"])
+    }
+
     @Test func anEventLargerThanARequestIsRefusedBeforeAnythingIsSent() async throws {
         let server = try await RecordingHTTPServer()
         var configuration = DevoHTTPSink.Configuration(
