@@ -64,7 +64,12 @@ final class DevoHTTPTransport: Sendable {
                 timeout: TimeAmount(self.timeout),
                 logger: self.logger
             )
-            let text = try await response.body.collect(upTo: 1 << 16)
+            // Only the start of the body is kept for messages: a long answer is no failure, and a 200 whose
+            // body was refused for its length would have the delivered events sent again.
+            var text = ByteBuffer()
+            for try await var chunk in response.body where text.readableBytes < 1 << 16 {
+                text.writeBuffer(&chunk)
+            }
             answer = Answer(
                 status: response.status.code,
                 body: String(buffer: text),

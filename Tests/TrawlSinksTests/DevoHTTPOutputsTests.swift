@@ -111,6 +111,16 @@ import TrawlTesting
         #expect(server.requests.map(\.method) == ["POST"])
     }
 
+    /// A 200 with a long body delivered the events: refusing the body for its length made them be sent again.
+    @Test func anAcceptedRequestWithALongAnswerIsDelivered() async throws {
+        let server = try await RecordingHTTPServer { _ in (200, String(repeating: "ok ", count: 100_000)) }
+        let sink = Self.httpSink(server)
+        try await sink.write(Self.batches([Event.test("x", tag: "my.app.one")]))
+        try await sink.close()
+        try await server.stop()
+        #expect(server.requests.count == 1)
+    }
+
     @Test func anEventLargerThanARequestIsRefusedBeforeAnythingIsSent() async throws {
         let server = try await RecordingHTTPServer()
         var configuration = DevoHTTPSink.Configuration(
