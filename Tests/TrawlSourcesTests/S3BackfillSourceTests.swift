@@ -71,6 +71,37 @@ import TrawlTesting
         #expect(harness.log.messages(containing: "Listed 5 object(s) under").count == 1)
         #expect(backfill.failures.value == 0)
     }
+
+    /// A listing whose continuation token comes back (a misbehaving S3-compatible store) is stopped and
+    /// reported after the page that repeats it: followed, it listed the same pages without end.
+    @Test func aListingWhoseContinuationTokenComesBackStopsAndIsReported() async throws {
+        let server = try await RecordingHTTPServer { _ in
+            (
+                200,
+                "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken></ListBucketResult>"
+            )
+        }
+        let harness = try await SQSHarness.make(notify: false)
+        defer { harness.remove() }
+        let place = "base_url: \"\(server.url)/123456789012/q\", region: us-east-1, endpoint_url: \"\(server.url)\""
+        let location = try #require(S3BackfillSource.Location(url: "s3://looping/logs/"))
+        let backfill = S3BackfillSource(objects: try harness.source(where: place), locations: [location], pageSize: 2)
+        _ = try await harness.pull(backfill, into: CollectingSink())
+        try await server.stop()
+        #expect(server.requests.count == 2, "the first page, and the one that gave its token again")
+        #expect(backfill.failures.value == 1)
+        #expect(
+            harness.log.messages(
+                containing: #"S3 ListObjectsV2 page 2 gave the continuation token "again" that an earlier page gave"#
+            )
+            .count == 1,
+            "\(harness.log.messages)"
+        )
+        #expect(
+            harness.log.messages(containing: "Listed 0 object(s) under s3://looping/logs/ before its listing failed")
+                .count == 1
+        )
+    }
 }
 
 /// The queue's redrive policy as GetQueueAttributes gives it: JSON in a string, its count a number or a

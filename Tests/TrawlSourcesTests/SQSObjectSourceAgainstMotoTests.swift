@@ -78,16 +78,18 @@ struct SQSHarness {
     func send(_ bodies: [String]) async throws { try await self.fixture.send(bodies) }
     func messagesLeft() async throws -> Int { try await self.fixture.messagesLeft() }
 
+    /// `where` replaces the queue, region and endpoint of the moto fixture.
     func source(
         format: RecordFormat = .jsonLines,
         tagger: RecordTagger = RecordTagger(tag: "my.app.s3.events"),
         exclude: [String] = [],
-        extra: String = ""
+        extra: String = "",
+        where place: String? = nil
     ) throws -> SQSObjectSource {
         let settings = try SettingsFixture.valid(
             SQSObjectSettings.self,
             yaml:
-                "{\(self.fixture.serviceSettings), ack_messages: true, sqs_wait_timeout: 1, records_per_commit: 3\(extra)}"
+                "{\(place ?? self.fixture.serviceSettings), ack_messages: true, sqs_wait_timeout: 1, records_per_commit: 3\(extra)}"
         )
         let store = try FileStateStore(directory: "\(self.directory.path)/state")
         return SQSObjectSource(

@@ -89,6 +89,8 @@ public struct S3BackfillSource: PullingSource {
                 var (delivered, storedBytes, inArchive): (Int, Int64, Int) = (0, 0, 0)
                 var s3 = service
                 var token: String?
+                var tokens: Set<String> = []
+                var pages = 0
                 var firstPage = true
                 var listingFailed = false
                 var listingStopped = false
@@ -175,7 +177,20 @@ public struct S3BackfillSource: PullingSource {
                             )
                         }
                     }
+                    pages += 1
                     token = page.nextContinuationToken
+                    if let repeated = token, !tokens.insert(repeated).inserted {
+                        // Followed, the same pages would be listed (and their objects skipped) without end.
+                        let error = TrawlError(
+                            .awsClientException,
+                            "AWS request client encountered an exception: S3 ListObjectsV2 page \(pages) gave the continuation token \(String(repeated.prefix(80)).debugDescription) that an earlier page gave: the listing loops, so it stops here",
+                            location: "\(location)"
+                        )
+                        self.failures.add()
+                        context.logger.error("\(error)", metadata: ["error.id": "\(error.code.id)"])
+                        listingFailed = true
+                        break
+                    }
                     if token != nil {
                         let read = self.dryRun ? "" : "; \(counters.read { $0.messagesDone }) object(s) read in all"
                         context.logger.info(
