@@ -1,5 +1,7 @@
 import Testing
 import TrawlAWS
+import TrawlCore
+import TrawlTesting
 
 @Suite struct AWSXMLAndEndpointTests {
     @Test func xmlListingsAreReadWithEntitiesAndRepeatedElements() throws {
@@ -89,5 +91,34 @@ import TrawlAWS
         #expect(emulator.inRegion("us-west-2").target(bucket: "logs", key: "k").endpoint.host == "127.0.0.1")
         #expect(emulator.inRegion("us-west-2").region == "eu-west-1")
         try await client.shutdown()
+    }
+
+    /// A listing that says it goes on but gives no token to go on with is an error: it ended the listing
+    /// there as if complete, and the rest of the objects were never read.
+    @Test func aTruncatedListingWithoutAContinuationTokenIsAnErrorNotTheEnd() async throws {
+        let server = try await RecordingHTTPServer { request in
+            let token = request.uri.contains("prefix=going") ? "<NextContinuationToken>t2</NextContinuationToken>" : ""
+            return (200, "<ListBucketResult><IsTruncated>true</IsTruncated>\(token)</ListBucketResult>")
+        }
+        let client = AWSClient()
+        let s3 = S3Client(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: server.url),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
+        )
+        let logger = RecordingLogger().logger
+        let going = try await s3.listObjects(bucket: "b", prefix: "going", logger: logger)
+        #expect(going.nextContinuationToken == "t2")
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await s3.listObjects(bucket: "b", prefix: "ended", logger: logger)
+        }
+        #expect(error?.code == .awsClientException)
+        #expect(
+            error?.message.contains("said the listing goes on (IsTruncated) but gave no NextContinuationToken") == true
+        )
+        #expect(error?.location == "s3://b/ended")
+        try await client.shutdown()
+        try await server.stop()
     }
 }

@@ -179,10 +179,15 @@ public struct S3Client: Sendable {
             )
         }
         let truncated = document["IsTruncated"]?.text == "true"
-        return S3ObjectListing(
-            objects: objects,
-            nextContinuationToken: truncated ? document["NextContinuationToken"]?.text : nil
-        )
+        let next = document["NextContinuationToken"]?.text
+        if truncated, next?.isEmpty ?? true {
+            throw TrawlError(
+                .awsClientException,
+                "AWS request client encountered an exception: S3 ListObjectsV2 said the listing goes on (IsTruncated) but gave no NextContinuationToken, so the rest cannot be listed",
+                location: resource
+            )
+        }
+        return S3ObjectListing(objects: objects, nextContinuationToken: truncated ? next : nil)
     }
 
     /// Every key under `prefix`, page after page.
