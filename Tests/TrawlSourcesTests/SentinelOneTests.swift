@@ -6,8 +6,9 @@ import NIOCore
 import Synchronization
 import Testing
 import TrawlCore
-import TrawlSources
 import TrawlTesting
+
+@testable import TrawlSources
 
 @Suite struct SentinelOneRequestPacerTests {
     typealias Instant = ManualClock.Instant
@@ -518,6 +519,43 @@ struct SentinelOneHarness {
         }
         #expect(requests.count == 2, "the listing read the page that loops once, and stopped")
         #expect(delivered.all.count == 1, "only the first page's record was delivered")
+    }
+
+    /// Records a console answers although they were updated before the window's start (it ignored
+    /// `updatedAt__gte`) are skipped as delivered and warned about: they were delivered again every cycle.
+    @Test func recordsUpdatedBeforeTheWindowAreSkippedAsDeliveredBefore() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        try await harness.simulator.add("agents", count: 3)
+        let delivered = DeliveredEvents()
+        _ = try await harness.pull(try harness.source("agents"), into: delivered)
+        #expect(delivered.all.count == 3)
+        try await harness.simulator.fail(
+            status: 200,
+            count: 1,
+            path: "/web/api/v2.1/agents",
+            body: #"{"data":[{"id":"7","updatedAt":"2020-01-01T00:00:00Z"}],"pagination":{"nextCursor":null}}"#
+        )
+        let statistics = try await harness.pull(try harness.source("agents"), into: delivered)
+        #expect(delivered.all.count == 3, "the stale record was not delivered")
+        #expect(statistics.duplicatesFilteredOut == 1)
+        #expect(
+            harness.log.messages(containing: "answered 1 record(s) updated before 2026-").count == 1,
+            "\(harness.log.messages)"
+        )
+    }
+
+    /// `updatedAt` compare as instants: as text, `...00Z` sorts after `...00.000001Z`, a microsecond later.
+    @Test func updatedAtCompareAsInstantsWhateverTheirFractionDigits() {
+        typealias State = SentinelOneListSource.State
+        #expect(State.order("2026-11-01T00:00:00Z", "2026-11-01T00:00:00.000001Z") == .orderedAscending)
+        #expect(State.order("2026-11-01T00:00:00.5Z", "2026-11-01T00:00:00.500000Z") == .orderedSame)
+        #expect(State.order("2026-11-01T00:00:01.1Z", "2026-11-01T00:00:00.999999Z") == .orderedDescending)
+        var state = State(watermark: "2026-11-01T00:00:00.000001Z", boundaryIDs: ["a"])
+        state.advance(past: "b", updatedAt: "2026-11-01T00:00:00Z")
+        #expect(state == State(watermark: "2026-11-01T00:00:00.000001Z", boundaryIDs: ["a"]))
+        state.advance(past: "c", updatedAt: "2026-11-01T00:00:00.000001000Z")
+        #expect(state.boundaryIDs == ["a", "c"])
     }
 
     @Test func siteAndAccountFiltersReachTheConsoleAndOnlyTheirRecordsArrive() async throws {

@@ -25,11 +25,21 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
 
         /// Moves the window past a record delivered: a newer `updatedAt` starts a new boundary.
         mutating func advance(past id: String, updatedAt: String) {
-            if updatedAt > self.watermark {
-                self = State(watermark: updatedAt, boundaryIDs: [id])
-            } else if updatedAt == self.watermark {
-                self.boundaryIDs.append(id)
+            switch Self.order(updatedAt, self.watermark) {
+            case .orderedDescending: self = State(watermark: updatedAt, boundaryIDs: [id])
+            case .orderedSame: self.boundaryIDs.append(id)
+            case .orderedAscending: break
             }
+        }
+
+        /// How two `updatedAt` compare as instants: the console's text and the configured start may write
+        /// fractions of a second with different numbers of digits, which a text comparison misorders within
+        /// a second. Text that is not a date compares as text.
+        static func order(_ left: String, _ right: String) -> ComparisonResult {
+            guard let a = parseUTCDatetime(left), let b = parseUTCDatetime(right) else {
+                return left == right ? .orderedSame : left < right ? .orderedAscending : .orderedDescending
+            }
+            return a == b ? .orderedSame : a < b ? .orderedAscending : .orderedDescending
         }
     }
 
@@ -62,6 +72,15 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?
+        var stale = 0
+        let start = state.watermark
+        defer {
+            if stale > 0 {
+                context.logger.warning(
+                    "\(self.console.configuration.url)\(self.content.path) answered \(stale) record(s) updated before \(start), which the request's updatedAt__gte excludes: skipped as delivered before"
+                )
+            }
+        }
         repeat {
             if context.isShuttingDown { return statistics }
             let page = try await self.updatedPage(
@@ -78,7 +97,13 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             var events: [Event] = []
             for record in page.records {
                 let (id, updated) = try self.stamp(of: record, from: self.content.path)
-                if updated == state.watermark, boundary.contains(id) {
+                if State.order(updated, start) == .orderedAscending {
+                    // Delivered before (or before the configured start): the console ignored updatedAt__gte.
+                    statistics.duplicatesFilteredOut += 1
+                    stale += 1
+                    continue
+                }
+                if State.order(updated, state.watermark) == .orderedSame, boundary.contains(id) {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
