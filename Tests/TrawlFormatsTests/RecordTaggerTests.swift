@@ -74,6 +74,16 @@ import TrawlFormats
         )
         #expect(object.tag(of: ByteBuffer(string: #"{"class_name":"—"}"#)) == "cloud.aws.amazon.security_lake.events")
         #expect(object.tag(of: ByteBuffer(string: #"{"class_uid":4001}"#)) == "cloud.aws.amazon.security_lake.events")
-        #expect(object.fallbacks == 2)
+        let longest = String(repeating: "a", count: 64)
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"class_name":"\#(longest)"}"#))
+                == "cloud.aws.amazon.security_lake.events.\(longest)"
+        )
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"class_name":"\#(longest)b"}"#))
+                == "cloud.aws.amazon.security_lake.events",
+            "a class name that would make a word of more than 64 bytes is not a table name"
+        )
+        #expect(object.fallbacks == 3)
     }
 }

@@ -103,8 +103,12 @@ public struct ObjectTagger {
 }
 
 extension ObjectTagger {
+    /// The longest word a field value gives a tag: OCSF class names are a few words, and a value from a
+    /// corrupt or hostile record must not make a table name of kilobytes.
+    static let maxTagWordBytes = 64
+
     /// `value` as one word of a Devo tag: lowercase letters and digits, other runs as one `_`; nil when
-    /// nothing is left (an empty value, escapes only).
+    /// nothing is left (an empty value, escapes only) or more than ``maxTagWordBytes`` would be.
     static func tagWord(_ value: [UInt8]) -> String? {
         var word: [UInt8] = []
         var gap = false
@@ -120,7 +124,8 @@ extension ObjectTagger {
                 gap = true
             }
         }
-        return word.isEmpty ? nil : String(decoding: word, as: UTF8.self)
+        guard !word.isEmpty, word.count <= Self.maxTagWordBytes else { return nil }
+        return String(decoding: word, as: UTF8.self)
     }
 }
 
