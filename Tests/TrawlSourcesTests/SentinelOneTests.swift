@@ -545,6 +545,28 @@ struct SentinelOneHarness {
         )
     }
 
+    /// A page whose nextCursor is not a string (nor null) is ApiError 446: it was read as the last page, and
+    /// the pages after it were never read.
+    @Test func aNextCursorThatIsNotAStringIsAnErrorNotTheLastPage() throws {
+        let page = ByteBuffer(string: #"{"data":[{"id":"1"}],"pagination":{"nextCursor":12345,"totalItems":9}}"#)
+        let error = #expect(throws: TrawlError.self) { try SentinelOnePage(page, resource: "https://c/agents") }
+        #expect(error?.code == .sentinelOneAnswerUnreadable)
+        #expect(
+            error?.message.hasPrefix("the answer of https://c/agents has a pagination.nextCursor that is neither")
+                == true
+        )
+        let last = try SentinelOnePage(
+            ByteBuffer(string: #"{"data":[],"pagination":{"nextCursor":null}}"#),
+            resource: "r"
+        )
+        #expect(last.nextCursor == nil)
+        let next = try SentinelOnePage(
+            ByteBuffer(string: #"{"data":[],"pagination":{"nextCursor":"n2"}}"#),
+            resource: "r"
+        )
+        #expect(next.nextCursor == "n2")
+    }
+
     /// `updatedAt` compare as instants: as text, `...00Z` sorts after `...00.000001Z`, a microsecond later.
     @Test func updatedAtCompareAsInstantsWhateverTheirFractionDigits() {
         typealias State = SentinelOneListSource.State

@@ -230,7 +230,12 @@ struct SentinelOnePage {
             envelope["data"] is [Any]
         else { throw unreadable("is not a JSON object with a data list") }
         let pagination = envelope["pagination"] as? [String: Any]
-        self.nextCursor = (pagination?["nextCursor"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        let cursor = pagination?["nextCursor"]
+        guard cursor == nil || cursor is String || cursor is NSNull else {
+            // Read as "no next page", it would end the listing with pages still unread.
+            throw unreadable("has a pagination.nextCursor that is neither a string nor null")
+        }
+        self.nextCursor = (cursor as? String).flatMap { $0.isEmpty ? nil : $0 }
         self.totalItems = pagination?["totalItems"] as? Int
         var splitter = RecordFormat.jsonDocument(listField: "data").makeSplitter()
         var records: [ByteBuffer] = []
