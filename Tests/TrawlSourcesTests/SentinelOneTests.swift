@@ -254,6 +254,38 @@ struct SentinelOneHarness {
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
     }
 
+    /// A query the console never finishes is cancelled after query_timeout_in_seconds and fails the cycle:
+    /// the service polled it without end, logging nothing.
+    @Test func aQueryThatNeverFinishesIsCancelledAfterItsTimeout() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        _ = try await harness.simulator.addDeepVisibilityEvents(3)
+        try await harness.simulator.fail(
+            status: 200,
+            count: 100_000,
+            path: "/web/api/v2.1/dv/query-status",
+            body: #"{"data":{"progressStatus":99,"responseState":"RUNNING"}}"#
+        )
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await harness.pull(
+                try harness.deepVisibility(extra: ", query_timeout_in_seconds: 1"),
+                into: DeliveredEvents()
+            )
+        }
+        #expect(error?.code == .sentinelOneServerError)
+        #expect(
+            error?.message.contains("was still running (progress 99%, RUNNING) 1 seconds after it started: cancelled")
+                == true,
+            "\(String(describing: error))"
+        )
+        #expect(error?.fix.contains("raise query_timeout_in_seconds") == true)
+        let requests = try await harness.simulator.requests()
+        #expect(requests.filter { ($0["path"] as? String)?.hasSuffix("/dv/cancel-query") == true }.count == 1)
+        #expect(
+            harness.log.messages(containing: "cancelled: it did not finish within query_timeout_in_seconds").count == 1
+        )
+    }
+
     /// A query-status answer that is not the API's JSON (a proxy's page) is ApiError 446 at once: it was read
     /// as "still running" and polled without end.
     @Test func anUnreadableQueryStatusIsAnErrorNotAQueryStillRunning() async throws {

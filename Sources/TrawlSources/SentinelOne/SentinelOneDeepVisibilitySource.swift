@@ -166,7 +166,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                     logger.warning(
                         "Deep Visibility window [\(from), \(to)) reached the \(self.settings.deepVisibility.maxEvents) events one query returns: querying its halves"
                     )
-                    try await self.cancel(queryID, logger: logger)
+                    try await self.cancel(queryID, logger: logger, because: "its window is queried in halves")
                     return .split(middle: middle)
                 }
                 statistics.received += page.records.count
@@ -222,6 +222,8 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
         statistics: inout PullCycleStatistics,
         context: PullContext
     ) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(self.settings.deepVisibility.timeoutInSeconds))
         while !context.isShuttingDown {
             statistics.requests += 1
             let answer = try await self.console.get(
@@ -250,18 +252,34 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 )
             }
             if progress >= 100 || status == "FINISHED" { return }
+            if clock.now >= deadline {
+                try await self.cancel(
+                    queryID,
+                    logger: context.logger,
+                    because: "it did not finish within query_timeout_in_seconds"
+                )
+                throw TrawlError(
+                    .sentinelOneServerError,
+                    "Deep Visibility query \(queryID) was still running (progress \(progress)%\(status.isEmpty ? "" : ", \(status)")) \(self.settings.deepVisibility.timeoutInSeconds) seconds after it started: cancelled; its window is queried again at the next interval",
+                    location: self.console.configuration.url,
+                    fix:
+                        "If the console is only slow, raise query_timeout_in_seconds or lower max_window_in_seconds; check SentinelOne's status page if queries never finish."
+                )
+            }
             await context.pause(for: .seconds(self.settings.deepVisibility.pollIntervalInSeconds))
         }
     }
 
-    private func cancel(_ queryID: String, logger: Logger) async throws {
+    private func cancel(
+        _ queryID: String,
+        logger: Logger,
+        because reason: String = "Trawl is stopping; its window is queried again next time"
+    ) async throws {
         _ = try await self.console.post(
             "/dv/cancel-query",
             json: Array("{\"queryId\":\"\(queryID)\"}".utf8),
             logger: logger
         )
-        logger.info(
-            "Deep Visibility query \(queryID) cancelled: Trawl is stopping; its window is queried again next time"
-        )
+        logger.info("Deep Visibility query \(queryID) cancelled: \(reason)")
     }
 }

@@ -98,6 +98,9 @@ public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings
         public var lagInSeconds: Int
         public var maxWindowInSeconds: Int
         public var pollIntervalInSeconds: Int
+        /// A query still running this long after it started is cancelled and the cycle fails, instead of
+        /// the service waiting without end on a console that never finishes it.
+        public var timeoutInSeconds: Int
         /// The console's limit per query; a window that reaches it is halved and queried again.
         public var maxEvents: Int
     }
@@ -112,6 +115,7 @@ public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings
         case queryLagInSeconds = "query_lag_in_seconds"
         case maxWindowInSeconds = "max_window_in_seconds"
         case queryPollIntervalInSeconds = "query_poll_interval_in_seconds"
+        case queryTimeoutInSeconds = "query_timeout_in_seconds"
         case maxEventsPerQuery = "max_events_per_query"
         case vulnerabilitiesSource = "vulnerabilities_source"
         case requestPeriodInSeconds = "request_period_in_seconds"
@@ -133,6 +137,7 @@ public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings
             lagInSeconds: settings.int(.queryLagInSeconds, default: 300, range: 0...86_400) ?? 300,
             maxWindowInSeconds: settings.int(.maxWindowInSeconds, default: 3_600, range: 1...2_592_000) ?? 3_600,
             pollIntervalInSeconds: settings.int(.queryPollIntervalInSeconds, default: 2, range: 0...60) ?? 2,
+            timeoutInSeconds: settings.int(.queryTimeoutInSeconds, default: 1_800, range: 1...86_400) ?? 1_800,
             maxEvents: settings.int(.maxEventsPerQuery, default: 20_000, range: 1...100_000) ?? 20_000
         )
         self.vulnerabilitiesSource =
