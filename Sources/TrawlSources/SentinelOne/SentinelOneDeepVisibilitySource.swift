@@ -277,7 +277,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
     ) async throws {
         _ = try await self.console.post(
             "/dv/cancel-query",
-            json: Array("{\"queryId\":\"\(jsonEscaped(queryID))\"}".utf8),
+            json: Array("{\"queryId\":\(jsonString(queryID))}".utf8),
             logger: logger
         )
         logger.info("Deep Visibility query \(queryID) cancelled: \(reason)")

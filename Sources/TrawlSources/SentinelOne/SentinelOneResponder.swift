@@ -93,7 +93,7 @@ public struct SentinelOneResponder: Sendable {
     }
 
     static func call(_ action: SentinelOneResponseAction, _ ids: [String]) -> Call {
-        let filter = "{\"filter\":{\"ids\":[\(ids.map { "\"\(jsonEscaped($0))\"" }.joined(separator: ","))]}"
+        let filter = "{\"filter\":{\"ids\":[\(ids.map(jsonString).joined(separator: ","))]}"
         return Call(action: action, ids: ids, body: action == .initiateScan ? filter + ",\"data\":{}}" : filter + "}")
     }
 
@@ -182,23 +182,4 @@ public struct SentinelOneResponder: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: nil) else { return nil }
         return FileHandle(forWritingAtPath: path)
     }
-}
-
-/// `text` as the inside of a JSON string: `"`, `\` and control characters escaped.
-func jsonEscaped(_ text: String) -> String {
-    var escaped = ""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": escaped += "\\\""
-        case "\\": escaped += "\\\\"
-        case "\n": escaped += "\\n"
-        case "\r": escaped += "\\r"
-        case "\t": escaped += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: escaped.unicodeScalars.append(scalar)
-        }
-    }
-    return escaped
 }
