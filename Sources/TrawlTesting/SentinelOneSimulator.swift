@@ -52,6 +52,16 @@ public final class SentinelOneSimulator: Sendable {
         return (answer["data"] as? [String: [[String: Any]]]) ?? [:]
     }
 
+    /// Deletes the child at `index` of `threat` (`kind`: `threat-events` or `threat-notes`), as an analyst
+    /// deletes a note.
+    public func deleteChild(_ kind: String, of threat: String, at index: Int = 0) async throws {
+        _ = try await self.request(
+            "POST",
+            "/_sim/delete-child",
+            body: ["kind": kind, "threat": threat, "index": index]
+        )
+    }
+
     /// Makes the next `count` API requests (whose path starts with `path`), after the first `after` of them,
     /// answer `status`, with `Retry-After: retryAfter` and `Location: location` when given; `detail` goes in
     /// the error envelope, or `body` replaces it.

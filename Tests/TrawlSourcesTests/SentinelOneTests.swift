@@ -379,6 +379,35 @@ struct SentinelOneHarness {
         #expect(delivered.all.allSatisfy { $0.tag == "edr.sentinelone.\(service)" })
     }
 
+    /// A note an analyst deleted does not make the next new note be skipped: the count of children
+    /// delivered skipped as many new ones as were deleted.
+    @Test func aDeletedChildDoesNotMakeANewOneBeSkipped() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let threat = try #require(try await simulator.add("threats", count: 1).first?["id"] as? String)
+        for _ in 0..<3 { _ = try await simulator.update("threats", ids: [threat], addChildren: true) }
+        let delivered = DeliveredEvents()
+        _ = try await harness.pull(try harness.threatChildren("threat_notes", pageSize: 2), into: delivered)
+        let before = try #require(try await simulator.threatChildren("threat-notes")[threat])
+        #expect(delivered.all.count == before.count)
+
+        try await simulator.deleteChild("threat-notes", of: threat)
+        _ = try await simulator.update("threats", ids: [threat], addChildren: true)
+        let statistics = try await harness.pull(
+            try harness.threatChildren("threat_notes", pageSize: 2),
+            into: delivered
+        )
+        let after = try #require(try await simulator.threatChildren("threat-notes")[threat])
+        #expect(statistics.duplicatesFilteredOut == after.count - 1, "the notes delivered before were skipped")
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids.last == after.last?["id"] as? String, "the new note arrived")
+        #expect(ids.count == before.count + 1 && delivered.repeats == 0)
+    }
+
     /// A threat whose events vanish (404) after their first page keeps that page delivered and counted, and
     /// the next run delivers the rest once they are back: the events were held until the list ended, so the
     /// 404 dropped them while counting them as delivered.

@@ -6,16 +6,22 @@ import TrawlCore
 /// Collects what hangs off each threat (its events, or its notes) for the threats created or updated since
 /// the last run: the threats are followed like the `threats` service (an `updatedAt` watermark with the
 /// boundary's ids), and for each the child list is read oldest first, skipping the children delivered
-/// before (their count per threat is kept). 404 for a threat's events means it has none. Each child gets
-/// its threat's id as `threatId` when it does not carry it.
+/// before (per threat, the newest `createdAt` delivered and the ids at that instant are kept). 404 for a
+/// threat's events means it has none. Each child gets its threat's id as `threatId` when it does not carry
+/// it.
 ///
 /// The position is saved after each page of children every output accepted, so a crash repeats at most the
 /// page in hand, and children read before a threat's list ends early (a 404 on a later page) are delivered.
 public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public struct State: Codable, Sendable, Equatable {
         public var threats: SentinelOneListSource.State
-        /// Children delivered per threat id.
+        /// Children delivered per threat id: what a threat is skipped by when ``newest`` has no mark for it
+        /// (a state saved before marks were kept, children without `id` or `createdAt`).
         public var delivered: [String: Int]
+        /// Per threat id, the newest `createdAt` of its children delivered and their ids at that instant: a
+        /// child deleted (an analyst's note) or aged out of the console leaves the mark where it was, where
+        /// a count would then skip as many new children.
+        public var newest: [String: SentinelOneListSource.State]?
     }
 
     /// `threat_events` and `threat_notes`.
@@ -104,7 +110,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         context: PullContext
     ) async throws {
         let path = self.content.path.replacingOccurrences(of: "{id}", with: threat)
-        let skip = state.delivered[threat] ?? 0
+        let since = state.newest?[threat]
+        let skip = since == nil ? state.delivered[threat] ?? 0 : 0
+        var mark = since ?? SentinelOneListSource.State(watermark: "", boundaryIDs: [])
         var index = 0
         var cursor: String?
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
@@ -124,7 +132,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             var events: [Event] = []
             for record in page.records {
                 index += 1
-                if index <= skip {
+                let stamp = record.field("id").flatMap { id in record.field("createdAt").map { (id, $0) } }
+                if let (id, created) = stamp { mark.advance(past: id, updatedAt: created) }
+                if Self.wasDelivered(stamp, index: index, since: since, skip: skip) {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
@@ -135,11 +145,12 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                             self.content.messageClass,
                             extra: record.field("threatId") == nil ? "\"threatId\":\"\(threat)\"" : nil
                         ),
-                        metadata: EventMetadata(
-                            source: self.name,
-                            unit: "\(self.content.service) \(threat)",
-                            offset: Int64(index - 1),
-                            pullingID: context.pullingID
+                        metadata: self.metadata(
+                            threat: threat,
+                            stamp: stamp,
+                            index: index,
+                            counted: since == nil,
+                            context
                         )
                     )
                 )
@@ -148,10 +159,53 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 try await self.deliver(events, unit: "\(self.name) threat \(threat)@\(index)", context: context)
                 statistics.sent += events.count
                 state.delivered[threat] = index
+                if !mark.watermark.isEmpty {
+                    mark.boundaryIDs = Array(Set(mark.boundaryIDs)).sorted()
+                    state.newest = (state.newest ?? [:]).merging([threat: mark]) { $1 }
+                }
                 try await self.persistence.save(state)
             }
             if context.isShuttingDown { return }
             cursor = nextCursor
         } while cursor != nil
+    }
+
+    /// What names a child to the outputs, the same in every run that sends it (the file output's journal
+    /// drops what it has written under the same name): its id, or, while a threat is still skipped by count,
+    /// its place in the list as before marks were kept. A place would name a new child like the one a
+    /// deletion moved out of it.
+    private func metadata(
+        threat: String,
+        stamp: (id: String, created: String)?,
+        index: Int,
+        counted: Bool,
+        _ context: PullContext
+    ) -> EventMetadata {
+        let base = "\(self.content.service) \(threat)"
+        let (unit, offset) =
+            switch (counted, stamp) {
+            case (true, _): (base, index - 1)
+            case (false, let stamp?): ("\(base) \(stamp.id)", 0)
+            case (false, nil): ("\(base) without id", index - 1)
+            }
+        return EventMetadata(source: self.name, unit: unit, offset: Int64(offset), pullingID: context.pullingID)
+    }
+
+    /// Whether the child at `index` (from 1) with `stamp` (its id and `createdAt`) was delivered before:
+    /// by the threat's mark when there is one, else by the count delivered. A child without a stamp cannot
+    /// be placed against a mark, so it is sent (at least once rather than never).
+    static func wasDelivered(
+        _ stamp: (id: String, created: String)?,
+        index: Int,
+        since: SentinelOneListSource.State?,
+        skip: Int
+    ) -> Bool {
+        guard let since else { return index <= skip }
+        guard let stamp else { return false }
+        switch SentinelOneListSource.State.order(stamp.created, since.watermark) {
+        case .orderedAscending: return true
+        case .orderedSame: return since.boundaryIDs.contains(stamp.id)
+        case .orderedDescending: return false
+        }
     }
 }

@@ -24,6 +24,8 @@ Control (no token), for the tests:
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
                    "detail": text, "body": raw body instead of the error envelope,
                    "after": m requests to the path answered as usual first, "location": a Location header}
+  POST /_sim/delete-child {"kind": "threat-events"|"threat-notes", "threat": id, "index": n}   deletes a
+                                               threat's child (as an analyst deletes a note)
   GET  /_sim/data?type=t   every record of a type, as the API shows them
   GET  /_sim/requests      every API request received: method, path, query, token, body
 Prints its port, runs until killed."""
@@ -296,6 +298,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"data": events})
         if path == "/_sim/update":
             return self.reply(200, {"data": update(body["type"], set(body["ids"]), body.get("add_children", False))})
+        if path == "/_sim/delete-child":
+            children = (threat_events if body["kind"] == "threat-events" else threat_notes).get(body["threat"], [])
+            removed = children.pop(body.get("index", 0)) if children else None
+            return self.reply(200, {"data": removed})
         if path == "/_sim/token":
             token_expiry[0] = body["expiresAt"]
             return self.reply(200, {})
