@@ -91,6 +91,43 @@ import TrawlTesting
         #expect(result.error.contains("Did you mean file_suffix?"))
     }
 
+    /// A console_url written under a service instead of the input's credentials is told as one mistake: the
+    /// missing setting says where it was written, the unknown one where it belongs.
+    @Test func validateTellsWhereASettingInTheWrongSectionBelongs() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write(
+            "misplaced.yaml",
+            """
+            globals:
+              id: cli
+            inputs:
+              s1:
+                id: 5
+                type: sentinelone
+                credentials: {api_token: abc}
+                services:
+                  agents:
+                    console_url: https://example.sentinelone.net
+            outputs:
+              out: {type: file, settings: {path: ./out.log}}
+            """
+        )
+        let result = try await Self.trawl("validate", "--config", "misplaced.yaml", in: directory)
+        #expect(result.status == 2)
+        #expect(
+            result.error.contains(
+                "SetupError 8 at inputs.s1.services.agents.console_url (line 10): unknown setting console_url. Fix: console_url belongs at inputs.s1.credentials.console_url: move it there."
+            ),
+            "\(result.error)"
+        )
+        #expect(
+            result.error.contains(
+                "Fix: console_url is written at inputs.s1.services.agents.console_url (line 10): move it here."
+            )
+        )
+    }
+
     @Test func validateAcceptsAGoodConfigurationWithSecretsFromTheEnvironment() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

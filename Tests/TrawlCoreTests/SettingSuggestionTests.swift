@@ -29,3 +29,44 @@ import Testing
         #expect(oneOf(services, closestTo: "kafka") == "Use one of: agents, threats, rogues.")
     }
 }
+
+/// A setting written in one section that another section lacks is one mistake, told as one: each error says
+/// where the other is.
+@Suite struct MisplacedSettingTests {
+    @Test func anUnknownSettingThatAnotherSectionLacksSaysWhereItBelongs() {
+        let diagnostics = ConfigurationDiagnostics()
+        diagnostics.record(
+            TrawlError(.settingMissing, "required setting console_url not found", location: "inputs.s1.credentials"),
+            note: .missing("console_url")
+        )
+        diagnostics.record(
+            TrawlError(.settingUnknown, "unknown setting console_url", location: "inputs.s1.services.agents (line 9)"),
+            note: .unknown("console_url")
+        )
+        diagnostics.record(
+            TrawlError(.settingUnknown, "unknown setting colour", location: "inputs.s1.services.agents (line 10)"),
+            note: .unknown("colour")
+        )
+        let errors = diagnostics.errors
+        #expect(errors[0].fix == "console_url is written at inputs.s1.services.agents (line 9): move it here.")
+        #expect(errors[1].fix == "console_url belongs at inputs.s1.credentials: move it there.")
+        #expect(errors[2].fix == TrawlError.Code.settingUnknown.fix, "a setting no section lacks keeps its advice")
+    }
+
+    @Test func aSettingWrittenInTwoWrongPlacesIsNotSentToEither() {
+        let diagnostics = ConfigurationDiagnostics()
+        diagnostics.record(
+            TrawlError(.settingMissing, "required setting region not found", location: "a"),
+            note: .missing("region")
+        )
+        diagnostics.record(
+            TrawlError(.settingUnknown, "unknown setting region", location: "b"),
+            note: .unknown("region")
+        )
+        diagnostics.record(
+            TrawlError(.settingUnknown, "unknown setting region", location: "c"),
+            note: .unknown("region")
+        )
+        #expect(diagnostics.errors.allSatisfy { $0.specificFix == nil })
+    }
+}

@@ -3,23 +3,54 @@ import Synchronization
 /// Collects every configuration error instead of stopping at the first, so `trawl validate` can list them
 /// all at once.
 public final class ConfigurationDiagnostics: Sendable {
-    private let collected = Mutex<[TrawlError]>([])
+    /// What an error says about one setting by name, so a setting written in the wrong section can be told
+    /// where it belongs.
+    public enum SettingNote: Sendable, Equatable {
+        case unknown(String)
+        case missing(String)
+    }
+
+    private let collected = Mutex<[(error: TrawlError, note: SettingNote?)]>([])
 
     public init() {}
 
     /// Records `error` unless the same one (code, message, location) already was: a mistake outside the
-    /// configuration file that several inputs read (a malformed `HTTPS_PROXY`) is listed once.
-    public func record(_ error: TrawlError) {
+    /// configuration file that several inputs read (a malformed `HTTPS_PROXY`) is listed once. `note` says
+    /// which setting an unknown-setting or missing-setting error is about.
+    public func record(_ error: TrawlError, note: SettingNote? = nil) {
         self.collected.withLock { collected in
             let seen = collected.contains {
-                $0.code == error.code && $0.message == error.message && $0.location == error.location
+                $0.error.code == error.code && $0.error.message == error.message
+                    && $0.error.location == error.location
             }
-            if !seen { collected.append(error) }
+            if !seen { collected.append((error, note)) }
         }
     }
 
-    /// The errors, in the order found.
-    public var errors: [TrawlError] { self.collected.withLock { $0 } }
+    /// The errors, in the order found. A setting written in one section that another one lacks (an input's
+    /// `console_url` put under a service instead of its credentials) is one mistake: both errors say where it
+    /// was written and where it belongs.
+    public var errors: [TrawlError] {
+        let collected = self.collected.withLock { $0 }
+        var unknown: [String: [Int]] = [:]
+        var missing: [String: [Int]] = [:]
+        for (index, entry) in collected.enumerated() {
+            switch entry.note {
+            case .unknown(let name): unknown[name, default: []].append(index)
+            case .missing(let name): missing[name, default: []].append(index)
+            case nil: break
+            }
+        }
+        var errors = collected.map(\.error)
+        for (name, written) in unknown {
+            guard written.count == 1, let lacking = missing[name], lacking.count == 1,
+                let from = errors[written[0]].location, let to = errors[lacking[0]].location
+            else { continue }
+            errors[written[0]].specificFix = "\(name) belongs at \(to): move it there."
+            errors[lacking[0]].specificFix = "\(name) is written at \(from): move it here."
+        }
+        return errors
+    }
 }
 
 /// The configuration has errors; `errors` lists them all.

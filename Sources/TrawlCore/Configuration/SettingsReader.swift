@@ -117,7 +117,8 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
                     "unknown setting \(key.stringValue)",
                     at: key,
                     fix: suggestion.map { "Did you mean \($0)? Otherwise remove it." }
-                        ?? "Remove it; this section accepts: \(known.joined(separator: ", "))."
+                        ?? "Remove it; this section accepts: \(known.joined(separator: ", ")).",
+                    note: .unknown(key.stringValue)
                 )
             }
         }
@@ -129,9 +130,16 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
     }
 
     /// Records an error about `key`.
-    public func record(_ code: TrawlError.Code, _ message: String, at key: any CodingKey, fix: String? = nil) {
+    public func record(
+        _ code: TrawlError.Code,
+        _ message: String,
+        at key: any CodingKey,
+        fix: String? = nil,
+        note: ConfigurationDiagnostics.SettingNote? = nil
+    ) {
         self.context?.diagnostics.record(
-            TrawlError(code, message, location: self.context?.location(self.codingPath + [key]), fix: fix)
+            TrawlError(code, message, location: self.context?.location(self.codingPath + [key]), fix: fix),
+            note: note
         )
     }
 
@@ -160,7 +168,8 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
                 .settingMissing,
                 "required setting \(key.stringValue) not found",
                 at: key,
-                fix: "Add \(key.stringValue) at \(self.path(key))."
+                fix: "Add \(key.stringValue) at \(self.path(key)).",
+                note: .missing(key.stringValue)
             )
         }
         return nil
