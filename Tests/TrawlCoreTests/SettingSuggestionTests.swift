@@ -33,40 +33,34 @@ import Testing
 /// A setting written in one section that another section lacks is one mistake, told as one: each error says
 /// where the other is.
 @Suite struct MisplacedSettingTests {
-    @Test func anUnknownSettingThatAnotherSectionLacksSaysWhereItBelongs() {
+    /// Diagnostics holding, in order, each `(missing, name, location)`: a missing setting when `missing`,
+    /// else an unknown one, as the settings reader records them.
+    static func diagnostics(_ entries: [(missing: Bool, name: String, at: String)]) -> ConfigurationDiagnostics {
         let diagnostics = ConfigurationDiagnostics()
-        diagnostics.record(
-            TrawlError(.settingMissing, "required setting console_url not found", location: "inputs.s1.credentials"),
-            note: .missing("console_url")
-        )
-        diagnostics.record(
-            TrawlError(.settingUnknown, "unknown setting console_url", location: "inputs.s1.services.agents (line 9)"),
-            note: .unknown("console_url")
-        )
-        diagnostics.record(
-            TrawlError(.settingUnknown, "unknown setting colour", location: "inputs.s1.services.agents (line 10)"),
-            note: .unknown("colour")
-        )
-        let errors = diagnostics.errors
+        for entry in entries {
+            diagnostics.record(
+                entry.missing
+                    ? TrawlError(.settingMissing, "required setting \(entry.name) not found", location: entry.at)
+                    : TrawlError(.settingUnknown, "unknown setting \(entry.name)", location: entry.at),
+                note: entry.missing ? .missing(entry.name) : .unknown(entry.name)
+            )
+        }
+        return diagnostics
+    }
+
+    @Test func anUnknownSettingThatAnotherSectionLacksSaysWhereItBelongs() {
+        let errors = Self.diagnostics([
+            (true, "console_url", "inputs.s1.credentials"),
+            (false, "console_url", "inputs.s1.services.agents (line 9)"),
+            (false, "colour", "inputs.s1.services.agents (line 10)"),
+        ]).errors
         #expect(errors[0].fix == "console_url is written at inputs.s1.services.agents (line 9): move it here.")
         #expect(errors[1].fix == "console_url belongs at inputs.s1.credentials: move it there.")
         #expect(errors[2].fix == TrawlError.Code.settingUnknown.fix, "a setting no section lacks keeps its advice")
     }
 
     @Test func aSettingWrittenInTwoWrongPlacesIsNotSentToEither() {
-        let diagnostics = ConfigurationDiagnostics()
-        diagnostics.record(
-            TrawlError(.settingMissing, "required setting region not found", location: "a"),
-            note: .missing("region")
-        )
-        diagnostics.record(
-            TrawlError(.settingUnknown, "unknown setting region", location: "b"),
-            note: .unknown("region")
-        )
-        diagnostics.record(
-            TrawlError(.settingUnknown, "unknown setting region", location: "c"),
-            note: .unknown("region")
-        )
-        #expect(diagnostics.errors.allSatisfy { $0.specificFix == nil })
+        let errors = Self.diagnostics([(true, "region", "a"), (false, "region", "b"), (false, "region", "c")]).errors
+        #expect(errors.count == 3 && errors.allSatisfy { $0.specificFix == nil })
     }
 }
