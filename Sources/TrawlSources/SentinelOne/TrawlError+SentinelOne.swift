@@ -50,7 +50,8 @@ extension TrawlError.Code {
         kind: "ApiError",
         id: 445,
         title: "SentinelOne console failed",
-        cause: "The console answered 5xx to every attempt.",
+        cause:
+            "The console answered 5xx to every attempt, or did not finish a Deep Visibility query within query_timeout_in_seconds.",
         fix:
             "Nothing is lost: the service retries at its next interval. Check SentinelOne's status page if it persists."
     )
