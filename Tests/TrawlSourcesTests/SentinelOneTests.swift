@@ -607,7 +607,7 @@ struct SentinelOneHarness {
     }
 
     /// A page whose nextCursor is not a string (nor null) is ApiError 446: it was read as the last page, and
-    /// the pages after it were never read.
+    /// the pages after it were never read. So is a data item that is not an object: it went out mangled.
     @Test func aNextCursorThatIsNotAStringIsAnErrorNotTheLastPage() throws {
         let page = ByteBuffer(string: #"{"data":[{"id":"1"}],"pagination":{"nextCursor":12345,"totalItems":9}}"#)
         let error = #expect(throws: TrawlError.self) { try SentinelOnePage(page, resource: "https://c/agents") }
@@ -615,6 +615,12 @@ struct SentinelOneHarness {
         #expect(
             error?.message.hasPrefix("the answer of https://c/agents has a pagination.nextCursor that is neither")
                 == true
+        )
+        let notAnObject = #expect(throws: TrawlError.self) {
+            try SentinelOnePage(ByteBuffer(string: #"{"data":[{"id":"1"},"2"]}"#), resource: "https://c/dv/events")
+        }
+        #expect(
+            notAnObject?.message.hasPrefix("the answer of https://c/dv/events has a data item 2 that is not") == true
         )
         let last = try SentinelOnePage(
             ByteBuffer(string: #"{"data":[],"pagination":{"nextCursor":null}}"#),

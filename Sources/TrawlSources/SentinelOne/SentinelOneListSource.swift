@@ -227,8 +227,12 @@ struct SentinelOnePage {
             )
         }
         guard let envelope = try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any],
-            envelope["data"] is [Any]
+            let data = envelope["data"] as? [Any]
         else { throw unreadable("is not a JSON object with a data list") }
+        if let index = data.firstIndex(where: { !($0 is [String: Any]) }) {
+            // Each record is sent as a JSON object with msg_class first: anything else would go out mangled.
+            throw unreadable("has a data item \(index + 1) that is not a JSON object")
+        }
         let pagination = envelope["pagination"] as? [String: Any]
         let cursor = pagination?["nextCursor"]
         guard cursor == nil || cursor is String || cursor is NSNull else {
@@ -245,10 +249,8 @@ struct SentinelOnePage {
         } catch {
             throw unreadable("cannot be split into records: \(error)")
         }
-        guard records.count == (envelope["data"] as? [Any])?.count else {
-            throw unreadable(
-                "holds \(records.count) records where its data list has \((envelope["data"] as? [Any])?.count ?? 0)"
-            )
+        guard records.count == data.count else {
+            throw unreadable("holds \(records.count) records where its data list has \(data.count)")
         }
         self.records = records.map { Record(bytes: $0) }
     }
