@@ -210,4 +210,22 @@ import TrawlTesting
         #expect(table.equals(list))
         #expect(events.filter { $0.tag == "my.app.cewl.changes" }.count == list.count - 1)
     }
+
+    /// Turning certificate checks off is said once, at the first poll, with what it exposes.
+    @Test func anUncheckedCertificateIsWarnedAboutOnce() async throws {
+        let harness = Harness(simulator: try await CEWLSimulator(), directory: try TemporaryDirectory())
+        defer {
+            harness.simulator.stop()
+            harness.directory.remove()
+        }
+        try await harness.simulator.serve([Self.record(1)])
+        let source = try harness.source(extra: ", verify_host_ssl_cert: false")
+        _ = try await harness.poll(source)
+        _ = try await harness.poll(source)
+        let warnings = harness.log.messages(containing: "verify_host_ssl_cert is false: the certificate of")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("can read api_token and change the list") == true)
+        _ = try await harness.poll(try harness.source())
+        #expect(harness.log.messages(containing: "verify_host_ssl_cert is false").count == 1)
+    }
 }

@@ -102,6 +102,8 @@ public final class CEWLLookupSource: PullingSource {
     public let persistence: ServicePersistence<State>
     /// Opened by the first poll (a source only validated holds none), closed after the last.
     private let pool = Mutex<HTTPClient?>(nil)
+    /// Whether the first poll said that the API's certificate goes unchecked.
+    private let warnedUnverified = Mutex(false)
 
     /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the API is reached through.
     public let proxy: HTTPProxySettings
@@ -155,6 +157,17 @@ public final class CEWLLookupSource: PullingSource {
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
+        let firstUnverified =
+            !self.settings.verifyHostSSLCert
+            && self.warnedUnverified.withLock { warned in
+                defer { warned = true }
+                return !warned
+            }
+        if firstUnverified {
+            context.logger.warning(
+                "verify_host_ssl_cert is false: the certificate of \(self.settings.apiBaseURL) is not checked, so whoever is on the path can read api_token and change the list Trawl delivers; set it to true, with the CA in the system's trust store"
+            )
+        }
         let previous = try await self.persistence.load()
         statistics.requests += 1
         let records = try await self.fetch(context)
