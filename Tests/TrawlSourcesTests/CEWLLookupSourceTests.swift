@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import Testing
 import TrawlCore
-import TrawlSources
 import TrawlTesting
+
+@testable import TrawlSources
 
 /// The CEWL collector against the simulated CTCI API: after every poll, the lookup table that the updates
 /// Trawl sent would build equals the API's list; nothing is sent when nothing changed.
@@ -211,7 +212,8 @@ import TrawlTesting
         #expect(events.filter { $0.tag == "my.app.cewl.changes" }.count == list.count - 1)
     }
 
-    /// Turning certificate checks off is said once, at the first poll, with what it exposes.
+    /// Turning certificate checks off, or plain http:// to another host, is said once, at the first poll,
+    /// with what it exposes.
     @Test func anUncheckedCertificateIsWarnedAboutOnce() async throws {
         let harness = Harness(simulator: try await CEWLSimulator(), directory: try TemporaryDirectory())
         defer {
@@ -227,5 +229,15 @@ import TrawlTesting
         #expect(warnings.first?.contains("can read api_token and change the list") == true)
         _ = try await harness.poll(try harness.source())
         #expect(harness.log.messages(containing: "verify_host_ssl_cert is false").count == 1)
+        #expect(try harness.source().exposure == nil, "https, or http to the loopback, exposes nothing")
+        let plain = CEWLLookupSource(
+            name: "ctci/cewl",
+            settings: try SettingsFixture.valid(CEWLSettings.self, yaml: "{api_base_url: \"http://api.ctci.example\"}"),
+            token: "t",
+            persistence: source.persistence
+        )
+        #expect(
+            plain.exposure?.hasPrefix("api_base_url http://api.ctci.example is http://: api_token and the list") == true
+        )
     }
 }

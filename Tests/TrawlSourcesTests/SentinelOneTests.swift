@@ -836,3 +836,35 @@ extension SentinelOneConnectionCheckTests {
         #expect(try await harness.simulator.requests().count == 1)
     }
 }
+
+extension SentinelOneConnectionCheckTests {
+    /// A console_url of plain http:// to another host is said once per input, at its first cycle: the token
+    /// crosses the network readable.
+    @Test func aPlainHTTPConsoleIsWarnedAboutOncePerInput() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let gate = SentinelOneRequestGate(configuration: .init(maxAttempts: 1, baseDelay: .milliseconds(10)))
+        let base = try harness.source("agents")
+        for _ in 0..<2 {
+            let source = SentinelOneListSource(
+                name: base.name,
+                content: base.content,
+                settings: base.settings,
+                console: SentinelOneConsole(
+                    configuration: .init(
+                        url: "http://sentinelone.invalid:9",
+                        token: "t",
+                        connectTimeout: .milliseconds(300)
+                    ),
+                    gate: gate
+                ),
+                persistence: base.persistence
+            )
+            await #expect(throws: TrawlError.self) { _ = try await harness.pull(source, into: DeliveredEvents()) }
+        }
+        let warnings = harness.log.messages(containing: "console_url http://sentinelone.invalid:9 is http://")
+        #expect(warnings.count == 1, "\(harness.log.messages)")
+        _ = try await harness.pull(try harness.source("agents"), into: DeliveredEvents())
+        #expect(harness.log.messages(containing: "is http://").count == 1, "a loopback simulator is not warned about")
+    }
+}

@@ -102,7 +102,7 @@ public final class CEWLLookupSource: PullingSource {
     public let persistence: ServicePersistence<State>
     /// Opened by the first poll (a source only validated holds none), closed after the last.
     private let pool = Mutex<HTTPClient?>(nil)
-    /// Whether the first poll said that the API's certificate goes unchecked.
+    /// Whether the first poll said what the settings expose (``exposure``).
     private let warnedUnverified = Mutex(false)
 
     /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the API is reached through.
@@ -155,18 +155,28 @@ public final class CEWLLookupSource: PullingSource {
 
     var url: String { "\(self.settings.apiBaseURL)/api/v1/cewl" }
 
+    /// What the settings expose the token and the list to, said once at the first poll; nil when nothing.
+    var exposure: String? {
+        if !self.settings.verifyHostSSLCert {
+            return
+                "verify_host_ssl_cert is false: the certificate of \(self.settings.apiBaseURL) is not checked, so whoever is on the path can read api_token and change the list Trawl delivers; set it to true, with the CA in the system's trust store"
+        }
+        if sendsInCleartext(self.settings.apiBaseURL) {
+            return
+                "api_base_url \(self.settings.apiBaseURL) is http://: api_token and the list cross the network unencrypted, so whoever is on the path can read the token and change the list; use https://"
+        }
+        return nil
+    }
+
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
-        let firstUnverified =
-            !self.settings.verifyHostSSLCert
-            && self.warnedUnverified.withLock { warned in
+        if let exposure = self.exposure,
+            self.warnedUnverified.withLock({ warned in
                 defer { warned = true }
                 return !warned
-            }
-        if firstUnverified {
-            context.logger.warning(
-                "verify_host_ssl_cert is false: the certificate of \(self.settings.apiBaseURL) is not checked, so whoever is on the path can read api_token and change the list Trawl delivers; set it to true, with the CA in the system's trust store"
-            )
+            })
+        {
+            context.logger.warning("\(exposure)")
         }
         let previous = try await self.persistence.load()
         statistics.requests += 1

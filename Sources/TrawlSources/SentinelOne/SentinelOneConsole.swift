@@ -14,9 +14,19 @@ public final class SentinelOneRequestGate: Sendable {
     let pacer: Mutex<SentinelOneRequestPacer<ContinuousClock.Instant>>
     /// When the token's expiry was last asked about (``checkTokenExpiry(_:input:logger:)``).
     let tokenCheckedAt = Mutex<ContinuousClock.Instant?>(nil)
+    /// Whether a service of the input said that its token goes over plain `http://`.
+    let warnedCleartext = Mutex(false)
 
     public init(configuration: SentinelOneRequestPacer<ContinuousClock.Instant>.Configuration) {
         self.pacer = Mutex(SentinelOneRequestPacer(configuration: configuration))
+    }
+
+    /// True the first time it is asked: the input's services say once that the token goes over `http://`.
+    func claimCleartextWarning() -> Bool {
+        self.warnedCleartext.withLock { warned in
+            defer { warned = true }
+            return !warned
+        }
     }
 }
 
