@@ -47,6 +47,7 @@ public final class DevoHTTPSink: EventSink {
         self.configuration = configuration
         self.transport = DevoHTTPTransport(
             output: name,
+            url: configuration.url,
             location: configuration.location,
             timeout: configuration.timeout,
             proxy: configuration.proxy.server(forURL: configuration.url),

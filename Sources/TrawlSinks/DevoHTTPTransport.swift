@@ -24,7 +24,20 @@ final class DevoHTTPTransport: Sendable {
     private let client: HTTPClient
     private let logger: Logger
 
-    init(output: String, location: String, timeout: Duration, proxy: HTTPProxySettings.Server?, logger: Logger) {
+    init(
+        output: String,
+        url: String,
+        location: String,
+        timeout: Duration,
+        proxy: HTTPProxySettings.Server?,
+        logger: Logger
+    ) {
+        if sendsInCleartext(url) {
+            logger.warning(
+                "Output \(output): url \(url) is http://: its token and every event cross the network unencrypted; use https://",
+                metadata: ["output.name": "\(output)"]
+            )
+        }
         self.output = output
         self.location = location
         self.timeout = timeout

@@ -51,6 +51,7 @@ public final class DevoLookupsAPISink: EventSink {
         self.boundary = boundary
         self.transport = DevoHTTPTransport(
             output: name,
+            url: configuration.url,
             location: configuration.location,
             timeout: configuration.timeout,
             proxy: configuration.proxy.server(forURL: configuration.url),

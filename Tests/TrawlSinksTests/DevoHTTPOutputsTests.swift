@@ -111,6 +111,32 @@ import TrawlTesting
         #expect(server.requests.map(\.method) == ["POST"])
     }
 
+    /// An http:// url to another host than the loopback is warned about when the output is made: the token
+    /// and every event would cross the network readable.
+    @Test func aPlainHTTPURLIsWarnedAbout() async throws {
+        let logger = RecordingLogger()
+        var configuration = DevoHTTPSink.Configuration(
+            url: "http://http-us.devo.io",
+            domain: "mydomain",
+            token: Self.token,
+            hostname: "vm",
+            location: "outputs.devo_http.settings"
+        )
+        let plain = DevoHTTPSink(name: "devo_http", configuration: configuration, logger: logger.logger)
+        try await plain.close()
+        configuration.url = "https://http-us.devo.io"
+        let encrypted = DevoHTTPSink(name: "devo_http", configuration: configuration, logger: logger.logger)
+        try await encrypted.close()
+        let warnings = logger.messages(
+            containing: "is http://: its token and every event cross the network unencrypted"
+        )
+        #expect(
+            warnings == [
+                "Output devo_http: url http://http-us.devo.io is http://: its token and every event cross the network unencrypted; use https://"
+            ]
+        )
+    }
+
     /// A 200 with a long body delivered the events: refusing the body for its length made them be sent again.
     @Test func anAcceptedRequestWithALongAnswerIsDelivered() async throws {
         let server = try await RecordingHTTPServer { _ in (200, String(repeating: "ok ", count: 100_000)) }
