@@ -122,8 +122,20 @@ public final class PeerProcess: Sendable {
         )
     }
 
-    /// A port free at this moment on 127.0.0.1.
+    /// Ports this process has handed out: the kernel may give the same free port to two calls in a row, and
+    /// a test expecting nothing to listen there then met another test's peer.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A port free at this moment on 127.0.0.1, and not handed out before by this process.
     public static func freePort() throws -> Int {
+        for _ in 0..<64 {
+            let port = try self.kernelFreePort()
+            if Self.handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw PeerFailed(description: "no port was free that had not been handed out already")
+    }
+
+    private static func kernelFreePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw PeerFailed(description: "socket() failed") }
         defer { close(socket) }
