@@ -158,10 +158,13 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             if !events.isEmpty {
                 try await self.deliver(events, unit: "\(self.name) threat \(threat)@\(index)", context: context)
                 statistics.sent += events.count
-                state.delivered[threat] = index
-                if !mark.watermark.isEmpty {
+                if mark.watermark.isEmpty {
+                    state.delivered[threat] = index
+                } else {
+                    // The mark skips from now on; the count is no longer read.
                     mark.boundaryIDs = Array(Set(mark.boundaryIDs)).sorted()
                     state.newest = (state.newest ?? [:]).merging([threat: mark]) { $1 }
+                    state.delivered[threat] = nil
                 }
                 try await self.persistence.save(state)
             }
