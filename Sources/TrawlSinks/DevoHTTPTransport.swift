@@ -121,10 +121,9 @@ final class DevoHTTPTransport: Sendable {
     /// A retryable failure for any other unexpected status (429, 5xx, a redirect).
     func unexpected(_ answer: Answer, _ method: HTTPMethod, _ shownURL: String) -> TrawlError {
         if (300..<400).contains(answer.status) {
-            let target = answer.redirect.map { String($0.prefix(200)).debugDescription } ?? "no Location"
             return TrawlError(
                 .sinkWriteFailed,
-                "output \(self.output): \(method) \(shownURL) answered \(answer.status), redirecting to \(target): Trawl does not follow redirects (a POST would arrive as an empty GET)",
+                "output \(self.output): \(method) \(shownURL) answered \(answer.status), redirecting to \(redirectTarget(answer.redirect)): Trawl does not follow redirects (a POST would arrive as an empty GET)",
                 location: self.location,
                 fix:
                     "If that address is Devo's endpoint, set the output's url to it; otherwise check the proxy in between."

@@ -103,7 +103,7 @@ public final class CEWLLookupSource: PullingSource {
     /// Opened by the first poll (a source only validated holds none), closed after the last.
     private let pool = Mutex<HTTPClient?>(nil)
     /// Whether the first poll said what the settings expose (``exposure``).
-    private let warnedUnverified = Mutex(false)
+    private let exposureWarned = OnceFlag()
 
     /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the API is reached through.
     public let proxy: HTTPProxySettings
@@ -170,12 +170,7 @@ public final class CEWLLookupSource: PullingSource {
 
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
-        if let exposure = self.exposure,
-            self.warnedUnverified.withLock({ warned in
-                defer { warned = true }
-                return !warned
-            })
-        {
+        if let exposure = self.exposure, self.exposureWarned.claim() {
             context.logger.warning("\(exposure)")
         }
         let previous = try await self.persistence.load()
@@ -308,10 +303,9 @@ public final class CEWLLookupSource: PullingSource {
                 location: self.url
             )
         case 300..<400:
-            let target = response.headers.first(name: "Location").map { String($0.prefix(200)).debugDescription }
             throw TrawlError(
                 .cewlUnexpectedStatus,
-                "GET \(self.url) answered \(response.status.code), redirecting to \(target ?? "no Location"): Trawl does not follow it, so the token goes nowhere else",
+                "GET \(self.url) answered \(response.status.code), redirecting to \(redirectTarget(response.headers.first(name: "Location"))): Trawl does not follow it, so the token goes nowhere else",
                 location: self.url,
                 fix: "If that address is the CTCI API, set api_base_url to it; otherwise check the proxy in between."
             )

@@ -14,19 +14,11 @@ public final class SentinelOneRequestGate: Sendable {
     let pacer: Mutex<SentinelOneRequestPacer<ContinuousClock.Instant>>
     /// When the token's expiry was last asked about (``checkTokenExpiry(_:input:logger:)``).
     let tokenCheckedAt = Mutex<ContinuousClock.Instant?>(nil)
-    /// Whether a service of the input said that its token goes over plain `http://`.
-    let warnedCleartext = Mutex(false)
+    /// Claimed by the first of the input's services to say that its token goes over plain `http://`.
+    let cleartextWarned = OnceFlag()
 
     public init(configuration: SentinelOneRequestPacer<ContinuousClock.Instant>.Configuration) {
         self.pacer = Mutex(SentinelOneRequestPacer(configuration: configuration))
-    }
-
-    /// True the first time it is asked: the input's services say once that the token goes over `http://`.
-    func claimCleartextWarning() -> Bool {
-        self.warnedCleartext.withLock { warned in
-            defer { warned = true }
-            return !warned
-        }
     }
 }
 
@@ -232,7 +224,7 @@ public final class SentinelOneConsole: Sendable {
             case 300..<400:
                 throw TrawlError(
                     .sentinelOneRedirected,
-                    "\(resource) answered \(status), redirecting to \(redirect.map { String($0.prefix(200)).debugDescription } ?? "no Location")",
+                    "\(resource) answered \(status), redirecting to \(redirectTarget(redirect))",
                     location: self.configuration.url
                 )
             case 500..<600:

@@ -24,7 +24,7 @@ extension SentinelOneConsoleSource {
     /// The service's cycle, then (once a day for the input) the check of when its API token expires.
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let url = self.console.configuration.url
-        if sendsInCleartext(url), self.console.gate.claimCleartextWarning() {
+        if sendsInCleartext(url), self.console.gate.cleartextWarned.claim() {
             context.logger.warning(
                 "console_url \(url) is http://: the API token and what the console answers cross the network unencrypted; use https://"
             )
