@@ -130,6 +130,62 @@ import TrawlTesting
         }
     }
 
+    /// An object served in two halves, the first GET answering bytes 0-99 of 200: the second half is asked
+    /// for with `Range: bytes=100-`, and the endpoint answers it with `secondRange`.
+    static func readInHalves(secondRange: String) async throws -> (bytes: [UInt8], requests: Int, error: TrawlError?) {
+        let first = String(repeating: "a", count: 100)
+        let second = String(repeating: "b", count: 100)
+        let server = try await RecordingHTTPServer(answeringWithHeaders: { request in
+            let resuming = request.header("range") != nil
+            return (
+                206,
+                [("Content-Range", resuming ? secondRange : "bytes 0-99/200"), ("ETag", "\"e\"")],
+                secondRange.hasPrefix("bytes 100-") && resuming ? second : first
+            )
+        })
+        let client = AWSClient(configuration: Self.quickRetries)
+        let s3 = S3Client(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: server.url),
+            credentials: Self.credentials()
+        )
+        var bytes: [UInt8] = []
+        var failure: TrawlError?
+        do {
+            let stream = try await s3.getObject(bucket: "bucket", key: "halves.log", logger: RecordingLogger().logger)
+            for try await chunk in stream { bytes += chunk.readableBytesView }
+        } catch let error as TrawlError {
+            failure = error
+        }
+        try await client.shutdown()
+        let requests = server.requests.count
+        try await server.stop()
+        return (bytes, requests, failure)
+    }
+
+    @Test func aResumeAnsweredWithAnotherRangeFailsInsteadOfSplicingItIn() async throws {
+        let right = try await Self.readInHalves(secondRange: "bytes 100-199/200")
+        #expect(right.error == nil)
+        #expect(
+            right.bytes == Array(repeating: UInt8(ascii: "a"), count: 100)
+                + Array(repeating: UInt8(ascii: "b"), count: 100)
+        )
+        #expect(right.requests == 2)
+
+        for wrong in ["bytes 0-99/200", "bytes 100-199/300", "items 100-199/200"] {
+            let read = try await Self.readInHalves(secondRange: wrong)
+            #expect(read.bytes.count == 100, "\(wrong): only the first answer's bytes were read")
+            #expect(read.error?.code == .awsClientException, "\(wrong)")
+            #expect(
+                read.error?.message.contains(
+                    "answered the Range request with the range \"\(wrong)\" instead of bytes 100-199/200"
+                ) == true,
+                "\(String(describing: read.error))"
+            )
+        }
+    }
+
     @Test func anAnswerThatBreaksOffMidBodyIsAskedForAgain() async throws {
         let moto = try await MotoServer.open()
         let recording = RecordingLogger()

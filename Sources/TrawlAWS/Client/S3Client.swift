@@ -334,10 +334,14 @@ public struct S3ObjectStream: AsyncSequence, Sendable {
                         eTag: self.stream.info.eTag,
                         logger: self.stream.logger
                     )
-                    guard response.status == .partialContent || self.position == 0 else {
+                    if let problem = S3ObjectStream.mismatch(
+                        of: response,
+                        resumingAt: self.position,
+                        size: self.stream.info.size
+                    ) {
                         throw TrawlError(
                             .awsClientException,
-                            "AWS request client encountered an exception: S3 ignored the Range request resuming at byte \(self.position) (HTTP \(response.status.code))",
+                            "AWS request client encountered an exception: S3 \(problem) resuming at byte \(self.position) (HTTP \(response.status.code)); nothing after that byte was read",
                             location: S3Client.resource(bucket: self.stream.bucket, key: self.stream.key)
                         )
                     }
@@ -345,6 +349,25 @@ public struct S3ObjectStream: AsyncSequence, Sendable {
                 }
             }
         }
+    }
+
+    /// What is wrong with the answer to a Range request resuming at `position` of an object of `size` bytes,
+    /// nil when it carries exactly the bytes from `position` on: an endpoint (a proxy, an S3-compatible
+    /// store) that answers another range would splice the wrong bytes into the object unnoticed.
+    static func mismatch(of response: HTTPClientResponse, resumingAt position: Int64, size: Int64) -> String? {
+        if response.status == .ok, position == 0 { return nil }
+        guard response.status == .partialContent else { return "ignored the Range request" }
+        guard let range = response.headers.first(name: "content-range") else {
+            return "answered a Range request without a Content-Range"
+        }
+        let (unit, rest) = (range.prefix(while: { $0 != " " }), range.drop(while: { $0 != " " }).dropFirst())
+        let start = rest.prefix(while: { $0 != "-" })
+        let total = rest.split(separator: "/").last
+        guard unit == "bytes", Int64(start) == position, total == "*" || total.flatMap({ Int64($0) }) == size else {
+            return
+                "answered the Range request with the range \"\(range)\" instead of bytes \(position)-\(size - 1)/\(size)"
+        }
+        return nil
     }
 
     struct ShortBody: Error, CustomStringConvertible {
