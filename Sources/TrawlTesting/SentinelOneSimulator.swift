@@ -33,10 +33,11 @@ public final class SentinelOneSimulator: Sendable {
         try await self.control("/_sim/add", ["type": type, "count": count])
     }
 
-    /// Adds `count` Deep Visibility events, stamped with the console's clock; returns them.
+    /// Adds `count` Deep Visibility events, stamped with the console's clock (all at one instant when
+    /// `atOneInstant`); returns them.
     @discardableResult
-    public func addDeepVisibilityEvents(_ count: Int) async throws -> [[String: Any]] {
-        try await self.control("/_sim/add-dv", ["count": count])
+    public func addDeepVisibilityEvents(_ count: Int, atOneInstant: Bool = false) async throws -> [[String: Any]] {
+        try await self.control("/_sim/add-dv", ["count": count, "same_instant": atOneInstant])
     }
 
     /// Bumps `updatedAt` (and a field) of the records with `ids`; for threats, `addChildren` also gives

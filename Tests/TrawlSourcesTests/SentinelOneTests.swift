@@ -216,12 +216,14 @@ struct SentinelOneHarness {
         let created = try await harness.simulator.addDeepVisibilityEvents(57)
         let delivered = DeliveredEvents()
         await #expect(throws: AcknowledgementRejected.self) {
-            _ = try await harness.pull(try harness.deepVisibility(), into: delivered, crashAfter: 5)
+            _ = try await harness.pull(try harness.deepVisibility(), into: delivered, crashAfter: 4)
         }
         let statistics = try await harness.pull(try harness.deepVisibility(), into: delivered)
         #expect(statistics.upToDate)
+        // Each page's last instant waits for the next page: the first page delivers 6 events (2 batches), the
+        // second 7 (3 batches), of which the output took 2 before it died.
         #expect(
-            statistics.duplicatesFilteredOut == 7,
+            statistics.duplicatesFilteredOut == 6,
             "the resumed window skipped its first page, saved before the crash"
         )
         let ids = delivered.all.compactMap { event in
@@ -252,6 +254,39 @@ struct SentinelOneHarness {
         var edge = "2026-10-31T00:00:00.000000Z"
         while let next = finished[edge] { edge = next }
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
+    }
+
+    /// A window's events listed in another order when it is queried again (the console's shards answer
+    /// events of one `createdAt` in any order): the resumed window skips the events its mark names and gives
+    /// the others the places they had, where skipping the first ones by count delivered some twice and lost
+    /// as many, and places taken from the console's order named other events than before.
+    @Test func aResumedWindowSkipsWhatItsMarkNamesWhateverOrderTheConsoleListsItIn() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        var created: [[String: Any]] = []
+        for _ in 0..<3 { created += try await harness.simulator.addDeepVisibilityEvents(5, atOneInstant: true) }
+        let delivered = DeliveredEvents()
+        // Pages of 7 hold the first instant and part of the second, then the rest of the second and part of
+        // the third: each instant goes out whole, in batches of 3, and the output dies after 3 batches.
+        await #expect(throws: AcknowledgementRejected.self) {
+            _ = try await harness.pull(try harness.deepVisibility(), into: delivered, crashAfter: 3)
+        }
+        #expect(delivered.all.count == 8, "the first instant's 5 events and one batch of the second's")
+        let statistics = try await harness.pull(try harness.deepVisibility(), into: delivered)
+        #expect(statistics.upToDate)
+        #expect(statistics.duplicatesFilteredOut == 5, "the first instant, which the saved mark names")
+        #expect(delivered.repeats == 3, "the batch taken after the last saved page, under the places it had")
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids.count == 15 && Set(ids) == Set(created.compactMap { $0["id"] as? String }), "\(ids.sorted())")
+        let requests = try await harness.simulator.requests()
+        let pages = requests.filter { ($0["path"] as? String)?.hasSuffix("/dv/events") == true }
+        #expect(
+            pages.allSatisfy { ($0["query"] as? String)?.contains("sortBy=createdAt&sortOrder=asc") == true },
+            "events are asked for oldest first"
+        )
     }
 
     /// A query the console never finishes is cancelled after query_timeout_in_seconds and fails the cycle:

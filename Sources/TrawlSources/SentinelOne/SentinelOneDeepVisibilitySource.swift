@@ -3,14 +3,16 @@ import Logging
 import NIOCore
 import TrawlCore
 
-/// Collects SentinelOne Deep Visibility events: the configured query over consecutive time windows
-/// `[from, to)` that never overlap and leave no gap (each starts where the last ended), each ending
-/// `query_lag_in_seconds` before now so late events have arrived, at most `max_window_in_seconds` long.
+/// Collects SentinelOne Deep Visibility events: the configured query over consecutive time windows that
+/// never overlap and leave no gap (each starts where the last ended: the API takes the events created after
+/// `fromDate` and before or at `toDate`), each ending `query_lag_in_seconds` before now so late events have
+/// arrived, at most `max_window_in_seconds` long.
 ///
-/// Per window: `POST /dv/init-query`, poll `/dv/query-status` until finished, page `/dv/events` by cursor.
-/// The position (the window, and how many of its events were delivered) is saved after each page was
-/// accepted by every output; a window cut short is queried again and its delivered events skipped. A stop
-/// while a query runs cancels it (`/dv/cancel-query`), so the console does not keep working for nothing.
+/// Per window: `POST /dv/init-query`, poll `/dv/query-status` until finished, page `/dv/events` by cursor,
+/// oldest first, each instant's events by id (``SentinelOneInstantOrder``). The position (the window, the
+/// newest `createdAt` delivered in it and the ids at that instant) is saved after each page was accepted by
+/// every output; a window cut short is queried again and what its mark covers is skipped. A stop while a query runs cancels it (`/dv/cancel-query`), so the
+/// console does not keep working for nothing.
 public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
     public struct State: Codable, Sendable, Equatable {
         /// Where the next window starts.
@@ -18,11 +20,24 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
         /// The window in progress: its end, and how many of its events were delivered.
         public var to: String?
         public var delivered: Int
+        /// In the window in progress, the newest `createdAt` delivered and the ids at that instant: what a
+        /// query of the window again skips. Without it (a state saved before marks were kept, events without
+        /// `id` or `createdAt`) the first `delivered` events are skipped, which holds only if the console
+        /// lists them in the same order again.
+        public var mark: SentinelOneListSource.State?
+
+        public init(from: String, to: String?, delivered: Int, mark: SentinelOneListSource.State? = nil) {
+            self.from = from
+            self.to = to
+            self.delivered = delivered
+            self.mark = mark
+        }
 
         enum CodingKeys: String, CodingKey {
             case from
             case to
             case delivered
+            case mark
         }
     }
 
@@ -112,7 +127,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
         case split(middle: String)
     }
 
-    /// Runs the query over `[from, to)` and delivers its events, skipping those delivered before.
+    /// Runs the query over `(from, to]` and delivers its events, skipping those delivered before.
     private func collect(
         window from: String,
         _ to: String,
@@ -141,39 +156,50 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 location: self.console.configuration.url
             )
         }
-        logger.info("Deep Visibility query \(queryID) started for [\(from), \(to))")
+        logger.info("Deep Visibility query \(queryID) started for (\(from), \(to)]")
         do {
             try await self.waitUntilFinished(queryID, statistics: &statistics, context: context)
             if context.isShuttingDown {
                 try await self.cancel(queryID, logger: logger)
                 return .done
             }
-            let skip = state.to == to ? state.delivered : 0
+            let resumed = state.to == to && state.delivered > 0
+            let since = resumed ? state.mark : nil
+            let skip = resumed && since == nil ? state.delivered : 0
+            var mark = since ?? SentinelOneListSource.State(watermark: "", boundaryIDs: [])
             var index = 0
+            var order = SentinelOneInstantOrder()
             var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/dv/events")
             var cursor: String?
             repeat {
-                var query = [("queryId", queryID), ("limit", "\(self.settings.pageSize)")]
+                // Oldest first, so that a mark says which events of the window were delivered: without a
+                // sort the console's order is its own, and may differ from one query of the window to the next.
+                var query = [
+                    ("queryId", queryID), ("limit", "\(self.settings.pageSize)"), ("sortBy", "createdAt"),
+                    ("sortOrder", "asc"),
+                ]
                 if let cursor { query.append(("cursor", cursor)) }
                 statistics.requests += 1
                 let answer = try await self.console.get("/dv/events", query: query, logger: logger)
                 let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)/dv/events")
                 let nextCursor = try trail.cursor(after: page)
-                if cursor == nil, skip == 0, let total = page.totalItems,
+                if cursor == nil, !resumed, let total = page.totalItems,
                     total >= self.settings.deepVisibility.maxEvents,
                     let middle = Self.middle(from, to)
                 {
                     logger.warning(
-                        "Deep Visibility window [\(from), \(to)) reached the \(self.settings.deepVisibility.maxEvents) events one query returns: querying its halves"
+                        "Deep Visibility window (\(from), \(to)] reached the \(self.settings.deepVisibility.maxEvents) events one query returns: querying its halves"
                     )
                     try await self.cancel(queryID, logger: logger, because: "its window is queried in halves")
                     return .split(middle: middle)
                 }
                 statistics.received += page.records.count
                 var events: [Event] = []
-                for record in page.records {
+                for record in order.take(page.records, isLast: nextCursor == nil) {
                     index += 1
-                    if index <= skip {
+                    let stamp = record.field("id").flatMap { id in record.field("createdAt").map { (id, $0) } }
+                    if let (id, created) = stamp { mark.advance(past: id, updatedAt: created) }
+                    if SentinelOneThreatChildSource.wasDelivered(stamp, index: index, since: since, skip: skip) {
                         statistics.duplicatesFilteredOut += 1
                         continue
                     }
@@ -191,9 +217,10 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                     )
                 }
                 if !events.isEmpty {
-                    try await self.deliver(events, unit: "\(self.name) [\(from), \(to))@\(index)", context: context)
+                    try await self.deliver(events, unit: "\(self.name) (\(from), \(to)]@\(index)", context: context)
                     statistics.sent += events.count
-                    state = State(from: from, to: to, delivered: index)
+                    mark.boundaryIDs = Array(Set(mark.boundaryIDs)).sorted()
+                    state = State(from: from, to: to, delivered: index, mark: mark.watermark.isEmpty ? nil : mark)
                     try await self.persistence.save(state)
                 }
                 cursor = nextCursor

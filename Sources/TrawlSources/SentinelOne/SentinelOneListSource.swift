@@ -32,6 +32,16 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             }
         }
 
+        /// Whether the record `id` stamped `instant` is one this mark has passed: older than the mark, or at
+        /// its instant and among its ids.
+        func covers(id: String, at instant: String) -> Bool {
+            switch Self.order(instant, self.watermark) {
+            case .orderedAscending: true
+            case .orderedSame: self.boundaryIDs.contains(id)
+            case .orderedDescending: false
+            }
+        }
+
         /// How two `updatedAt` compare as instants: the console's text and the configured start may write
         /// fractions of a second with different numbers of digits, which a text comparison misorders within
         /// a second. Text that is not a date compares as text.

@@ -205,10 +205,6 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     ) -> Bool {
         guard let since else { return index <= skip }
         guard let stamp else { return false }
-        switch SentinelOneListSource.State.order(stamp.created, since.watermark) {
-        case .orderedAscending: return true
-        case .orderedSame: return since.boundaryIDs.contains(stamp.id)
-        case .orderedDescending: return false
-        }
+        return since.covers(id: stamp.id, at: stamp.created)
     }
 }

@@ -11,14 +11,16 @@ API (under /web/api/v2.1, header `Authorization: ApiToken <token>`):
   GET  /threats/{id}/explore/events, /threats/{id}/notes   per threat; 404 when the threat has no events
   GET  /private/installed-applications/{id}/cves           CVEs of one application
   POST /dv/init-query -> queryId; GET /dv/query-status?queryId= (progress rises per poll);
-       GET /dv/events?queryId=&cursor=&limit=; POST /dv/cancel-query
+       GET /dv/events?queryId=&cursor=&limit=&sortBy=&sortOrder= (unsorted, and events of one createdAt,
+       in an order of each query's own); POST /dv/cancel-query
   POST /agents/actions/{disconnect,connect,initiate-scan}, /threats/mitigate/{kill,quarantine,
        un-quarantine,remediate,rollback-remediation}: body {"filter":{"ids":[...]}}; Admin token only (403)
 Tokens: "admin-token" (Admin), "viewer-token" (Viewer); anything else is 401.
 
 Control (no token), for the tests:
   POST /_sim/add {"type": t, "count": n} or {"type": t, "records": [...]}  -> the records added
-  POST /_sim/add-dv {"count": n}               Deep Visibility events, stamped now
+  POST /_sim/add-dv {"count": n, "same_instant": b}   Deep Visibility events, stamped now (all at one
+                                               instant when same_instant)
   POST /_sim/update {"type": t, "ids": [...], "add_children": b}   bumps updatedAt (and a field) of those
                                                records; for threats, optionally adds an event and a note
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
@@ -260,8 +262,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"data": {"createdAt": "2026-05-01T00:00:00.000000Z", "expiresAt": token_expiry[0]}})
         if method == "POST" and path == "/dv/init-query":
             query_id = f"q{next(ids)}"
-            window = [e for e in dv_events if body["fromDate"] <= e["createdAt"] < body["toDate"]]
-            dv_queries[query_id] = {"progress": 0, "events": window, "cancelled": False, "body": body}
+            # As the API documents: the events created after fromDate and before or at toDate.
+            window = [e for e in dv_events if body["fromDate"] < e["createdAt"] <= body["toDate"]]
+            # Each query lists the events in an order of its own unless asked to sort, and events of one
+            # createdAt in an order of its own even then, as a console's shards answer.
+            shuffle = random.Random(query_id)
+            ranks = {e["id"]: f"{shuffle.random():.17f}" for e in window}
+            dv_queries[query_id] = {"progress": 0, "events": window, "ranks": ranks, "cancelled": False, "body": body}
             return self.reply(200, {"data": {"queryId": query_id}})
         if method == "GET" and path == "/dv/query-status":
             state = dv_queries.get(query.get("queryId", [""])[0])
@@ -274,7 +281,13 @@ class Handler(BaseHTTPRequestHandler):
             state = dv_queries.get(query.get("queryId", [""])[0])
             if state is None or state["progress"] < 100:
                 return self.reply(400, {"errors": [{"code": 4000010, "title": "Validation Error", "detail": "query not finished"}]})
-            return self.reply(*page(state["events"], dict(query, sortBy=["createdAt"])))
+            sort_by = query.get("sortBy", [None])[0]
+            ranked = [dict(e, _key=(e.get(sort_by, "") if sort_by else "") + "|" + state["ranks"][e["id"]])
+                      for e in state["events"]]
+            status, answer = page(ranked, dict(query, sortBy=["_key"]))
+            for event in answer.get("data", []):
+                event.pop("_key", None)
+            return self.reply(status, answer)
         if method == "POST" and path == "/dv/cancel-query":
             state = dv_queries.get((body or {}).get("queryId", ""))
             if state:
@@ -292,7 +305,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_sim/add":
             return self.reply(200, {"data": add(body["type"], body.get("records"), body.get("count", 0))})
         if path == "/_sim/add-dv":
-            events = [{"id": str(next(ids)), "createdAt": now(), "eventType": "Process Creation",
+            at = now() if body.get("same_instant") else None
+            events = [{"id": str(next(ids)), "createdAt": at or now(), "eventType": "Process Creation",
                        "srcProcName": f"p{n}.exe"} for n in range(body["count"])]
             dv_events.extend(events)
             return self.reply(200, {"data": events})
