@@ -206,6 +206,30 @@ struct SentinelOneHarness {
     }
 }
 
+@Suite struct SentinelOneInstantOrderTests {
+    static func records(_ json: String) throws -> [SentinelOnePage.Record] {
+        try SentinelOnePage(ByteBuffer(string: #"{"data":\#(json)}"#), resource: "https://c/dv/events").records
+    }
+
+    static func ids(_ records: [SentinelOnePage.Record]) -> [String] { records.map { $0.field("id") ?? "-" } }
+
+    /// A page's last instant waits for the next page, each instant goes out by id (numeric ids as numbers),
+    /// and an event that cannot be placed goes out at once, after the instant held before it.
+    @Test func instantsGoOutWholeByIdAndTheLastOneWaitsForTheNextPage() throws {
+        var order = SentinelOneInstantOrder()
+        let first = try Self.records(
+            #"[{"id":"9","createdAt":"2026-11-01T00:00:00.001Z"},{"id":"10","createdAt":"2026-11-01T00:00:00.002Z"},{"id":"3","createdAt":"2026-11-01T00:00:00.002000Z"}]"#
+        )
+        #expect(Self.ids(order.take(first, isLast: false)) == ["9"])
+        let second = try Self.records(
+            #"[{"id":"2","createdAt":"2026-11-01T00:00:00.002Z"},{"note":"no id"},{"id":"1","createdAt":"2026-11-01T00:00:00.003Z"}]"#
+        )
+        #expect(Self.ids(order.take(second, isLast: false)) == ["2", "3", "10", "-"])
+        #expect(Self.ids(order.take([], isLast: true)) == ["1"])
+        #expect(order.take([], isLast: true).isEmpty)
+    }
+}
+
 @Suite struct SentinelOneDeepVisibilityTests {
     /// Windows follow each other without overlap or gap, a window with more events than one query returns
     /// is halved, and a run that dies mid-window resumes it after what was delivered: every event arrives
