@@ -61,7 +61,8 @@ extension TrawlError.Code {
         kind: "SetupError",
         id: 9,
         title: "historical_poll_datetime older than one year",
-        cause: "The start date for the first pull is more than one year in the past.",
+        cause:
+            "The start date of a service's first pull is more than one year in the past, and the service has no saved state to resume from (one that has does not use the date).",
         fix: "Use a date no older than one year."
     )
     public static let historicalPollInFuture = Self(

@@ -159,7 +159,36 @@ enum ErrorScenarios {
         6: { _ in replacing("my.app.test.event", with: "Not A Tag") },
         7: { _ in replacing("tag: my.app.test.event}", with: "tag: my.app.test.event, request_period_in_seconds: 0}") },
         8: { _ in replacing("tag: my.app.test.event}", with: "tag: my.app.test.event, request_perod_in_seconds: 5}") },
-        9: { _ in historical("2000-01-01T00:00:00Z") },
+        9: { directory in
+            // Read without complaint (a service with saved state does not use it); refused where a service
+            // with none would start from it.
+            let read = historical("2000-01-01T00:00:00Z")
+            _ = try directory.write(
+                "old-start.yaml",
+                """
+                globals: {id: errors, persistence: {directory: ./state}}
+                inputs:
+                  s1:
+                    id: 7
+                    type: sentinelone
+                    credentials: {console_url: "http://127.0.0.1:\(try PeerProcess.freePort())", api_token: t}
+                    services:
+                      threats: {historical_poll_datetime: "2000-01-01T00:00:00Z"}
+                outputs:
+                  out: {type: file, settings: {path: ./out.log}}
+
+                """
+            )
+            let run = try await BuiltExecutable.run(
+                "trawl",
+                arguments: ["run", "--config", "old-start.yaml", "--once"],
+                workingDirectory: directory.path
+            )
+            guard read.isEmpty, run.error.contains("where s1/threats would start as it has no saved state") else {
+                return read
+            }
+            return [9]
+        },
         10: { _ in historical("2999-01-01T00:00:00Z") },
         11: { _ in replacing("type: local_files", with: "type: local_files\n    enabled: false") },
         12: { _ in replacing("  out: {type: file, settings: {path: ./out.log}}", with: "  {}") },

@@ -97,16 +97,32 @@ struct SentinelOneHarness {
         self.directory.remove()
     }
 
+    /// A harness whose console holds `count` agents, which a first pull of `agents` delivered into the events
+    /// returned.
+    static func withAgentsDelivered(_ count: Int) async throws -> (SentinelOneHarness, DeliveredEvents) {
+        let harness = try await SentinelOneHarness.make()
+        do {
+            try await harness.simulator.add("agents", count: count)
+            let delivered = DeliveredEvents()
+            _ = try await harness.pull(try harness.source("agents"), into: delivered)
+            return (harness, delivered)
+        } catch {
+            harness.remove()
+            throw error
+        }
+    }
+
     /// A fresh source for `service`, as after a restart: only the state store carries over.
     func source(
         _ service: String,
         content: SentinelOneContentType? = nil,
         token: String = SentinelOneSimulator.viewerToken,
+        start: String = "2026-10-31T00:00:00Z",
         extra: String = ""
     ) throws -> SentinelOneListSource {
         let settings = try SettingsFixture.valid(
             SentinelOneServiceSettings.self,
-            yaml: "{page_size: 7, historical_poll_datetime: \"2026-10-31T00:00:00Z\"\(extra)}"
+            yaml: "{page_size: 7, historical_poll_datetime: \"\(start)\"\(extra)}"
         )
         let store = try FileStateStore(directory: "\(self.directory.path)/state")
         return SentinelOneListSource(
@@ -203,6 +219,27 @@ struct SentinelOneHarness {
             }
         }
         return statistics
+    }
+}
+
+@Suite struct SentinelOneFirstPullStartTests {
+    /// A historical_poll_datetime that has aged past a year stops only a service that would start from it
+    /// (SetupError 9): one with saved state goes on from where it was, where the date refused at start-up
+    /// stopped the whole collector a year after it was written.
+    @Test func aStartOlderThanAYearStopsOnlyAServiceWithNoSavedState() async throws {
+        let (harness, delivered) = try await SentinelOneHarness.withAgentsDelivered(3)
+        defer { harness.remove() }
+        #expect(delivered.all.count == 3)
+        try await harness.simulator.add("agents", count: 2)
+        let aged = "2020-01-01T00:00:00Z"
+        let resumed = try await harness.pull(try harness.source("agents", start: aged), into: delivered)
+        #expect(resumed.upToDate)
+        #expect(delivered.all.count == 5 && delivered.repeats == 0)
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await harness.pull(try harness.source("threats", start: aged), into: DeliveredEvents())
+        }
+        #expect(error?.code == .historicalPollTooOld)
+        #expect(error?.message.hasSuffix("where s1/threats would start as it has no saved state") == true)
     }
 }
 
@@ -644,11 +681,8 @@ struct SentinelOneHarness {
     /// Records a console answers although they were updated before the window's start (it ignored
     /// `updatedAt__gte`) are skipped as delivered and warned about: they were delivered again every cycle.
     @Test func recordsUpdatedBeforeTheWindowAreSkippedAsDeliveredBefore() async throws {
-        let harness = try await SentinelOneHarness.make()
+        let (harness, delivered) = try await SentinelOneHarness.withAgentsDelivered(3)
         defer { harness.remove() }
-        try await harness.simulator.add("agents", count: 3)
-        let delivered = DeliveredEvents()
-        _ = try await harness.pull(try harness.source("agents"), into: delivered)
         #expect(delivered.all.count == 3)
         try await harness.simulator.fail(
             status: 200,

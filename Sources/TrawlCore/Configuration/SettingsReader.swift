@@ -236,8 +236,10 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
         self.value(key, as: Bool.self, required: required) ?? fallback
     }
 
-    /// A start date for the first pull, no older than a year and not in the future. Accepted formats:
-    /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]` (UTC).
+    /// A start date for the first pull, not in the future. Accepted formats: `YYYY-MM-DD`,
+    /// `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]` (UTC). That it is no older than a year is checked when a
+    /// service starts from it (``firstPullStart(from:service:now:)``), not here: the date ages while the
+    /// configuration does not change.
     public func historicalPollDatetime(_ key: Key, required: Bool = false, now: UTCTimestamp) -> UTCTimestamp? {
         guard let text = self.value(key, as: String.self, required: required) else { return nil }
         guard let instant = parseUTCDatetime(text) else {
@@ -246,15 +248,6 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
                 "\(key.stringValue) does not match expected format [YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ]: \"\(text)\"",
                 at: key,
                 fix: "Write a UTC date such as 2026-01-31T00:00:00Z."
-            )
-            return nil
-        }
-        let oneYear: Int64 = 366 * 86_400 * 1_000_000
-        if instant.microsecondsSinceEpoch < now.microsecondsSinceEpoch - oneYear {
-            self.record(
-                .historicalPollTooOld,
-                "Please enter valid date for \(key.stringValue) less than or equal to one year: \(text)",
-                at: key
             )
             return nil
         }
@@ -376,4 +369,26 @@ private func editDistance(_ a: String, _ b: String) -> Int {
         previous = current
     }
     return a.isEmpty ? b.count : previous[b.count]
+}
+
+/// Where a service with no saved state starts: its `historical_poll_datetime`, which may be no older than one
+/// year. Checked when the service starts from it rather than when the configuration is read, so that a date
+/// written once does not, a year later, keep a collector that has run since (and no longer uses the date)
+/// from starting again.
+///
+/// - Throws: SetupError 9 when `start` is more than a year before `now`.
+public func firstPullStart(
+    from start: UTCTimestamp,
+    service: String,
+    now: UTCTimestamp = .now()
+) throws(TrawlError) -> UTCTimestamp {
+    let oneYear: Int64 = 366 * 86_400 * 1_000_000
+    guard start.microsecondsSinceEpoch >= now.microsecondsSinceEpoch - oneYear else {
+        throw TrawlError(
+            .historicalPollTooOld,
+            "Please enter valid date for historical_poll_datetime less than or equal to one year: \(start), where \(service) would start as it has no saved state",
+            location: service
+        )
+    }
+    return start
 }

@@ -174,6 +174,11 @@ public final class CEWLLookupSource: PullingSource {
             context.logger.warning("\(exposure)")
         }
         let previous = try await self.persistence.load()
+        if previous == nil, let start = self.settings.historicalPollDatetime {
+            // The list is whole in every answer, so the date picks nothing; a first deployment is still held to
+            // the seed's bound on it.
+            _ = try firstPullStart(from: start, service: self.name)
+        }
         statistics.requests += 1
         let records = try await self.fetch(context)
         statistics.received = records.count

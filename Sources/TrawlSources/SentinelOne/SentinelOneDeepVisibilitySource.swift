@@ -72,7 +72,12 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
         var statistics = PullCycleStatistics()
         var state =
             try await self.persistence.load()
-            ?? State(from: self.settings.historicalPollDatetime.sentinelOneText, to: nil, delivered: 0)
+            ?? State(
+                from: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
+                    .sentinelOneText,
+                to: nil,
+                delivered: 0
+            )
         let latest = UTCTimestamp(
             microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
                 - Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000

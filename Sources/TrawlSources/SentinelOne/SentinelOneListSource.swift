@@ -78,7 +78,11 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         var statistics = PullCycleStatistics()
         var state =
             try await self.persistence.load()
-            ?? State(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: [])
+            ?? State(
+                watermark: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
+                    .sentinelOneText,
+                boundaryIDs: []
+            )
         context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?

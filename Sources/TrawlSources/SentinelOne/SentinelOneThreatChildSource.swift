@@ -67,7 +67,11 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         var state =
             try await self.persistence.load()
             ?? State(
-                threats: .init(watermark: self.settings.historicalPollDatetime.sentinelOneText, boundaryIDs: []),
+                threats: .init(
+                    watermark: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
+                        .sentinelOneText,
+                    boundaryIDs: []
+                ),
                 delivered: [:]
             )
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/threats")

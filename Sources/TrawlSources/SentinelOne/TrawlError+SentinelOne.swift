@@ -35,7 +35,8 @@ extension TrawlError.Code {
         id: 443,
         title: "SentinelOne console rejected the request",
         cause: "The console answered 400: a filter, date or query it does not accept (the message gives its detail).",
-        fix: "Check the service's settings the detail names (site_ids, account_ids, query, historical_poll_datetime)."
+        fix:
+            "Check the service's settings the detail names (site_ids, account_ids, query, historical_poll_datetime). A date the console no longer keeps may be the saved position: a new historical_poll_datetime takes effect with a new reset_persistence_auth."
     )
     public static let sentinelOneThrottled = Self(
         kind: "ApiError",
