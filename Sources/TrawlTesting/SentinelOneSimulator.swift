@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TrawlCore
 
 /// A SentinelOne management console for tests (Tests/Support/peers/sentinelone_simulator.py): it keeps its
 /// own data set, serves it as API v2.1 does (cursor paging, filters, sorting, Deep Visibility queries,
@@ -13,11 +14,36 @@ public final class SentinelOneSimulator: Sendable {
     public static let adminToken = "admin-token"
     public static let viewerToken = "viewer-token"
 
+    /// Where the console's clock starts: midnight UTC 35 days before the tests started, so that records are
+    /// stamped in the past as a real console's are, and ``historicalStart`` stays within the year Trawl
+    /// accepts (and the Deep Visibility windows up to now stay as many) whenever the tests run.
+    public static let clockStart: UTCTimestamp = {
+        let day: Int64 = 86_400_000_000
+        let now = UTCTimestamp.now().microsecondsSinceEpoch
+        return UTCTimestamp(microsecondsSinceEpoch: now - now % day - 35 * day)
+    }()
+
+    /// A day before the console's first record, as `YYYY-MM-DDT00:00:00Z`: the `historical_poll_datetime`
+    /// tests configure.
+    public static let historicalStart = SentinelOneSimulator.text(
+        UTCTimestamp(microsecondsSinceEpoch: SentinelOneSimulator.clockStart.microsecondsSinceEpoch - 86_400_000_000)
+    )
+
+    /// `instant` as `YYYY-MM-DDTHH:MM:SSZ`.
+    static func text(_ instant: UTCTimestamp) -> String {
+        var text = Array(instant.description.utf8.prefix(19))
+        text[10] = UInt8(ascii: "T")
+        return String(decoding: text, as: UTF8.self) + "Z"
+    }
+
     public var url: String { "http://127.0.0.1:\(self.peer.port)" }
 
     public init() async throws {
         self.peer = try await PeerProcess(
-            [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/sentinelone_simulator.py"],
+            [
+                PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/sentinelone_simulator.py",
+                Self.text(Self.clockStart),
+            ],
             port: 0
         )
     }

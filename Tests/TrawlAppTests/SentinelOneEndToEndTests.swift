@@ -15,8 +15,8 @@ import TrawlTesting
             credentials: {console_url: "\(url)/", api_token: "${S1_API_TOKEN}"}
             settings: {requests_per_minute: 6000}
             services:
-              agents: {page_size: \(pageSize), historical_poll_datetime: "2026-10-31T00:00:00Z"}
-              threats: {page_size: \(pageSize), historical_poll_datetime: "2026-10-31T00:00:00Z"}
+              agents: {page_size: \(pageSize), historical_poll_datetime: "\(SentinelOneSimulator.historicalStart)"}
+              threats: {page_size: \(pageSize), historical_poll_datetime: "\(SentinelOneSimulator.historicalStart)"}
         outputs:
           out: {type: file, settings: {path: ./out.log}}
 
@@ -36,9 +36,10 @@ import TrawlTesting
 
     /// Every service of the connector at once, in the configuration a user writes.
     static func allServices(url: String) -> String {
-        let common = "page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\""
+        let common = "page_size: 10, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\""
         return Self.configuration(url: url).replacingOccurrences(
-            of: "      threats: {page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}\n",
+            of:
+                "      threats: {page_size: 10, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\"}\n",
             with: """
                       threats: {\(common)}
                       cloud_detection_alerts: {\(common)}
@@ -247,7 +248,8 @@ import TrawlTesting
         defer { simulator.stop() }
         let events = try await simulator.addDeepVisibilityEvents(12)
         let configuration = Self.configuration(url: simulator.url).replacingOccurrences(
-            of: "      threats: {page_size: 10, historical_poll_datetime: \"2026-10-31T00:00:00Z\"}\n",
+            of:
+                "      threats: {page_size: 10, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\"}\n",
             with: ""
         ).replacingOccurrences(
             of: "agents: {page_size: 10,",

@@ -117,7 +117,7 @@ struct SentinelOneHarness {
         _ service: String,
         content: SentinelOneContentType? = nil,
         token: String = SentinelOneSimulator.viewerToken,
-        start: String = "2026-10-31T00:00:00Z",
+        start: String = SentinelOneSimulator.historicalStart,
         extra: String = ""
     ) throws -> SentinelOneListSource {
         let settings = try SettingsFixture.valid(
@@ -149,7 +149,8 @@ struct SentinelOneHarness {
             content: try #require(SentinelOneThreatChildSource.contents.first { $0.service == service }),
             settings: try SettingsFixture.valid(
                 SentinelOneServiceSettings.self,
-                yaml: "{page_size: \(pageSize), historical_poll_datetime: \"2026-10-31T00:00:00Z\"}"
+                yaml:
+                    "{page_size: \(pageSize), historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\"}"
             ),
             console: SentinelOneConsole(
                 configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
@@ -169,7 +170,7 @@ struct SentinelOneHarness {
         let settings = try SettingsFixture.valid(
             SentinelOneServiceSettings.self,
             yaml:
-                "{page_size: 7, historical_poll_datetime: \"2026-10-31T00:00:00Z\", max_window_in_seconds: 86400, query_poll_interval_in_seconds: 0, max_events_per_query: 20\(extra)}"
+                "{page_size: 7, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\", max_window_in_seconds: 86400, query_poll_interval_in_seconds: 0, max_events_per_query: 20\(extra)}"
         )
         return SentinelOneDeepVisibilitySource(
             name: "s1/deep_visibility",
@@ -305,14 +306,15 @@ struct SentinelOneHarness {
             .map { (from: $0["fromDate"] as? String ?? "", to: $0["toDate"] as? String ?? "") }
         let cancelled = requests.filter { ($0["path"] as? String)?.hasSuffix("/dv/cancel-query") == true }.count
         #expect(cancelled > 0, "a window past the limit was cancelled and halved")
-        #expect(windows.first?.from == "2026-10-31T00:00:00.000000Z")
+        let start = SentinelOneSimulator.historicalStart.replacingOccurrences(of: "Z", with: ".000000Z")
+        #expect(windows.first?.from == start)
         #expect(windows.allSatisfy { $0.from < $0.to })
         // Each window starts where the last one ended, or (after a halving or a crash) where it started.
         for (previous, next) in zip(windows, windows.dropFirst()) {
             #expect(next.from == previous.to || next.from == previous.from, "\(previous) then \(next)")
         }
         let finished = windows.reduce(into: [String: String]()) { $0[$1.from] = $1.to }
-        var edge = "2026-10-31T00:00:00.000000Z"
+        var edge = start
         while let next = finished[edge] { edge = next }
         #expect(edge == windows.last?.to, "the windows chain from the start to the last end without a gap")
     }

@@ -61,7 +61,9 @@ dv_events = []
 faults = []
 requests_log = []
 ids = itertools.count(1_000_000_000_000_000_001)
-clock = [datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)]
+# The console's clock starts where the test says (argv[1], YYYY-MM-DDTHH:MM:SSZ), or 2026-11-01.
+clock = [datetime.datetime.strptime(sys.argv[1] if len(sys.argv) > 1 else "2026-11-01T00:00:00Z",
+                                    "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)]
 rng = random.Random(7)
 # When the API tokens expire (POST /users/api-token-details): 180 days from the real now unless /_sim/token
 # sets it.
