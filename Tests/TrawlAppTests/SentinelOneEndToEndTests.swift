@@ -91,7 +91,7 @@ import TrawlTesting
             if run < 6 {
                 for (type, _, _) in listed {
                     try await simulator.add(type, count: Int.random(in: 0...20, using: &generator))
-                    let ids = try await simulator.records(type).compactMap { $0["id"] as? String }.shuffled()
+                    let ids = try await simulator.records(type).map { Self.stamp($0, of: type).id }.shuffled()
                     try await simulator.update(
                         type,
                         ids: Array(ids.prefix(Int.random(in: 0...15, using: &generator))),
@@ -123,30 +123,45 @@ import TrawlTesting
         print("SentinelOne crash test: \(kills) SIGKILLs, \(delivered.count) records delivered by eight services")
     }
 
+    /// A record's id and the time it is followed by, where the API keeps them for `type`: alerts in
+    /// `alertInfo` (by creation), rogues by `lastSeen`, the others by `updatedAt`.
+    static func stamp(_ record: [String: Any], of type: String) -> (id: String, time: String) {
+        switch type {
+        case "alerts":
+            let info = record["alertInfo"] as? [String: Any] ?? [:]
+            return (info["alertId"] as? String ?? "", info["createdAt"] as? String ?? "")
+        case "rogues": return (record["id"] as? String ?? "", record["lastSeen"] as? String ?? "")
+        default: return (record["id"] as? String ?? "", record["updatedAt"] as? String ?? "")
+        }
+    }
+
     /// Expects `delivered` (one service's records) to hold every record version at most once and, per id,
-    /// the newest version equal to what the console has now: nothing lost, nothing twice.
+    /// the newest version equal to what the console has now: nothing lost, nothing twice. Alerts, which the
+    /// API filters only by creation, are expected once each as they were created, whatever changed since.
     static func expectNewestVersionsOnce(
         _ delivered: [[String: Any]],
         of type: String,
         as service: String,
         in simulator: SentinelOneSimulator
     ) async throws {
-        let versions = delivered.map { "\($0["id"] ?? "") \($0["updatedAt"] ?? "")" }
+        let versions = delivered.map { Self.stamp($0, of: type) }.map { "\($0.id) \($0.time)" }
         let repeated = Dictionary(grouping: versions, by: { $0 }).filter { $0.value.count > 1 }
         #expect(repeated.isEmpty, "\(service): \(repeated.count) versions delivered more than once")
         var newest: [String: [String: Any]] = [:]
         for var record in delivered {
             for added in ["msg_class", "alert", "cves"] { record.removeValue(forKey: added) }
-            let id = record["id"] as? String ?? ""
-            if let known = newest[id], (known["updatedAt"] as? String ?? "") > (record["updatedAt"] as? String ?? "") {
-                continue
-            }
+            let (id, time) = Self.stamp(record, of: type)
+            if let known = newest[id], Self.stamp(known, of: type).time > time { continue }
             newest[id] = record
         }
         let console = try await simulator.records(type)
         #expect(newest.count == console.count, "\(service): \(newest.count) delivered of \(console.count)")
+        if type == "alerts" {
+            #expect(Set(newest.keys) == Set(console.map { Self.stamp($0, of: type).id }), "\(service)")
+            return
+        }
         let differing = console.filter { record in
-            newest[record["id"] as? String ?? ""].map { NSDictionary(dictionary: $0) }
+            newest[Self.stamp(record, of: type).id].map { NSDictionary(dictionary: $0) }
                 != NSDictionary(dictionary: record)
         }
         #expect(differing.isEmpty, "\(service): \(differing.count) records not delivered as the console has them")

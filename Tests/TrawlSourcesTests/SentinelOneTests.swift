@@ -541,6 +541,50 @@ struct SentinelOneHarness {
         try JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any] ?? [:]
     }
 
+    /// Alerts and rogues are followed by the times their endpoints filter and sort on (the API reference):
+    /// alerts by `alertInfo.createdAt`, each sent once however it changes since, rogues by `lastSeen`, a
+    /// device seen again sent again. Asked by `updatedAt`, as the agents are, the console refused both.
+    @Test func alertsFollowTheirCreationAndRoguesTheirLastSightingAsTheirEndpointsFilter() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let alerts = try await simulator.add("alerts", count: 9)
+        let rogues = try await simulator.add("rogues", count: 9)
+        let alertIDs = alerts.compactMap { ($0["alertInfo"] as? [String: Any])?["alertId"] as? String }
+        let rogueIDs = rogues.compactMap { $0["id"] as? String }
+        let delivered = ["cloud_detection_alerts": DeliveredEvents(), "rogues": DeliveredEvents()]
+        for service in ["cloud_detection_alerts", "rogues"] {
+            _ = try await harness.pull(try harness.source(service), into: delivered[service]!)
+        }
+        try await simulator.update("alerts", ids: Array(alertIDs.prefix(3)))
+        try await simulator.update("rogues", ids: Array(rogueIDs.prefix(3)))
+        try await simulator.add("alerts", count: 2)
+        for service in ["cloud_detection_alerts", "rogues"] {
+            let statistics = try await harness.pull(try harness.source(service), into: delivered[service]!)
+            #expect(statistics.upToDate)
+        }
+        let sentAlerts = try delivered["cloud_detection_alerts"]!.all.map {
+            try Self.json($0)["alertInfo"] as? [String: Any] ?? [:]
+        }
+        #expect(sentAlerts.count == 11, "each alert once, as created")
+        #expect(sentAlerts.allSatisfy { $0["analystVerdict"] as? String == "UNDEFINED" })
+        #expect(Set(sentAlerts.compactMap { $0["alertId"] as? String }).isSuperset(of: alertIDs))
+        let sentRogues = try delivered["rogues"]!.all.compactMap { try Self.json($0)["id"] as? String }
+        #expect(sentRogues.count == 12, "9 devices, 3 of them seen again")
+        #expect(Set(sentRogues) == Set(rogueIDs))
+        let queries = try await simulator.requests().compactMap { request -> String? in
+            guard let path = request["path"] as? String, !path.hasPrefix("/_sim") else { return nil }
+            return "\(path)?\(request["query"] as? String ?? "")"
+        }
+        #expect(
+            queries.contains { $0.contains("/cloud-detection/alerts?") && $0.contains("sortBy=alertInfoCreatedAt") }
+        )
+        #expect(queries.contains { $0.contains("/cloud-detection/alerts?") && $0.contains("createdAt__gte=") })
+        #expect(queries.contains { $0.contains("/rogues/table-view?") && $0.contains("lastSeen__gte=") })
+        #expect(!queries.contains { $0.contains("updatedAt") }, "\(queries)")
+        #expect(harness.log.messages(containing: "Retrieving cloud_detection_alerts created since").count == 2)
+    }
+
     /// Records keep being added and updated while the services run, restart, meet 429 and 503 answers and
     /// die mid-page; afterwards every record's newest version was delivered, in the console's own bytes with
     /// its msg_class, and no version was delivered twice.

@@ -39,17 +39,19 @@ extension SentinelOneConsoleSource {
         try await closing(self.console.shutdown, after: body)
     }
 
-    /// One page of the records of `path` created or updated since `window`'s watermark, oldest first.
+    /// One page of the records of `path` whose time (`position`'s) is at or after `window`'s watermark,
+    /// oldest first.
     func updatedPage(
         _ path: String,
         since window: SentinelOneListSource.State,
+        by position: SentinelOneContentType.Position = .updated,
         cursor: String?,
         statistics: inout PullCycleStatistics,
         logger: Logger
     ) async throws -> SentinelOnePage {
         var query = [
-            ("limit", "\(self.settings.pageSize)"), ("sortBy", "updatedAt"), ("sortOrder", "asc"),
-            ("updatedAt__gte", window.watermark),
+            ("limit", "\(self.settings.pageSize)"), ("sortBy", position.sortBy), ("sortOrder", "asc"),
+            ("\(position.filter)__gte", window.watermark),
         ]
         if !self.settings.siteIDs.isEmpty { query.append(("siteIds", self.settings.siteIDs.joined(separator: ","))) }
         if !self.settings.accountIDs.isEmpty {
@@ -61,14 +63,19 @@ extension SentinelOneConsoleSource {
         return try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
     }
 
-    /// A listed record's `id` and `updatedAt`.
+    /// A listed record's id and the time it is followed by (`updatedAt` unless `position` says otherwise).
     ///
     /// - Throws: ApiError 446 when it lacks either.
-    func stamp(of record: SentinelOnePage.Record, from path: String) throws -> (id: String, updated: String) {
-        guard let id = record.field("id"), let updated = record.field("updatedAt") else {
+    func stamp(
+        of record: SentinelOnePage.Record,
+        from path: String,
+        by position: SentinelOneContentType.Position = .updated
+    ) throws -> (id: String, updated: String) {
+        guard let id = record.field(path: position.idPath), let updated = record.field(path: position.timePath) else {
+            let names = [position.idPath, position.timePath].map { $0.joined(separator: ".") }
             throw TrawlError(
                 .sentinelOneAnswerUnreadable,
-                "a record of \(path) has no id or updatedAt: \(String(buffer: record.bytes).prefix(200))",
+                "a record of \(path) has no \(names[0]) or \(names[1]): \(String(buffer: record.bytes).prefix(200))",
                 location: self.console.configuration.url
             )
         }

@@ -13,6 +13,51 @@ public struct SentinelOneContentType: Sendable, Equatable {
     public var mapsAlerts = false
     /// A list read per record and added to it (the CVEs of an installed application).
     public var enrichment: Enrichment?
+    /// Which time the records are followed by.
+    public var position: Position = .updated
+
+    /// The time a content type's records are followed by, as its endpoint filters and sorts on it and as its
+    /// records carry it: each endpoint offers its own (API v2.1 reference).
+    public struct Position: Sendable, Equatable {
+        /// The field the endpoint filters on (`<filter>__gte`).
+        public var filter: String
+        /// The `sortBy` value that orders the records by that time.
+        public var sortBy: String
+        /// Where a record keeps its id, and that time (a path into nested objects).
+        public var idPath: [String]
+        public var timePath: [String]
+        /// What the time says, in log lines: "updated", "created", "last seen".
+        public var meaning: String
+
+        /// `updatedAt`, which agents, threats and applications filter and sort on: an update sends a record
+        /// again.
+        public static let updated = Position(
+            filter: "updatedAt",
+            sortBy: "updatedAt",
+            idPath: ["id"],
+            timePath: ["updatedAt"],
+            meaning: "updated"
+        )
+
+        /// Cloud detection alerts keep their id and times in `alertInfo`, and the endpoint filters them only
+        /// by `createdAt` (no `updatedAt__gte`): each alert is sent once, as created.
+        public static let alertCreated = Position(
+            filter: "createdAt",
+            sortBy: "alertInfoCreatedAt",
+            idPath: ["alertInfo", "alertId"],
+            timePath: ["alertInfo", "createdAt"],
+            meaning: "created"
+        )
+
+        /// Rogues (devices found unprotected) carry no `updatedAt`: a device seen again is a new `lastSeen`.
+        public static let lastSeen = Position(
+            filter: "lastSeen",
+            sortBy: "lastSeen",
+            idPath: ["id"],
+            timePath: ["lastSeen"],
+            meaning: "last seen"
+        )
+    }
 
     /// The list at `path` (`{id}` is the record's id), added to the record as `field`.
     public struct Enrichment: Sendable, Equatable {
@@ -39,7 +84,7 @@ public struct SentinelOneContentType: Sendable, Equatable {
         permission: "Application Management View"
     )
 
-    /// The content types read by listing one endpoint incrementally on `updatedAt`.
+    /// The content types read by listing one endpoint incrementally on a time (``Position``).
     public static let listed: [SentinelOneContentType] = [
         .init(
             service: "agents",
@@ -61,14 +106,16 @@ public struct SentinelOneContentType: Sendable, Equatable {
             path: "/cloud-detection/alerts",
             messageClass: "sentinelone_cloud_detection_alerts",
             defaultTag: "edr.sentinelone.cloud_detection_alerts",
-            permission: "STAR Custom Rules View (a STAR licence)"
+            permission: "STAR Custom Rules View (a STAR licence)",
+            position: .alertCreated
         ),
         .init(
             service: "rogues",
             path: "/rogues/table-view",
             messageClass: "sentinelone_rogues_table",
             defaultTag: "edr.sentinelone.rogues",
-            permission: "Rogues View"
+            permission: "Rogues View",
+            position: .lastSeen
         ),
     ]
 }

@@ -83,7 +83,10 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
                     .sentinelOneText,
                 boundaryIDs: []
             )
-        context.logger.info("Pull Started. Retrieving \(self.content.service) updated since \(state.watermark)")
+        let position = self.content.position
+        context.logger.info(
+            "Pull Started. Retrieving \(self.content.service) \(position.meaning) since \(state.watermark)"
+        )
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?
         var stale = 0
@@ -91,7 +94,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         defer {
             if stale > 0 {
                 context.logger.warning(
-                    "\(self.console.configuration.url)\(self.content.path) answered \(stale) record(s) updated before \(start), which the request's updatedAt__gte excludes: skipped as delivered before"
+                    "\(self.console.configuration.url)\(self.content.path) answered \(stale) record(s) \(position.meaning) before \(start), which the request's \(position.filter)__gte excludes: skipped as delivered before"
                 )
             }
         }
@@ -100,6 +103,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             let page = try await self.updatedPage(
                 self.content.path,
                 since: state,
+                by: position,
                 cursor: cursor,
                 statistics: &statistics,
                 logger: context.logger
@@ -110,9 +114,9 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             var next = state
             var events: [Event] = []
             for record in page.records {
-                let (id, updated) = try self.stamp(of: record, from: self.content.path)
+                let (id, updated) = try self.stamp(of: record, from: self.content.path, by: position)
                 if State.order(updated, start) == .orderedAscending {
-                    // Delivered before (or before the configured start): the console ignored updatedAt__gte.
+                    // Delivered before (or before the configured start): the console ignored the filter.
                     statistics.duplicatesFilteredOut += 1
                     stale += 1
                     continue
@@ -156,7 +160,9 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             cursor = nextCursor
         } while cursor != nil
         statistics.upToDate = true
-        context.logger.info("\(self.content.service) are up to date: last updatedAt \(state.watermark)")
+        context.logger.info(
+            "\(self.content.service) are up to date: last \(position.timePath.joined(separator: ".")) \(state.watermark)"
+        )
         return statistics
     }
 }
@@ -200,9 +206,20 @@ struct SentinelOnePage {
 
         /// A top-level string field.
         func field(_ name: String) -> String? {
-            self.bytes.withUnsafeReadableBytes { raw in
-                JSONFieldReader.stringValue(of: Array(name.utf8), in: raw).map {
-                    String(decoding: UnsafeRawBufferPointer(rebasing: raw[$0]), as: UTF8.self)
+            self.field(path: [name])
+        }
+
+        /// The string field at `path`, through nested objects (`["alertInfo", "alertId"]`).
+        func field(path: [String]) -> String? {
+            guard let last = path.last else { return nil }
+            return self.bytes.withUnsafeReadableBytes { raw in
+                var object = raw
+                for name in path.dropLast() {
+                    guard let range = JSONFieldReader.value(of: Array(name.utf8), in: object) else { return nil }
+                    object = UnsafeRawBufferPointer(rebasing: object[range])
+                }
+                return JSONFieldReader.stringValue(of: Array(last.utf8), in: object).map {
+                    String(decoding: UnsafeRawBufferPointer(rebasing: object[$0]), as: UTF8.self)
                 }
             }
         }

@@ -50,6 +50,12 @@ LIST_TYPES = {
     "/application-management/risks": "risks",
 }
 ADMIN, VIEWER = "admin-token", "viewer-token"
+# What each list endpoint filters (`<field>__gt/gte/lt/lte`) and sorts on, as the API v2.1 reference lists
+# them; anything else is answered 400, as the console validates its input.
+FILTERS = {"alerts": {"createdAt", "reportedAt"}, "rogues": {"firstSeen", "lastSeen"}}
+SORTS = {"alerts": {"id", "severity", "alertInfoCreatedAt", "alertInfoReportedAt"},
+         "rogues": {"id", "firstSeen", "lastSeen"}}
+DEFAULT_FILTERS, DEFAULT_SORTS = {"createdAt", "updatedAt"}, {"id", "createdAt", "updatedAt"}
 
 lock = threading.Lock()
 data = {name: [] for name in LIST_TYPES.values()}
@@ -98,12 +104,15 @@ def make(kind):
                                 "tactics": [{"name": "Defense Evasion", "source": "MITRE",
                                              "techniques": [{"name": "T1112", "link": "https://attack.mitre.org/techniques/T1112/"}]}]}]}
     if kind == "alerts":
-        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
+        # As the API shows alerts: no top-level id or times, those are in alertInfo.
+        return {"agentDetectionInfo": {"siteId": site, "accountId": account, "name": f"host-{record_id[-4:]}"},
                 "ruleInfo": {"name": "Suspicious login", "severity": rng.choice(["Low", "High"])},
-                "alertInfo": {"alertId": record_id, "eventType": "LOGIN"}}
+                "alertInfo": {"alertId": record_id, "eventType": "LOGIN", "createdAt": stamp, "updatedAt": stamp,
+                              "reportedAt": stamp, "analystVerdict": "UNDEFINED"}}
     if kind == "rogues":
-        return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
-                "ipAddress": f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "macAddress": "00:11:22:33:44:55"}
+        # A device found unprotected: seen first and last, no updatedAt.
+        return {"id": record_id, "firstSeen": stamp, "lastSeen": stamp, "siteId": site, "accountId": account,
+                "localIp": f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "macAddress": "00:11:22:33:44:55"}
     if kind in ("applications", "risks"):
         return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
                 "name": rng.choice(["openssl", "chrome", "zoom"]), "version": f"{rng.randint(1, 9)}.0",
@@ -130,9 +139,15 @@ def add(kind, records=None, count=0):
 def update(kind, chosen, add_children=False):
     touched = []
     for record in data[kind]:
-        if record["id"] in chosen:
+        if view(kind, record)["id"] in chosen:
             stamp = now()
-            record["updatedAt"] = stamp
+            if kind == "alerts":
+                record["alertInfo"]["updatedAt"] = stamp
+                record["alertInfo"]["analystVerdict"] = rng.choice(["TRUE_POSITIVE", "FALSE_POSITIVE"])
+            elif kind == "rogues":
+                record["lastSeen"] = stamp
+            else:
+                record["updatedAt"] = stamp
             if kind == "threats":
                 record["threatInfo"]["updatedAt"] = stamp
                 record["threatInfo"]["mitigationStatus"] = rng.choice(["mitigated", "marked_as_benign"])
@@ -148,12 +163,33 @@ def update(kind, chosen, add_children=False):
     return touched
 
 
+def view(kind, record):
+    """The fields an endpoint filters and sorts a record on, by their query names."""
+    if kind == "alerts":
+        info, agent = record["alertInfo"], record["agentDetectionInfo"]
+        return {"id": info["alertId"], "createdAt": info["createdAt"], "reportedAt": info["reportedAt"],
+                "alertInfoCreatedAt": info["createdAt"], "alertInfoReportedAt": info["reportedAt"],
+                "severity": record["ruleInfo"]["severity"], "siteId": agent["siteId"], "accountId": agent["accountId"]}
+    return record
+
+
+def invalid(kind, query):
+    """Why the console refuses `query` for the list of `kind`, or None."""
+    for key in query:
+        if "__" in key and key.split("__", 1)[0] not in FILTERS.get(kind, DEFAULT_FILTERS):
+            return f"unknown filter {key}"
+    sort_by = query.get("sortBy", [None])[0]
+    if sort_by is not None and sort_by not in SORTS.get(kind, DEFAULT_SORTS):
+        return f"sortBy must be one of {sorted(SORTS.get(kind, DEFAULT_SORTS))}"
+    return None
+
+
 def matches(record, query):
     for key, values in query.items():
         value = values[0]
         if "__" in key:
             field, op = key.split("__", 1)
-            if field not in ("createdAt", "updatedAt"):
+            if field not in record:
                 continue
             have = record[field]
             if op == "gt" and not have > value or op == "gte" and not have >= value \
@@ -168,7 +204,7 @@ def matches(record, query):
     return True
 
 
-def page(records, query):
+def page(records, query, kind=None):
     """Keyset paging: the cursor holds the sort key of the last record handed out."""
     sort_by = query.get("sortBy", ["id"])[0]
     descending = query.get("sortOrder", ["asc"])[0] == "desc"
@@ -176,8 +212,10 @@ def page(records, query):
     if not 1 <= limit <= 1000:
         return 400, {"errors": [{"code": 4000010, "detail": "limit must be between 1 and 1000", "title": "Validation Error"}]}
     # Numeric ids compare as numbers (shorter first), others (CVE ids) as text.
-    key = lambda record: (str(record.get(sort_by, "")), len(str(record["id"])), str(record["id"]))
-    ordered = sorted((r for r in records if matches(r, query)), key=key, reverse=descending)
+    def key(record):
+        flat = view(kind, record)
+        return (str(flat.get(sort_by, "")), len(str(flat["id"])), str(flat["id"]))
+    ordered = sorted((r for r in records if matches(view(kind, r), query)), key=key, reverse=descending)
     if "cursor" in query:
         try:
             after = tuple(json.loads(base64.b64decode(query["cursor"][0])))
@@ -248,7 +286,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def api(self, method, path, query, body, token):
         if method == "GET" and path in LIST_TYPES:
-            return self.reply(*page(data[LIST_TYPES[path]], query))
+            kind = LIST_TYPES[path]
+            why = invalid(kind, query)
+            if why:
+                return self.reply(400, {"errors": [{"code": 4000010, "title": "Validation Error", "detail": why}]})
+            return self.reply(*page(data[kind], query, kind))
         parts = path.strip("/").split("/")
         if method == "GET" and len(parts) == 4 and parts[0] == "threats" and parts[2:] == ["explore", "events"]:
             if parts[1] not in threat_events:
