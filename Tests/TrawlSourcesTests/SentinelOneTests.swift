@@ -249,7 +249,9 @@ struct SentinelOneHarness {
         try SentinelOnePage(ByteBuffer(string: #"{"data":\#(json)}"#), resource: "https://c/dv/events").records
     }
 
-    static func ids(_ records: [SentinelOnePage.Record]) -> [String] { records.map { $0.field("id") ?? "-" } }
+    static func ids(_ placed: [SentinelOneInstantOrder.Placed]) -> [String] {
+        placed.map { $0.stamp?.id ?? ($0.record.field("id") ?? "-") }
+    }
 
     /// A page's last instant waits for the next page, each instant goes out by id (numeric ids as numbers),
     /// and an event that cannot be placed goes out at once, after the instant held before it.

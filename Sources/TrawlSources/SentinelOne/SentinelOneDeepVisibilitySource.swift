@@ -200,11 +200,10 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 }
                 statistics.received += page.records.count
                 var events: [Event] = []
-                for record in order.take(page.records, isLast: nextCursor == nil) {
+                for (record, stamp) in order.take(page.records, isLast: nextCursor == nil) {
                     index += 1
-                    let stamp = record.field("id").flatMap { id in record.field("createdAt").map { (id, $0) } }
                     if let (id, created) = stamp { mark.advance(past: id, updatedAt: created) }
-                    if SentinelOneThreatChildSource.wasDelivered(stamp, index: index, since: since, skip: skip) {
+                    if SentinelOneListSource.State.wasDelivered(stamp, index: index, mark: since, skip: skip) {
                         statistics.duplicatesFilteredOut += 1
                         continue
                     }

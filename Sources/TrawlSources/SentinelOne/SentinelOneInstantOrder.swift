@@ -11,31 +11,34 @@ import TrawlCore
 /// holds more, never more than one query returns. An event without `id` or `createdAt` cannot be placed: it
 /// is handed on at once, in the console's order.
 struct SentinelOneInstantOrder {
-    private var held: [(record: SentinelOnePage.Record, id: String, createdAt: String)] = []
+    /// A record and its `id` and `createdAt` (``SentinelOnePage/Record/creation``), nil when it lacks either.
+    typealias Placed = (record: SentinelOnePage.Record, stamp: (id: String, created: String)?)
+
+    private var held: [(record: SentinelOnePage.Record, id: String, created: String)] = []
 
     /// The records of `page` whose instants are complete, and with `isLast` all that were held.
-    mutating func take(_ page: [SentinelOnePage.Record], isLast: Bool) -> [SentinelOnePage.Record] {
-        var ready: [SentinelOnePage.Record] = []
+    mutating func take(_ page: [SentinelOnePage.Record], isLast: Bool) -> [Placed] {
+        var ready: [Placed] = []
         for record in page {
-            guard let id = record.field("id"), let createdAt = record.field("createdAt") else {
+            guard let (id, created) = record.creation else {
                 ready += self.release()
-                ready.append(record)
+                ready.append((record, nil))
                 continue
             }
-            if let instant = self.held.first?.createdAt,
-                SentinelOneListSource.State.order(createdAt, instant) != .orderedSame
+            if let instant = self.held.first?.created,
+                SentinelOneListSource.State.order(created, instant) != .orderedSame
             {
                 ready += self.release()
             }
-            self.held.append((record, id, createdAt))
+            self.held.append((record, id, created))
         }
         if isLast { ready += self.release() }
         return ready
     }
 
     /// The held instant's records by id (numeric ids as numbers), and nothing held after.
-    private mutating func release() -> [SentinelOnePage.Record] {
+    private mutating func release() -> [Placed] {
         defer { self.held.removeAll(keepingCapacity: true) }
-        return self.held.sorted { ($0.id.count, $0.id) < ($1.id.count, $1.id) }.map(\.record)
+        return self.held.sorted { ($0.id.count, $0.id) < ($1.id.count, $1.id) }.map { ($0.record, ($0.id, $0.created)) }
     }
 }

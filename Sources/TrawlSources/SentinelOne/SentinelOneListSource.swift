@@ -42,6 +42,21 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             }
         }
 
+        /// Whether the record at `index` (from 1) stamped `stamp` (its id and time) was delivered before: by
+        /// `mark` when there is one, else by the count delivered (`skip`, a state saved before marks were kept).
+        /// A record without a stamp cannot be placed against a mark, so it is sent (at least once rather than
+        /// never).
+        static func wasDelivered(
+            _ stamp: (id: String, created: String)?,
+            index: Int,
+            mark: State?,
+            skip: Int
+        ) -> Bool {
+            guard let mark else { return index <= skip }
+            guard let stamp else { return false }
+            return mark.covers(id: stamp.id, at: stamp.created)
+        }
+
         /// How two `updatedAt` compare as instants: the console's text and the configured start may write
         /// fractions of a second with different numbers of digits, which a text comparison misorders within
         /// a second. Text that is not a date compares as text.
@@ -207,6 +222,12 @@ struct SentinelOnePage {
         /// A top-level string field.
         func field(_ name: String) -> String? {
             self.field(path: [name])
+        }
+
+        /// Its `id` and `createdAt`, where a child of a threat or a Deep Visibility event is placed; nil when
+        /// it lacks either.
+        var creation: (id: String, created: String)? {
+            self.field("id").flatMap { id in self.field("createdAt").map { (id, $0) } }
         }
 
         /// The string field at `path`, through nested objects (`["alertInfo", "alertId"]`).

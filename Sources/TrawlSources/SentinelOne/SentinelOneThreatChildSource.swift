@@ -136,9 +136,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             var events: [Event] = []
             for record in page.records {
                 index += 1
-                let stamp = record.field("id").flatMap { id in record.field("createdAt").map { (id, $0) } }
+                let stamp = record.creation
                 if let (id, created) = stamp { mark.advance(past: id, updatedAt: created) }
-                if Self.wasDelivered(stamp, index: index, since: since, skip: skip) {
+                if SentinelOneListSource.State.wasDelivered(stamp, index: index, mark: since, skip: skip) {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
@@ -196,19 +196,5 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             case (false, nil): ("\(base) without id", index - 1)
             }
         return EventMetadata(source: self.name, unit: unit, offset: Int64(offset), pullingID: context.pullingID)
-    }
-
-    /// Whether the child at `index` (from 1) with `stamp` (its id and `createdAt`) was delivered before:
-    /// by the threat's mark when there is one, else by the count delivered. A child without a stamp cannot
-    /// be placed against a mark, so it is sent (at least once rather than never).
-    static func wasDelivered(
-        _ stamp: (id: String, created: String)?,
-        index: Int,
-        since: SentinelOneListSource.State?,
-        skip: Int
-    ) -> Bool {
-        guard let since else { return index <= skip }
-        guard let stamp else { return false }
-        return since.covers(id: stamp.id, at: stamp.created)
     }
 }
