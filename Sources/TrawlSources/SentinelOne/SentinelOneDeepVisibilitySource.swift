@@ -128,7 +128,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
 
     enum WindowOutcome {
         case done
-        /// The window holds more events than one query returns: query `[from, middle)` first.
+        /// The window holds more events than one query returns: query `(from, middle]` first.
         case split(middle: String)
     }
 
