@@ -436,6 +436,32 @@ struct SentinelOneHarness {
         _ = try await harness.pull(try harness.source("vulnerabilities", content: .applicationRisks), into: risks)
         #expect(risks.all.count == 5)
     }
+
+    /// `/installed-applications` sorts on `updatedAt` but has no `updatedAt__gte` (the API reference lists
+    /// none, and the console refuses it): the applications are read newest first, only down to the last
+    /// delivered, and what changed is delivered oldest first. The filter was asked for, and refused.
+    @Test func applicationsAreReadNewestFirstDownToTheWatermarkWithoutAFilter() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let added = try await harness.simulator.add("applications", count: 30)
+        let delivered = DeliveredEvents()
+        let source = { try harness.source("vulnerabilities", content: .installedApplications) }
+        let first = try await harness.pull(try source(), into: delivered)
+        #expect(first.sent == 30 && first.upToDate)
+        let updated = added.compactMap { $0["id"] as? String }.prefix(2)
+        try await harness.simulator.update("applications", ids: Array(updated))
+        let before = try await harness.simulator.requests().count
+        let second = try await harness.pull(try source(), into: delivered)
+        #expect(second.sent == 2 && delivered.repeats == 0)
+        let sent = try delivered.all.suffix(2).map { try SentinelOneListSourceTests.json($0)["id"] as? String }
+        #expect(sent == Array(updated), "what changed, oldest first")
+        let pages = try await harness.simulator.requests().dropFirst(before).filter {
+            ($0["path"] as? String)?.hasSuffix("/installed-applications") == true
+        }
+        #expect(pages.count == 1, "one page of 7 reaches the watermark: \(pages.count) read")
+        #expect(pages.allSatisfy { ($0["query"] as? String)?.contains("sortBy=updatedAt&sortOrder=desc") == true })
+        #expect(pages.allSatisfy { ($0["query"] as? String)?.contains("updatedAt__gte") == false })
+    }
 }
 
 @Suite struct SentinelOneThreatChildTests {

@@ -40,19 +40,22 @@ extension SentinelOneConsoleSource {
     }
 
     /// One page of the records of `path` whose time (`position`'s) is at or after `window`'s watermark,
-    /// oldest first.
+    /// oldest first; with `newestFirst`, of all records newest first (for an endpoint that cannot filter on
+    /// the time).
     func updatedPage(
         _ path: String,
         since window: SentinelOneListSource.State,
         by position: SentinelOneContentType.Position = .updated,
+        newestFirst: Bool = false,
         cursor: String?,
         statistics: inout PullCycleStatistics,
         logger: Logger
     ) async throws -> SentinelOnePage {
         var query = [
-            ("limit", "\(self.settings.pageSize)"), ("sortBy", position.sortBy), ("sortOrder", "asc"),
-            ("\(position.filter)__gte", window.watermark),
+            ("limit", "\(self.settings.pageSize)"), ("sortBy", position.sortBy),
+            ("sortOrder", newestFirst ? "desc" : "asc"),
         ]
+        if let filter = position.filter, !newestFirst { query.append(("\(filter)__gte", window.watermark)) }
         if !self.settings.siteIDs.isEmpty { query.append(("siteIds", self.settings.siteIDs.joined(separator: ","))) }
         if !self.settings.accountIDs.isEmpty {
             query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))

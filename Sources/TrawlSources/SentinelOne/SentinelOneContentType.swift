@@ -19,8 +19,9 @@ public struct SentinelOneContentType: Sendable, Equatable {
     /// The time a content type's records are followed by, as its endpoint filters and sorts on it and as its
     /// records carry it: each endpoint offers its own (API v2.1 reference).
     public struct Position: Sendable, Equatable {
-        /// The field the endpoint filters on (`<filter>__gte`).
-        public var filter: String
+        /// The field the endpoint filters on (`<filter>__gte`); nil when it cannot filter on the time, only
+        /// sort on it: the records are then read newest first down to the watermark.
+        public var filter: String?
         /// The `sortBy` value that orders the records by that time.
         public var sortBy: String
         /// Where a record keeps its id, and that time (a path into nested objects).
@@ -29,8 +30,7 @@ public struct SentinelOneContentType: Sendable, Equatable {
         /// What the time says, in log lines: "updated", "created", "last seen".
         public var meaning: String
 
-        /// `updatedAt`, which agents, threats and applications filter and sort on: an update sends a record
-        /// again.
+        /// `updatedAt`, which agents and threats filter and sort on: an update sends a record again.
         public static let updated = Position(
             filter: "updatedAt",
             sortBy: "updatedAt",
@@ -47,6 +47,16 @@ public struct SentinelOneContentType: Sendable, Equatable {
             idPath: ["alertInfo", "alertId"],
             timePath: ["alertInfo", "createdAt"],
             meaning: "created"
+        )
+
+        /// Installed applications sort on `updatedAt` but offer no filter on it (the API v2.1 reference lists
+        /// none): they are read newest first down to the watermark.
+        public static let updatedUnfiltered = Position(
+            filter: nil,
+            sortBy: "updatedAt",
+            idPath: ["id"],
+            timePath: ["updatedAt"],
+            meaning: "updated"
         )
 
         /// Rogues (devices found unprotected) carry no `updatedAt`: a device seen again is a new `lastSeen`.
@@ -72,7 +82,8 @@ public struct SentinelOneContentType: Sendable, Equatable {
         messageClass: "sentinelone_vulnerabilities",
         defaultTag: "edr.sentinelone.vulnerabilities",
         permission: "Applications View",
-        enrichment: Enrichment(path: "/private/installed-applications/{id}/cves", field: "cves")
+        enrichment: Enrichment(path: "/private/installed-applications/{id}/cves", field: "cves"),
+        position: .updatedUnfiltered
     )
 
     /// `vulnerabilities` on consoles with application management: its risks endpoint.

@@ -102,6 +102,9 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         context.logger.info(
             "Pull Started. Retrieving \(self.content.service) \(position.meaning) since \(state.watermark)"
         )
+        guard let filter = position.filter else {
+            return try await self.collectNewestFirst(from: state, context: context)
+        }
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?
         var stale = 0
@@ -109,25 +112,21 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         defer {
             if stale > 0 {
                 context.logger.warning(
-                    "\(self.console.configuration.url)\(self.content.path) answered \(stale) record(s) \(position.meaning) before \(start), which the request's \(position.filter)__gte excludes: skipped as delivered before"
+                    "\(self.console.configuration.url)\(self.content.path) answered \(stale) record(s) \(position.meaning) before \(start), which the request's \(filter)__gte excludes: skipped as delivered before"
                 )
             }
         }
         repeat {
             if context.isShuttingDown { return statistics }
-            let page = try await self.updatedPage(
-                self.content.path,
+            let (page, nextCursor) = try await self.listPage(
                 since: state,
-                by: position,
-                cursor: cursor,
+                after: cursor,
+                trail: &trail,
                 statistics: &statistics,
                 logger: context.logger
             )
-            let nextCursor = try trail.cursor(after: page)
-            statistics.received += page.records.count
             let boundary = Set(state.boundaryIDs)
-            var next = state
-            var events: [Event] = []
+            var fresh: [Listed] = []
             for record in page.records {
                 let (id, updated) = try self.stamp(of: record, from: self.content.path, by: position)
                 if State.order(updated, start) == .orderedAscending {
@@ -140,49 +139,147 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
-                next.advance(past: id, updatedAt: updated)
-                var extra = self.content.mapsAlerts ? SentinelOneThreatAlert.member(for: record.bytes) : nil
-                if let enrichment = self.content.enrichment {
-                    extra = try await self.enrichment(
-                        enrichment,
-                        of: id,
-                        statistics: &statistics,
-                        logger: context.logger
-                    )
-                }
-                events.append(
-                    Event(
-                        tag: self.tag,
-                        body: record.withMessageClass(self.content.messageClass, extra: extra),
-                        metadata: EventMetadata(
-                            source: self.name,
-                            unit: "\(self.content.service) \(id)@\(updated)",
-                            offset: 0,
-                            pullingID: context.pullingID
-                        )
-                    )
-                )
+                fresh.append((record, id, updated))
             }
-            if !events.isEmpty {
-                try await self.deliver(events, unit: "\(self.name) page after \(state.watermark)", context: context)
-                statistics.sent += events.count
-            }
-            if next != state {
-                next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
-                try await self.persistence.save(next)
-                state = next
-            }
+            try await self.deliver(fresh, moving: &state, statistics: &statistics, context: context)
             cursor = nextCursor
         } while cursor != nil
-        statistics.upToDate = true
-        context.logger.info(
-            "\(self.content.service) are up to date: last \(position.timePath.joined(separator: ".")) \(state.watermark)"
-        )
-        return statistics
+        return self.upToDate(at: state, statistics, logger: context.logger)
     }
 }
 
 extension SentinelOneListSource {
+    /// For an endpoint that sorts on the time but cannot filter on it (`/installed-applications`): reads the
+    /// records newest first until they reach the watermark, then delivers those past it oldest first, a page
+    /// at a time, saving the watermark after each page every output accepted. What a cycle holds is what
+    /// changed since the last one; a stop or crash reads newest first again, down to the saved watermark.
+    func collectNewestFirst(from saved: State, context: PullContext) async throws -> PullCycleStatistics {
+        var statistics = PullCycleStatistics()
+        var state = saved
+        let boundary = Set(state.boundaryIDs)
+        var newer: [Listed] = []
+        var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
+        var cursor: String?
+        reading: repeat {
+            if context.isShuttingDown { return statistics }
+            let (page, nextCursor) = try await self.listPage(
+                since: state,
+                newestFirst: true,
+                after: cursor,
+                trail: &trail,
+                statistics: &statistics,
+                logger: context.logger
+            )
+            for record in page.records {
+                let (id, updated) = try self.stamp(of: record, from: self.content.path, by: self.content.position)
+                switch State.order(updated, state.watermark) {
+                case .orderedAscending:
+                    break reading
+                case .orderedSame where boundary.contains(id):
+                    statistics.duplicatesFilteredOut += 1
+                case .orderedSame, .orderedDescending:
+                    newer.append((record, id, updated))
+                }
+            }
+            cursor = nextCursor
+        } while cursor != nil
+        var oldestFirst = newer.reversed()[...]
+        while !oldestFirst.isEmpty {
+            if context.isShuttingDown { return statistics }
+            let page = oldestFirst.prefix(self.settings.pageSize)
+            oldestFirst = oldestFirst.dropFirst(page.count)
+            try await self.deliver(Array(page), moving: &state, statistics: &statistics, context: context)
+        }
+        return self.upToDate(at: state, statistics, logger: context.logger)
+    }
+
+    /// The next page of the listing after `cursor` (from `state`'s watermark on, or with `newestFirst` all of
+    /// it newest first), counted, its cursor checked against the pages read before.
+    func listPage(
+        since state: State,
+        newestFirst: Bool = false,
+        after cursor: String?,
+        trail: inout SentinelOneCursorTrail,
+        statistics: inout PullCycleStatistics,
+        logger: Logger
+    ) async throws -> (page: SentinelOnePage, next: String?) {
+        let page = try await self.updatedPage(
+            self.content.path,
+            since: state,
+            by: self.content.position,
+            newestFirst: newestFirst,
+            cursor: cursor,
+            statistics: &statistics,
+            logger: logger
+        )
+        statistics.received += page.records.count
+        return (page, try trail.cursor(after: page))
+    }
+
+    /// A listed record with its id and time.
+    typealias Listed = (record: SentinelOnePage.Record, id: String, updated: String)
+
+    /// Delivers `records` (past the watermark, oldest first), then saves the position past them once every
+    /// output accepted them.
+    func deliver(
+        _ records: [Listed],
+        moving state: inout State,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws {
+        var next = state
+        var events: [Event] = []
+        for (record, id, updated) in records {
+            next.advance(past: id, updatedAt: updated)
+            events.append(
+                try await self.event(for: record, id: id, updated: updated, statistics: &statistics, context: context)
+            )
+        }
+        if !events.isEmpty {
+            try await self.deliver(events, unit: "\(self.name) page after \(state.watermark)", context: context)
+            statistics.sent += events.count
+        }
+        guard next != state else { return }
+        next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
+        try await self.persistence.save(next)
+        state = next
+    }
+
+    /// `statistics` of a cycle that read the listing to its end, and the log line saying so.
+    func upToDate(at state: State, _ statistics: PullCycleStatistics, logger: Logger) -> PullCycleStatistics {
+        var statistics = statistics
+        statistics.upToDate = true
+        logger.info(
+            "\(self.content.service) are up to date: last \(self.content.position.timePath.joined(separator: ".")) \(state.watermark)"
+        )
+        return statistics
+    }
+
+    /// The event for a listed record: its bytes with `msg_class` first, the threat's `alert` or the
+    /// application's `cves` added, named by the record's id and time (each version is its own unit).
+    func event(
+        for record: SentinelOnePage.Record,
+        id: String,
+        updated: String,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws -> Event {
+        var extra = self.content.mapsAlerts ? SentinelOneThreatAlert.member(for: record.bytes) : nil
+        if let enrichment = self.content.enrichment {
+            extra = try await self.enrichment(enrichment, of: id, statistics: &statistics, logger: context.logger)
+        }
+        return Event(
+            tag: self.tag,
+            body: record.withMessageClass(self.content.messageClass, extra: extra),
+            metadata: EventMetadata(
+                source: self.name,
+                unit: "\(self.content.service) \(id)@\(updated)",
+                offset: 0,
+                pullingID: context.pullingID
+            )
+        )
+    }
+
     /// `"<field>":[...]`: every record of the enrichment's list for record `id`, as the console wrote them
     /// (an empty list when the console answers 404).
     func enrichment(

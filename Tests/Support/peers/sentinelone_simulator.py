@@ -52,9 +52,11 @@ LIST_TYPES = {
 ADMIN, VIEWER = "admin-token", "viewer-token"
 # What each list endpoint filters (`<field>__gt/gte/lt/lte`) and sorts on, as the API v2.1 reference lists
 # them; anything else is answered 400, as the console validates its input.
-FILTERS = {"alerts": {"createdAt", "reportedAt"}, "rogues": {"firstSeen", "lastSeen"}}
+FILTERS = {"alerts": {"createdAt", "reportedAt"}, "rogues": {"firstSeen", "lastSeen"},
+           "applications": {"installedAt", "size"}}
 SORTS = {"alerts": {"id", "severity", "alertInfoCreatedAt", "alertInfoReportedAt"},
-         "rogues": {"id", "firstSeen", "lastSeen"}}
+         "rogues": {"id", "firstSeen", "lastSeen"},
+         "applications": {"id", "installedAt", "name", "riskLevel", "createdAt", "updatedAt"}}
 DEFAULT_FILTERS, DEFAULT_SORTS = {"createdAt", "updatedAt"}, {"id", "createdAt", "updatedAt"}
 
 lock = threading.Lock()
