@@ -223,7 +223,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 if !events.isEmpty {
                     try await self.deliver(events, unit: "\(self.name) (\(from), \(to)]@\(index)", context: context)
                     statistics.sent += events.count
-                    mark.boundaryIDs = Array(Set(mark.boundaryIDs)).sorted()
+                    mark.settle()
                     state = State(from: from, to: to, delivered: index, mark: mark.watermark.isEmpty ? nil : mark)
                     try await self.persistence.save(state)
                 }

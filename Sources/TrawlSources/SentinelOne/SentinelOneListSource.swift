@@ -32,6 +32,11 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
             }
         }
 
+        /// Puts the boundary ids as they are saved: each once, sorted, so one mark is always written alike.
+        mutating func settle() {
+            self.boundaryIDs = Array(Set(self.boundaryIDs)).sorted()
+        }
+
         /// Whether the record `id` stamped `instant` is one this mark has passed: older than the mark, or at
         /// its instant and among its ids.
         func covers(id: String, at instant: String) -> Bool {
@@ -240,7 +245,7 @@ extension SentinelOneListSource {
             statistics.sent += events.count
         }
         guard next != state else { return }
-        next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
+        next.settle()
         try await self.persistence.save(next)
         state = next
     }

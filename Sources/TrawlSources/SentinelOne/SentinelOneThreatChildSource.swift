@@ -94,7 +94,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                 if context.isShuttingDown { return statistics }
             }
             if next != state.threats {
-                next.boundaryIDs = Array(Set(next.boundaryIDs)).sorted()
+                next.settle()
                 state.threats = next
                 try await self.persistence.save(state)
             }
@@ -166,7 +166,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                     state.delivered[threat] = index
                 } else {
                     // The mark skips from now on; the count is no longer read.
-                    mark.boundaryIDs = Array(Set(mark.boundaryIDs)).sorted()
+                    mark.settle()
                     state.newest = (state.newest ?? [:]).merging([threat: mark]) { $1 }
                     state.delivered[threat] = nil
                 }
