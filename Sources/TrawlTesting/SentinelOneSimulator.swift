@@ -59,6 +59,13 @@ public final class SentinelOneSimulator: Sendable {
         try await self.control("/_sim/add", ["type": type, "count": count])
     }
 
+    /// Adds `records` of `type` as given (each with at least an `id`), for a test that needs particular ids;
+    /// returns them.
+    @discardableResult
+    public func add(_ type: String, records: [[String: Any]]) async throws -> [[String: Any]] {
+        try await self.control("/_sim/add", ["type": type, "records": records])
+    }
+
     /// Adds `count` Deep Visibility events, stamped with the console's clock (all at one instant when
     /// `atOneInstant`); returns them.
     @discardableResult

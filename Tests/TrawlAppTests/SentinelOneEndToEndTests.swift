@@ -34,10 +34,21 @@ import TrawlTesting
         }
     }
 
-    /// Every service of the connector at once, in the configuration a user writes.
+    /// Every service of the connector at once, in the configuration a user writes, and a second input that
+    /// reads `vulnerabilities` from the risks endpoint into its own table.
     static func allServices(url: String) -> String {
         let common = "page_size: 10, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\""
-        return Self.configuration(url: url).replacingOccurrences(
+        let risks = """
+              s1risks:
+                id: 8
+                type: sentinelone
+                credentials: {console_url: "\(url)/", api_token: "${S1_API_TOKEN}"}
+                settings: {requests_per_minute: 6000}
+                services:
+                  vulnerabilities: {\(common), vulnerabilities_source: risks, query_lag_in_seconds: 0, tag: edr.sentinelone.risks}
+            outputs:
+            """
+        return Self.configuration(url: url).replacingOccurrences(of: "outputs:", with: risks).replacingOccurrences(
             of:
                 "      threats: {page_size: 10, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\"}\n",
             with: """
@@ -53,7 +64,8 @@ import TrawlTesting
         )
     }
 
-    /// All eight services run while `trawl run` is SIGKILLed at random points and the console keeps adding
+    /// All eight services (and `vulnerabilities` from the risks endpoint, in a second input) run while
+    /// `trawl run` is SIGKILLed at random points and the console keeps adding
     /// and updating records (threats gaining events and notes): afterwards the file output holds every
     /// record's newest version, every Deep Visibility event and every threat's events and notes, each once.
     @Test func sigkillAtRandomPointsWhileTheConsoleChangesLosesAndDuplicatesNothing() async throws {
@@ -63,7 +75,7 @@ import TrawlTesting
         defer { simulator.stop() }
         let listed = [
             ("agents", "agents", 1_500), ("threats", "threats", 400), ("alerts", "cloud_detection_alerts", 300),
-            ("rogues", "rogues", 300), ("applications", "vulnerabilities", 300),
+            ("rogues", "rogues", 300), ("applications", "vulnerabilities", 300), ("risks", "risks", 300),
         ]
         for (type, _, count) in listed { try await simulator.add(type, count: count) }
         let deepVisibility = try await simulator.addDeepVisibilityEvents(1_500)
@@ -124,13 +136,15 @@ import TrawlTesting
     }
 
     /// A record's id and the time it is followed by, where the API keeps them for `type`: alerts in
-    /// `alertInfo` (by creation), rogues by `lastSeen`, the others by `updatedAt`.
+    /// `alertInfo` (by creation), rogues by `lastSeen`, risks by `lastScanDate`, the others by `updatedAt`.
     static func stamp(_ record: [String: Any], of type: String) -> (id: String, time: String) {
         switch type {
         case "alerts":
             let info = record["alertInfo"] as? [String: Any] ?? [:]
             return (info["alertId"] as? String ?? "", info["createdAt"] as? String ?? "")
         case "rogues": return (record["id"] as? String ?? "", record["lastSeen"] as? String ?? "")
+        // Risks do not show when they last changed; the simulator moves lastScanDate with each change.
+        case "risks": return (record["id"] as? String ?? "", record["lastScanDate"] as? String ?? "")
         default: return (record["id"] as? String ?? "", record["updatedAt"] as? String ?? "")
         }
     }

@@ -165,6 +165,28 @@ struct SentinelOneHarness {
         )
     }
 
+    /// A fresh `vulnerabilities` source reading `/application-management/risks`, as after a restart.
+    func risks() throws -> SentinelOneApplicationRiskSource {
+        SentinelOneApplicationRiskSource(
+            name: "s1/vulnerabilities",
+            settings: try SettingsFixture.valid(
+                SentinelOneServiceSettings.self,
+                yaml:
+                    "{page_size: 7, historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\", vulnerabilities_source: risks, query_lag_in_seconds: 0}"
+            ),
+            console: SentinelOneConsole(
+                configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
+                gate: self.gate
+            ),
+            persistence: ServicePersistence(
+                store: try FileStateStore(directory: "\(self.directory.path)/state"),
+                key: StateKey(collectorID: "c", input: "1", service: "vulnerabilities"),
+                resetPersistenceAuth: "",
+                logger: self.log.logger
+            )
+        )
+    }
+
     /// A fresh Deep Visibility source, as after a restart.
     func deepVisibility(extra: String = "") throws -> SentinelOneDeepVisibilitySource {
         let settings = try SettingsFixture.valid(
@@ -408,7 +430,10 @@ struct SentinelOneHarness {
 }
 
 @Suite struct SentinelOneVulnerabilityTests {
-    /// Installed applications arrive each with its CVEs; on newer consoles the risks endpoint is read.
+    /// Installed applications arrive each with its CVEs; on newer consoles the risks endpoint is read. Both
+    /// keep their position under the one `vulnerabilities` state, so switching `vulnerabilities_source` goes
+    /// on from where the other endpoint was read up to, either way, where the other's state stopped the
+    /// service (PersistenceError 200).
     @Test func applicationsCarryTheirCVEsAndRisksAreListed() async throws {
         let harness = try await SentinelOneHarness.make()
         defer { harness.remove() }
@@ -433,8 +458,99 @@ struct SentinelOneHarness {
             #expect(event.tag == "edr.sentinelone.vulnerabilities")
         }
         let risks = DeliveredEvents()
-        _ = try await harness.pull(try harness.source("vulnerabilities", content: .applicationRisks), into: risks)
+        _ = try await harness.pull(try harness.risks(), into: risks)
         #expect(risks.all.count == 5)
+        // The simulator stamps applications by its own clock, weeks back, and risks by the real one: nothing
+        // changed since the risks' window ended.
+        let back = try await harness.pull(
+            try harness.source("vulnerabilities", content: .installedApplications),
+            into: applications
+        )
+        #expect(back.upToDate && back.sent == 0)
+    }
+
+    /// `/application-management/risks` filters on `riskUpdatedDate` (the API v2.1 reference recommends it for
+    /// changes) but neither shows it nor sorts on it, and offers no `updatedAt__gte`: the risks are read in
+    /// windows of it, by id, removals included. Each change arrives once, also across a crash mid-window,
+    /// where the source asked for `updatedAt__gte`, which the console refuses.
+    @Test func risksAreReadInWindowsOfTheirSignificantChangesEachOnceAcrossACrash() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let added = try await harness.simulator.add("risks", count: 30)
+        let delivered = DeliveredEvents()
+        await #expect(throws: AcknowledgementRejected.self) {
+            _ = try await harness.pull(try harness.risks(), into: delivered, crashAfter: 4)
+        }
+        // A risk of the saved first page changes before the window is read again: it leaves the window, and
+        // the risks after it move up a place.
+        let left = try #require(added.first?["id"] as? String)
+        try await harness.simulator.update("risks", ids: [left])
+        let resumed = try await harness.pull(try harness.risks(), into: delivered)
+        #expect(resumed.upToDate)
+        #expect(resumed.duplicatesFilteredOut == 6, "the window read again skipped what is left of its first page")
+        #expect(delivered.repeats == 3, "only what the output took after the last saved page came again")
+        let ids = try delivered.all.map { try SentinelOneListSourceTests.json($0)["id"] as? String ?? "" }
+        #expect(ids == added.compactMap { $0["id"] as? String }, "every risk once, by id")
+        #expect(harness.log.messages(containing: "although asked for ascending ids").isEmpty)
+
+        let changed = added.compactMap { $0["id"] as? String }.dropFirst().shuffled().prefix(3)
+        try await harness.simulator.update("risks", ids: Array(changed))
+        let second = try await harness.pull(try harness.risks(), into: delivered)
+        #expect(second.sent == 4 && delivered.repeats == 3)
+        let console = try await harness.simulator.records("risks")
+        let sent = try delivered.all.suffix(4).map { try SentinelOneListSourceTests.json($0) }
+        #expect(sent.compactMap { $0["id"] as? String } == (changed + [left]).sorted(), "what changed, by id")
+        for var risk in sent {
+            risk.removeValue(forKey: "msg_class")
+            let now = console.first { $0["id"] as? String == risk["id"] as? String } ?? [:]
+            #expect(NSDictionary(dictionary: risk) == NSDictionary(dictionary: now), "as the console has it now")
+        }
+        let third = try await harness.pull(try harness.risks(), into: delivered)
+        #expect(third.sent == 0 && third.upToDate)
+
+        let queries = try await harness.simulator.requests()
+            .filter { ($0["path"] as? String)?.hasSuffix("/application-management/risks") == true }
+            .compactMap { $0["query"] as? String }
+        #expect(!queries.isEmpty)
+        for query in queries {
+            #expect(query.contains("riskUpdatedDate__gt=") && query.contains("riskUpdatedDate__lte="), "\(query)")
+            #expect(query.contains("sortBy=id&sortOrder=asc") && query.contains("includeRemovals=true"), "\(query)")
+            #expect(!query.contains("updatedAt__gte"), "\(query)")
+        }
+    }
+
+    /// A console that lists a window out of ascending id order (here by id as text: 100…109 before 90…99) is
+    /// warned about, and a window cut short is still resumed exactly while it lists it alike: by the risks'
+    /// places in the list, not by the greatest id delivered alone (which would skip 90…99).
+    @Test func risksListedOutOfIdOrderAreResumedByTheirPlaceAndGreatestID() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let records: [[String: Any]] = (90..<110).map {
+            ["id": "\($0)", "cveId": "CVE-2026-\(1000 + $0)", "siteId": "225494730938493804", "status": "Detected"]
+        }
+        try await harness.simulator.add("risks", records: records)
+        let delivered = DeliveredEvents()
+        await #expect(throws: AcknowledgementRejected.self) {
+            _ = try await harness.pull(try harness.risks(), into: delivered, crashAfter: 4)
+        }
+        let resumed = try await harness.pull(try harness.risks(), into: delivered)
+        #expect(resumed.upToDate)
+        #expect(resumed.duplicatesFilteredOut == 7)
+        let ids = try delivered.all.map { try SentinelOneListSourceTests.json($0)["id"] as? String ?? "" }
+        #expect(ids.count == 20 && Set(ids) == Set(records.compactMap { $0["id"] as? String }), "\(ids)")
+        #expect(
+            harness.log.messages(containing: "listed risk 90 after 109 although asked for ascending ids").count == 2,
+            "warned once per reading: \(harness.log.messages)"
+        )
+    }
+
+    /// Ids are compared as the numbers they are: the console's are 18 or 19 digits, and text order would put
+    /// a 19-digit id before a smaller 18-digit one.
+    @Test func riskIdsAscendAsNumbers() {
+        #expect(SentinelOneApplicationRiskSource.precedes("225494730938493804", "1000000000000000001"))
+        #expect(!SentinelOneApplicationRiskSource.precedes("1000000000000000001", "225494730938493804"))
+        #expect(!SentinelOneApplicationRiskSource.precedes("7", "7"))
+        #expect(SentinelOneApplicationRiskSource.precedes("abc", "abd"))
     }
 
     /// `/installed-applications` sorts on `updatedAt` but has no `updatedAt__gte` (the API reference lists

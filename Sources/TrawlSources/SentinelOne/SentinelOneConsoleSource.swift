@@ -39,6 +39,35 @@ extension SentinelOneConsoleSource {
         try await closing(self.console.shutdown, after: body)
     }
 
+    /// The `siteIds` and `accountIds` filters the service is configured with, as query parameters.
+    var scope: [(String, String)] {
+        var query: [(String, String)] = []
+        if !self.settings.siteIDs.isEmpty { query.append(("siteIds", self.settings.siteIDs.joined(separator: ","))) }
+        if !self.settings.accountIDs.isEmpty {
+            query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))
+        }
+        return query
+    }
+
+    /// Where the newest window of a service read in time windows ends: `query_lag_in_seconds` before now, so
+    /// that what the console stamps a little before it shows it is in the window.
+    var newestWindowEnd: UTCTimestamp {
+        UTCTimestamp(
+            microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
+                - Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000
+        )
+    }
+
+    /// A saved window start (`what` names it in the error) as an instant.
+    ///
+    /// - Throws: PersistenceError 200 when it is not a date.
+    func windowStart(_ text: String, of what: String) throws -> UTCTimestamp {
+        guard let start = parseUTCDatetime(text) else {
+            throw TrawlError(.stateUnreadable, "the saved \(what) \(text) is not a date", location: self.name)
+        }
+        return start
+    }
+
     /// One page of the records of `path` whose time (`position`'s) is at or after `window`'s watermark,
     /// oldest first; with `newestFirst`, of all records newest first (for an endpoint that cannot filter on
     /// the time).
@@ -56,10 +85,7 @@ extension SentinelOneConsoleSource {
             ("sortOrder", newestFirst ? "desc" : "asc"),
         ]
         if let filter = position.filter, !newestFirst { query.append(("\(filter)__gte", window.watermark)) }
-        if !self.settings.siteIDs.isEmpty { query.append(("siteIds", self.settings.siteIDs.joined(separator: ","))) }
-        if !self.settings.accountIDs.isEmpty {
-            query.append(("accountIds", self.settings.accountIDs.joined(separator: ",")))
-        }
+        query += self.scope
         if let cursor { query.append(("cursor", cursor)) }
         statistics.requests += 1
         let answer = try await self.console.get(path, query: query, logger: logger)

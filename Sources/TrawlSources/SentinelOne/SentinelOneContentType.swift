@@ -59,6 +59,17 @@ public struct SentinelOneContentType: Sendable, Equatable {
             meaning: "updated"
         )
 
+        /// Application risks filter on `riskUpdatedDate` (a significant change of the CVE on the endpoint, which
+        /// the API v2.1 reference recommends for reading changes), but neither show it nor sort on it: they are
+        /// read in windows of it, by id (``SentinelOneApplicationRiskSource``), and `timePath` is empty.
+        public static let riskUpdated = Position(
+            filter: "riskUpdatedDate",
+            sortBy: "id",
+            idPath: ["id"],
+            timePath: [],
+            meaning: "significantly updated"
+        )
+
         /// Rogues (devices found unprotected) carry no `updatedAt`: a device seen again is a new `lastSeen`.
         public static let lastSeen = Position(
             filter: "lastSeen",
@@ -86,13 +97,15 @@ public struct SentinelOneContentType: Sendable, Equatable {
         position: .updatedUnfiltered
     )
 
-    /// `vulnerabilities` on consoles with application management: its risks endpoint.
+    /// `vulnerabilities` on consoles with application management: its risks endpoint, one row per CVE of an
+    /// application on an endpoint.
     public static let applicationRisks = SentinelOneContentType(
         service: "vulnerabilities",
         path: "/application-management/risks",
         messageClass: "sentinelone_vulnerabilities",
         defaultTag: "edr.sentinelone.vulnerabilities",
-        permission: "Application Management View"
+        permission: "Applications Page: View Risks",
+        position: .riskUpdated
     )
 
     /// The content types read by listing one endpoint incrementally on a time (``Position``).

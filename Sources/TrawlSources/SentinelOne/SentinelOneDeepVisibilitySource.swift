@@ -78,18 +78,9 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
                 to: nil,
                 delivered: 0
             )
-        let latest = UTCTimestamp(
-            microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
-                - Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000
-        )
+        let latest = self.newestWindowEnd
         while !context.isShuttingDown {
-            guard let start = parseUTCDatetime(state.from) else {
-                throw TrawlError(
-                    .stateUnreadable,
-                    "the saved Deep Visibility window start \(state.from) is not a date",
-                    location: self.name
-                )
-            }
+            let start = try self.windowStart(state.from, of: "Deep Visibility window start")
             let to: String
             if let pending = state.to {
                 to = pending

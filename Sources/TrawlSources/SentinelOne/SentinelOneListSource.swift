@@ -153,6 +153,29 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
     }
 }
 
+extension SentinelOneListSource.State {
+    enum RiskWindowKeys: String, CodingKey {
+        case from
+    }
+
+    /// Reads a saved position. A `vulnerabilities` state saved while the service read the risks endpoint has
+    /// instead the start of its next window (`from`): the watermark starts there, so that switching
+    /// `vulnerabilities_source` goes on from where the other endpoint was read up to rather than stopping on
+    /// a state it cannot read.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if container.contains(.watermark) {
+            self.init(
+                watermark: try container.decode(String.self, forKey: .watermark),
+                boundaryIDs: try container.decode([String].self, forKey: .boundaryIDs)
+            )
+        } else {
+            let window = try decoder.container(keyedBy: RiskWindowKeys.self)
+            self.init(watermark: try window.decode(String.self, forKey: .from), boundaryIDs: [])
+        }
+    }
+}
+
 extension SentinelOneListSource {
     /// For an endpoint that sorts on the time but cannot filter on it (`/installed-applications`): reads the
     /// records newest first until they reach the watermark, then delivers those past it oldest first, a page

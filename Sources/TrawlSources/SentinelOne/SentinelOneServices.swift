@@ -35,10 +35,16 @@ public enum SentinelOneServices {
                 persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger)
             )
         }
+        if service == "vulnerabilities", settings.vulnerabilitiesSource == "risks" {
+            return SentinelOneApplicationRiskSource(
+                name: name,
+                settings: settings,
+                console: console,
+                persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger)
+            )
+        }
         let content =
-            service == "vulnerabilities"
-            ? (settings.vulnerabilitiesSource == "risks" ? .applicationRisks : .installedApplications)
-            : SentinelOneContentType.listed.first { $0.service == service } ?? .installedApplications
+            SentinelOneContentType.listed.first { $0.service == service } ?? .installedApplications
         return SentinelOneListSource(
             name: name,
             content: content,

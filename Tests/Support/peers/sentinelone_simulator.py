@@ -7,7 +7,10 @@ API (under /web/api/v2.1, header `Authorization: ApiToken <token>`):
        /application-management/risks          list endpoints: cursor paging (`cursor`, `limit` 1..1000,
                                               `pagination.nextCursor`), filters createdAt__gt/gte/lt/lte,
                                               updatedAt__gt/gte/lt/lte, siteIds, accountIds, ids; sortBy +
-                                              sortOrder (asc/desc)
+                                              sortOrder (asc/desc); each endpoint only the filters and sorts
+                                              the API v2.1 reference lists for it (else 400). Risks carry no
+                                              time of their last significant update, yet filter on it
+                                              (riskUpdatedDate__gt/gte/lt/lte)
   GET  /threats/{id}/explore/events, /threats/{id}/notes   per threat; 404 when the threat has no events
   GET  /private/installed-applications/{id}/cves           CVEs of one application
   POST /dv/init-query -> queryId; GET /dv/query-status?queryId= (progress rises per poll);
@@ -22,7 +25,8 @@ Control (no token), for the tests:
   POST /_sim/add-dv {"count": n, "same_instant": b}   Deep Visibility events, stamped now (all at one
                                                instant when same_instant)
   POST /_sim/update {"type": t, "ids": [...], "add_children": b}   bumps updatedAt (and a field) of those
-                                               records; for threats, optionally adds an event and a note
+                                               records (of risks, their hidden riskUpdatedDate); for threats,
+                                               optionally adds an event and a note
   POST /_sim/fault {"status": 429|503|500|..., "count": n, "retry_after": s, "path": prefix,
                    "detail": text, "body": raw body instead of the error envelope,
                    "after": m requests to the path answered as usual first, "location": a Location header}
@@ -53,10 +57,13 @@ ADMIN, VIEWER = "admin-token", "viewer-token"
 # What each list endpoint filters (`<field>__gt/gte/lt/lte`) and sorts on, as the API v2.1 reference lists
 # them; anything else is answered 400, as the console validates its input.
 FILTERS = {"alerts": {"createdAt", "reportedAt"}, "rogues": {"firstSeen", "lastSeen"},
-           "applications": {"installedAt", "size"}}
+           "applications": {"installedAt", "size"},
+           "risks": {"riskUpdatedDate", "detectionDate", "publishedDate"}}
 SORTS = {"alerts": {"id", "severity", "alertInfoCreatedAt", "alertInfoReportedAt"},
          "rogues": {"id", "firstSeen", "lastSeen"},
-         "applications": {"id", "installedAt", "name", "riskLevel", "createdAt", "updatedAt"}}
+         "applications": {"id", "installedAt", "name", "riskLevel", "createdAt", "updatedAt"},
+         "risks": {"id", "cveId", "endpointName", "application", "applicationVendor", "baseScore", "severity",
+                   "daysDetected", "detectionDate", "publishedDate", "lastScanDate", "lastScanResult"}}
 DEFAULT_FILTERS, DEFAULT_SORTS = {"createdAt", "updatedAt"}, {"id", "createdAt", "updatedAt"}
 
 lock = threading.Lock()
@@ -64,6 +71,11 @@ data = {name: [] for name in LIST_TYPES.values()}
 threat_events = {}
 threat_notes = {}
 cves = {}
+# When each risk last changed significantly (`riskUpdatedDate`): the risks endpoint filters on it, but its
+# rows do not show it. Stamped with the real clock, as a console stamps a change when it happens: a reader
+# can only window it by its own clock.
+risk_updated = {}
+last_risk_change = [datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)]
 dv_queries = {}
 dv_events = []
 faults = []
@@ -82,6 +94,13 @@ def now():
     """A strictly increasing console time, as the console stamps records."""
     clock[0] += datetime.timedelta(microseconds=rng.randint(1, 900) * 1000 + 1)
     return clock[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def risk_changed():
+    """The real time, strictly increasing."""
+    last_risk_change[0] = max(datetime.datetime.now(datetime.timezone.utc),
+                              last_risk_change[0] + datetime.timedelta(microseconds=1))
+    return last_risk_change[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def make(kind):
@@ -115,7 +134,18 @@ def make(kind):
         # A device found unprotected: seen first and last, no updatedAt.
         return {"id": record_id, "firstSeen": stamp, "lastSeen": stamp, "siteId": site, "accountId": account,
                 "localIp": f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "macAddress": "00:11:22:33:44:55"}
-    if kind in ("applications", "risks"):
+    if kind == "risks":
+        # One CVE of one application on one endpoint, as the API shows it: no createdAt or updatedAt.
+        name = rng.choice(["openssl", "chrome", "zoom"])
+        version = f"{rng.randint(1, 9)}.0"
+        risk_updated[record_id] = risk_changed()
+        return {"id": record_id, "cveId": f"CVE-2026-{rng.randint(1000, 99999)}", "application": f"{name} {version}",
+                "applicationName": name, "applicationVendor": "Vendor Inc.", "applicationVersion": version,
+                "baseScore": rng.choice(["5.3", "9.8"]), "severity": rng.choice(["MEDIUM", "CRITICAL"]),
+                "endpointId": str(rng.randint(10**17, 10**18)), "endpointName": f"host-{record_id[-4:]}",
+                "detectionDate": stamp, "publishedDate": "2026-01-15T00:00:00.000000Z", "lastScanDate": stamp,
+                "lastScanResult": "Succeeded", "status": "Detected", "siteId": site, "accountId": account}
+    if kind == "applications":
         return {"id": record_id, "createdAt": stamp, "updatedAt": stamp, "siteId": site, "accountId": account,
                 "name": rng.choice(["openssl", "chrome", "zoom"]), "version": f"{rng.randint(1, 9)}.0",
                 "riskLevel": rng.choice(["none", "high", "critical"])}
@@ -126,6 +156,8 @@ def add(kind, records=None, count=0):
     added = records if records is not None else [make(kind) for _ in range(count)]
     for record in added:
         data[kind].append(record)
+        if kind == "risks":
+            risk_updated.setdefault(record["id"], risk_changed())
         if kind == "threats":
             if rng.random() < 0.7:
                 threat_events[record["id"]] = [{"id": str(next(ids)), "threatId": record["id"], "eventType": "Process Creation",
@@ -148,6 +180,10 @@ def update(kind, chosen, add_children=False):
                 record["alertInfo"]["analystVerdict"] = rng.choice(["TRUE_POSITIVE", "FALSE_POSITIVE"])
             elif kind == "rogues":
                 record["lastSeen"] = stamp
+            elif kind == "risks":
+                risk_updated[record["id"]] = risk_changed()
+                record["lastScanDate"] = stamp
+                record["status"] = rng.choice(["Detected", "Removed"])
             else:
                 record["updatedAt"] = stamp
             if kind == "threats":
@@ -172,6 +208,8 @@ def view(kind, record):
         return {"id": info["alertId"], "createdAt": info["createdAt"], "reportedAt": info["reportedAt"],
                 "alertInfoCreatedAt": info["createdAt"], "alertInfoReportedAt": info["reportedAt"],
                 "severity": record["ruleInfo"]["severity"], "siteId": agent["siteId"], "accountId": agent["accountId"]}
+    if kind == "risks":
+        return dict(record, riskUpdatedDate=risk_updated[record["id"]])
     return record
 
 
