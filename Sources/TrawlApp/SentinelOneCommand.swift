@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TrawlCore
 import TrawlSources
+import Yams
 
 /// `trawl sentinelone ...`: checking a console's connection and taking response actions, with the
 /// credentials of a configured `sentinelone` input.
@@ -24,6 +25,12 @@ struct SentinelOneInputOptions: ParsableArguments {
 
     /// The input's console, or exit status 2 after saying what is wrong.
     func console() throws -> SentinelOneConsole {
+        try self.configured().console
+    }
+
+    /// The input's console and the content types its services read (`vulnerabilities` from where its
+    /// `vulnerabilities_source` says), or exit status 2 after saying what is wrong.
+    func configured() throws -> (console: SentinelOneConsole, contents: [SentinelOneContentType]) {
         let diagnostics = ConfigurationDiagnostics()
         let document = ConfigurationDocument.load(
             path: self.config,
@@ -59,7 +66,7 @@ struct SentinelOneInputOptions: ParsableArguments {
             )
             throw ExitCode(2)
         }
-        return SentinelOneConsole(
+        let console = SentinelOneConsole(
             configuration: .init(
                 url: credentials.consoleURL,
                 token: credentials.apiToken,
@@ -68,6 +75,9 @@ struct SentinelOneInputOptions: ParsableArguments {
             ),
             gate: SentinelOneRequestGate(configuration: .init(maxAttempts: 3))
         )
+        let vulnerabilities = input.services.first { $0.name == "vulnerabilities" }
+        let risks = vulnerabilities?.node.mapping?["vulnerabilities_source"]?.string == "risks"
+        return (console, SentinelOneContentType.listed + [risks ? .applicationRisks : .installedApplications])
     }
 }
 
@@ -89,10 +99,10 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
     @OptionGroup var options: SentinelOneInputOptions
 
     func run() async throws {
-        let console = try self.options.console()
+        let (console, contents) = try self.options.configured()
         LoggingSystem.bootstrap { label in TrawlLogHandler(label: label, level: .warning) }
         let logger = Logger(label: "trawl")
-        let results = await SentinelOneConnectionCheck.run(console: console, logger: logger)
+        let results = await SentinelOneConnectionCheck.run(console: console, contents: contents, logger: logger)
         let unanswered = results.lazy.compactMap(\.error).first {
             SentinelOneConnectionCheck.consoleWide.contains($0.code)
         }

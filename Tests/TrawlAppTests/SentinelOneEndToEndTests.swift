@@ -380,9 +380,10 @@ import TrawlTesting
         token: String,
         simulator: SentinelOneSimulator,
         in directory: TemporaryDirectory,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        configuration: String? = nil
     ) async throws -> (status: Int32, output: String, log: String) {
-        try directory.write("config.yaml", SentinelOneEndToEndTests.configuration(url: simulator.url))
+        try directory.write("config.yaml", configuration ?? SentinelOneEndToEndTests.configuration(url: simulator.url))
         let (status, output, log) = try await BuiltExecutable.run(
             "trawl",
             arguments: ["sentinelone"] + arguments + ["--config", "config.yaml", "--input", "s1"],
@@ -425,6 +426,7 @@ import TrawlTesting
         #expect(good.status == 0, "\(good.log)")
         #expect(good.output.contains("agents (/agents): readable"))
         #expect(good.output.contains("rogues (/rogues/table-view): readable"))
+        #expect(good.output.contains("vulnerabilities (/installed-applications): readable"))
         // The simulator's tokens expire in 180 days.
         #expect(good.output.contains("  API token: expires on "), "\(good.output)")
         #expect(good.output.contains(" UTC (in 179 day(s))\n"), "\(good.output)")
@@ -452,6 +454,21 @@ import TrawlTesting
         )
         #expect(refused.output.contains("  API token: expiry not checked (the console refused it)\n"))
         #expect(!refused.output.contains("ApiToken") && !refused.log.contains("ApiToken"), "the token is never shown")
+
+        // An input that reads vulnerabilities from the risks endpoint has that endpoint checked.
+        let risks = try await Self.run(
+            ["test-connection"],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory,
+            configuration: SentinelOneEndToEndTests.configuration(url: simulator.url).replacingOccurrences(
+                of: "    services:\n",
+                with: "    services:\n      vulnerabilities: {vulnerabilities_source: risks}\n"
+            )
+        )
+        #expect(risks.status == 0, "\(risks.log)")
+        #expect(risks.output.contains("vulnerabilities (/application-management/risks): readable"), "\(risks.output)")
+        #expect(!risks.output.contains("/installed-applications"))
     }
 
     /// A console nothing listens at took 33 s to report (three attempts, each trying to connect again until
