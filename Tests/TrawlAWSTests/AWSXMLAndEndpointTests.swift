@@ -93,6 +93,18 @@ import TrawlTesting
         try await client.shutdown()
     }
 
+    /// An S3 client of a fake store at `url`, and the AWS client to shut down after.
+    static func s3(at url: String) -> (AWSClient, S3Client) {
+        let client = AWSClient()
+        let s3 = S3Client(
+            client: client,
+            region: "us-east-1",
+            endpoint: AWSEndpoint(url: url),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
+        )
+        return (client, s3)
+    }
+
     /// A listing that says it goes on but gives no token to go on with is an error: it ended the listing
     /// there as if complete, and the rest of the objects were never read.
     @Test func aTruncatedListingWithoutAContinuationTokenIsAnErrorNotTheEnd() async throws {
@@ -100,13 +112,7 @@ import TrawlTesting
             let token = request.uri.contains("prefix=going") ? "<NextContinuationToken>t2</NextContinuationToken>" : ""
             return (200, "<ListBucketResult><IsTruncated>true</IsTruncated>\(token)</ListBucketResult>")
         }
-        let client = AWSClient()
-        let s3 = S3Client(
-            client: client,
-            region: "us-east-1",
-            endpoint: AWSEndpoint(url: server.url),
-            credentials: StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
-        )
+        let (client, s3) = Self.s3(at: server.url)
         let logger = RecordingLogger().logger
         let going = try await s3.listObjects(bucket: "b", prefix: "going", logger: logger)
         #expect(going.nextContinuationToken == "t2")
@@ -118,6 +124,30 @@ import TrawlTesting
             error?.message.contains("said the listing goes on (IsTruncated) but gave no NextContinuationToken") == true
         )
         #expect(error?.location == "s3://b/ended")
+        try await client.shutdown()
+        try await server.stop()
+    }
+
+    /// A whole listing whose continuation token comes back (a misbehaving S3-compatible store) stops with an
+    /// error at the page that repeats it: followed, it listed the same pages without end.
+    @Test func aWholeListingWhoseContinuationTokenComesBackStopsWithAnError() async throws {
+        let server = try await RecordingHTTPServer { request in
+            // The first page leads to t1, t1 to t2, and t2 back to t1.
+            let token = request.uri.contains("continuation-token=t1") ? "t2" : "t1"
+            return (
+                200,
+                "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>\(token)</NextContinuationToken>"
+                    + "<Contents><Key>k</Key></Contents></ListBucketResult>"
+            )
+        }
+        let (client, s3) = Self.s3(at: server.url)
+        let error = await #expect(throws: TrawlError.self) {
+            _ = try await s3.listAllObjects(bucket: "b", prefix: "logs/", logger: RecordingLogger().logger)
+        }
+        #expect(error?.code == .awsClientException)
+        #expect(error?.message.contains(#"page 3 gave the continuation token "t1" that an earlier page gave"#) == true)
+        #expect(error?.location == "s3://b/logs/")
+        #expect(server.requests.count == 3, "t1, t2, then t1 again: \(server.requests.count) requests")
         try await client.shutdown()
         try await server.stop()
     }

@@ -191,9 +191,13 @@ public struct S3Client: Sendable {
     }
 
     /// Every key under `prefix`, page after page.
+    ///
+    /// - Throws: an `awsClientException` when a page gives a continuation token an earlier page gave (a
+    ///   misbehaving S3-compatible store), which followed would list the same pages without end.
     public func listAllObjects(bucket: String, prefix: String = "", logger: Logger) async throws -> [S3ObjectSummary] {
         var objects: [S3ObjectSummary] = []
         var token: String?
+        var tokens: Set<String> = []
         repeat {
             let page = try await self.listObjects(
                 bucket: bucket,
@@ -203,6 +207,13 @@ public struct S3Client: Sendable {
             )
             objects += page.objects
             token = page.nextContinuationToken
+            if let token, !tokens.insert(token).inserted {
+                throw TrawlError(
+                    .awsClientException,
+                    "AWS request client encountered an exception: S3 ListObjectsV2 page \(tokens.count + 1) gave the continuation token \(String(token.prefix(80)).debugDescription) that an earlier page gave: the listing loops, so it stops here",
+                    location: Self.resource(bucket: bucket, key: prefix.isEmpty ? nil : prefix)
+                )
+            }
         } while token != nil
         return objects
     }
