@@ -102,18 +102,19 @@ public final class MotoServer: Sendable {
     }
 
     private init(enforcing: Bool) async throws {
-        let port = try PeerProcess.freePort()
         var environment = ["MOTO_ALLOW_NONEXISTENT_REGION": "true"]
         if enforcing { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "5" }
+        // moto binds a port of its own choosing and prints it: a free port handed to it could be taken by
+        // another test's peer while moto starts, and the fixtures then talked to that peer.
         self.peer = try await PeerProcess(
             [
                 PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/moto_server.py", "-H", "127.0.0.1",
-                "-p", String(port),
+                "-p", "0",
             ],
-            port: port,
+            port: 0,
             environment: environment
         )
-        self.endpoint = "http://127.0.0.1:\(port)"
+        self.endpoint = "http://127.0.0.1:\(self.peer.port)"
         if enforcing {
             let answer = try await Self.fixture(["command": "setup-auth", "endpoint": self.endpoint])
             self.keys = try JSONDecoder().decode([String: AccessKey].self, from: answer)

@@ -135,10 +135,33 @@ public final class PeerProcess: Sendable {
         throw PeerFailed(description: "no port was free that had not been handed out already")
     }
 
+    /// Sockets that hold the ports handed out by ``refusingPort()``, open until the test process exits.
+    private static let refusingSockets = Mutex<[Int32]>([])
+
+    /// A port on 127.0.0.1 that refuses connections for the rest of the test process: a socket is bound to
+    /// it but never listens, so no peer another test starts can take it (a port merely free when it was
+    /// handed out could be, and a test expecting a refused connection then met that peer).
+    public static func refusingPort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw PeerFailed(description: "socket() failed") }
+        guard let port = Self.bound(socket) else {
+            close(socket)
+            throw PeerFailed(description: "bind() failed")
+        }
+        Self.refusingSockets.withLock { $0.append(socket) }
+        return port
+    }
+
     private static func kernelFreePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw PeerFailed(description: "socket() failed") }
         defer { close(socket) }
+        guard let port = Self.bound(socket) else { throw PeerFailed(description: "bind() failed") }
+        return port
+    }
+
+    /// Binds `socket` to a port of the kernel's choosing on 127.0.0.1; that port, or nil when bind failed.
+    private static func bound(_ socket: Int32) -> Int? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -149,8 +172,7 @@ public final class PeerProcess: Sendable {
                 bind(socket, socketAddress, length) == 0 && getsockname(socket, socketAddress, &length) == 0
             }
         }
-        guard bound else { throw PeerFailed(description: "bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
     }
 
     static func accepts(port: Int) -> Bool {

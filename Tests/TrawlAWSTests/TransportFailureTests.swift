@@ -21,7 +21,7 @@ import TrawlTesting
     }
 
     @Test func aRefusedConnectionIsRetriedThenError499() async throws {
-        let port = try PeerProcess.freePort()
+        let port = try PeerProcess.refusingPort()
         let recording = RecordingLogger()
         let client = AWSClient(configuration: Self.quickRetries)
         let sqs = SQSClient(
@@ -70,7 +70,7 @@ import TrawlTesting
     }
 
     @Test func expiredCredentialsAreRefusedBeforeAnythingIsSent() async throws {
-        let port = try PeerProcess.freePort()
+        let port = try PeerProcess.refusingPort()
         let client = AWSClient(configuration: Self.quickRetries)
         let expired = StaticCredentialProvider(
             AWSCredentials(

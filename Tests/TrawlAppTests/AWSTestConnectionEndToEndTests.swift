@@ -78,7 +78,7 @@ import TrawlTesting
     @Test func anUnreachableEndpointIsReportedWithinSecondsForTheQueueAndEachBucket() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let endpoint = "http://127.0.0.1:\(try PeerProcess.freePort())"
+        let endpoint = "http://127.0.0.1:\(try PeerProcess.refusingPort())"
         let settings = "queue_name: trail, region: us-east-1, endpoint_url: \"\(endpoint)\""
         try directory.write(
             "config.yaml",

@@ -171,7 +171,7 @@ enum ErrorScenarios {
                   s1:
                     id: 7
                     type: sentinelone
-                    credentials: {console_url: "http://127.0.0.1:\(try PeerProcess.freePort())", api_token: t}
+                    credentials: {console_url: "http://127.0.0.1:\(try PeerProcess.refusingPort())", api_token: t}
                     services:
                       threats: {historical_poll_datetime: "2000-01-01T00:00:00Z"}
                 outputs:
@@ -319,7 +319,12 @@ enum ErrorScenarios {
         502: { _ in
             let sink = try SyslogStreamSink(
                 name: "relay",
-                configuration: .init(host: "127.0.0.1", port: try PeerProcess.freePort(), tls: nil, location: "relay"),
+                configuration: .init(
+                    host: "127.0.0.1",
+                    port: try PeerProcess.refusingPort(),
+                    tls: nil,
+                    location: "relay"
+                ),
                 framer: DevoSyslogFramer(hostname: "h"),
                 logger: RecordingLogger().logger
             )
@@ -417,7 +422,7 @@ enum ErrorScenarios {
             let store = PostgresStateStore(
                 settings: PersistenceSettings.PostgresSettings(
                     host: "127.0.0.1",
-                    port: try PeerProcess.freePort(),
+                    port: try PeerProcess.refusingPort(),
                     database: "trawl",
                     username: "trawl",
                     password: nil,

@@ -187,7 +187,7 @@ import TrawlTesting
     @Test func aStopWhileListingCutsTheListingShortAndSaysToRunAgain() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let unreachable = "http://127.0.0.1:\(try PeerProcess.freePort())"
+        let unreachable = "http://127.0.0.1:\(try PeerProcess.refusingPort())"
         let settings =
             "base_url: \"\(unreachable)/123456789012/q\", region: us-east-1, endpoint_url: \"\(unreachable)\""
         try directory.write(

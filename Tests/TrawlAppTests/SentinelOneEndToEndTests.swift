@@ -333,7 +333,10 @@ import TrawlTesting
     func aStopWhileTheConsoleIsUnreachableIsNotHeldByItsRetries(command: [String]) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("config.yaml", Self.configuration(url: "http://127.0.0.1:\(try PeerProcess.freePort())"))
+        try directory.write(
+            "config.yaml",
+            Self.configuration(url: "http://127.0.0.1:\(try PeerProcess.refusingPort())")
+        )
         let trawl = try BuiltExecutable(
             "trawl",
             arguments: command + ["--config", "config.yaml"],
@@ -477,7 +480,7 @@ import TrawlTesting
     @Test func anUnreachableConsoleIsReportedWithinSecondsAndTheTokenIsNotClaimedChecked() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let port = try PeerProcess.freePort()
+        let port = try PeerProcess.refusingPort()
         try directory.write("config.yaml", SentinelOneEndToEndTests.configuration(url: "http://127.0.0.1:\(port)"))
         let started = ContinuousClock.now
         let (status, output, log) = try await BuiltExecutable.run(

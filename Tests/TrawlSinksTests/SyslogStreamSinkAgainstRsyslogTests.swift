@@ -173,7 +173,7 @@ import TrawlTesting
     }
 
     @Test func aClosedPortIsError502AndUnreadableTLSFilesAreSetupError17() async throws {
-        let port = try PeerProcess.freePort()
+        let port = try PeerProcess.refusingPort()
         let sink = try SyslogStreamSink(
             name: "relay",
             configuration: .init(host: "127.0.0.1", port: port, tls: nil, location: "outputs.relay.settings"),

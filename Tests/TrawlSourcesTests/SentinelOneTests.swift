@@ -1085,7 +1085,7 @@ struct SentinelOneHarness {
         let log = RecordingLogger()
         let console = SentinelOneConsole(
             configuration: .init(
-                url: "http://127.0.0.1:\(try PeerProcess.freePort())",
+                url: "http://127.0.0.1:\(try PeerProcess.refusingPort())",
                 token: "t",
                 connectTimeout: .milliseconds(300)
             ),
