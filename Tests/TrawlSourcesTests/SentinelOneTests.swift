@@ -118,7 +118,8 @@ struct SentinelOneHarness {
         content: SentinelOneContentType? = nil,
         token: String = SentinelOneSimulator.viewerToken,
         start: String = SentinelOneSimulator.historicalStart,
-        extra: String = ""
+        extra: String = "",
+        heldMemoryBudget: Int = 32 << 20
     ) throws -> SentinelOneListSource {
         let settings = try SettingsFixture.valid(
             SentinelOneServiceSettings.self,
@@ -138,7 +139,8 @@ struct SentinelOneHarness {
                 key: StateKey(collectorID: "c", input: "1", service: service),
                 resetPersistenceAuth: "",
                 logger: self.log.logger
-            )
+            ),
+            heldMemoryBudget: heldMemoryBudget
         )
     }
 
@@ -553,6 +555,28 @@ struct SentinelOneHarness {
         #expect(SentinelOneApplicationRiskSource.precedes("abc", "abd"))
     }
 
+    /// Applications changed past the memory budget are held in a temporary file and delivered as those held
+    /// in memory are: oldest first, each once, and a second cycle sends only what changed since.
+    @Test func applicationsChangedPastTheMemoryBudgetAreHeldInAFileAndDeliveredOldestFirst() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let added = try await harness.simulator.add("applications", count: 30)
+        let delivered = DeliveredEvents()
+        let source = {
+            try harness.source("vulnerabilities", content: .installedApplications, heldMemoryBudget: 600)
+        }
+        let first = try await harness.pull(try source(), into: delivered)
+        #expect(first.sent == 30 && first.upToDate)
+        let ids = try delivered.all.map { try SentinelOneListSourceTests.json($0)["id"] as? String ?? "" }
+        #expect(ids == added.compactMap { $0["id"] as? String }, "oldest first, each once")
+        let held = harness.log.messages(containing: "30 vulnerabilities changed since")
+        #expect(held.count == 1 && held.first?.contains("of them are held in a temporary file") == true, "\(held)")
+        let updated = added.compactMap { $0["id"] as? String }.suffix(2)
+        try await harness.simulator.update("applications", ids: Array(updated))
+        let second = try await harness.pull(try source(), into: delivered)
+        #expect(second.sent == 2 && delivered.repeats == 0)
+    }
+
     /// `/installed-applications` sorts on `updatedAt` but has no `updatedAt__gte` (the API reference lists
     /// none, and the console refuses it): the applications are read newest first, only down to the last
     /// delivered, and what changed is delivered oldest first. The filter was asked for, and refused.
@@ -577,6 +601,43 @@ struct SentinelOneHarness {
         #expect(pages.count == 1, "one page of 7 reaches the watermark: \(pages.count) read")
         #expect(pages.allSatisfy { ($0["query"] as? String)?.contains("sortBy=updatedAt&sortOrder=desc") == true })
         #expect(pages.allSatisfy { ($0["query"] as? String)?.contains("updatedAt__gte") == false })
+    }
+}
+
+@Suite struct SentinelOneHeldRecordsTests {
+    static func records(_ range: Range<Int>) -> [SentinelOnePage.Record] {
+        range.map { SentinelOnePage.Record(bytes: ByteBuffer(string: #"{"id":"\#($0)","name":"app \#($0)"}"#)) }
+    }
+
+    static func names(_ records: [SentinelOnePage.Record]) -> [String] {
+        records.map { $0.field("id") ?? "?" }
+    }
+
+    /// Past the memory budget, records go to a temporary file, and all come back oldest first (the reverse
+    /// of the newest-first listing), byte for byte, whatever part of them was in memory.
+    @Test func recordsPastTheBudgetGoToAFileAndComeBackOldestFirst() throws {
+        let log = RecordingLogger()
+        var held = SentinelOneHeldRecords(memoryBudget: 200)
+        let listed = Self.records(0..<50)
+        for record in listed { held.append(record, logger: log.logger) }
+        #expect(held.count == 50)
+        #expect(held.spilled > 40, "about 6 records fit in 200 bytes: \(held.spilled) went to the file")
+        var taken: [SentinelOnePage.Record] = []
+        while !held.isEmpty { taken += try held.takeOldest(7) }
+        #expect(Self.names(taken) == Self.names(listed.reversed()))
+        #expect(taken.map { String(buffer: $0.bytes) } == listed.reversed().map { String(buffer: $0.bytes) })
+        #expect(log.lines.isEmpty, "\(log.lines)")
+    }
+
+    /// A directory where no file can be made is warned about once, and the records stay in memory, in order.
+    @Test func recordsStayInMemoryInOrderWhenNoFileCanBeMade() throws {
+        let log = RecordingLogger()
+        var held = SentinelOneHeldRecords(memoryBudget: 200, directory: "/nonexistent-trawl-directory")
+        let listed = Self.records(0..<20)
+        for record in listed { held.append(record, logger: log.logger) }
+        #expect(held.spilled == 0 && held.count == 20)
+        #expect(Self.names(try held.takeOldest(100)) == Self.names(listed.reversed()))
+        #expect(log.messages(containing: "no temporary file can be made in /nonexistent-trawl-directory").count == 1)
     }
 }
 

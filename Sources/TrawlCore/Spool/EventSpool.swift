@@ -212,11 +212,11 @@ public final class EventSpool: Sendable {
 
     /// The events of the record at `offset` and its length; nil when it is torn or its checksum fails.
     static func readRecord(_ fd: Int32, at offset: Int64, end: Int64) -> ([Event], Int64)? {
-        guard end - offset >= 8, let header = Self.read(fd, at: offset, count: 8) else { return nil }
+        guard end - offset >= 8, let header = readAll(fd, at: offset, count: 8) else { return nil }
         var headerBuffer = ByteBuffer(bytes: header)
         guard let length = headerBuffer.readInteger(as: UInt32.self),
             let crc = headerBuffer.readInteger(as: UInt32.self),
-            end - offset - 8 >= Int64(length), let payload = Self.read(fd, at: offset + 8, count: Int(length)),
+            end - offset - 8 >= Int64(length), let payload = readAll(fd, at: offset + 8, count: Int(length)),
             CRC32.checksum(payload) == crc
         else { return nil }
         var buffer = ByteBuffer(bytes: payload)
@@ -257,19 +257,6 @@ public final class EventSpool: Sendable {
         return (events, 8 + Int64(length))
     }
 
-    static func read(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let got = bytes.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-            }
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else { return nil }
-            done += got
-        }
-        return bytes
-    }
 }
 
 /// `close(2)`, by a name a type's own `close()` does not shadow.

@@ -224,6 +224,22 @@ public func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
     return true
 }
 
+/// Reads `count` bytes at `offset` of a file descriptor, retrying short reads and EINTR; nil on error or
+/// when the file ends first (errno set on error).
+public func readAll(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8]? {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+        let got = bytes.withUnsafeMutableBytes {
+            pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+        }
+        if got < 0, errno == EINTR { continue }
+        guard got > 0 else { return nil }
+        done += got
+    }
+    return bytes
+}
+
 /// The text of the current errno.
 public func errnoDescription() -> String {
     let code = errno

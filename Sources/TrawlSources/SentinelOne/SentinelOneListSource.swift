@@ -79,19 +79,25 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
     public let settings: SentinelOneServiceSettings
     public let console: SentinelOneConsole
     public let persistence: ServicePersistence<State>
+    /// How many bytes of records a newest-first cycle holds in memory before it holds the rest in a temporary
+    /// file (``SentinelOneHeldRecords``).
+    let heldMemoryBudget: Int
 
+    /// - Parameter heldMemoryBudget: 32 MiB but in tests.
     public init(
         name: String,
         content: SentinelOneContentType,
         settings: SentinelOneServiceSettings,
         console: SentinelOneConsole,
-        persistence: ServicePersistence<State>
+        persistence: ServicePersistence<State>,
+        heldMemoryBudget: Int = 32 << 20
     ) {
         self.name = name
         self.content = content
         self.settings = settings
         self.console = console
         self.persistence = persistence
+        self.heldMemoryBudget = heldMemoryBudget
     }
 
     public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
@@ -180,12 +186,13 @@ extension SentinelOneListSource {
     /// For an endpoint that sorts on the time but cannot filter on it (`/installed-applications`): reads the
     /// records newest first until they reach the watermark, then delivers those past it oldest first, a page
     /// at a time, saving the watermark after each page every output accepted. What a cycle holds is what
-    /// changed since the last one; a stop or crash reads newest first again, down to the saved watermark.
+    /// changed since the last one (in memory up to `heldMemoryBudget`, the rest in a temporary file); a stop
+    /// or crash reads newest first again, down to the saved watermark.
     func collectNewestFirst(from saved: State, context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state = saved
         let boundary = Set(state.boundaryIDs)
-        var newer: [Listed] = []
+        var newer = SentinelOneHeldRecords(memoryBudget: self.heldMemoryBudget)
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(self.content.path)")
         var cursor: String?
         reading: repeat {
@@ -206,17 +213,23 @@ extension SentinelOneListSource {
                 case .orderedSame where boundary.contains(id):
                     statistics.duplicatesFilteredOut += 1
                 case .orderedSame, .orderedDescending:
-                    newer.append((record, id, updated))
+                    newer.append(record, logger: context.logger)
                 }
             }
             cursor = nextCursor
         } while cursor != nil
-        var oldestFirst = newer.reversed()[...]
-        while !oldestFirst.isEmpty {
+        if newer.spilled > 0 {
+            context.logger.info(
+                "\(newer.count) \(self.content.service) changed since \(state.watermark): \(newer.spilled) of them are held in a temporary file until they are delivered"
+            )
+        }
+        while !newer.isEmpty {
             if context.isShuttingDown { return statistics }
-            let page = oldestFirst.prefix(self.settings.pageSize)
-            oldestFirst = oldestFirst.dropFirst(page.count)
-            try await self.deliver(Array(page), moving: &state, statistics: &statistics, context: context)
+            let page = try newer.takeOldest(self.settings.pageSize).map { record in
+                let (id, updated) = try self.stamp(of: record, from: self.content.path, by: self.content.position)
+                return (record, id, updated)
+            }
+            try await self.deliver(page, moving: &state, statistics: &statistics, context: context)
         }
         return self.upToDate(at: state, statistics, logger: context.logger)
     }
