@@ -90,8 +90,7 @@ public final class SentinelOneApplicationRiskSource: SentinelOneConsoleSource {
         var state =
             try await self.persistence.load()
             ?? State(
-                from: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
-                    .sentinelOneText
+                from: try self.firstStart
             )
         if state.to == nil {
             let end = self.newestWindowEnd

@@ -21,6 +21,16 @@ extension SentinelOneConsoleSource {
     /// The input's name, from `<input>/<service>`.
     var input: String { String(self.name.prefix { $0 != "/" }) }
 
+    /// Where the service starts when it has no saved state (`historical_poll_datetime`), as the console
+    /// writes times.
+    ///
+    /// - Throws: SetupError 9 when that date is more than a year back.
+    var firstStart: String {
+        get throws {
+            try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name).sentinelOneText
+        }
+    }
+
     /// The service's cycle, then (once a day for the input) the check of when its API token expires.
     public func pull(_ context: PullContext) async throws -> PullCycleStatistics {
         let url = self.console.configuration.url

@@ -73,8 +73,7 @@ public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
         var state =
             try await self.persistence.load()
             ?? State(
-                from: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
-                    .sentinelOneText,
+                from: try self.firstStart,
                 to: nil,
                 delivered: 0
             )

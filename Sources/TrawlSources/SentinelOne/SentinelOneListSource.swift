@@ -105,8 +105,7 @@ public final class SentinelOneListSource: SentinelOneConsoleSource {
         var state =
             try await self.persistence.load()
             ?? State(
-                watermark: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
-                    .sentinelOneText,
+                watermark: try self.firstStart,
                 boundaryIDs: []
             )
         let position = self.content.position

@@ -68,8 +68,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             try await self.persistence.load()
             ?? State(
                 threats: .init(
-                    watermark: try firstPullStart(from: self.settings.historicalPollDatetime, service: self.name)
-                        .sentinelOneText,
+                    watermark: try self.firstStart,
                     boundaryIDs: []
                 ),
                 delivered: [:]
