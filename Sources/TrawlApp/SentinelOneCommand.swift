@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import TrawlCore
 import TrawlSources
-import Yams
 
 /// `trawl sentinelone ...`: checking a console's connection and taking response actions, with the
 /// credentials of a configured `sentinelone` input.
@@ -59,6 +58,14 @@ struct SentinelOneInputOptions: ParsableArguments {
             path: "\(input.path).credentials",
             diagnostics: diagnostics
         )
+        let vulnerabilities = input.services.first { $0.name == "vulnerabilities" }.flatMap {
+            SettingsDecoding.decode(
+                SentinelOneServiceSettings.self,
+                from: $0.node,
+                path: $0.path,
+                diagnostics: diagnostics
+            )
+        }
         let proxy = HTTPProxySettings.egress(diagnostics)
         guard let credentials, diagnostics.errors.isEmpty else {
             printToStandardError(
@@ -75,9 +82,10 @@ struct SentinelOneInputOptions: ParsableArguments {
             ),
             gate: SentinelOneRequestGate(configuration: .init(maxAttempts: 3))
         )
-        let vulnerabilities = input.services.first { $0.name == "vulnerabilities" }
-        let risks = vulnerabilities?.node.mapping?["vulnerabilities_source"]?.string == "risks"
-        return (console, SentinelOneContentType.listed + [risks ? .applicationRisks : .installedApplications])
+        return (
+            console,
+            SentinelOneContentType.listed + [vulnerabilities?.vulnerabilitiesContent ?? .installedApplications]
+        )
     }
 }
 

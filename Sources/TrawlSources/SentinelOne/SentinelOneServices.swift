@@ -35,7 +35,7 @@ public enum SentinelOneServices {
                 persistence: ServicePersistence(store: store, key: key, service: settings.common, logger: logger)
             )
         }
-        if service == "vulnerabilities", settings.vulnerabilitiesSource == "risks" {
+        if service == "vulnerabilities", settings.vulnerabilitiesContent == .applicationRisks {
             return SentinelOneApplicationRiskSource(
                 name: name,
                 settings: settings,

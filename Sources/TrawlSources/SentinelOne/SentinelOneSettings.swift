@@ -87,7 +87,7 @@ public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings
     /// `query_lag_in_seconds`, which also ends the windows of `vulnerabilities` read from `risks`).
     public var deepVisibility: DeepVisibility
     /// Where `vulnerabilities` come from: `installed_applications` (each with its CVEs) or `risks` (the
-    /// application-management endpoint of newer consoles).
+    /// application-management endpoint of newer consoles); ``vulnerabilitiesContent`` is the content type.
     public var vulnerabilitiesSource: String
     public var common: CommonServiceSettings
 
@@ -161,5 +161,13 @@ extension UTCTimestamp {
         var text = Array(self.description.utf8.prefix(26))
         text[10] = UInt8(ascii: "T")
         return String(decoding: text, as: UTF8.self) + "Z"
+    }
+}
+
+extension SentinelOneServiceSettings {
+    /// The content type `vulnerabilities` reads, as `vulnerabilities_source` says: what its source collects
+    /// and what `test-connection` checks.
+    public var vulnerabilitiesContent: SentinelOneContentType {
+        self.vulnerabilitiesSource == "risks" ? .applicationRisks : .installedApplications
     }
 }
