@@ -12,24 +12,27 @@ public final class ForwardProxy: Sendable {
 
     /// Starts tinyproxy in `directory` (its configuration and log live there).
     public init(directory: String, username: String = "trawl", password: String = "proxy-s3cret") async throws {
-        let port = try PeerProcess.freePort()
-        self.logFile = "\(directory)/tinyproxy.log"
-        let configuration = """
-            Port \(port)
-            Listen 127.0.0.1
-            Timeout 60
-            LogFile "\(self.logFile)"
-            LogLevel Connect
-            MaxClients 100
-            Allow 127.0.0.1
-            BasicAuth \(username) \(password)
-            DisableViaHeader Yes
+        let logFile = "\(directory)/tinyproxy.log"
+        // tinyproxy exits when another process took its port first; it is then started on another.
+        self.peer = try await PeerProcess.onFreePort { port in
+            let configuration = """
+                Port \(port)
+                Listen 127.0.0.1
+                Timeout 60
+                LogFile "\(logFile)"
+                LogLevel Connect
+                MaxClients 100
+                Allow 127.0.0.1
+                BasicAuth \(username) \(password)
+                DisableViaHeader Yes
 
-            """
-        let configurationFile = "\(directory)/tinyproxy.conf"
-        try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
-        self.peer = try await PeerProcess(["tinyproxy", "-d", "-c", configurationFile], port: port)
-        self.port = port
+                """
+            let configurationFile = "\(directory)/tinyproxy.conf"
+            try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
+            return try await PeerProcess(["tinyproxy", "-d", "-c", configurationFile], port: port)
+        }
+        self.logFile = logFile
+        self.port = self.peer.port
         self.username = username
         self.password = password
     }

@@ -18,10 +18,14 @@ public final class PeerProcess: Sendable {
     private static let exitHandlerInstalled = Mutex(false)
 
     /// Starts `arguments[0]` (looked up in PATH); the peer listens on `port` (pass 0 when the peer prints
-    /// the port it chose as its first line). Returns once the port accepts connections.
+    /// the port it chose as its first line, or writes it to `portFile`). Returns once the peer itself
+    /// listens on the port: a port that merely accepts connections may be another process's, one that took
+    /// it while this peer started. A peer that exits before it listens (it could not bind the port) throws a
+    /// ``PeerFailed`` whose ``PeerFailed/peerExited`` is true, which ``onFreePort(attempts:_:)`` retries.
     public init(
         _ arguments: [String],
         port: Int,
+        portFile: String? = nil,
         environment: [String: String] = [:],
         readiness: Duration = .seconds(60)
     ) async throws {
@@ -33,14 +37,29 @@ public final class PeerProcess: Sendable {
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logFile)
         let output = Pipe()
-        process.standardOutput = port == 0 ? output : FileHandle(forWritingAtPath: logFile)
+        let printsPort = port == 0 && portFile == nil
+        process.standardOutput = printsPort ? output : FileHandle(forWritingAtPath: logFile)
         process.standardInput = FileHandle.nullDevice
         Self.installExitHandler()
         try process.run()
         Self.running.withLock { $0.append((process, logFile)) }
         self.process = process
         self.logFile = logFile
-        if port == 0 {
+        let deadline = ContinuousClock.now + readiness
+        if let portFile {
+            while true {
+                let written = try? String(contentsOfFile: portFile, encoding: .utf8)
+                if let chosen = written.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                    self.port = chosen
+                    break
+                }
+                guard process.isRunning, ContinuousClock.now < deadline else {
+                    self.port = 0
+                    throw self.stopped("\(arguments[0]) wrote no port to \(portFile)", exited: !process.isRunning)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        } else if printsPort {
             // Blocking reads run on the fixtures' threads, never on the concurrency pool the tests share.
             let reader = output.fileHandleForReading
             let line = try await FixtureThreadPool.shared.runIfActive {
@@ -50,21 +69,26 @@ public final class PeerProcess: Sendable {
             }
             guard let chosen = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)) else {
                 self.port = 0
-                self.stop()
-                throw PeerFailed(description: "\(arguments[0]) printed no port: \(self.log)")
+                throw self.stopped("\(arguments[0]) printed no port", exited: false)
             }
             self.port = chosen
         } else {
             self.port = port
         }
-        let deadline = ContinuousClock.now + readiness
-        while !Self.accepts(port: self.port) {
+        while !Self.listens(process: process.processIdentifier, port: self.port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
-                self.stop()
-                throw PeerFailed(description: "\(arguments[0]) did not listen on port \(self.port): \(self.log)")
+                throw self.stopped("\(arguments[0]) did not listen on port \(self.port)", exited: !process.isRunning)
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// Stops the peer that failed to start and says why, with what it wrote (read before ``stop()`` removes
+    /// its log).
+    private func stopped(_ what: String, exited: Bool) -> PeerFailed {
+        let log = self.log
+        self.stop()
+        return PeerFailed(description: "\(what): \(log)", peerExited: exited)
     }
 
     /// What the peer wrote to stderr (and stdout, when it did not print a port).
@@ -175,6 +199,59 @@ public final class PeerProcess: Sendable {
         return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
     }
 
+    /// Starts a peer that must be told its port (it can neither choose one nor say which it chose) on a port
+    /// free at this moment, and on another one when the peer exited because something took that port
+    /// before the peer could bind it.
+    public static func onFreePort<Peer>(
+        attempts: Int = 3,
+        _ start: (_ port: Int) async throws -> Peer
+    ) async throws -> Peer {
+        var attempt = 1
+        while true {
+            do {
+                return try await start(try Self.freePort())
+            } catch let error as PeerFailed where error.peerExited && attempt < attempts {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Whether the process `pid` holds a socket listening on `port` (any local address): the kernel's socket
+    /// tables (`/proc/net/tcp`, `tcp6`) name the listening socket's inode, and the process's descriptors
+    /// (`/proc/<pid>/fd`) show whether it is one of them. Without procfs, whether the port accepts
+    /// connections.
+    static func listens(process pid: Int32, port: Int) -> Bool {
+        guard let inodes = Self.listeningSocketInodes(port: port) else { return Self.accepts(port: port) }
+        // A process that exited has no descriptors to read.
+        guard !inodes.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        else { return false }
+        return descriptors.contains { descriptor in
+            guard
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")
+            else { return false }
+            return inodes.contains(target)
+        }
+    }
+
+    /// `socket:[<inode>]` of every TCP socket listening on `port`, as `/proc/<pid>/fd` links name them; nil
+    /// without procfs.
+    private static func listeningSocketInodes(port: Int) -> Set<String>? {
+        guard let ipv4 = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        var inodes = Set<String>()
+        let wanted = String(format: "%04X", port)
+        let ipv6 = (try? String(contentsOfFile: "/proc/net/tcp6", encoding: .utf8)) ?? ""
+        for text in [ipv4, ipv6] {
+            for line in text.split(separator: "\n").dropFirst() {
+                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", fields[1].split(separator: ":").last == Substring(wanted)
+                else { continue }
+                inodes.insert("socket:[\(fields[9])]")
+            }
+        }
+        return inodes
+    }
+
     static func accepts(port: Int) -> Bool {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { return false }
@@ -209,4 +286,11 @@ public final class PeerProcess: Sendable {
 /// A peer could not be started.
 public struct PeerFailed: Error, CustomStringConvertible {
     public var description: String
+    /// The peer exited before it listened: most often it could not bind its port.
+    public var peerExited: Bool
+
+    public init(description: String, peerExited: Bool = false) {
+        self.description = description
+        self.peerExited = peerExited
+    }
 }

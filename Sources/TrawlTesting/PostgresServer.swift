@@ -47,14 +47,23 @@ public final class PostgresServer: Sendable {
             directory.remove()
             throw PeerFailed(description: "initdb failed with status \(status)")
         }
-        let port = try PeerProcess.freePort()
-        let peer = try await PeerProcess(
-            Self.asPostgres + [
-                "\(bin)/postgres", "-D", data, "-p", "\(port)", "-k", directory.path,
-                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50",
-            ],
-            port: port
-        )
+        let peer: PeerProcess
+        do {
+            // PostgreSQL exits when another process took its port first; it is then started on another.
+            peer = try await PeerProcess.onFreePort { port in
+                try await PeerProcess(
+                    Self.asPostgres + [
+                        "\(bin)/postgres", "-D", data, "-p", "\(port)", "-k", directory.path,
+                        "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50",
+                    ],
+                    port: port
+                )
+            }
+        } catch {
+            directory.remove()
+            throw error
+        }
+        let port = peer.port
         let server = PostgresServer(port: port, peer: peer, directory: directory)
         // The port accepts connections before the server has started up; until then it refuses every session
         // ("the database system is starting up"), which a test's first direct connection would meet on a

@@ -64,14 +64,20 @@ public final class RsyslogServer: Sendable {
         case udp
     }
 
-    /// Starts rsyslogd in `directory` (config, work directory and output file live there).
+    /// Starts rsyslogd in `directory` (config, work directory and output file live there), on `port`, or
+    /// when none is given on a port rsyslog chooses and writes to a file (imtcp's `listenPortFileName`), so
+    /// no other test's peer can take it while rsyslog starts. UDP needs a port named in advance for imudp
+    /// and imtcp alike; it gets one free at this moment.
     public init(
         directory: String,
         certificates: TestCertificates,
         port: Int? = nil,
         transport: Transport = .tls
     ) async throws {
-        let port = try port ?? PeerProcess.freePort()
+        let portFile = "\(directory)/rsyslog.port"
+        try? FileManager.default.removeItem(atPath: portFile)
+        let chosen = try port ?? (transport == .udp ? PeerProcess.freePort() : 0)
+        let tcpListen = chosen == 0 ? #"port="0" listenPortFileName="\#(portFile)""# : #"port="\#(chosen)""#
         let work = "\(directory)/rsyslog-work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         self.outputFile = "\(directory)/received.log"
@@ -81,19 +87,19 @@ public final class RsyslogServer: Sendable {
             listeners = """
                 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1"
                   StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
-                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                input(type="imtcp" address="127.0.0.1" \(tcpListen) ruleset="devo")
                 """
         case .tcp:
             listeners = """
                 module(load="imtcp" MaxFrameSize="262144")
-                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                input(type="imtcp" address="127.0.0.1" \(tcpListen) ruleset="devo")
                 """
         case .udp:
             listeners = """
                 module(load="imudp")
-                input(type="imudp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                input(type="imudp" address="127.0.0.1" port="\(chosen)" ruleset="devo")
                 module(load="imtcp")
-                input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="devo")
+                input(type="imtcp" address="127.0.0.1" \(tcpListen) ruleset="devo")
                 """
         }
         let configuration = """
@@ -111,9 +117,10 @@ public final class RsyslogServer: Sendable {
         try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
         self.peer = try await PeerProcess(
             ["/usr/sbin/rsyslogd", "-n", "-f", configurationFile, "-i", "\(directory)/rsyslog.pid"],
-            port: port
+            port: chosen,
+            portFile: chosen == 0 ? portFile : nil
         )
-        self.port = port
+        self.port = self.peer.port
         self.certificates = certificates
     }
 

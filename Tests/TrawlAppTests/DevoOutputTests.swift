@@ -126,8 +126,8 @@ import TrawlTesting
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let certificates = try await TestCertificates.make(in: directory.path)
-        let port = try PeerProcess.freePort()
-        var rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates, port: port)
+        var rsyslog = try await RsyslogServer(directory: directory.path, certificates: certificates)
+        let port = rsyslog.port
         try directory.write("config.yaml", Self.configuration(port: port, certificates: certificates))
         try directory.write("data/a.jsonl", Self.lines(0..<1_000).joined(separator: "\n") + "\n")
         let trawl = try BuiltExecutable(
