@@ -145,7 +145,11 @@ struct SentinelOneHarness {
     }
 
     /// A fresh `threat_events` or `threat_notes` source, as after a restart.
-    func threatChildren(_ service: String, pageSize: Int = 4) throws -> SentinelOneThreatChildSource {
+    func threatChildren(
+        _ service: String,
+        pageSize: Int = 4,
+        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention
+    ) throws -> SentinelOneThreatChildSource {
         SentinelOneThreatChildSource(
             name: "s1/\(service)",
             content: try #require(SentinelOneThreatChildSource.contents.first { $0.service == service }),
@@ -163,7 +167,8 @@ struct SentinelOneHarness {
                 key: StateKey(collectorID: "c", input: "1", service: service),
                 resetPersistenceAuth: "",
                 logger: self.log.logger
-            )
+            ),
+            markRetention: markRetention
         )
     }
 
@@ -709,6 +714,73 @@ struct SentinelOneHarness {
         }
         #expect(ids.last == after.last?["id"] as? String, "the new note arrived")
         #expect(ids.count == before.count + 1 && delivered.repeats == 0)
+    }
+
+    /// The state keeps a mark only for threats with a child delivered within the retention: older marks are
+    /// dropped, and a threat that lost its mark gets only its children created after the floor they were
+    /// dropped at, while a threat created after that floor gets all of its children.
+    @Test func marksPastTheirRetentionAreDroppedAndEveryChildStillArrivesOnce() async throws {
+        let harness = try await SentinelOneHarness.make()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let threats = try await simulator.add("threats", count: 3).compactMap { $0["id"] as? String }
+        _ = try await simulator.update("threats", ids: threats, addChildren: true)
+        let source = { try harness.threatChildren("threat_notes", pageSize: 2, markRetention: .seconds(30)) }
+        let delivered = DeliveredEvents()
+        _ = try await harness.pull(try source(), into: delivered)
+        let first = try await simulator.threatChildren("threat-notes")
+        #expect(delivered.all.count == first.values.map(\.count).reduce(0, +))
+        #expect(try await source().persistence.load()?.newest?.count == 3)
+
+        // The console's clock moves on by each record it stamps (0.45 s on average).
+        _ = try await simulator.add("agents", count: 400)
+        _ = try await simulator.update("threats", ids: [threats[1]], addChildren: true)
+        _ = try await harness.pull(try source(), into: delivered)
+        let state = try #require(try await source().persistence.load())
+        #expect(state.newest.map { Array($0.keys) } == [threats[1]], "only the mark of the threat updated is kept")
+        #expect(
+            state.floor != nil
+                && state.origin.flatMap(parseUTCDatetime) == parseUTCDatetime(SentinelOneSimulator.historicalStart)
+        )
+        #expect(harness.log.messages(containing: "Dropped the marks of 2 threat(s)").count == 1)
+
+        _ = try await simulator.update("threats", ids: [threats[0]], addChildren: true)
+        let late = try #require(try await simulator.add("threats", count: 1).first?["id"] as? String)
+        let statistics = try await harness.pull(try source(), into: delivered)
+        let console = try await simulator.threatChildren("threat-notes")
+        // The threat at the watermark is listed again, and its notes skipped by its mark.
+        #expect(
+            statistics.duplicatesFilteredOut == (first[threats[0]]?.count ?? 0) + (console[threats[1]]?.count ?? 0),
+            "the notes of the threat that lost its mark delivered before were skipped by the floor"
+        )
+        #expect(statistics.sent == 1 + (console[late]?.count ?? 0), "its new note and every note of the new threat")
+        let got = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(Set(got) == Set(console.values.flatMap { $0.compactMap { $0["id"] as? String } }))
+        #expect(got.count == Set(got).count && delivered.repeats == 0)
+    }
+
+    /// The floor places only threats created after the origin (every one of them was listed since) and up to
+    /// the floor; marks are dropped only past the origin.
+    @Test func theFloorPlacesOnlyThreatsCreatedBetweenTheOriginAndItself() {
+        let mark = { (watermark: String) in SentinelOneListSource.State(watermark: watermark, boundaryIDs: ["1"]) }
+        var state = SentinelOneThreatChildSource.State(
+            threats: mark("2026-06-01T00:00:00.000000Z"),
+            delivered: [:],
+            newest: ["old": mark("2026-01-20T00:00:00Z"), "new": mark("2026-05-01T00:00:00.5Z")],
+            origin: "2026-02-01T00:00:00Z"
+        )
+        #expect(state.dropMarks(olderThan: "2026-01-31T00:00:00Z") == 0, "nothing is dropped before the origin")
+        #expect(state.floor == nil && state.newest?.count == 2)
+        #expect(state.dropMarks(olderThan: "2026-03-01T00:00:00Z") == 1)
+        #expect(state.newest.map { Array($0.keys) } == ["new"] && state.floor == "2026-03-01T00:00:00Z")
+        #expect(state.floor(forThreatCreated: "2026-01-15T00:00:00Z") == nil, "created before the origin")
+        #expect(state.floor(forThreatCreated: "2026-02-10T00:00:00.000001Z") == "2026-03-01T00:00:00Z")
+        #expect(state.floor(forThreatCreated: "2026-03-01T00:00:00.000000Z") == "2026-03-01T00:00:00Z")
+        #expect(state.floor(forThreatCreated: "2026-03-01T00:00:00.001Z") == nil, "created after the floor")
+        #expect(state.floor(forThreatCreated: nil) == nil)
     }
 
     /// A threat whose events vanish (404) after their first page keeps that page delivered and counted, and

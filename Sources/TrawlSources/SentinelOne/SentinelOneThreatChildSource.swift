@@ -12,6 +12,12 @@ import TrawlCore
 ///
 /// The position is saved after each page of children every output accepted, so a crash repeats at most the
 /// page in hand, and children read before a threat's list ends early (a 404 on a later page) are delivered.
+///
+/// The marks are bounded: a threat's mark is dropped once its newest child delivered is older than
+/// ``markRetention`` before the threats' watermark, and that instant becomes the state's ``State/floor``. A
+/// threat without a mark, created after ``State/origin`` and no later than the floor, was read after its last
+/// update before the floor, so its children created up to the floor count as delivered; a threat created
+/// before the origin may never have been read, and gets all its children.
 public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public struct State: Codable, Sendable, Equatable {
         public var threats: SentinelOneListSource.State
@@ -22,7 +28,45 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         /// child deleted (an analyst's note) or aged out of the console leaves the mark where it was, where
         /// a count would then skip as many new children.
         public var newest: [String: SentinelOneListSource.State]?
+        /// The threats' watermark when this state began to drop marks (the configured start for a new state):
+        /// every threat created after it was listed, and its children read, since.
+        public var origin: String?
+        /// The newest instant before which marks were dropped: the children created up to it of a threat
+        /// created after ``origin`` and up to it were delivered.
+        public var floor: String?
+
+        /// Drops the marks whose newest child is older than `cutoff`, which becomes the floor: those threats
+        /// were read after their last update, so their children up to `cutoff` were delivered. Nothing is
+        /// dropped while `cutoff` is not after ``origin``. The number of marks dropped.
+        mutating func dropMarks(olderThan cutoff: String) -> Int {
+            guard let origin, SentinelOneListSource.State.order(cutoff, origin) == .orderedDescending,
+                let newest, !newest.isEmpty
+            else { return 0 }
+            let kept = newest.filter {
+                SentinelOneListSource.State.order($0.value.watermark, cutoff) != .orderedAscending
+            }
+            guard kept.count < newest.count else { return 0 }
+            self.newest = kept
+            self.floor = cutoff
+            return newest.count - kept.count
+        }
+
+        /// The floor that places the children of `threat`, created `created`, when it has no mark: the floor
+        /// when the threat was created after ``origin`` and up to the floor, else nil (every child is sent).
+        func floor(forThreatCreated created: String?) -> String? {
+            guard let floor, let origin, let created else { return nil }
+            let order = SentinelOneListSource.State.order
+            guard order(created, origin) == .orderedDescending, order(created, floor) != .orderedDescending else {
+                return nil
+            }
+            return floor
+        }
     }
+
+    /// How long a threat's mark is kept after its newest child delivered, measured on the threats'
+    /// watermark: 90 days, past which an update to the threat is rare and the mark is dropped to keep the
+    /// state bounded (it is rewritten whole at every save).
+    public static let defaultMarkRetention: Duration = .seconds(90 * 86_400)
 
     /// `threat_events` and `threat_notes`.
     public static let contents: [SentinelOneContentType] = [
@@ -47,32 +91,33 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public let settings: SentinelOneServiceSettings
     public let console: SentinelOneConsole
     public let persistence: ServicePersistence<State>
+    /// How long a threat's mark is kept (``defaultMarkRetention``).
+    public let markRetention: Duration
 
     public init(
         name: String,
         content: SentinelOneContentType,
         settings: SentinelOneServiceSettings,
         console: SentinelOneConsole,
-        persistence: ServicePersistence<State>
+        persistence: ServicePersistence<State>,
+        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention
     ) {
         self.name = name
         self.content = content
         self.settings = settings
         self.console = console
         self.persistence = persistence
+        self.markRetention = markRetention
     }
 
     public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
+        let start = try self.firstStart
         var state =
             try await self.persistence.load()
-            ?? State(
-                threats: .init(
-                    watermark: try self.firstStart,
-                    boundaryIDs: []
-                ),
-                delivered: [:]
-            )
+            ?? State(threats: .init(watermark: start, boundaryIDs: []), delivered: [:], origin: start)
+        // A state saved before marks were dropped: the threats it has passed may have children it never read.
+        if state.origin == nil { state.origin = state.threats.watermark }
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/threats")
         var cursor: String?
         repeat {
@@ -89,12 +134,19 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             for threat in page.records {
                 let (id, updated) = try self.stamp(of: threat, from: "/threats")
                 next.advance(past: id, updatedAt: updated)
-                try await self.collect(threat: id, state: &state, statistics: &statistics, context: context)
+                try await self.collect(
+                    threat: id,
+                    created: threat.field("createdAt") ?? threat.field(path: ["threatInfo", "createdAt"]),
+                    state: &state,
+                    statistics: &statistics,
+                    context: context
+                )
                 if context.isShuttingDown { return statistics }
             }
             if next != state.threats {
                 next.settle()
                 state.threats = next
+                self.dropOldMarks(&state, logger: context.logger)
                 try await self.persistence.save(state)
             }
             cursor = nextCursor
@@ -103,18 +155,37 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         return statistics
     }
 
-    /// Delivers the children of `threat` past those delivered before, a page at a time: after each page every
-    /// output accepted, `state` counts them and is saved. A 404 (the threat has no children, or no longer
-    /// exists) ends the list.
+    /// Drops the marks older than ``markRetention`` before the threats' watermark (``State/dropMarks(olderThan:)``).
+    private func dropOldMarks(_ state: inout State, logger: Logger) {
+        guard let watermark = parseUTCDatetime(state.threats.watermark) else { return }
+        let (seconds, attoseconds) = self.markRetention.components
+        let retention = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let cutoff = UTCTimestamp(microsecondsSinceEpoch: watermark.microsecondsSinceEpoch - retention)
+        let dropped = state.dropMarks(olderThan: cutoff.sentinelOneText)
+        guard dropped > 0 else { return }
+        logger.info(
+            "Dropped the marks of \(dropped) threat(s) whose newest child delivered is older than \(cutoff.sentinelOneText): their children created until then count as delivered",
+            metadata: ["sentinelone.service": "\(self.name)"]
+        )
+    }
+
+    /// Delivers the children of `threat` (created `created`) past those delivered before, a page at a time:
+    /// after each page every output accepted, `state` counts them and is saved. A 404 (the threat has no
+    /// children, or no longer exists) ends the list.
     private func collect(
         threat: String,
+        created: String?,
         state: inout State,
         statistics: inout PullCycleStatistics,
         context: PullContext
     ) async throws {
         let path = self.content.path.replacingOccurrences(of: "{id}", with: threat)
-        let since = state.newest?[threat]
-        let skip = since == nil ? state.delivered[threat] ?? 0 : 0
+        let kept = state.newest?[threat]
+        let counted = kept == nil ? state.delivered[threat] : nil
+        // A threat whose mark was dropped is placed by the floor: a mark with no ids at its instant.
+        let floor = kept == nil && counted == nil ? state.floor(forThreatCreated: created) : nil
+        let since = kept ?? floor.map { SentinelOneListSource.State(watermark: $0, boundaryIDs: []) }
+        let skip = since == nil ? counted ?? 0 : 0
         var mark = since ?? SentinelOneListSource.State(watermark: "", boundaryIDs: [])
         var index = 0
         var cursor: String?
