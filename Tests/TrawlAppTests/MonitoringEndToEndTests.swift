@@ -31,7 +31,6 @@ import TrawlTesting
         ])
         try await funnel.put(objects)
         let total = expectedPerTag.values.reduce(0, +)
-        let port = try PeerProcess.freePort()
         try directory.write(
             "config.yaml",
             """
@@ -39,7 +38,7 @@ import TrawlTesting
               id: monitored
               hostname: vm
               persistence: {directory: ./state}
-              http_endpoint: {enabled: true, port: \(port)}
+              http_endpoint: {enabled: true, port: 0}
             inputs:
               s1:
                 id: 1
@@ -56,6 +55,15 @@ import TrawlTesting
             "trawl",
             arguments: ["run", "--config", "config.yaml"],
             workingDirectory: directory.path
+        )
+        // The endpoint takes a free port and logs it.
+        let announced = "Monitoring endpoint listening on http://127.0.0.1:"
+        #expect(await eventually(timeout: .seconds(30)) { trawl.standardError.contains(announced) })
+        let port = try #require(
+            trawl.standardError.components(separatedBy: announced).dropFirst().first.flatMap {
+                Int($0.prefix { $0.isNumber })
+            },
+            "\(trawl.standardError)"
         )
         let scraper = MonitoringScraper(port: port)
         #expect(await scraper.waitFor("/ready", status: 200), "\(trawl.standardError)")

@@ -81,25 +81,36 @@ import TrawlTesting
         }
     }
 
-    @Test func theEndpointListensWhereConfiguredAndStopsWithItsServiceGroup() async throws {
-        let port = try PeerProcess.freePort()
+    /// Port 0 takes a free port, which the endpoint logs and reports: a port handed out free before could be
+    /// taken by another test's peer.
+    @Test func theEndpointListensOnTheFreePortItReportsAndStopsWithItsServiceGroup() async throws {
+        let log = RecordingLogger()
+        let (ports, reported) = AsyncStream.makeStream(of: Int.self)
         let endpoint = MonitoringEndpoint(
-            settings: HTTPEndpointSettings(enabled: true, address: "127.0.0.1", port: port),
+            settings: HTTPEndpointSettings(enabled: true, address: "127.0.0.1", port: 0),
             registry: PrometheusCollectorRegistry(),
             health: RuntimeHealth(outputs: [], inputServices: []),
-            logger: RecordingLogger().logger
+            logger: log.logger,
+            onListening: { reported.yield($0) }
         )
-        let scraper = MonitoringScraper(port: port)
         let group = ServiceGroup(services: [endpoint], logger: RecordingLogger().logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
+            var listening = ports.makeAsyncIterator()
+            let port = try #require(await listening.next())
+            #expect(port > 0)
+            #expect(log.messages(containing: "Monitoring endpoint listening on http://127.0.0.1:\(port) ").count == 1)
+            let scraper = MonitoringScraper(port: port)
             #expect(await scraper.waitFor("/health", status: 200))
             #expect(await scraper.get("/ready")?.status == 200)
             #expect(await scraper.get("/nothing")?.status == 404)
             await group.triggerGracefulShutdown()
             try await tasks.next()
+            // AsyncHTTPClient retries a refused connection until its deadline: one second says enough here.
+            #expect(
+                await scraper.get("/health", timeout: .seconds(1)) == nil,
+                "nothing listens once the endpoint stopped"
+            )
         }
-        // AsyncHTTPClient retries a refused connection until its deadline: one second says enough here.
-        #expect(await scraper.get("/health", timeout: .seconds(1)) == nil, "nothing listens once the endpoint stopped")
     }
 }
