@@ -158,9 +158,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     /// Drops the marks older than ``markRetention`` before the threats' watermark (``State/dropMarks(olderThan:)``).
     private func dropOldMarks(_ state: inout State, logger: Logger) {
         guard let watermark = parseUTCDatetime(state.threats.watermark) else { return }
-        let (seconds, attoseconds) = self.markRetention.components
-        let retention = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-        let cutoff = UTCTimestamp(microsecondsSinceEpoch: watermark.microsecondsSinceEpoch - retention)
+        let cutoff = UTCTimestamp(
+            microsecondsSinceEpoch: watermark.microsecondsSinceEpoch - self.markRetention.components.seconds * 1_000_000
+        )
         let dropped = state.dropMarks(olderThan: cutoff.sentinelOneText)
         guard dropped > 0 else { return }
         logger.info(
