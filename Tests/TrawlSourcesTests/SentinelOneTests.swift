@@ -148,6 +148,7 @@ struct SentinelOneHarness {
     func threatChildren(
         _ service: String,
         pageSize: Int = 4,
+        start: String = SentinelOneSimulator.historicalStart,
         markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention
     ) throws -> SentinelOneThreatChildSource {
         SentinelOneThreatChildSource(
@@ -156,7 +157,7 @@ struct SentinelOneHarness {
             settings: try SettingsFixture.valid(
                 SentinelOneServiceSettings.self,
                 yaml:
-                    "{page_size: \(pageSize), historical_poll_datetime: \"\(SentinelOneSimulator.historicalStart)\"}"
+                    "{page_size: \(pageSize), historical_poll_datetime: \"\(start)\"}"
             ),
             console: SentinelOneConsole(
                 configuration: .init(url: self.simulator.url, token: SentinelOneSimulator.viewerToken),
@@ -265,6 +266,10 @@ struct SentinelOneHarness {
         let resumed = try await harness.pull(try harness.source("agents", start: aged), into: delivered)
         #expect(resumed.upToDate)
         #expect(delivered.all.count == 5 && delivered.repeats == 0)
+        try await harness.simulator.add("threats", count: 1)
+        _ = try await harness.pull(try harness.threatChildren("threat_notes"), into: DeliveredEvents())
+        let notes = try await harness.pull(try harness.threatChildren("threat_notes", start: aged), into: delivered)
+        #expect(notes.upToDate, "threat_notes with saved state goes on too")
         let error = await #expect(throws: TrawlError.self) {
             _ = try await harness.pull(try harness.source("threats", start: aged), into: DeliveredEvents())
         }

@@ -112,10 +112,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
 
     public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
-        let start = try self.firstStart
-        var state =
-            try await self.persistence.load()
-            ?? State(threats: .init(watermark: start, boundaryIDs: []), delivered: [:], origin: start)
+        var state = try await self.persistence.load() ?? State(start: try self.firstStart)
         // A state saved before marks were dropped: the threats it has passed may have children it never read.
         if state.origin == nil { state.origin = state.threats.watermark }
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)/threats")
@@ -266,5 +263,12 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             case (false, nil): ("\(base) without id", index - 1)
             }
         return EventMetadata(source: self.name, unit: unit, offset: Int64(offset), pullingID: context.pullingID)
+    }
+}
+
+extension SentinelOneThreatChildSource.State {
+    /// A state with nothing delivered yet, starting at `start`, where dropping marks begins too.
+    init(start: String) {
+        self.init(threats: .init(watermark: start, boundaryIDs: []), delivered: [:], origin: start)
     }
 }
