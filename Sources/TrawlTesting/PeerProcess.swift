@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import Synchronization
+import TrawlCore
 
 #if canImport(Glibc)
 import Glibc
@@ -234,12 +235,17 @@ public final class PeerProcess: Sendable {
     }
 
     /// `socket:[<inode>]` of every TCP socket listening on `port`, as `/proc/<pid>/fd` links name them; nil
-    /// without procfs.
+    /// without procfs. The tables are read to their end with ``readWholeFile(_:)``: Foundation's
+    /// `String(contentsOfFile:)` stops after the first read, which procfs ends after about 27 sockets, so
+    /// a peer listening further down the table was never seen once the tests had a few dozen sockets
+    /// listening (a CI run's moto "did not listen" on the port it had printed).
     private static func listeningSocketInodes(port: Int) -> Set<String>? {
-        guard let ipv4 = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        guard let ipv4 = readWholeFile("/proc/net/tcp").map({ String(decoding: $0, as: UTF8.self) }) else {
+            return nil
+        }
         var inodes = Set<String>()
         let wanted = String(format: "%04X", port)
-        let ipv6 = (try? String(contentsOfFile: "/proc/net/tcp6", encoding: .utf8)) ?? ""
+        let ipv6 = readWholeFile("/proc/net/tcp6").map { String(decoding: $0, as: UTF8.self) } ?? ""
         for text in [ipv4, ipv6] {
             for line in text.split(separator: "\n").dropFirst() {
                 // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
