@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 /// The threads test fixtures block on while a peer's script runs (the AWS fixture, the Parquet oracle, a
-/// compressor, `initdb`, rsyslog's config check) or a peer prints its port.
+/// compressor, `initdb`, rsyslog's config check).
 ///
 /// Not NIO's shared pool: Trawl's own file work (the file output, spools, the state store) runs there, on
 /// as many threads as cores. Two fixtures waiting seconds for a Python script took both threads of this

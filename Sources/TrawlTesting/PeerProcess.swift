@@ -61,16 +61,10 @@ public final class PeerProcess: Sendable {
                 try await Task.sleep(for: .milliseconds(50))
             }
         } else if printsPort {
-            // Blocking reads run on the fixtures' threads, never on the concurrency pool the tests share.
-            let reader = output.fileHandleForReading
-            let line = try await FixtureThreadPool.shared.runIfActive {
-                var line = Data()
-                while let byte = try reader.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) { line += byte }
-                return line
-            }
+            let line = try await Self.firstLine(of: output.fileHandleForReading, until: deadline)
             guard let chosen = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)) else {
                 self.port = 0
-                throw self.stopped("\(arguments[0]) printed no port", exited: false)
+                throw self.stopped("\(arguments[0]) printed no port", exited: !process.isRunning)
             }
             self.port = chosen
         } else {
@@ -82,6 +76,32 @@ public final class PeerProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The first line `reader` gives (without its newline), read without blocking a thread: the peers of
+    /// the tests starting at once wait for their ports together, where blocking reads on the fixtures'
+    /// two threads made each wait for the peers ahead of it to start. What was read by `deadline` or the
+    /// end of the output when there is no whole line.
+    private static func firstLine(
+        of reader: FileHandle,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> [UInt8] {
+        let descriptor = reader.fileDescriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while ContinuousClock.now < deadline {
+            let count = read(descriptor, &byte, 1)
+            if count == 1 {
+                if byte == 10 { return line }
+                line.append(byte)
+            } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
+                return line
+            } else if errno == EAGAIN {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return line
     }
 
     /// Stops the peer that failed to start and says why, with what it wrote (read before ``stop()`` removes

@@ -31,8 +31,7 @@ import TrawlTesting
             print(sockets[-1].getsockname()[1], flush=True)
             time.sleep(120)
             """
-        let started = ContinuousClock.now
-        let listeners = try await PeerProcess([PeerProcess.python, "-c", crowd], port: 0, readiness: .seconds(20))
+        let listeners = try await PeerProcess([PeerProcess.python, "-c", crowd], port: 0)
         defer { listeners.stop() }
         let peer = try await PeerProcess(
             [
@@ -40,12 +39,10 @@ import TrawlTesting
                 "import socket, time\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
                     + "print(s.getsockname()[1], flush=True)\ntime.sleep(120)",
             ],
-            port: 0,
-            readiness: .seconds(20)
+            port: 0
         )
         peer.stop()
         #expect(listeners.port != peer.port)
-        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func aPeerOnAFreePortIsStartedOnAnotherWhenItExitedAndOnlyThen() async throws {

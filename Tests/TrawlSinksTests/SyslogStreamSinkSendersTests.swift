@@ -103,7 +103,11 @@ import TrawlTesting
         let receivedLines = received.flatMap { $0.split(separator: "\n").map { "\($0)\n" } }
         #expect(receivedLines.count == lines.count)
         #expect(receivedLines.sorted() == lines.sorted(), "every line once, the stalled part sent again")
-        #expect(log.messages(containing: "Connected to 127.0.0.1:\(peer.port) (sender").count == 4)
+        // Three connections and the stalled sender's new one; a connection dropped for a reason it logs (once
+        // seen in a loaded CI run: two more connects) is not what this test is about.
+        let connects = log.messages(containing: "Connected to 127.0.0.1:\(peer.port) (sender").count
+        let explained = log.messages(containing: "Reconnecting to 127.0.0.1:\(peer.port) because")
+        #expect(connects - explained.count == 4, "\(connects) connects; reconnects with a reason: \(explained)")
     }
 
     @Test func eachSenderConnectsOnAnEventLoopOfItsOwn() async throws {
