@@ -38,11 +38,13 @@ public final class SentinelOneSimulator: Sendable {
 
     public var url: String { "http://127.0.0.1:\(self.peer.port)" }
 
-    public init() async throws {
+    /// - Parameter clockStart: where the console's clock starts (``clockStart`` unless a test needs records
+    ///   stamped about now).
+    public init(clockStart: UTCTimestamp = SentinelOneSimulator.clockStart) async throws {
         self.peer = try await PeerProcess(
             [
                 PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/sentinelone_simulator.py",
-                Self.text(Self.clockStart),
+                Self.text(clockStart),
             ],
             port: 0
         )
@@ -94,6 +96,16 @@ public final class SentinelOneSimulator: Sendable {
             "/_sim/delete-child",
             body: ["kind": kind, "threat": threat, "index": index]
         )
+    }
+
+    /// Adds a child to `threat` (`kind`: `threat-events` or `threat-notes`) stamped `createdAt`, as a console
+    /// lists a child after others created later than it; returns its id.
+    public func addChild(_ kind: String, to threat: String, createdAt: String) async throws -> String {
+        let added = try await self.control(
+            "/_sim/add-child",
+            ["kind": kind, "threat": threat, "createdAt": createdAt]
+        )
+        return added.first?["id"] as? String ?? ""
     }
 
     /// Makes the next `count` API requests (whose path starts with `path`), after the first `after` of them,

@@ -88,8 +88,11 @@ struct SentinelOneHarness {
         configuration: .init(requestsPerMinute: 6_000, baseDelay: .milliseconds(200), maxDelay: .seconds(1))
     )
 
-    static func make() async throws -> SentinelOneHarness {
-        SentinelOneHarness(simulator: try await SentinelOneSimulator(), directory: try TemporaryDirectory())
+    static func make(clockStart: UTCTimestamp = SentinelOneSimulator.clockStart) async throws -> SentinelOneHarness {
+        SentinelOneHarness(
+            simulator: try await SentinelOneSimulator(clockStart: clockStart),
+            directory: try TemporaryDirectory()
+        )
     }
 
     func remove() {
@@ -171,6 +174,20 @@ struct SentinelOneHarness {
             ),
             markRetention: markRetention
         )
+    }
+
+    /// A threat given three notes (one per update), which a first pull of `threat_notes` (two a page)
+    /// delivered; the notes as the console holds them.
+    func threatWithItsNotesDelivered() async throws -> (
+        threat: String, delivered: DeliveredEvents, notes: [[String: Any]]
+    ) {
+        let threat = try #require(try await self.simulator.add("threats", count: 1).first?["id"] as? String)
+        for _ in 0..<3 { _ = try await self.simulator.update("threats", ids: [threat], addChildren: true) }
+        let delivered = DeliveredEvents()
+        _ = try await self.pull(try self.threatChildren("threat_notes", pageSize: 2), into: delivered)
+        let notes = try #require(try await self.simulator.threatChildren("threat-notes")[threat])
+        #expect(delivered.all.count == notes.count)
+        return (threat, delivered, notes)
     }
 
     /// A fresh `vulnerabilities` source reading `/application-management/risks`, as after a restart.
@@ -698,12 +715,7 @@ struct SentinelOneHarness {
         let harness = try await SentinelOneHarness.make()
         defer { harness.remove() }
         let simulator = harness.simulator
-        let threat = try #require(try await simulator.add("threats", count: 1).first?["id"] as? String)
-        for _ in 0..<3 { _ = try await simulator.update("threats", ids: [threat], addChildren: true) }
-        let delivered = DeliveredEvents()
-        _ = try await harness.pull(try harness.threatChildren("threat_notes", pageSize: 2), into: delivered)
-        let before = try #require(try await simulator.threatChildren("threat-notes")[threat])
-        #expect(delivered.all.count == before.count)
+        let (threat, delivered, before) = try await harness.threatWithItsNotesDelivered()
 
         try await simulator.deleteChild("threat-notes", of: threat)
         _ = try await simulator.update("threats", ids: [threat], addChildren: true)
@@ -765,6 +777,80 @@ struct SentinelOneHarness {
         }
         #expect(Set(got) == Set(console.values.flatMap { $0.compactMap { $0["id"] as? String } }))
         #expect(got.count == Set(got).count && delivered.repeats == 0)
+    }
+
+    /// A child the console lists after children created later than it (within `query_lag_in_seconds` of
+    /// the read) is still sent, once: the mark names the children of that last stretch by id instead of
+    /// skipping everything older than the newest child delivered.
+    @Test func aChildListedAfterNewerOnesIsSentOnceWhenItsThreatIsReadAgain() async throws {
+        let now = UTCTimestamp.now().microsecondsSinceEpoch
+        let harness = try await SentinelOneHarness.make(
+            clockStart: UTCTimestamp(microsecondsSinceEpoch: now - 60_000_000)
+        )
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let (threat, delivered, before) = try await harness.threatWithItsNotesDelivered()
+        let mark = try #require(try await harness.threatChildren("threat_notes").persistence.load()?.newest?[threat])
+        #expect(Set(mark.boundaryIDs) == Set(before.compactMap { $0["id"] as? String }), "named by id")
+
+        // Stamped a millisecond after the first note, listed after the newest.
+        let first = try #require(before.first?["createdAt"] as? String)
+        let stamp = try #require(parseUTCDatetime(first)).microsecondsSinceEpoch + 1_000
+        let late = try await simulator.addChild(
+            "threat-notes",
+            to: threat,
+            createdAt: UTCTimestamp(microsecondsSinceEpoch: stamp).sentinelOneText
+        )
+        _ = try await simulator.update("threats", ids: [threat])
+        let statistics = try await harness.pull(
+            try harness.threatChildren("threat_notes", pageSize: 2),
+            into: delivered
+        )
+        #expect(statistics.sent == 1 && statistics.duplicatesFilteredOut == before.count)
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids.last == late && ids.count == before.count + 1 && delivered.repeats == 0)
+    }
+
+    /// The mark of a read stops at the settled instant (`query_lag_in_seconds` before the read) and names the
+    /// children from there on, at most a thousand; it never moves back, and ids of a mark not met again
+    /// are kept until the list was read to its end.
+    @Test func aReadsMarkStopsWhereTheConsoleHasSettledAndNamesWhatFollows() {
+        let at = { (second: Int) in "2026-06-01T00:00:\(second < 10 ? "0" : "")\(second).000000Z" }
+        var pass = SentinelOneThreatChildPass(previous: nil, settled: at(30))
+        #expect(pass.mark(complete: false) == nil, "nothing read, nothing marked")
+        pass.read(id: "1", created: at(10))
+        pass.read(id: "2", created: at(20))
+        pass.read(id: "3", created: at(20))
+        #expect(pass.mark(complete: false) == .init(watermark: at(20), boundaryIDs: ["2", "3"]))
+        pass.read(id: "4", created: at(31))
+        pass.read(id: "5", created: at(40))
+        let mark = pass.mark(complete: true)
+        #expect(mark == .init(watermark: at(30), boundaryIDs: ["4", "5"]))
+
+        // The next read: older than the mark is delivered, after it only what the mark names.
+        var next = SentinelOneThreatChildPass(previous: mark, settled: at(5))
+        #expect(next.settled == at(30), "a settled instant before the previous mark's is not taken")
+        #expect(next.wasDelivered(("9", at(29)), index: 1, skip: 0))
+        #expect(next.wasDelivered(("4", at(31)), index: 2, skip: 0))
+        #expect(!next.wasDelivered(("8", at(35)), index: 3, skip: 0), "a child listed late")
+        #expect(!next.wasDelivered(nil, index: 4, skip: 0), "a child without a stamp is sent")
+        next.read(id: "9", created: at(29))
+        #expect(
+            next.mark(complete: false) == .init(watermark: at(30), boundaryIDs: ["4", "5"]),
+            "not back before the previous mark, whose ids stay until they are met or the list ends"
+        )
+        #expect(next.mark(complete: true) == .init(watermark: at(30), boundaryIDs: []), "4 and 5 were deleted")
+
+        let micro = { (n: Int) in "2026-06-01T00:01:00.\(String(repeating: "0", count: 6 - "\(n)".count))\(n)Z" }
+        var burst = SentinelOneThreatChildPass(previous: nil, settled: at(0))
+        let limit = SentinelOneThreatChildPass.idLimit
+        for id in 0..<(limit + 10) { burst.read(id: "\(id)", created: micro(id)) }
+        let limited = burst.mark(complete: true)
+        #expect(limited?.watermark == micro(10) && limited?.boundaryIDs.count == limit, "the newest thousand")
+        #expect(limited?.boundaryIDs.contains("10") == true && limited?.boundaryIDs.contains("9") == false)
     }
 
     /// The floor places only threats created after the origin (every one of them was listed since) and up to

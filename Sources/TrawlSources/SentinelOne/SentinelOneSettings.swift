@@ -84,7 +84,8 @@ public struct SentinelOneServiceSettings: Decodable, Sendable, HasCommonSettings
     /// Where the first run starts; a day back by default.
     public var historicalPollDatetime: UTCTimestamp
     /// The `deep_visibility` service's query and windows (ignored by the other services, but for
-    /// `query_lag_in_seconds`, which also ends the windows of `vulnerabilities` read from `risks`).
+    /// `query_lag_in_seconds`, which also ends the windows of `vulnerabilities` read from `risks`, and
+    /// where the marks of `threat_events` and `threat_notes` stop).
     public var deepVisibility: DeepVisibility
     /// Where `vulnerabilities` come from: `installed_applications` (each with its CVEs) or `risks` (the
     /// application-management endpoint of newer consoles); ``vulnerabilitiesContent`` is the content type.

@@ -6,7 +6,8 @@ import TrawlCore
 /// Collects what hangs off each threat (its events, or its notes) for the threats created or updated since
 /// the last run: the threats are followed like the `threats` service (an `updatedAt` watermark with the
 /// boundary's ids), and for each the child list is read oldest first, skipping the children delivered
-/// before (per threat, the newest `createdAt` delivered and the ids at that instant are kept). 404 for a
+/// before (per threat, a mark: an instant before which every child was delivered and the ids of those
+/// delivered since, ``SentinelOneThreatChildPass``). 404 for a
 /// threat's events means it has none. Each child gets its threat's id as `threatId` when it does not carry
 /// it.
 ///
@@ -24,9 +25,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         /// Children delivered per threat id: what a threat is skipped by when ``newest`` has no mark for it
         /// (a state saved before marks were kept, children without `id` or `createdAt`).
         public var delivered: [String: Int]
-        /// Per threat id, the newest `createdAt` of its children delivered and their ids at that instant: a
-        /// child deleted (an analyst's note) or aged out of the console leaves the mark where it was, where
-        /// a count would then skip as many new children.
+        /// Per threat id, the instant before which its children were delivered and the ids of those delivered
+        /// at or after it (``SentinelOneThreatChildPass``): a child deleted (an analyst's note) or aged out
+        /// of the console leaves the mark where it was, where a count would then skip as many new children.
         public var newest: [String: SentinelOneListSource.State]?
         /// The threats' watermark when this state began to drop marks (the configured start for a new state):
         /// every threat created after it was listed, and its children read, since.
@@ -183,7 +184,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         let floor = kept == nil && counted == nil ? state.floor(forThreatCreated: created) : nil
         let since = kept ?? floor.map { SentinelOneListSource.State(watermark: $0, boundaryIDs: []) }
         let skip = since == nil ? counted ?? 0 : 0
-        var mark = since ?? SentinelOneListSource.State(watermark: "", boundaryIDs: [])
+        var pass = SentinelOneThreatChildPass(previous: since, settled: self.newestWindowEnd.sentinelOneText)
         var index = 0
         var cursor: String?
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
@@ -204,8 +205,9 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             for record in page.records {
                 index += 1
                 let stamp = record.creation
-                if let (id, created) = stamp { mark.advance(past: id, updatedAt: created) }
-                if SentinelOneListSource.State.wasDelivered(stamp, index: index, mark: since, skip: skip) {
+                let delivered = pass.wasDelivered(stamp, index: index, skip: skip)
+                if let (id, created) = stamp { pass.read(id: id, created: created) }
+                if delivered {
                     statistics.duplicatesFilteredOut += 1
                     continue
                 }
@@ -226,17 +228,23 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
                     )
                 )
             }
+            let mark = pass.mark(complete: nextCursor == nil)
             if !events.isEmpty {
                 try await self.deliver(events, unit: "\(self.name) threat \(threat)@\(index)", context: context)
                 statistics.sent += events.count
-                if mark.watermark.isEmpty {
-                    state.delivered[threat] = index
-                } else {
-                    // The mark skips from now on; the count is no longer read.
-                    mark.settle()
-                    state.newest = (state.newest ?? [:]).merging([threat: mark]) { $1 }
-                    state.delivered[threat] = nil
-                }
+            }
+            // A threat placed by the floor gets a mark once a child of its is delivered, as before.
+            let moved = mark != nil && mark != state.newest?[threat] && (kept != nil || !events.isEmpty)
+            if let mark, moved {
+                // The mark skips from now on; the count is no longer read.
+                state.newest = (state.newest ?? [:]).merging([threat: mark]) { $1 }
+                state.delivered[threat] = nil
+            } else if mark == nil, since == nil, !events.isEmpty {
+                state.delivered[threat] = index
+            }
+            // Saved after each page delivered, and at the end of a list that moved the mark on without
+            // delivering (the children it named settled, or were deleted), so the state shrinks as it can.
+            if !events.isEmpty || (nextCursor == nil && moved) {
                 try await self.persistence.save(state)
             }
             if context.isShuttingDown { return }

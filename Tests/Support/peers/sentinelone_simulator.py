@@ -32,6 +32,8 @@ Control (no token), for the tests:
                    "after": m requests to the path answered as usual first, "location": a Location header}
   POST /_sim/delete-child {"kind": "threat-events"|"threat-notes", "threat": id, "index": n}   deletes a
                                                threat's child (as an analyst deletes a note)
+  POST /_sim/add-child {"kind": "threat-events"|"threat-notes", "threat": id, "createdAt": t}   adds a
+                                               child stamped t, as one the console lists after newer ones
   GET  /_sim/data?type=t   every record of a type, as the API shows them
   GET  /_sim/requests      every API request received: method, path, query, token, body
 Prints its port, runs until killed."""
@@ -400,6 +402,14 @@ class Handler(BaseHTTPRequestHandler):
             children = (threat_events if body["kind"] == "threat-events" else threat_notes).get(body["threat"], [])
             removed = children.pop(body.get("index", 0)) if children else None
             return self.reply(200, {"data": removed})
+        if path == "/_sim/add-child":
+            child = {"id": str(next(ids)), "createdAt": body["createdAt"]}
+            if body["kind"] == "threat-events":
+                threat_events.setdefault(body["threat"], []).append(dict(child, threatId=body["threat"],
+                                                                          eventType="File Modification"))
+            else:
+                threat_notes.setdefault(body["threat"], []).append(dict(child, text="late note"))
+            return self.reply(200, {"data": [child]})
         if path == "/_sim/token":
             token_expiry[0] = body["expiresAt"]
             return self.reply(200, {})
