@@ -851,6 +851,15 @@ struct SentinelOneHarness {
         let limited = burst.mark(complete: true)
         #expect(limited?.watermark == micro(10) && limited?.boundaryIDs.count == limit, "the newest thousand")
         #expect(limited?.boundaryIDs.contains("10") == true && limited?.boundaryIDs.contains("9") == false)
+
+        // A long read keeps only the newest thousand as it goes; the mark then begins where they do.
+        var long = SentinelOneThreatChildPass(previous: nil, settled: at(0))
+        for id in 0..<(2 * limit) { long.read(id: "\(id)", created: micro(id)) }
+        let trimmed = long.mark(complete: true)
+        #expect(trimmed?.watermark == micro(limit) && trimmed?.boundaryIDs.count == limit)
+        #expect(
+            trimmed?.boundaryIDs.contains("\(limit)") == true && trimmed?.boundaryIDs.contains("\(limit - 1)") == false
+        )
     }
 
     /// The floor places only threats created after the origin (every one of them was listed since) and up to

@@ -20,8 +20,11 @@ struct SentinelOneThreatChildPass {
     let settled: String
     /// The newest `createdAt` read so far, and the ids of the children created then.
     private var newest: SentinelOneListSource.State?
-    /// The children read created at or after ``settled``: id and `createdAt`.
+    /// The children read created at or after ``settled`` (or, once there were too many, at or after
+    /// ``recentSince``): id and `createdAt`.
     private var recent: [(id: String, created: String)] = []
+    /// Where ``recent`` begins once the children before it were let go, the newest thousand kept.
+    private var recentSince: String?
     /// The ids the previous mark names.
     private let named: Set<String>
     /// The ids the previous mark names that this read has not met yet (they may be further down the list).
@@ -49,6 +52,12 @@ struct SentinelOneThreatChildPass {
         }
         if SentinelOneListSource.State.order(created, self.settled) != .orderedAscending {
             self.recent.append((id, created))
+            // Those past the newest thousand are never named again in this read: kept to a bound, a long
+            // list costs neither memory nor a sort of everything read at each page.
+            if self.recent.count >= 2 * Self.idLimit {
+                self.recent = Self.newest(of: self.recent)
+                self.recentSince = self.recent[0].created
+            }
         }
     }
 
@@ -81,9 +90,13 @@ struct SentinelOneThreatChildPass {
                 mark = newest
             }
         } else {
-            mark = SentinelOneListSource.State(watermark: self.settled, boundaryIDs: self.recent.map(\.id))
+            mark = SentinelOneListSource.State(
+                watermark: self.recentSince ?? self.settled,
+                boundaryIDs: self.recent.map(\.id)
+            )
             if self.recent.count > Self.idLimit {
-                mark = self.limited()
+                let named = Self.newest(of: self.recent)
+                mark = SentinelOneListSource.State(watermark: named[0].created, boundaryIDs: named.map(\.id))
             }
         }
         if !complete { mark.boundaryIDs += self.unmet }
@@ -91,12 +104,12 @@ struct SentinelOneThreatChildPass {
         return mark
     }
 
-    /// The mark at the instant of the ``idLimit``-th newest child read, naming the children from it on.
-    private func limited() -> SentinelOneListSource.State {
+    /// The children of `children` (more than ``idLimit``) created at or after the ``idLimit``-th newest,
+    /// oldest first: those a mark names once it has too many to name them all.
+    private static func newest(of children: [(id: String, created: String)]) -> [(id: String, created: String)] {
         let order = SentinelOneListSource.State.order
-        let sorted = self.recent.sorted { order($0.created, $1.created) == .orderedDescending }
-        let instant = sorted[Self.idLimit - 1].created
-        let named = sorted.prefix { order($0.created, instant) != .orderedAscending }.map(\.id)
-        return SentinelOneListSource.State(watermark: instant, boundaryIDs: named)
+        let sorted = children.sorted { order($0.created, $1.created) == .orderedAscending }
+        let instant = sorted[sorted.count - Self.idLimit].created
+        return Array(sorted.drop { order($0.created, instant) == .orderedAscending })
     }
 }
