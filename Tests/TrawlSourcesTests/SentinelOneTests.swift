@@ -95,6 +95,25 @@ struct SentinelOneHarness {
         )
     }
 
+    /// A harness whose console's clock starts a minute before now: the children it stamps are within
+    /// `query_lag_in_seconds` of a read, as a new threat's are.
+    static func withAFreshConsole() async throws -> SentinelOneHarness {
+        let now = UTCTimestamp.now().microsecondsSinceEpoch
+        return try await Self.make(clockStart: UTCTimestamp(microsecondsSinceEpoch: now - 60_000_000))
+    }
+
+    /// Adds a note to `threat` stamped a millisecond after `note`, so the console lists it after newer ones;
+    /// its id.
+    func addLateNote(to threat: String, after note: [String: Any]) async throws -> String {
+        let text = try #require(note["createdAt"] as? String)
+        let created = try #require(parseUTCDatetime(text))
+        return try await self.simulator.addChild(
+            "threat-notes",
+            to: threat,
+            createdAt: UTCTimestamp(microsecondsSinceEpoch: created.microsecondsSinceEpoch + 1_000).sentinelOneText
+        )
+    }
+
     func remove() {
         self.simulator.stop()
         self.directory.remove()
@@ -152,7 +171,8 @@ struct SentinelOneHarness {
         _ service: String,
         pageSize: Int = 4,
         start: String = SentinelOneSimulator.historicalStart,
-        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention
+        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention,
+        now: @escaping @Sendable () -> UTCTimestamp = { UTCTimestamp.now() }
     ) throws -> SentinelOneThreatChildSource {
         SentinelOneThreatChildSource(
             name: "s1/\(service)",
@@ -172,7 +192,8 @@ struct SentinelOneHarness {
                 resetPersistenceAuth: "",
                 logger: self.log.logger
             ),
-            markRetention: markRetention
+            markRetention: markRetention,
+            now: now
         )
     }
 
@@ -783,24 +804,14 @@ struct SentinelOneHarness {
     /// the read) is still sent, once: the mark names the children of that last stretch by id instead of
     /// skipping everything older than the newest child delivered.
     @Test func aChildListedAfterNewerOnesIsSentOnceWhenItsThreatIsReadAgain() async throws {
-        let now = UTCTimestamp.now().microsecondsSinceEpoch
-        let harness = try await SentinelOneHarness.make(
-            clockStart: UTCTimestamp(microsecondsSinceEpoch: now - 60_000_000)
-        )
+        let harness = try await SentinelOneHarness.withAFreshConsole()
         defer { harness.remove() }
         let simulator = harness.simulator
         let (threat, delivered, before) = try await harness.threatWithItsNotesDelivered()
         let mark = try #require(try await harness.threatChildren("threat_notes").persistence.load()?.newest?[threat])
         #expect(Set(mark.boundaryIDs) == Set(before.compactMap { $0["id"] as? String }), "named by id")
 
-        // Stamped a millisecond after the first note, listed after the newest.
-        let first = try #require(before.first?["createdAt"] as? String)
-        let stamp = try #require(parseUTCDatetime(first)).microsecondsSinceEpoch + 1_000
-        let late = try await simulator.addChild(
-            "threat-notes",
-            to: threat,
-            createdAt: UTCTimestamp(microsecondsSinceEpoch: stamp).sentinelOneText
-        )
+        let late = try await harness.addLateNote(to: threat, after: try #require(before.first))
         _ = try await simulator.update("threats", ids: [threat])
         let statistics = try await harness.pull(
             try harness.threatChildren("threat_notes", pageSize: 2),
@@ -812,6 +823,47 @@ struct SentinelOneHarness {
                 as? String
         }
         #expect(ids.last == late && ids.count == before.count + 1 && delivered.repeats == 0)
+    }
+
+    /// A threat read within `query_lag_in_seconds` of its children's creation is read once more when that
+    /// lag has passed, though it was not updated: a child listed late meanwhile is sent, and the mark is left
+    /// at the newest child instead of naming every child of that last stretch.
+    @Test func aThreatReadWhileItsChildrenWereFreshIsReadOnceMoreWhenTheLagHasPassed() async throws {
+        let harness = try await SentinelOneHarness.withAFreshConsole()
+        defer { harness.remove() }
+        let simulator = harness.simulator
+        let (older, delivered, notes) = try await harness.threatWithItsNotesDelivered()
+        // A newer threat, which each cycle lists again (the threats' watermark is at it).
+        let newer = try #require(try await simulator.add("threats", count: 1).first?["id"] as? String)
+        _ = try await simulator.update("threats", ids: [newer], addChildren: true)
+        _ = try await harness.pull(try harness.threatChildren("threat_notes", pageSize: 2), into: delivered)
+        let fresh = try #require(try await harness.threatChildren("threat_notes").persistence.load())
+        #expect(Set(fresh.unsettled ?? []) == [older, newer])
+        #expect(fresh.newest?[older]?.boundaryIDs.count == notes.count, "every note of the older one named")
+
+        let late = try await harness.addLateNote(to: older, after: try #require(notes.first))
+        // Before the lag has passed, the older threat is not read; ten minutes on, it is (without an update).
+        let early = try await harness.pull(try harness.threatChildren("threat_notes", pageSize: 2), into: delivered)
+        #expect(early.sent == 0)
+        let later: @Sendable () -> UTCTimestamp = {
+            UTCTimestamp(microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch + 600_000_000)
+        }
+        let settling = try await harness.pull(
+            try harness.threatChildren("threat_notes", pageSize: 2, now: later),
+            into: delivered
+        )
+        #expect(settling.sent == 1)
+        let settled = try #require(try await harness.threatChildren("threat_notes").persistence.load())
+        #expect(settled.unsettled == nil)
+        let console = try await simulator.threatChildren("threat-notes")
+        let newest = try #require(notes.last?["id"] as? String)
+        #expect(settled.newest?[older]?.boundaryIDs == [newest], "the mark is at the newest note alone")
+        let ids = delivered.all.compactMap { event in
+            (try? JSONSerialization.jsonObject(with: Data(event.body.readableBytesView)) as? [String: Any])?["id"]
+                as? String
+        }
+        #expect(ids.last == late && delivered.repeats == 0)
+        #expect(Set(ids) == Set(console.values.flatMap { $0.compactMap { $0["id"] as? String } }))
     }
 
     /// The mark of a read stops at the settled instant (`query_lag_in_seconds` before the read) and names the

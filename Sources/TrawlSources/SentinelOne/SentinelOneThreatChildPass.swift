@@ -72,6 +72,13 @@ struct SentinelOneThreatChildPass {
         return self.named.contains(stamp.id)
     }
 
+    /// Whether the mark of what was read so far names no child after its own instant (every child read is
+    /// older than ``settled``): nothing listed later could be missed by it.
+    var settles: Bool {
+        guard let newest else { return true }
+        return SentinelOneListSource.State.order(newest.watermark, self.settled) == .orderedAscending
+    }
+
     /// The mark for what was read so far, once it is delivered; nil while no child with an id and a
     /// `createdAt` was read (the previous mark, if any, stands). `complete` when the list was read to its
     /// end: the ids of the previous mark not met since are of children no longer listed and are let go.

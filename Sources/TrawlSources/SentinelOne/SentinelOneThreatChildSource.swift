@@ -35,6 +35,10 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         /// The newest instant before which marks were dropped: the children created up to it of a threat
         /// created after ``origin`` and up to it were delivered.
         public var floor: String?
+        /// The threats whose mark names children by id (they were read within `query_lag_in_seconds` of their
+        /// creation): each is read once more when that lag has passed, which sends a child listed late and
+        /// leaves a mark at its newest child, so the marks of threats never updated again stay small.
+        public var unsettled: [String]?
 
         /// Drops the marks whose newest child is older than `cutoff`, which becomes the floor: those threats
         /// were read after their last update, so their children up to `cutoff` were delivered. Nothing is
@@ -48,6 +52,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             }
             guard kept.count < newest.count else { return 0 }
             self.newest = kept
+            self.unsettled = self.unsettled?.filter { kept[$0] != nil }
             self.floor = cutoff
             return newest.count - kept.count
         }
@@ -94,14 +99,18 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public let persistence: ServicePersistence<State>
     /// How long a threat's mark is kept (``defaultMarkRetention``).
     public let markRetention: Duration
+    /// Now, by Trawl's clock: where a read's marks stop and when an unsettled mark is read again.
+    let now: @Sendable () -> UTCTimestamp
 
+    /// - Parameter now: the clock; tests move it on instead of waiting out `query_lag_in_seconds`.
     public init(
         name: String,
         content: SentinelOneContentType,
         settings: SentinelOneServiceSettings,
         console: SentinelOneConsole,
         persistence: ServicePersistence<State>,
-        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention
+        markRetention: Duration = SentinelOneThreatChildSource.defaultMarkRetention,
+        now: @escaping @Sendable () -> UTCTimestamp = { UTCTimestamp.now() }
     ) {
         self.name = name
         self.content = content
@@ -109,7 +118,11 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         self.console = console
         self.persistence = persistence
         self.markRetention = markRetention
+        self.now = now
     }
+
+    /// `query_lag_in_seconds`, in microseconds.
+    private var lag: Int64 { Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000 }
 
     public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
@@ -149,8 +162,33 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             }
             cursor = nextCursor
         } while cursor != nil
+        try await self.settle(&state, statistics: &statistics, context: context)
         statistics.upToDate = true
         return statistics
+    }
+
+    /// Reads once more the children of each unsettled threat whose read is `query_lag_in_seconds` old: every
+    /// child it could list late is listed by then.
+    private func settle(
+        _ state: inout State,
+        statistics: inout PullCycleStatistics,
+        context: PullContext
+    ) async throws {
+        let now = self.now().microsecondsSinceEpoch
+        for threat in state.unsettled ?? [] {
+            // The mark stops a lag before its read; a lag after the read, the read is due.
+            guard let mark = state.newest?[threat], let instant = parseUTCDatetime(mark.watermark),
+                instant.microsecondsSinceEpoch + 2 * self.lag <= now
+            else { continue }
+            if context.isShuttingDown { return }
+            try await self.collect(
+                threat: threat,
+                created: nil,
+                state: &state,
+                statistics: &statistics,
+                context: context
+            )
+        }
     }
 
     /// Drops the marks older than ``markRetention`` before the threats' watermark (``State/dropMarks(olderThan:)``).
@@ -184,7 +222,8 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         let floor = kept == nil && counted == nil ? state.floor(forThreatCreated: created) : nil
         let since = kept ?? floor.map { SentinelOneListSource.State(watermark: $0, boundaryIDs: []) }
         let skip = since == nil ? counted ?? 0 : 0
-        var pass = SentinelOneThreatChildPass(previous: since, settled: self.newestWindowEnd.sentinelOneText)
+        let settled = UTCTimestamp(microsecondsSinceEpoch: self.now().microsecondsSinceEpoch - self.lag)
+        var pass = SentinelOneThreatChildPass(previous: since, settled: settled.sentinelOneText)
         var index = 0
         var cursor: String?
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
@@ -196,6 +235,8 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             do {
                 answer = try await self.console.get(path, query: query, logger: context.logger)
             } catch let error as TrawlError where error.code == .sentinelOneNotFound {
+                // No children (any more): nothing to read again. (A list cut short keeps its place there.)
+                if index == 0 { state.unsettled?.removeAll { $0 == threat } }
                 return
             }
             let page = try SentinelOnePage(answer, resource: "\(self.console.configuration.url)\(path)")
@@ -242,9 +283,18 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             } else if mark == nil, since == nil, !events.isEmpty {
                 state.delivered[threat] = index
             }
+            var listed = false
+            if nextCursor == nil {
+                let before = state.unsettled
+                var unsettled = before ?? []
+                unsettled.removeAll { $0 == threat }
+                if !pass.settles, state.newest?[threat] != nil { unsettled.append(threat) }
+                state.unsettled = unsettled.isEmpty ? nil : unsettled
+                listed = state.unsettled != before
+            }
             // Saved after each page delivered, and at the end of a list that moved the mark on without
             // delivering (the children it named settled, or were deleted), so the state shrinks as it can.
-            if !events.isEmpty || (nextCursor == nil && moved) {
+            if !events.isEmpty || (nextCursor == nil && (moved || listed)) {
                 try await self.persistence.save(state)
             }
             if context.isShuttingDown { return }
