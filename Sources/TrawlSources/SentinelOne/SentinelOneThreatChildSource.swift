@@ -163,6 +163,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
             cursor = nextCursor
         } while cursor != nil
         try await self.settle(&state, statistics: &statistics, context: context)
+        if context.isShuttingDown { return statistics }
         statistics.upToDate = true
         return statistics
     }
