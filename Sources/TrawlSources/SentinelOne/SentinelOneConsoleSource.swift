@@ -61,10 +61,13 @@ extension SentinelOneConsoleSource {
 
     /// Where the newest window of a service read in time windows ends: `query_lag_in_seconds` before now, so
     /// that what the console stamps a little before it shows it is in the window.
-    var newestWindowEnd: UTCTimestamp {
+    var newestWindowEnd: UTCTimestamp { self.windowEnd(at: UTCTimestamp.now()) }
+
+    /// `query_lag_in_seconds` before `now`: what the console stamped before it is taken to be listed.
+    func windowEnd(at now: UTCTimestamp) -> UTCTimestamp {
         UTCTimestamp(
-            microsecondsSinceEpoch: UTCTimestamp.now().microsecondsSinceEpoch
-                - Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000
+            microsecondsSinceEpoch: now.microsecondsSinceEpoch - Int64(self.settings.deepVisibility.lagInSeconds)
+                * 1_000_000
         )
     }
 

@@ -86,7 +86,7 @@ struct SentinelOneThreatChildPass {
         let order = SentinelOneListSource.State.order
         guard let newest else { return nil }
         var mark: SentinelOneListSource.State
-        if order(newest.watermark, self.settled) == .orderedAscending {
+        if self.settles {
             // Everything read is older than the settled instant: the mark is at the newest child, with the
             // ids of that instant, unless the previous mark is later still (it is then as it was).
             if let previous, !previous.watermark.isEmpty,

@@ -121,9 +121,6 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         self.now = now
     }
 
-    /// `query_lag_in_seconds`, in microseconds.
-    private var lag: Int64 { Int64(self.settings.deepVisibility.lagInSeconds) * 1_000_000 }
-
     public func collect(_ context: PullContext) async throws -> PullCycleStatistics {
         var statistics = PullCycleStatistics()
         var state = try await self.persistence.load() ?? State(start: try self.firstStart)
@@ -175,11 +172,10 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         statistics: inout PullCycleStatistics,
         context: PullContext
     ) async throws {
-        let now = self.now().microsecondsSinceEpoch
+        // A mark stops a lag before its read, so the read is a lag old once the mark is two lags before now.
+        let due = self.windowEnd(at: self.windowEnd(at: self.now()))
         for threat in state.unsettled ?? [] {
-            // The mark stops a lag before its read; a lag after the read, the read is due.
-            guard let mark = state.newest?[threat], let instant = parseUTCDatetime(mark.watermark),
-                instant.microsecondsSinceEpoch + 2 * self.lag <= now
+            guard let mark = state.newest?[threat], let instant = parseUTCDatetime(mark.watermark), instant <= due
             else { continue }
             if context.isShuttingDown { return }
             try await self.collect(
@@ -223,8 +219,10 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         let floor = kept == nil && counted == nil ? state.floor(forThreatCreated: created) : nil
         let since = kept ?? floor.map { SentinelOneListSource.State(watermark: $0, boundaryIDs: []) }
         let skip = since == nil ? counted ?? 0 : 0
-        let settled = UTCTimestamp(microsecondsSinceEpoch: self.now().microsecondsSinceEpoch - self.lag)
-        var pass = SentinelOneThreatChildPass(previous: since, settled: settled.sentinelOneText)
+        var pass = SentinelOneThreatChildPass(
+            previous: since,
+            settled: self.windowEnd(at: self.now()).sentinelOneText
+        )
         var index = 0
         var cursor: String?
         var trail = SentinelOneCursorTrail(resource: "\(self.console.configuration.url)\(path)")
