@@ -244,8 +244,7 @@ public final class PeerProcess: Sendable {
     static func listens(process pid: Int32, port: Int) -> Bool {
         guard let inodes = Self.listeningSocketInodes(port: port) else { return Self.accepts(port: port) }
         // A process that exited has no descriptors to read.
-        guard !inodes.isEmpty, let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
-        else { return false }
+        guard !inodes.isEmpty, let descriptors = directoryEntries("/proc/\(pid)/fd") else { return false }
         return descriptors.contains { descriptor in
             guard
                 let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)")
