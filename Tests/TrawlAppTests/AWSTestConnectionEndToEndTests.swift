@@ -91,7 +91,9 @@ import TrawlTesting
         )
         let took = ContinuousClock.now - started
         #expect(status == 1, "\(output)")
-        #expect(took < .seconds(8), "the check took \(took)")
+        // Two attempts that each waited out the 10 s connect timeout would take 20 s; the bound leaves the
+        // rest to a process started while the suite starts dozens of peers.
+        #expect(took < .seconds(18), "the check took \(took)")
         #expect(output.contains("  FAILED: SQS queue trail: NOT readable: ApiError 499"), "\(output)")
         #expect(output.contains("  FAILED: s3://trail-bucket/AWSLogs/: NOT listable: ApiError 499"), "\(output)")
         let failures = output.split(separator: "\n").filter { $0.contains("FAILED: ") }
