@@ -171,13 +171,45 @@ public final class PeerProcess: Sendable {
     /// a test expecting nothing to listen there then met another test's peer.
     private static let handedOut = Mutex<Set<Int>>([])
 
-    /// A port free at this moment on 127.0.0.1, and not handed out before by this process.
+    /// A port free at this moment on 127.0.0.1 for TCP and UDP, and not handed out before by this process.
+    /// It is chosen below the kernel's ephemeral range (`ip_local_port_range`) when there is room: every
+    /// other peer binds port 0 and every client connects from that range, so none of them can take the port
+    /// between this call and the peer binding it, as they could a port the kernel had just handed out.
     public static func freePort() throws -> Int {
+        let candidates = Self.portsBelowTheEphemeralRange
         for _ in 0..<64 {
-            let port = try self.kernelFreePort()
+            let port: Int
+            if let candidates {
+                guard let free = Self.freeOnBothTransports(Int.random(in: candidates)) else { continue }
+                port = free
+            } else {
+                port = try Self.kernelFreePort()
+            }
             if Self.handedOut.withLock({ $0.insert(port).inserted }) { return port }
         }
         throw PeerFailed(description: "no port was free that had not been handed out already")
+    }
+
+    /// Unprivileged ports below the first the kernel hands out on its own; nil when that range is too small
+    /// to pick from at random, or unknown (no procfs).
+    private static let portsBelowTheEphemeralRange: ClosedRange<Int>? = {
+        guard
+            let bytes = readWholeFile("/proc/sys/net/ipv4/ip_local_port_range"),
+            let first = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace).first,
+            let low = Int(first), low > 12_000
+        else { return nil }
+        return 10_000...(low - 1)
+    }()
+
+    /// `port` when a TCP and a UDP socket can both be bound to it on 127.0.0.1 at this moment, else nil.
+    private static func freeOnBothTransports(_ port: Int) -> Int? {
+        for type in [SOCK_STREAM, SOCK_DGRAM] {
+            let socket = Glibc.socket(AF_INET, Int32(type.rawValue), 0)
+            guard socket >= 0 else { return nil }
+            defer { close(socket) }
+            guard Self.bound(socket, to: port) == port else { return nil }
+        }
+        return port
     }
 
     /// Sockets that hold the ports handed out by ``refusingPort()``, open until the test process exits.
@@ -205,12 +237,13 @@ public final class PeerProcess: Sendable {
         return port
     }
 
-    /// Binds `socket` to a port of the kernel's choosing on 127.0.0.1; that port, or nil when bind failed.
-    private static func bound(_ socket: Int32) -> Int? {
+    /// Binds `socket` to `port` on 127.0.0.1, of the kernel's choosing when 0; the port bound, or nil when
+    /// bind failed.
+    private static func bound(_ socket: Int32, to port: Int = 0) -> Int? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in

@@ -1,4 +1,5 @@
 import Testing
+import TrawlCore
 import TrawlTesting
 
 /// The test peers are ready only when they themselves listen: a port handed out free may be taken by another
@@ -43,6 +44,18 @@ import TrawlTesting
         )
         peer.stop()
         #expect(listeners.port != peer.port)
+    }
+
+    @Test func freePortsAreHandedOutOnceAndBelowThePortsTheKernelHandsOutItself() throws {
+        // Every other peer binds port 0 and every client connects from the ephemeral range: a port from it,
+        // free when handed out, could be taken before the peer told to use it bound it.
+        let range = try #require(
+            readWholeFile("/proc/sys/net/ipv4/ip_local_port_range").map { String(decoding: $0, as: UTF8.self) }
+        )
+        let ephemeralStart = try #require(range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) })
+        let ports = try (0..<50).map { _ in try PeerProcess.freePort() }
+        #expect(Set(ports).count == ports.count)
+        #expect(ports.allSatisfy { $0 >= 1_024 && $0 < ephemeralStart }, "\(ports) (ephemeral from \(ephemeralStart))")
     }
 
     @Test func aPeerOnAFreePortIsStartedOnAnotherWhenItExitedAndOnlyThen() async throws {
