@@ -126,6 +126,13 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         } else {
             print("  API token: the console did not say when it expires")
         }
+        if let behind = console.secondsBehindThisHost {
+            print(
+                behind > 5
+                    ? "  Console clock: WARNING: \(behind) s behind this host's (the Date of its answers); deep_visibility, risks and threat children read up to query_lag_in_seconds before this host's clock and miss records the console stamps later than that: sync both clocks (NTP)"
+                    : "  Console clock: not behind this host's (within 5 s)"
+            )
+        }
         guard results.allSatisfy(\.readable) else { throw ExitCode(1) }
     }
 }

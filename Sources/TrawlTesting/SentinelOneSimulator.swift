@@ -134,6 +134,12 @@ public final class SentinelOneSimulator: Sendable {
         _ = try await self.request("POST", "/_sim/token", body: ["expiresAt": expiresAt])
     }
 
+    /// Makes the `Date` of the console's answers `seconds` off the real clock (negative: behind), as a
+    /// console whose clock drifted; its records keep their stamps.
+    public func setDateSkew(seconds: Int) async throws {
+        _ = try await self.request("POST", "/_sim/date-skew", body: ["seconds": seconds])
+    }
+
     /// Every record of `type` (or `dv` for the Deep Visibility events), as the API shows them.
     public func records(_ type: String) async throws -> [[String: Any]] {
         let answer = try await self.request("GET", "/_sim/data?type=\(type)", body: nil)

@@ -434,6 +434,22 @@ import TrawlTesting
         // The simulator's tokens expire in 180 days.
         #expect(good.output.contains("  API token: expires on "), "\(good.output)")
         #expect(good.output.contains(" UTC (in 179 day(s))\n"), "\(good.output)")
+        #expect(good.output.contains("  Console clock: not behind this host's (within 5 s)\n"), "\(good.output)")
+
+        try await simulator.setDateSkew(seconds: -600)
+        let behind = try await Self.run(
+            ["test-connection"],
+            token: SentinelOneSimulator.viewerToken,
+            simulator: simulator,
+            in: directory
+        )
+        #expect(behind.status == 0, "a clock behind is a warning, not a failure: \(behind.log)")
+        #expect(
+            behind.output.contains("  Console clock: WARNING: 599 s behind this host's")
+                || behind.output.contains("  Console clock: WARNING: 600 s behind this host's"),
+            "\(behind.output)"
+        )
+        try await simulator.setDateSkew(seconds: 0)
 
         try await simulator.fail(status: 403, count: 1, path: "/web/api/v2.1/rogues")
         let partial = try await Self.run(
@@ -508,6 +524,7 @@ import TrawlTesting
         #expect(output.contains("agents (/agents): NOT readable: ApiError 447"), "\(output)")
         #expect(output.contains("connection refused"), "\(output)")
         #expect(output.contains("  API token: expiry not checked (no answer)\n"), "\(output)")
+        #expect(!output.contains("Console clock"), "nothing answered to measure it by: \(output)")
         #expect(!output.contains("port 443"), "the console's port is \(port): \(output)")
     }
 

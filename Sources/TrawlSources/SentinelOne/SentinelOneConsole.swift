@@ -16,6 +16,8 @@ public final class SentinelOneRequestGate: Sendable {
     let tokenCheckedAt = Mutex<ContinuousClock.Instant?>(nil)
     /// Claimed by the first of the input's services to say that its token goes over plain `http://`.
     let cleartextWarned = OnceFlag()
+    /// How far the console's clock is behind this host's, from its answers.
+    let consoleClock = Mutex(SentinelOneConsoleClock<ContinuousClock.Instant>())
 
     public init(configuration: SentinelOneRequestPacer<ContinuousClock.Instant>.Configuration) {
         self.pacer = Mutex(SentinelOneRequestPacer(configuration: configuration))
@@ -93,6 +95,11 @@ public final class SentinelOneConsole: Sendable {
             return client
         }
     }
+
+    /// How many seconds the console's clock was at least behind this host's at its latest answer carrying a
+    /// `Date` (0 when not behind); nil before one. Services that read up to `query_lag_in_seconds` before
+    /// this host's clock miss records when it exceeds that lag.
+    public var secondsBehindThisHost: Int64? { self.gate.consoleClock.withLock { $0.secondsBehind } }
 
     private var maxAttempts: Int { self.gate.pacer.withLock { $0.configuration.maxAttempts } }
 
@@ -175,8 +182,10 @@ public final class SentinelOneConsole: Sendable {
             let answer: ByteBuffer
             let retryAfter: Duration?
             let redirect: String?
+            let date: String?
+            let sent = UTCTimestamp.now()
             do {
-                (status, answer, retryAfter, redirect) = try await Self.cutShortByStop { [request] in
+                (status, answer, retryAfter, redirect, date) = try await Self.cutShortByStop { [request] in
                     let response = try await self.http.execute(
                         request,
                         timeout: .init(self.configuration.requestTimeout),
@@ -186,7 +195,10 @@ public final class SentinelOneConsole: Sendable {
                         Duration.seconds($0)
                     }
                     let answer = try await response.body.collect(upTo: self.configuration.maxAnswerBytes)
-                    return (Int(response.status.code), answer, retryAfter, response.headers.first(name: "Location"))
+                    return (
+                        Int(response.status.code), answer, retryAfter, response.headers.first(name: "Location"),
+                        response.headers.first(name: "Date")
+                    )
                 }
             } catch let error as CancellationError {
                 throw error
@@ -206,6 +218,7 @@ public final class SentinelOneConsole: Sendable {
             switch status {
             case 200..<300:
                 self.gate.pacer.withLock { $0.accepted() }
+                self.gate.consoleClock.withLock { $0.answered(date: date, sent: sent) }
                 return answer
             case 429, 503:
                 let pause = self.gate.pacer.withLock {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import TrawlCore
 
 /// What the SentinelOne services share: a console whose connection pool lives as long as the service runs,
@@ -12,6 +13,10 @@ public protocol SentinelOneConsoleSource: PullingSource {
     var settings: SentinelOneServiceSettings { get }
     /// One cycle of the service's own work; ``pull(_:)`` runs it, then the input's daily token check.
     func collect(_ context: PullContext) async throws -> PullCycleStatistics
+    /// Whether the service takes what the console stamped up to `query_lag_in_seconds` before this host's
+    /// clock as complete (time windows, settled marks), and so misses records when the console's clock is
+    /// behind by more than that.
+    var readsUpToTheLagBeforeThisHostsClock: Bool { get }
 }
 
 extension SentinelOneConsoleSource {
@@ -40,8 +45,27 @@ extension SentinelOneConsoleSource {
             )
         }
         let statistics = try await self.collect(context)
+        self.warnOfAConsoleClockBehind(logger: context.logger)
         await self.console.gate.checkTokenExpiry(self.console, input: self.input, logger: context.logger)
         return statistics
+    }
+
+    public var readsUpToTheLagBeforeThisHostsClock: Bool { false }
+
+    /// Says, once an hour while it lasts, that the console's clock is so far behind this host's that records
+    /// it stamps late could fall before where this service has read up to.
+    func warnOfAConsoleClockBehind(logger: Logger) {
+        guard self.readsUpToTheLagBeforeThisHostsClock else { return }
+        let lag = self.settings.deepVisibility.lagInSeconds
+        guard
+            let behind = self.console.gate.consoleClock.withLock({
+                $0.warning(for: self.name, lag: lag, now: .now)
+            })
+        else { return }
+        logger.warning(
+            "The clock of SentinelOne console \(self.console.configuration.url) is \(behind) s behind this host's (the Date of its answers): \(self.name) takes what the console stamped up to query_lag_in_seconds (\(lag) s) before this host's clock as complete, so records the console stamps now may fall before that and never be sent. Sync both clocks (NTP), or raise query_lag_in_seconds above \(behind)",
+            metadata: ["sentinelone.console.seconds_behind": "\(behind)"]
+        )
     }
 
     /// Runs the service's cycles, then closes the console's connections.

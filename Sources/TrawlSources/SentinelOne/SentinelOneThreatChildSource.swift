@@ -20,6 +20,9 @@ import TrawlCore
 /// update before the floor, so its children created up to the floor count as delivered; a threat created
 /// before the origin may never have been read, and gets all its children.
 public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
+    /// Its windows or marks end `query_lag_in_seconds` before this host's clock.
+    public var readsUpToTheLagBeforeThisHostsClock: Bool { true }
+
     public struct State: Codable, Sendable, Equatable {
         public var threats: SentinelOneListSource.State
         /// Children delivered per threat id: what a threat is skipped by when ``newest`` has no mark for it

@@ -34,6 +34,8 @@ Control (no token), for the tests:
                                                threat's child (as an analyst deletes a note)
   POST /_sim/add-child {"kind": "threat-events"|"threat-notes", "threat": id, "createdAt": t}   adds a
                                                child stamped t, as one the console lists after newer ones
+  POST /_sim/date-skew {"seconds": s}   the Date header of every answer is s seconds off the real clock
+                                               (negative: behind); record stamps are unchanged
   GET  /_sim/data?type=t   every record of a type, as the API shows them
   GET  /_sim/requests      every API request received: method, path, query, token, body
 Prints its port, runs until killed."""
@@ -44,6 +46,7 @@ import json
 import random
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -81,6 +84,8 @@ last_risk_change = [datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)]
 dv_queries = {}
 dv_events = []
 faults = []
+# Seconds the Date header of the answers is off the real clock (POST /_sim/date-skew).
+date_skew = [0]
 requests_log = []
 ids = itertools.count(1_000_000_000_000_000_001)
 # The console's clock starts where the test says (argv[1], YYYY-MM-DDTHH:MM:SSZ), or 2026-11-01.
@@ -277,6 +282,9 @@ class Handler(BaseHTTPRequestHandler):
     # hold every answer for 40 ms.
     disable_nagle_algorithm = True
 
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string((time.time() if timestamp is None else timestamp) + date_skew[0])
+
     def reply_raw(self, status, raw, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", "text/html")
@@ -410,6 +418,9 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 threat_notes.setdefault(body["threat"], []).append(dict(child, text="late note"))
             return self.reply(200, {"data": [child]})
+        if path == "/_sim/date-skew":
+            date_skew[0] = body["seconds"]
+            return self.reply(200, {})
         if path == "/_sim/token":
             token_expiry[0] = body["expiresAt"]
             return self.reply(200, {})
