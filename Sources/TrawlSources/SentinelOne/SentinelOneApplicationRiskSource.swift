@@ -18,8 +18,8 @@ import TrawlCore
 /// warning says when the console's order is not ascending). A risk that changes again while its window is
 /// read moves to the next window, and is sent again there, as its new state.
 public final class SentinelOneApplicationRiskSource: SentinelOneConsoleSource {
-    /// Its windows or marks end `query_lag_in_seconds` before this host's clock.
-    public var readsUpToTheLagBeforeThisHostsClock: Bool { true }
+    /// Its windows or marks end `query_lag_in_seconds` before now.
+    public var readsUpToTheLag: Bool { true }
 
     public struct State: Codable, Sendable, Equatable {
         /// Where the next window starts.

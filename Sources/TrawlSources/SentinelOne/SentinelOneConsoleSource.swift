@@ -13,10 +13,10 @@ public protocol SentinelOneConsoleSource: PullingSource {
     var settings: SentinelOneServiceSettings { get }
     /// One cycle of the service's own work; ``pull(_:)`` runs it, then the input's daily token check.
     func collect(_ context: PullContext) async throws -> PullCycleStatistics
-    /// Whether the service takes what the console stamped up to `query_lag_in_seconds` before this host's
-    /// clock as complete (time windows, settled marks), and so misses records when the console's clock is
-    /// behind by more than that.
-    var readsUpToTheLagBeforeThisHostsClock: Bool { get }
+    /// Whether the service takes what the console stamped up to `query_lag_in_seconds` before now as
+    /// complete (time windows, settled marks), and so misses records when the console's clock is behind by
+    /// more than that and Trawl does not know it.
+    var readsUpToTheLag: Bool { get }
 }
 
 extension SentinelOneConsoleSource {
@@ -50,12 +50,14 @@ extension SentinelOneConsoleSource {
         return statistics
     }
 
-    public var readsUpToTheLagBeforeThisHostsClock: Bool { false }
+    public var readsUpToTheLag: Bool { false }
 
-    /// Says, once an hour while it lasts, that the console's clock is so far behind this host's that records
-    /// it stamps late could fall before where this service has read up to.
+    /// Says, once an hour while it lasts, that the console's clock is far behind this host's: the service
+    /// reads up to its lag before the console's time instead (``consoleTime(at:)``), but the first read after
+    /// a start, before the console answered, cannot, and a clock drifting further between reads is seen
+    /// only after them.
     func warnOfAConsoleClockBehind(logger: Logger) {
-        guard self.readsUpToTheLagBeforeThisHostsClock else { return }
+        guard self.readsUpToTheLag else { return }
         let lag = self.settings.deepVisibility.lagInSeconds
         guard
             let behind = self.console.gate.consoleClock.withLock({
@@ -63,7 +65,7 @@ extension SentinelOneConsoleSource {
             })
         else { return }
         logger.warning(
-            "The clock of SentinelOne console \(self.console.configuration.url) is \(behind) s behind this host's (the Date of its answers): \(self.name) takes what the console stamped up to query_lag_in_seconds (\(lag) s) before this host's clock as complete, so records the console stamps now may fall before that and never be sent. Sync both clocks (NTP), or raise query_lag_in_seconds above \(behind)",
+            "The clock of SentinelOne console \(self.console.configuration.url) is \(behind) s behind this host's (the Date of its answers): \(self.name) reads up to query_lag_in_seconds (\(lag) s) before the console's time instead of this host's, but its first read after a start, and one after the clock drifted further, may miss records the console stamps then. Sync both clocks (NTP)",
             metadata: ["sentinelone.console.seconds_behind": "\(behind)"]
         )
     }
@@ -83,9 +85,18 @@ extension SentinelOneConsoleSource {
         return query
     }
 
-    /// Where the newest window of a service read in time windows ends: `query_lag_in_seconds` before now, so
-    /// that what the console stamps a little before it shows it is in the window.
-    var newestWindowEnd: UTCTimestamp { self.windowEnd(at: UTCTimestamp.now()) }
+    /// Where the newest window of a service read in time windows ends: `query_lag_in_seconds` before now by
+    /// the console's clock, so that what the console stamps a little before it shows it is in the window.
+    var newestWindowEnd: UTCTimestamp { self.windowEnd(at: self.consoleTime(at: UTCTimestamp.now())) }
+
+    /// `now` (this host's clock) as the console's clock reads it, so far as its latest answer showed that
+    /// clock behind: what it stamps from then on is after the windows and marks that end by this time.
+    /// Never later than `now`: a console ahead only delays what is read, and an answer with a wrong `Date`
+    /// can delay reads, not skip records.
+    func consoleTime(at now: UTCTimestamp) -> UTCTimestamp {
+        let behind = self.console.secondsBehindThisHost ?? 0
+        return UTCTimestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch - behind * 1_000_000)
+    }
 
     /// `query_lag_in_seconds` before `now`: what the console stamped before it is taken to be listed.
     func windowEnd(at now: UTCTimestamp) -> UTCTimestamp {

@@ -14,8 +14,8 @@ import TrawlCore
 /// every output; a window cut short is queried again and what its mark covers is skipped. A stop while a query runs cancels it (`/dv/cancel-query`), so the
 /// console does not keep working for nothing.
 public final class SentinelOneDeepVisibilitySource: SentinelOneConsoleSource {
-    /// Its windows or marks end `query_lag_in_seconds` before this host's clock.
-    public var readsUpToTheLagBeforeThisHostsClock: Bool { true }
+    /// Its windows or marks end `query_lag_in_seconds` before now.
+    public var readsUpToTheLag: Bool { true }
 
     public struct State: Codable, Sendable, Equatable {
         /// Where the next window starts.

@@ -20,8 +20,8 @@ import TrawlCore
 /// update before the floor, so its children created up to the floor count as delivered; a threat created
 /// before the origin may never have been read, and gets all its children.
 public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
-    /// Its windows or marks end `query_lag_in_seconds` before this host's clock.
-    public var readsUpToTheLagBeforeThisHostsClock: Bool { true }
+    /// Its windows or marks end `query_lag_in_seconds` before now.
+    public var readsUpToTheLag: Bool { true }
 
     public struct State: Codable, Sendable, Equatable {
         public var threats: SentinelOneListSource.State
@@ -102,7 +102,8 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
     public let persistence: ServicePersistence<State>
     /// How long a threat's mark is kept (``defaultMarkRetention``).
     public let markRetention: Duration
-    /// Now, by Trawl's clock: where a read's marks stop and when an unsettled mark is read again.
+    /// Now, by Trawl's clock: where a read's marks stop and when an unsettled mark is read again, once
+    /// ``consoleTime(at:)`` moved it back by how far the console's clock is behind.
     let now: @Sendable () -> UTCTimestamp
 
     /// - Parameter now: the clock; tests move it on instead of waiting out `query_lag_in_seconds`.
@@ -176,7 +177,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         context: PullContext
     ) async throws {
         // A mark stops a lag before its read, so the read is a lag old once the mark is two lags before now.
-        let due = self.windowEnd(at: self.windowEnd(at: self.now()))
+        let due = self.windowEnd(at: self.windowEnd(at: self.consoleTime(at: self.now())))
         for threat in state.unsettled ?? [] {
             guard let mark = state.newest?[threat], let instant = parseUTCDatetime(mark.watermark), instant <= due
             else { continue }
@@ -224,7 +225,7 @@ public final class SentinelOneThreatChildSource: SentinelOneConsoleSource {
         let skip = since == nil ? counted ?? 0 : 0
         var pass = SentinelOneThreatChildPass(
             previous: since,
-            settled: self.windowEnd(at: self.now()).sentinelOneText
+            settled: self.windowEnd(at: self.consoleTime(at: self.now())).sentinelOneText
         )
         var index = 0
         var cursor: String?
