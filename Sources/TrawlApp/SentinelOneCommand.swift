@@ -129,7 +129,7 @@ struct SentinelOneTestConnectionCommand: AsyncParsableCommand {
         if let behind = console.secondsBehindThisHost {
             print(
                 behind > 5
-                    ? "  Console clock: WARNING: \(behind) s behind this host's (the Date of its answers); deep_visibility, risks and the threat children services read up to query_lag_in_seconds before the console's time as its answers show it, but their first read after a start cannot and may miss records: sync both clocks (NTP)"
+                    ? "  Console clock: WARNING: \(behind) s behind this host's (the Date of its answers); deep_visibility, risks and the threat children services read up to query_lag_in_seconds before the console's time as its answers show it, and may miss records when it drifts further between them: sync both clocks (NTP)"
                     : "  Console clock: not behind this host's (within 5 s)"
             )
         }

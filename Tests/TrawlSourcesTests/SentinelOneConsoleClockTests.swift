@@ -76,10 +76,11 @@ import TrawlTesting
         let warning = "s behind this host's (the Date of its answers)"
 
         try await harness.simulator.setDateSkew(seconds: -900)
-        _ = try await harness.pull(try harness.source("agents"), into: DeliveredEvents())
-        #expect(harness.log.messages(containing: warning).isEmpty, "agents follow the console's own stamps")
+        // The first read after a start: the token check is asked first, to measure the console's clock by.
         _ = try await harness.pull(try harness.deepVisibility(), into: DeliveredEvents())
         let behindEnd = try await Self.lastWindowEnd(harness)
+        let paths = try await harness.simulator.requests().compactMap { $0["path"] as? String }
+        #expect(paths.first?.hasSuffix("/users/api-token-details") == true, "\(paths)")
         let now = UTCTimestamp.now().secondsSinceEpoch
         #expect((1_190...1_300).contains(now - behindEnd), "the window ended \(now - behindEnd) s before now")
         let said = harness.log.messages(containing: warning)
@@ -88,6 +89,8 @@ import TrawlTesting
         #expect(said.first?.contains("s1/deep_visibility reads up to query_lag_in_seconds (300 s)") == true)
         _ = try await harness.pull(try harness.deepVisibility(), into: DeliveredEvents())
         #expect(harness.log.messages(containing: warning).count == 1, "said once an hour, not every cycle")
+        _ = try await harness.pull(try harness.source("agents"), into: DeliveredEvents())
+        #expect(harness.log.messages(containing: warning).count == 1, "agents follow the console's own stamps")
 
         // Once the console's clock agrees, the next window ends the lag before this host's clock again.
         try await harness.simulator.setDateSkew(seconds: 0)

@@ -44,6 +44,11 @@ extension SentinelOneConsoleSource {
                 "console_url \(url) is http://: the API token and what the console answers cross the network unencrypted; use https://"
             )
         }
+        if self.readsUpToTheLag, self.console.secondsBehindThisHost == nil {
+            // Where this cycle reads up to depends on the console's clock, which only an answer shows: the
+            // daily token check, due in the first cycle anyway, is asked first.
+            await self.console.gate.checkTokenExpiry(self.console, input: self.input, logger: context.logger)
+        }
         let statistics = try await self.collect(context)
         self.warnOfAConsoleClockBehind(logger: context.logger)
         await self.console.gate.checkTokenExpiry(self.console, input: self.input, logger: context.logger)
@@ -53,9 +58,9 @@ extension SentinelOneConsoleSource {
     public var readsUpToTheLag: Bool { false }
 
     /// Says, once an hour while it lasts, that the console's clock is far behind this host's: the service
-    /// reads up to its lag before the console's time instead (``consoleTime(at:)``), but the first read after
-    /// a start, before the console answered, cannot, and a clock drifting further between reads is seen
-    /// only after them.
+    /// reads up to its lag before the console's time instead (``consoleTime(at:)``), but a clock drifting
+    /// further is seen only at the next answer, and a console that did not answer the token check before a
+    /// first read leaves that read to this host's clock.
     func warnOfAConsoleClockBehind(logger: Logger) {
         guard self.readsUpToTheLag else { return }
         let lag = self.settings.deepVisibility.lagInSeconds
@@ -65,7 +70,7 @@ extension SentinelOneConsoleSource {
             })
         else { return }
         logger.warning(
-            "The clock of SentinelOne console \(self.console.configuration.url) is \(behind) s behind this host's (the Date of its answers): \(self.name) reads up to query_lag_in_seconds (\(lag) s) before the console's time instead of this host's, but its first read after a start, and one after the clock drifted further, may miss records the console stamps then. Sync both clocks (NTP)",
+            "The clock of SentinelOne console \(self.console.configuration.url) is \(behind) s behind this host's (the Date of its answers): \(self.name) reads up to query_lag_in_seconds (\(lag) s) before the console's time instead of this host's, but a read after the clock drifted further may miss records the console stamps then. Sync both clocks (NTP)",
             metadata: ["sentinelone.console.seconds_behind": "\(behind)"]
         )
     }
