@@ -2,10 +2,12 @@ import TrawlCore
 
 /// How far the console's clock is behind this host's, read from the `Date` of its answers, and when to say
 /// so. Deep Visibility and risk windows, and the marks of threat events and notes, take what the console
-/// stamped up to `query_lag_in_seconds` before *this host's* clock as complete: a console whose clock is
-/// behind by more than that lag stamps records later into a window already read, and they are never sent.
-/// Nothing says so in the data, so Trawl measures the difference and warns while it lasts. It does no I/O;
-/// the console feeds it answers and the services ask it, with the time, whether a warning is due.
+/// stamped up to `query_lag_in_seconds` before now as complete: by this host's clock, a console whose clock
+/// is behind by more than that lag stamps records later into a window already read, and they are never
+/// sent, with nothing in the data saying so. The services therefore end them by the console's time as
+/// measured here (``SentinelOneConsoleSource/consoleTime(at:)``), and warn while the difference lasts, since
+/// a clock drifting further is seen only at the next answer. It does no I/O; the console feeds it answers
+/// and the services ask it, with the time, whether a warning is due.
 struct SentinelOneConsoleClock<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
     /// Seconds the console's clock was at least behind this host's at its latest answer with a readable
     /// `Date` (0 when it was not behind); nil before such an answer.
