@@ -41,7 +41,7 @@ public final class BuiltExecutable: Sendable {
         self.process.standardOutput = FileHandle(forWritingAtPath: self.outputFile)
         self.process.standardError = FileHandle(forWritingAtPath: self.errorFile)
         self.process.standardInput = FileHandle.nullDevice
-        try self.process.run()
+        try self.process.runAlone()
     }
 
     /// Runs to completion and returns (exit status, stdout, stderr).
@@ -115,7 +115,8 @@ public final class BuiltExecutable: Sendable {
         }
         if self.process.isRunning {
             kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
+            // A status no exit has: the child was killed, yet its exit was not seen.
+            guard self.process.waitForExit(upTo: .seconds(10)) else { return -1 }
         }
         return self.process.terminationStatus
     }

@@ -157,7 +157,7 @@ public final class MotoServer: Sendable {
             process.standardInput = input
             process.standardOutput = output
             process.standardError = FileHandle(forWritingAtPath: errorFile)
-            try process.run()
+            try process.runAlone()
             // Through stdin: a command carrying a large message body exceeds the limit of one argument.
             try input.fileHandleForWriting.write(contentsOf: json)
             try input.fileHandleForWriting.close()

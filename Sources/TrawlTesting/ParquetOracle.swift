@@ -32,7 +32,7 @@ public enum ParquetOracle {
                 [PeerProcess.python, "\(RepositoryFiles.root)/Tests/Support/peers/parquet_oracle.py"] + arguments
             let output = Pipe()
             process.standardOutput = output
-            try process.run()
+            try process.runAlone()
             let printed = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {

@@ -16,7 +16,7 @@ public enum PeerCompressor {
             let output = Pipe()
             process.standardInput = input
             process.standardOutput = output
-            try process.run()
+            try process.runAlone()
             let writer = Thread {
                 try? input.fileHandleForWriting.write(contentsOf: Data(data))
                 try? input.fileHandleForWriting.close()

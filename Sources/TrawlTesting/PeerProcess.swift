@@ -42,7 +42,7 @@ public final class PeerProcess: Sendable {
         process.standardOutput = printsPort ? output : FileHandle(forWritingAtPath: logFile)
         process.standardInput = FileHandle.nullDevice
         Self.installExitHandler()
-        try process.run()
+        try process.runAlone()
         Self.running.withLock { $0.append((process, logFile)) }
         self.process = process
         self.logFile = logFile
@@ -134,7 +134,7 @@ public final class PeerProcess: Sendable {
         }
         if self.process.isRunning {
             kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
+            self.process.waitForExit(upTo: .seconds(10))
         }
         Self.running.withLock { $0.removeAll { $0.process === self.process } }
         try? FileManager.default.removeItem(atPath: self.logFile)
@@ -148,7 +148,7 @@ public final class PeerProcess: Sendable {
         process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
         let output = Pipe()
         process.standardOutput = output
-        guard (try? process.run()) != nil else { return "python3" }
+        guard (try? process.runAlone()) != nil else { return "python3" }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -88,7 +88,7 @@ public final class PostgresServer: Sendable {
             process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.runAlone()
             process.waitUntilExit()
             return process.terminationStatus
         }

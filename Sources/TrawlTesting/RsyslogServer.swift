@@ -13,7 +13,7 @@ public struct TestCertificates: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/make_certs.sh", directory]
-            try process.run()
+            try process.runAlone()
             process.waitUntilExit()
             return process.terminationStatus
         }
@@ -33,7 +33,7 @@ public struct TestCertificates: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: PeerProcess.python)
             process.arguments = ["\(RepositoryFiles.root)/Tests/Support/peers/expired_cert.py", directory]
-            try process.run()
+            try process.runAlone()
             process.waitUntilExit()
             return process.terminationStatus
         }

@@ -207,7 +207,7 @@ import Yams
         // A miss (dpkg -S on a path usrmerge hides) is an empty answer, tried again by the caller, not noise in
         // the suite's output.
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runAlone()
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return try String(contentsOfFile: file, encoding: .utf8)
     }
