@@ -129,8 +129,7 @@ public final class PeerProcess: Sendable {
     public func stop(asking signal: Int32?, grace: Duration = .seconds(10)) {
         if let signal, self.process.isRunning {
             kill(self.process.processIdentifier, signal)
-            let deadline = ContinuousClock.now + grace
-            while self.process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+            self.process.waitForExit(upTo: grace)
         }
         if self.process.isRunning {
             kill(self.process.processIdentifier, SIGKILL)

@@ -97,8 +97,8 @@ public final class SentinelOneConsole: Sendable {
     }
 
     /// How many seconds the console's clock was at least behind this host's at its latest answer carrying a
-    /// `Date` (0 when not behind); nil before one. Services that read up to `query_lag_in_seconds` before
-    /// this host's clock miss records when it exceeds that lag.
+    /// `Date` (0 when not behind); nil before one. Services that read up to `query_lag_in_seconds` before now
+    /// take now by the console's clock with it (``SentinelOneConsoleSource/consoleTime(at:)``).
     public var secondsBehindThisHost: Int64? { self.gate.consoleClock.withLock { $0.secondsBehind } }
 
     private var maxAttempts: Int { self.gate.pacer.withLock { $0.configuration.maxAttempts } }

@@ -27,7 +27,7 @@ struct SentinelOneConsoleClock<Instant: InstantProtocol & Sendable>: Sendable wh
     }
 
     /// How many seconds behind the console is when `service`, which takes what the console stamped up to
-    /// `lag` seconds before this host's clock as complete, should warn about it at `now`: the console is
+    /// `lag` seconds before now as complete, should warn about it at `now`: the console is
     /// more than half that lag (and more than 5 s, the measure's precision) behind, and the service has
     /// not warned within the hour (``threshold(lag:)``). Nil otherwise.
     mutating func warning(for service: String, lag: Int, now: Instant) -> Int64? {
@@ -40,8 +40,8 @@ struct SentinelOneConsoleClock<Instant: InstantProtocol & Sendable>: Sendable wh
         return behind
     }
 
-    /// How far behind the console may be before a service reading up to `lag` seconds before this host's
-    /// clock warns: half the lag, and not less than the measure's precision.
+    /// How far behind the console may be before a service reading up to `lag` seconds before now warns: half
+    /// the lag, and not less than the measure's precision.
     static func threshold(lag: Int) -> Int64 { max(5, Int64(lag) / 2) }
 
     /// An HTTP date (RFC 9110's IMF-fixdate, `Sun, 06 Dec 2026 23:26:21 GMT`, the only form a server may
