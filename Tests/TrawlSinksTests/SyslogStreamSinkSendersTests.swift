@@ -104,7 +104,7 @@ import TrawlTesting
         #expect(receivedLines.count == lines.count)
         #expect(receivedLines.sorted() == lines.sorted(), "every line once, the stalled part sent again")
         // Three connections and the stalled sender's new one; a connection dropped for a reason it logs (once
-        // seen in a loaded CI run: two more connects) is not what this test is about.
+        // seen in a full local run under load: two more connects) is not what this test is about.
         let connects = log.messages(containing: "Connected to 127.0.0.1:\(peer.port) (sender").count
         let explained = log.messages(containing: "Reconnecting to 127.0.0.1:\(peer.port) because")
         #expect(connects - explained.count == 4, "\(connects) connects; reconnects with a reason: \(explained)")
