@@ -44,11 +44,12 @@ struct RunCommand: AsyncParsableCommand {
         discussion: helpParagraphs(
             """
             Runs every enabled input service every request_period_in_seconds and delivers to every output.
-            SIGTERM or SIGINT stop pulling, drain what is in flight (up to globals.shutdown_timeout_in_seconds),
-            save state and exit 0; if an output could not deliver everything in time, the undelivered events are
-            left uncommitted at their source and the exit status is 1. With --once each input service runs one
-            pull cycle, then Trawl drains and exits: 0 when no error was logged, 1 when one was (a failed pull
-            cycle, a message left in the queue, an unreadable object, a failed write), so a scheduler notices.
+            SIGTERM, SIGINT or SIGHUP stop pulling, drain what is in flight (up to
+            globals.shutdown_timeout_in_seconds), save state and exit 0; if an output could not deliver everything
+            in time, the undelivered events are left uncommitted at their source and the exit status is 1. With
+            --once each input service runs one pull cycle, then Trawl drains and exits: 0 when no error was logged,
+            1 when one was (a failed pull cycle, a message left in the queue, an unreadable object, a failed
+            write), so a scheduler notices.
 
             Examples:
               trawl run --config examples/quickstart.yaml --once
