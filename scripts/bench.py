@@ -101,6 +101,22 @@ def after_connecting(log):
     return (stopped - connected).total_seconds() if connected and stopped else None
 
 
+def write_rsyslog_conf(path, work, certificates, port, received):
+    """An rsyslog configuration receiving Devo's lines over mutual TLS (make_certs.sh's certificates, the
+    client's CN "mydomain") on loopback `port` and writing each as it came to `received`."""
+    os.makedirs(os.path.join(work, "rsyslog-work"), exist_ok=True)
+    with open(path, "w") as conf:
+        conf.write(f"""
+global(workDirectory="{work}/rsyslog-work" maxMessageSize="256k" parser.escapeControlCharactersOnReceive="off"
+  DefaultNetstreamDriverCAFile="{certificates}/ca.crt" DefaultNetstreamDriverCertFile="{certificates}/server-fullchain.crt"
+  DefaultNetstreamDriverKeyFile="{certificates}/server.key")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
+input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="devo")
+template(name="devoRaw" type="string" string="%rawmsg%\\n")
+ruleset(name="devo") {{ action(type="omfile" file="{received}" template="devoRaw") }}
+""")
+
+
 def paired(results, one, two, field):
     """The per-round ratios of `field` (seconds, or seconds after connecting) of configuration `one` over
     configuration `two`, sorted; rounds where either lacks the figure are left out."""
@@ -305,17 +321,7 @@ outputs:
                     rsyslog_port = free_port()
                     port = rsyslog_port
                     rsyslog_conf = os.path.join(work, "rsyslog.conf")
-                    os.makedirs(os.path.join(work, "rsyslog-work"), exist_ok=True)
-                    with open(rsyslog_conf, "w") as conf:
-                        conf.write(f"""
-global(workDirectory="{work}/rsyslog-work" maxMessageSize="256k" parser.escapeControlCharactersOnReceive="off"
-  DefaultNetstreamDriverCAFile="{certificates}/ca.crt" DefaultNetstreamDriverCertFile="{certificates}/server-fullchain.crt"
-  DefaultNetstreamDriverKeyFile="{certificates}/server.key")
-module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name" PermittedPeer=["mydomain"] MaxFrameSize="262144")
-input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="devo")
-template(name="devoRaw" type="string" string="%rawmsg%\\n")
-ruleset(name="devo") {{ action(type="omfile" file="{work}/received.log" template="devoRaw") }}
-""")
+                    write_rsyslog_conf(rsyslog_conf, work, certificates, port, f"{work}/received.log")
                     rsyslog = subprocess.Popen(["/usr/sbin/rsyslogd", "-n", "-f", rsyslog_conf, "-i", f"{work}/rsyslog.pid"],
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     wait_port(port)
