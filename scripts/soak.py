@@ -54,12 +54,23 @@ def process_figures(pid):
     return rss, len(os.listdir(f"/proc/{pid}/fd")), threads
 
 
-def count_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    except FileNotFoundError:
-        return 0
+class LineCounter:
+    """Counts the lines of a file that only grows, reading at each call only what was added since the last:
+    the outputs' files reach gigabytes, and they are counted every sample and every poll of the drain."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.lines = path, 0, 0
+
+    def __call__(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    self.lines += chunk.count(b"\n")
+                    self.offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        return self.lines
 
 
 def record_ids(path):
@@ -178,6 +189,7 @@ def main():
         rsyslog = start_rsyslog()
         http_port = bench.free_port()
         output_file = os.path.join(work, "out.log")
+        file_lines, rsyslog_lines = LineCounter(output_file), LineCounter(received)
         config = os.path.join(work, "soak.yaml")
         with open(config, "w") as out:
             out.write(f"""
@@ -269,7 +281,7 @@ outputs:
                 rss, fds, threads = process_figures(trawl.pid)
                 samples.append((now - started, rss, fds, threads))
                 print(f"{(now - started) / 60:6.1f} {rss / 2**20:8.1f} {fds:5d} {threads:7d} {uploaded[0]:8d} "
-                      f"{count_lines(output_file):10d} {count_lines(received):13d}", flush=True)
+                      f"{file_lines():10d} {rsyslog_lines():13d}", flush=True)
                 next_sample += args.sample_seconds
             time.sleep(min(1.0, max(0.0, next_sample - time.monotonic())))
         stop_seeding.set()
@@ -282,14 +294,14 @@ outputs:
                 QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
             )["Attributes"]
             queued = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-            if queued == 0 and count_lines(output_file) >= expected and count_lines(received) >= expected:
+            if queued == 0 and file_lines() >= expected and rsyslog_lines() >= expected:
                 break
             time.sleep(2)
         drained = time.monotonic() - started
         rss, fds, threads = process_figures(trawl.pid)
         samples.append((drained, rss, fds, threads))
         print(f"{drained / 60:6.1f} {rss / 2**20:8.1f} {fds:5d} {threads:7d} {uploaded[0]:8d} "
-              f"{count_lines(output_file):10d} {count_lines(received):13d}  (drained)")
+              f"{file_lines():10d} {rsyslog_lines():13d}  (drained)")
         ready = http_get(http_port, "/ready")
         if ready[0] != 200:
             failures.append(f"/ready answered {ready[0]} {ready[1].strip()!r} once the queue was drained")
@@ -325,8 +337,8 @@ outputs:
             if strict and (missing or repeated or foreign):
                 failures.append(f"the {name} did not get every record exactly once")
         with open(log_path) as f:
-            levels = collections.Counter(line.split()[1] for line in f if len(line.split()) > 1
-                                         and line.split()[1] in ("WARNING", "ERROR", "CRITICAL"))
+            levels = collections.Counter(words[1] for words in (line.split(maxsplit=2) for line in f)
+                                         if len(words) > 1 and words[1] in ("WARNING", "ERROR", "CRITICAL"))
         print(f"==> Trawl's log: {dict(levels) or 'no warnings or errors'} ({log_path})")
         steady = [sample for sample in samples if sample[0] >= args.warm_up_minutes * 60]
         floors = [floor for floor in memory_floors(log_path) if floor[0] >= args.warm_up_minutes * 60]
