@@ -5,8 +5,8 @@ rsyslog), while rsyslog is stopped now and then for an outage and started again.
 (VmRSS), open descriptors and threads as it goes, then lets the queue drain, stops Trawl with SIGTERM, and
 checks what arrived: every record once in the file; in rsyslog's file every record, counting the ones lost
 or sent twice around the outages. Not a test: it prints what it saw and exits 1 when the file output missed
-or repeated a record, Trawl's memory or descriptors grew past the bounds given, or Trawl did not stop
-cleanly.
+or repeated a record, the heap Trawl has in use grew (a leak) or its RSS or descriptors passed the bounds
+given, or Trawl did not stop cleanly.
 
 Notifications vary as a queue's do: an S3 event per message, every 20th wrapped in SNS, every 50th sent
 twice (the ledger filters the second), and an s3:TestEvent now and then."""
@@ -37,9 +37,11 @@ sys.path.insert(0, PEERS)
 import aws_fixture  # noqa: E402
 
 RECORD_ID = re.compile(rb'[{,]"id":"([^"]+)"')
-# Trawl's memory report: the RSS left after it returned freed heap to the system is the one that shows a leak;
-# VmRSS between reports also holds what a burst (a spool sent after an outage) used and freed.
+# Trawl's memory report: the RSS after it returned freed heap to the system, and malloc's heap in use (what a
+# leak grows) and held as metadata. The RSS also counts the executable's pages and freed memory malloc keeps for
+# reuse: the top of its second arena, up to 32 MiB, which a burst (a spool sent after an outage) raises once.
 MEMORY_REPORT = re.compile(r"^(\S+) .*\[GC\] .*RSS\([0-9.]+MiB -> ([0-9.]+)MiB\)")
+HEAP_FIGURE = re.compile(r"memory\.heap\.(in_use|held)=([0-9.]+)MiB")
 
 
 def process_figures(pid):
@@ -86,9 +88,10 @@ def record_ids(path):
     return counts
 
 
-def memory_floors(log_path):
-    """(seconds since Trawl's first log line, MiB) of each memory report's RSS after freeing."""
-    floors, first = [], None
+def memory_reports(log_path):
+    """(seconds since Trawl's first log line, RSS after freeing, heap in use, heap held) of each memory report, in
+    MiB; the heap's figures are None where Trawl's malloc is not glibc's."""
+    reports, first = [], None
     with open(log_path) as log:
         for line in log:
             stamp = line.split(" ", 1)[0]
@@ -99,8 +102,10 @@ def memory_floors(log_path):
             first = first or at
             match = MEMORY_REPORT.match(line)
             if match:
-                floors.append(((at - first).total_seconds(), float(match.group(2))))
-    return floors
+                heap = dict((name, float(value)) for name, value in HEAP_FIGURE.findall(line))
+                reports.append(((at - first).total_seconds(), float(match.group(2)), heap.get("in_use"),
+                                heap.get("held")))
+    return reports
 
 
 def http_get(port, path):
@@ -123,17 +128,17 @@ def metric_sum(text, name, **labels):
     return total
 
 
-def growth_per_hour(samples):
-    """How much the highest value of the later half of (seconds, value) pairs exceeds that of the earlier
-    half, per hour between the halves' middles. A leak grows it steadily; memory that a burst (an outage's
-    spool) leaves in use once, and reuses at the next, does not: the first outages step the RSS up and later
-    ones stay below that level, where a least-squares slope would count those first steps as a trend."""
+def floor_growth_per_hour(samples):
+    """How much the lowest value of the later half of (seconds, value) pairs exceeds that of the earlier half,
+    per hour between the halves' middles. A leak raises the heap's floor steadily; the events in flight when a
+    report is taken (an object being read, a spool being sent) raise single reports, not the floor, where a
+    least-squares slope or the halves' peaks would count them."""
     if len(samples) < 2:
         return 0.0
     half = len(samples) // 2
     earlier, later = samples[:half], samples[half:]
     apart = statistics.fmean(t for t, _ in later) - statistics.fmean(t for t, _ in earlier)
-    rise = max(v for _, v in later) - max(v for _, v in earlier)
+    rise = min(v for _, v in later) - min(v for _, v in earlier)
     return 3600 * rise / apart if apart > 0 else 0.0
 
 
@@ -150,9 +155,10 @@ def main():
     parser.add_argument("--warm-up-minutes", type=float,
                         help="samples before this are left out of the growth figures (default: two minutes after "
                              "the first outage ends, or three without outages)")
-    parser.add_argument("--max-rss-growth", type=float, default=10,
-                        help="MiB per hour that the RSS Trawl keeps after freeing (its memory report, every "
-                             "minute) may grow by after the warm-up")
+    parser.add_argument("--max-heap-growth", type=float, default=5,
+                        help="MiB per hour that the heap Trawl has in use (its memory report, every minute) may "
+                             "grow by after the warm-up")
+    parser.add_argument("--max-rss", type=float, default=150, help="MiB of VmRSS that fail the run")
     parser.add_argument("--max-fd-growth", type=int, default=8,
                         help="open descriptors more at the end than after the warm-up that fail the run")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -341,18 +347,27 @@ outputs:
                                          if len(words) > 1 and words[1] in ("WARNING", "ERROR", "CRITICAL"))
         print(f"==> Trawl's log: {dict(levels) or 'no warnings or errors'} ({log_path})")
         steady = [sample for sample in samples if sample[0] >= args.warm_up_minutes * 60]
-        floors = [floor for floor in memory_floors(log_path) if floor[0] >= args.warm_up_minutes * 60]
-        if len(steady) >= 2 and len(floors) >= 2:
-            growth = growth_per_hour(floors)
+        reports = [report for report in memory_reports(log_path) if report[0] >= args.warm_up_minutes * 60]
+        peak_rss = max(sample[1] for sample in samples) / 2**20
+        print(f"==> VmRSS at most {peak_rss:.1f} MiB")
+        if peak_rss > args.max_rss:
+            failures.append(f"VmRSS reached {peak_rss:.1f} MiB (bound {args.max_rss:g})")
+        heap = [(at, in_use) for at, _, in_use, _ in reports if in_use is not None]
+        if len(steady) >= 2 and len(heap) >= 2:
+            growth = floor_growth_per_hour(heap)
             fd_growth = steady[-1][2] - steady[0][2]
-            print(f"==> After the warm-up ({args.warm_up_minutes:g} minutes): RSS kept after freeing "
-                  f"{floors[0][1]:.1f} -> {floors[-1][1]:.1f} MiB over {len(floors)} reports (the later half's peak "
-                  f"{growth:+.1f} MiB/hour over the earlier half's); VmRSS at most {max(sample[1] for sample in steady) / 2**20:.1f} MiB; descriptors "
-                  f"{steady[0][2]} -> {steady[-1][2]}; threads {steady[0][3]} -> {steady[-1][3]}")
-            if growth > args.max_rss_growth:
-                failures.append(f"the RSS kept after freeing grew {growth:.1f} MiB/hour (bound {args.max_rss_growth:g})")
+            print(f"==> After the warm-up ({args.warm_up_minutes:g} minutes), over {len(reports)} memory reports: heap "
+                  f"in use {min(v for _, v in heap):.1f}-{max(v for _, v in heap):.1f} MiB (the later half's lowest "
+                  f"{growth:+.1f} MiB/hour over the earlier half's), held by malloc {reports[0][3]:.1f} -> "
+                  f"{reports[-1][3]:.1f} MiB; RSS kept after freeing {reports[0][1]:.1f} -> {reports[-1][1]:.1f} MiB "
+                  f"(at most {max(report[1] for report in reports):.1f}); descriptors {steady[0][2]} -> {steady[-1][2]}; "
+                  f"threads {steady[0][3]} -> {steady[-1][3]}")
+            if growth > args.max_heap_growth:
+                failures.append(f"the heap in use grew {growth:.1f} MiB/hour (bound {args.max_heap_growth:g})")
             if fd_growth > args.max_fd_growth:
                 failures.append(f"open descriptors grew by {fd_growth} (bound {args.max_fd_growth})")
+        elif reports and not heap:
+            failures.append("Trawl's memory reports carry no heap figures (its malloc is not glibc's 2.33 or later)")
         else:
             failures.append("the run was too short to measure growth after the warm-up")
     finally:

@@ -17,6 +17,19 @@ int trawl_tune_malloc(void) {
 #endif
 }
 
+int trawl_heap_usage(unsigned long long *in_use, unsigned long long *held) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 info = mallinfo2();
+    *in_use = (unsigned long long)info.uordblks + (unsigned long long)info.hblkhd;
+    *held = (unsigned long long)info.arena + (unsigned long long)info.hblkhd;
+    return 1;
+#else
+    (void)in_use;
+    (void)held;
+    return 0;
+#endif
+}
+
 int trawl_try_lock_byte(int fd, long long offset) {
 #if defined(F_OFD_SETLK)
     struct flock lock = {0};

@@ -1,4 +1,6 @@
+import CTrawlSystem
 import Logging
+import Metrics
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -10,16 +12,22 @@ import Darwin
 #endif
 
 /// Logs memory use every `period` in the Devo collectors' words, after returning freed heap to the system:
-/// `[GC] global: 20.4% -> 20.4%, process: RSS(34.50MiB -> 34.08MiB), VMS(410.52MiB -> 410.02MiB)`.
+/// `[GC] global: 20.4% -> 20.4%, process: RSS(34.50MiB -> 34.08MiB), VMS(410.52MiB -> 410.02MiB)`, with
+/// malloc's own figures as metadata (`memory.heap.in_use`, `memory.heap.held`) and as gauges.
+///
+/// The RSS alone cannot tell a leak from memory malloc keeps for reuse, nor from the executable's pages: the
+/// heap in use is what a leak makes grow.
 public struct MemoryReporter<C: Clock>: Service where C.Duration == Duration {
     public let period: Duration
     public let clock: C
     public let logger: Logger
+    private let gauges: MemoryGauges
 
     public init(period: Duration, clock: C, logger: Logger) {
         self.period = period
         self.clock = clock
         self.logger = logger
+        self.gauges = MemoryGauges()
     }
 
     public func run() async throws {
@@ -29,24 +37,54 @@ public struct MemoryReporter<C: Clock>: Service where C.Duration == Duration {
             } catch {
                 return
             }
-            self.logger.info("\(Self.report())")
+            let report = Self.report()
+            self.gauges.record(report.after)
+            self.logger.info("\(report.line)", metadata: report.metadata)
         }
     }
 
-    /// Measures, frees, measures again; the line to log.
-    public static func report() -> String {
+    /// What one report measured: the line to log, its metadata, and the figures after freeing.
+    public struct Report: Sendable {
+        public var line: String
+        public var metadata: Logger.Metadata
+        public var after: MemorySample
+    }
+
+    /// Measures, frees, measures again.
+    public static func report() -> Report {
         let before = MemorySample.read()
         returnFreedHeapToSystem()
         let after = MemorySample.read()
-        return
+        let line =
             "[GC] global: \(formatFixed(before.globalPercent, decimals: 1))% -> "
             + "\(formatFixed(after.globalPercent, decimals: 1))%, process: "
             + "RSS(\(mib(before.residentBytes)) -> \(mib(after.residentBytes))), "
             + "VMS(\(mib(before.virtualBytes)) -> \(mib(after.virtualBytes)))"
+        var metadata: Logger.Metadata = [:]
+        if let heap = after.heap {
+            metadata["memory.heap.in_use"] = "\(mib(heap.inUseBytes))"
+            metadata["memory.heap.held"] = "\(mib(heap.heldBytes))"
+        }
+        return Report(line: line, metadata: metadata, after: after)
     }
 
     private static func mib(_ bytes: Int) -> String {
         "\(formatFixed(Double(bytes) / 1_048_576, decimals: 2))MiB"
+    }
+}
+
+/// The gauges a memory report sets, so a scraper can alert on the heap in use growing.
+private struct MemoryGauges: Sendable {
+    let resident = Gauge(label: "trawl_memory_resident_bytes")
+    let heapInUse = Gauge(label: "trawl_memory_heap_in_use_bytes")
+    let heapHeld = Gauge(label: "trawl_memory_heap_held_bytes")
+
+    func record(_ sample: MemorySample) {
+        self.resident.record(sample.residentBytes)
+        if let heap = sample.heap {
+            self.heapInUse.record(heap.inUseBytes)
+            self.heapHeld.record(heap.heldBytes)
+        }
     }
 }
 
@@ -56,6 +94,16 @@ public struct MemorySample: Sendable {
     public var virtualBytes = 0
     /// Share of the machine's memory in use, 0-100.
     public var globalPercent = 0.0
+    /// malloc's figures, where malloc is glibc's (2.33 or later).
+    public var heap: HeapUsage?
+
+    /// What malloc holds, summed over its arenas.
+    public struct HeapUsage: Sendable, Equatable {
+        /// Bytes of blocks allocated and not yet freed.
+        public var inUseBytes: Int
+        /// Bytes malloc has from the system: those in use, and freed ones it keeps for reuse.
+        public var heldBytes: Int
+    }
 
     public static func read() -> MemorySample {
         var sample = MemorySample()
@@ -77,6 +125,11 @@ public struct MemorySample: Sendable {
                 if parts[0] == "MemAvailable:" { available = value }
             }
             if total > 0 { sample.globalPercent = Double(total - available) * 100 / Double(total) }
+        }
+        var inUse: UInt64 = 0
+        var held: UInt64 = 0
+        if trawl_heap_usage(&inUse, &held) == 1 {
+            sample.heap = HeapUsage(inUseBytes: Int(clamping: inUse), heldBytes: Int(clamping: held))
         }
         return sample
     }

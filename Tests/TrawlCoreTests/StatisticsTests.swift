@@ -33,14 +33,6 @@ import TrawlCore
         )
     }
 
-    @Test func memoryReportNamesRSSAndVMS() {
-        let line = MemoryReporter<ContinuousClock>.report()
-        #expect(line.hasPrefix("[GC] global: "))
-        #expect(line.contains("process: RSS("))
-        #expect(line.contains("VMS("))
-        #expect(MemorySample.read().residentBytes > 0)
-    }
-
     @Test func backoffDoublesUpToItsMaximum() {
         let backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(10))
         #expect((1...6).map { backoff.delay(afterFailures: $0) } == [1, 2, 4, 8, 10, 10].map { .seconds($0) })

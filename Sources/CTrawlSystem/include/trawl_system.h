@@ -12,6 +12,16 @@
 /// a third of its time in page faults with a 512 KiB threshold); the heap's top is returned past 32 MiB.
 int trawl_tune_malloc(void);
 
+/// What malloc holds, summed over its arenas (glibc 2.33's `mallinfo2`): `in_use`, the bytes of blocks
+/// allocated and not yet freed (what a leak makes grow), and `held`, the bytes malloc has from the system,
+/// free blocks and each arena's top included. Returns 1 when measured, 0 where malloc is not glibc's (both
+/// left as they were).
+///
+/// The process's RSS says neither: it counts the executable's and libraries' pages, and freed memory that
+/// malloc keeps for reuse (`trawl_tune_malloc` lets a second arena's top keep up to 32 MiB, which
+/// `malloc_trim` does not return).
+int trawl_heap_usage(unsigned long long *in_use, unsigned long long *held);
+
 /// Takes an exclusive lock on the byte at `offset` of the open file `fd` without waiting, as an open file
 /// description lock (`F_OFD_SETLK`): it belongs to this open of the file, not to the process, so two opens
 /// exclude each other within one process as across processes, and closing the descriptor releases it.
