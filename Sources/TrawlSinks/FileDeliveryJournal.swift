@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TrawlCore
 
@@ -24,6 +25,10 @@ import Darwin
 ///
 /// Relies on ``EventMetadata``'s contract: (source, unit, offset) names one event, and a unit's content
 /// never changes.
+///
+/// A mark is kept 14 days after its last write (SQS keeps a message at most that long), one per unit: an
+/// output fed an S3 object a second holds over a million. Each is kept by its unit's digest
+/// (``UnitKey``), in memory and in the records written, not by its name.
 struct FileDeliveryJournal {
     struct Mark: Equatable {
         var offset: Int64
@@ -31,23 +36,76 @@ struct FileDeliveryJournal {
         var time: Int64
     }
 
+    /// A unit's name (`source`, U+001F, `unit`) digested: the first 16 bytes of its SHA-256. A name (the
+    /// source, a bucket, a key and an ETag) runs to a hundred bytes or more (an S3 key alone may take 1,024):
+    /// kept by such names, 200,000 marks took 228 bytes each in memory; by digest, 84 (the dictionary's
+    /// slack included), and 33 characters each in the records. SHA-256 and not a quicker hash: names come
+    /// from outside (S3 keys anyone with write access chooses), and two names with one digest would make
+    /// events of the second count as written.
+    struct UnitKey: Hashable {
+        var high: UInt64
+        var low: UInt64
+
+        private init(high: UInt64, low: UInt64) {
+            self.high = high
+            self.low = low
+        }
+
+        init(name: String) {
+            let digest = SHA256.hash(data: Array(name.utf8))
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for (index, byte) in digest.prefix(16).enumerated() {
+                if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+            }
+            self.init(high: high, low: low)
+        }
+
+        /// A key as a record holds it: `#` and the digest's 32 hex digits, or a whole name (records written
+        /// before digests were kept).
+        init(recorded text: String) {
+            let utf8 = Array(text.utf8)
+            if utf8.count == 33, utf8[0] == UInt8(ascii: "#"),
+                let high = UInt64(String(decoding: utf8[1..<17], as: UTF8.self), radix: 16),
+                let low = UInt64(String(decoding: utf8[17..<33], as: UTF8.self), radix: 16)
+            {
+                self.init(high: high, low: low)
+            } else {
+                self.init(name: text)
+            }
+        }
+
+        /// How records hold it.
+        var recorded: String {
+            "#" + Self.hex(self.high) + Self.hex(self.low)
+        }
+
+        private static func hex(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+    }
+
     /// The output file, and the journal beside it.
     let outputPath: String
     let path: String
-    private(set) var marks: [String: Mark] = [:]
+    private(set) var marks: [UnitKey: Mark] = [:]
     private var records = 0
     /// How much of the journal file was read, and which file it was (a compaction replaces it).
     private var readOffset: Int64 = 0
     private var inode: ino_t?
     private let retentionSeconds: Int64 = 14 * 86_400
+    /// Records after which the journal is rewritten as one, without the marks past the retention.
+    private let compactionRecords: Int
 
     /// The journal of the output file `outputPath`.
-    init(outputPath: String) {
+    init(outputPath: String, compactionRecords: Int = 10_000) {
         self.outputPath = outputPath
         self.path = "\(outputPath).trawl-journal"
+        self.compactionRecords = compactionRecords
     }
 
-    static func key(_ metadata: EventMetadata) -> String { "\(metadata.source)\u{1f}\(metadata.unit)" }
+    static func key(_ metadata: EventMetadata) -> UnitKey { UnitKey(name: "\(metadata.source)\u{1f}\(metadata.unit)") }
 
     /// Brings the journal up to date with the file: the records appended since the last call (by this
     /// process or another that shares the output), or all of them when the file is new to it or was replaced
@@ -102,7 +160,7 @@ struct FileDeliveryJournal {
     /// last whole line ends.
     private func readRecords(
         from offset: Int64
-    ) throws(TrawlError) -> ([(before: Int64, after: Int64, marks: [String: Mark], line: Int64)], Int64) {
+    ) throws(TrawlError) -> ([(before: Int64, after: Int64, marks: [UnitKey: Mark], line: Int64)], Int64) {
         let fd = open(self.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw TrawlError(
@@ -122,7 +180,7 @@ struct FileDeliveryJournal {
             bytes.append(contentsOf: chunk[0..<count])
             position += off_t(count)
         }
-        var entries: [(before: Int64, after: Int64, marks: [String: Mark], line: Int64)] = []
+        var entries: [(before: Int64, after: Int64, marks: [UnitKey: Mark], line: Int64)] = []
         var lineStart = 0
         while let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
             defer { lineStart = newline + 1 }
@@ -135,7 +193,14 @@ struct FileDeliveryJournal {
                 let marks = object["m"] as? [String: NSNumber]
             else { continue }
             entries.append(
-                (before, after, marks.mapValues { Mark(offset: $0.int64Value, time: time) }, offset + Int64(lineStart))
+                (
+                    before, after,
+                    Dictionary(
+                        marks.map { (UnitKey(recorded: $0.key), Mark(offset: $0.value.int64Value, time: time)) },
+                        uniquingKeysWith: { $0.offset >= $1.offset ? $0 : $1 }
+                    ),
+                    offset + Int64(lineStart)
+                )
             )
         }
         return (entries, offset + Int64(lineStart))
@@ -143,11 +208,11 @@ struct FileDeliveryJournal {
 
     /// Records, durably, that the file will grow from `before` to `after` bytes with events up to `marks`;
     /// returns the journal's length before, for ``abandon(at:)``.
-    mutating func willWrite(before: Int64, after: Int64, marks: [String: Int64]) throws(TrawlError) -> Int64 {
+    mutating func willWrite(before: Int64, after: Int64, marks: [UnitKey: Int64]) throws(TrawlError) -> Int64 {
         let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
-        if self.records >= 10_000 { try self.compact(now: now, size: before) }
+        if self.records >= self.compactionRecords { try self.compact(now: now, size: before) }
         var line = "{\"b\":\(before),\"a\":\(after),\"t\":\(now),\"m\":{"
-        line += marks.map { "\(jsonString($0.key)):\($0.value)" }.joined(separator: ",")
+        line += marks.map { "\"\($0.key.recorded)\":\($0.value)" }.joined(separator: ",")
         line += "}}\n"
         var status = stat()
         let length = stat(self.path, &status) == 0 ? Int64(status.st_size) : 0
@@ -162,7 +227,7 @@ struct FileDeliveryJournal {
     }
 
     /// The write recorded by ``willWrite(before:after:marks:)`` succeeded: its events count as written.
-    mutating func didWrite(marks: [String: Int64]) {
+    mutating func didWrite(marks: [UnitKey: Int64]) {
         let now = UTCTimestamp.now().microsecondsSinceEpoch / 1_000_000
         for (key, offset) in marks where offset > (self.marks[key]?.offset ?? -1) {
             self.marks[key] = Mark(offset: offset, time: now)
@@ -180,7 +245,7 @@ struct FileDeliveryJournal {
     /// Rewrites the journal as one record holding every mark younger than the retention.
     private mutating func compact(now: Int64, size: Int64) throws(TrawlError) {
         self.marks = self.marks.filter { $0.value.time >= now - self.retentionSeconds }
-        let marks = self.marks.map { "\(jsonString($0.key)):\($0.value.offset)" }.joined(separator: ",")
+        let marks = self.marks.map { "\"\($0.key.recorded)\":\($0.value.offset)" }.joined(separator: ",")
         let line = "{\"b\":\(size),\"a\":\(size),\"t\":\(now),\"m\":{\(marks)}}\n"
         let temporary = "\(self.path).tmp"
         try Self.write(Array(line.utf8), to: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)

@@ -35,12 +35,22 @@ public final class FileSink: EventSink {
     /// one prepared meanwhile.
     private let buffers = Mutex<[ByteBuffer]>([])
 
-    public init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger) {
+    public convenience init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger) {
+        self.init(name: name, path: path, framer: framer, logger: logger, journalCompactionRecords: 10_000)
+    }
+
+    /// - Parameter journalCompactionRecords: records after which the journal is rewritten as one.
+    init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger, journalCompactionRecords: Int) {
         self.name = name
         self.path = path
         self.framer = framer
         self.logger = logger
-        self.state = Mutex(State(fd: nil, journal: FileDeliveryJournal(outputPath: path)))
+        self.state = Mutex(
+            State(
+                fd: nil,
+                journal: FileDeliveryJournal(outputPath: path, compactionRecords: journalCompactionRecords)
+            )
+        )
     }
 
     public var accepts: EventKinds { self.framer.accepts }
@@ -221,22 +231,23 @@ public final class FileSink: EventSink {
 /// file. Events of one unit come in runs, so the journal key is built and looked up once per run, not per
 /// event.
 private struct UnitMarks {
-    private var collected: [String: Int64] = [:]
+    private var collected: [FileDeliveryJournal.UnitKey: Int64] = [:]
     private var source = ""
     private var unit = ""
-    private var key = ""
+    private var key: FileDeliveryJournal.UnitKey?
     private var written: Int64 = -1
     private var top: Int64 = -1
 
     /// Records `metadata`; true when the journal says the file already holds that event.
     mutating func note(_ metadata: EventMetadata, journal: FileDeliveryJournal) -> Bool {
-        if self.key.isEmpty || metadata.unit != self.unit || metadata.source != self.source {
+        if self.key == nil || metadata.unit != self.unit || metadata.source != self.source {
             self.closeRun()
             self.source = metadata.source
             self.unit = metadata.unit
-            self.key = FileDeliveryJournal.key(metadata)
-            self.written = journal.marks[self.key]?.offset ?? -1
-            self.top = self.collected[self.key] ?? -1
+            let key = FileDeliveryJournal.key(metadata)
+            self.key = key
+            self.written = journal.marks[key]?.offset ?? -1
+            self.top = self.collected[key] ?? -1
         }
         if metadata.offset <= self.written { return true }
         self.top = max(self.top, metadata.offset)
@@ -244,13 +255,13 @@ private struct UnitMarks {
     }
 
     /// The highest offset of each unit with events to write.
-    mutating func finish() -> [String: Int64] {
+    mutating func finish() -> [FileDeliveryJournal.UnitKey: Int64] {
         self.closeRun()
         return self.collected
     }
 
     private mutating func closeRun() {
-        if !self.key.isEmpty, self.top >= 0 { self.collected[self.key] = self.top }
+        if let key = self.key, self.top >= 0 { self.collected[key] = self.top }
     }
 }
 
