@@ -43,12 +43,16 @@ public final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = self.state.withLock { state -> Bool in
-                    if deadline <= state.now { return true }
+                // Cancelled before this registers the sleeper, the cancellation handler found none to resume:
+                // registering it now would sleep for ever. Under the lock, which the handler takes too, either
+                // the task is seen cancelled here or the handler finds the sleeper.
+                let resumeNow = self.state.withLock { state -> Result<Void, any Error>? in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                if let resumeNow { continuation.resume(with: resumeNow) }
             }
         } onCancel: {
             let sleeper = self.state.withLock { state -> Sleeper? in
