@@ -38,9 +38,16 @@ public final class BuiltExecutable: Sendable {
         self.errorFile = "\(workingDirectory)/.stderr-\(id)"
         _ = FileManager.default.createFile(atPath: self.outputFile, contents: nil)
         _ = FileManager.default.createFile(atPath: self.errorFile, contents: nil)
-        self.process.standardOutput = FileHandle(forWritingAtPath: self.outputFile)
-        self.process.standardError = FileHandle(forWritingAtPath: self.errorFile)
+        let output = FileHandle(forWritingAtPath: self.outputFile)
+        let error = FileHandle(forWritingAtPath: self.errorFile)
+        self.process.standardOutput = output
+        self.process.standardError = error
         self.process.standardInput = FileHandle.nullDevice
+        // The child has its own copies; Process keeps this process's open (two per child, hundreds a run).
+        defer {
+            try? output?.close()
+            try? error?.close()
+        }
         try self.process.runAlone()
     }
 

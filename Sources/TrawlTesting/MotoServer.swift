@@ -156,7 +156,10 @@ public final class MotoServer: Sendable {
             defer { try? FileManager.default.removeItem(atPath: errorFile) }
             process.standardInput = input
             process.standardOutput = output
-            process.standardError = FileHandle(forWritingAtPath: errorFile)
+            let errors = FileHandle(forWritingAtPath: errorFile)
+            process.standardError = errors
+            // The child has its own copy; Process keeps this process's open.
+            defer { try? errors?.close() }
             try process.runAlone()
             // Through stdin: a command carrying a large message body exceeds the limit of one argument.
             try input.fileHandleForWriting.write(contentsOf: json)

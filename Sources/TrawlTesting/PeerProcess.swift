@@ -36,12 +36,15 @@ public final class PeerProcess: Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let logFile = "\(FileManager.default.temporaryDirectory.path)/trawl-peer-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: logFile)
+        let log = FileHandle(forWritingAtPath: logFile)
+        process.standardError = log
         let output = Pipe()
         let printsPort = port == 0 && portFile == nil
-        process.standardOutput = printsPort ? output : FileHandle(forWritingAtPath: logFile)
+        process.standardOutput = printsPort ? output : log
         process.standardInput = FileHandle.nullDevice
         Self.installExitHandler()
+        // The child has its own copy of the log; Process keeps this process's open.
+        defer { try? log?.close() }
         try process.runAlone()
         Self.running.withLock { $0.append((process, logFile)) }
         self.process = process
