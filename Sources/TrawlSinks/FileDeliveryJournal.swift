@@ -97,9 +97,10 @@ struct FileDeliveryJournal {
     private let retentionSeconds: Int64 = 14 * 86_400
     /// Records after which the journal is rewritten as one, without the marks past the retention.
     private let compactionRecords: Int
+    static let defaultCompactionRecords = 10_000
 
     /// The journal of the output file `outputPath`.
-    init(outputPath: String, compactionRecords: Int = 10_000) {
+    init(outputPath: String, compactionRecords: Int = Self.defaultCompactionRecords) {
         self.outputPath = outputPath
         self.path = "\(outputPath).trawl-journal"
         self.compactionRecords = compactionRecords

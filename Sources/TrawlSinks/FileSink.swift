@@ -36,7 +36,13 @@ public final class FileSink: EventSink {
     private let buffers = Mutex<[ByteBuffer]>([])
 
     public convenience init(name: String, path: String, framer: DevoSyslogFramer, logger: Logger) {
-        self.init(name: name, path: path, framer: framer, logger: logger, journalCompactionRecords: 10_000)
+        self.init(
+            name: name,
+            path: path,
+            framer: framer,
+            logger: logger,
+            journalCompactionRecords: FileDeliveryJournal.defaultCompactionRecords
+        )
     }
 
     /// - Parameter journalCompactionRecords: records after which the journal is rewritten as one.
