@@ -52,7 +52,7 @@ public struct MemoryReporter<C: Clock>: Service where C.Duration == Duration {
 
     /// Measures, frees, measures again.
     public static func report() -> Report {
-        let before = MemorySample.read()
+        let before = MemorySample.read(includingHeap: false)
         returnFreedHeapToSystem()
         let after = MemorySample.read()
         let line =
@@ -105,7 +105,9 @@ public struct MemorySample: Sendable {
         public var heldBytes: Int
     }
 
-    public static func read() -> MemorySample {
+    /// `includingHeap: false` leaves `heap` nil: malloc's figures take its arenas' locks and walk their free
+    /// lists, worth it only where they are reported.
+    public static func read(includingHeap: Bool = true) -> MemorySample {
         var sample = MemorySample()
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         if let statm = readWholeFile("/proc/self/statm").map({ String(decoding: $0, as: UTF8.self) }) {
@@ -128,7 +130,7 @@ public struct MemorySample: Sendable {
         }
         var inUse: UInt64 = 0
         var held: UInt64 = 0
-        if trawl_heap_usage(&inUse, &held) == 1 {
+        if includingHeap, trawl_heap_usage(&inUse, &held) == 1 {
             sample.heap = HeapUsage(inUseBytes: Int(clamping: inUse), heldBytes: Int(clamping: held))
         }
         return sample

@@ -14,6 +14,12 @@ import TrawlTesting
         #expect(MemorySample.read().residentBytes > 0)
     }
 
+    @Test func aSampleTakenWithoutTheHeapLeavesItsFiguresOut() {
+        let sample = MemorySample.read(includingHeap: false)
+        #expect(sample.heap == nil)
+        #expect(sample.residentBytes > 0)
+    }
+
     #if os(Linux)
     /// A gibibyte allocated and never touched: malloc counts it in use although none of it is resident, so
     /// the other tests running meanwhile (allocating far less) cannot hide it.
