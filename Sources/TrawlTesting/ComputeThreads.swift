@@ -15,11 +15,26 @@ public final class ComputeThreadsExecutor: TaskExecutor {
 
     private let pool: NIOThreadPool
 
-    /// A pool of `threads` threads of its own, for the life of the test process: one thread makes every
-    /// task that prefers it take turns, for tests of how work interleaves.
-    public init(threads: Int) {
+    private init(threads: Int) {
         self.pool = NIOThreadPool(numberOfThreads: threads)
         self.pool.start()
+    }
+
+    /// Runs `body` on one thread of its own, stopped when `body` returns or throws: every task that prefers
+    /// it takes turns, for tests of how work interleaves, and no test leaves a thread behind.
+    public static func withOneThread<Result: Sendable>(
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        let executor = ComputeThreadsExecutor(threads: 1)
+        let result: Result
+        do {
+            result = try await withTaskExecutorPreference(executor, operation: body)
+        } catch {
+            try? await executor.pool.shutdownGracefully()
+            throw error
+        }
+        try await executor.pool.shutdownGracefully()
+        return result
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

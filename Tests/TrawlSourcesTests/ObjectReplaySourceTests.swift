@@ -131,7 +131,7 @@ import TrawlTesting
         let turns = Turns()
         let log = RecordingLogger()
         // One thread for the reader, a task that counts its turns, and the consumer: they can only take turns.
-        try await withTaskExecutorPreference(ComputeThreadsExecutor(threads: 1)) {
+        try await ComputeThreadsExecutor.withOneThread {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let batches = try queue.takeBatches()
                 group.addTask {
