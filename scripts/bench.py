@@ -19,6 +19,7 @@ import argparse
 import datetime
 import resource
 import gzip
+import json
 import os
 import shutil
 import socket
@@ -58,6 +59,19 @@ def client(service, endpoint):
         service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLEBENCH0001",
         aws_secret_access_key="bench", config=Config(s3={"addressing_style": "path"}),
     )
+
+
+def cloud_funnel_input(queue, endpoint, service_settings):
+    """The `inputs:` block of a configuration reading Cloud Funnel notifications from moto's `queue` with the
+    bench's credentials; `service_settings` (YAML flow-mapping entries) follow the queue's own."""
+    return f"""inputs:
+  s1:
+    id: 1
+    type: sentinelone_cloud_funnel
+    credentials: {{aws_access_key_id: AKIDEXAMPLEBENCH0001, aws_secret_access_key: bench}}
+    services:
+      cloud_funnel: {{queue_name: {queue}, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true, {service_settings}}}
+"""
 
 
 def peak_rss(pid, result, stop):
@@ -218,7 +232,6 @@ def main():
                 key = f"s1/cloud_funnel/{os.path.basename(path)}"
                 record = {"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                           "s3": {"bucket": {"name": name}, "object": {"key": key}}}
-                import json
                 sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Records": [record]}))
             return url
 
@@ -226,14 +239,7 @@ def main():
             extra = f", records_per_commit: {args.records_per_commit}" if args.records_per_commit else ""
             return f"""
 globals: {{id: bench, hostname: bench, instance: "${{TRAWL_INSTANCE}}", persistence: {{directory: {work}/state-{name}}}}}
-inputs:
-  s1:
-    id: 1
-    type: sentinelone_cloud_funnel
-    credentials: {{aws_access_key_id: AKIDEXAMPLEBENCH0001, aws_secret_access_key: bench}}
-    services:
-      cloud_funnel: {{queue_name: {name}, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true, sqs_wait_timeout: 0, concurrency: {concurrency}{extra}}}
-outputs:
+{cloud_funnel_input(name, endpoint, f"sqs_wait_timeout: 0, concurrency: {concurrency}{extra}")}outputs:
   out: {output}
 """
 

@@ -211,15 +211,7 @@ globals:
   persistence: {{directory: {work}/state}}
   memory_report_period_in_seconds: 60
   http_endpoint: {{enabled: true, port: {http_port}}}
-inputs:
-  s1:
-    id: 1
-    type: sentinelone_cloud_funnel
-    credentials: {{aws_access_key_id: AKIDEXAMPLEBENCH0001, aws_secret_access_key: bench}}
-    services:
-      cloud_funnel: {{queue_name: soak, region: us-east-1, endpoint_url: "{endpoint}", ack_messages: true,
-                      sqs_wait_timeout: 5, sqs_visibility_timeout: 120}}
-outputs:
+{bench.cloud_funnel_input("soak", endpoint, "sqs_wait_timeout: 5, sqs_visibility_timeout: 120")}outputs:
 """)
             if uses_file:
                 out.write(f"  file: {{type: file, settings: {{path: {output_file}}}}}\n")
