@@ -141,6 +141,73 @@ func sampleLogText(lines: Int) -> [UInt8] {
         )
     }
 
+    /// The start of a gzip member whose deflate data was damaged (one byte of a real member changed): a
+    /// distance back past the start of the output. This libisal, given exactly these 100 bytes at once, fails
+    /// with an invalid distance and leaves `avail_in` wrapped past zero, which trapped the collector when it
+    /// read igzip's counters before its status.
+    static let gzipWithADistanceBeforeItsStart: [UInt8] =
+        [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8d, 0x9c, 0xbb, 0x8e, 0x6c, 0xc7,
+            0x0d, 0x45, 0x73, 0x7f, 0xc6, 0xc4, 0x82, 0x50, 0x24, 0xeb, 0x41, 0xde, 0x54, 0xdf, 0xe0, 0x6c,
+            0x12, 0xc1, 0x18, 0x3d, 0x00, 0xc3, 0x0f, 0xdd, 0xb1, 0x61, 0x41, 0xd0, 0xbf, 0xbb, 0x6b, 0x1f,
+            0x40, 0x11, 0xb7, 0xb0, 0xd3, 0x09, 0x2a, 0x18, 0x2c, 0xf6, 0x59, 0xcd, 0x75, 0xba, 0x7e, 0x7b,
+            0xfb, 0xf8, 0xef, 0xc7, 0x3f, 0x3e, 0xbf, 0xfd, 0xdb, 0xf7, 0x9f, 0x1f, 0x3f, 0xfe, 0xf3, 0x97,
+            0x5f, 0xdf, 0xbe, 0xbc, 0x49,
+        ] + [UInt8](repeating: 0, count: 15)
+
+    @Test(arguments: [100, 1, 64, 99])
+    func aGzipDistanceBeforeTheStartIsAFailureNotATrap(pieceSize: Int) {
+        let failure = #expect(throws: DecompressionFailure.self) {
+            _ = try decompress(Self.gzipWithADistanceBeforeItsStart, pieceSize: pieceSize, maxBytes: 4_096)
+        }
+        #expect(failure?.description == "gzip: invalid deflate distance")
+    }
+
+    /// Damaged objects, as a corrupt upload or a hostile bucket gives them: bytes changed at random (seeded,
+    /// so a failure repeats), fed in pieces of random sizes. Each must end in a ``DecompressionFailure`` or in
+    /// bytes, never trap; gzip and bzip2 check a CRC, so their bytes must then be the original's, unless the
+    /// damage hit the magic bytes and the object no longer reads as that format.
+    @Test(arguments: ["gzip", "gzip-multi", "zstd", "zstd-multi", "snappy", "bzip2", "bzip2-multi"])
+    func aDamagedObjectEndsInAFailureOrBytesNeverATrap(format: String) async throws {
+        let original = sampleLogText(lines: 300)
+        let compressed = try await PeerCompressor.compress(original, format: format)
+        let expected = Self.formats.first { $0.0 == format }!.1
+        var random = SplitMix64(seed: UInt64(compressed.count))
+        var failures = 0
+        for _ in 0..<2_000 {
+            var damaged = compressed
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                damaged[Int.random(in: 0..<damaged.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+            }
+            do {
+                let result = try decompress(
+                    damaged,
+                    pieceSize: Int.random(in: 1...500, using: &random),
+                    maxBytes: 4_096
+                )
+                if format.hasPrefix("gzip") || format.hasPrefix("bzip2") {
+                    #expect(result.bytes == original || result.format != expected, "\(damaged)")
+                }
+            } catch is DecompressionFailure {
+                failures += 1
+            }
+        }
+        #expect(failures > 1_000)
+    }
+
+    /// A single member, frame, stream or chunk cut anywhere past its magic bytes is a truncated object.
+    @Test(arguments: ["gzip", "zstd", "snappy", "bzip2"])
+    func everyCutAfterTheMagicBytesIsAFailure(format: String) async throws {
+        let compressed = try await PeerCompressor.compress(sampleLogText(lines: 300), format: format)
+        // A snappy stream of its identifier alone is whole (and empty), so its cuts start past it.
+        let magic = format == "snappy" ? 10 : 4
+        for cut in (magic + 1)..<compressed.count {
+            #expect(throws: DecompressionFailure.self, "cut at \(cut) of \(compressed.count)") {
+                _ = try decompress(Array(compressed[0..<cut]), pieceSize: 97, maxBytes: 4_096)
+            }
+        }
+    }
+
     @Test func magicBytesDecideTheFormatWhateverTheKeySays() {
         #expect(CompressionFormat.detect([0x1f, 0x8b, 0x08]) == .gzip)
         #expect(CompressionFormat.detect([0x28, 0xb5, 0x2f, 0xfd, 0]) == .zstd)
@@ -149,5 +216,22 @@ func sampleLogText(lines: Int) -> [UInt8] {
         #expect(CompressionFormat.detect([0xff, 0x06, 0x00, 0x00] + Array("sNaPpY".utf8)) == .snappyFramed)
         #expect(CompressionFormat.detect(Array("{\"Records\":[]}".utf8)) == .none)
         #expect(CompressionFormat.detect([UInt8]()) == .none)
+    }
+}
+
+/// A seeded generator (SplitMix64), so a test that draws damage at random draws the same damage each run.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = self.state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
     }
 }

@@ -85,9 +85,11 @@ final class GzipCodec: DecompressionCodec {
         self.state.pointee.avail_out = UInt32(clamping: output.count)
         let before = (self.state.pointee.avail_in, self.state.pointee.avail_out)
         let status = isal_inflate(self.state)
+        // On an error igzip's counters mean nothing (an invalid distance can leave `avail_in` wrapped past
+        // zero), so they are read only after a success.
+        guard status >= 0 else { throw Self.failure(status) }
         let consumed = Int(before.0 - self.state.pointee.avail_in)
         let produced = Int(before.1 - self.state.pointee.avail_out)
-        guard status >= 0 else { throw Self.failure(status) }
         if self.state.pointee.block_state == ISAL_BLOCK_FINISH {
             self.inMember = false
             self.afterMember = true
@@ -200,8 +202,6 @@ final class Bzip2Codec: DecompressionCodec {
         self.stream.pointee.avail_out = UInt32(clamping: output.count)
         let before = (self.stream.pointee.avail_in, self.stream.pointee.avail_out)
         let status = BZ2_bzDecompress(self.stream)
-        let consumed = Int(before.0 - self.stream.pointee.avail_in)
-        let produced = Int(before.1 - self.stream.pointee.avail_out)
         switch status {
         case BZ_OK: break
         case BZ_STREAM_END:
@@ -217,6 +217,9 @@ final class Bzip2Codec: DecompressionCodec {
         default:
             throw DecompressionFailure(description: "bzip2: error \(status)")
         }
+        // Read only after a success, as igzip's (``GzipCodec``).
+        let consumed = Int(before.0 - self.stream.pointee.avail_in)
+        let produced = Int(before.1 - self.stream.pointee.avail_out)
         return (consumed, produced)
     }
 
