@@ -218,20 +218,3 @@ func sampleLogText(lines: Int) -> [UInt8] {
         #expect(CompressionFormat.detect([UInt8]()) == .none)
     }
 }
-
-/// A seeded generator (SplitMix64), so a test that draws damage at random draws the same damage each run.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = self.state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
