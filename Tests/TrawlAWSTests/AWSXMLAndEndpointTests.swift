@@ -26,6 +26,19 @@ import TrawlTesting
         #expect(AWSXMLElement.parse(Array("<a>".utf8)) == nil)
     }
 
+    /// An error answer may be a megabyte (`serviceError` reads up to 1 MiB): of `<a>` that is 340,000 levels,
+    /// which walking (`firstDescendant`) or freeing as a tree would overflow the stack.
+    @Test func anAnswerNestedDeeperThanAWSEverNestsIsRefusedNotWalked() throws {
+        func nested(_ depth: Int) -> [UInt8] {
+            Array((String(repeating: "<a>", count: depth) + String(repeating: "</a>", count: depth)).utf8)
+        }
+        let deepest = try #require(AWSXMLElement.parse(nested(AWSXMLElement.maximumDepth)))
+        #expect(deepest.firstDescendant(named: "Error") == nil)
+        #expect(AWSXMLElement.parse(nested(AWSXMLElement.maximumDepth + 1)) == nil)
+        #expect(AWSXMLElement.parse(nested(340_000)) == nil)
+        #expect(AWSXMLElement.parse(Array((String(repeating: "<a>", count: 340_000)).utf8)) == nil)
+    }
+
     @Test func endpointsParseAndPickThePartition() throws {
         let moto = try #require(AWSEndpoint(url: "http://127.0.0.1:5000/"))
         #expect(moto.hostHeader == "127.0.0.1:5000")

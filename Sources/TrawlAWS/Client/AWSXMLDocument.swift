@@ -36,7 +36,13 @@ public struct AWSXMLElement: Sendable {
         return nil
     }
 
-    /// Parses a document; nil when it is not well-formed enough to read.
+    /// How deep elements may nest. AWS's answers nest a handful of levels (`ListBucketResult/Contents/Owner/ID`);
+    /// a deeper document is refused, since walking or freeing a tree of thousands of levels (a hostile
+    /// answer of `<a><a><a>...`) would overflow the stack.
+    public static let maximumDepth = 64
+
+    /// Parses a document; nil when it is not well-formed enough to read or nests deeper than
+    /// ``maximumDepth``.
     public static func parse(_ bytes: some Collection<UInt8>) -> AWSXMLElement? {
         var parser = Parser(bytes: Array(bytes))
         return parser.document()
@@ -102,6 +108,7 @@ public struct AWSXMLElement: Sendable {
                     if selfClosing {
                         if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
                     } else {
+                        guard stack.count < AWSXMLElement.maximumDepth else { return nil }
                         stack.append(element)
                     }
                 }
