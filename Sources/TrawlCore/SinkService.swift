@@ -91,6 +91,9 @@ public struct SinkService<C: Clock>: Service where C.Duration == Duration {
         self.health?.outputStarted(self.sink.name)
         self.up.record(1)
         self.recordLevels()
+        if let damage = self.spool?.damage {
+            self.logger.error("\(damage)", metadata: ["error.id": "\(damage.code.id)"])
+        }
         self.logger.info("Sender \(self.sink.name) started (statistics every \(self.configuration.statisticsPeriod))")
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in

@@ -166,6 +166,15 @@ extension TrawlError.Code {
         fix:
             "Check host, port, database, username, password and tls in globals.persistence, that the server accepts this host and the user may create tables; the service tries again at its next cycle and commits nothing meanwhile."
     )
+    public static let spoolDamaged = Self(
+        kind: "PersistenceError",
+        id: 205,
+        title: "output spool was damaged",
+        cause:
+            "Opening an output's spool found a record whose checksum fails (damage by the disk or filesystem, or a power loss), so the records from there to the end cannot be read as events. Unless the damage is the last append of a crash, their events were acknowledged to their source when spooled.",
+        fix:
+            "The unreadable bytes were moved to the file the message names, beside the spool, and every whole record before them is delivered. Check the disk; the events in that file are not sent again by Trawl, so re-drive or re-collect that period from the source if they matter."
+    )
     public static let sourceReadFailed = Self(
         kind: "SourceError",
         id: 300,
@@ -195,7 +204,7 @@ extension TrawlError.Code {
         .settingWrongType, .settingWrongFormat, .settingOutOfRange, .settingUnknown, .historicalPollTooOld,
         .historicalPollInFuture, .noEnabledInput, .noOutput, .inputTypeUnknown, .serviceUnknown,
         .outputTypeUnknown, .inputIDDuplicated, .outputForKindMissing, .stateUnreadable, .stateWriteFailed,
-        .persistenceDirectoryUnusable, .spoolFailed, .stateDatabaseFailed, .sourceReadFailed, .sinkWriteFailed,
-        .sinkUndeliveredAtShutdown,
+        .persistenceDirectoryUnusable, .spoolFailed, .stateDatabaseFailed, .spoolDamaged, .sourceReadFailed,
+        .sinkWriteFailed, .sinkUndeliveredAtShutdown,
     ]
 }

@@ -417,6 +417,18 @@ enum ErrorScenarios {
                 _ = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
             }
         },
+        205: { directory in
+            // Three spooled records, the second damaged: the third is whole but can no longer be reached.
+            let store = try FileStateStore(directory: directory.path)
+            let spool = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+            for body in ["a", "b", "c"] { _ = try spool.append([Event.test(body)]) }
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+            bytes[bytes.count / 2] ^= 0xFF
+            spool.close()
+            try bytes.write(to: URL(fileURLWithPath: spool.path))
+            let reopened = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
+            return reopened.damage.map { [$0.code.id] } ?? []
+        },
         204: { _ in
             // A database where nothing listens.
             let store = PostgresStateStore(

@@ -57,6 +57,7 @@ import TrawlTesting
         #expect(reopened.pendingEvents == 5)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<5).map { "event \($0)" })
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
+        #expect(reopened.damage == nil)
     }
 
     @Test func aCorruptedRecordEndsTheSpoolThere() throws {
@@ -70,6 +71,40 @@ import TrawlTesting
         spool.close()
         let reopened = try Self.spool(directory)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
+        #expect(reopened.damage?.code == .spoolDamaged)
+    }
+
+    /// Damage in the middle (a checksum fails with whole records after it) is no crash mid-append: the
+    /// records from there on had been acknowledged, so their bytes are moved aside, not dropped.
+    @Test func damageBeforeTheLastRecordIsMovedAsideAndReportedAs205() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory)
+        var sizes: [Int] = []
+        for index in 0..<4 {
+            #expect(try spool.append([Event.test("event \(index)")]))
+            sizes.append(try Data(contentsOf: URL(fileURLWithPath: spool.path)).count)
+        }
+        #expect(spool.damage == nil)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+        bytes[sizes[1] + 10] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: spool.path))
+        spool.close()
+
+        let reopened = try Self.spool(directory)
+        let damage = try #require(reopened.damage)
+        #expect(damage.code == .spoolDamaged)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
+        let aside = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/c1/spool")
+            .filter { $0.hasPrefix("devo.spool.damaged-") }
+        #expect(aside.count == 1)
+        let moved = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(aside[0])"))
+        #expect(moved == bytes[sizes[1]...])
+        #expect(damage.message.contains("bytes \(sizes[1])..<\(sizes[3])"))
+        #expect(damage.message.contains(aside[0]))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: reopened.path)) == bytes[..<sizes[1]])
+        reopened.close()
+        #expect(try Self.spool(directory).damage == nil)
     }
 
     @Test func aFullSpoolRefusesAppendsWithoutWritingAndTakesThemOnceDrained() throws {

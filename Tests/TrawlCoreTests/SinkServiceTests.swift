@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import MetricsTestKit
 import NIOCore
@@ -120,6 +121,50 @@ import TrawlTesting
             )
             #expect(dispatcher.eventsInFlight == 0)
             #expect(spool?.isEmpty ?? true, "nothing was spooled")
+            group.cancelAll()
+        }
+    }
+
+    /// A spool found damaged on opening is an error in the output's log (counted by id), and the whole
+    /// records before the damage are still delivered.
+    @Test func aDamagedSpoolIsLoggedAs205AndItsWholeRecordsDelivered() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try FileStateStore(directory: directory.path)
+        let written = try EventSpool(store: store, collectorID: "c", output: "collect", maxBytes: 1 << 20)
+        #expect(try written.append([Event.test("kept")]))
+        let whole = try Data(contentsOf: URL(fileURLWithPath: written.path)).count
+        #expect(try written.append([Event.test("damaged")]))
+        #expect(try written.append([Event.test("after")]))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: written.path))
+        bytes[whole + 9] ^= 0xFF
+        written.close()
+        try bytes.write(to: URL(fileURLWithPath: written.path))
+        let spool = try EventSpool(store: store, collectorID: "c", output: "collect", maxBytes: 1 << 20)
+        let sink = CollectingSink()
+        let log = RecordingLogger()
+        let configuration = SinkService<ManualClock>.Configuration()
+        let (service, _, clock) = self.service(
+            sink,
+            spool: spool,
+            configuration: configuration,
+            metrics: TestMetrics(),
+            log: log
+        )
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await service.run() }
+            // The spool is drained at each tick of its timer.
+            #expect(
+                await eventually {
+                    clock.advance(by: configuration.spoolDrainInterval)
+                    return sink.events.count == 1
+                }
+            )
+            #expect(sink.events.map { String(buffer: $0.body) } == ["kept"])
+            let errors = log.lines.filter { $0.hasPrefix("error ") }
+            #expect(errors.count == 1)
+            #expect(errors.first?.contains("PersistenceError 205") == true)
+            #expect(errors.first?.contains("\"error.id\": 205") == true, "\(errors)")
             group.cancelAll()
         }
     }

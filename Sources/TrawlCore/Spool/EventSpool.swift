@@ -14,9 +14,11 @@ import Darwin
 ///
 /// One append-only file of records `[length u32][crc32 u32][payload]`, each payload a batch of events
 /// (tag, kind and body), fsynced per append; and the offset of the first undelivered record, saved through the
-/// state store. Opening it drops a torn or corrupted tail (a crash mid-append) and keeps every whole record
-/// before it. Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses
-/// appends, and the runtime then holds acknowledgements, which pauses the pullers.
+/// state store. Opening it drops a torn last append (a crash mid-append, whose events were never
+/// acknowledged) and keeps every whole record before it; bytes after the last whole record that are not such
+/// an append (damage: a whole-length record whose checksum fails) are moved aside, not dropped (``damage``).
+/// Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses appends, and
+/// the runtime then holds acknowledgements, which pauses the pullers.
 public final class EventSpool: Sendable {
     /// Where a read stopped, to commit once what was read is delivered.
     public struct Position: Sendable, Equatable {
@@ -25,6 +27,9 @@ public final class EventSpool: Sendable {
 
     public let path: String
     public let maxBytes: Int64
+    /// PersistenceError 205 when opening found damage after the last whole record: the unreadable rest was
+    /// moved to a file beside the spool, which the error names. The spool's user logs it; nil otherwise.
+    public let damage: TrawlError?
     private let store: FileStateStore
     private let headKey: StateKey
     private let state: Mutex<State>
@@ -76,7 +81,25 @@ public final class EventSpool: Sendable {
             closeDescriptor(fd)
             throw error
         }
-        let (end, events) = Self.scan(fd, from: &head)
+        let (end, fileEnd, events) = Self.scan(fd, from: &head)
+        var damage: TrawlError?
+        if end < fileEnd, !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) {
+            let aside = "\(self.path).damaged-\(time(nil))"
+            if let reason = Self.copy(fd, from: end, to: fileEnd, into: aside) {
+                closeDescriptor(fd)
+                throw TrawlError(
+                    .spoolFailed,
+                    "the spool is damaged from byte \(end) and its unreadable rest cannot be moved aside to \(aside): \(reason)",
+                    location: self.path
+                )
+            }
+            damage = TrawlError(
+                .spoolDamaged,
+                "the spool's bytes \(end)..<\(fileEnd) are not whole records (a checksum fails, or a record cannot be read as events); they were moved to \(aside), and every whole record before them is kept (\(events) event(s) still to deliver)",
+                location: self.path
+            )
+        }
+        self.damage = damage
         if ftruncate(fd, off_t(end)) != 0 || fsync(fd) != 0 {
             let reason = errnoDescription()
             closeDescriptor(fd)
@@ -194,9 +217,10 @@ public final class EventSpool: Sendable {
         return value
     }
 
-    /// Walks the whole records from the start; returns where the last whole one ends and how many events
-    /// lie at or after `head` (which is pulled back to a record boundary if it points past the end).
-    static func scan(_ fd: Int32, from head: inout Int64) -> (end: Int64, events: Int) {
+    /// Walks the whole records from the start; returns where the last whole one ends, where the file ends,
+    /// and how many events lie at or after `head` (which is pulled back to a record boundary if it points
+    /// past the end).
+    static func scan(_ fd: Int32, from head: inout Int64) -> (end: Int64, fileEnd: Int64, events: Int) {
         var size = stat()
         fstat(fd, &size)
         let fileEnd = Int64(size.st_size)
@@ -207,7 +231,37 @@ public final class EventSpool: Sendable {
             offset += length
         }
         if head > offset { head = offset }
-        return (offset, events)
+        return (offset, fileEnd, events)
+    }
+
+    /// Whether the bytes from `end` to `fileEnd` are one append cut short: less than a record header, or a
+    /// header whose payload runs past the end of the file. A crash between writing and fsyncing leaves
+    /// that; an append is acknowledged only once fsynced, so its events are pulled again.
+    static func isTornAppend(_ fd: Int32, at end: Int64, fileEnd: Int64) -> Bool {
+        guard fileEnd - end >= 8, let header = readAll(fd, at: end, count: 4) else { return true }
+        let length = header.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        return 8 + length > fileEnd - end
+    }
+
+    /// Copies the bytes `start..<end` of `fd` into a new file at `path` and fsyncs it; nil when done, else
+    /// why not (and no file is left at `path`).
+    static func copy(_ fd: Int32, from start: Int64, to end: Int64, into path: String) -> String? {
+        let target = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard target >= 0 else { return errnoDescription() }
+        var failure: String?
+        var offset = start
+        while failure == nil, offset < end {
+            if let bytes = readAll(fd, at: offset, count: Int(min(end - offset, 1 << 20))) {
+                if !bytes.withUnsafeBytes({ writeAll(target, $0) }) { failure = errnoDescription() }
+                offset += Int64(bytes.count)
+            } else {
+                failure = "cannot read the spool: \(errnoDescription())"
+            }
+        }
+        if failure == nil, fsync(target) != 0 { failure = errnoDescription() }
+        closeDescriptor(target)
+        if failure != nil { unlink(path) }
+        return failure
     }
 
     /// The events of the record at `offset` and its length; nil when it is torn or its checksum fails.
