@@ -239,8 +239,9 @@ public final class EventSpool: Sendable {
     /// that; an append is acknowledged only once fsynced, so its events are pulled again.
     static func isTornAppend(_ fd: Int32, at end: Int64, fileEnd: Int64) -> Bool {
         guard fileEnd - end >= 8, let header = readAll(fd, at: end, count: 4) else { return true }
-        let length = header.reduce(Int64(0)) { $0 << 8 | Int64($1) }
-        return 8 + length > fileEnd - end
+        var headerBuffer = ByteBuffer(bytes: header)
+        guard let length = headerBuffer.readInteger(as: UInt32.self) else { return true }
+        return 8 + Int64(length) > fileEnd - end
     }
 
     /// Copies the bytes `start..<end` of `fd` into a new file at `path` and fsyncs it; nil when done, else
