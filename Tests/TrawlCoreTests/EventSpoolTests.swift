@@ -107,6 +107,30 @@ import TrawlTesting
         #expect(try Self.spool(directory).damage == nil)
     }
 
+    /// When the damaged rest cannot be moved aside, opening fails with 203 and cuts nothing.
+    @Test func damageThatCannotBeMovedAsideStopsTheOpeningAndLeavesTheSpoolAsItWas() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory)
+        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+        bytes[20] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: spool.path))
+        spool.close()
+        // Every name the copy could take in the next minute is already a directory.
+        let now = Int(Date().timeIntervalSince1970)
+        for second in now...(now + 60) {
+            try FileManager.default.createDirectory(
+                atPath: "\(spool.path).damaged-\(second)",
+                withIntermediateDirectories: false
+            )
+        }
+        let failure = #expect(throws: TrawlError.self) { try Self.spool(directory) }
+        #expect(failure?.code == .spoolFailed)
+        #expect(failure?.message.contains("cannot be moved aside") == true, "\(failure?.message ?? "")")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: spool.path)) == bytes)
+    }
+
     @Test func aFullSpoolRefusesAppendsWithoutWritingAndTakesThemOnceDrained() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
