@@ -16,6 +16,27 @@ import TrawlTesting
 
     static func bodies(_ events: [Event]) -> [String] { events.map { String(buffer: $0.body) } }
 
+    /// Spools `records` one-event records (`event 0`, ...), flips the byte `damagedByte` picks from where each
+    /// record ends, and closes the spool; returns its path, its bytes as damaged and the records' ends.
+    static func damagedSpool(
+        _ directory: TemporaryDirectory,
+        records: Int,
+        damagedByte: (_ recordEnds: [Int]) -> Int
+    ) throws -> (path: String, bytes: Data, recordEnds: [Int]) {
+        let spool = try Self.spool(directory)
+        var recordEnds: [Int] = []
+        for index in 0..<records {
+            #expect(try spool.append([Event.test("event \(index)")]))
+            recordEnds.append(try Data(contentsOf: URL(fileURLWithPath: spool.path)).count)
+        }
+        #expect(spool.damage == nil)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+        bytes[damagedByte(recordEnds)] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: spool.path))
+        spool.close()
+        return (spool.path, bytes, recordEnds)
+    }
+
     @Test func eventsComeBackInOrderAndSurviveReopeningUntilCommitted() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -63,12 +84,7 @@ import TrawlTesting
     @Test func aCorruptedRecordEndsTheSpoolThere() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let spool = try Self.spool(directory)
-        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
-        bytes[bytes.count - 2] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: spool.path))
-        spool.close()
+        _ = try Self.damagedSpool(directory, records: 3) { $0[2] - 2 }
         let reopened = try Self.spool(directory)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
         #expect(reopened.damage?.code == .spoolDamaged)
@@ -79,18 +95,7 @@ import TrawlTesting
     @Test func damageBeforeTheLastRecordIsMovedAsideAndReportedAs205() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let spool = try Self.spool(directory)
-        var sizes: [Int] = []
-        for index in 0..<4 {
-            #expect(try spool.append([Event.test("event \(index)")]))
-            sizes.append(try Data(contentsOf: URL(fileURLWithPath: spool.path)).count)
-        }
-        #expect(spool.damage == nil)
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
-        bytes[sizes[1] + 10] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: spool.path))
-        spool.close()
-
+        let (_, bytes, ends) = try Self.damagedSpool(directory, records: 4) { $0[1] + 10 }
         let reopened = try Self.spool(directory)
         let damage = try #require(reopened.damage)
         #expect(damage.code == .spoolDamaged)
@@ -99,10 +104,10 @@ import TrawlTesting
             .filter { $0.hasPrefix("devo.spool.damaged-") }
         #expect(aside.count == 1)
         let moved = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(aside[0])"))
-        #expect(moved == bytes[sizes[1]...])
-        #expect(damage.message.contains("bytes \(sizes[1])..<\(sizes[3])"))
+        #expect(moved == bytes[ends[1]...])
+        #expect(damage.message.contains("bytes \(ends[1])..<\(ends[3])"))
         #expect(damage.message.contains(aside[0]))
-        #expect(try Data(contentsOf: URL(fileURLWithPath: reopened.path)) == bytes[..<sizes[1]])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: reopened.path)) == bytes[..<ends[1]])
         reopened.close()
         #expect(try Self.spool(directory).damage == nil)
     }
@@ -111,24 +116,19 @@ import TrawlTesting
     @Test func damageThatCannotBeMovedAsideStopsTheOpeningAndLeavesTheSpoolAsItWas() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let spool = try Self.spool(directory)
-        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
-        bytes[20] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: spool.path))
-        spool.close()
+        let (path, bytes, _) = try Self.damagedSpool(directory, records: 3) { _ in 20 }
         // Every name the copy could take in the next minute is already a directory.
         let now = Int(Date().timeIntervalSince1970)
         for second in now...(now + 60) {
             try FileManager.default.createDirectory(
-                atPath: "\(spool.path).damaged-\(second)",
+                atPath: "\(path).damaged-\(second)",
                 withIntermediateDirectories: false
             )
         }
         let failure = #expect(throws: TrawlError.self) { try Self.spool(directory) }
         #expect(failure?.code == .spoolFailed)
         #expect(failure?.message.contains("cannot be moved aside") == true, "\(failure?.message ?? "")")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: spool.path)) == bytes)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 
     @Test func aFullSpoolRefusesAppendsWithoutWritingAndTakesThemOnceDrained() throws {
