@@ -112,6 +112,27 @@ import TrawlTesting
         #expect(try Self.spool(directory).damage == nil)
     }
 
+    /// A record whose length field is damaged to run past the end of the file looks like a torn append, but
+    /// its payload's checksum still matches a shorter length: it was whole (and acknowledged), so it and the
+    /// records after it are moved aside with 205, not cut as an append a crash interrupted.
+    @Test func aLengthDamagedToRunPastTheEndIsDamageNotATornAppend() throws {
+        for (records, damaged) in [(4, 1), (3, 2)] {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let (_, bytes, ends) = try Self.damagedSpool(directory, records: records) { $0[damaged - 1] }
+            let reopened = try Self.spool(directory)
+            let damage = try #require(reopened.damage, "record \(damaged) of \(records)")
+            #expect(damage.code == .spoolDamaged)
+            #expect(damage.message.contains("bytes \(ends[damaged - 1])..<\(ends[records - 1])"))
+            #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<damaged).map { "event \($0)" })
+            let aside = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/c1/spool")
+                .filter { $0.hasPrefix("devo.spool.damaged-") }
+            #expect(aside.count == 1)
+            let moved = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(aside.first ?? "")"))
+            #expect(moved == bytes[ends[damaged - 1]...])
+        }
+    }
+
     /// When the damaged rest cannot be moved aside, opening fails with 203 and cuts nothing.
     @Test func damageThatCannotBeMovedAsideStopsTheOpeningAndLeavesTheSpoolAsItWas() throws {
         let directory = try TemporaryDirectory()

@@ -16,7 +16,8 @@ import Darwin
 /// (tag, kind and body), fsynced per append; and the offset of the first undelivered record, saved through the
 /// state store. Opening it drops a torn last append (a crash mid-append, whose events were never
 /// acknowledged) and keeps every whole record before it; bytes after the last whole record that are not such
-/// an append (damage: a whole-length record whose checksum fails) are moved aside, not dropped (``damage``).
+/// an append (damage: a whole-length record whose checksum fails, or a length damaged to run past the end of
+/// the file while the checksum fits a shorter payload) are moved aside, not dropped (``damage``).
 /// Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses appends, and
 /// the runtime then holds acknowledgements, which pauses the pullers.
 public final class EventSpool: Sendable {
@@ -95,7 +96,7 @@ public final class EventSpool: Sendable {
             }
             damage = TrawlError(
                 .spoolDamaged,
-                "the spool's bytes \(end)..<\(fileEnd) are not whole records (a checksum fails, or a record cannot be read as events); they were moved to \(aside), and every whole record before them is kept (\(events) event(s) still to deliver)",
+                "the spool's bytes \(end)..<\(fileEnd) are not whole records (a checksum fails, a record cannot be read as events, or a damaged length runs past the end of the file); they were moved to \(aside), and every whole record before them is kept (\(events) event(s) still to deliver)",
                 location: self.path
             )
         }
@@ -236,12 +237,32 @@ public final class EventSpool: Sendable {
 
     /// Whether the bytes from `end` to `fileEnd` are one append cut short: less than a record header, or a
     /// header whose payload runs past the end of the file. A crash between writing and fsyncing leaves
-    /// that; an append is acknowledged only once fsynced, so its events are pulled again.
+    /// that; an append is acknowledged only once fsynced, so its events are pulled again. A header whose
+    /// checksum matches a prefix of what follows it is no such append but a whole record whose length was
+    /// damaged: it was acknowledged, so it is damage to move aside (as is a rest that cannot be read).
     static func isTornAppend(_ fd: Int32, at end: Int64, fileEnd: Int64) -> Bool {
-        guard fileEnd - end >= 8, let header = readAll(fd, at: end, count: 4) else { return true }
+        guard fileEnd - end >= 8, let header = readAll(fd, at: end, count: 8) else { return true }
         var headerBuffer = ByteBuffer(bytes: header)
-        guard let length = headerBuffer.readInteger(as: UInt32.self) else { return true }
-        return 8 + Int64(length) > fileEnd - end
+        guard let length = headerBuffer.readInteger(as: UInt32.self),
+            let crc = headerBuffer.readInteger(as: UInt32.self)
+        else { return true }
+        guard 8 + Int64(length) > fileEnd - end else { return false }
+        return Self.holdsPayload(fd, from: end + 8, to: fileEnd, checksummed: crc) == false
+    }
+
+    /// Whether a prefix of the bytes `start..<end` has the checksum `crc` (one pass, read 1 MiB at a time);
+    /// nil when they cannot be read. A torn append's partial payload matches by chance, one in 2^32 per byte.
+    static func holdsPayload(_ fd: Int32, from start: Int64, to end: Int64, checksummed crc: UInt32) -> Bool? {
+        var running: UInt32 = 0
+        var offset = start
+        while offset < end {
+            guard let bytes = readAll(fd, at: offset, count: Int(min(end - offset, 1 << 20))) else { return nil }
+            if bytes.withUnsafeBytes({ CRC32.prefixLength(of: $0, matching: crc, running: &running) }) != nil {
+                return true
+            }
+            offset += Int64(bytes.count)
+        }
+        return false
     }
 
     /// Copies the bytes `start..<end` of `fd` into a new file at `path` and fsyncs it; nil when done, else
