@@ -4,6 +4,15 @@ import Synchronization
 /// Held while a child process is being started; see ``Foundation/Process/runAlone()``.
 private let childLaunch = Mutex<Void>(())
 
+/// Runs `close` (which closes a file holding a lock, such as a spool's) while no child of this test process
+/// is being started. A child being started holds a copy of every descriptor from its fork until its exec
+/// (`O_CLOEXEC` closes them only then), so a file closed meanwhile stays locked until the child execs, and
+/// opening it again at once fails as "in use" (a spool test failed so beside `ProcessRunAloneTests`).
+/// Children start in ``Foundation/Process/runAlone()``, which returns once the child has exec'd.
+public func closeWhileNoChildStarts(_ close: () -> Void) {
+    childLaunch.withLock { _ in close() }
+}
+
 extension Process {
     /// Starts the process while no other child of this test process is being started. Foundation learns
     /// that a child exited when the socket it hands that child closes, and the child's end of that socket

@@ -418,13 +418,13 @@ enum ErrorScenarios {
             }
         },
         205: { directory in
-            // Three spooled records, the second damaged: the third is whole but can no longer be reached.
+            // Three spooled records, the second damaged: it is copied aside and overwritten, the third kept.
             let store = try FileStateStore(directory: directory.path)
             let spool = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
             for body in ["a", "b", "c"] { _ = try spool.append([Event.test(body)]) }
             var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
             bytes[bytes.count / 2] ^= 0xFF
-            spool.close()
+            closeWhileNoChildStarts { spool.close() }
             try bytes.write(to: URL(fileURLWithPath: spool.path))
             let reopened = try EventSpool(store: store, collectorID: "c1", output: "devo", maxBytes: 1 << 20)
             return reopened.damage.map { [$0.code.id] } ?? []

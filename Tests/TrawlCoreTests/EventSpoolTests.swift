@@ -33,7 +33,7 @@ import TrawlTesting
         var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
         bytes[damagedByte(recordEnds)] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: spool.path))
-        spool.close()
+        closeWhileNoChildStarts { spool.close() }
         return (spool.path, bytes, recordEnds)
     }
 
@@ -49,7 +49,7 @@ import TrawlTesting
         #expect(first.events.map(\.tag) == ["my.app.test.event", "my.app.other.tag"])
         try spool.commit(upTo: first.next, delivered: 2)
 
-        spool.close()
+        closeWhileNoChildStarts { spool.close() }
         spool = try Self.spool(directory)
         #expect(spool.pendingEvents == 1)
         let rest = try spool.peek(maxEvents: 10)
@@ -73,7 +73,7 @@ import TrawlTesting
         try handle.write(contentsOf: Data([0, 0, 0, 40, 1, 2, 3, 4, 9, 9]))
         try handle.close()
 
-        spool.close()
+        closeWhileNoChildStarts { spool.close() }
         let reopened = try Self.spool(directory)
         #expect(reopened.pendingEvents == 5)
         #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<5).map { "event \($0)" })
@@ -91,30 +91,41 @@ import TrawlTesting
     }
 
     /// Damage in the middle (a checksum fails with whole records after it) is no crash mid-append: the
-    /// records from there on had been acknowledged, so their bytes are moved aside, not dropped.
-    @Test func damageBeforeTheLastRecordIsMovedAsideAndReportedAs205() throws {
+    /// records from there on had been acknowledged, so their bytes are copied aside, the damaged record is
+    /// overwritten by one of no events, and the whole records after it stay and are delivered.
+    @Test func damageBeforeTheLastRecordIsCopiedAsideAndTheWholeRecordsAfterItKept() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let (_, bytes, ends) = try Self.damagedSpool(directory, records: 4) { $0[1] + 10 }
+        let (path, bytes, ends) = try Self.damagedSpool(directory, records: 4) { $0[1] + 10 }
         let reopened = try Self.spool(directory)
         let damage = try #require(reopened.damage)
         #expect(damage.code == .spoolDamaged)
-        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1"])
-        let aside = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/c1/spool")
+        #expect(reopened.pendingEvents == 3)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 1", "event 3"])
+        #expect(try Self.aside(directory) == bytes[ends[1]...])
+        #expect(damage.message.contains("bytes \(ends[1])..<\(ends[3]) were copied"), "\(damage.message)")
+        #expect(damage.message.contains("damaged bytes \(ends[1])..<\(ends[2]) were overwritten"))
+        let kept = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(kept.count == ends[3])
+        #expect(kept[..<ends[1]] == bytes[..<ends[1]])
+        #expect(kept[ends[2]...] == bytes[ends[2]...])
+        closeWhileNoChildStarts { reopened.close() }
+        let again = try Self.spool(directory)
+        #expect(again.damage == nil)
+        #expect(Self.bodies(try again.peek(maxEvents: 10).events) == ["event 0", "event 1", "event 3"])
+    }
+
+    /// The bytes of the one `devo.spool.damaged-*` file beside the spool.
+    static func aside(_ directory: TemporaryDirectory) throws -> Data {
+        let names = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/c1/spool")
             .filter { $0.hasPrefix("devo.spool.damaged-") }
-        #expect(aside.count == 1)
-        let moved = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(aside[0])"))
-        #expect(moved == bytes[ends[1]...])
-        #expect(damage.message.contains("bytes \(ends[1])..<\(ends[3])"))
-        #expect(damage.message.contains(aside[0]))
-        #expect(try Data(contentsOf: URL(fileURLWithPath: reopened.path)) == bytes[..<ends[1]])
-        reopened.close()
-        #expect(try Self.spool(directory).damage == nil)
+        #expect(names.count == 1)
+        return try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(names.first ?? "")"))
     }
 
     /// A record whose length field is damaged to run past the end of the file looks like a torn append, but
-    /// its payload's checksum still matches a shorter length: it was whole (and acknowledged), so it and the
-    /// records after it are moved aside with 205, not cut as an append a crash interrupted.
+    /// its payload's checksum still matches a shorter length: it was whole (and acknowledged), so it is
+    /// damage (205), and the records after it are kept, not cut as an append a crash interrupted.
     @Test func aLengthDamagedToRunPastTheEndIsDamageNotATornAppend() throws {
         for (records, damaged) in [(4, 1), (3, 2)] {
             let directory = try TemporaryDirectory()
@@ -123,13 +134,40 @@ import TrawlTesting
             let reopened = try Self.spool(directory)
             let damage = try #require(reopened.damage, "record \(damaged) of \(records)")
             #expect(damage.code == .spoolDamaged)
-            #expect(damage.message.contains("bytes \(ends[damaged - 1])..<\(ends[records - 1])"))
-            #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == (0..<damaged).map { "event \($0)" })
-            let aside = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/c1/spool")
-                .filter { $0.hasPrefix("devo.spool.damaged-") }
-            #expect(aside.count == 1)
-            let moved = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/c1/spool/\(aside.first ?? "")"))
-            #expect(moved == bytes[ends[damaged - 1]...])
+            #expect(damage.message.contains("bytes \(ends[damaged - 1])..<\(ends[records - 1]) were copied"))
+            let kept = (0..<records).filter { $0 != damaged }.map { "event \($0)" }
+            #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == kept)
+            #expect(try Self.aside(directory) == bytes[ends[damaged - 1]...])
+        }
+    }
+
+    /// Records before the head were delivered: damage there changes nothing to deliver, and a damaged record
+    /// at or after the head is the only one lost. A damaged stretch the head points into starts a record of
+    /// no events, so the head stays on a record boundary.
+    @Test func damageAroundTheHeadKeepsEveryUndeliveredWholeRecord() throws {
+        let cases: [(damaged: [Int], expected: [String])] = [
+            ([0], ["event 2", "event 3"]), ([2], ["event 3"]), ([3], ["event 2"]), ([1, 2], ["event 3"]),
+        ]
+        for (damaged, expected) in cases {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let spool = try Self.spool(directory)
+            var starts: [Int] = []
+            for index in 0..<4 {
+                starts.append(try Data(contentsOf: URL(fileURLWithPath: spool.path)).count)
+                #expect(try spool.append([Event.test("event \(index)")]))
+            }
+            let delivered = try spool.peek(maxEvents: 2)
+            try spool.commit(upTo: delivered.next, delivered: 2)
+            #expect(delivered.next.offset == Int64(starts[2]))
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+            for record in damaged { bytes[starts[record] + 12] ^= 0xFF }
+            try bytes.write(to: URL(fileURLWithPath: spool.path))
+            closeWhileNoChildStarts { spool.close() }
+            let reopened = try Self.spool(directory)
+            #expect(reopened.damage?.code == .spoolDamaged)
+            #expect(reopened.pendingEvents == expected.count, "records \(damaged) damaged")
+            #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == expected, "records \(damaged) damaged")
         }
     }
 

@@ -15,9 +15,10 @@ import Darwin
 /// One append-only file of records `[length u32][crc32 u32][payload]`, each payload a batch of events
 /// (tag, kind and body), fsynced per append; and the offset of the first undelivered record, saved through the
 /// state store. Opening it drops a torn last append (a crash mid-append, whose events were never
-/// acknowledged) and keeps every whole record before it; bytes after the last whole record that are not such
-/// an append (damage: a whole-length record whose checksum fails, or a length damaged to run past the end of
-/// the file while the checksum fits a shorter payload) are moved aside, not dropped (``damage``).
+/// acknowledged) and keeps every whole record before it. Bytes after a whole record that are not such an
+/// append (damage: a whole-length record whose checksum fails, or a length damaged to run past the end of the
+/// file while the checksum fits a shorter payload) are copied aside, not dropped, and the whole records after
+/// them are kept and delivered (``damage``).
 /// Once every record is delivered the file is emptied. Its size is bounded: a full spool refuses appends, and
 /// the runtime then holds acknowledgements, which pauses the pullers.
 public final class EventSpool: Sendable {
@@ -28,8 +29,8 @@ public final class EventSpool: Sendable {
 
     public let path: String
     public let maxBytes: Int64
-    /// PersistenceError 205 when opening found damage after the last whole record: the unreadable rest was
-    /// moved to a file beside the spool, which the error names. The spool's user logs it; nil otherwise.
+    /// PersistenceError 205 when opening found damage: everything from it on was copied to a file beside the
+    /// spool, which the error names with the stretches overwritten. The spool's user logs it; nil otherwise.
     public let damage: TrawlError?
     private let store: FileStateStore
     private let headKey: StateKey
@@ -82,31 +83,27 @@ public final class EventSpool: Sendable {
             closeDescriptor(fd)
             throw error
         }
-        let (end, fileEnd, events) = Self.scan(fd, from: &head)
-        var damage: TrawlError?
-        if end < fileEnd, !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) {
-            let aside = "\(self.path).damaged-\(time(nil))"
-            if let reason = Self.copy(fd, from: end, to: fileEnd, into: aside) {
-                closeDescriptor(fd)
-                throw TrawlError(
-                    .spoolFailed,
-                    "the spool is damaged from byte \(end) and its unreadable rest cannot be moved aside to \(aside): \(reason)",
-                    location: self.path
-                )
-            }
-            damage = TrawlError(
-                .spoolDamaged,
-                "the spool's bytes \(end)..<\(fileEnd) are not whole records (a checksum fails, a record cannot be read as events, or a damaged length runs past the end of the file); they were moved to \(aside), and every whole record before them is kept (\(events) event(s) still to deliver)",
-                location: self.path
-            )
+        let recovered: Recovery
+        do {
+            recovered = try Self.recover(fd, path: self.path, head: head)
+        } catch {
+            closeDescriptor(fd)
+            throw error
         }
-        self.damage = damage
-        if ftruncate(fd, off_t(end)) != 0 || fsync(fd) != 0 {
+        self.damage = recovered.damage
+        if ftruncate(fd, off_t(recovered.end)) != 0 || fsync(fd) != 0 {
             let reason = errnoDescription()
             closeDescriptor(fd)
             throw TrawlError(.spoolFailed, "cannot cut the spool's torn tail: \(reason)", location: self.path)
         }
-        self.state = Mutex(State(descriptor: fd, head: head, end: end, pendingEvents: events))
+        self.state = Mutex(
+            State(
+                descriptor: fd,
+                head: recovered.head,
+                end: recovered.end,
+                pendingEvents: recovered.pendingEvents
+            )
+        )
     }
 
     deinit {
@@ -218,21 +215,143 @@ public final class EventSpool: Sendable {
         return value
     }
 
-    /// Walks the whole records from the start; returns where the last whole one ends, where the file ends,
-    /// and how many events lie at or after `head` (which is pulled back to a record boundary if it points
-    /// past the end).
-    static func scan(_ fd: Int32, from head: inout Int64) -> (end: Int64, fileEnd: Int64, events: Int) {
+    /// Where the records kept at opening end, where undelivered ones start, and what opening found.
+    struct Recovery {
+        var end: Int64
+        var head: Int64
+        var pendingEvents: Int
+        var damage: TrawlError?
+    }
+
+    /// Reads the spool's records from the start: keeps the whole ones, cuts a torn last append, and handles
+    /// damage (bytes after a whole record that are not a torn append). Damage is first copied, with
+    /// everything after it, to a file beside the spool (fsynced); then each damaged stretch followed by a
+    /// whole record is overwritten in place by a record of no events, so the acknowledged records after it
+    /// stay where they are and are delivered, and a damaged stretch with none after it is cut.
+    ///
+    /// A crash while overwriting leaves the stretch damaged again, and the next opening repeats the
+    /// overwrite (its copy then holds the half-written stretch; the first copy holds what was there).
+    static func recover(_ fd: Int32, path: String, head: Int64) throws(TrawlError) -> Recovery {
         var size = stat()
         fstat(fd, &size)
         let fileEnd = Int64(size.st_size)
-        var offset: Int64 = 0
+        var head = head
+        var (end, events) = Self.scan(fd, from: 0, to: fileEnd, head: head)
+        guard end < fileEnd, !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) else {
+            return Recovery(end: end, head: min(head, end), pendingEvents: events, damage: nil)
+        }
+        let aside = "\(path).damaged-\(time(nil))"
+        if let reason = Self.copy(fd, from: end, to: fileEnd, into: aside) {
+            throw TrawlError(
+                .spoolFailed,
+                "the spool is damaged from byte \(end) and its unreadable rest cannot be moved aside to \(aside): \(reason)",
+                location: path
+            )
+        }
+        let firstDamage = end
+        var damaged: [Range<Int64>] = []
+        var searchBudget = 4 * (fileEnd - end) + (64 << 20)
+        while end < fileEnd, damaged.isEmpty || !Self.isTornAppend(fd, at: end, fileEnd: fileEnd),
+            let next = Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget),
+            next - end >= 12, next - end - 8 <= Int64(UInt32.max)
+        {
+            if let reason = Self.fillWithEmptyRecord(fd, from: end, to: next) {
+                throw TrawlError(
+                    .spoolFailed,
+                    "the spool's damaged bytes \(end)..<\(next) cannot be overwritten (they are copied to \(aside)): \(reason)",
+                    location: path
+                )
+            }
+            damaged.append(end..<next)
+            if head > end, head < next { head = end }
+            let (wholeEnd, wholeEvents) = Self.scan(fd, from: next, to: fileEnd, head: head)
+            end = wholeEnd
+            events += wholeEvents
+        }
+        let stretches = damaged.prefix(5).map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+        let kept =
+            damaged.isEmpty
+            ? "no whole record follows, so the spool ends at byte \(end)"
+            : "the damaged bytes \(stretches)\(damaged.count > 5 ? " and \(damaged.count - 5) more stretches" : "") were overwritten by records of no events, and the whole records after them kept\(end < fileEnd ? "; the spool ends at byte \(end)" : "")"
+        return Recovery(
+            end: end,
+            head: min(head, end),
+            pendingEvents: events,
+            damage: TrawlError(
+                .spoolDamaged,
+                "the spool's bytes from \(firstDamage) are not whole records (a checksum fails, a record cannot be read as events, or a damaged length runs past the end of the file); bytes \(firstDamage)..<\(fileEnd) were copied to \(aside), \(kept) (\(events) event(s) still to deliver)",
+                location: path
+            )
+        )
+    }
+
+    /// Walks the whole records from `start`; returns where the last whole one ends and how many events lie
+    /// at or after `head`.
+    static func scan(_ fd: Int32, from start: Int64, to fileEnd: Int64, head: Int64) -> (end: Int64, events: Int) {
+        var offset = start
         var events = 0
         while offset < fileEnd, let (record, length) = Self.readRecord(fd, at: offset, end: fileEnd) {
             if offset >= head { events += record.count }
             offset += length
         }
-        if head > offset { head = offset }
-        return (offset, fileEnd, events)
+        return (offset, events)
+    }
+
+    /// The first offset after `start` where a whole record (checksum and events) begins; nil when none does
+    /// or the search would checksum more than `budget` bytes more. Every offset whose length field fits the
+    /// file is tried, so the budget bounds the work when the bytes are full of small numbers.
+    static func nextWholeRecord(_ fd: Int32, after start: Int64, fileEnd: Int64, budget: inout Int64) -> Int64? {
+        var offset = start + 1
+        while fileEnd - offset >= 12 {
+            guard let window = readAll(fd, at: offset, count: Int(min(fileEnd - offset, 1 << 20))) else { return nil }
+            var index = 0
+            while index + 4 <= window.count, fileEnd - (offset + Int64(index)) >= 12 {
+                let candidate = offset + Int64(index)
+                let length =
+                    UInt32(window[index]) << 24 | UInt32(window[index + 1]) << 16 | UInt32(window[index + 2]) << 8
+                    | UInt32(window[index + 3])
+                if length >= 4, 8 + Int64(length) <= fileEnd - candidate {
+                    budget -= Int64(length)
+                    guard budget >= 0 else { return nil }
+                    if Self.readRecord(fd, at: candidate, end: fileEnd) != nil { return candidate }
+                }
+                index += 1
+            }
+            offset += Int64(index)
+        }
+        return nil
+    }
+
+    /// Overwrites `start..<end` (at least 12 bytes) with one record of no events, zeros for a payload, and
+    /// fsyncs; nil when done, else why not.
+    static func fillWithEmptyRecord(_ fd: Int32, from start: Int64, to end: Int64) -> String? {
+        let payloadLength = end - start - 8
+        let zeros = [UInt8](repeating: 0, count: Int(min(payloadLength, 1 << 20)))
+        var crc: UInt32 = 0
+        var remaining = payloadLength
+        while remaining > 0 {
+            let count = Int(min(remaining, Int64(zeros.count)))
+            crc = zeros.withUnsafeBytes {
+                CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[..<count]), continuing: crc)
+            }
+            remaining -= Int64(count)
+        }
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(payloadLength))
+        header.writeInteger(crc)
+        var offset = start
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0, header.withUnsafeReadableBytes({ writeAll(fd, $0) }) else {
+            return errnoDescription()
+        }
+        offset += 8
+        while offset < end {
+            let count = Int(min(end - offset, Int64(zeros.count)))
+            guard zeros.withUnsafeBytes({ writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[..<count])) }) else {
+                return errnoDescription()
+            }
+            offset += Int64(count)
+        }
+        return fsync(fd) == 0 ? nil : errnoDescription()
     }
 
     /// Whether the bytes from `end` to `fileEnd` are one append cut short: less than a record header, or a
