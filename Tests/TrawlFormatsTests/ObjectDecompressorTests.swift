@@ -217,4 +217,19 @@ func sampleLogText(lines: Int) -> [UInt8] {
         #expect(CompressionFormat.detect(Array("{\"Records\":[]}".utf8)) == .none)
         #expect(CompressionFormat.detect([UInt8]()) == .none)
     }
+
+    @Test func aKeysSuffixNamesItsCompressionOnlyToTellDamageFromPlainText() {
+        #expect(CompressionFormat.named(byKey: "AWSLogs/1/CloudTrail/x.json.gz") == .gzip)
+        #expect(CompressionFormat.named(byKey: "a.GZIP") == .gzip)
+        #expect(CompressionFormat.named(byKey: "a.log.zst") == .zstd)
+        #expect(CompressionFormat.named(byKey: "a.bz2") == .bzip2)
+        #expect(CompressionFormat.named(byKey: "a.sz") == .snappyFramed)
+        #expect(CompressionFormat.named(byKey: "gz/a.json") == .none)
+        #expect(CompressionFormat.named(byKey: "gz") == .none)
+        #expect(CompressionFormat.startsLikeText(Array("{\"a\":1}\r\n\tü \u{1B}[0m".utf8)))
+        #expect(CompressionFormat.startsLikeText([0xE9, 0x41, 0xFF]))
+        #expect(CompressionFormat.startsLikeText([UInt8]()))
+        #expect(!CompressionFormat.startsLikeText([0x41, 0x00, 0x42]))
+        #expect(!CompressionFormat.startsLikeText([0x1e, 0x8b, 0x08, 0x00]))
+    }
 }

@@ -101,6 +101,55 @@ import TrawlTesting
         )
     }
 
+    /// A compressed object whose magic bytes are damaged is no longer read as uncompressed, its binary sent as
+    /// records: its key names a compression, and its first bytes are neither that nor text. A plain text
+    /// object named as if compressed is still read as it is.
+    @Test func aCompressedFileWithDamagedMagicBytesIsRefusedAndPlainTextNamedSoIsRead() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = (0..<50).map { "{\"id\":\"r-\($0)\"}\n" }.joined()
+        for (format, name) in [("gzip", "x.json.gz"), ("zstd", "x.json.zst"), ("bzip2", "x.json.bz2")] {
+            var damaged = try await PeerCompressor.compress(Array(text.utf8), format: format)
+            damaged[0] ^= 0x01
+            let path = try directory.write(name, bytes: damaged)
+            let (delivered, source, log) = try await Self.replayCounting(path)
+            #expect(delivered == 0, "\(name)")
+            #expect(source.failures.value == 1, "\(name)")
+            let error = log.messages(containing: "SourceError 301").first ?? ""
+            #expect(error.contains("its key names \(format) but its bytes start with neither"), "\(error)")
+        }
+        let plain = try directory.write("plain.json.gz", text)
+        let (delivered, source, log) = try await Self.replayCounting(plain)
+        #expect(delivered == 50)
+        #expect(source.failures.value == 0)
+        #expect(log.messages(containing: "SourceError").isEmpty)
+    }
+
+    /// Replays the file at `path` and counts the events delivered.
+    private static func replayCounting(
+        _ path: String
+    ) async throws -> (delivered: Int, source: ObjectReplaySource, log: RecordingLogger) {
+        let source = try Self.replaySource(path, recordsPerCommit: 1_000)
+        let queue = BoundedEventQueue(maxBufferedEvents: 10_000)
+        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 500)
+        let turns = Turns()
+        let log = RecordingLogger()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let batches = try queue.takeBatches()
+            group.addTask {
+                for await batch in batches {
+                    turns.delivered.add(batch.events.count, ordering: .relaxed)
+                    batch.acknowledgement.release()
+                }
+            }
+            _ = try await source.pull(
+                PullContext(pullingID: PullingID(microseconds: 1), dispatcher: dispatcher, logger: log.logger)
+            )
+            group.cancelAll()
+        }
+        return (turns.delivered.load(ordering: .relaxed), source, log)
+    }
+
     /// A replay of the file at `path` as JSON lines, one file at a time.
     private static func replaySource(_ path: String, recordsPerCommit: Int) throws -> ObjectReplaySource {
         let settings = try SettingsFixture.valid(

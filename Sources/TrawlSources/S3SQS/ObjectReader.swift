@@ -265,7 +265,7 @@ struct ObjectReader {
     where Stream.Element == ByteBuffer {
         var pieces = stream.makeAsyncIterator()
         var head = ByteBuffer()
-        while head.readableBytes < 4, var piece = try await pieces.next() { head.writeBuffer(&piece) }
+        while head.readableBytes < Self.headBytes, var piece = try await pieces.next() { head.writeBuffer(&piece) }
         if head.readableBytesView.starts(with: ParquetFileReader.magic) {
             let spool = try ParquetObjectSpool(directory: self.setup.spoolDirectory, unit: self.name)
             try spool.write(head, unit: self.name)
@@ -275,6 +275,7 @@ struct ObjectReader {
             }
             return try await self.readParquet(spool.file(name: self.name))
         }
+        try self.refuseDamagedCompression(head)
         var decompressor = ObjectDecompressor()
         do {
             decompressor.feed(head)
@@ -307,6 +308,28 @@ struct ObjectReader {
         }
         let format = decompressor.format ?? .none
         return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
+    }
+
+    /// How many of an object's first bytes are gathered before it is read: its magic bytes, and enough to tell
+    /// text from binary.
+    static let headBytes = 512
+
+    /// Refuses (SourceError 301) an object whose key names a compression while its first bytes are neither
+    /// that compression's magic nor text: a compressed object whose first bytes were damaged, which would
+    /// otherwise be read as uncompressed and its binary sent as records. An uncompressed text object named
+    /// as if compressed is read as it is. Skipped for UTF-16 objects, whose text holds zero bytes.
+    func refuseDamagedCompression(_ head: ByteBuffer) throws(TrawlError) {
+        let named = CompressionFormat.named(byKey: self.key)
+        let bytes = head.readableBytesView.prefix(Self.headBytes)
+        guard named != .none, CompressionFormat.detect(bytes) == .none,
+            [.utf8, .latin1, .windows1252].contains(self.setup.encoding), !CompressionFormat.startsLikeText(bytes)
+        else { return }
+        let first = hexString(bytes.prefix(CompressionFormat.magicLength))
+        throw TrawlError(
+            .objectCorrupt,
+            "its key names \(named) but its bytes start with neither \(named)'s magic bytes nor text (hex \(first)...): its first bytes are damaged, so it is not read as uncompressed",
+            location: self.name
+        )
     }
 
     /// Reads a Parquet object one row group at a time, each row one record, the rows rendered in pieces of
