@@ -52,25 +52,7 @@ import TrawlTesting
         let text = (0..<200_000).map { "{\"id\":\"r-\($0)\"}\n" }.joined()
         let gzip = try await PeerCompressor.compress(Array(text.utf8), format: "gzip")
         let path = try directory.write("cut.json.gz", bytes: Array(gzip.prefix(gzip.count / 2)))
-        let source = try Self.replaySource(path, recordsPerCommit: 1_000)
-        let queue = BoundedEventQueue(maxBufferedEvents: 10_000)
-        let dispatcher = EventDispatcher(queues: [queue], maxBatchEvents: 500)
-        let turns = Turns()
-        let log = RecordingLogger()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            let batches = try queue.takeBatches()
-            group.addTask {
-                for await batch in batches {
-                    turns.delivered.add(batch.events.count, ordering: .relaxed)
-                    batch.acknowledgement.release()
-                }
-            }
-            _ = try await source.pull(
-                PullContext(pullingID: PullingID(microseconds: 1), dispatcher: dispatcher, logger: log.logger)
-            )
-            group.cancelAll()
-        }
-        let count = turns.delivered.load(ordering: .relaxed)
+        let (count, source, log) = try await Self.replayCounting(path)
         #expect(count > 0 && count < 200_000)
         #expect(source.failures.value == 1)
         let errors = log.messages(containing: "SourceError 301")
