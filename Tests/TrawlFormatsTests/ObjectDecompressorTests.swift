@@ -4,12 +4,12 @@ import TrawlFormats
 import TrawlTesting
 
 /// Decompresses everything `data` compresses to, feeding `pieceSize` bytes at a time and pulling at most
-/// `maxBytes` at once; also returns the largest piece handed out.
+/// `maxBytes` at once; also returns the largest piece handed out and the chunks skipped.
 func decompress(
     _ data: [UInt8],
     pieceSize: Int,
     maxBytes: Int
-) throws -> (bytes: [UInt8], largest: Int, format: CompressionFormat?) {
+) throws -> (bytes: [UInt8], largest: Int, format: CompressionFormat?, skipped: (chunks: Int, bytes: Int64)) {
     var decompressor = ObjectDecompressor()
     var out: [UInt8] = []
     var largest = 0
@@ -28,7 +28,7 @@ func decompress(
         largest = max(largest, piece.readableBytes)
         out += piece.readableBytesView
     }
-    return (out, largest, decompressor.format)
+    return (out, largest, decompressor.format, decompressor.skipped)
 }
 
 /// Text that compresses like logs do (repetitive, not trivially).
@@ -128,6 +128,25 @@ func sampleLogText(lines: Int) -> [UInt8] {
             #expect(failure?.description.hasPrefix(ended) == true, "\(failure?.description ?? "no failure")")
             #expect(failure?.description.contains("trailing garbage") == true)
         }
+    }
+
+    /// Snappy framing says to skip chunks of types 0x80-0xfe, and a data chunk whose type byte was damaged
+    /// becomes one: skipped, but counted for the reader to report.
+    @Test func snappySkippableChunksAreSkippedAndCounted() async throws {
+        let original = sampleLogText(lines: 100)
+        let compressed = try await PeerCompressor.compress(original, format: "snappy")
+        let skippable: [UInt8] = [0x80, 0x05, 0x00, 0x00, 1, 2, 3, 4, 5, 0xfe, 0x02, 0x00, 0x00, 0, 0]
+        let padded = Array(compressed[..<10]) + skippable + Array(compressed[10...])
+        let result = try decompress(padded, pieceSize: 7, maxBytes: 65_536)
+        #expect(result.bytes == original)
+        #expect(result.skipped.chunks == 2)
+        #expect(result.skipped.bytes == 7)
+        #expect(try decompress(compressed, pieceSize: 7, maxBytes: 65_536).skipped.chunks == 0)
+        var damaged = compressed
+        damaged[10] = 0x80
+        let lost = try decompress(damaged, pieceSize: 7, maxBytes: 65_536)
+        #expect(lost.bytes.isEmpty)
+        #expect(lost.skipped.chunks == 1)
     }
 
     @Test func aSnappyChunkClaimingMoreThanABlockIsRefusedAtItsHeader() {

@@ -107,6 +107,23 @@ import TrawlTesting
         #expect(log.messages(containing: "SourceError").isEmpty)
     }
 
+    /// A snappy data chunk whose type byte was damaged into a skippable type is skipped, as the format says,
+    /// and its records are missing: the reading says so in a warning naming the file.
+    @Test func aSkippedSnappyChunkIsWarnedAbout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = (0..<50).map { "{\"id\":\"r-\($0)\"}\n" }.joined()
+        var damaged = try await PeerCompressor.compress(Array(text.utf8), format: "snappy")
+        damaged[10] = 0x80
+        let path = try directory.write("x.json.sz", bytes: damaged)
+        let (delivered, source, log) = try await Self.replayCounting(path)
+        #expect(delivered == 0)
+        #expect(source.failures.value == 0)
+        let warnings = log.messages(containing: "skipped 1 snappy chunk(s) of a skippable type")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.hasPrefix(path) == true, "\(warnings)")
+    }
+
     /// Replays the file at `path` and counts the events delivered.
     private static func replayCounting(
         _ path: String

@@ -14,6 +14,14 @@ protocol DecompressionCodec: AnyObject {
 
     /// Called at the end of the input: throws unless the last stream or member ended properly.
     func finish() throws(DecompressionFailure)
+
+    /// Chunks the format says to skip (snappy's skippable types) and their bytes: skipped as it requires, but
+    /// counted, since a damaged data chunk's type looks the same.
+    var skipped: (chunks: Int, bytes: Int64) { get }
+}
+
+extension DecompressionCodec {
+    var skipped: (chunks: Int, bytes: Int64) { (0, 0) }
 }
 
 /// Why decompression stopped, for the SourceError 301 message.
@@ -241,6 +249,8 @@ final class SnappyFramedCodec: DecompressionCodec {
     private var sawIdentifier = false
     /// Chunks decoded so far, to say where damage or trailing garbage starts.
     private var chunks = 0
+    /// Skippable chunks (types 0x80-0xfe) passed over, and their bytes.
+    private(set) var skipped: (chunks: Int, bytes: Int64) = (0, 0)
 
     /// Refuses a chunk by its header, before waiting for up to 16 MiB that the length claims: a reserved type
     /// or a data chunk longer than a 64 KiB block can be.
@@ -347,7 +357,8 @@ final class SnappyFramedCodec: DecompressionCodec {
         case 0x02...0x7f:
             throw DecompressionFailure(description: "snappy: unskippable chunk type \(type)")
         default:
-            break
+            self.skipped.chunks += 1
+            self.skipped.bytes += Int64(body.count)
         }
     }
 

@@ -14,6 +14,10 @@ public struct ObjectDecompressor {
     /// Decompressed bytes handed out so far.
     public private(set) var producedBytes: Int64 = 0
 
+    /// Chunks of a type the format says to skip (snappy framing's 0x80-0xfe), and their bytes: a writer may
+    /// add them, and a data chunk whose type byte was damaged becomes one, so a reader should say so.
+    public var skipped: (chunks: Int, bytes: Int64) { self.codec?.skipped ?? (0, 0) }
+
     public init() {}
 
     /// Adds the next bytes of the object.

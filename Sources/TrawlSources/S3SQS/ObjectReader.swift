@@ -306,6 +306,12 @@ struct ObjectReader {
             await self.settlePublished()
             throw error
         }
+        let skipped = decompressor.skipped
+        if skipped.chunks > 0 {
+            self.logger.warning(
+                "\(self.name): skipped \(skipped.chunks) snappy chunk(s) of a skippable type (\(skipped.bytes) bytes), as the snappy framing format requires; if its writer adds no such chunks, they are data chunks whose type byte was damaged and their records are missing"
+            )
+        }
         let format = decompressor.format ?? .none
         return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
     }
