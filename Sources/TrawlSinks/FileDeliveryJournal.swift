@@ -111,8 +111,9 @@ struct FileDeliveryJournal {
     /// Brings the journal up to date with the file: the records appended since the last call (by this
     /// process or another that shares the output), or all of them when the file is new to it or was replaced
     /// by a compaction; the newest record read is reconciled with the output file (open as `fd`): an append a
-    /// crash interrupted is cut off the output and its record off the journal. Call it holding the output's
-    /// lock, before each append. Returns a warning to log, if any.
+    /// crash interrupted is cut off the output and its record off the journal, as is a record line a crash
+    /// cut short. Call it holding the output's lock, before each append. Returns a warning to log, if any
+    /// (damaged lines are skipped and counted in it).
     mutating func sync(outputFD fd: Int32) throws(TrawlError) -> String? {
         var status = stat()
         guard stat(self.path, &status) == 0 else {
@@ -127,9 +128,15 @@ struct FileDeliveryJournal {
             self.records = 0
         }
         guard Int64(status.st_size) > self.readOffset else { return nil }
-        let (entries, end) = try self.readRecords(from: self.readOffset)
+        let (entries, end, unreadable) = try self.readRecords(from: self.readOffset)
+        // Bytes after the last line break are a record a crash cut short while writing it, before its write to
+        // the output (writers hold the output's lock): cut, so the next record starts a line of its own.
+        if end < Int64(status.st_size) { truncate(self.path, off_t(end)) }
         var fresh = entries
-        var warning: String?
+        var warning: String? =
+            unreadable == 0
+            ? nil
+            : "\(unreadable) line(s) of its journal \(self.path) from byte \(self.readOffset) are not records (damaged) and were skipped; events they marked as written may be written again"
         let size = Int64(lseek(fd, 0, SEEK_END))
         var journalEnd = end
         if let last = fresh.last, size < last.after {
@@ -139,12 +146,16 @@ struct FileDeliveryJournal {
                 journalEnd = last.line
                 fresh.removeLast()
                 if size > last.before {
-                    warning =
+                    warning = Self.joined(
+                        warning,
                         "cut \(size - last.before) bytes of a write that a crash interrupted off \(self.outputPath); its events are written again"
+                    )
                 }
             } else {
-                warning =
+                warning = Self.joined(
+                    warning,
                     "\(self.outputPath) is shorter than Trawl wrote it (rotated or truncated): starting it anew"
+                )
             }
         }
         for entry in fresh {
@@ -157,11 +168,17 @@ struct FileDeliveryJournal {
         return warning
     }
 
-    /// The whole records of the journal from byte `offset`, each with where its line starts, and where the
-    /// last whole line ends.
+    static func joined(_ first: String?, _ second: String) -> String {
+        first.map { "\($0); \(second)" } ?? second
+    }
+
+    /// The whole records of the journal from byte `offset`, each with where its line starts, where the last
+    /// whole line ends, and how many whole lines are no record (damage).
     private func readRecords(
         from offset: Int64
-    ) throws(TrawlError) -> ([(before: Int64, after: Int64, marks: [UnitKey: Mark], line: Int64)], Int64) {
+    ) throws(TrawlError) -> (
+        [(before: Int64, after: Int64, marks: [UnitKey: Mark], line: Int64)], end: Int64, unreadable: Int
+    ) {
         let fd = open(self.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw TrawlError(
@@ -182,6 +199,7 @@ struct FileDeliveryJournal {
             position += off_t(count)
         }
         var entries: [(before: Int64, after: Int64, marks: [UnitKey: Mark], line: Int64)] = []
+        var unreadable = 0
         var lineStart = 0
         while let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
             defer { lineStart = newline + 1 }
@@ -192,7 +210,10 @@ struct FileDeliveryJournal {
                 let after = (object["a"] as? NSNumber)?.int64Value,
                 let time = (object["t"] as? NSNumber)?.int64Value,
                 let marks = object["m"] as? [String: NSNumber]
-            else { continue }
+            else {
+                unreadable += 1
+                continue
+            }
             entries.append(
                 (
                     before, after,
@@ -204,7 +225,7 @@ struct FileDeliveryJournal {
                 )
             )
         }
-        return (entries, offset + Int64(lineStart))
+        return (entries, offset + Int64(lineStart), unreadable)
     }
 
     /// Records, durably, that the file will grow from `before` to `after` bytes with events up to `marks`;

@@ -23,6 +23,26 @@ import TrawlTesting
         FileSink(name: "out", path: path, framer: DevoSyslogFramer(hostname: "vm"), logger: log.logger)
     }
 
+    /// An output at `out.log` in `directory` that a first writer (returned open) appended `object-a-0` and
+    /// `object-a-1` to, and the log its sinks share.
+    static func outputWithTwoEvents(
+        _ directory: TemporaryDirectory
+    ) async throws -> (path: String, log: RecordingLogger, first: FileSink) {
+        let path = "\(directory.path)/out.log"
+        let log = RecordingLogger()
+        let first = Self.sink(path, log)
+        try await first.write(Self.events("object-a", 0..<2))
+        return (path, log, first)
+    }
+
+    /// Appends `bytes` to the journal of the output at `path`, as a writer that died could have left them.
+    static func appendToJournal(_ path: String, _ bytes: Data) throws {
+        let journal = try #require(FileHandle(forWritingAtPath: "\(path).trawl-journal"))
+        journal.seekToEndOfFile()
+        journal.write(bytes)
+        try journal.close()
+    }
+
     static func bodies(_ path: String) throws -> [String] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
             String($0.split(separator: " ").last!)
@@ -132,18 +152,13 @@ import TrawlTesting
     @Test func anAppendAWriterLeftHalfDoneIsCutOffByTheNext() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = "\(directory.path)/out.log"
-        let log = RecordingLogger()
-        let first = Self.sink(path, log)
-        try await first.write(Self.events("object-a", 0..<2))
+        let (path, log, first) = try await Self.outputWithTwoEvents(directory)
         let complete = try Data(contentsOf: URL(fileURLWithPath: path)).count
         // A writer that died mid-append: its journal record says 100 bytes more, 7 of them reached the file.
-        let journal = FileHandle(forWritingAtPath: "\(path).trawl-journal")!
-        journal.seekToEndOfFile()
-        journal.write(
+        try Self.appendToJournal(
+            path,
             Data(#"{"b":\#(complete),"a":\#(complete + 100),"t":1,"m":{"s1/test\u001fobject-a":9}}"#.utf8 + [10])
         )
-        try journal.close()
         let output = FileHandle(forWritingAtPath: path)!
         output.seekToEndOfFile()
         output.write(Data("<14>Jan".utf8))
@@ -163,6 +178,55 @@ import TrawlTesting
         EventBatch(
             events: bodies.map { Event.test($0) },
             acknowledgement: Acknowledgement(unit: "u")
+        )
+    }
+
+    /// A journal line a crash cut short (no line break) preceded no write to the output: the next writer cuts
+    /// it, rather than appending its own record to it, which would make one unreadable line and lose that
+    /// record's marks (its events written again by the writer after).
+    @Test func aJournalLineACrashCutShortIsCutBeforeTheNextRecord() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (path, log, first) = try await Self.outputWithTwoEvents(directory)
+        try await first.close()
+        try Self.appendToJournal(path, Data(#"{"b":999,"a":"#.utf8))
+
+        let second = Self.sink(path, log)
+        try await second.write(Self.events("object-a", 0..<5))
+        try await second.close()
+        let third = Self.sink(path, log)
+        try await third.write(Self.events("object-a", 0..<5))
+        try await third.close()
+        #expect(try Self.bodies(path) == (0..<5).map { "object-a-\($0)" })
+        #expect(log.messages(containing: "journal").isEmpty, "\(log.messages(containing: "journal"))")
+    }
+
+    /// A whole journal line that is no record (damage) is skipped, as before, but said: the events it marked
+    /// may be written again.
+    @Test func aDamagedJournalLineIsSkippedWithAWarning() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (path, log, first) = try await Self.outputWithTwoEvents(directory)
+        try await first.write(Self.events("object-b", 0..<2))
+        try await first.close()
+        let journalPath = "\(path).trawl-journal"
+        var lines = try String(contentsOfFile: journalPath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        lines[0] = "{\"b\":0,\"a\":\u{1}" + lines[0].dropFirst(10)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journalPath, atomically: false, encoding: .utf8)
+
+        let second = Self.sink(path, log)
+        try await second.write(Self.events("object-a", 0..<3) + Self.events("object-b", 0..<3))
+        try await second.close()
+        let warnings = log.messages(containing: "line(s) of its journal")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("1 line(s) of its journal \(journalPath) from byte 0 are not records") == true)
+        #expect(
+            try Self.bodies(path)
+                == [
+                    "object-a-0", "object-a-1", "object-b-0", "object-b-1", "object-a-0", "object-a-1", "object-a-2",
+                    "object-b-2",
+                ]
         )
     }
 
