@@ -171,6 +171,29 @@ import TrawlTesting
         }
     }
 
+    /// A record over 1 MiB has its checksum checked piece by piece before it is read whole: whole, it comes
+    /// back; damaged, it is damage like any other.
+    @Test func aRecordOverAMebibyteIsCheckedBeforeItIsReadWhole() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory, maxBytes: 16 << 20)
+        let body = String(repeating: "0123456789abcdef", count: 3 << 16)
+        #expect(try spool.append([Event.test("small")]))
+        #expect(try spool.append([Event.test(body)]))
+        closeWhileNoChildStarts { spool.close() }
+        let reopened = try Self.spool(directory, maxBytes: 16 << 20)
+        #expect(reopened.damage == nil)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["small", body])
+        let path = reopened.path
+        closeWhileNoChildStarts { reopened.close() }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let damaged = try Self.spool(directory, maxBytes: 16 << 20)
+        #expect(damaged.damage?.code == .spoolDamaged)
+        #expect(Self.bodies(try damaged.peek(maxEvents: 10).events) == ["small"])
+    }
+
     /// When the damaged rest cannot be moved aside, opening fails with 203 and cuts nothing.
     @Test func damageThatCannotBeMovedAsideStopsTheOpeningAndLeavesTheSpoolAsItWas() throws {
         let directory = try TemporaryDirectory()

@@ -405,13 +405,31 @@ public final class EventSpool: Sendable {
         return failure
     }
 
+    /// The checksum of the bytes `start..<start + count`, read 1 MiB at a time; nil when they cannot be read.
+    /// A length over 1 MiB is checked so before its payload is read whole: a damaged length (or a place the
+    /// search after damage tries) may claim up to 4 GiB, which would otherwise be allocated to find it false.
+    static func checksum(_ fd: Int32, from start: Int64, count: Int64) -> UInt32? {
+        var crc: UInt32 = 0
+        var offset = start
+        while offset < start + count {
+            guard let bytes = readAll(fd, at: offset, count: Int(min(start + count - offset, 1 << 20))) else {
+                return nil
+            }
+            crc = bytes.withUnsafeBytes { CRC32.checksum($0, continuing: crc) }
+            offset += Int64(bytes.count)
+        }
+        return crc
+    }
+
     /// The events of the record at `offset` and its length; nil when it is torn or its checksum fails.
     static func readRecord(_ fd: Int32, at offset: Int64, end: Int64) -> ([Event], Int64)? {
         guard end - offset >= 8, let header = readAll(fd, at: offset, count: 8) else { return nil }
         var headerBuffer = ByteBuffer(bytes: header)
         guard let length = headerBuffer.readInteger(as: UInt32.self),
             let crc = headerBuffer.readInteger(as: UInt32.self),
-            end - offset - 8 >= Int64(length), let payload = readAll(fd, at: offset + 8, count: Int(length)),
+            end - offset - 8 >= Int64(length),
+            length <= 1 << 20 || Self.checksum(fd, from: offset + 8, count: Int64(length)) == crc,
+            let payload = readAll(fd, at: offset + 8, count: Int(length)),
             CRC32.checksum(payload) == crc
         else { return nil }
         var buffer = ByteBuffer(bytes: payload)
