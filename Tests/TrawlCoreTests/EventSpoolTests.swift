@@ -141,6 +141,20 @@ import TrawlTesting
         }
     }
 
+    /// A record whose length runs past the end and whose payload is damaged too matches no checksum, but a
+    /// torn append is the last thing written: whole records after it make it damage, and they are kept.
+    @Test func aDamagedRecordThatLooksTornIsDamageWhenWholeRecordsFollowIt() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (path, _, ends) = try Self.damagedSpool(directory, records: 4) { $0[0] }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[ends[0] + 20] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let reopened = try Self.spool(directory)
+        #expect(reopened.damage?.code == .spoolDamaged)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 0", "event 2", "event 3"])
+    }
+
     /// Records before the head were delivered: damage there changes nothing to deliver, and a damaged record
     /// at or after the head is the only one lost. A damaged stretch the head points into starts a record of
     /// no events, so the head stays on a record boundary.

@@ -224,7 +224,8 @@ public final class EventSpool: Sendable {
     }
 
     /// Reads the spool's records from the start: keeps the whole ones, cuts a torn last append, and handles
-    /// damage (bytes after a whole record that are not a torn append). Damage is first copied, with
+    /// damage (bytes after a whole record that are not a torn last append: a whole record follows them, or
+    /// their length and checksum say a whole record's length was damaged). Damage is first copied, with
     /// everything after it, to a file beside the spool (fsynced); then each damaged stretch followed by a
     /// whole record is overwritten in place by a record of no events, so the acknowledged records after it
     /// stay where they are and are delivered, and a damaged stretch with none after it is cut.
@@ -237,7 +238,10 @@ public final class EventSpool: Sendable {
         let fileEnd = Int64(size.st_size)
         var head = head
         var (end, events) = Self.scan(fd, from: 0, to: fileEnd, head: head)
-        guard end < fileEnd, !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) else {
+        var searchBudget = 4 * (fileEnd - end) + (64 << 20)
+        var next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
+        // A torn append is the last thing written: with a whole record after it, it is damage.
+        guard end < fileEnd, next != nil || !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) else {
             return Recovery(end: end, head: min(head, end), pendingEvents: events, damage: nil)
         }
         let aside = "\(path).damaged-\(time(nil))"
@@ -250,23 +254,20 @@ public final class EventSpool: Sendable {
         }
         let firstDamage = end
         var damaged: [Range<Int64>] = []
-        var searchBudget = 4 * (fileEnd - end) + (64 << 20)
-        while end < fileEnd, damaged.isEmpty || !Self.isTornAppend(fd, at: end, fileEnd: fileEnd),
-            let next = Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget),
-            next - end >= 12, next - end - 8 <= Int64(UInt32.max)
-        {
-            if let reason = Self.fillWithEmptyRecord(fd, from: end, to: next) {
+        while let found = next, found - end >= 12, found - end - 8 <= Int64(UInt32.max) {
+            if let reason = Self.fillWithEmptyRecord(fd, from: end, to: found) {
                 throw TrawlError(
                     .spoolFailed,
-                    "the spool's damaged bytes \(end)..<\(next) cannot be overwritten (they are copied to \(aside)): \(reason)",
+                    "the spool's damaged bytes \(end)..<\(found) cannot be overwritten (they are copied to \(aside)): \(reason)",
                     location: path
                 )
             }
-            damaged.append(end..<next)
-            if head > end, head < next { head = end }
-            let (wholeEnd, wholeEvents) = Self.scan(fd, from: next, to: fileEnd, head: head)
+            damaged.append(end..<found)
+            if head > end, head < found { head = end }
+            let (wholeEnd, wholeEvents) = Self.scan(fd, from: found, to: fileEnd, head: head)
             end = wholeEnd
             events += wholeEvents
+            next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
         }
         let stretches = damaged.prefix(5).map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
         let kept =
