@@ -374,15 +374,25 @@ public final class EventSpool: Sendable {
     /// nil when they cannot be read. A torn append's partial payload matches by chance, one in 2^32 per byte.
     static func holdsPayload(_ fd: Int32, from start: Int64, to end: Int64, checksummed crc: UInt32) -> Bool? {
         var running: UInt32 = 0
+        var found = false
+        let read = Self.forEachPiece(fd, from: start, to: end) { piece in
+            found = piece.withUnsafeBytes { CRC32.prefixLength(of: $0, matching: crc, running: &running) } != nil
+            return !found
+        }
+        return read ? found : nil
+    }
+
+    /// Hands the bytes `start..<end` of `fd` to `body` 1 MiB at a time, until it returns false; false when
+    /// they cannot be read. Whatever the spool reads past a record header goes through here, so no read
+    /// takes more than a piece of memory however long a stretch is.
+    static func forEachPiece(_ fd: Int32, from start: Int64, to end: Int64, _ body: ([UInt8]) -> Bool) -> Bool {
         var offset = start
         while offset < end {
-            guard let bytes = readAll(fd, at: offset, count: Int(min(end - offset, 1 << 20))) else { return nil }
-            if bytes.withUnsafeBytes({ CRC32.prefixLength(of: $0, matching: crc, running: &running) }) != nil {
-                return true
-            }
-            offset += Int64(bytes.count)
+            guard let piece = readAll(fd, at: offset, count: Int(min(end - offset, 1 << 20))) else { return false }
+            guard body(piece) else { return true }
+            offset += Int64(piece.count)
         }
-        return false
+        return true
     }
 
     /// Copies the bytes `start..<end` of `fd` into a new file at `path` and fsyncs it; nil when done, else
@@ -391,15 +401,11 @@ public final class EventSpool: Sendable {
         let target = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard target >= 0 else { return errnoDescription() }
         var failure: String?
-        var offset = start
-        while failure == nil, offset < end {
-            if let bytes = readAll(fd, at: offset, count: Int(min(end - offset, 1 << 20))) {
-                if !bytes.withUnsafeBytes({ writeAll(target, $0) }) { failure = errnoDescription() }
-                offset += Int64(bytes.count)
-            } else {
-                failure = "cannot read the spool: \(errnoDescription())"
-            }
+        let read = Self.forEachPiece(fd, from: start, to: end) { piece in
+            if !piece.withUnsafeBytes({ writeAll(target, $0) }) { failure = errnoDescription() }
+            return failure == nil
         }
+        if !read { failure = "cannot read the spool: \(errnoDescription())" }
         if failure == nil, fsync(target) != 0 { failure = errnoDescription() }
         closeDescriptor(target)
         if failure != nil { unlink(path) }
@@ -411,15 +417,11 @@ public final class EventSpool: Sendable {
     /// search after damage tries) may claim up to 4 GiB, which would otherwise be allocated to find it false.
     static func checksum(_ fd: Int32, from start: Int64, count: Int64) -> UInt32? {
         var crc: UInt32 = 0
-        var offset = start
-        while offset < start + count {
-            guard let bytes = readAll(fd, at: offset, count: Int(min(start + count - offset, 1 << 20))) else {
-                return nil
-            }
-            crc = bytes.withUnsafeBytes { CRC32.checksum($0, continuing: crc) }
-            offset += Int64(bytes.count)
+        let read = Self.forEachPiece(fd, from: start, to: start + count) { piece in
+            crc = piece.withUnsafeBytes { CRC32.checksum($0, continuing: crc) }
+            return true
         }
-        return crc
+        return read ? crc : nil
     }
 
     /// The events of the record at `offset` and its length; nil when it is torn or its checksum fails.
