@@ -171,9 +171,9 @@ extension TrawlError.Code {
         id: 205,
         title: "output spool was damaged",
         cause:
-            "Opening an output's spool found a record whose checksum fails or whose length is damaged (damage by the disk or filesystem, or a power loss), so it cannot be read as events. Unless the damage is the last append of a crash, its events were acknowledged to their source when spooled.",
+            "Opening an output's spool found a record whose checksum fails or whose length is damaged (damage by the disk or filesystem, or a power loss), so it cannot be read as events, or a saved head offset inside a record. Unless the damage is the last append of a crash, its events were acknowledged to their source when spooled.",
         fix:
-            "Everything from the damage on was copied to the file the message names, beside the spool; the damaged stretches were overwritten by records of no events, and every whole record before and after them is delivered (a stretch with no whole record after it is cut). Only the events of the damaged records are not sent again by Trawl: check the disk, and re-collect that period from the source if they matter."
+            "Everything from the damage on was copied to the file the message names, beside the spool; the damaged stretches were overwritten by records of no events, and every whole record before and after them is delivered (a stretch with no whole record after it is cut). Only the events of the damaged records are not sent again by Trawl: check the disk, and re-collect that period from the source if they matter. A head inside a record resumes from that record's start, which may send its events twice."
     )
     public static let sourceReadFailed = Self(
         kind: "SourceError",

@@ -197,6 +197,30 @@ import TrawlTesting
         }
     }
 
+    /// A saved head offset inside a record (its state file damaged or edited) would make every read fail and
+    /// stall the output: it moves back to that record's start, with 205 saying its events may be sent twice.
+    @Test func aHeadInsideARecordResumesFromThatRecordsStart() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spool = try Self.spool(directory)
+        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
+        let first = try spool.peek(maxEvents: 1)
+        try spool.commit(upTo: first.next, delivered: 1)
+        let headPath = String(spool.path.dropLast(".spool".count)) + ".json"
+        closeWhileNoChildStarts { spool.close() }
+        try Data("{\"head\":\(first.next.offset + 3)}\n".utf8).write(to: URL(fileURLWithPath: headPath))
+        let reopened = try Self.spool(directory)
+        let damage = try #require(reopened.damage)
+        #expect(damage.code == .spoolDamaged)
+        #expect(
+            damage.message.contains(
+                "head offset \(first.next.offset + 3) lies inside the record at byte \(first.next.offset)"
+            )
+        )
+        #expect(reopened.pendingEvents == 2)
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 1", "event 2"])
+    }
+
     /// Records before the head were delivered: damage there changes nothing to deliver, and a damaged record
     /// at or after the head is the only one lost. A damaged stretch the head points into starts a record of
     /// no events, so the head stays on a record boundary.

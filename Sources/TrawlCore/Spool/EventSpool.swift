@@ -237,12 +237,18 @@ public final class EventSpool: Sendable {
         fstat(fd, &size)
         let fileEnd = Int64(size.st_size)
         var head = head
-        var (end, events) = Self.scan(fd, from: 0, to: fileEnd, head: head)
+        let savedHead = head
+        var (end, events) = Self.scan(fd, from: 0, to: fileEnd, head: &head)
+        let headMoved =
+            head == savedHead
+            ? ""
+            : "the saved head offset \(savedHead) lies inside the record at byte \(head) (damaged or edited), so delivery resumes from that record's start and its events may be sent twice"
         var searchBudget = 4 * (fileEnd - end) + (64 << 20)
         var next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
         // A torn append is the last thing written: with a whole record after it, it is damage.
         guard end < fileEnd, next != nil || !Self.isTornAppend(fd, at: end, fileEnd: fileEnd) else {
-            return Recovery(end: end, head: min(head, end), pendingEvents: events, damage: nil)
+            let damage = headMoved.isEmpty ? nil : TrawlError(.spoolDamaged, headMoved, location: path)
+            return Recovery(end: end, head: min(head, end), pendingEvents: events, damage: damage)
         }
         let aside = "\(path).damaged-\(time(nil))"
         if let reason = Self.copy(fd, from: end, to: fileEnd, into: aside) {
@@ -264,7 +270,7 @@ public final class EventSpool: Sendable {
             }
             damaged.append(end..<found)
             if head > end, head < found { head = end }
-            let (wholeEnd, wholeEvents) = Self.scan(fd, from: found, to: fileEnd, head: head)
+            let (wholeEnd, wholeEvents) = Self.scan(fd, from: found, to: fileEnd, head: &head)
             end = wholeEnd
             events += wholeEvents
             next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
@@ -280,18 +286,25 @@ public final class EventSpool: Sendable {
             pendingEvents: events,
             damage: TrawlError(
                 .spoolDamaged,
-                "the spool's bytes from \(firstDamage) are not whole records (a checksum fails, a record cannot be read as events, or a damaged length runs past the end of the file); bytes \(firstDamage)..<\(fileEnd) were copied to \(aside), \(kept) (\(events) event(s) still to deliver)",
+                "the spool's bytes from \(firstDamage) are not whole records (a checksum fails, a record cannot be read as events, or a damaged length runs past the end of the file); bytes \(firstDamage)..<\(fileEnd) were copied to \(aside), \(kept) (\(events) event(s) still to deliver)\(headMoved.isEmpty ? "" : "; \(headMoved)")",
                 location: path
             )
         )
     }
 
     /// Walks the whole records from `start`; returns where the last whole one ends and how many events lie
-    /// at or after `head`.
-    static func scan(_ fd: Int32, from start: Int64, to fileEnd: Int64, head: Int64) -> (end: Int64, events: Int) {
+    /// at or after `head`. A head inside a record (its saved offset damaged or edited) is moved back to that
+    /// record's start: its events may be sent twice, where reading from the middle would stop the spool.
+    static func scan(
+        _ fd: Int32,
+        from start: Int64,
+        to fileEnd: Int64,
+        head: inout Int64
+    ) -> (end: Int64, events: Int) {
         var offset = start
         var events = 0
         while offset < fileEnd, let (record, length) = Self.readRecord(fd, at: offset, end: fileEnd) {
+            if offset < head, head < offset + length { head = offset }
             if offset >= head { events += record.count }
             offset += length
         }
