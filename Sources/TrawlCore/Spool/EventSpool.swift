@@ -372,7 +372,7 @@ public final class EventSpool: Sendable {
     /// header whose payload runs past the end of the file. A crash between writing and fsyncing leaves
     /// that; an append is acknowledged only once fsynced, so its events are pulled again. A header whose
     /// checksum matches a prefix of what follows it is no such append but a whole record whose length was
-    /// damaged: it was acknowledged, so it is damage to move aside (as is a rest that cannot be read).
+    /// damaged: it was acknowledged, so it is damage to copy aside (as is a rest that cannot be read).
     static func isTornAppend(_ fd: Int32, at end: Int64, fileEnd: Int64) -> Bool {
         guard fileEnd - end >= 8, let header = readAll(fd, at: end, count: 8) else { return true }
         var headerBuffer = ByteBuffer(bytes: header)
@@ -396,8 +396,8 @@ public final class EventSpool: Sendable {
     }
 
     /// Hands the bytes `start..<end` of `fd` to `body` 1 MiB at a time, until it returns false; false when
-    /// they cannot be read. Whatever the spool reads past a record header goes through here, so no read
-    /// takes more than a piece of memory however long a stretch is.
+    /// they cannot be read. The copy aside, the prefix search and the checksum of a long record read through
+    /// here, so they take a piece of memory however long the stretch is.
     static func forEachPiece(_ fd: Int32, from start: Int64, to end: Int64, _ body: ([UInt8]) -> Bool) -> Bool {
         var offset = start
         while offset < end {
