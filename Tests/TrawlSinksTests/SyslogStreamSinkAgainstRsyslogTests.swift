@@ -274,9 +274,10 @@ import TrawlTesting
         try await sink.write(Self.batch(events))
         let closing = try await ContinuousClock().measure { try await sink.close() }
         // The receiver read the close_notify and holds the connection open for 30 s without answering: the
-        // close waited for the answer, then gave up after closeNotifyWait, not after NIO's five seconds.
+        // close waited for the answer, then gave up after closeNotifyWait, not after NIO's five seconds: the
+        // upper bound is those five seconds, the rest left to a loaded machine.
         #expect(closing >= .milliseconds(900))
-        #expect(closing < .seconds(3))
+        #expect(closing < .seconds(5))
         #expect(await eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: output + ".members") })
         let decoded = FileManager.default.contents(atPath: output) ?? Data()
         #expect(String(decoding: decoded, as: UTF8.self) == events.map { String(buffer: framer.frame($0)) }.joined())
