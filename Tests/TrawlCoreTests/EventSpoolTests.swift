@@ -16,6 +16,15 @@ import TrawlTesting
 
     static func bodies(_ events: [Event]) -> [String] { events.map { String(buffer: $0.body) } }
 
+    /// Appends `count` one-event records (`event 0`, ...) to `spool`; returns where each starts in its file.
+    static func appendOneEventRecords(_ count: Int, to spool: EventSpool) throws -> [Int] {
+        try (0..<count).map { index in
+            let start = try Data(contentsOf: URL(fileURLWithPath: spool.path)).count
+            #expect(try spool.append([Event.test("event \(index)")]))
+            return start
+        }
+    }
+
     /// Spools `records` one-event records (`event 0`, ...), flips the byte `damagedByte` picks from where each
     /// record ends, and closes the spool; returns its path, its bytes as damaged and the records' ends.
     static func damagedSpool(
@@ -199,26 +208,32 @@ import TrawlTesting
 
     /// A saved head offset inside a record (its state file damaged or edited) would make every read fail and
     /// stall the output: it moves back to that record's start, with 205 saying its events may be sent twice.
-    @Test func aHeadInsideARecordResumesFromThatRecordsStart() throws {
+    /// A damaged stretch before the head is repaired first, and the head in a whole record after it moves
+    /// and is reported just the same.
+    @Test(arguments: [nil, 1])
+    func aHeadInsideARecordResumesFromThatRecordsStart(damagedRecord: Int?) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let spool = try Self.spool(directory)
-        for index in 0..<3 { #expect(try spool.append([Event.test("event \(index)")])) }
-        let first = try spool.peek(maxEvents: 1)
-        try spool.commit(upTo: first.next, delivered: 1)
+        let starts = try Self.appendOneEventRecords(4, to: spool)
+        if let damagedRecord {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: spool.path))
+            bytes[starts[damagedRecord] + 12] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: spool.path))
+        }
         let headPath = String(spool.path.dropLast(".spool".count)) + ".json"
         closeWhileNoChildStarts { spool.close() }
-        try Data("{\"head\":\(first.next.offset + 3)}\n".utf8).write(to: URL(fileURLWithPath: headPath))
+        try Data("{\"head\":\(starts[2] + 3)}\n".utf8).write(to: URL(fileURLWithPath: headPath))
         let reopened = try Self.spool(directory)
         let damage = try #require(reopened.damage)
         #expect(damage.code == .spoolDamaged)
-        #expect(
-            damage.message.contains(
-                "head offset \(first.next.offset + 3) lies inside the record at byte \(first.next.offset)"
-            )
-        )
+        #expect(damage.message.contains("head offset \(starts[2] + 3) lies inside the record at byte \(starts[2])"))
+        if let damagedRecord {
+            let stretch = "\(starts[damagedRecord])..<\(starts[damagedRecord + 1])"
+            #expect(damage.message.contains("the damaged bytes \(stretch) were overwritten"))
+        }
         #expect(reopened.pendingEvents == 2)
-        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 1", "event 2"])
+        #expect(Self.bodies(try reopened.peek(maxEvents: 10).events) == ["event 2", "event 3"])
     }
 
     /// Records before the head were delivered: damage there changes nothing to deliver, and a damaged record
@@ -232,11 +247,7 @@ import TrawlTesting
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
             let spool = try Self.spool(directory)
-            var starts: [Int] = []
-            for index in 0..<4 {
-                starts.append(try Data(contentsOf: URL(fileURLWithPath: spool.path)).count)
-                #expect(try spool.append([Event.test("event \(index)")]))
-            }
+            let starts = try Self.appendOneEventRecords(4, to: spool)
             let delivered = try spool.peek(maxEvents: 2)
             try spool.commit(upTo: delivered.next, delivered: 2)
             #expect(delivered.next.offset == Int64(starts[2]))

@@ -239,10 +239,13 @@ public final class EventSpool: Sendable {
         var head = head
         let savedHead = head
         var (end, events) = Self.scan(fd, from: 0, to: fileEnd, head: &head)
-        let headMoved =
-            head == savedHead
-            ? ""
-            : "the saved head offset \(savedHead) lies inside the record at byte \(head) (damaged or edited), so delivery resumes from that record's start and its events may be sent twice"
+        // The start of the whole record a saved head inside it moved back to, by whichever scan met it.
+        var headRecord: Int64? = head == savedHead ? nil : head
+        var headMoved: String {
+            headRecord.map {
+                "the saved head offset \(savedHead) lies inside the record at byte \($0) (damaged or edited), so delivery resumes from that record's start and its events may be sent twice"
+            } ?? ""
+        }
         var searchBudget = 4 * (fileEnd - end) + (64 << 20)
         var next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
         // A torn append is the last thing written: with a whole record after it, it is damage.
@@ -270,7 +273,9 @@ public final class EventSpool: Sendable {
             }
             damaged.append(end..<found)
             if head > end, head < found { head = end }
+            let scanned = head
             let (wholeEnd, wholeEvents) = Self.scan(fd, from: found, to: fileEnd, head: &head)
+            if head != scanned { headRecord = head }
             end = wholeEnd
             events += wholeEvents
             next = end < fileEnd ? Self.nextWholeRecord(fd, after: end, fileEnd: fileEnd, budget: &searchBudget) : nil
