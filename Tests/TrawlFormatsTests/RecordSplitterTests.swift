@@ -53,6 +53,12 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
             try split(#"{"Records":[{"a":1},{"b""#, .jsonDocument(listField: "Records"), pieceSize: 4)
         }
         #expect(throws: RecordFormatFailure.self) { try split(#"{"a":1}"#, .jsonArray, pieceSize: 4) }
+        for text in [#"[1] "x""#, "[1],", #""x" [1]"#, ",[1]"] {
+            #expect(throws: RecordFormatFailure.self, "\(text)") { try split(text, .jsonArray, pieceSize: 4) }
+        }
+        #expect(throws: RecordFormatFailure.self) {
+            try split(#"{"Records":[{"a":1}]} "more""#, .jsonDocument(listField: "Records"), pieceSize: 4)
+        }
         #expect(throws: RecordFormatFailure.self) { try split("a,b\n1,2,3\n", .csv, pieceSize: 4) }
         #expect(throws: RecordFormatFailure.self) { try split("x", .wholeObject(maxBytes: 0), pieceSize: 4) }
     }

@@ -64,6 +64,10 @@ struct JSONElementScanner {
                 case 0x20, 0x09, 0x0a, 0x0d:
                     if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
                 case UInt8(ascii: "\""):
+                    if let outside = self.outsideTheRoot {
+                        failure = outside
+                        return
+                    }
                     self.string.open()
                     if self.depth == 1, self.listField != nil, self.targetDepth == nil, self.expectKey {
                         self.capturingKey = true
@@ -120,9 +124,17 @@ struct JSONElementScanner {
                     }
                     if self.depth == 0 { self.rootClosed = true }
                 case UInt8(ascii: ","):
+                    if let outside = self.outsideTheRoot {
+                        failure = outside
+                        return
+                    }
                     if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
                     if self.depth == 1 { self.expectKey = true }
                 case UInt8(ascii: ":"):
+                    if let outside = self.outsideTheRoot {
+                        failure = outside
+                        return
+                    }
                     if self.depth == 1, self.listField != nil, self.targetDepth == nil {
                         self.expectKey = false
                         self.valueIsTarget = self.key == self.listField
@@ -143,6 +155,14 @@ struct JSONElementScanner {
             if self.inElement { self.element.keep(raw, from: elementStart) }
         }
         if let failure { throw failure }
+    }
+
+    /// Why a string, comma or colon cannot stand where it is when it lies before or after the root value;
+    /// nil inside it.
+    private var outsideTheRoot: RecordFormatFailure? {
+        if self.rootClosed { return RecordFormatFailure(description: "data follows the end of the JSON document") }
+        if !self.sawRoot { return RecordFormatFailure(description: "the object is not JSON") }
+        return nil
     }
 
     /// Bytes of an element whose end has not arrived yet.
