@@ -1,0 +1,209 @@
+import Foundation
+import NIOCore
+import Testing
+import TrawlFormats
+import TrawlTesting
+
+/// Random JSON documents, whole or damaged, split by the scanners that find records without parsing them.
+/// Two things must hold for every one: the outcome does not depend on the pieces the object arrives in, and
+/// where Foundation's parser accepts the document the records are exactly its list's elements.
+@Suite struct RecordSplitterRandomDocumentTests {
+    /// Every way a document is fed: a byte at a time, small odd pieces, and whole.
+    static let pieceSizes = [1, 2, 5, 13, Int.max]
+
+    /// What splitting one object gave: its records, or the failure that ended it.
+    enum Outcome: Equatable, CustomStringConvertible {
+        case records([String])
+        case failure(String)
+
+        var description: String {
+            switch self {
+            case .records(let records): return "\(records.count) records \(records.prefix(3))"
+            case .failure(let reason): return "failure: \(reason)"
+            }
+        }
+    }
+
+    static func outcome(_ bytes: [UInt8], _ format: RecordFormat, pieceSize: Int) -> Outcome {
+        var splitter = format.makeSplitter()
+        var records: [ByteBuffer] = []
+        do {
+            var start = 0
+            while start < bytes.count {
+                let end = start + min(pieceSize, bytes.count - start)
+                try splitter.consume(ByteBuffer(bytes: bytes[start..<end]), into: &records)
+                start = end
+            }
+            try splitter.finish(into: &records)
+        } catch {
+            return .failure(String(describing: error))
+        }
+        return .records(records.map { String(decoding: $0.readableBytesView, as: UTF8.self) })
+    }
+
+    /// One value as Foundation serializes it with sorted keys, so two parses of equal JSON compare equal.
+    static func canonical(_ value: Any) -> String? {
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func canonical(text: String) -> String? {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)
+        else { return nil }
+        return Self.canonical(value)
+    }
+
+    /// The records Foundation's parser finds in `bytes` for `format`, canonical: nil when it refuses the
+    /// document, an empty optional inside when it reads it but finds no list there.
+    static func expected(_ bytes: [UInt8], _ format: RecordFormat) -> [String]?? {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(bytes)) else { return nil }
+        let list: Any?
+        switch format {
+        case .jsonArray: list = root
+        case .jsonDocument(let field): list = (root as? [String: Any])?[field]
+        default: return nil
+        }
+        guard let elements = list as? [Any] else { return .some(nil) }
+        return .some(elements.compactMap { Self.canonical($0) })
+    }
+
+    @Test(arguments: [RecordFormat.jsonDocument(listField: "Records"), .jsonArray])
+    func randomDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem(format: RecordFormat) {
+        var random = SplitMix64(seed: 4_217)
+        var checkedAgainstFoundation = 0
+        for round in 0..<1_500 {
+            var generator = RandomJSONText(random: random)
+            let whole = format == .jsonArray ? generator.array(depth: 0) : generator.document()
+            random = generator.random
+            var bytes = Array(whole.utf8)
+            let damaged = round % 2 == 1
+            if damaged { Self.damage(&bytes, random: &random) }
+            let outcomes = Self.pieceSizes.map { Self.outcome(bytes, format, pieceSize: $0) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(outcomes.allSatisfy { $0 == outcomes.last }, "round \(round): \(outcomes) for \(text)")
+            guard let expected = Self.expected(bytes, format) else { continue }
+            checkedAgainstFoundation += 1
+            switch (outcomes.last, expected) {
+            case (.records(let records)?, let elements?):
+                #expect(records.map { Self.canonical(text: $0) } == elements, "round \(round): \(text)")
+            case (.failure?, nil):
+                break
+            default:
+                Issue.record(
+                    "round \(round): split \(String(describing: outcomes.last)), Foundation \(expected as Any) for \(text)"
+                )
+            }
+        }
+        // Every whole document and some damaged ones are valid JSON, so the oracle decided most rounds.
+        #expect(checkedAgainstFoundation >= 750)
+    }
+
+    @Test func randomCloudWatchLogsDocumentsSplitAlikeInAnyPieces() {
+        var random = SplitMix64(seed: 9_113)
+        for round in 0..<1_500 {
+            var generator = RandomJSONText(random: random)
+            let documents = (0..<Int.random(in: 1...3, using: &random)).map { _ in generator.cloudWatchDocument() }
+            random = generator.random
+            var bytes = Array(documents.joined(separator: round % 3 == 0 ? "" : "\n").utf8)
+            if round % 2 == 1 { Self.damage(&bytes, random: &random) }
+            for messageOnly in [false, true] {
+                let format = RecordFormat.cloudWatchLogs(messageOnly: messageOnly)
+                let outcomes = Self.pieceSizes.map { Self.outcome(bytes, format, pieceSize: $0) }
+                #expect(
+                    outcomes.allSatisfy { $0 == outcomes.last },
+                    "round \(round): \(outcomes) for \(String(decoding: bytes, as: UTF8.self))"
+                )
+            }
+        }
+    }
+
+    /// Changes, inserts or deletes one to three bytes, or cuts the end off.
+    static func damage(_ bytes: inout [UInt8], random: inout SplitMix64) {
+        let interesting = Array("\"\\{}[],: x0\n".utf8)
+        for _ in 0..<Int.random(in: 1...3, using: &random) where !bytes.isEmpty {
+            let at = Int.random(in: 0..<bytes.count, using: &random)
+            let byte = interesting.randomElement(using: &random)!
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: bytes[at] = byte
+            case 1: bytes.insert(byte, at: at)
+            case 2: bytes.remove(at: at)
+            default: bytes.removeSubrange(at...)
+            }
+        }
+    }
+}
+
+/// Random JSON text: nested values, strings with escapes, brackets and the list field's name inside them,
+/// and blanks wherever JSON allows them.
+struct RandomJSONText {
+    var random: SplitMix64
+
+    mutating func blank() -> String {
+        ["", "", "", " ", "\n", "\t", "\r\n  "].randomElement(using: &self.random)!
+    }
+
+    mutating func string() -> String {
+        let pieces = [
+            "a", "Records", "]", "}", "[", "{", ",", ":", "\\\"", "\\\\", "\\/", "\\n", "\\u00e9", "\\ud83d\\ude00",
+            "é",
+            "日本", " ",
+        ]
+        let count = Int.random(in: 0...6, using: &self.random)
+        return "\"" + (0..<count).map { _ in pieces.randomElement(using: &self.random)! }.joined() + "\""
+    }
+
+    mutating func scalar() -> String {
+        switch Int.random(in: 0..<6, using: &self.random) {
+        case 0: return self.string()
+        case 1: return String(Int.random(in: -1_000_000...1_000_000, using: &self.random))
+        case 2: return ["0.5", "-2.25e3", "1E-2", "0"].randomElement(using: &self.random)!
+        case 3: return "true"
+        case 4: return "false"
+        default: return "null"
+        }
+    }
+
+    mutating func value(depth: Int) -> String {
+        guard depth < 4 else { return self.scalar() }
+        switch Int.random(in: 0..<4, using: &self.random) {
+        case 0: return self.object(depth: depth + 1)
+        case 1: return self.array(depth: depth + 1)
+        default: return self.scalar()
+        }
+    }
+
+    mutating func object(depth: Int, members: [(String, String)] = []) -> String {
+        var all = members
+        for _ in 0..<Int.random(in: 0...4, using: &self.random) {
+            let key = ["eventName", "Records", "records", "x", "tail"].randomElement(using: &self.random)!
+            all.append(("\"\(key)\(depth == 0 ? "_\(all.count)" : "")\"", self.value(depth: depth)))
+        }
+        all.shuffle(using: &self.random)
+        let body = all.map { self.blank() + $0.0 + self.blank() + ":" + self.blank() + $0.1 + self.blank() }
+        return "{" + body.joined(separator: ",") + self.blank() + "}"
+    }
+
+    mutating func array(depth: Int) -> String {
+        let elements = (0..<Int.random(in: 0...5, using: &self.random)).map { _ in
+            self.blank() + self.value(depth: depth) + self.blank()
+        }
+        return "[" + elements.joined(separator: ",") + self.blank() + "]"
+    }
+
+    /// A document with the list field (most of the time) among others whose values may hold that name too.
+    mutating func document() -> String {
+        let hasList = Int.random(in: 0..<8, using: &self.random) > 0
+        let list = hasList ? [("\"Records\"", self.array(depth: 0))] : []
+        return self.blank() + self.object(depth: 0, members: list) + self.blank()
+    }
+
+    mutating func cloudWatchDocument() -> String {
+        let events = (0..<Int.random(in: 0...4, using: &self.random)).map { index in
+            #"{"id":"\#(index)","timestamp":1700000000000,"message":\#(self.string())}"#
+        }
+        let type = Int.random(in: 0..<6, using: &self.random) == 0 ? "CONTROL_MESSAGE" : "DATA_MESSAGE"
+        return #"{"messageType":"\#(type)","owner":"123456789012","logGroup":"g","logStream":"s","#
+            + #""subscriptionFilters":["f"],"logEvents":["# + events.joined(separator: ",") + "]}"
+    }
+}
