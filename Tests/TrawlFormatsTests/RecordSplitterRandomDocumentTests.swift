@@ -99,14 +99,18 @@ import TrawlTesting
         #expect(checkedAgainstFoundation >= 750)
     }
 
-    @Test func randomCloudWatchLogsDocumentsSplitAlikeInAnyPieces() {
+    /// Damaged or not, the outcome does not depend on the pieces; whole, each data message's log events are
+    /// the records: their messages as Foundation decodes them, or their members after the document's owner,
+    /// log group and log stream.
+    @Test func randomCloudWatchLogsDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem() throws {
         var random = SplitMix64(seed: 9_113)
         for round in 0..<1_500 {
             var generator = RandomJSONText(random: random)
             let documents = (0..<Int.random(in: 1...3, using: &random)).map { _ in generator.cloudWatchDocument() }
             random = generator.random
             var bytes = Array(documents.joined(separator: round % 3 == 0 ? "" : "\n").utf8)
-            if round % 2 == 1 { Self.damage(&bytes, random: &random) }
+            let damaged = round % 2 == 1
+            if damaged { Self.damage(&bytes, random: &random) }
             for messageOnly in [false, true] {
                 let format = RecordFormat.cloudWatchLogs(messageOnly: messageOnly)
                 let outcomes = Self.pieceSizes.map { Self.outcome(bytes, format, pieceSize: $0) }
@@ -114,7 +118,27 @@ import TrawlTesting
                     outcomes.allSatisfy { $0 == outcomes.last },
                     "round \(round): \(outcomes) for \(String(decoding: bytes, as: UTF8.self))"
                 )
+                guard !damaged else { continue }
+                let expected = try documents.flatMap { try Self.expectedLogEvents($0, messageOnly: messageOnly) }
+                let records: [String]? =
+                    switch outcomes.last {
+                    case .records(let records)?: messageOnly ? records : records.map { Self.canonical(text: $0) ?? $0 }
+                    default: nil
+                    }
+                #expect(records == expected, "round \(round): \(documents)")
             }
+        }
+    }
+
+    /// The records of one CloudWatch Logs document as Foundation reads it.
+    static func expectedLogEvents(_ document: String, messageOnly: Bool) throws -> [String] {
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])
+        guard root["messageType"] as? String == "DATA_MESSAGE" else { return [] }
+        let events = try #require(root["logEvents"] as? [[String: Any]])
+        return try events.map { event in
+            if messageOnly { return try #require(event["message"] as? String) }
+            let context = root.filter { ["owner", "logGroup", "logStream"].contains($0.key) }
+            return try #require(Self.canonical(context.merging(event) { $1 }))
         }
     }
 
