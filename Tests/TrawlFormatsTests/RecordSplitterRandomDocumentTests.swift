@@ -142,6 +142,32 @@ import TrawlTesting
         }
     }
 
+    /// CSV with quoted fields holding commas, quotes, line breaks and blanks, ending rows with LF or CRLF:
+    /// whole, each row is the object of its header's names and its values; damaged, the outcome still does
+    /// not depend on the pieces.
+    @Test func randomCSVRowsBecomeTheirFieldsInAnyPieces() throws {
+        var random = SplitMix64(seed: 4_180)
+        for round in 0..<1_500 {
+            var generator = RandomJSONText(random: random)
+            let (text, rows) = generator.csv()
+            random = generator.random
+            var bytes = Array(text.utf8)
+            let damaged = round % 2 == 1
+            if damaged { Self.damage(&bytes, random: &random) }
+            let outcomes = Self.pieceSizes.map { Self.outcome(bytes, .csv, pieceSize: $0) }
+            #expect(outcomes.allSatisfy { $0 == outcomes.last }, "round \(round): \(outcomes) for \(text)")
+            guard !damaged else { continue }
+            guard case .records(let records)? = outcomes.last else {
+                Issue.record("round \(round): \(String(describing: outcomes.last)) for \(text)")
+                continue
+            }
+            let objects = records.map {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+            }
+            #expect(objects == rows.map { Optional($0) }, "round \(round): \(text)")
+        }
+    }
+
     /// Changes, inserts or deletes one to three bytes, or cuts the end off.
     static func damage(_ bytes: inout [UInt8], random: inout SplitMix64) {
         let interesting = Array("\"\\{}[],: x0\n".utf8)
@@ -220,6 +246,35 @@ struct RandomJSONText {
         let hasList = Int.random(in: 0..<8, using: &self.random) > 0
         let list = hasList ? [("\"Records\"", self.array(depth: 0))] : []
         return self.blank() + self.object(depth: 0, members: list) + self.blank()
+    }
+
+    /// A CSV text and the rows it holds, each as its header's names to its values.
+    mutating func csv() -> (text: String, rows: [[String: String]]) {
+        let columns = Int.random(in: 1...4, using: &self.random)
+        let header = (0..<columns).map { "c\($0)" + (Bool.random(using: &self.random) ? ",\"x\"" : "") }
+        let rows = (0..<Int.random(in: 0...6, using: &self.random)).map { _ in
+            (0..<columns).map { _ in
+                let pieces = ["a", ",", "\"", "\n", "\r\n", " ", "é", "x y", "0"]
+                return (0..<Int.random(in: 0...4, using: &self.random)).map { _ in
+                    pieces.randomElement(using: &self.random)!
+                }.joined()
+            }
+        }
+        func field(_ value: String) -> String {
+            // One column's line of blanks or nothing would be a blank line, which CSV skips.
+            let quoted =
+                columns == 1 || value.utf8.contains(where: { Array(",\"\n\r".utf8).contains($0) })
+                || Int.random(in: 0..<5, using: &self.random) == 0
+            return quoted ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+        }
+        let lines = ([header] + rows).map { $0.map(field).joined(separator: ",") }
+        var text = ""
+        for line in lines { text += line + (Bool.random(using: &self.random) ? "\n" : "\r\n") }
+        if Bool.random(using: &self.random), text.hasSuffix("\n") {
+            text.removeLast()
+            if text.hasSuffix("\r") { text.removeLast() }
+        }
+        return (text, rows.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) })
     }
 
     mutating func cloudWatchDocument() -> String {
