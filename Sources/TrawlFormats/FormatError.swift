@@ -7,7 +7,7 @@ extension TrawlError.Code {
         id: 301,
         title: "object cannot be decompressed",
         cause:
-            "The object's bytes start like gzip, zstd, snappy or bzip2 but do not decompress (truncated upload, corrupt data, a checksum mismatch), or its key ends in such a suffix (.gz, .zst, .sz, .bz2) while its first bytes are neither that format's nor text (damaged magic bytes).",
+            "The object's bytes start like gzip, zstd, snappy or bzip2 but do not decompress (truncated upload, corrupt data, a checksum mismatch), or its first bytes are no such format's and not text (damaged magic bytes, or an object that is no log): with a suffix naming a compression (.gz, .zst, .sz, .bz2), control bytes; without one, control bytes that are not UTF-8.",
         fix:
             "Inspect the object named in the message (download it and run gzip -t or zstd -t); its message stays in the queue and goes to the dead-letter queue after its receive count."
     )

@@ -251,4 +251,23 @@ func sampleLogText(lines: Int) -> [UInt8] {
         #expect(!CompressionFormat.startsLikeText([0x41, 0x00, 0x42]))
         #expect(!CompressionFormat.startsLikeText([0x1e, 0x8b, 0x08, 0x00]))
     }
+
+    /// The first bytes of an object without a compression suffix are refused only when not UTF-8 either: a
+    /// character cut short at their end (the object goes on) and zero bytes are UTF-8.
+    @Test func utf8IsToldFromBinaryInAnObjectsFirstBytes() {
+        let text = Array("{\"a\":\"é😀日\"}\u{0}\u{0}".utf8)
+        #expect(CompressionFormat.startsLikeUTF8(text))
+        #expect(CompressionFormat.startsLikeUTF8([UInt8]()))
+        for character in ["é", "日", "😀"] {
+            let bytes = Array(character.utf8)
+            for cut in 1..<bytes.count {
+                #expect(CompressionFormat.startsLikeUTF8([0x41] + bytes.prefix(cut)), "\(character) cut after \(cut)")
+                #expect(!CompressionFormat.startsLikeUTF8([0x41] + bytes.prefix(cut) + [0x41]), "\(character) \(cut)")
+            }
+        }
+        #expect(!CompressionFormat.startsLikeUTF8([0x41, 0x80, 0x41]))
+        #expect(!CompressionFormat.startsLikeUTF8([0xC0, 0xAF]))
+        #expect(!CompressionFormat.startsLikeUTF8([0xED, 0xA0, 0x80]))
+        #expect(!CompressionFormat.startsLikeUTF8([0x1e, 0x8b, 0x08, 0x00, 0xf3, 0x12, 0xc4, 0x9a, 0x00, 0xff, 0x41]))
+    }
 }

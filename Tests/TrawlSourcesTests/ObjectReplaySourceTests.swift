@@ -107,6 +107,26 @@ import TrawlTesting
         #expect(log.messages(containing: "SourceError").isEmpty)
     }
 
+    /// Without a compression suffix, first bytes that are control bytes and not UTF-8 are a compressed file
+    /// whose magic bytes were damaged (or no log at all) and are refused; UTF-8 with zero bytes is read.
+    @Test func anUnnamedFileWhoseFirstBytesAreNotTextIsRefusedAndUTF8WithZeroBytesIsRead() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = (0..<50).map { "{\"id\":\"r-\($0)\",\"é\":\"ü\"}\n" }.joined()
+        var damaged = try await PeerCompressor.compress(Array(text.utf8), format: "gzip")
+        damaged[0] ^= 0x01
+        let (delivered, source, log) = try await Self.replayCounting(try directory.write("x.json", bytes: damaged))
+        #expect(delivered == 0)
+        #expect(source.failures.value == 1)
+        let error = log.messages(containing: "SourceError 301").first ?? ""
+        #expect(error.contains("its bytes start with no compression's magic bytes"), "\(error)")
+        let padded = try directory.write("padded.json", bytes: Array(("\u{0}\u{0}\u{0}" + text).utf8))
+        let (paddedDelivered, paddedSource, paddedLog) = try await Self.replayCounting(padded)
+        #expect(paddedDelivered == 50)
+        #expect(paddedSource.failures.value == 0)
+        #expect(paddedLog.messages(containing: "SourceError").isEmpty)
+    }
+
     /// A snappy data chunk whose type byte was damaged into a skippable type is skipped, as the format says,
     /// and its records are missing: the reading says so in a warning naming the file.
     @Test func aSkippedSnappyChunkIsWarnedAbout() async throws {

@@ -49,5 +49,29 @@ public enum CompressionFormat: String, Sendable, CaseIterable, CustomStringConve
         prefix.allSatisfy { $0 >= 0x20 || (0x09...0x0D).contains($0) || $0 == 0x1B }
     }
 
+    /// Whether an object's first bytes are UTF-8, but for a character cut short at their end (where the
+    /// object goes on). Compressed bytes fail this within their first few, as they fail ``startsLikeText(_:)``;
+    /// a UTF-8 log padded with zero bytes passes it.
+    public static func startsLikeUTF8<Bytes: Collection<UInt8>>(_ prefix: Bytes) -> Bool {
+        let bytes = Array(prefix)
+        var end = bytes.count
+        var last = end - 1
+        while last >= 0, end - last < 4, bytes[last] & 0xC0 == 0x80 { last -= 1 }
+        if last >= 0 {
+            let lead = bytes[last]
+            let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+            if end - last < length { end = last }
+        }
+        var iterator = bytes[..<end].makeIterator()
+        var decoder = Unicode.UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
     public var description: String { self.rawValue }
 }

@@ -320,22 +320,35 @@ struct ObjectReader {
     /// text from binary.
     static let headBytes = 512
 
-    /// Refuses (SourceError 301) an object whose key names a compression while its first bytes are neither
-    /// that compression's magic nor text: a compressed object whose first bytes were damaged, which would
-    /// otherwise be read as uncompressed and its binary sent as records. An uncompressed text object named
-    /// as if compressed is read as it is. Skipped for UTF-16 objects, whose text holds zero bytes.
+    /// Refuses (SourceError 301) an object whose first bytes are no compression's magic and not text, which
+    /// would otherwise be read as uncompressed and its binary sent as records: a compressed object whose
+    /// first bytes were damaged, or no log at all.
+    /// - Its key names a compression: its first bytes have control bytes (text in a single-byte encoding or
+    ///   UTF-8 has none). Skipped for UTF-16 objects, whose text holds zero bytes.
+    /// - Its key names none: they also are not UTF-8, with the default encoding, so a UTF-8 log padded with
+    ///   zero bytes is still read. Skipped for Parquet, whose own error says what is wrong, and for objects
+    ///   with a byte order mark.
     func refuseDamagedCompression(_ head: ByteBuffer) throws(TrawlError) {
-        let named = CompressionFormat.named(byKey: self.key)
         let bytes = head.readableBytesView.prefix(Self.headBytes)
-        guard named != .none, CompressionFormat.detect(bytes) == .none,
-            [.utf8, .latin1, .windows1252].contains(self.setup.encoding), !CompressionFormat.startsLikeText(bytes)
-        else { return }
+        guard CompressionFormat.detect(bytes) == .none, !CompressionFormat.startsLikeText(bytes) else { return }
         let first = hexString(bytes.prefix(CompressionFormat.magicLength))
-        throw TrawlError(
-            .objectCorrupt,
-            "its key names \(named) but its bytes start with neither \(named)'s magic bytes nor text (hex \(first)...): its first bytes are damaged, so it is not read as uncompressed",
-            location: self.name
-        )
+        let named = CompressionFormat.named(byKey: self.key)
+        if named != .none, [.utf8, .latin1, .windows1252].contains(self.setup.encoding) {
+            throw TrawlError(
+                .objectCorrupt,
+                "its key names \(named) but its bytes start with neither \(named)'s magic bytes nor text (hex \(first)...): its first bytes are damaged, so it is not read as uncompressed",
+                location: self.name
+            )
+        }
+        if named == .none, self.setup.encoding == .utf8, self.setup.format != .parquet,
+            TextEncoding.declaredByByteOrderMark(bytes) == nil, !CompressionFormat.startsLikeUTF8(bytes)
+        {
+            throw TrawlError(
+                .objectCorrupt,
+                "its bytes start with no compression's magic bytes (gzip, zstd, snappy, bzip2) and are not text: control bytes that are not UTF-8 (hex \(first)...). A compressed object whose first bytes are damaged, or an object that is no log, is not read as uncompressed",
+                location: self.name
+            )
+        }
     }
 
     /// Reads a Parquet object one row group at a time, each row one record, the rows rendered in pieces of
