@@ -1,6 +1,8 @@
+import Foundation
 import NIOCore
 import Testing
 import TrawlFormats
+import TrawlTesting
 
 @Suite struct RecordTaggerTests {
     @Test func cloudFunnelRecordsGoToTheirCategorysTableAndUnknownOnesToTheFallback() {
@@ -33,6 +35,48 @@ import TrawlFormats
         #expect(value(#"{"cmd":"echo \"event.category\":\"dns\"","event.category" : "process"}"#) == "process")
         #expect(value(#"{"event.category":7}"#) == nil)
         #expect(value(#"{"nested":{"event.category":"dns"}}"#) == nil)
+    }
+
+    /// Random objects whose values nest the field's name in objects, arrays and strings, every other one
+    /// damaged: where Foundation's parser reads the object, the field read is the top-level value it finds
+    /// there (a string's bytes its text still escaped, a field the object lacks nil); where it does not, the
+    /// reading still ends with an answer.
+    @Test func aRandomObjectsFieldIsTheValueFoundationReadsThere() throws {
+        var random = SplitMix64(seed: 7_301)
+        var found = 0
+        for round in 0..<2_000 {
+            var generator = RandomJSONText(random: random)
+            var bytes = Array(generator.object(depth: 0).utf8)
+            random = generator.random
+            if round % 2 == 1 { RecordSplitterRandomDocumentTests.damage(&bytes, random: &random) }
+            let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+            // Half the time one of its fields; else a name that may lie only deeper, or nowhere.
+            let fields = (root ?? [:]).keys.sorted()
+            let name =
+                Bool.random(using: &random) && !fields.isEmpty
+                ? fields.randomElement(using: &random)!
+                : ["eventName_0", "Records_1", "x_2", "tail_3", "Records"].randomElement(using: &random)!
+            let (value, string) = bytes.withUnsafeBytes { raw in
+                (
+                    JSONFieldReader.value(of: Array(name.utf8), in: raw).map {
+                        String(decoding: raw[$0], as: UTF8.self)
+                    },
+                    JSONFieldReader.stringValue(of: Array(name.utf8), in: raw).map {
+                        String(decoding: raw[$0], as: UTF8.self)
+                    }
+                )
+            }
+            guard let root else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let expected = root[name].flatMap { RecordSplitterRandomDocumentTests.canonical($0) }
+            #expect(value.flatMap { RecordSplitterRandomDocumentTests.canonical(text: $0) } == expected, "\(text)")
+            #expect((string != nil) == (root[name] is String), "round \(round): \(name) in \(text)")
+            if let string {
+                #expect(RecordSplitterRandomDocumentTests.canonical(text: "\"\(string)\"") == expected, "\(text)")
+            }
+            if expected != nil { found += 1 }
+        }
+        #expect(found >= 400)
     }
 
     @Test func keysAndFieldMappingsChooseTags() {
