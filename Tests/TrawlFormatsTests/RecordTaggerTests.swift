@@ -95,12 +95,49 @@ import TrawlTesting
         #expect(object.tag(of: ByteBuffer(string: #"{"eventSource":"ec2.amazonaws.com"}"#)) == "cloud.aws.default")
     }
 
+    /// Random short patterns and keys of ASCII and multi-byte characters: the matcher agrees with the
+    /// glob's definition, written as a plain recursion over characters.
+    @Test func keyPatternsMatchAsTheGlobDefinitionSays() {
+        func reference(_ pattern: Substring, _ key: Substring) -> Bool {
+            guard let first = pattern.first else { return key.isEmpty }
+            switch first {
+            case "*":
+                return key.indices.contains { reference(pattern.dropFirst(), key[$0...]) }
+                    || reference(pattern.dropFirst(), key[key.endIndex...])
+            case "?": return !key.isEmpty && reference(pattern.dropFirst(), key.dropFirst())
+            default: return key.first == first && reference(pattern.dropFirst(), key.dropFirst())
+            }
+        }
+        var random = SplitMix64(seed: 2_718)
+        for _ in 0..<5_000 {
+            let pattern = String(
+                (0..<Int.random(in: 0...6, using: &random)).map { _ in
+                    Array("a/é日*?").randomElement(using: &random)!
+                }
+            )
+            let key = String(
+                (0..<Int.random(in: 0...8, using: &random)).map { _ in
+                    Array("a/é日").randomElement(using: &random)!
+                }
+            )
+            #expect(
+                KeyPattern(pattern).matches(key) == reference(pattern[...], key[...]),
+                "\(pattern) against \(key)"
+            )
+        }
+    }
+
     @Test func keyPatternsAreGlobs() {
         #expect(KeyPattern("*/CloudTrail-Digest/*").matches("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"))
         #expect(!KeyPattern("*/CloudTrail-Digest/*").matches("AWSLogs/1/CloudTrail/us-east-1/x.json.gz"))
         #expect(KeyPattern("logs/??/*.gz").matches("logs/ab/c/d.gz"))
         #expect(!KeyPattern("logs/??/*.gz").matches("logs/abc.gz"))
         #expect(KeyPattern("*").matches(""))
+        #expect(KeyPattern("logs/?/*.gz").matches("logs/é/a.gz"))
+        #expect(KeyPattern("logs/??/*").matches("logs/日😀/a"))
+        #expect(!KeyPattern("logs/??/*").matches("logs/日/a"))
+        #expect(KeyPattern("*/?.json").matches("a/b/ü.json"))
+        #expect(!KeyPattern("*/??.json").matches("a/b/ü.json"))
     }
 }
 

@@ -16,7 +16,10 @@ public struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
         var star: Int?
         var resume = 0
         while t < text.count {
-            if p < self.bytes.count, self.bytes[p] == UInt8(ascii: "?") || self.bytes[p] == text[t] {
+            if p < self.bytes.count, self.bytes[p] == UInt8(ascii: "?") {
+                p += 1
+                t = Self.nextCharacter(in: text, after: t)
+            } else if p < self.bytes.count, self.bytes[p] == text[t] {
                 p += 1
                 t += 1
             } else if p < self.bytes.count, self.bytes[p] == UInt8(ascii: "*") {
@@ -25,7 +28,7 @@ public struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
                 p += 1
             } else if let star {
                 p = star + 1
-                resume += 1
+                resume = Self.nextCharacter(in: text, after: resume)
                 t = resume
             } else {
                 return false
@@ -33,6 +36,14 @@ public struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
         }
         while p < self.bytes.count, self.bytes[p] == UInt8(ascii: "*") { p += 1 }
         return p == self.bytes.count
+    }
+
+    /// Where the UTF-8 character starting at `index` ends: `?` and `*` count characters, not bytes, so
+    /// `logs/?/` matches `logs/é/`.
+    private static func nextCharacter(in text: [UInt8], after index: Int) -> Int {
+        var next = index + 1
+        while next < text.count, text[next] & 0xC0 == 0x80 { next += 1 }
+        return next
     }
 
     public var description: String { self.pattern }
