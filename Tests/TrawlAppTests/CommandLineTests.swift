@@ -232,38 +232,48 @@ import TrawlTesting
 
     /// SIGTERM in the middle of a long run: Trawl stops pulling, finishes the unit in flight, saves state and
     /// exits 0; a second run delivers the rest, so every line arrives exactly once.
+    ///
+    /// The signal must land while the run still has lines to deliver. While the whole suite starts at once
+    /// this test has gone unscheduled for as long as the run took (all 200,000 lines were delivered before
+    /// the signal), so a run the signal missed is started again, up to three times.
     @Test func sigtermDrainsSavesStateAndExitsZeroWithNothingLostOrDuplicated() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
         let lines = 200_000
-        for file in 0..<4 {
-            let body = (0..<lines / 4).map { "{\"file\":\(file),\"n\":\($0)}\n" }.joined()
-            try directory.write("data/part-\(file).jsonl", body)
-        }
-        // Many small commits make the run last several seconds even on a fast machine, so the signal lands in
-        // the middle also when the tests around it keep both cores busy.
-        try directory.write("run.yaml", Self.configuration(linesPerCommit: 100))
-        let trawl = try BuiltExecutable(
-            "trawl",
-            arguments: ["run", "--config", "run.yaml"],
-            workingDirectory: directory.path
-        )
-        let started = await eventually { (directory.read("out/devo.log")?.count ?? 0) > 0 }
-        #expect(started, "\(trawl.standardError)")
-        trawl.signal(SIGTERM)
-        let status = await trawl.waitForExit(timeout: .seconds(60))
-        #expect(status == 0, "\(trawl.standardError)")
-        #expect(trawl.standardError.contains("Trawl stopped"))
-        let delivered = directory.read("out/devo.log")?.split(separator: "\n").count ?? 0
-        #expect(delivered < lines, "the run was stopped in the middle (delivered \(delivered))")
-        let state = try #require(directory.read("state/cli/3/lines.json"))
-        #expect(state.contains("part-0.jsonl"))
+        for attempt in 1...3 {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            for file in 0..<4 {
+                let body = (0..<lines / 4).map { "{\"file\":\(file),\"n\":\($0)}\n" }.joined()
+                try directory.write("data/part-\(file).jsonl", body)
+            }
+            // Many small commits make the run last several seconds even on a fast machine.
+            try directory.write("run.yaml", Self.configuration(linesPerCommit: 100))
+            let trawl = try BuiltExecutable(
+                "trawl",
+                arguments: ["run", "--config", "run.yaml"],
+                workingDirectory: directory.path
+            )
+            let started = await eventually { (directory.read("out/devo.log")?.count ?? 0) > 0 }
+            #expect(started, "\(trawl.standardError)")
+            trawl.signal(SIGTERM)
+            let status = await trawl.waitForExit(timeout: .seconds(60))
+            #expect(status == 0, "\(trawl.standardError)")
+            #expect(trawl.standardError.contains("Trawl stopped"))
+            let delivered = directory.read("out/devo.log")?.split(separator: "\n").count ?? 0
+            guard delivered < lines else {
+                print("sigterm test: attempt \(attempt) delivered all \(lines) lines before the signal landed")
+                continue
+            }
+            let state = try #require(directory.read("state/cli/3/lines.json"))
+            #expect(state.contains("part-0.jsonl"))
 
-        let rest = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
-        #expect(rest.status == 0, "\(rest.error)")
-        let all = directory.read("out/devo.log")?.split(separator: "\n") ?? []
-        #expect(all.count == lines)
-        #expect(Set(all).count == lines, "no line delivered twice")
+            let rest = try await Self.trawl("run", "--config", "run.yaml", "--once", in: directory)
+            #expect(rest.status == 0, "\(rest.error)")
+            let all = directory.read("out/devo.log")?.split(separator: "\n") ?? []
+            #expect(all.count == lines)
+            #expect(Set(all).count == lines, "no line delivered twice")
+            return
+        }
+        Issue.record("in three runs the signal never landed before all \(lines) lines were delivered")
     }
 }
 
