@@ -7,6 +7,9 @@ import TrawlTesting
 /// Random JSON documents, whole or damaged, split by the scanners that find records without parsing them.
 /// Two things must hold for every one: the outcome does not depend on the pieces the object arrives in, and
 /// where Foundation's parser accepts the document the records are exactly its list's elements.
+///
+/// Each round yields its thread: the tests share two threads with every other test while the suite starts,
+/// and a loop that kept one busy for seconds delayed the others past their timeouts.
 @Suite struct RecordSplitterRandomDocumentTests {
     /// Every way a document is fed: a byte at a time, small odd pieces, and whole.
     static let pieceSizes = [1, 2, 5, 13, Int.max]
@@ -69,10 +72,11 @@ import TrawlTesting
     }
 
     @Test(arguments: [RecordFormat.jsonDocument(listField: "Records"), .jsonArray])
-    func randomDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem(format: RecordFormat) {
+    func randomDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem(format: RecordFormat) async {
         var random = SplitMix64(seed: 4_217)
         var checkedAgainstFoundation = 0
-        for round in 0..<1_500 {
+        for round in 0..<1_000 {
+            await Task.yield()
             var generator = RandomJSONText(random: random)
             let whole = format == .jsonArray ? generator.array(depth: 0) : generator.document()
             random = generator.random
@@ -96,15 +100,16 @@ import TrawlTesting
             }
         }
         // Every whole document and some damaged ones are valid JSON, so the oracle decided most rounds.
-        #expect(checkedAgainstFoundation >= 750)
+        #expect(checkedAgainstFoundation >= 500)
     }
 
     /// Damaged or not, the outcome does not depend on the pieces; whole, each data message's log events are
     /// the records: their messages as Foundation decodes them, or their members after the document's owner,
     /// log group and log stream.
-    @Test func randomCloudWatchLogsDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem() throws {
+    @Test func randomCloudWatchLogsDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem() async throws {
         var random = SplitMix64(seed: 9_113)
-        for round in 0..<1_500 {
+        for round in 0..<1_000 {
+            await Task.yield()
             var generator = RandomJSONText(random: random)
             let documents = (0..<Int.random(in: 1...3, using: &random)).map { _ in generator.cloudWatchDocument() }
             random = generator.random
@@ -145,9 +150,10 @@ import TrawlTesting
     /// CSV with quoted fields holding commas, quotes, line breaks and blanks, ending rows with LF or CRLF:
     /// whole, each row is the object of its header's names and its values; damaged, the outcome still does
     /// not depend on the pieces.
-    @Test func randomCSVRowsBecomeTheirFieldsInAnyPieces() throws {
+    @Test func randomCSVRowsBecomeTheirFieldsInAnyPieces() async throws {
         var random = SplitMix64(seed: 4_180)
-        for round in 0..<1_500 {
+        for round in 0..<1_000 {
+            await Task.yield()
             var generator = RandomJSONText(random: random)
             let (text, rows) = generator.csv()
             random = generator.random
