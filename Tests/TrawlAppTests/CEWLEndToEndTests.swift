@@ -145,8 +145,9 @@ extension CEWLEndToEndTests {
         #expect(fetching, "\(trawl.standardError)")
         let (status, took) = await trawl.stop()
         #expect(status == 0, "\(trawl.standardError)")
-        // Waiting for the request would take the 30 s shutdown timeout; the bound leaves the rest to load.
-        #expect(took < .seconds(20), "the stop took \(took)")
+        // Waiting for the request would take the 30 s shutdown timeout from the signal: a bound just under it
+        // tells that apart and leaves the rest to a machine loaded by the suite's start.
+        #expect(took < .seconds(28), "the stop took \(took)")
         #expect(!trawl.standardError.contains("ApiError"), "\(trawl.standardError)")
         #expect(!trawl.standardError.contains("WARNING"), "nothing was held, so nothing to warn of")
     }

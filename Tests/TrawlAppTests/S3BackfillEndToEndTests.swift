@@ -203,8 +203,9 @@ import TrawlTesting
         #expect(listing, "\(trawl.standardError)")
         try await Task.sleep(for: .milliseconds(500))
         let (_, took) = await trawl.stop(with: SIGINT)
-        // Waiting for the retries would take the 30 s shutdown timeout; the bound leaves the rest to load.
-        #expect(took < .seconds(20), "the stop took \(took)")
+        // Waiting for the retries would take the 30 s shutdown timeout from the signal: a bound just under it
+        // tells that apart and leaves the rest to a machine loaded by the suite's start.
+        #expect(took < .seconds(28), "the stop took \(took)")
         #expect(
             trawl.standardError.contains(
                 "Listed 0 object(s) under s3://trail/AWSLogs/ before Trawl was asked to stop"
