@@ -84,47 +84,36 @@ import TrawlTesting
     }
 
     /// A compressed object whose magic bytes are damaged is no longer read as uncompressed, its binary sent as
-    /// records: its key names a compression, and its first bytes are neither that nor text. A plain text
-    /// object named as if compressed is still read as it is.
-    @Test func aCompressedFileWithDamagedMagicBytesIsRefusedAndPlainTextNamedSoIsRead() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let text = (0..<50).map { "{\"id\":\"r-\($0)\"}\n" }.joined()
-        for (format, name) in [("gzip", "x.json.gz"), ("zstd", "x.json.zst"), ("bzip2", "x.json.bz2")] {
-            var damaged = try await PeerCompressor.compress(Array(text.utf8), format: format)
-            damaged[0] ^= 0x01
-            let path = try directory.write(name, bytes: damaged)
-            let (delivered, source, log) = try await Self.replayCounting(path)
-            #expect(delivered == 0, "\(name)")
-            #expect(source.failures.value == 1, "\(name)")
-            let error = log.messages(containing: "SourceError 301").first ?? ""
-            #expect(error.contains("its key names \(format) but its bytes start with neither"), "\(error)")
-        }
-        let plain = try directory.write("plain.json.gz", text)
-        let (delivered, source, log) = try await Self.replayCounting(plain)
-        #expect(delivered == 50)
-        #expect(source.failures.value == 0)
-        #expect(log.messages(containing: "SourceError").isEmpty)
-    }
-
-    /// Without a compression suffix, first bytes that are control bytes and not UTF-8 are a compressed file
-    /// whose magic bytes were damaged (or no log at all) and are refused; UTF-8 with zero bytes is read.
-    @Test func anUnnamedFileWhoseFirstBytesAreNotTextIsRefusedAndUTF8WithZeroBytesIsRead() async throws {
+    /// records: under a key naming a compression its first bytes are neither that nor text; under any other
+    /// key they are control bytes that are not UTF-8. Plain text named as if compressed, and UTF-8 text
+    /// padded with zero bytes, are still read as they are.
+    @Test func aCompressedFileWithDamagedMagicBytesIsRefusedNamedSoOrNotAndTextIsRead() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let text = (0..<50).map { "{\"id\":\"r-\($0)\",\"é\":\"ü\"}\n" }.joined()
-        var damaged = try await PeerCompressor.compress(Array(text.utf8), format: "gzip")
-        damaged[0] ^= 0x01
-        let (delivered, source, log) = try await Self.replayCounting(try directory.write("x.json", bytes: damaged))
-        #expect(delivered == 0)
-        #expect(source.failures.value == 1)
-        let error = log.messages(containing: "SourceError 301").first ?? ""
-        #expect(error.contains("its bytes start with no compression's magic bytes"), "\(error)")
-        let padded = try directory.write("padded.json", bytes: Array(("\u{0}\u{0}\u{0}" + text).utf8))
-        let (paddedDelivered, paddedSource, paddedLog) = try await Self.replayCounting(padded)
-        #expect(paddedDelivered == 50)
-        #expect(paddedSource.failures.value == 0)
-        #expect(paddedLog.messages(containing: "SourceError").isEmpty)
+        let refused = [
+            ("gzip", "x.json.gz", "its key names gzip but its bytes start with neither"),
+            ("zstd", "x.json.zst", "its key names zstd but its bytes start with neither"),
+            ("bzip2", "x.json.bz2", "its key names bzip2 but its bytes start with neither"),
+            ("gzip", "x.json", "its bytes start with no compression's magic bytes"),
+        ]
+        for (format, name, reason) in refused {
+            var damaged = try await PeerCompressor.compress(Array(text.utf8), format: format)
+            damaged[0] ^= 0x01
+            let (delivered, source, log) = try await Self.replayCounting(try directory.write(name, bytes: damaged))
+            #expect(delivered == 0, "\(name)")
+            #expect(source.failures.value == 1, "\(name)")
+            let error = log.messages(containing: "SourceError 301").first ?? ""
+            #expect(error.contains(reason), "\(error)")
+        }
+        for (name, bytes) in [
+            ("plain.json.gz", Array(text.utf8)), ("padded.json", Array(("\u{0}\u{0}\u{0}" + text).utf8)),
+        ] {
+            let (delivered, source, log) = try await Self.replayCounting(try directory.write(name, bytes: bytes))
+            #expect(delivered == 50, "\(name)")
+            #expect(source.failures.value == 0, "\(name)")
+            #expect(log.messages(containing: "SourceError").isEmpty, "\(name)")
+        }
     }
 
     /// A snappy data chunk whose type byte was damaged into a skippable type is skipped, as the format says,
