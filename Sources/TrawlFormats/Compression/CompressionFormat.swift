@@ -62,15 +62,7 @@ public enum CompressionFormat: String, Sendable, CaseIterable, CustomStringConve
             let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
             if end - last < length { end = last }
         }
-        var iterator = bytes[..<end].makeIterator()
-        var decoder = Unicode.UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
+        return String(validating: bytes[..<end], as: UTF8.self) != nil
     }
 
     public var description: String { self.rawValue }
