@@ -45,6 +45,28 @@ import TrawlFormats
         #expect(try obfuscator.apply(to: record) == record)
     }
 
+    /// A key is the text a JSON parser reads: a writer that escapes more than it must (Python's
+    /// `ensure_ascii` writes `usuário` as `usu\u00e1rio`, PHP writes `/` as `\/`) must not let a value
+    /// through in clear.
+    @Test func keysWrittenWithEscapesAreMatchedByTheirText() throws {
+        let rules = [
+            RecordObfuscator.Rule(path: "usuário", action: .mask("***")),
+            RecordObfuscator.Rule(path: "src/ip", action: .drop),
+            RecordObfuscator.Rule(path: "actor.user.name", action: .mask("***")),
+        ]
+        #expect(try Self.apply(rules, #"{"usu\u00e1rio":"bob","n":1}"#) == #"{"usu\u00e1rio":"***","n":1}"#)
+        #expect(try Self.apply(rules, #"{"src\/ip":"10.0.0.1","n":1}"#) == #"{"n":1}"#)
+        #expect(
+            try Self.apply(rules, #"{"act\u006fr":{"user\u002ename":"alice"},"n":1}"#)
+                == #"{"act\u006fr":{"user\u002ename":"***"},"n":1}"#
+        )
+        #expect(
+            try Self.apply(rules, #"{"actor\u002euser":{"name":"alice"}}"#) == #"{"actor\u002euser":{"name":"***"}}"#
+        )
+        let nearMisses = #"{"usu\u00e1ri":"kept","usu\\u00e1rio":"kept","src\\/ip":"kept"}"#
+        #expect(try Self.apply(rules, nearMisses) == nearMisses)
+    }
+
     @Test func hashesAreKeyedStableAndSeeTheUnescapedText() throws {
         let hash = [RecordObfuscator.Rule(path: "ip", action: .hash)]
         let plain = try Self.apply(hash, #"{"ip":"10.0.0.1"}"#)

@@ -209,6 +209,20 @@ struct RandomJSONText {
         return "\"" + (0..<count).map { _ in pieces.randomElement(using: &self.random)! }.joined() + "\""
     }
 
+    /// `name` as a quoted key, one time in four with one of its characters written as a `\u` escape, as
+    /// writers that escape more than JSON requires (Python's `ensure_ascii`, PHP's `\/`) write keys.
+    mutating func key(_ name: String) -> String {
+        let characters = Array(name.unicodeScalars)
+        guard !characters.isEmpty, Int.random(in: 0..<4, using: &self.random) == 0 else { return "\"\(name)\"" }
+        let escaped = Int.random(in: 0..<characters.count, using: &self.random)
+        let text = characters.indices.map { index in
+            index == escaped
+                ? "\\u" + String(("000" + String(characters[index].value, radix: 16)).suffix(4))
+                : String(characters[index])
+        }
+        return "\"" + text.joined() + "\""
+    }
+
     mutating func scalar() -> String {
         switch Int.random(in: 0..<6, using: &self.random) {
         case 0: return self.string()
@@ -233,7 +247,7 @@ struct RandomJSONText {
         var all = members
         for _ in 0..<Int.random(in: 0...4, using: &self.random) {
             let key = ["eventName", "Records", "records", "x", "tail"].randomElement(using: &self.random)!
-            all.append(("\"\(key)\(depth == 0 ? "_\(all.count)" : "")\"", self.value(depth: depth)))
+            all.append((self.key("\(key)\(depth == 0 ? "_\(all.count)" : "")"), self.value(depth: depth)))
         }
         all.shuffle(using: &self.random)
         let body = all.map { self.blank() + $0.0 + self.blank() + ":" + self.blank() + $0.1 + self.blank() }
@@ -250,7 +264,7 @@ struct RandomJSONText {
     /// A document with the list field (most of the time) among others whose values may hold that name too.
     mutating func document() -> String {
         let hasList = Int.random(in: 0..<8, using: &self.random) > 0
-        let list = hasList ? [("\"Records\"", self.array(depth: 0))] : []
+        let list = hasList ? [(self.key("Records"), self.array(depth: 0))] : []
         return self.blank() + self.object(depth: 0, members: list) + self.blank()
     }
 

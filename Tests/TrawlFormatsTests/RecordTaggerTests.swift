@@ -37,6 +37,24 @@ import TrawlTesting
         #expect(value(#"{"nested":{"event.category":"dns"}}"#) == nil)
     }
 
+    /// Keys and values are their text, however the writer escaped them: `ensure_ascii` writes
+    /// `event.category` unchanged but a PHP or Java writer may send `"aws\/lambda"`.
+    @Test func escapedKeysAndValuesChooseTheTagTheirTextNames() {
+        let tagger = RecordTagger(tag: "unused.tag", fieldRule: .cloudFunnel(fallback: "edr.sentinelone.dv.unknown"))
+        var object = tagger.forObject(key: "a.gz")
+        #expect(object.tag(of: ByteBuffer(string: #"{"event\u002ecategory":"dns"}"#)) == "edr.sentinelone.dv.dns")
+        #expect(object.tag(of: ByteBuffer(string: #"{"event.category":"d\u006es"}"#)) == "edr.sentinelone.dv.dns")
+        #expect(object.fallbacks == 0)
+        let mapped = RecordTagger(
+            tag: "cloud.aws.default",
+            fieldRule: .mapping(field: "sourcé", mapping: ["aws/lambda": "cloud.aws.lambda"], fallback: nil)
+        )
+        var mappedObject = mapped.forObject(key: "x")
+        #expect(mappedObject.tag(of: ByteBuffer(string: #"{"sourc\u00e9":"aws\/lambda"}"#)) == "cloud.aws.lambda")
+        #expect(mappedObject.tag(of: ByteBuffer(string: #"{"sourcé":"aws/lambda"}"#)) == "cloud.aws.lambda")
+        #expect(mappedObject.tag(of: ByteBuffer(string: #"{"sourc\\u00e9":"aws/lambda"}"#)) == "cloud.aws.default")
+    }
+
     /// Random objects whose values nest the field's name in objects, arrays and strings, every other one
     /// damaged: where Foundation's parser reads the object, the field read is the top-level value it finds
     /// there (a string's bytes its text still escaped, a field the object lacks nil); where it does not, the

@@ -12,6 +12,7 @@ struct JSONElementScanner {
     /// Inside the root object, a key is expected next.
     private var expectKey = false
     private var capturingKey = false
+    /// The current key's bytes as written, escapes included (its first 1,024).
     private var key: [UInt8] = []
     /// The value after the current key is the list field.
     private var valueIsTarget = false
@@ -25,6 +26,15 @@ struct JSONElementScanner {
 
     init(listField: String?) {
         self.listField = listField.map { Array($0.utf8) }
+    }
+
+    /// Whether the current key's text, escapes resolved, is the list field: `"Rec\u006frds"` is `Records`.
+    private var keyIsListField: Bool {
+        guard let field = self.listField else { return false }
+        guard self.key.contains(UInt8(ascii: "\\")) else { return self.key == field }
+        return field.withUnsafeBytes { text in
+            self.key.withUnsafeBytes { JSONCursor.textEquals(text, escaped: $0) }
+        }
     }
 
     mutating func scan(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
@@ -51,10 +61,8 @@ struct JSONElementScanner {
                         if self.inElement, self.elementIsString, self.targetDepth == self.depth {
                             emit(through: index + 1)
                         }
-                    case .text:
+                    case .text, .escape:
                         if self.capturingKey, self.key.count < 1024 { self.key.append(byte) }
-                    case .escape:
-                        break
                     }
                     index += 1
                     continue
@@ -137,7 +145,7 @@ struct JSONElementScanner {
                     }
                     if self.depth == 1, self.listField != nil, self.targetDepth == nil {
                         self.expectKey = false
-                        self.valueIsTarget = self.key == self.listField
+                        self.valueIsTarget = self.keyIsListField
                     }
                 default:
                     if self.rootClosed || !self.sawRoot {

@@ -1,6 +1,7 @@
 /// Reads one top-level field of a JSON object from its bytes, without parsing the rest: what tagging by
-/// record field needs on the hot path. Keys are compared byte for byte (dotted keys such as
-/// `event.category` are one flat key, as Cloud Funnel writes them).
+/// record field needs on the hot path. Keys are compared by their text, escapes resolved, as a JSON parser
+/// reads them (`"sourc\u00e9"` is `sourcé`); dotted keys such as `event.category` are one flat key, as
+/// Cloud Funnel writes them.
 public enum JSONFieldReader {
     /// The raw bytes between the quotes of the string value of top-level `key` in `object`, or nil when the
     /// object lacks it, holds a non-string there, or is not a JSON object. Escapes are left as they are.
@@ -30,6 +31,8 @@ public enum JSONFieldReader {
 struct JSONCursor {
     let bytes: UnsafeRawBufferPointer
     var index = 0
+    /// Whether the last string ``string()`` moved past holds an escape, so its text differs from its bytes.
+    private(set) var lastStringEscaped = false
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -46,14 +49,17 @@ struct JSONCursor {
     mutating func string() -> Range<Int>? {
         let start = self.index + 1
         var cursor = start
+        var escaped = false
         while cursor < self.bytes.count {
             let byte = self.bytes[cursor]
             if byte == UInt8(ascii: "\\") {
+                escaped = true
                 cursor += 2
                 continue
             }
             if byte == UInt8(ascii: "\"") {
                 self.index = cursor + 1
+                self.lastStringEscaped = escaped
                 return start..<cursor
             }
             cursor += 1
@@ -113,9 +119,13 @@ struct JSONCursor {
             self.index += 1
             self.skipBlanks()
             guard self.index < self.bytes.count else { return false }
-            if name.count == key.count, key.withUnsafeBytes({ Self.equal($0, self.bytes, at: name.lowerBound) }) {
-                return true
-            }
+            let matches =
+                self.lastStringEscaped
+                ? key.withUnsafeBytes {
+                    Self.textEquals($0, escaped: UnsafeRawBufferPointer(rebasing: self.bytes[name]))
+                }
+                : name.count == key.count && key.withUnsafeBytes { Self.equal($0, self.bytes, at: name.lowerBound) }
+            if matches { return true }
             guard self.skipValue() else { return false }
             self.skipBlanks()
             guard self.peek == UInt8(ascii: ",") else { return false }
@@ -149,6 +159,12 @@ struct JSONCursor {
             default: return false
             }
         }
+    }
+
+    /// Whether the string contents `escaped`, which hold an escape, read as `text`. An escape is never
+    /// shorter than what it stands for, so a shorter string cannot match.
+    static func textEquals(_ text: UnsafeRawBufferPointer, escaped: UnsafeRawBufferPointer) -> Bool {
+        escaped.count >= text.count && JSONStringText.unescape(escaped).elementsEqual(text)
     }
 
     @inline(__always) static func equal(

@@ -80,14 +80,18 @@ public struct ObjectTagger {
         }
         if let cached = found.tag { return cached }
         let value = found.value
+        // The value's text, as a parser reads it: `"aws\/lambda"` maps as `aws/lambda`.
+        let text = value.map { raw in
+            raw.contains(UInt8(ascii: "\\")) ? raw.withUnsafeBytes { JSONStringText.unescape($0) } : raw
+        }
         let tag: String?
         switch rule {
         case .mapping(_, let mapping, _):
-            tag = value.flatMap { mapping[String(decoding: $0, as: UTF8.self)] }
+            tag = text.flatMap { mapping[String(decoding: $0, as: UTF8.self)] }
         case .cloudFunnel:
-            tag = value.flatMap { CloudFunnelCategorizer.tag(forCategory: $0) }
+            tag = text.flatMap { CloudFunnelCategorizer.tag(forCategory: $0) }
         case .suffix:
-            tag = value.flatMap { Self.tagWord($0) }.map { "\(self.objectTag).\($0)" }
+            tag = text.flatMap { Self.tagWord($0) }.map { "\(self.objectTag).\($0)" }
         }
         guard let tag else {
             self.fallbacks += 1

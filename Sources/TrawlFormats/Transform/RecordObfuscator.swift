@@ -168,19 +168,13 @@ public struct RecordObfuscator: Sendable {
                 guard self.peek == UInt8(ascii: "\"") else { throw self.failure("expected a key") }
                 let memberStart = self.index
                 let key = try self.string()
+                let keyBytes = UnsafeRawBufferPointer(rebasing: self.input[key])
+                // A key is matched by its text: an escaped one (`usu\u00e1rio`) must not let its value through.
+                let (exact, below) =
+                    self.cursor.lastStringEscaped
+                    ? JSONStringText.unescape(keyBytes).withUnsafeBytes { self.follow(rules, key: $0) }
+                    : self.follow(rules, key: keyBytes)
                 try self.expect(UInt8(ascii: ":"), ":")
-                var exact: CompiledRule?
-                var below: [Active] = []
-                for active in rules {
-                    let rest = active.rest
-                    if rest.count == key.count, self.matches(rest, key) {
-                        exact = self.obfuscator.compiled[active.rule]
-                    } else if rest.count > key.count, self.matches(rest.prefix(key.count), key),
-                        rest[rest.startIndex + key.count] == UInt8(ascii: ".")
-                    {
-                        below.append(Active(rule: active.rule, rest: rest.dropFirst(key.count + 1)))
-                    }
-                }
                 if let exact {
                     let value = try self.skipValue()
                     if exact.action != .drop {
@@ -242,10 +236,28 @@ public struct RecordObfuscator: Sendable {
             }
         }
 
-        func matches(_ path: ArraySlice<UInt8>, _ key: Range<Int>) -> Bool {
-            var position = key.lowerBound
-            for byte in path {
-                if self.input[position] != byte { return false }
+        /// The rule whose path ends at the member `key` (its text), and the rules that go on below it.
+        func follow(_ rules: [Active], key: UnsafeRawBufferPointer) -> (exact: CompiledRule?, below: [Active]) {
+            var exact: CompiledRule?
+            var below: [Active] = []
+            for active in rules {
+                let rest = active.rest
+                if rest.count == key.count, Self.startsWith(rest, key) {
+                    exact = self.obfuscator.compiled[active.rule]
+                } else if rest.count > key.count, Self.startsWith(rest, key),
+                    rest[rest.startIndex + key.count] == UInt8(ascii: ".")
+                {
+                    below.append(Active(rule: active.rule, rest: rest.dropFirst(key.count + 1)))
+                }
+            }
+            return (exact, below)
+        }
+
+        /// Whether `path` starts with the bytes of `key` (`path` is at least as long).
+        static func startsWith(_ path: ArraySlice<UInt8>, _ key: UnsafeRawBufferPointer) -> Bool {
+            var position = path.startIndex
+            for byte in key {
+                if path[position] != byte { return false }
                 position += 1
             }
             return true
