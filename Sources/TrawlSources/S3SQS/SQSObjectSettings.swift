@@ -144,35 +144,6 @@ public struct SQSObjectSettings: Decodable, Sendable {
         }
     }
 
-    /// One `obfuscate` entry: `{path: actor.user.name, action: hash}`.
-    struct ObfuscationRuleSetting: Decodable {
-        var rule: RecordObfuscator.Rule?
-
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case path
-            case action
-            case mask
-        }
-
-        init(from decoder: any Decoder) throws {
-            let settings = SettingsReader(decoder, keys: CodingKeys.self)
-            let path = settings.string(
-                .path,
-                required: true,
-                format: "a dotted field path such as actor.user.name",
-                isValid: { !$0.isEmpty && !$0.hasPrefix(".") && !$0.hasSuffix(".") && !$0.contains("..") }
-            )
-            let action = settings.string(.action, required: true, allowed: ["drop", "mask", "hash"])
-            let mask = settings.string(.mask, default: "***") ?? "***"
-            guard let path, let action else { return }
-            switch action {
-            case "drop": self.rule = .init(path: path, action: .drop)
-            case "mask": self.rule = .init(path: path, action: .mask(mask))
-            default: self.rule = .init(path: path, action: .hash)
-            }
-        }
-    }
-
     public init(from decoder: any Decoder) throws {
         let settings = SettingsReader(decoder, keys: CodingKeys.self)
         self.baseURL = settings.string(
@@ -283,26 +254,9 @@ public struct SQSObjectSettings: Decodable, Sendable {
             ) ?? RecordFormat.defaultMaxRecordBytes
         self.recordsPerCommit = settings.int(.recordsPerCommit, default: 10_000, range: 1...1_000_000) ?? 10_000
         self.ledgerRetentionHours = settings.int(.ledgerRetentionHours, default: 168, range: 1...8_760) ?? 168
-        self.obfuscate = (settings.value(.obfuscate, as: [ObfuscationRuleSetting].self) ?? []).compactMap(\.rule)
-        self.obfuscationKey = settings.value(.obfuscationKey, as: String.self)
-        if let key = self.obfuscationKey, key.utf8.count < 16 {
-            self.obfuscationKey = nil
-            settings.record(
-                .settingWrongFormat,
-                "obfuscation_key is \(key.utf8.count) characters long; it must have at least 16 (its value is not shown)",
-                at: CodingKeys.obfuscationKey,
-                fix: "Set obfuscation_key to a secret of at least 16 characters, e.g. ${TRAWL_OBFUSCATION_KEY}."
-            )
-        }
-        if !settings.contains(.obfuscationKey), self.obfuscate.contains(where: { $0.action == .hash }) {
-            settings.record(
-                .settingMissing,
-                "required setting obfuscation_key not found: obfuscate has hash rules",
-                at: CodingKeys.obfuscationKey,
-                fix:
-                    "Add obfuscation_key: ${TRAWL_OBFUSCATION_KEY} and set that variable to a secret of at least 16 characters; without a secret, hashes of guessable values are easily reversed."
-            )
-        }
+        let obfuscation = ObfuscationSettings(settings, rules: .obfuscate, key: .obfuscationKey)
+        self.obfuscate = obfuscation.rules
+        self.obfuscationKey = obfuscation.key
         self.tagPerClass = settings.bool(.tagPerClass, default: false)
         self.parquetKeepNulls = settings.bool(.parquetKeepNulls, default: false)
         self.parquetFields = settings.value(.parquetFields, as: [String].self)

@@ -56,12 +56,8 @@ public final class SQSObjectSource: PullingSource {
                 recordsPerCommit: self.settings.recordsPerCommit,
                 doNotSend: self.settings.doNotSend,
                 ledger: ledger,
-                obfuscator: self.settings.obfuscate.isEmpty
-                    ? nil
-                    : RecordObfuscator(
-                        rules: self.settings.obfuscate,
-                        hashKey: self.settings.obfuscationKey.map { Array($0.utf8) }
-                    ),
+                obfuscator: ObfuscationSettings(rules: self.settings.obfuscate, key: self.settings.obfuscationKey)
+                    .obfuscator,
                 parquetOptions: ParquetJSONOptions(
                     keepNulls: self.settings.parquetKeepNulls,
                     fields: self.settings.parquetFields.map(Set.init)
