@@ -212,6 +212,69 @@ import TrawlTesting
         #expect(events.filter { $0.tag == "my.app.cewl.changes" }.count == list.count - 1)
     }
 
+    /// The seed allows source events obfuscation: the rules hide fields of the lookup's rows and of the
+    /// change events alike, a column whose values become text is a `str` column, and taking rules away
+    /// deploys the table again in full.
+    @Test func obfuscateRulesHideFieldsInTheLookupAndItsEvents() async throws {
+        let harness = Harness(simulator: try await CEWLSimulator(), directory: try TemporaryDirectory())
+        defer {
+            harness.simulator.stop()
+            harness.directory.remove()
+        }
+        var list = (0..<6).map { Self.record($0) }
+        list[0]["intel"] = ["source": "forum-42", "confidence": "high"]
+        try await harness.simulator.serve(list)
+        let rules = """
+            , event_tag: my.app.cewl.changes, obfuscation_key: "0123456789abcdef",
+              obfuscate: [{path: vendor, action: hash}, {path: base_score, action: mask},
+                          {path: description, action: drop}, {path: intel.source, action: mask, mask: hidden}]
+            """
+        var table = Table()
+        let events = try await harness.poll(try harness.source(extra: rules))
+        try table.apply(events)
+        let update = try #require(table.updates.last)
+        #expect(update.mode == .full)
+        #expect(update.columns.contains(LookupUpdate.Column("base_score", type: "str")))
+        #expect(update.columns.contains(LookupUpdate.Column("year_", type: "int4")))
+        #expect(table.rows.count == 6)
+        for (cve, row) in table.rows {
+            #expect(row["base_score"] == "***", "\(cve)")
+            #expect(row["description"] == "", "\(cve)")
+            #expect(row["vendor"]?.hasPrefix("hmac-sha256:") == true && row["vendor"]?.count == 44, "\(cve)")
+        }
+        #expect(table.rows["CVE-2026-10000"]?["vendor"] == table.rows["CVE-2026-10003"]?["vendor"])
+        #expect(table.rows["CVE-2026-10000"]?["vendor"] != table.rows["CVE-2026-10001"]?["vendor"])
+        #expect(table.rows["CVE-2026-10000"]?["intel"] == #"{"confidence":"high","source":"hidden"}"#)
+        let changes = events.filter { $0.tag == "my.app.cewl.changes" }.map { String(buffer: $0.body) }
+        #expect(changes.count == 6)
+        #expect(changes.allSatisfy { !$0.contains("flaw") && !$0.contains("vendor0") && !$0.contains("7.5") })
+        #expect(changes.contains { $0.contains("forum-42") } == false)
+
+        #expect(try await harness.poll(try harness.source(extra: rules)).isEmpty, "the hidden rows are stable")
+        try table.apply(try await harness.poll(try harness.source()))
+        #expect(table.updates.last?.mode == .full, "base_score is a float column again: deployed in full")
+        #expect(table.equals(list.map { $0.filter { $0.key != "intel" } }))
+    }
+
+    @Test func rulesOnTheKeyAndHashesWithoutASecretAreRefused() {
+        let path = "inputs.cewl.services.cewl"
+        func errors(_ yaml: String) -> [TrawlError] {
+            SettingsFixture.decode(
+                CEWLSettings.self,
+                yaml: "{api_base_url: \"https://api.ctci.ai\", \(yaml)}",
+                path: path
+            ).errors
+        }
+        let key = errors("obfuscate: [{path: cve, action: mask}, {path: vendor, action: mask}]")
+        #expect(key.map(\.code.id) == [6])
+        #expect(key.first?.location?.hasPrefix("\(path).obfuscate") == true)
+        #expect(key.first?.message.contains("names cve, the lookup's key") == true)
+        let secret = errors("obfuscate: [{path: vendor, action: hash}]")
+        #expect(secret.map(\.code.id) == [4])
+        #expect(secret.first?.location?.hasPrefix("\(path).obfuscation_key") == true)
+        #expect(errors(#"obfuscation_key: "0123456789abcdef", obfuscate: [{path: vendor, action: hash}]"#).isEmpty)
+    }
+
     /// Turning certificate checks off, or plain http:// to another host, is said once, at the first poll,
     /// with what it exposes.
     @Test func anUncheckedCertificateIsWarnedAboutOnce() async throws {

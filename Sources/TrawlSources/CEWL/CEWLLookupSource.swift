@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOSSL
 import Synchronization
 import TrawlCore
+import TrawlFormats
 
 /// `inputs.<name>.services.cewl` of a `ctci_cewl` input (with `credentials.api_token`).
 public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
@@ -19,6 +20,10 @@ public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
     public var eventTag: String?
     /// Validated as the seeds validate it; the list has no time filter, so every poll reads all of it.
     public var historicalPollDatetime: UTCTimestamp?
+    /// Fields hidden before delivery (the seed's "source events obfuscation"), in the lookup and the events.
+    public var obfuscate: [RecordObfuscator.Rule]
+    /// The secret of `hash` rules; from the environment (`${TRAWL_OBFUSCATION_KEY}`), never logged.
+    public var obfuscationKey: String?
     public var common: CommonServiceSettings
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -27,6 +32,8 @@ public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
         case lookupTable = "lookup_table"
         case eventTag = "event_tag"
         case historicalPollDatetime = "historical_poll_datetime"
+        case obfuscate
+        case obfuscationKey = "obfuscation_key"
         case requestPeriodInSeconds = "request_period_in_seconds"
         case resetPersistenceAuth = "reset_persistence_auth"
     }
@@ -51,6 +58,17 @@ public struct CEWLSettings: Decodable, Sendable, HasCommonSettings {
             ) ?? "cewl"
         self.eventTag = settings.string(.eventTag, format: devoTagFormat, isValid: isDevoTag)
         self.historicalPollDatetime = settings.historicalPollDatetime(.historicalPollDatetime, now: .now())
+        let obfuscation = ObfuscationSettings(settings, rules: .obfuscate, key: .obfuscationKey)
+        self.obfuscate = obfuscation.rules
+        self.obfuscationKey = obfuscation.key
+        for (index, rule) in self.obfuscate.enumerated() where rule.path == "cve" || rule.path.hasPrefix("cve.") {
+            settings.record(
+                .settingWrongFormat,
+                "obfuscate[\(index)] names cve, the lookup's key: rows keyed by a hidden value cannot be updated or joined with events",
+                at: CodingKeys.obfuscate,
+                fix: "Remove that rule; a CVE id is public, and it is what events are joined on."
+            )
+        }
         self.common = settings.commonServiceSettings(
             requestPeriod: .requestPeriodInSeconds,
             resetPersistenceAuth: .resetPersistenceAuth,
@@ -86,6 +104,9 @@ public final class CEWLLookupSource: PullingSource {
     /// The snapshot last delivered: the columns and each CVE's row digest.
     public struct State: Codable, Sendable, Equatable {
         public var columns: [String]
+        /// The columns' Devo types; nil in a snapshot saved before they were kept, whose types were the
+        /// default ones (``defaultTypes(of:)``).
+        public var types: [String]?
         public var rows: [String: String]
     }
 
@@ -107,6 +128,8 @@ public final class CEWLLookupSource: PullingSource {
 
     /// The egress proxy (`HTTPS_PROXY`, `NO_PROXY`) the API is reached through.
     public let proxy: HTTPProxySettings
+    /// The `obfuscate` rules, applied to each record before it becomes a row or an event.
+    let obfuscator: RecordObfuscator?
 
     public init(
         name: String,
@@ -120,6 +143,7 @@ public final class CEWLLookupSource: PullingSource {
         self.token = token
         self.persistence = persistence
         self.proxy = proxy
+        self.obfuscator = ObfuscationSettings(rules: settings.obfuscate, key: settings.obfuscationKey).obfuscator
     }
 
     private var http: HTTPClient {
@@ -180,7 +204,7 @@ public final class CEWLLookupSource: PullingSource {
             _ = try firstPullStart(from: start, service: self.name)
         }
         statistics.requests += 1
-        let records = try await self.fetch(context)
+        let records = try self.obfuscated(try await self.fetch(context))
         statistics.received = records.count
         var rows: [String: [String: Any]] = [:]
         var positions: [String: Int] = [:]
@@ -208,8 +232,9 @@ public final class CEWLLookupSource: PullingSource {
             )
         }
         let extra = Set(rows.values.flatMap(\.keys)).subtracting(Self.knownColumns.map(\.name)).sorted()
-        let columns = Self.knownColumns + extra.map { ($0, "str") }
+        let columns = self.documentedColumns + extra.map { ($0, "str") }
         let names = columns.map(\.name)
+        let types = columns.map(\.type)
         var digests: [String: String] = [:]
         var values: [String: [LookupUpdate.Value]] = [:]
         for (cve, record) in rows {
@@ -217,7 +242,8 @@ public final class CEWLLookupSource: PullingSource {
             values[cve] = row
             digests[cve] = Self.digest(row)
         }
-        let full = previous == nil || previous?.columns != names
+        let full =
+            previous.map { $0.columns != names || ($0.types ?? Self.defaultTypes(of: $0.columns)) != types } ?? true
         let changed = rows.keys.filter { full || previous?.rows[$0] != digests[$0] }.sorted()
         let removed = full ? [] : (previous?.rows.keys.filter { rows[$0] == nil } ?? []).sorted()
         statistics.duplicatesFilteredOut = rows.count - changed.count
@@ -265,12 +291,57 @@ public final class CEWLLookupSource: PullingSource {
         acknowledgement.seal()
         try await acknowledgement.delivered()
         statistics.sent = events.count
-        try await self.persistence.save(State(columns: names, rows: digests))
+        try await self.persistence.save(State(columns: names, types: types, rows: digests))
         context.logger.info(
             "CEWL lookup \(self.settings.lookupTable) \(full ? "deployed in full" : "updated"): \(changed.count) row(s) sent, \(removed.count) removed, \(unkeyed) record(s) without cve reported"
         )
         statistics.upToDate = true
         return statistics
+    }
+
+    /// The documented columns with their types, except that one whose values a `mask` or `hash` rule
+    /// replaces with text is `str`: a Devo `float` column cannot hold `"***"`.
+    var documentedColumns: [(name: String, type: String)] {
+        Self.knownColumns.map { column in
+            let replaced = (self.obfuscator?.rules ?? []).contains { $0.path == column.name && $0.action != .drop }
+            return (column.name, replaced ? "str" : column.type)
+        }
+    }
+
+    /// The types the columns `names` had before any rule changed one.
+    static func defaultTypes(of names: [String]) -> [String] {
+        names.map { name in Self.knownColumns.first { $0.name == name }?.type ?? "str" }
+    }
+
+    /// `records` with the `obfuscate` rules applied to each, as to any JSON record (the same paths and
+    /// actions as the S3 inputs'); the records themselves without rules.
+    ///
+    /// - Throws: SourceError 305 when a record cannot be obfuscated (nested deeper than the obfuscator
+    ///   follows): nothing is sent and the snapshot is kept, so nothing it hides leaks.
+    func obfuscated(_ records: [[String: Any]]) throws -> [[String: Any]] {
+        guard let obfuscator = self.obfuscator else { return records }
+        return try records.enumerated().map { index, record in
+            let object: [String: Any]?
+            do {
+                let data = try JSONSerialization.data(withJSONObject: record)
+                let hidden = try obfuscator.apply(to: ByteBuffer(bytes: data))
+                object = try JSONSerialization.jsonObject(with: Data(hidden.readableBytesView)) as? [String: Any]
+            } catch {
+                throw Self.notObfuscatable(index, "\(error)", url: self.url)
+            }
+            guard let object else { throw Self.notObfuscatable(index, "it is no JSON object", url: self.url) }
+            return object
+        }
+    }
+
+    static func notObfuscatable(_ index: Int, _ reason: String, url: String) -> TrawlError {
+        TrawlError(
+            .recordNotObfuscatable,
+            "CEWL record \(index) cannot be obfuscated: \(reason)",
+            location: url,
+            fix:
+                "Nothing was sent and the lookup is kept as it was; the next poll tries again. Check the obfuscate rules against the record's fields."
+        )
     }
 
     /// The list's records.
