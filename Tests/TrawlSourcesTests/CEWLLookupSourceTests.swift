@@ -256,6 +256,19 @@ import TrawlTesting
         #expect(table.equals(list.map { $0.filter { $0.key != "intel" } }))
     }
 
+    /// A snapshot saved before the column types were kept reads as having the default types, so an
+    /// upgrade without rules sends nothing new.
+    @Test func aSnapshotWithoutTypesHasTheDefaultOnes() throws {
+        let names = CEWLLookupSource.knownColumns.map(\.name) + ["exploited"]
+        let old = try JSONSerialization.data(withJSONObject: ["columns": names, "rows": ["CVE-1": "ab"]])
+        let state = try JSONDecoder().decode(CEWLLookupSource.State.self, from: old)
+        #expect(state.types == nil && state.rows == ["CVE-1": "ab"])
+        #expect(
+            CEWLLookupSource.defaultTypes(of: state.columns)
+                == CEWLLookupSource.knownColumns.map(\.type) + ["str"]
+        )
+    }
+
     @Test func rulesOnTheKeyAndHashesWithoutASecretAreRefused() {
         let path = "inputs.cewl.services.cewl"
         func errors(_ yaml: String) -> [TrawlError] {
