@@ -59,6 +59,28 @@ import Testing
         #expect(errors[2].fix == TrawlError.Code.settingUnknown.fix, "a setting no section lacks keeps its advice")
     }
 
+    /// `aws_access_key_id: ${AWS_ACCESS_KEY_ID}` without the variable is one mistake: the empty value it
+    /// leaves is not also reported as malformed; other settings' errors stay.
+    @Test func aSettingWhoseVariableIsUnsetIsReportedOnlyForTheVariable() throws {
+        let diagnostics = ConfigurationDiagnostics()
+        let document = try #require(
+            ConfigurationDocument.parse(
+                "key: ${TRAWL_TEST_UNSET_KEY}\nother: ${TRAWL_TEST_SET}\n",
+                origin: "test.yaml",
+                environment: ["TRAWL_TEST_SET": "x"],
+                diagnostics: diagnostics
+            )
+        )
+        #expect(document.origin == "test.yaml")
+        let unset = try #require(diagnostics.errors.first)
+        #expect(diagnostics.errors.count == 1 && unset.code == .environmentVariableMissing)
+        let location = try #require(unset.location)
+        diagnostics.record(TrawlError(.settingWrongFormat, "key does not match expected format", location: location))
+        diagnostics.record(TrawlError(.settingWrongFormat, "other does not match expected format", location: "other"))
+        #expect(diagnostics.errors.map(\.code) == [.environmentVariableMissing, .settingWrongFormat])
+        #expect(diagnostics.errors.last?.location == "other")
+    }
+
     @Test func aSettingWrittenInTwoWrongPlacesIsNotSentToEither() {
         let errors = Self.diagnostics([(true, "region", "a"), (false, "region", "b"), (false, "region", "c")]).errors
         #expect(errors.count == 3 && errors.allSatisfy { $0.specificFix == nil })

@@ -29,9 +29,16 @@ public final class ConfigurationDiagnostics: Sendable {
 
     /// The errors, in the order found. A setting written in one section that another one lacks (an input's
     /// `console_url` put under a service instead of its credentials) is one mistake: both errors say where it
-    /// was written and where it belongs.
+    /// was written and where it belongs. A setting whose environment variable is not set is one mistake too:
+    /// what its value then lacks (an empty access key id "does not match expected format") is not listed.
     public var errors: [TrawlError] {
-        let collected = self.collected.withLock { $0 }
+        let unset = Set(
+            self.collected.withLock { $0 }.filter { $0.error.code == .environmentVariableMissing }
+                .compactMap(\.error.location)
+        )
+        let collected = self.collected.withLock { $0 }.filter {
+            $0.error.code == .environmentVariableMissing || !unset.contains($0.error.location ?? "")
+        }
         var unknown: [String: [Int]] = [:]
         var missing: [String: [Int]] = [:]
         for (index, entry) in collected.enumerated() {
