@@ -18,6 +18,10 @@ import Testing
         )
         #expect(NetworkFailure.describe(HTTPClientError.connectTimeout).hasPrefix("the connection timed out"))
         #expect(NetworkFailure.describe(IOError(errnoCode: EHOSTUNREACH, reason: "connect")) == "no route to the host")
+        #expect(
+            NetworkFailure.describe(NIOTooManyBytesError(maxBytes: 1_024))
+                == "the answer is larger than the 1024 bytes accepted"
+        )
     }
 
     @Test func tlsReasonCodesAreWordedAndKeptInBrackets() {

@@ -141,7 +141,8 @@ struct SentinelOneHarness {
         token: String = SentinelOneSimulator.viewerToken,
         start: String = SentinelOneSimulator.historicalStart,
         extra: String = "",
-        heldMemoryBudget: Int = 32 << 20
+        heldMemoryBudget: Int = 32 << 20,
+        maxAnswerBytes: Int = 64 << 20
     ) throws -> SentinelOneListSource {
         let settings = try SettingsFixture.valid(
             SentinelOneServiceSettings.self,
@@ -153,7 +154,7 @@ struct SentinelOneHarness {
             content: try content ?? #require(SentinelOneContentType.listed.first { $0.service == service }),
             settings: settings,
             console: SentinelOneConsole(
-                configuration: .init(url: self.simulator.url + "/", token: token),
+                configuration: .init(url: self.simulator.url + "/", token: token, maxAnswerBytes: maxAnswerBytes),
                 gate: self.gate
             ),
             persistence: ServicePersistence(
@@ -1290,6 +1291,12 @@ struct SentinelOneHarness {
         #expect(throttled?.message.contains("6 times") == true)
         try await harness.simulator.fail(status: 500, count: 6)
         #expect(await failure(try harness.source("agents"))?.code == .sentinelOneServerError)
+        let requests = try await harness.simulator.requests().count
+        let oversized = await failure(try harness.source("agents", maxAnswerBytes: 200))
+        #expect(oversized?.code == .sentinelOneAnswerUnreadable)
+        #expect(oversized?.message.contains("answered more than 200 bytes") == true, "\(String(describing: oversized))")
+        #expect(oversized?.fix.hasPrefix("Lower page_size") == true)
+        #expect(try await harness.simulator.requests().count == requests + 1, "an answer too large is not asked again")
     }
 }
 

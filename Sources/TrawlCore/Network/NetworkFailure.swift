@@ -41,6 +41,8 @@ public enum NetworkFailure {
             case .remoteConnectionClosed: return "the other end closed the connection before answering"
             default: return "\(error)"
             }
+        case let error as NIOTooManyBytesError:
+            return "the answer is larger than the \(error.maxBytes.map { "\($0) " } ?? "")bytes accepted"
         case let error as ChannelError:
             if case .connectTimeout = error {
                 return "the connection timed out (nothing answered at that address and port)"

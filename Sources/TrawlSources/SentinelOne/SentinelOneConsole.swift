@@ -202,6 +202,15 @@ public final class SentinelOneConsole: Sendable {
                 }
             } catch let error as CancellationError {
                 throw error
+            } catch let error as NIOTooManyBytesError {
+                // The same request would answer as much again: refused at once, not retried.
+                throw TrawlError(
+                    .sentinelOneAnswerUnreadable,
+                    "\(resource) answered more than \(error.maxBytes ?? self.configuration.maxAnswerBytes) bytes: refused rather than held in memory",
+                    location: self.configuration.url,
+                    fix:
+                        "Lower page_size (the records asked for per request); the service retries at its next interval."
+                )
             } catch {
                 guard attempt < self.maxAttempts else {
                     throw TrawlError(
