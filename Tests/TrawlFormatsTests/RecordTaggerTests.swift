@@ -55,6 +55,46 @@ import TrawlTesting
         #expect(mappedObject.tag(of: ByteBuffer(string: #"{"sourc\\u00e9":"aws/lambda"}"#)) == "cloud.aws.default")
     }
 
+    /// A field path reaches into nested objects when no top-level key is the whole path, as obfuscate
+    /// paths do: CloudTrail's `userIdentity.type`, a GuardDuty finding's `detail.type`.
+    @Test func aDottedFieldPathReachesIntoNestedObjects() {
+        let tagger = RecordTagger(
+            tag: "cloud.aws.default",
+            fieldRule: .mapping(
+                field: "userIdentity.type",
+                mapping: ["Root": "cloud.aws.root", "IAMUser": "cloud.aws.iam"],
+                fallback: nil
+            )
+        )
+        var object = tagger.forObject(key: "x")
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"a":1,"userIdentity":{"arn":"x","type":"Root"}}"#)) == "cloud.aws.root"
+        )
+        #expect(object.tag(of: ByteBuffer(string: #"{"userIdentity.type":"IAMUser"}"#)) == "cloud.aws.iam")
+        #expect(
+            object.tag(of: ByteBuffer(string: #"{"userIdentity":{"type":"Root"},"userIdentity.type":"IAMUser"}"#))
+                == "cloud.aws.iam",
+            "the flat key first"
+        )
+        #expect(object.tag(of: ByteBuffer(string: #"{"user\u0049dentity":{"t\u0079pe":"Root"}}"#)) == "cloud.aws.root")
+        #expect(object.tag(of: ByteBuffer(string: #"{"userIdentity":"Root"}"#)) == "cloud.aws.default")
+        #expect(object.tag(of: ByteBuffer(string: #"{"userIdentity":{"type":7}}"#)) == "cloud.aws.default")
+        #expect(object.tag(of: ByteBuffer(string: #"{"userIdentity":[{"type":"Root"}]}"#)) == "cloud.aws.default")
+        #expect(object.fallbacks == 3)
+        let deeper = Array("a.b.c".utf8)
+        func value(_ text: String) -> String? {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBytes { raw in
+                JSONFieldReader.stringValue(atPath: deeper, in: raw).map { String(decoding: raw[$0], as: UTF8.self) }
+            }
+        }
+        #expect(value(#"{"a":{"b.c":"one"}}"#) == "one")
+        #expect(value(#"{"a.b":{"c":"two"}}"#) == "two")
+        #expect(value(#"{"a":{"x":1,"b":{"c":"three"}}}"#) == "three")
+        #expect(value(#"{"a":{"b":{}},"a.b":{"c":"four"}}"#) == "four")
+        #expect(value(#"{"a":{"b":"c"}}"#) == nil)
+    }
+
     /// Random objects whose values nest the field's name in objects, arrays and strings, every other one
     /// damaged: where Foundation's parser reads the object, the field read is the top-level value it finds
     /// there (a string's bytes its text still escaped, a field the object lacks nil); where it does not, the

@@ -11,6 +11,23 @@ public enum JSONFieldReader {
         return cursor.string()
     }
 
+    /// The raw bytes of the string value at `path` in `object`: the top-level key `path` itself (a flat
+    /// dotted key such as `event.category`), else a key ending at one of its dots whose value is an object
+    /// holding the rest (`userIdentity.type`), as the obfuscator reads paths; the first found, flat first.
+    public static func stringValue(atPath path: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {
+        if let flat = Self.stringValue(of: path, in: object) { return flat }
+        for dot in path.indices where path[dot] == UInt8(ascii: ".") {
+            guard let inner = Self.value(of: Array(path[..<dot]), in: object),
+                object[inner.lowerBound] == UInt8(ascii: "{")
+            else { continue }
+            let nested = UnsafeRawBufferPointer(rebasing: object[inner])
+            if let found = Self.stringValue(atPath: Array(path[(dot + 1)...]), in: nested) {
+                return (inner.lowerBound + found.lowerBound)..<(inner.lowerBound + found.upperBound)
+            }
+        }
+        return nil
+    }
+
     /// The bytes of the value (of any type) of top-level `key` in `object`, or nil when the object lacks it
     /// or is not a JSON object.
     public static func value(of key: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {

@@ -17,7 +17,8 @@ public struct RecordTagger: Sendable {
 
     /// How a record's own field picks its tag.
     public enum FieldRule: Sendable {
-        /// `mapping[value]`, else `fallback` (the object's tag when nil).
+        /// `mapping[value]`, else `fallback` (the object's tag when nil). `field` is a top-level key or a
+        /// dotted path into nested objects (``JSONFieldReader/stringValue(atPath:in:)``).
         case mapping(field: String, mapping: [String: String], fallback: String?)
         /// Cloud Funnel: `edr.sentinelone.dv.<event.category>` for known categories, else `fallback`.
         case cloudFunnel(fallback: String)
@@ -73,7 +74,7 @@ public struct ObjectTagger {
     public mutating func tag(of record: ByteBuffer) -> String {
         guard let field = self.field, let rule = self.rule else { return self.objectTag }
         let found: (tag: String?, value: [UInt8]?) = record.withUnsafeReadableBytes { bytes in
-            guard let range = JSONFieldReader.stringValue(of: field, in: bytes) else { return (nil, nil) }
+            guard let range = JSONFieldReader.stringValue(atPath: field, in: bytes) else { return (nil, nil) }
             let value = UnsafeRawBufferPointer(rebasing: bytes[range])
             if let tag = self.cache.tag(of: value) { return (tag, nil) }
             return (nil, Array(value))
