@@ -261,6 +261,14 @@ struct RandomJSONText {
         return "[" + elements.joined(separator: ",") + self.blank() + "]"
     }
 
+    /// A random object's bytes, damaged when `damaged`, and what Foundation's parser reads of them (nil
+    /// when it refuses them): the input of the tests that compare a byte-level reader with Foundation.
+    mutating func record(damaged: Bool) -> (bytes: [UInt8], root: [String: Any]?) {
+        var bytes = Array(self.object(depth: 0).utf8)
+        if damaged { RecordSplitterRandomDocumentTests.damage(&bytes, random: &self.random) }
+        return (bytes, try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
     /// A document with the list field (most of the time) among others whose values may hold that name too.
     mutating func document() -> String {
         let hasList = Int.random(in: 0..<8, using: &self.random) > 0

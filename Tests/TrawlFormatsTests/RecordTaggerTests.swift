@@ -100,21 +100,17 @@ import TrawlTesting
     /// there (a string's bytes its text still escaped, a field the object lacks nil); where it does not, the
     /// reading still ends with an answer.
     @Test func aRandomObjectsFieldIsTheValueFoundationReadsThere() async throws {
-        var random = SplitMix64(seed: 7_301)
+        var generator = RandomJSONText(random: SplitMix64(seed: 7_301))
         var found = 0
         for round in 0..<2_000 {
             await Task.yield()
-            var generator = RandomJSONText(random: random)
-            var bytes = Array(generator.object(depth: 0).utf8)
-            random = generator.random
-            if round % 2 == 1 { RecordSplitterRandomDocumentTests.damage(&bytes, random: &random) }
-            let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+            let (bytes, root) = generator.record(damaged: round % 2 == 1)
             // Half the time one of its fields; else a name that may lie only deeper, or nowhere.
             let fields = (root ?? [:]).keys.sorted()
             let name =
-                Bool.random(using: &random) && !fields.isEmpty
-                ? fields.randomElement(using: &random)!
-                : ["eventName_0", "Records_1", "x_2", "tail_3", "Records"].randomElement(using: &random)!
+                Bool.random(using: &generator.random) && !fields.isEmpty
+                ? fields.randomElement(using: &generator.random)!
+                : ["eventName_0", "Records_1", "x_2", "tail_3", "Records"].randomElement(using: &generator.random)!
             let (value, string) = bytes.withUnsafeBytes { raw in
                 (
                     JSONFieldReader.value(of: Array(name.utf8), in: raw).map {
