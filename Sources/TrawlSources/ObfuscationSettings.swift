@@ -61,7 +61,7 @@ struct ObfuscationSettings {
                 .path,
                 required: true,
                 format: "a dotted field path such as actor.user.name",
-                isValid: { !$0.isEmpty && !$0.hasPrefix(".") && !$0.hasSuffix(".") && !$0.contains("..") }
+                isValid: isFieldPath
             )
             let action = settings.string(.action, required: true, allowed: ["drop", "mask", "hash"])
             let mask = settings.string(.mask, default: "***") ?? "***"
@@ -73,4 +73,9 @@ struct ObfuscationSettings {
             }
         }
     }
+}
+
+/// Whether `text` names a record field: a key, or keys joined by dots (`actor.user.name`), none empty.
+func isFieldPath(_ text: String) -> Bool {
+    !text.isEmpty && !text.hasPrefix(".") && !text.hasSuffix(".") && !text.contains("..")
 }

@@ -51,6 +51,15 @@ import TrawlTesting
         #expect(!short.map(\.description).joined().contains("sh0rt-secret"))
     }
 
+    @Test func aTagFieldThatNamesNoFieldIsReportedAtTagField() {
+        for field in ["\"\"", "userIdentity.", ".type", "a..b"] {
+            let errors = Self.errors("tag_field: \(field), tag_mapping: {Root: cloud.aws.root}")
+            #expect(errors.map(\.code.id) == [6], "\(field): \(errors)")
+            #expect(errors.first?.location?.hasPrefix("inputs.lake.services.events.tag_field") == true)
+        }
+        #expect(Self.errors("tag_field: userIdentity.type, tag_mapping: {Root: cloud.aws.root}").isEmpty)
+    }
+
     @Test func badRulesAndSpoolDirectoriesAreReportedWhereTheyAre() {
         let errors = Self.errors(
             "obfuscate: [{path: .a, action: drop}, {path: b, action: shred}, {action: drop}], parquet_spool_directory: /nonexistent/dir"

@@ -219,7 +219,11 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.tag = settings.string(.tag, format: devoTagFormat, isValid: isDevoTag)
         self.tagGiven = settings.contains(.tag)
         self.keyTags = (settings.value(.keyTags, as: [KeyTagSetting].self) ?? []).compactMap(\.tag)
-        self.tagField = settings.string(.tagField)
+        self.tagField = settings.string(
+            .tagField,
+            format: "a field name or dotted path such as eventSource or userIdentity.type",
+            isValid: isFieldPath
+        )
         self.tagMapping = settings.value(.tagMapping, as: [String: String].self) ?? [:]
         for (value, tag) in self.tagMapping where !isDevoTag(tag) {
             settings.record(
