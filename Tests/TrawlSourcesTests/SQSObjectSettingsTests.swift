@@ -58,6 +58,7 @@ import TrawlTesting
             #expect(errors.first?.location?.hasPrefix("inputs.lake.services.events.tag_field") == true)
         }
         #expect(Self.errors("tag_field: userIdentity.type, tag_mapping: {Root: cloud.aws.root}").isEmpty)
+        #expect(Self.errors("list_field: \"\"").map(\.code.id) == [6])
     }
 
     @Test func badRulesAndSpoolDirectoriesAreReportedWhereTheyAre() {

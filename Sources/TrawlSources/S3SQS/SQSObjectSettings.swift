@@ -244,7 +244,13 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.fallbackTag = settings.string(.fallbackTag, format: devoTagFormat, isValid: isDevoTag)
         self.includeKeys = settings.value(.includeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
         self.excludeKeys = settings.value(.excludeKeys, as: [String].self).map { $0.map(KeyPattern.init) }
-        self.listField = settings.string(.listField, default: "Records") ?? "Records"
+        self.listField =
+            settings.string(
+                .listField,
+                default: "Records",
+                format: "the top-level key of the list, such as Records",
+                isValid: { !$0.isEmpty }
+            ) ?? "Records"
         self.cloudWatchMessageOnly = settings.bool(.cloudWatchMessageOnly, default: false)
         self.encoding =
             settings.string(.encoding, allowed: TextEncoding.names).flatMap(TextEncoding.init(rawValue:)) ?? .utf8
