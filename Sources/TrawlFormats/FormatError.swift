@@ -44,7 +44,7 @@ extension TrawlError.Code {
         id: 305,
         title: "record cannot be obfuscated",
         cause:
-            "The service has obfuscate rules but one of the object's records is not a JSON object (a lines, csv or whole_object processor, or a damaged record); sending it unchanged could leak what the rules hide.",
+            "The service has obfuscate rules but one of its records cannot be obfuscated: it is not a JSON object (the lines or whole_object processor, cloudwatch_message_only, a damaged record) or nests more than 64 levels deep along a rule's path; sending it unchanged could leak what the rules hide.",
         fix:
             "Use a processor that yields JSON objects for this service, or remove its obfuscate rules; the object's message stays in the queue until then."
     )
