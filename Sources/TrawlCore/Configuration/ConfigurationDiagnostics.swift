@@ -32,11 +32,9 @@ public final class ConfigurationDiagnostics: Sendable {
     /// was written and where it belongs. A setting whose environment variable is not set is one mistake too:
     /// what its value then lacks (an empty access key id "does not match expected format") is not listed.
     public var errors: [TrawlError] {
-        let unset = Set(
-            self.collected.withLock { $0 }.filter { $0.error.code == .environmentVariableMissing }
-                .compactMap(\.error.location)
-        )
-        let collected = self.collected.withLock { $0 }.filter {
+        let recorded = self.collected.withLock { $0 }
+        let unset = Set(recorded.filter { $0.error.code == .environmentVariableMissing }.compactMap(\.error.location))
+        let collected = recorded.filter {
             $0.error.code == .environmentVariableMissing || !unset.contains($0.error.location ?? "")
         }
         var unknown: [String: [Int]] = [:]

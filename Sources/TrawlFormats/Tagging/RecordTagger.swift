@@ -82,9 +82,7 @@ public struct ObjectTagger {
         if let cached = found.tag { return cached }
         let value = found.value
         // The value's text, as a parser reads it: `"aws\/lambda"` maps as `aws/lambda`.
-        let text = value.map { raw in
-            raw.contains(UInt8(ascii: "\\")) ? raw.withUnsafeBytes { JSONStringText.unescape($0) } : raw
-        }
+        let text = value.map { raw in raw.withUnsafeBytes { JSONStringText.unescape($0) } }
         let tag: String?
         switch rule {
         case .mapping(_, let mapping, _):
