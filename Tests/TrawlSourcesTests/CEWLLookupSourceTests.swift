@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 import TrawlCore
+import TrawlFormats
 import TrawlTesting
 
 @testable import TrawlSources
@@ -254,6 +255,27 @@ import TrawlTesting
         try table.apply(try await harness.poll(try harness.source()))
         #expect(table.updates.last?.mode == .full, "base_score is a float column again: deployed in full")
         #expect(table.equals(list.map { $0.filter { $0.key != "intel" } }))
+    }
+
+    /// A record the rules cannot follow (nested past the obfuscator's depth along a rule's path) fails the
+    /// poll with SourceError 305: nothing is sent, so nothing leaks, and the next poll tries again.
+    @Test func aRecordTheRulesCannotFollowFailsThePollAndNothingIsSent() async throws {
+        let harness = Harness(simulator: try await CEWLSimulator(), directory: try TemporaryDirectory())
+        defer {
+            harness.simulator.stop()
+            harness.directory.remove()
+        }
+        var deep: Any = ["x": "secret"]
+        for _ in 0..<70 { deep = [deep] }
+        var record = Self.record(1)
+        record["intel"] = deep
+        try await harness.simulator.serve([Self.record(0), record])
+        let source = try harness.source(extra: ", obfuscate: [{path: intel.x, action: mask}]")
+        let failure = await #expect(throws: TrawlError.self) { _ = try await harness.poll(source) }
+        #expect(failure?.code == .recordNotObfuscatable)
+        #expect(failure?.message.hasPrefix("CEWL record 1 cannot be obfuscated: ") == true)
+        #expect(failure?.fix.hasPrefix("Nothing was sent and the lookup is kept as it was") == true)
+        #expect(try await source.persistence.load() == nil, "no snapshot was saved")
     }
 
     /// A snapshot saved before the column types were kept reads as having the default types, so an
