@@ -64,21 +64,32 @@ import TrawlTesting
         let list: Any?
         switch format {
         case .jsonArray: list = root
-        case .jsonDocument(let field): list = (root as? [String: Any])?[field]
+        case .jsonDocument(let field):
+            let object = root as? [String: Any]
+            list =
+                object?[field]
+                ?? field.split(separator: ".").reduce(object as Any?) { ($0 as? [String: Any])?[String($1)] }
         default: return nil
         }
         guard let elements = list as? [Any] else { return .some(nil) }
         return .some(elements.compactMap { Self.canonical($0) })
     }
 
-    @Test(arguments: [RecordFormat.jsonDocument(listField: "Records"), .jsonArray])
+    @Test(arguments: [
+        RecordFormat.jsonDocument(listField: "Records"), .jsonDocument(listField: "detail.findings"), .jsonArray,
+    ])
     func randomDocumentsSplitAlikeInAnyPiecesAndAsFoundationReadsThem(format: RecordFormat) async {
         var random = SplitMix64(seed: 4_217)
         var checkedAgainstFoundation = 0
         for round in 0..<1_000 {
             await Task.yield()
             var generator = RandomJSONText(random: random)
-            let whole = format == .jsonArray ? generator.array(depth: 0) : generator.document()
+            let whole: String
+            switch format {
+            case .jsonDocument(let field):
+                whole = generator.document(path: field.split(separator: ".").map(String.init))
+            default: whole = generator.array(depth: 0)
+            }
             random = generator.random
             var bytes = Array(whole.utf8)
             let damaged = round % 2 == 1
@@ -246,7 +257,9 @@ struct RandomJSONText {
     mutating func object(depth: Int, members: [(String, String)] = []) -> String {
         var all = members
         for _ in 0..<Int.random(in: 0...4, using: &self.random) {
-            let key = ["eventName", "Records", "records", "x", "tail"].randomElement(using: &self.random)!
+            let key = ["eventName", "Records", "records", "x", "tail", "detail", "findings"].randomElement(
+                using: &self.random
+            )!
             all.append((self.key("\(key)\(depth == 0 ? "_\(all.count)" : "")"), self.value(depth: depth)))
         }
         all.shuffle(using: &self.random)
@@ -269,11 +282,17 @@ struct RandomJSONText {
         return (bytes, try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
     }
 
-    /// A document with the list field (most of the time) among others whose values may hold that name too.
-    mutating func document() -> String {
-        let hasList = Int.random(in: 0..<8, using: &self.random) > 0
-        let list = hasList ? [(self.key("Records"), self.array(depth: 0))] : []
-        return self.blank() + self.object(depth: 0, members: list) + self.blank()
+    /// A document with the list at `path` (most of the time: else the list or the path is cut short) among
+    /// members whose names and values may hold the path's names too.
+    mutating func document(path: [String]) -> String {
+        let cut =
+            Int.random(in: 0..<8, using: &self.random) == 0
+            ? Int.random(in: 0..<path.count, using: &self.random) : path.count
+        var members = cut == path.count ? [(self.key(path[path.count - 1]), self.array(depth: 0))] : []
+        for name in (cut == path.count ? path.dropLast() : path.prefix(cut)).reversed() {
+            members = [(self.key(name), self.object(depth: 0, members: members))]
+        }
+        return self.blank() + self.object(depth: 0, members: members) + self.blank()
     }
 
     /// A CSV text and the rows it holds, each as its header's names to its values.

@@ -37,6 +37,34 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         #expect(try split(text, .jsonDocument(listField: "Records"), pieceSize: pieceSize) == [first, second])
     }
 
+    /// EventBridge writes Security Hub findings as `{"detail": {"findings": [...]}}`: a dotted list field
+    /// follows nested objects (keys escaped or not), past the same names off the path; the root may also hold
+    /// the whole field as one key, and a path that ends short of a list is an error.
+    @Test(arguments: pieceSizes)
+    func aDottedListFieldYieldsTheElementsOfTheNestedList(pieceSize: Int) throws {
+        let first = #"{"Id":"arn:aws:securityhub:1","Severity":{"Label":"HIGH"},"detail":{"findings":[0]}}"#
+        let second = #"{"Id":"arn:aws:securityhub:2","Resources":[{"Type":"AwsS3Bucket"}]}"#
+        let text =
+            #"{"findings":[{"top":1}],"version":"0","other":{"detail":{"findings":[9]}},"de\u0074ail" : {"#
+            + #""x":{"findings":[8]},"findings" : [ "# + first + ",\n  " + second + #" ], "after":1}, "tail":[]}"#
+        #expect(try split(text, .jsonDocument(listField: "detail.findings"), pieceSize: pieceSize) == [first, second])
+        #expect(
+            try split(
+                #"{"detail.findings":[1,2],"detail":{}}"#,
+                .jsonDocument(listField: "detail.findings"),
+                pieceSize: pieceSize
+            )
+                == ["1", "2"]
+        )
+        #expect(throws: RecordFormatFailure.self) {
+            try split(
+                #"{"detail":{"x":{"findings":[1]}},"findings":[2]}"#,
+                .jsonDocument(listField: "detail.findings"),
+                pieceSize: pieceSize
+            )
+        }
+    }
+
     @Test(arguments: pieceSizes)
     func aJSONArrayYieldsObjectsAndScalars(pieceSize: Int) throws {
         #expect(

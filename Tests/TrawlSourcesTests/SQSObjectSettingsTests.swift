@@ -51,14 +51,15 @@ import TrawlTesting
         #expect(!short.map(\.description).joined().contains("sh0rt-secret"))
     }
 
-    @Test func aTagFieldThatNamesNoFieldIsReportedAtTagField() {
+    /// `tag_field` and `list_field` name a field: a key or a dotted path, no part of it empty.
+    @Test(arguments: [("tag_field", ", tag_mapping: {Root: cloud.aws.root}"), ("list_field", "")])
+    func aFieldSettingThatNamesNoFieldIsReportedWhereItIs(setting: String, rest: String) {
         for field in ["\"\"", "userIdentity.", ".type", "a..b"] {
-            let errors = Self.errors("tag_field: \(field), tag_mapping: {Root: cloud.aws.root}")
+            let errors = Self.errors("\(setting): \(field)\(rest)")
             #expect(errors.map(\.code.id) == [6], "\(field): \(errors)")
-            #expect(errors.first?.location?.hasPrefix("inputs.lake.services.events.tag_field") == true)
+            #expect(errors.first?.location?.hasPrefix("inputs.lake.services.events.\(setting)") == true)
         }
-        #expect(Self.errors("tag_field: userIdentity.type, tag_mapping: {Root: cloud.aws.root}").isEmpty)
-        #expect(Self.errors("list_field: \"\"").map(\.code.id) == [6])
+        #expect(Self.errors("\(setting): userIdentity.type\(rest)").isEmpty)
     }
 
     @Test func badRulesAndSpoolDirectoriesAreReportedWhereTheyAre() {

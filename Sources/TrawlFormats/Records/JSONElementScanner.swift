@@ -1,10 +1,17 @@
 import NIOCore
 
 /// Finds the elements of one JSON array inside a document fed in pieces, without parsing them: the root
-/// array, or the array under a top-level field of the root object (`{"Records": [...]}`). Each element is
-/// handed out as its exact bytes; the rest of the document is only checked for balance.
+/// array, or the array under a field of the root object: a top-level key (`{"Records": [...]}`) or a dotted
+/// path through nested objects (`detail.findings` in `{"detail": {"findings": [...]}}`, as EventBridge
+/// delivers Security Hub findings). Each element is handed out as its exact bytes; the rest of the document
+/// is only checked for balance.
 struct JSONElementScanner {
+    /// The list field as one key, which the root object may hold as it is (dots included).
     let listField: [UInt8]?
+    /// The list field's dotted parts, each a key of the object the one before names.
+    private let listPath: [[UInt8]]
+    /// How many parts of the path lead to the object being searched for the next part (0: the root).
+    private var matched = 0
     private var depth = 0
     private var string = JSONStringTracker()
     private var sawRoot = false
@@ -16,6 +23,8 @@ struct JSONElementScanner {
     private var key: [UInt8] = []
     /// The value after the current key is the list field.
     private var valueIsTarget = false
+    /// The value after the current key is the object that holds the path's next part.
+    private var valueIsStep = false
     private var foundTarget = false
     /// Depth of the target array's elements while inside it.
     private var targetDepth: Int?
@@ -26,15 +35,31 @@ struct JSONElementScanner {
 
     init(listField: String?) {
         self.listField = listField.map { Array($0.utf8) }
+        self.listPath =
+            listField.map { $0.split(separator: ".", omittingEmptySubsequences: false).map { Array($0.utf8) } } ?? []
     }
 
-    /// Whether the current key's text, escapes resolved, is the list field: `"Rec\u006frds"` is `Records`.
-    private var keyIsListField: Bool {
-        guard let field = self.listField else { return false }
-        guard self.key.contains(UInt8(ascii: "\\")) else { return self.key == field }
-        return field.withUnsafeBytes { text in
+    /// Whether the current key's text, escapes resolved, is `name`: `"Rec\u006frds"` is `Records`.
+    private func keyIs(_ name: [UInt8]) -> Bool {
+        guard self.key.contains(UInt8(ascii: "\\")) else { return self.key == name }
+        return name.withUnsafeBytes { text in
             self.key.withUnsafeBytes { JSONCursor.textEquals(text, escaped: $0) }
         }
+    }
+
+    /// The scanner is directly inside the object that may hold the path's next part, the list not found yet.
+    private var inPathObject: Bool {
+        self.listField != nil && self.targetDepth == nil && self.depth == self.matched + 1
+    }
+
+    /// What the value after the current key is: the list (the path's last part, or the whole field as
+    /// one key of the root), or the object holding the next part.
+    private mutating func classifyKey() {
+        let last = self.matched == self.listPath.count - 1
+        let isPart = self.keyIs(self.listPath[self.matched])
+        self.valueIsStep = isPart && !last
+        self.valueIsTarget =
+            (isPart && last) || (self.matched == 0 && self.listPath.count > 1 && self.keyIs(self.listField ?? []))
     }
 
     mutating func scan(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
@@ -77,11 +102,12 @@ struct JSONElementScanner {
                         return
                     }
                     self.string.open()
-                    if self.depth == 1, self.listField != nil, self.targetDepth == nil, self.expectKey {
+                    if self.inPathObject, self.expectKey {
                         self.capturingKey = true
                         self.key.removeAll(keepingCapacity: true)
-                    } else if self.depth == 1, self.listField != nil, self.targetDepth == nil {
+                    } else if self.inPathObject {
                         self.valueIsTarget = false
+                        self.valueIsStep = false
                     } else if atElementLevel, !self.inElement {
                         start(index, scalar: false, string: true)
                     }
@@ -108,12 +134,16 @@ struct JSONElementScanner {
                         }
                     } else if atElementLevel, !self.inElement {
                         start(index, scalar: false)
-                    } else if self.depth == 1, self.targetDepth == nil, self.listField != nil {
+                    } else if self.inPathObject {
                         if self.valueIsTarget, byte == UInt8(ascii: "[") {
-                            self.targetDepth = 2
+                            self.targetDepth = self.depth + 1
                             self.foundTarget = true
+                        } else if self.valueIsStep, byte == UInt8(ascii: "{") {
+                            self.matched += 1
+                            self.expectKey = true
                         }
                         self.valueIsTarget = false
+                        self.valueIsStep = false
                     }
                     self.depth += 1
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
@@ -130,6 +160,10 @@ struct JSONElementScanner {
                             self.targetDepth = self.listField == nil ? nil : -1
                         }
                     }
+                    if self.listField != nil, self.targetDepth == nil, self.matched > 0, self.depth == self.matched {
+                        // An object on the path closed without the list: its parent is searched on.
+                        self.matched -= 1
+                    }
                     if self.depth == 0 { self.rootClosed = true }
                 case UInt8(ascii: ","):
                     if let outside = self.outsideTheRoot {
@@ -137,15 +171,15 @@ struct JSONElementScanner {
                         return
                     }
                     if self.inElement, self.elementIsScalar, atElementLevel { emit(through: index) }
-                    if self.depth == 1 { self.expectKey = true }
+                    if self.depth == self.matched + 1 { self.expectKey = true }
                 case UInt8(ascii: ":"):
                     if let outside = self.outsideTheRoot {
                         failure = outside
                         return
                     }
-                    if self.depth == 1, self.listField != nil, self.targetDepth == nil {
+                    if self.inPathObject {
                         self.expectKey = false
-                        self.valueIsTarget = self.keyIsListField
+                        self.classifyKey()
                     }
                 default:
                     if self.rootClosed || !self.sawRoot {
@@ -154,8 +188,9 @@ struct JSONElementScanner {
                     }
                     if atElementLevel, !self.inElement {
                         start(index, scalar: true)
-                    } else if self.depth == 1, self.targetDepth == nil {
+                    } else if self.inPathObject {
                         self.valueIsTarget = false
+                        self.valueIsStep = false
                     }
                 }
                 index += 1

@@ -2,7 +2,8 @@
 public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     /// One JSON value per line (Cloud Funnel, most SaaS exports); blank lines are skipped.
     case jsonLines
-    /// One JSON document whose list field holds the records (CloudTrail's `Records`); each element is a record.
+    /// One JSON document whose list field holds the records (CloudTrail's `Records`, or a dotted path through
+    /// nested objects such as EventBridge's `detail.findings`); each element is a record.
     case jsonDocument(listField: String)
     /// One JSON array; each element is a record.
     case jsonArray

@@ -248,8 +248,8 @@ public struct SQSObjectSettings: Decodable, Sendable {
             settings.string(
                 .listField,
                 default: "Records",
-                format: "the top-level key of the list, such as Records",
-                isValid: { !$0.isEmpty }
+                format: "the key of the list, or a dotted path to it, such as Records or detail.findings",
+                isValid: isFieldPath
             ) ?? "Records"
         self.cloudWatchMessageOnly = settings.bool(.cloudWatchMessageOnly, default: false)
         self.encoding =
