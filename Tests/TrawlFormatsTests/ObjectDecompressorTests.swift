@@ -9,7 +9,10 @@ func decompress(
     _ data: [UInt8],
     pieceSize: Int,
     maxBytes: Int
-) throws -> (bytes: [UInt8], largest: Int, format: CompressionFormat?, skipped: (chunks: Int, bytes: Int64)) {
+) throws -> (
+    bytes: [UInt8], largest: Int, format: CompressionFormat?, formats: [CompressionFormat],
+    skipped: (chunks: Int, bytes: Int64)
+) {
     var decompressor = ObjectDecompressor()
     var out: [UInt8] = []
     var largest = 0
@@ -28,7 +31,8 @@ func decompress(
         largest = max(largest, piece.readableBytes)
         out += piece.readableBytesView
     }
-    return (out, largest, decompressor.format, decompressor.skipped)
+    #expect(decompressor.producedBytes == Int64(out.count))
+    return (out, largest, decompressor.format, decompressor.formats, decompressor.skipped)
 }
 
 /// Text that compresses like logs do (repetitive, not trivially).
@@ -57,6 +61,46 @@ func sampleLogText(lines: Int) -> [UInt8] {
             #expect(result.largest <= 4_096)
             #expect(result.format == Self.formats.first { $0.0 == format }!.1)
         }
+    }
+
+    /// A Firehose stream set to GZIP over CloudWatch Logs subscription data (gzip members already) writes gzip
+    /// inside gzip; pipelines nest other pairs too. Each layer is read, to ``ObjectDecompressor/maxLayers``.
+    @Test(arguments: [
+        ["gzip-multi", "gzip"], ["zstd", "gzip"], ["gzip", "bzip2"], ["snappy", "zstd-multi"],
+        ["gzip", "zstd", "gzip"],
+    ])
+    func dataCompressedTwiceOrThriceIsReadThroughEveryLayer(layers: [String]) async throws {
+        let original = sampleLogText(lines: 3_000)
+        var compressed = original
+        for layer in layers { compressed = try await PeerCompressor.compress(compressed, format: layer) }
+        let expected = layers.reversed().map { layer in Self.formats.first { $0.0 == layer }!.1 }
+        for pieceSize in [1, 7, 1_000, 65_536] where pieceSize > 1 || compressed.count < 200_000 {
+            let result = try decompress(compressed, pieceSize: pieceSize, maxBytes: 4_096)
+            #expect(result.bytes == original, "\(layers) in pieces of \(pieceSize)")
+            #expect(result.largest <= 4_096)
+            #expect(result.formats == expected)
+        }
+    }
+
+    /// Past ``ObjectDecompressor/maxLayers`` the innermost compression is handed out as it is; a damaged
+    /// inner layer fails as a damaged outer one does; text that starts like a bzip2 header stays text.
+    @Test func layersStopAtTheLimitAndAnInnerLayerIsCheckedAsAnOuterOne() async throws {
+        let original = sampleLogText(lines: 200)
+        var fourTimes = original
+        for _ in 0..<4 { fourTimes = try await PeerCompressor.compress(fourTimes, format: "gzip") }
+        let limited = try decompress(fourTimes, pieceSize: 100, maxBytes: 4_096)
+        #expect(limited.formats == [.gzip, .gzip, .gzip])
+        #expect(limited.bytes.starts(with: [0x1f, 0x8b]))
+        #expect(try decompress(limited.bytes, pieceSize: 100, maxBytes: 4_096).bytes == original)
+
+        var inner = try await PeerCompressor.compress(original, format: "gzip")
+        inner[inner.count / 2] ^= 0x40
+        let damaged = try await PeerCompressor.compress(inner, format: "gzip")
+        #expect(throws: DecompressionFailure.self) { _ = try decompress(damaged, pieceSize: 100, maxBytes: 4_096) }
+
+        let text = Array("BZh9 starts this line\n".utf8) + original
+        let gzipped = try await PeerCompressor.compress(text, format: "gzip")
+        #expect(try decompress(gzipped, pieceSize: 3, maxBytes: 4_096).bytes == text)
     }
 
     @Test func aGzipBombIsHandedOutInBoundedPieces() async throws {
@@ -232,6 +276,8 @@ func sampleLogText(lines: Int) -> [UInt8] {
         #expect(CompressionFormat.detect([0x28, 0xb5, 0x2f, 0xfd, 0]) == .zstd)
         #expect(CompressionFormat.detect(Array("BZh91AY".utf8)) == .bzip2)
         #expect(CompressionFormat.detect(Array("BZhello".utf8)) == .none)
+        #expect(CompressionFormat.detect(Array("BZh9 is how this log line starts".utf8)) == .none)
+        #expect(CompressionFormat.detect(Array("BZh9".utf8) + [0x17, 0x72, 0x45, 0x38, 0x50, 0x90]) == .bzip2)
         #expect(CompressionFormat.detect([0xff, 0x06, 0x00, 0x00] + Array("sNaPpY".utf8)) == .snappyFramed)
         #expect(CompressionFormat.detect(Array("{\"Records\":[]}".utf8)) == .none)
         #expect(CompressionFormat.detect([UInt8]()) == .none)

@@ -168,7 +168,8 @@ func jsonLines(_ prefix: String, count: Int) -> String {
     @Test func readsEveryCompressionAnnouncedByRealNotificationsAndEmptiesTheQueue() async throws {
         let harness = try await SQSHarness.make()
         defer { harness.remove() }
-        let formats = ["gzip", "gzip-multi", "zstd", "snappy", "bzip2", "none"]
+        // gzip-multi+gzip: CloudWatch Logs' gzip members that a Firehose stream set to GZIP compressed again.
+        let formats = ["gzip", "gzip-multi", "zstd", "snappy", "bzip2", "none", "gzip-multi+gzip"]
         try await harness.put(
             formats.map { ["key": "logs/\($0) object", "text": jsonLines($0, count: 7), "compression": $0] }
         )
@@ -187,6 +188,7 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(try await harness.messagesLeft() == 0)
         #expect(!harness.log.messages(containing: "names no object to read (s3:TestEvent)").isEmpty)
         #expect(!harness.log.messages(containing: "No visible messages found in the queue arn:aws:sqs:").isEmpty)
+        #expect(!harness.log.messages(containing: "gzip-multi+gzip object (gzip in gzip): 7 records").isEmpty)
     }
 
     @Test func readsEveryNotificationShapeAndSkipsWhatNamesNoCreatedObject() async throws {

@@ -7,7 +7,7 @@ public enum CompressionFormat: String, Sendable, CaseIterable, CustomStringConve
     case zstd
     /// The snappy framing format (`ff 06 00 00 73 4e 61 50 70 59`).
     case snappyFramed = "snappy"
-    /// bzip2 streams (`42 5a 68`, "BZh").
+    /// bzip2 streams (`42 5a 68`, "BZh", a level digit, then a block's or the end's magic).
     case bzip2
     /// Anything else is read as is.
     case none
@@ -16,6 +16,8 @@ public enum CompressionFormat: String, Sendable, CaseIterable, CustomStringConve
     public static let magicLength = 10
 
     private static let snappyMagic: [UInt8] = [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59]
+    private static let bzip2BlockMagic: [UInt8] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+    private static let bzip2EndMagic: [UInt8] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90]
 
     /// The format whose magic `prefix` starts with; give it ``magicLength`` bytes unless the object is shorter.
     public static func detect<Bytes: Collection<UInt8>>(_ prefix: Bytes) -> CompressionFormat {
@@ -23,7 +25,11 @@ public enum CompressionFormat: String, Sendable, CaseIterable, CustomStringConve
         if bytes.starts(with: [0x1f, 0x8b]) { return .gzip }
         if bytes.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { return .zstd }
         if bytes.starts(with: Self.snappyMagic) { return .snappyFramed }
-        if bytes.count >= 4, bytes.starts(with: [0x42, 0x5a, 0x68]), (0x31...0x39).contains(bytes[3]) { return .bzip2 }
+        if bytes.count >= 4, bytes.starts(with: [0x42, 0x5a, 0x68]), (0x31...0x39).contains(bytes[3]) {
+            // "BZh1" to "BZh9" starts text too; a stream goes on with a block's magic (pi) or the end's (sqrt pi).
+            let rest = bytes.dropFirst(4)
+            if Self.bzip2BlockMagic.starts(with: rest) || Self.bzip2EndMagic.starts(with: rest) { return .bzip2 }
+        }
         return .none
     }
 

@@ -292,7 +292,7 @@ struct ObjectReader {
             await self.settlePublished()
             throw TrawlError(
                 .objectCorrupt,
-                "its content (\(decompressor.format ?? .none)) cannot be decompressed after \(decompressor.producedBytes) decompressed bytes: \(failure)",
+                "its content (\(decompressor.layout)) cannot be decompressed after \(decompressor.producedBytes) decompressed bytes: \(failure)",
                 location: self.name
             )
         } catch let failure as RecordFormatFailure {
@@ -312,8 +312,11 @@ struct ObjectReader {
                 "\(self.name): skipped \(skipped.chunks) snappy chunk(s) of a skippable type (\(skipped.bytes) bytes), as the snappy framing format requires; if its writer adds no such chunks, they are data chunks whose type byte was damaged and their records are missing"
             )
         }
-        let format = decompressor.format ?? .none
-        return Summary(layout: format.description, compressed: format != .none, bytes: decompressor.producedBytes)
+        return Summary(
+            layout: decompressor.layout,
+            compressed: (decompressor.format ?? .none) != .none,
+            bytes: decompressor.producedBytes
+        )
     }
 
     /// How many of an object's first bytes are gathered before it is read: its magic bytes, and enough to tell

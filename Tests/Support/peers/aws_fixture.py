@@ -79,7 +79,8 @@ def put(command):
     """Puts objects: {"key": ..., "text": ...} (written in "encoding", a Python codec, utf-8 by default),
     {"key": ..., "path": <a local file>} or
     {"key": ..., "size": N, "seed": S}, compressed with
-    "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default), cut to "truncate" bytes if
+    "compression" (gzip, gzip-multi, zstd, snappy, bzip2; none by default; "gzip-multi+gzip" compresses
+    twice, inner first), cut to "truncate" bytes if
     given, stored in "storage_class" if given (GLACIER: archived, unreadable until restored); answers the sha256, size, ETag and version (in a versioned bucket) of each."""
     s3 = client("s3", command)
     answer = {}
@@ -91,7 +92,8 @@ def put(command):
             body = item["text"].encode(item.get("encoding", "utf-8"))
         else:
             body = pattern(item["size"], item.get("seed", "trawl"))
-        body = compress.one_or_multi(item.get("compression", "none"), body)
+        for layer in item.get("compression", "none").split("+"):
+            body = compress.one_or_multi(layer, body)
         if "truncate" in item:
             body = body[: int(item["truncate"])]
         extra = {"StorageClass": item["storage_class"]} if "storage_class" in item else {}
