@@ -114,6 +114,42 @@ import TrawlTesting
         #expect(checkedAgainstFoundation >= 500)
     }
 
+    /// JSON Lines, or JSON objects back to back (Firehose without a delimiter) with anything blank between the
+    /// later ones: damaged or not, the outcome does not depend on the pieces; whole, the records are the
+    /// objects, as Foundation reads them.
+    @Test func randomJSONObjectsBackToBackOrOnePerLineAreEachARecordInAnyPieces() async throws {
+        var random = SplitMix64(seed: 5_303)
+        for round in 0..<1_000 {
+            await Task.yield()
+            var generator = RandomJSONText(random: random)
+            let backToBack = round % 4 < 2
+            var objects = (0..<Int.random(in: 2...6, using: &random)).map { _ in generator.object(depth: 0) }
+            random = generator.random
+            // A line break only stands between tokens, so one-line objects are the same JSON.
+            let oneLine = { (text: String) in String(text.map { $0 == "\n" || $0 == "\r\n" || $0 == "\r" ? " " : $0 }) }
+            objects = objects.enumerated().map { backToBack && $0.offset > 0 ? $0.element : oneLine($0.element) }
+            var text = objects[0]
+            for (index, object) in objects.enumerated().dropFirst() {
+                let between =
+                    backToBack
+                    ? (index == 1 ? "" : ["", "\n", " ", "\r\n", "\n\n"].randomElement(using: &random)!) : "\n"
+                text += between + object
+            }
+            var bytes = Array(text.utf8)
+            let damaged = round % 2 == 1
+            if damaged { Self.damage(&bytes, random: &random) }
+            let outcomes = Self.pieceSizes.map { Self.outcome(bytes, .jsonLines, pieceSize: $0) }
+            let shown = String(decoding: bytes, as: UTF8.self)
+            #expect(outcomes.allSatisfy { $0 == outcomes.last }, "round \(round): \(outcomes) for \(shown)")
+            guard !damaged else { continue }
+            guard case .records(let records)? = outcomes.last else {
+                Issue.record("round \(round): \(String(describing: outcomes.last)) for \(shown)")
+                continue
+            }
+            #expect(records.map { Self.canonical(text: $0) } == objects.map { Self.canonical(text: $0) }, "\(shown)")
+        }
+    }
+
     /// Damaged or not, the outcome does not depend on the pieces; whole, each data message's log events are
     /// the records: their messages as Foundation decodes them, or their members after the document's owner,
     /// log group and log stream.

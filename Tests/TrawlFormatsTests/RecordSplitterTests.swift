@@ -29,6 +29,44 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         )
     }
 
+    /// A Firehose stream without a delimiter writes its records back to back, `{...}{...}`: when the first
+    /// line shows that, each JSON object is a record, whatever stands between the later ones.
+    @Test(arguments: pieceSizes)
+    func jsonObjectsWrittenBackToBackAreEachARecord(pieceSize: Int) throws {
+        let text = "\n {\"a\":1}{\"b\":{\"c\":\"}{\\\"\\n\"}}\r\n{\"d\":[2]} {\"e\":3}\n\n{\"f\":4}"
+        #expect(
+            try split(text, .jsonLines, pieceSize: pieceSize) == [
+                #"{"a":1}"#, #"{"b":{"c":"}{\"\n"}}"#, #"{"d":[2]}"#, #"{"e":3}"#, #"{"f":4}"#,
+            ]
+        )
+        let notJSON = #expect(throws: RecordFormatFailure.self) {
+            try split(#"{"a":1}{"b":2} tail"#, .jsonLines, pieceSize: pieceSize)
+        }
+        #expect(notJSON?.description == "text that is no JSON where a JSON object should start")
+        let truncated = #expect(throws: RecordFormatFailure.self) {
+            try split(#"{"a":1}{"b":"#, .jsonLines, pieceSize: pieceSize)
+        }
+        #expect(truncated?.description == "the object ends inside a JSON object (truncated?)")
+    }
+
+    /// Only a first line of JSON objects back to back changes how a json_lines object is split: a first line
+    /// of one object, of text, or of an object that goes on past the line, keeps a record per line.
+    @Test(arguments: pieceSizes)
+    func jsonLinesWhoseFirstLineIsOneValueOrNoJSONStayARecordPerLine(pieceSize: Int) throws {
+        #expect(
+            try split("{\"a\":\"}{\"} \nnot json {}\n{\"b\":1}{\"c\":2}\n", .jsonLines, pieceSize: pieceSize)
+                == [#"{"a":"}{"}"#, "not json {}", #"{"b":1}{"c":2}"#]
+        )
+        #expect(
+            try split("2026-12-07 {\"a\":1}{}\n{}", .jsonLines, pieceSize: pieceSize) == [
+                "2026-12-07 {\"a\":1}{}", "{}",
+            ]
+        )
+        #expect(try split("{\"a\":\n1}{\"b\":2}", .jsonLines, pieceSize: pieceSize) == [#"{"a":"#, #"1}{"b":2}"#])
+        #expect(try split("{\"a\":1} x{}", .jsonLines, pieceSize: pieceSize) == [#"{"a":1} x{}"#])
+        #expect(try split("{\"a\":1", .jsonLines, pieceSize: pieceSize) == [#"{"a":1"#])
+    }
+
     @Test(arguments: pieceSizes)
     func aCloudTrailDocumentYieldsEachElementOfRecordsExactly(pieceSize: Int) throws {
         let first = #"{"eventVersion":"1.08","userIdentity":{"type":"Root","arn":"a]b}"},"resources":[{"x":[1,2]}]}"#

@@ -12,85 +12,31 @@ import NIOCore
 /// the event's `message` text alone, as the application wrote it.
 struct CloudWatchLogsSplitter {
     let messageOnly: Bool
-    private var document = SpanningRecord()
-    private var depth = 0
-    private var string = JSONStringTracker()
+    private var documents = JSONObjectStream(kind: "CloudWatch Logs document")
 
     init(messageOnly: Bool) {
         self.messageOnly = messageOnly
     }
 
     mutating func consume(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
+        var documents: [ByteBuffer] = []
         var failure: RecordFormatFailure?
-        bytes.withUnsafeReadableBytes { raw in
-            var start: Int? = self.depth > 0 ? 0 : nil
-            var index = 0
-            while index < raw.count {
-                let byte = raw[index]
-                index += 1
-                if self.string.inString {
-                    _ = self.string.take(byte)
-                    continue
-                }
-                switch byte {
-                case 0x20, 0x09, 0x0a, 0x0d:
-                    continue
-                case UInt8(ascii: "\""):
-                    guard self.depth > 0 else {
-                        failure = RecordFormatFailure(
-                            description: "a JSON string where a CloudWatch Logs document (object) should start"
-                        )
-                        return
-                    }
-                    self.string.open()
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    if self.depth == 0 {
-                        guard byte == UInt8(ascii: "{") else {
-                            failure = RecordFormatFailure(
-                                description: "a JSON array where a CloudWatch Logs document (object) should start"
-                            )
-                            return
-                        }
-                        start = index - 1
-                    }
-                    self.depth += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    self.depth -= 1
-                    if self.depth < 0 {
-                        failure = RecordFormatFailure(description: "a JSON bracket closes nothing")
-                        return
-                    }
-                    if self.depth == 0, let first = start {
-                        let document = self.document.complete(bytes, raw, from: first, to: index)
-                        start = nil
-                        do throws(RecordFormatFailure) {
-                            try self.expand(document, into: &records)
-                        } catch {
-                            failure = error
-                            return
-                        }
-                    }
-                default:
-                    if self.depth == 0 {
-                        failure = RecordFormatFailure(description: "the object is not CloudWatch Logs JSON documents")
-                        return
-                    }
-                }
-            }
-            if let start { self.document.keep(raw, from: start) }
+        do throws(RecordFormatFailure) {
+            try self.documents.consume(bytes, into: &documents)
+        } catch {
+            failure = error
         }
+        for document in documents { try self.expand(document, into: &records) }
         if let failure { throw failure }
     }
 
     /// Bytes of a document whose end has not arrived yet (held whole before its events are read; the
     /// splitter's `record_max_bytes` bounds it).
-    var pendingBytes: Int { self.document.keptBytes }
+    var pendingBytes: Int { self.documents.pendingBytes }
 
     /// The object ended: checks that its last document was complete.
     func finish() throws(RecordFormatFailure) {
-        guard self.depth == 0, !self.string.inString else {
-            throw RecordFormatFailure(description: "the object ends inside a CloudWatch Logs document (truncated?)")
-        }
+        try self.documents.finish()
     }
 
     /// One whole document's log events as records.

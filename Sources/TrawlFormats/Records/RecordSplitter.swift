@@ -23,6 +23,12 @@ public struct RecordSplitter {
     private var csvRecord = CSVRecordAssembler()
     private var cloudWatch: CloudWatchLogsSplitter?
     private var whole = ByteBuffer()
+    /// How a `json_lines` object lays out its records; nil until its first line tells.
+    private var jsonLayout: JSONLinesLayoutProbe.Layout?
+    private var layoutProbe = JSONLinesLayoutProbe()
+    /// A `json_lines` object's bytes while its layout is not known.
+    private var heldForLayout = ByteBuffer()
+    private var jsonObjects = JSONObjectStream(kind: "JSON object")
 
     init(format: RecordFormat, maxRecordBytes: Int) {
         self.format = format
@@ -40,10 +46,10 @@ public struct RecordSplitter {
     /// Consumes the next piece, appending the records it completes.
     public mutating func consume(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
         switch self.format {
-        case .jsonLines, .lines:
-            self.lines.split(bytes) { line in
-                if let trimmed = Self.trimmed(line) { records.append(trimmed) }
-            }
+        case .jsonLines:
+            try self.splitJSONLines(bytes, into: &records)
+        case .lines:
+            self.splitLines(bytes, into: &records)
         case .jsonDocument, .jsonArray:
             try self.elements!.scan(bytes, into: &records)
         case .csv:
@@ -78,7 +84,13 @@ public struct RecordSplitter {
     /// Bytes held for a record (or CloudWatch Logs document) not complete yet.
     private var pendingBytes: Int {
         switch self.format {
-        case .jsonLines, .lines, .tsv, .vpcFlow: return self.lines.pendingBytes
+        case .jsonLines:
+            switch self.jsonLayout {
+            case nil: return self.heldForLayout.readableBytes
+            case .lines?: return self.lines.pendingBytes
+            case .objects?: return self.jsonObjects.pendingBytes
+            }
+        case .lines, .tsv, .vpcFlow: return self.lines.pendingBytes
         case .jsonDocument, .jsonArray: return self.elements!.pendingBytes
         case .csv: return self.csvRecord.pendingBytes
         case .cloudWatchLogs: return self.cloudWatch!.pendingBytes
@@ -89,7 +101,14 @@ public struct RecordSplitter {
     /// The object ended: appends its last record and checks that nothing was left open.
     public mutating func finish(into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
         switch self.format {
+        case .jsonLines where self.jsonLayout == .objects:
+            try self.jsonObjects.finish()
         case .jsonLines, .lines:
+            if self.jsonLayout == nil, self.format == .jsonLines {
+                self.jsonLayout = .lines
+                self.splitLines(self.heldForLayout, into: &records)
+                self.heldForLayout = ByteBuffer()
+            }
             if let last = self.lines.finish(), let trimmed = Self.trimmed(last) { records.append(trimmed) }
         case .jsonDocument, .jsonArray:
             try self.elements!.finish()
@@ -104,6 +123,41 @@ public struct RecordSplitter {
             self.whole = ByteBuffer()
         case .parquet:
             throw RecordFormatFailure(description: "the object is empty, so not Parquet")
+        }
+    }
+
+    /// Each non-blank line, trimmed.
+    private mutating func splitLines(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) {
+        self.lines.split(bytes) { line in
+            if let trimmed = Self.trimmed(line) { records.append(trimmed) }
+        }
+    }
+
+    /// `json_lines`: a record per line, or, when the object's first line holds JSON objects back to back
+    /// (Firehose records written without a delimiter), each JSON object. Bytes are held until the first
+    /// line tells which; only that line is looked at, so lines that are no JSON are passed on as before.
+    private mutating func splitJSONLines(
+        _ bytes: ByteBuffer,
+        into records: inout [ByteBuffer]
+    ) throws(RecordFormatFailure) {
+        switch self.jsonLayout {
+        case .lines?:
+            self.splitLines(bytes, into: &records)
+        case .objects?:
+            try self.jsonObjects.consume(bytes, into: &records)
+        case nil:
+            let layout = bytes.withUnsafeReadableBytes { self.layoutProbe.look(at: $0) }
+            if self.heldForLayout.readableBytes == 0 {
+                self.heldForLayout = bytes
+            } else {
+                var bytes = bytes
+                self.heldForLayout.writeBuffer(&bytes)
+            }
+            guard let layout else { return }
+            self.jsonLayout = layout
+            let held = self.heldForLayout
+            self.heldForLayout = ByteBuffer()
+            try self.splitJSONLines(held, into: &records)
         }
     }
 
