@@ -170,15 +170,19 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         defer { harness.remove() }
         // gzip-multi+gzip: CloudWatch Logs' gzip members that a Firehose stream set to GZIP compressed again.
         let formats = ["gzip", "gzip-multi", "zstd", "snappy", "bzip2", "none", "gzip-multi+gzip"]
+        // A Firehose stream without a delimiter writes its records back to back on one line.
+        let firehose = ["key": "logs/firehose", "text": jsonLines("firehose", count: 7).filter { $0 != "\n" }]
         try await harness.put(
             formats.map { ["key": "logs/\($0) object", "text": jsonLines($0, count: 7), "compression": $0] }
+                + [firehose.merging(["compression": "gzip"]) { $1 }]
         )
         let sink = CollectingSink()
         let statistics = try await harness.pull(try harness.source(), into: sink)
         let bodies = Set(sink.events.map { String(buffer: $0.body) })
-        #expect(bodies == Set(formats.flatMap { format in (0..<7).map { "{\"id\":\"\(format)-\($0)\"}" } }))
-        #expect(sink.events.count == formats.count * 7)
-        #expect(statistics.sent == formats.count * 7)
+        let names = formats + ["firehose"]
+        #expect(bodies == Set(names.flatMap { name in (0..<7).map { "{\"id\":\"\(name)-\($0)\"}" } }))
+        #expect(sink.events.count == names.count * 7)
+        #expect(statistics.sent == names.count * 7)
         #expect(statistics.upToDate)
         #expect(
             sink.events.allSatisfy {
