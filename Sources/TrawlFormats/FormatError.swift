@@ -16,7 +16,7 @@ extension TrawlError.Code {
         id: 302,
         title: "object content does not fit the service's processor",
         cause:
-            "The processor expects another shape (a JSON document with a list field, a JSON array, a header line) or a record exceeds the size limit.",
+            "The processor expects another shape (a JSON document with a list field, a JSON array, a header line, JSON objects back to back with nothing but blanks between them) or a record exceeds the size limit.",
         fix:
             "Choose the service whose processor matches the objects (json_lines, json_document, json_array, csv, tsv, vpc_flow, cloudwatch_logs, lines, whole_object, parquet) or exclude these keys with exclude_keys; raise record_max_bytes (or whole_object_max_bytes) if its records are legitimately longer."
     )
