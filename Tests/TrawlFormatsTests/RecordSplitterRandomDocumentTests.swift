@@ -114,9 +114,9 @@ import TrawlTesting
         #expect(checkedAgainstFoundation >= 500)
     }
 
-    /// JSON Lines, or JSON objects back to back (Firehose without a delimiter) with anything blank between the
-    /// later ones: damaged or not, the outcome does not depend on the pieces; whole, the records are the
-    /// objects, as Foundation reads them.
+    /// JSON Lines, or JSON objects back to back (Firehose without a delimiter) or over several lines, with
+    /// anything blank between the later ones: damaged or not, the outcome does not depend on the pieces;
+    /// whole, the records are the objects, as Foundation reads them.
     @Test func randomJSONObjectsBackToBackOrOnePerLineAreEachARecordInAnyPieces() async throws {
         var random = SplitMix64(seed: 5_303)
         for round in 0..<1_000 {
@@ -127,13 +127,13 @@ import TrawlTesting
             random = generator.random
             // A line break only stands between tokens, so one-line objects are the same JSON.
             let oneLine = { (text: String) in String(text.map { $0 == "\n" || $0 == "\r\n" || $0 == "\r" ? " " : $0 }) }
-            objects = objects.enumerated().map { backToBack && $0.offset > 0 ? $0.element : oneLine($0.element) }
+            if !backToBack { objects = objects.map(oneLine) }
+            // Objects follow one another when the first line holds two, or the first object spans lines.
+            let firstSpansLines = objects[0].contains("\n") || objects[0].contains("\r\n")
             var text = objects[0]
             for (index, object) in objects.enumerated().dropFirst() {
-                let between =
-                    backToBack
-                    ? (index == 1 ? "" : ["", "\n", " ", "\r\n", "\n\n"].randomElement(using: &random)!) : "\n"
-                text += between + object
+                let anyBlank = ["", "\n", " ", "\r\n", "\n\n"].randomElement(using: &random)!
+                text += (backToBack ? (index == 1 && !firstSpansLines ? "" : anyBlank) : "\n") + object
             }
             var bytes = Array(text.utf8)
             let damaged = round % 2 == 1

@@ -29,8 +29,9 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         )
     }
 
-    /// A Firehose stream without a delimiter writes its records back to back, `{...}{...}`: when the first
-    /// line shows that, each JSON object is a record, whatever stands between the later ones.
+    /// A Firehose stream without a delimiter writes its records back to back, `{...}{...}`, and exports may
+    /// be pretty-printed: when the first line shows objects back to back, or a first object spans lines,
+    /// each JSON object is a record, whatever blanks stand between the later ones.
     @Test(arguments: pieceSizes)
     func jsonObjectsWrittenBackToBackAreEachARecord(pieceSize: Int) throws {
         let text = "\n {\"a\":1}{\"b\":{\"c\":\"}{\\\"\\n\"}}\r\n{\"d\":[2]} {\"e\":3}\n\n{\"f\":4}"
@@ -39,6 +40,13 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
                 #"{"a":1}"#, #"{"b":{"c":"}{\"\n"}}"#, #"{"d":[2]}"#, #"{"e":3}"#, #"{"f":4}"#,
             ]
         )
+        let pretty = "{\n  \"a\": [1,\n    2],\n  \"b\": {\"c\": true}\n}\n{\n  \"d\": null\n}\n"
+        #expect(
+            try split(pretty, .jsonLines, pieceSize: pieceSize) == [
+                "{\n  \"a\": [1,\n    2],\n  \"b\": {\"c\": true}\n}", "{\n  \"d\": null\n}",
+            ]
+        )
+        #expect(try split("{\n\"a\":1\n}", .jsonLines, pieceSize: pieceSize) == ["{\n\"a\":1\n}"])
         let notJSON = #expect(throws: RecordFormatFailure.self) {
             try split(#"{"a":1}{"b":2} tail"#, .jsonLines, pieceSize: pieceSize)
         }
@@ -62,7 +70,10 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
                 "2026-12-07 {\"a\":1}{}", "{}",
             ]
         )
-        #expect(try split("{\"a\":\n1}{\"b\":2}", .jsonLines, pieceSize: pieceSize) == [#"{"a":"#, #"1}{"b":2}"#])
+        #expect(try split("{\"a\":1\n{\"b\":2}\n", .jsonLines, pieceSize: pieceSize) == [#"{"a":1"#, #"{"b":2}"#])
+        #expect(try split("{\"a\":\"x\n\"}{}", .jsonLines, pieceSize: pieceSize) == [#"{"a":"x"#, #""}{}"#])
+        #expect(try split("{\"a\" 1}{\"b\":2}", .jsonLines, pieceSize: pieceSize) == [#"{"a" 1}{"b":2}"#])
+        #expect(try split("{\"a\":[1,}\n{}", .jsonLines, pieceSize: pieceSize) == [#"{"a":[1,}"#, "{}"])
         #expect(try split("{\"a\":1} x{}", .jsonLines, pieceSize: pieceSize) == [#"{"a":1} x{}"#])
         #expect(try split("{\"a\":1", .jsonLines, pieceSize: pieceSize) == [#"{"a":1"#])
     }

@@ -101,14 +101,15 @@ public struct RecordSplitter {
     /// The object ended: appends its last record and checks that nothing was left open.
     public mutating func finish(into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
         switch self.format {
+        case .jsonLines where self.jsonLayout == nil:
+            self.jsonLayout = self.layoutProbe.layoutAtEnd
+            let held = self.heldForLayout
+            self.heldForLayout = ByteBuffer()
+            try self.splitJSONLines(held, into: &records)
+            try self.finish(into: &records)
         case .jsonLines where self.jsonLayout == .objects:
             try self.jsonObjects.finish()
         case .jsonLines, .lines:
-            if self.jsonLayout == nil, self.format == .jsonLines {
-                self.jsonLayout = .lines
-                self.splitLines(self.heldForLayout, into: &records)
-                self.heldForLayout = ByteBuffer()
-            }
             if let last = self.lines.finish(), let trimmed = Self.trimmed(last) { records.append(trimmed) }
         case .jsonDocument, .jsonArray:
             try self.elements!.finish()
@@ -134,8 +135,9 @@ public struct RecordSplitter {
     }
 
     /// `json_lines`: a record per line, or, when the object's first line holds JSON objects back to back
-    /// (Firehose records written without a delimiter), each JSON object. Bytes are held until the first
-    /// line tells which; only that line is looked at, so lines that are no JSON are passed on as before.
+    /// (Firehose records written without a delimiter) or its first object spans lines (pretty-printed), each
+    /// JSON object. Bytes are held until the first value tells which (``JSONLinesLayoutProbe``), so lines
+    /// that are no JSON are passed on as before.
     private mutating func splitJSONLines(
         _ bytes: ByteBuffer,
         into records: inout [ByteBuffer]
