@@ -162,6 +162,36 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         )
     }
 
+    /// CloudFront's standard logs (and IIS's) are W3C extended log format: directives, then tab-separated
+    /// rows whose columns the `#Fields:` directive names, space-separated; a later `#Fields:` renames them.
+    @Test(arguments: pieceSizes)
+    func w3cExtendedLogsBecomeJSONObjectsNamedByTheirFieldsDirective(pieceSize: Int) throws {
+        let text = """
+            #Version: 1.0\r
+            #Fields: date time x-edge-location c-ip cs(User-Agent) sc-status\r
+            2019-12-04\t21:02:31\tLAX1\t192.0.2.100\tMozilla/5.0%20(X11)\t200\r
+
+            #Remark: a restart\r
+            #Fields: date c-ip\r
+            2019-12-05\t-\r
+
+            """
+        #expect(
+            try split(text, .tsv, pieceSize: pieceSize) == [
+                #"{"date":"2019-12-04","time":"21:02:31","x-edge-location":"LAX1","c-ip":"192.0.2.100","cs(User-Agent)":"Mozilla/5.0%20(X11)","sc-status":"200"}"#,
+                #"{"date":"2019-12-05","c-ip":"-"}"#,
+            ]
+        )
+        #expect(try split("#id\tname\n1\tx\n", .tsv, pieceSize: pieceSize) == [##"{"#id":"1","name":"x"}"##])
+        let early = #expect(throws: RecordFormatFailure.self) {
+            try split("#Version: 1.0\n2019-12-04\tLAX1\n", .tsv, pieceSize: pieceSize)
+        }
+        #expect(early?.description == "a data row comes before the #Fields: directive naming its columns")
+        #expect(throws: RecordFormatFailure.self) {
+            try split("#Fields: a b\n1\t2\t3\n", .tsv, pieceSize: pieceSize)
+        }
+    }
+
     @Test func tsvRowsBecomeJSONObjects() throws {
         #expect(try split("a\tb\n1\t\n", .tsv, pieceSize: 2) == [#"{"a":"1","b":""}"#])
     }

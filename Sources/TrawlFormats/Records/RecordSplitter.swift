@@ -20,6 +20,9 @@ public struct RecordSplitter {
     private var header: [String]?
     /// Data rows of a delimited format read so far, so a row that does not fit its header is named.
     private var dataRows = 0
+    /// A `tsv` object in the W3C extended log format (CloudFront's standard logs): its first line is a
+    /// `#Version:` or `#Fields:` directive; nil until its first line was read.
+    private var w3cExtended: Bool?
     private var csvRecord = CSVRecordAssembler()
     private var cloudWatch: CloudWatchLogsSplitter?
     private var whole = ByteBuffer()
@@ -168,6 +171,7 @@ public struct RecordSplitter {
         guard Self.trimmed(line) != nil else { return }
         var line = line
         if line.readableBytesView.last == 0x0d { line.moveWriterIndex(to: line.writerIndex - 1) }
+        if self.format == .tsv, try self.w3cDirective(line) { return }
         let fields: [String]
         switch self.format {
         case .csv: fields = try CSVRecordAssembler.fields(of: line)
@@ -203,6 +207,40 @@ public struct RecordSplitter {
         object.writeInteger(UInt8(ascii: "}"))
         records.append(object)
     }
+
+    /// Whether `line` of a `tsv` object is a W3C extended log format directive, taken: `#Fields:` names the
+    /// columns of the rows after it (space-separated, as CloudFront and IIS write it), other directives
+    /// (`#Version:`, `#Date:`, `#Software:`, `#Remark:`) are skipped. Only an object whose first line is
+    /// `#Version:` or `#Fields:` is read so, so a TSV header whose first column starts with `#` is a header.
+    private mutating func w3cDirective(_ line: ByteBuffer) throws(RecordFormatFailure) -> Bool {
+        let bytes = line.readableBytesView
+        if self.w3cExtended == nil {
+            self.w3cExtended = bytes.starts(with: Self.w3cVersion) || bytes.starts(with: Self.w3cFields)
+        }
+        guard self.w3cExtended == true else { return false }
+        guard bytes.first == UInt8(ascii: "#") else {
+            if self.header == nil {
+                throw RecordFormatFailure(
+                    description: "a data row comes before the #Fields: directive naming its columns"
+                )
+            }
+            return false
+        }
+        guard bytes.starts(with: Self.w3cFields) else { return true }
+        let names = Self.split(
+            line.getSlice(at: line.readerIndex + Self.w3cFields.count, length: bytes.count - Self.w3cFields.count)!,
+            on: UInt8(ascii: " "),
+            collapsing: true
+        )
+        guard !names.isEmpty else {
+            throw RecordFormatFailure(description: "the #Fields: directive names no column")
+        }
+        self.header = names
+        return true
+    }
+
+    private static let w3cVersion = Array("#Version:".utf8)
+    private static let w3cFields = Array("#Fields:".utf8)
 
     private static func split(_ line: ByteBuffer, on separator: UInt8, collapsing: Bool) -> [String] {
         var fields: [String] = []
