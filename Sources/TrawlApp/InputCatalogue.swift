@@ -354,6 +354,17 @@ public enum InputCatalogue {
                 ),
                 let (format, tagger, exclude) = preset(service, settings)
             else { continue }
+            if settings.columns != nil, format != .csv, format != .tsv {
+                diagnostics.record(
+                    TrawlError(
+                        .settingWrongFormat,
+                        "columns names the columns of headerless csv and tsv objects; the \(service.name) service has none",
+                        location: "\(service.path).columns",
+                        fix: "Remove columns, or move it to a csv or tsv service."
+                    )
+                )
+                continue
+            }
             if requiresAckMessages, !settings.ackMessagesGiven {
                 diagnostics.record(
                     TrawlError(

@@ -44,22 +44,38 @@ import TrawlTesting
         #expect(Set(try Self.documentedRows().keys) == Set(ErrorScenarios.all.keys))
     }
 
-    /// Each bad value is one error: a quoted `ack_messages` was also reported as not given at all.
-    @Test func aSettingWithABadValueIsReportedForItsValueNotAlsoAsMissing() {
-        let errors = ErrorScenarios.errors(
+    /// The errors of validating one `aws_sqs` service, `service`, with its lines after `settings` and the
+    /// input's `credentials` (YAML indented by four spaces).
+    static func sqsErrors(credentials: String, service: String, settings: String) -> [TrawlError] {
+        ErrorScenarios.errors(
             validating: """
                 globals: {id: errors, persistence: {directory: ./state}}
                 inputs:
                   s3:
                     id: 1
                     type: aws_sqs
+                \(credentials)
+                    services:
+                      \(service):
+                \(settings)
+                outputs:
+                  out: {type: file, settings: {path: ./out.log}}
+                """
+        )
+    }
+
+    /// Each bad value is one error: a quoted `ack_messages` was also reported as not given at all.
+    @Test func aSettingWithABadValueIsReportedForItsValueNotAlsoAsMissing() {
+        let errors = Self.sqsErrors(
+            credentials: """
                     credentials:
                       aws_access_key_id: AKIDEXAMPLE
                       aws_secret_access_key: secret
                       aws_cross_account_role: arn:aws:iam::2222:role/short-account
                       aws_external_id: trawl-external-1
-                    services:
-                      json_lines:
+                """,
+            service: "json_lines",
+            settings: """
                         base_url: not-a-queue-url
                         region: us-east-1
                         ack_messages: "true"
@@ -68,11 +84,31 @@ import TrawlTesting
                         tag_mapping: {s3.amazonaws.com: cloud.aws.s3}
                         obfuscation_key: short
                         obfuscate: [{path: user, action: hash}]
-                outputs:
-                  out: {type: file, settings: {path: ./out.log}}
                 """
         )
         #expect(errors.map(\.code.id).sorted() == [5, 5, 6, 6, 6, 6], "\(errors)")
+    }
+
+    /// `columns` names the columns of headerless csv and tsv objects: on another processor it would do
+    /// nothing, so it is refused where it stands, as are a repeated or empty name.
+    @Test(arguments: [
+        ("csv", "[time, user, action]", nil), ("tsv", "[a]", nil), ("json_lines", "[a]", "json_lines.columns"),
+        ("csv", "[a, a]", "csv.columns"), ("csv", "[]", "csv.columns"),
+    ])
+    func columnsAreForCsvAndTsvAndNameEachColumnOnce(service: String, columns: String, errorAt: String?) {
+        let errors = Self.sqsErrors(
+            credentials: "    credentials: {aws_access_key_id: AKIAIOSFODNN7EXAMPLE, aws_secret_access_key: secret}",
+            service: service,
+            settings: """
+                        queue_name: q
+                        region: us-east-1
+                        ack_messages: true
+                        tag: my.app.aws.events
+                        columns: \(columns)
+                """
+        )
+        #expect(errors.map(\.code.id) == (errorAt == nil ? [] : [6]), "\(errors)")
+        #expect(errors.first?.location?.hasPrefix("inputs.s3.services.\(errorAt ?? "")") ?? true)
     }
 
     @Test(arguments: ErrorScenarios.all.keys.sorted())

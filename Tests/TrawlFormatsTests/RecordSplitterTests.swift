@@ -3,8 +3,8 @@ import Testing
 import TrawlFormats
 
 /// Splits `text` fed in pieces of `pieceSize` bytes; returns each record as a string.
-func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [String] {
-    var splitter = format.makeSplitter()
+func split(_ text: String, _ format: RecordFormat, pieceSize: Int, columns: [String]? = nil) throws -> [String] {
+    var splitter = format.makeSplitter(columns: columns)
     var records: [ByteBuffer] = []
     let bytes = Array(text.utf8)
     var start = 0
@@ -189,6 +189,25 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int) throws -> [St
         #expect(early?.description == "a data row comes before the #Fields: directive naming its columns")
         #expect(throws: RecordFormatFailure.self) {
             try split("#Fields: a b\n1\t2\t3\n", .tsv, pieceSize: pieceSize)
+        }
+    }
+
+    /// Cisco Umbrella writes its CSV exports without a header: `columns` names the fields, and every line,
+    /// the first included, is a row.
+    @Test(arguments: pieceSizes)
+    func columnsNameTheFieldsOfObjectsWithoutAHeader(pieceSize: Int) throws {
+        let csv =
+            #""2026-12-07 10:00:00","alice@example.com","Allowed""# + "\r\n"
+            + #""2026-12-07 10:00:01","b,ob","Blocked""#
+        #expect(
+            try split(csv, .csv, pieceSize: pieceSize, columns: ["time", "identity", "action"]) == [
+                #"{"time":"2026-12-07 10:00:00","identity":"alice@example.com","action":"Allowed"}"#,
+                #"{"time":"2026-12-07 10:00:01","identity":"b,ob","action":"Blocked"}"#,
+            ]
+        )
+        #expect(try split("1\t2\n", .tsv, pieceSize: pieceSize, columns: ["a", "b"]) == [#"{"a":"1","b":"2"}"#])
+        #expect(throws: RecordFormatFailure.self) {
+            try split("1\t2\t3\n", .tsv, pieceSize: pieceSize, columns: ["a", "b"])
         }
     }
 

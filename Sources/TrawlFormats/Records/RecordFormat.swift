@@ -41,9 +41,13 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A fresh splitter for one object, refusing records longer than `maxRecordBytes`.
-    public func makeSplitter(maxRecordBytes: Int = RecordFormat.defaultMaxRecordBytes) -> RecordSplitter {
-        RecordSplitter(format: self, maxRecordBytes: maxRecordBytes)
+    /// A fresh splitter for one object, refusing records longer than `maxRecordBytes`. `columns` names the
+    /// columns of `csv` and `tsv` objects that have no header line (every line is a row).
+    public func makeSplitter(
+        maxRecordBytes: Int = RecordFormat.defaultMaxRecordBytes,
+        columns: [String]? = nil
+    ) -> RecordSplitter {
+        RecordSplitter(format: self, maxRecordBytes: maxRecordBytes, columns: columns)
     }
 
     /// `record_max_bytes` by default: far above any real log record (a CloudTrail record, a CloudWatch Logs

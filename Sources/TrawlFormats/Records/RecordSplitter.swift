@@ -33,9 +33,10 @@ public struct RecordSplitter {
     private var heldForLayout = ByteBuffer()
     private var jsonObjects = JSONObjectStream(kind: "JSON object")
 
-    init(format: RecordFormat, maxRecordBytes: Int) {
+    init(format: RecordFormat, maxRecordBytes: Int, columns: [String]? = nil) {
         self.format = format
         self.maxRecordBytes = maxRecordBytes
+        if format == .csv || format == .tsv { self.header = columns }
         switch format {
         case .jsonDocument(let field): self.elements = JSONElementScanner(listField: field)
         case .jsonArray: self.elements = JSONElementScanner(listField: nil)

@@ -30,6 +30,8 @@ struct ObjectReader {
         var encoding: TextEncoding
         /// The longest record held while its end has not arrived (`record_max_bytes`).
         var maxRecordBytes: Int
+        /// The column names of headerless `csv` and `tsv` objects (`columns`).
+        var columns: [String]? = nil
         var tagger: RecordTagger
         var recordsPerCommit: Int
         /// Read and count, publish nothing (`do_not_send`).
@@ -105,7 +107,7 @@ struct ObjectReader {
         self.context = context
         self.logger = logger
         self.transcoder = TextTranscoder(setup.encoding)
-        self.splitter = setup.format.makeSplitter(maxRecordBytes: setup.maxRecordBytes)
+        self.splitter = setup.format.makeSplitter(maxRecordBytes: setup.maxRecordBytes, columns: setup.columns)
         self.tagger = setup.tagger.forObject(key: key)
         if alreadyDelivered > 0 {
             logger.info("\(self.name) was partly delivered before: skipping its first \(alreadyDelivered) records")

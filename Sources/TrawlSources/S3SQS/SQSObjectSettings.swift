@@ -60,6 +60,9 @@ public struct SQSObjectSettings: Decodable, Sendable {
     /// What the objects' text is written in; converted to UTF-8 before it is split into records.
     public var encoding: TextEncoding
     public var wholeObjectMaxBytes: Int
+    /// The column names of `csv` and `tsv` objects written without a header line (Cisco Umbrella's
+    /// exports); nil when each object's first line names them.
+    public var columns: [String]?
     /// The longest record held while its end has not arrived; longer fails the object (SourceError 302).
     public var recordMaxBytes: Int
     public var recordsPerCommit: Int
@@ -121,6 +124,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
         case tagPerClass = "tag_per_class"
         case parquetKeepNulls = "parquet_keep_nulls"
         case parquetFields = "parquet_fields"
+        case columns
         case parquetSpoolDirectory = "parquet_spool_directory"
         case parquetMaxRowGroupMegabytes = "parquet_max_row_group_megabytes"
         case requestPeriodInSeconds = "request_period_in_seconds"
@@ -269,6 +273,17 @@ public struct SQSObjectSettings: Decodable, Sendable {
         self.obfuscationKey = obfuscation.key
         self.tagPerClass = settings.bool(.tagPerClass, default: false)
         self.parquetKeepNulls = settings.bool(.parquetKeepNulls, default: false)
+        self.columns = settings.value(.columns, as: [String].self)
+        if let columns = self.columns,
+            columns.isEmpty || columns.contains(where: \.isEmpty) || Set(columns).count < columns.count
+        {
+            settings.record(
+                .settingWrongFormat,
+                "columns must name each column once, none empty: \(columns)",
+                at: CodingKeys.columns,
+                fix: "List the names of the objects' columns in order, e.g. [timestamp, user, src_ip, action]."
+            )
+        }
         self.parquetFields = settings.value(.parquetFields, as: [String].self)
         if self.parquetFields?.isEmpty == true {
             settings.record(

@@ -52,6 +52,7 @@ public final class SQSObjectSource: PullingSource {
                 format: self.format,
                 encoding: self.settings.encoding,
                 maxRecordBytes: self.settings.recordMaxBytes,
+                columns: self.settings.columns,
                 tagger: self.tagger,
                 recordsPerCommit: self.settings.recordsPerCommit,
                 doNotSend: self.settings.doNotSend,
