@@ -162,8 +162,8 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int, columns: [Str
         )
     }
 
-    /// CloudFront's standard logs (and IIS's) are W3C extended log format: directives, then tab-separated
-    /// rows whose columns the `#Fields:` directive names, space-separated; a later `#Fields:` renames them.
+    /// CloudFront's standard logs and IIS's are W3C extended log format: directives, then rows (tab- or
+    /// space-separated) whose columns the `#Fields:` directive names; a later `#Fields:` renames them.
     @Test(arguments: pieceSizes)
     func w3cExtendedLogsBecomeJSONObjectsNamedByTheirFieldsDirective(pieceSize: Int) throws {
         let text = """
@@ -180,6 +180,19 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int, columns: [Str
             try split(text, .tsv, pieceSize: pieceSize) == [
                 #"{"date":"2019-12-04","time":"21:02:31","x-edge-location":"LAX1","c-ip":"192.0.2.100","cs(User-Agent)":"Mozilla/5.0%20(X11)","sc-status":"200"}"#,
                 #"{"date":"2019-12-05","c-ip":"-"}"#,
+            ]
+        )
+        let iis = """
+            #Software: Microsoft Internet Information Services 10.0
+            #Version: 1.0
+            #Date: 2026-12-07 10:00:00
+            #Fields: date time s-ip cs-method cs-uri-stem sc-status
+            2026-12-07 10:00:00  10.0.0.1 GET /index.html 200
+
+            """
+        #expect(
+            try split(iis, .tsv, pieceSize: pieceSize) == [
+                #"{"date":"2026-12-07","time":"10:00:00","s-ip":"10.0.0.1","cs-method":"GET","cs-uri-stem":"/index.html","sc-status":"200"}"#
             ]
         )
         #expect(try split("#id\tname\n1\tx\n", .tsv, pieceSize: pieceSize) == [##"{"#id":"1","name":"x"}"##])

@@ -176,6 +176,7 @@ public struct RecordSplitter {
         let fields: [String]
         switch self.format {
         case .csv: fields = try CSVRecordAssembler.fields(of: line)
+        case .tsv where self.w3cExtended == true: fields = Self.splitOnBlanks(line)
         case .tsv: fields = Self.split(line, on: UInt8(ascii: "\t"), collapsing: false)
         default: fields = Self.split(line, on: UInt8(ascii: " "), collapsing: true)
         }
@@ -210,13 +211,14 @@ public struct RecordSplitter {
     }
 
     /// Whether `line` of a `tsv` object is a W3C extended log format directive, taken: `#Fields:` names the
-    /// columns of the rows after it (space-separated, as CloudFront and IIS write it), other directives
-    /// (`#Version:`, `#Date:`, `#Software:`, `#Remark:`) are skipped. Only an object whose first line is
-    /// `#Version:` or `#Fields:` is read so, so a TSV header whose first column starts with `#` is a header.
+    /// columns of the rows after it (space-separated), other directives (`#Version:`, `#Date:`,
+    /// `#Software:`, `#Remark:`) are skipped, and rows are split at spaces or tabs (IIS writes spaces,
+    /// CloudFront tabs). Only an object whose first line is `#Version:`, `#Fields:`, `#Software:` or
+    /// `#Date:` is read so, so a TSV header whose first column starts with `#` is a header.
     private mutating func w3cDirective(_ line: ByteBuffer) throws(RecordFormatFailure) -> Bool {
         let bytes = line.readableBytesView
         if self.w3cExtended == nil {
-            self.w3cExtended = bytes.starts(with: Self.w3cVersion) || bytes.starts(with: Self.w3cFields)
+            self.w3cExtended = Self.w3cFirstDirectives.contains { bytes.starts(with: $0) }
         }
         guard self.w3cExtended == true else { return false }
         guard bytes.first == UInt8(ascii: "#") else {
@@ -240,14 +242,28 @@ public struct RecordSplitter {
         return true
     }
 
-    private static let w3cVersion = Array("#Version:".utf8)
     private static let w3cFields = Array("#Fields:".utf8)
+    private static let w3cFirstDirectives = ["#Version:", "#Fields:", "#Software:", "#Date:"].map { Array($0.utf8) }
 
     private static func split(_ line: ByteBuffer, on separator: UInt8, collapsing: Bool) -> [String] {
+        self.split(line, collapsing: collapsing) { $0 == separator }
+    }
+
+    /// Fields separated by runs of spaces and tabs, as the W3C extended log format separates them
+    /// (CloudFront with tabs, IIS with spaces).
+    private static func splitOnBlanks(_ line: ByteBuffer) -> [String] {
+        self.split(line, collapsing: true) { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    private static func split(
+        _ line: ByteBuffer,
+        collapsing: Bool,
+        isSeparator: (UInt8) -> Bool
+    ) -> [String] {
         var fields: [String] = []
         line.withUnsafeReadableBytes { bytes in
             var start = 0
-            for index in 0...bytes.count where index == bytes.count || bytes[index] == separator {
+            for index in 0...bytes.count where index == bytes.count || isSeparator(bytes[index]) {
                 if !(collapsing && index == start) {
                     fields.append(
                         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
