@@ -64,6 +64,26 @@ import TrawlTesting
         )
     }
 
+    /// CloudWatch Logs data that Firehose wrote (documents back to back) read by a json_lines service is
+    /// sent a document per event, as asked, with a warning naming the service that splits its log events.
+    @Test func cloudWatchLogsDocumentsReadAsJSONLinesAreSentWholeWithAWarning() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let document =
+            #"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"m"}]}"#
+        let path = try directory.write("cw.json", document + document)
+        let (count, _, log) = try await Self.replayCounting(path)
+        #expect(count == 2)
+        let warnings = log.messages(containing: "holds CloudWatch Logs subscription documents")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("the cloudwatch_logs service sends each log event") == true)
+
+        let plain = try directory.write("plain.json", #"{"messageType":"note","logEvents":[]}"# + "\n")
+        let (plainCount, _, plainLog) = try await Self.replayCounting(plain)
+        #expect(plainCount == 1)
+        #expect(plainLog.messages(containing: "CloudWatch Logs").isEmpty)
+    }
+
     @Test func aMissingFileIsSourceError300NamingItOnceAsTheLocation() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

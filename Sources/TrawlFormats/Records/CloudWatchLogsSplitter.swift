@@ -101,7 +101,17 @@ struct CloudWatchLogsSplitter {
         }
     }
 
+    /// Whether `document` is a CloudWatch Logs subscription document (data or control).
+    static func isDocument(_ document: ByteBuffer) -> Bool {
+        document.withUnsafeReadableBytes { raw in
+            guard let type = JSONFieldReader.stringValue(of: Self.messageType, in: raw) else { return false }
+            return (raw[type].elementsEqual(Self.dataMessage) || raw[type].elementsEqual(Self.controlMessage))
+                && JSONFieldReader.value(of: Self.logEvents, in: raw) != nil
+        }
+    }
+
     private static let messageType = Array("messageType".utf8)
+    private static let dataMessage = Array("DATA_MESSAGE".utf8)
     private static let controlMessage = Array("CONTROL_MESSAGE".utf8)
     private static let logEvents = Array("logEvents".utf8)
     private static let message = Array("message".utf8)

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// How an object's (decompressed) bytes split into records: the processors of the S3 collectors' services.
 public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
     /// One JSON value per line (Cloud Funnel, most SaaS exports); blank lines are skipped.
@@ -48,6 +50,13 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
         columns: [String]? = nil
     ) -> RecordSplitter {
         RecordSplitter(format: self, maxRecordBytes: maxRecordBytes, columns: columns)
+    }
+
+    /// Whether `record` is a CloudWatch Logs subscription document (`messageType`, `logEvents`), which the
+    /// `cloudwatch_logs` processor splits into its log events: a service with another processor that meets
+    /// one was likely chosen by mistake.
+    public static func isCloudWatchLogsDocument(_ record: ByteBuffer) -> Bool {
+        CloudWatchLogsSplitter.isDocument(record)
     }
 
     /// `record_max_bytes` by default: far above any real log record (a CloudTrail record, a CloudWatch Logs

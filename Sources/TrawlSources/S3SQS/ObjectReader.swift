@@ -153,6 +153,11 @@ struct ObjectReader {
     private mutating func tagRecords() throws {
         for var record in self.records {
             self.index += 1
+            if self.index == 1, self.setup.format == .jsonLines, RecordFormat.isCloudWatchLogsDocument(record) {
+                self.logger.warning(
+                    "\(self.name) holds CloudWatch Logs subscription documents (messageType, logEvents): the \(self.setup.format) processor sends each document whole as one event; the cloudwatch_logs service sends each log event"
+                )
+            }
             if self.index <= self.alreadyDelivered { continue }
             let tag = self.tagger.tag(of: record)
             if let obfuscator = self.setup.obfuscator {
