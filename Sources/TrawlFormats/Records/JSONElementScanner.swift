@@ -16,7 +16,7 @@ struct JSONElementScanner {
     private var string = JSONStringTracker()
     private var sawRoot = false
     private var rootClosed = false
-    /// Inside the root object, a key is expected next.
+    /// Inside the object searched for the path's next part, a key is expected next.
     private var expectKey = false
     private var capturingKey = false
     /// The current key's bytes as written, escapes included (its first 1,024).
