@@ -206,17 +206,21 @@ func jsonLines(_ prefix: String, count: Int) -> String {
             ["key": "bridge dir/encoded+plus.json", "text": jsonLines("encoded", count: 1)],
             ["key": "data/f0714ca5/part-00000.gz", "text": jsonLines("fdr", count: 2), "compression": "gzip"],
             ["key": "data/f0714ca5/part-00001.gz", "text": jsonLines("fdr1", count: 1), "compression": "gzip"],
+            ["key": "logs/2026/", "text": ""],
         ])
-        func record(_ key: String, name: String = "ObjectCreated:Put") -> [String: Any] {
+        func record(_ key: String, name: String = "ObjectCreated:Put", size: Int = 10) -> [String: Any] {
             [
                 "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": name,
-                "s3": ["bucket": ["name": harness.bucket], "object": ["key": key, "size": 10]],
+                "s3": ["bucket": ["name": harness.bucket], "object": ["key": key, "size": size]],
             ]
         }
         func json(_ object: Any) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         }
-        let s3Event = try json(["Records": [record("a+b/s3+event.json"), record("second.json")]])
+        // A folder the S3 console creates is a zero-byte key ending in /, announced like an object.
+        let s3Event = try json([
+            "Records": [record("a+b/s3+event.json"), record("second.json"), record("logs/2026/", size: 0)]
+        ])
         let sns = try json([
             "Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
             "Message": try json(["Records": [record("sns.json")]]),
@@ -263,6 +267,10 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(harness.log.messages(containing: "names no object to read").count == 2)
         #expect(
             harness.log.messages(containing: "encoded%2Bplus.json does not exist: reading the key decoded").count == 1
+        )
+        #expect(
+            harness.log.messages(containing: "logs/2026/: a zero-byte key ending in / is a console's folder marker")
+                .count == 1
         )
     }
 

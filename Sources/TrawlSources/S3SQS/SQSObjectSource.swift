@@ -602,6 +602,10 @@ public final class SQSObjectSource: PullingSource {
                 logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
                 return
             }
+            guard !(object.key.hasSuffix("/") && object.size == 0) else {
+                logger.debug("Skipping \(object): a zero-byte key ending in / is a console's folder marker, not data")
+                return
+            }
             identity = S3ObjectLedger.identity(of: object, eTag: nil)
             guard let found = try await entryIfNotDelivered(identity, of: object) else { return }
             entry = found
