@@ -29,6 +29,15 @@ public struct S3ObjectSummary: Sendable {
     /// Whether the object's class is one S3 reads only from a restored copy (Glacier Flexible Retrieval,
     /// Deep Archive). Intelligent-Tiering's archive tiers do not show in a listing.
     public var isArchived: Bool { self.storageClass == "GLACIER" || self.storageClass == "DEEP_ARCHIVE" }
+
+    /// Whether this is a folder the S3 console made, not data (``isFolderMarker(key:size:)``).
+    public var isFolderMarker: Bool { Self.isFolderMarker(key: self.key, size: self.size) }
+
+    /// Whether an object of `size` bytes at `key` is a folder the S3 console made: a zero-byte key ending in
+    /// `/`, announced and listed like any object but holding no data. An unknown size is not one.
+    public static func isFolderMarker(key: String, size: Int64?) -> Bool {
+        key.hasSuffix("/") && size == 0
+    }
 }
 
 /// One page of ListObjectsV2.

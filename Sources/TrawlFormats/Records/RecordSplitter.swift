@@ -20,8 +20,8 @@ public struct RecordSplitter {
     private var header: [String]?
     /// Data rows of a delimited format read so far, so a row that does not fit its header is named.
     private var dataRows = 0
-    /// A `tsv` object in the W3C extended log format (CloudFront's standard logs): its first line is a
-    /// `#Version:` or `#Fields:` directive; nil until its first line was read.
+    /// A `tsv` object in the W3C extended log format (CloudFront's and IIS's logs): its first line is a
+    /// `#Version:`, `#Fields:`, `#Software:` or `#Date:` directive; nil until its first line was read.
     private var w3cExtended: Bool?
     private var csvRecord = CSVRecordAssembler()
     private var cloudWatch: CloudWatchLogsSplitter?

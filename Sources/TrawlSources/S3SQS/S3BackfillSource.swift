@@ -132,8 +132,7 @@ public struct S3BackfillSource: PullingSource {
                     }
                     firstPage = false
                     for summary in page.objects {
-                        // A zero-byte key ending in "/" is a console's folder marker, not data.
-                        if summary.key.hasSuffix("/"), summary.size == 0 { continue }
+                        if summary.isFolderMarker { continue }
                         listed += 1
                         guard self.objects.configuration.reads(key: summary.key) else {
                             excluded += 1

@@ -144,7 +144,7 @@ public enum SQSObjectConnectionCheck {
         }
         let listed = Finding(outcome: .ok, line: "\(location): listable\(elsewhere)")
         let object = listing?.objects.first { summary in
-            !(summary.key.hasSuffix("/") && summary.size == 0) && source.configuration.reads(key: summary.key)
+            !summary.isFolderMarker && source.configuration.reads(key: summary.key)
         }
         guard let object else {
             return [

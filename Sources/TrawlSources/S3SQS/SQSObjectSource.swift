@@ -602,7 +602,7 @@ public final class SQSObjectSource: PullingSource {
                 logger.debug("Skipping \(object): its key is excluded by include_keys/exclude_keys")
                 return
             }
-            guard !(object.key.hasSuffix("/") && object.size == 0) else {
+            guard !S3ObjectSummary.isFolderMarker(key: object.key, size: object.size) else {
                 logger.debug("Skipping \(object): a zero-byte key ending in / is a console's folder marker, not data")
                 return
             }
