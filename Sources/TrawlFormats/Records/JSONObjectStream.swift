@@ -21,12 +21,15 @@ struct JSONObjectStream {
             var start: Int? = self.depth > 0 ? 0 : nil
             var index = 0
             while index < raw.count {
-                let byte = raw[index]
-                index += 1
                 if self.string.inString {
-                    _ = self.string.take(byte)
+                    index = self.string.plainTextEnd(in: raw, from: index)
+                    guard index < raw.count else { break }
+                    _ = self.string.take(raw[index])
+                    index += 1
                     continue
                 }
+                let byte = raw[index]
+                index += 1
                 switch byte {
                 case 0x20, 0x09, 0x0a, 0x0d:
                     continue

@@ -19,6 +19,20 @@ struct JSONStringTracker {
         self.inString = true
     }
 
+    /// Inside a string, the index of the first byte from `start` on that ``take(_:)`` must see: a quote, a
+    /// backslash, or the byte a backslash escapes; `raw.count` when there is none. The bytes before it are
+    /// the string's plain text, which a scanner can pass over without taking them one at a time.
+    @inline(__always) func plainTextEnd(in raw: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard !self.escaped else { return start }
+        var index = start
+        while index < raw.count {
+            let byte = raw[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            index += 1
+        }
+        return index
+    }
+
     /// Takes the next byte inside a string.
     @inline(__always) mutating func take(_ byte: UInt8) -> Step {
         if self.escaped {
