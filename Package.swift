@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "TrawlFormats",
             dependencies: [
-                "TrawlCore", "CTrawlCompression",
+                "TrawlCore", "CTrawlCompression", "CTrawlText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -194,6 +194,58 @@ import TrawlTesting
         }
     }
 
+    /// Records of hundreds of bytes, as CloudTrail and Firehose write them, whose insides the scanners pass
+    /// over 64 bytes at a time where no backslash stands: fed in pieces around that block size, damaged or
+    /// not, the outcome does not depend on the pieces, and where Foundation reads the text the records are
+    /// its list's elements (or its objects, back to back).
+    @Test(arguments: [
+        RecordFormat.jsonDocument(listField: "Records"), .jsonDocument(listField: "detail.findings"), .jsonArray,
+        .jsonLines,
+    ])
+    func longRecordsSplitAlikeAcrossBlockBoundariesAndAsFoundationReadsThem(format: RecordFormat) async {
+        var random = SplitMix64(seed: 7_741)
+        let pieceSizes = [1, 63, 64, 65, 129, 1_000, Int.max]
+        var checkedAgainstFoundation = 0
+        for round in 0..<200 {
+            await Task.yield()
+            var generator = RandomJSONText(random: random)
+            let records = (0..<Int.random(in: 1...6, using: &random)).map { _ in generator.longRecord(depth: 0) }
+            let spaced = records.map { generator.blank() + $0 + generator.blank() }
+            let text: String
+            switch format {
+            case .jsonDocument(let field):
+                let path = field.split(separator: ".").map(String.init)
+                var value = "[" + spaced.joined(separator: ",") + "]"
+                for name in path.reversed() {
+                    value = "{\"x\": \(generator.longRecord(depth: 2)), \"\(name)\": \(value)}"
+                }
+                text = value
+            case .jsonArray: text = "[" + spaced.joined(separator: ",") + "]"
+            default: text = records.joined()
+            }
+            random = generator.random
+            var bytes = Array(text.utf8)
+            let damaged = round % 2 == 1
+            if damaged { Self.damage(&bytes, random: &random) }
+            let outcomes = pieceSizes.map { Self.outcome(bytes, format, pieceSize: $0) }
+            let shown = String(decoding: bytes, as: UTF8.self)
+            #expect(outcomes.allSatisfy { $0 == outcomes.last }, "round \(round): \(outcomes) for \(shown)")
+            guard !damaged else { continue }
+            checkedAgainstFoundation += 1
+            guard case .records(let split)? = outcomes.last else {
+                Issue.record("round \(round): \(String(describing: outcomes.last)) for \(shown)")
+                continue
+            }
+            let expected: [String?] =
+                switch format {
+                case .jsonLines: records.map { Self.canonical(text: $0) }
+                default: (Self.expected(bytes, format) ?? nil) ?? [nil]
+                }
+            #expect(split.map { Self.canonical(text: $0) } == expected, "round \(round): \(shown)")
+        }
+        #expect(checkedAgainstFoundation == 100)
+    }
+
     /// CSV with quoted fields holding commas, quotes, line breaks and blanks, ending rows with LF or CRLF:
     /// whole, each row is the object of its header's names and its values; damaged, the outcome still does
     /// not depend on the pieces.
@@ -329,6 +381,35 @@ struct RandomJSONText {
             members = [(self.key(name), self.object(depth: 0, members: members))]
         }
         return self.blank() + self.object(depth: 0, members: members) + self.blank()
+    }
+
+    /// A string of tens to hundreds of bytes: plain text runs that fill 64-byte blocks, brackets, commas
+    /// and colons, multi-byte UTF-8, and in one string of three an escaped quote or backslash.
+    mutating func longString() -> String {
+        var pieces = ["abcdefghijklmnop", "0123456789abcdef0123456789abcdef", "{", "}", "[", "]", ",", ":", "日本語", " "]
+        if Int.random(in: 0..<3, using: &self.random) == 0 { pieces += ["\\\"", "\\\\", "\\n", "\\u00e9"] }
+        let count = Int.random(in: 0...24, using: &self.random)
+        return "\"" + (0..<count).map { _ in pieces.randomElement(using: &self.random)! }.joined() + "\""
+    }
+
+    /// An object of several hundred bytes, most of them in strings, nesting objects and arrays of them.
+    mutating func longRecord(depth: Int) -> String {
+        let members = (0..<Int.random(in: 1...8, using: &self.random)).map { index in
+            let value: String
+            switch Int.random(in: 0..<(depth < 3 ? 6 : 3), using: &self.random) {
+            case 0, 1: value = self.longString()
+            case 2: value = self.scalar()
+            case 3: value = self.longRecord(depth: depth + 1)
+            default:
+                let elements = (0..<Int.random(in: 0...3, using: &self.random)).map { _ in
+                    self.blank()
+                        + (Bool.random(using: &self.random) ? self.longRecord(depth: depth + 1) : self.longString())
+                }
+                value = "[" + elements.joined(separator: ",") + self.blank() + "]"
+            }
+            return self.blank() + "\"k\(index)\"" + self.blank() + ":" + self.blank() + value + self.blank()
+        }
+        return "{" + members.joined(separator: ",") + "}"
     }
 
     /// A CSV text and the rows it holds, each as its header's names to its values.

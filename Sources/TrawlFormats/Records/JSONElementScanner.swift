@@ -62,6 +62,13 @@ struct JSONElementScanner {
             (isPart && last) || (self.matched == 0 && self.listPath.count > 1 && self.keyIs(self.listField ?? []))
     }
 
+    /// Keeps a run of the current key's plain text, up to the key's first 1,024 bytes.
+    private mutating func captureKey(_ raw: UnsafeRawBufferPointer, from start: Int, to end: Int) {
+        let room = 1024 - self.key.count
+        guard room > 0 else { return }
+        self.key.append(contentsOf: raw[start..<min(end, start + room)])
+    }
+
     mutating func scan(_ bytes: ByteBuffer, into records: inout [ByteBuffer]) throws(RecordFormatFailure) {
         var failure: RecordFormatFailure?
         bytes.withUnsafeReadableBytes { raw in
@@ -77,9 +84,29 @@ struct JSONElementScanner {
                 elementStart = index
             }
             var index = 0
+            // Where the inside of an object or array element may next be passed over a block at a time.
+            var blocksFrom = 0
             while index < raw.count {
-                let byte = raw[index]
+                if self.inElement, !self.elementIsScalar, !self.elementIsString, index >= blocksFrom,
+                    let closingDepth = self.targetDepth
+                {
+                    let skipped = JSONNestingSkipper.skip(
+                        raw,
+                        from: index,
+                        depth: &self.depth,
+                        string: &self.string,
+                        closingDepth: closingDepth
+                    )
+                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
+                    index = skipped.end
+                    guard index < raw.count else { break }
+                }
                 if self.string.inString {
+                    let plainEnd = self.string.plainTextEnd(in: raw, from: index)
+                    if self.capturingKey, plainEnd > index { self.captureKey(raw, from: index, to: plainEnd) }
+                    index = plainEnd
+                    guard index < raw.count else { break }
+                    let byte = raw[index]
                     switch self.string.take(byte) {
                     case .closed:
                         self.capturingKey = false
@@ -92,6 +119,7 @@ struct JSONElementScanner {
                     index += 1
                     continue
                 }
+                let byte = raw[index]
                 let atElementLevel = self.targetDepth == self.depth
                 switch byte {
                 case 0x20, 0x09, 0x0a, 0x0d:

@@ -20,7 +20,21 @@ struct JSONObjectStream {
         bytes.withUnsafeReadableBytes { raw in
             var start: Int? = self.depth > 0 ? 0 : nil
             var index = 0
+            // Where the inside of an object may next be passed over a block at a time.
+            var blocksFrom = 0
             while index < raw.count {
+                if self.depth > 0, index >= blocksFrom {
+                    let skipped = JSONNestingSkipper.skip(
+                        raw,
+                        from: index,
+                        depth: &self.depth,
+                        string: &self.string,
+                        closingDepth: 0
+                    )
+                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
+                    index = skipped.end
+                    guard index < raw.count else { break }
+                }
                 if self.string.inString {
                     index = self.string.plainTextEnd(in: raw, from: index)
                     guard index < raw.count else { break }

@@ -33,6 +33,16 @@ struct JSONStringTracker {
         return index
     }
 
+    /// Whether the last byte taken was a backslash inside a string, so the next one is escaped.
+    var isMidEscape: Bool { self.escaped }
+
+    /// Continues from a stretch followed by other means (``JSONNestingSkipper``), which ended in or out of
+    /// a string and never inside an escape.
+    mutating func resume(inString: Bool) {
+        self.inString = inString
+        self.escaped = false
+    }
+
     /// Takes the next byte inside a string.
     @inline(__always) mutating func take(_ byte: UInt8) -> Step {
         if self.escaped {
