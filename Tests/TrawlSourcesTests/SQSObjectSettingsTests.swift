@@ -62,6 +62,38 @@ import TrawlTesting
         #expect(Self.errors("\(setting): userIdentity.type\(rest)").isEmpty)
     }
 
+    /// A field's value that YAML would read as a number, a boolean or null is quoted to stay text: tagging
+    /// CloudTrail by `recipientAccountId` maps account ids such as "123456789012". Yams looks a key up by
+    /// its text re-read without quotes, so a quoted number was missed and the whole mapping refused.
+    @Test func tagMappingKeysAreTheirTextQuotedOrNot() throws {
+        let settings = try SettingsFixture.valid(
+            SQSObjectSettings.self,
+            yaml: """
+                {\(Self.queue), tag_field: recipientAccountId,
+                 tag_mapping: {"123456789012": cloud.aws.prod, 210987654321: cloud.aws.dev, "true": my.app.yes,
+                               "null": my.app.none, "007": my.app.bond, s3.amazonaws.com: cloud.aws.s3}}
+                """
+        )
+        #expect(
+            settings.tagMapping == [
+                "123456789012": "cloud.aws.prod", "210987654321": "cloud.aws.dev", "true": "my.app.yes",
+                "null": "my.app.none", "007": "my.app.bond", "s3.amazonaws.com": "cloud.aws.s3",
+            ]
+        )
+    }
+
+    @Test func aTagMappingThatIsNotAMappingOfTextsIsReportedWhereItIs() {
+        for (mapping, message) in [
+            ("[a, b]", "tag_mapping not of expected type: dict"),
+            ("{a: [my.app.x]}", "tag_mapping maps \"a\" to a list, not one value"),
+            ("{[a]: my.app.x}", "tag_mapping has a key that is not a value: [a]"),
+        ] {
+            let errors = Self.errors("tag_field: f, tag_mapping: \(mapping)")
+            #expect(errors.map(\.message) == [message], "\(mapping)")
+            #expect(errors.first?.location?.hasPrefix("inputs.lake.services.events.tag_mapping") == true)
+        }
+    }
+
     @Test func badRulesAndSpoolDirectoriesAreReportedWhereTheyAre() {
         let errors = Self.errors(
             "obfuscate: [{path: .a, action: drop}, {path: b, action: shred}, {action: drop}], parquet_spool_directory: /nonexistent/dir"

@@ -52,6 +52,11 @@ final class SettingsDecodingContext {
     }
 
     func location(_ codingPath: [any CodingKey]) -> String {
+        self.path(codingPath) + lineSuffix(self.node(at: codingPath))
+    }
+
+    /// The node a coding path leads to from the section's root.
+    func node(at codingPath: [any CodingKey]) -> Node? {
         var node: Node? = self.root
         for key in codingPath {
             if let index = key.intValue {
@@ -60,7 +65,7 @@ final class SettingsDecodingContext {
                 node = node?[key.stringValue]
             }
         }
-        return self.path(codingPath) + lineSuffix(node)
+        return node
     }
 }
 
@@ -173,6 +178,60 @@ public struct SettingsReader<Key: CodingKey & CaseIterable> {
             )
         }
         return nil
+    }
+
+    /// A mapping of texts to texts the user chose both sides of (a field's values to Devo tags), read from
+    /// the YAML nodes as written. Decoded as a `[String: String]`, a quoted key that YAML would read as a
+    /// number, boolean or null (`"123456789012"`, `"true"`) is looked up by Yams as that number and missed,
+    /// so the whole mapping was refused, and a key that is a list or a mapping was dropped unsaid. A key's
+    /// or value's text is taken as written, quoted or not. Nil when absent or reported.
+    public func textMap(_ key: Key) -> [String: String]? {
+        guard let container, container.contains(key) else { return nil }
+        guard let node = self.context?.node(at: self.codingPath + [key]) else {
+            return self.value(key, as: [String: String].self)
+        }
+        guard let mapping = node.mapping else {
+            self.record(
+                .settingWrongType,
+                "\(key.stringValue) not of expected type: dict",
+                at: key,
+                fix: "Make sure \(key.stringValue) is a mapping, e.g. {value: my.app.tag}."
+            )
+            return nil
+        }
+        var texts: [String: String] = [:]
+        for (name, value) in mapping {
+            guard let text = name.scalar?.string else {
+                self.record(
+                    .settingWrongType,
+                    "\(key.stringValue) has a key that is not a value: \(Self.flowText(name))",
+                    at: key,
+                    fix: "Write each key of \(key.stringValue) as one value (quoted if it holds YAML syntax)."
+                )
+                return nil
+            }
+            guard let mapped = value.scalar?.string else {
+                self.record(
+                    .settingWrongType,
+                    "\(key.stringValue) maps \"\(text)\" to \(value.sequence != nil ? "a list" : "a mapping"), not one value",
+                    at: key,
+                    fix: "Give \"\(text)\" one value in \(key.stringValue)."
+                )
+                return nil
+            }
+            texts[text] = mapped
+        }
+        return texts
+    }
+
+    /// A node as one line of YAML, for messages.
+    private static func flowText(_ node: Node) -> String {
+        if let sequence = node.sequence { return "[" + sequence.map(Self.flowText).joined(separator: ", ") + "]" }
+        if let mapping = node.mapping {
+            return "{" + mapping.map { "\(Self.flowText($0.key)): \(Self.flowText($0.value))" }.joined(separator: ", ")
+                + "}"
+        }
+        return node.scalar?.string ?? ""
     }
 
     /// A string; when `allowed` is given, it must be one of those words.

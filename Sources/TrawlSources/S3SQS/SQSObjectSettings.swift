@@ -228,7 +228,7 @@ public struct SQSObjectSettings: Decodable, Sendable {
             format: "a field name or dotted path such as eventSource or userIdentity.type",
             isValid: isFieldPath
         )
-        self.tagMapping = settings.value(.tagMapping, as: [String: String].self) ?? [:]
+        self.tagMapping = settings.textMap(.tagMapping) ?? [:]
         for (value, tag) in self.tagMapping where !isDevoTag(tag) {
             settings.record(
                 .settingWrongFormat,
