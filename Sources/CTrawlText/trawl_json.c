@@ -89,3 +89,24 @@ size_t trawl_json_skip_nested(
     *in_string = carry != 0;
     return index;
 }
+
+size_t trawl_json_string_stop(const uint8_t *bytes, size_t count) {
+    size_t index = 0;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    for (; index + 16 <= count; index += 16) {
+        __m128i text = _mm_loadu_si128((const __m128i *)(bytes + index));
+        int stops = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(text, quote), _mm_cmpeq_epi8(text, backslash)));
+        if (stops != 0) {
+            return index + (size_t)__builtin_ctz((unsigned)stops);
+        }
+    }
+#endif
+    for (; index < count; index++) {
+        if (bytes[index] == '"' || bytes[index] == '\\') {
+            return index;
+        }
+    }
+    return count;
+}

@@ -134,6 +134,31 @@ import TrawlTesting
         #expect(found >= 400)
     }
 
+    /// Records of hundreds of bytes, whose nested values before the field are passed over 64 bytes at a time
+    /// where no backslash stands: the field found is the one Foundation reads, damaged or not.
+    @Test func aLongRandomObjectsFieldIsTheValueFoundationReadsThere() async throws {
+        var generator = RandomJSONText(random: SplitMix64(seed: 7_433))
+        var found = 0
+        for round in 0..<1_000 {
+            await Task.yield()
+            var bytes = Array(generator.longRecord(depth: 0).utf8)
+            if round % 2 == 1 { RecordSplitterRandomDocumentTests.damage(&bytes, random: &generator.random) }
+            let root = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+            let name = "k\(Int.random(in: 0..<8, using: &generator.random))"
+            let value = bytes.withUnsafeBytes { raw in
+                JSONFieldReader.value(of: Array(name.utf8), in: raw).map { String(decoding: raw[$0], as: UTF8.self) }
+            }
+            guard let root else { continue }
+            let expected = root[name].flatMap { RecordSplitterRandomDocumentTests.canonical($0) }
+            #expect(
+                value.flatMap { RecordSplitterRandomDocumentTests.canonical(text: $0) } == expected,
+                "round \(round): \(name) in \(String(decoding: bytes, as: UTF8.self))"
+            )
+            if expected != nil, bytes.count > 256 { found += 1 }
+        }
+        #expect(found >= 200)
+    }
+
     @Test func keysAndFieldMappingsChooseTags() {
         let tagger = RecordTagger(
             tag: "cloud.aws.default",

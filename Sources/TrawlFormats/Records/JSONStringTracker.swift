@@ -1,3 +1,5 @@
+import CTrawlText
+
 /// Follows JSON fed one byte at a time just far enough to tell whether a byte lies inside a string, so a
 /// scanner ignores brackets and quotes written inside strings, across the pieces an object arrives in.
 struct JSONStringTracker {
@@ -24,13 +26,14 @@ struct JSONStringTracker {
     /// the string's plain text, which a scanner can pass over without taking them one at a time.
     @inline(__always) func plainTextEnd(in raw: UnsafeRawBufferPointer, from start: Int) -> Int {
         guard !self.escaped else { return start }
-        var index = start
-        while index < raw.count {
-            let byte = raw[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
-            index += 1
-        }
-        return index
+        return Self.stop(in: raw, from: start)
+    }
+
+    /// The index of the first quote or backslash in `raw` from `start` on, or `raw.count`: where a string's
+    /// plain text ends, found 16 bytes at a time.
+    @inline(__always) static func stop(in raw: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard start < raw.count, let base = raw.baseAddress else { return start }
+        return start + trawl_json_string_stop(base.assumingMemoryBound(to: UInt8.self) + start, raw.count - start)
     }
 
     /// Whether the last byte taken was a backslash inside a string, so the next one is escaped.

@@ -68,6 +68,8 @@ struct JSONCursor {
         var cursor = start
         var escaped = false
         while cursor < self.bytes.count {
+            cursor = JSONStringTracker.stop(in: self.bytes, from: cursor)
+            guard cursor < self.bytes.count else { break }
             let byte = self.bytes[cursor]
             if byte == UInt8(ascii: "\\") {
                 escaped = true
@@ -84,6 +86,22 @@ struct JSONCursor {
         return nil
     }
 
+    /// Moves past the closing quote of the string the cursor is inside (not in the middle of an escape).
+    private mutating func skipRestOfString() -> Bool {
+        while self.index < self.bytes.count {
+            self.index = JSONStringTracker.stop(in: self.bytes, from: self.index)
+            guard self.index < self.bytes.count else { break }
+            switch self.bytes[self.index] {
+            case UInt8(ascii: "\\"): self.index += 2
+            case UInt8(ascii: "\""):
+                self.index += 1
+                return true
+            default: self.index += 1
+            }
+        }
+        return false
+    }
+
     /// Moves past the value starting at the cursor.
     mutating func skipValue() -> Bool {
         guard let first = self.peek else { return false }
@@ -92,7 +110,27 @@ struct JSONCursor {
             return self.string() != nil
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             var depth = 0
+            // Where the value's inside may next be passed over a block at a time (CloudTrail's
+            // `userIdentity`, skipped to reach `eventSource`, is hundreds of bytes).
+            var blocksFrom = self.index
             while self.index < self.bytes.count {
+                if depth > 0, self.index >= blocksFrom {
+                    var string = JSONStringTracker()
+                    let skipped = JSONNestingSkipper.skip(
+                        self.bytes,
+                        from: self.index,
+                        depth: &depth,
+                        string: &string,
+                        closingDepth: 0
+                    )
+                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
+                    self.index = skipped.end
+                    if string.inString {
+                        guard self.skipRestOfString() else { return false }
+                        continue
+                    }
+                    guard self.index < self.bytes.count else { return false }
+                }
                 let byte = self.bytes[self.index]
                 if byte == UInt8(ascii: "\"") {
                     guard self.string() != nil else { return false }
