@@ -290,6 +290,13 @@ import TrawlTesting
         )
         #expect(status == 1, "\(log)")
         #expect(log.contains("SourceError 302"))
+        // Where the damage lies, for whoever opens the file: the record `{"a":` begins at byte 12.
+        #expect(
+            log.contains(
+                "(at the end, 17 bytes of text; its unfinished record starts at byte 12 of the text, after 0 record(s))"
+            ),
+            "\(log)"
+        )
         #expect(log.contains("1 file(s) could not be replayed"))
         let lines = records.map { file in file.map { "<14>Jan  1 00:00:00 vm cloud.aws.cloudtrail.events: \($0)\n" } }
         let inOrder = try String(contentsOfFile: "\(directory.path)/out.log", encoding: .utf8)

@@ -334,6 +334,8 @@ func jsonLines(_ prefix: String, count: Int) -> String {
         #expect(errors.count == 1)
         #expect(errors.first?.contains("bomb.json.gz") == true)
         #expect(errors.first?.contains("longer than record_max_bytes (65536 bytes)") == true)
+        #expect(errors.first?.contains("(between bytes 0 and ") == true, "where in the text: \(errors)")
+        #expect(errors.first?.contains(" of the text, after 0 record(s))") == true)
         #expect(try await harness.messagesLeft() == 1)
     }
 

@@ -67,4 +67,9 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
 /// Why an object's content does not fit its processor, for the SourceError 302 message.
 public struct RecordFormatFailure: Error, Sendable, CustomStringConvertible {
     public var description: String
+
+    /// A failure saying `description`; a reader adds where in the object it lies.
+    public init(description: String) {
+        self.description = description
+    }
 }

@@ -85,8 +85,9 @@ public struct RecordSplitter {
         }
     }
 
-    /// Bytes held for a record (or CloudWatch Logs document) not complete yet.
-    private var pendingBytes: Int {
+    /// Bytes held for a record (or CloudWatch Logs document) not complete yet: the last bytes consumed, where
+    /// a failure at the end can say its unfinished record starts.
+    public var pendingBytes: Int {
         switch self.format {
         case .jsonLines:
             switch self.jsonLayout {

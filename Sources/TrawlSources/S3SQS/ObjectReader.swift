@@ -72,6 +72,8 @@ struct ObjectReader {
     private(set) var index: Int64 = 0
     private var transcoder: TextTranscoder
     private var splitter: RecordSplitter
+    /// Bytes of the object's text (decompressed, in UTF-8) given to the splitter so far.
+    private var textBytes = 0
     private var tagger: ObjectTagger
     private var records: [ByteBuffer] = []
     /// The events of the commit being built, already in the dispatcher's batches, so publishing hands
@@ -123,7 +125,7 @@ struct ObjectReader {
     mutating func drain(_ decompressor: inout ObjectDecompressor) async throws {
         while let piece = try decompressor.next() {
             let text = self.transcoder.transcode(piece)
-            if text.readableBytes > 0 { try self.splitter.consume(text, into: &self.records) }
+            if text.readableBytes > 0 { try self.split(text) }
             try self.tagRecords()
             if self.eventCount >= self.setup.recordsPerCommit { try await self.commit(complete: false) }
             await Task.yield()
@@ -133,9 +135,33 @@ struct ObjectReader {
     /// The object ended: commits the rest and waits until all of it was delivered.
     mutating func finish() async throws {
         let rest = self.transcoder.finish()
-        if rest.readableBytes > 0 { try self.splitter.consume(rest, into: &self.records) }
-        try self.splitter.finish(into: &self.records)
+        if rest.readableBytes > 0 { try self.split(rest) }
+        do {
+            try self.splitter.finish(into: &self.records)
+        } catch {
+            let pending = self.splitter.pendingBytes
+            let unfinished =
+                pending > 0 ? "; its unfinished record starts at byte \(self.textBytes - pending) of the text" : ""
+            throw RecordFormatFailure(
+                description:
+                    "\(error.description) (at the end, \(self.textBytes) bytes of text\(unfinished), after \(self.index + Int64(self.records.count)) record(s))"
+            )
+        }
         try await self.complete()
+    }
+
+    /// Splits the next piece of text, saying where in the object's text a failure lies: an engineer opening a
+    /// large object to see what is wrong needs the place, not only the reason.
+    private mutating func split(_ text: ByteBuffer) throws(RecordFormatFailure) {
+        do {
+            try self.splitter.consume(text, into: &self.records)
+        } catch {
+            throw RecordFormatFailure(
+                description:
+                    "\(error.description) (between bytes \(self.textBytes) and \(self.textBytes + text.readableBytes) of the text, after \(self.index + Int64(self.records.count)) record(s))"
+            )
+        }
+        self.textBytes += text.readableBytes
     }
 
     /// Tags what is left, commits it, and waits until all of the object was delivered.
