@@ -1130,12 +1130,14 @@ struct SentinelOneHarness {
         default:
             (path, source) = ("/web/api/v2.1/threats/", try harness.threatChildren(service))
         }
+        // Updated after the configured start, whenever the tests run: a fixed date fell before it as the
+        // start (36 days before the run) moved past it, and the record was then skipped as delivered before.
+        let updated = SentinelOneSimulator.historicalStart.prefix(10) + "T12:00:00.000000Z"
         try await harness.simulator.fail(
             status: 200,
             count: 40,
             path: path,
-            body:
-                #"{"data":[{"id":"9","updatedAt":"2026-11-01T00:00:00.000000Z"}],"pagination":{"nextCursor":"again"}}"#
+            body: #"{"data":[{"id":"9","updatedAt":"\#(updated)"}],"pagination":{"nextCursor":"again"}}"#
         )
         let delivered = DeliveredEvents()
         let error = await #expect(throws: TrawlError.self) {
