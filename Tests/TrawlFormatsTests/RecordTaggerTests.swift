@@ -111,13 +111,16 @@ import TrawlTesting
                 Bool.random(using: &generator.random) && !fields.isEmpty
                 ? fields.randomElement(using: &generator.random)!
                 : ["eventName_0", "Records_1", "x_2", "tail_3", "Records"].randomElement(using: &generator.random)!
-            let (value, string) = bytes.withUnsafeBytes { raw in
+            let (value, string, scalar) = bytes.withUnsafeBytes { raw in
                 (
                     JSONFieldReader.value(of: Array(name.utf8), in: raw).map {
                         String(decoding: raw[$0], as: UTF8.self)
                     },
                     JSONFieldReader.stringValue(of: Array(name.utf8), in: raw).map {
                         String(decoding: raw[$0], as: UTF8.self)
+                    },
+                    JSONFieldReader.scalarValue(atPath: Array(name.utf8), in: raw).map {
+                        (String(decoding: raw[$0.text], as: UTF8.self), $0.isString)
                     }
                 )
             }
@@ -128,6 +131,15 @@ import TrawlTesting
             #expect((string != nil) == (root[name] is String), "round \(round): \(name) in \(text)")
             if let string {
                 #expect(RecordSplitterRandomDocumentTests.canonical(text: "\"\(string)\"") == expected, "\(text)")
+            }
+            // A string, number or boolean is a scalar, read as Foundation reads it; null, objects and arrays
+            // are none.
+            let isScalar = root[name] is String || root[name] is NSNumber
+            #expect((scalar != nil) == isScalar, "round \(round): \(name) in \(text)")
+            if let (scalarText, isString) = scalar {
+                #expect(isString == (root[name] is String), "\(text)")
+                let written = isString ? "\"\(scalarText)\"" : scalarText
+                #expect(RecordSplitterRandomDocumentTests.canonical(text: written) == expected, "\(text)")
             }
             if expected != nil { found += 1 }
         }
@@ -157,6 +169,35 @@ import TrawlTesting
             if expected != nil, bytes.count > 256 { found += 1 }
         }
         #expect(found >= 200)
+    }
+
+    /// CloudTrail's `readOnly` is a boolean and a finding's `severity` a number: a mapping's keys are their
+    /// text as written, as YAML keys `true` or `404` are; null, objects and arrays fall back.
+    @Test func numbersAndBooleansAreMappedByTheirTextAsWritten() {
+        let tagger = RecordTagger(
+            tag: "cloud.aws.default",
+            fieldRule: .mapping(
+                field: "readOnly",
+                mapping: ["true": "cloud.aws.reads", "false": "cloud.aws.writes", "404": "my.app.missing"],
+                fallback: "cloud.aws.other"
+            )
+        )
+        var object = tagger.forObject(key: "a.json")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly": true, "x": 1}"#)) == "cloud.aws.reads")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":false}"#)) == "cloud.aws.writes")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":"true"}"#)) == "cloud.aws.reads")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly": 404 }"#)) == "my.app.missing")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":404.0}"#)) == "cloud.aws.other")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":null}"#)) == "cloud.aws.other")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":[true]}"#)) == "cloud.aws.other")
+        #expect(object.tag(of: ByteBuffer(string: #"{"readOnly":{"a":true}}"#)) == "cloud.aws.other")
+        #expect(object.fallbacks == 4)
+        let nested = RecordTagger(
+            tag: "cloud.aws.default",
+            fieldRule: .mapping(field: "detail.severity", mapping: ["8": "cloud.aws.high"], fallback: nil)
+        )
+        var finding = nested.forObject(key: "a.json")
+        #expect(finding.tag(of: ByteBuffer(string: #"{"detail":{"severity":8}}"#)) == "cloud.aws.high")
     }
 
     @Test func keysAndFieldMappingsChooseTags() {

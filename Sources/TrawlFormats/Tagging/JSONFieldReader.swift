@@ -28,6 +28,42 @@ public enum JSONFieldReader {
         return nil
     }
 
+    /// The scalar at `path` in `object`, found as ``stringValue(atPath:in:)`` finds a string: a string's raw
+    /// bytes between its quotes (`isString`), or a number's or boolean's text as written (`404`, `8.5`,
+    /// `true`); nil for null, an object, an array or no such field. Tagging by a field maps the values a
+    /// record holds, and CloudTrail's `readOnly` or a finding's `severity` are no strings.
+    public static func scalarValue(
+        atPath path: [UInt8],
+        in object: UnsafeRawBufferPointer
+    ) -> (text: Range<Int>, isString: Bool)? {
+        if let flat = Self.scalarValue(of: path, in: object) { return flat }
+        for dot in path.indices where path[dot] == UInt8(ascii: ".") {
+            guard let inner = Self.value(of: Array(path[..<dot]), in: object),
+                object[inner.lowerBound] == UInt8(ascii: "{")
+            else { continue }
+            let nested = UnsafeRawBufferPointer(rebasing: object[inner])
+            if let found = Self.scalarValue(atPath: Array(path[(dot + 1)...]), in: nested) {
+                return (
+                    (inner.lowerBound + found.text.lowerBound)..<(inner.lowerBound + found.text.upperBound),
+                    found.isString
+                )
+            }
+        }
+        return nil
+    }
+
+    /// The scalar of top-level `key` in `object`, as ``scalarValue(atPath:in:)`` reads it.
+    static func scalarValue(of key: [UInt8], in object: UnsafeRawBufferPointer) -> (text: Range<Int>, isString: Bool)? {
+        var cursor = JSONCursor(object)
+        guard cursor.seekMember(key), let first = cursor.peek else { return nil }
+        if first == UInt8(ascii: "\"") { return cursor.string().map { ($0, true) } }
+        let isNumber = first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        guard isNumber || first == UInt8(ascii: "t") || first == UInt8(ascii: "f") else { return nil }
+        let start = cursor.index
+        guard cursor.skipValue(), cursor.index > start else { return nil }
+        return (start..<cursor.index, false)
+    }
+
     /// The bytes of the value (of any type) of top-level `key` in `object`, or nil when the object lacks it
     /// or is not a JSON object.
     public static func value(of key: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {

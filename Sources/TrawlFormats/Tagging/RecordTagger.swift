@@ -18,7 +18,8 @@ public struct RecordTagger: Sendable {
     /// How a record's own field picks its tag.
     public enum FieldRule: Sendable {
         /// `mapping[value]`, else `fallback` (the object's tag when nil). `field` is a top-level key or a
-        /// dotted path into nested objects (``JSONFieldReader/stringValue(atPath:in:)``).
+        /// dotted path into nested objects; its value a string, number or boolean, mapped by its text
+        /// (``JSONFieldReader/scalarValue(atPath:in:)``).
         case mapping(field: String, mapping: [String: String], fallback: String?)
         /// Cloud Funnel: `edr.sentinelone.dv.<event.category>` for known categories, else `fallback`.
         case cloudFunnel(fallback: String)
@@ -73,16 +74,25 @@ public struct ObjectTagger {
     /// The tag of `record`.
     public mutating func tag(of record: ByteBuffer) -> String {
         guard let field = self.field, let rule = self.rule else { return self.objectTag }
-        let found: (tag: String?, value: [UInt8]?) = record.withUnsafeReadableBytes { bytes in
-            guard let range = JSONFieldReader.stringValue(atPath: field, in: bytes) else { return (nil, nil) }
-            let value = UnsafeRawBufferPointer(rebasing: bytes[range])
-            if let tag = self.cache.tag(of: value) { return (tag, nil) }
-            return (nil, Array(value))
+        let found: (tag: String?, value: [UInt8]?, isString: Bool) = record.withUnsafeReadableBytes { bytes in
+            // A mapping's keys may be numbers or booleans as written (`readOnly: true`); the other rules
+            // read names, which are strings.
+            let located: (text: Range<Int>, isString: Bool)?
+            if case .mapping = rule {
+                located = JSONFieldReader.scalarValue(atPath: field, in: bytes)
+            } else {
+                located = JSONFieldReader.stringValue(atPath: field, in: bytes).map { ($0, true) }
+            }
+            guard let located else { return (nil, nil, true) }
+            let value = UnsafeRawBufferPointer(rebasing: bytes[located.text])
+            if let tag = self.cache.tag(of: value) { return (tag, nil, located.isString) }
+            return (nil, Array(value), located.isString)
         }
         if let cached = found.tag { return cached }
         let value = found.value
-        // The value's text, as a parser reads it: `"aws\/lambda"` maps as `aws/lambda`.
-        let text = value.map { raw in raw.withUnsafeBytes { JSONStringText.unescape($0) } }
+        // The value's text, as a parser reads it: `"aws\/lambda"` maps as `aws/lambda`; a number or boolean
+        // as written.
+        let text = value.map { raw in found.isString ? raw.withUnsafeBytes { JSONStringText.unescape($0) } : raw }
         let tag: String?
         switch rule {
         case .mapping(_, let mapping, _):
