@@ -15,17 +15,8 @@ public enum JSONFieldReader {
     /// dotted key such as `event.category`), else a key ending at one of its dots whose value is an object
     /// holding the rest (`userIdentity.type`), as the obfuscator reads paths; the first found, flat first.
     public static func stringValue(atPath path: [UInt8], in object: UnsafeRawBufferPointer) -> Range<Int>? {
-        if let flat = Self.stringValue(of: path, in: object) { return flat }
-        for dot in path.indices where path[dot] == UInt8(ascii: ".") {
-            guard let inner = Self.value(of: Array(path[..<dot]), in: object),
-                object[inner.lowerBound] == UInt8(ascii: "{")
-            else { continue }
-            let nested = UnsafeRawBufferPointer(rebasing: object[inner])
-            if let found = Self.stringValue(atPath: Array(path[(dot + 1)...]), in: nested) {
-                return (inner.lowerBound + found.lowerBound)..<(inner.lowerBound + found.upperBound)
-            }
-        }
-        return nil
+        Self.first(atPath: path, in: object) { key, object in Self.stringValue(of: key, in: object).map { ($0, ()) } }?
+            .range
     }
 
     /// The scalar at `path` in `object`, found as ``stringValue(atPath:in:)`` finds a string: a string's raw
@@ -36,16 +27,29 @@ public enum JSONFieldReader {
         atPath path: [UInt8],
         in object: UnsafeRawBufferPointer
     ) -> (text: Range<Int>, isString: Bool)? {
-        if let flat = Self.scalarValue(of: path, in: object) { return flat }
+        Self.first(atPath: path, in: object) { key, object in
+            Self.scalarValue(of: key, in: object).map { ($0.text, $0.isString) }
+        }.map { ($0.range, $0.extra) }
+    }
+
+    /// What `read` finds for `path` in `object`: at the top-level key `path` itself, else at a key ending at
+    /// one of its dots whose value is an object where the rest is found; the first found, flat first, its
+    /// range in `object`.
+    private static func first<Extra>(
+        atPath path: [UInt8],
+        in object: UnsafeRawBufferPointer,
+        _ read: (_ key: [UInt8], _ object: UnsafeRawBufferPointer) -> (range: Range<Int>, extra: Extra)?
+    ) -> (range: Range<Int>, extra: Extra)? {
+        if let flat = read(path, object) { return flat }
         for dot in path.indices where path[dot] == UInt8(ascii: ".") {
             guard let inner = Self.value(of: Array(path[..<dot]), in: object),
                 object[inner.lowerBound] == UInt8(ascii: "{")
             else { continue }
             let nested = UnsafeRawBufferPointer(rebasing: object[inner])
-            if let found = Self.scalarValue(atPath: Array(path[(dot + 1)...]), in: nested) {
+            if let found = Self.first(atPath: Array(path[(dot + 1)...]), in: nested, read) {
                 return (
-                    (inner.lowerBound + found.text.lowerBound)..<(inner.lowerBound + found.text.upperBound),
-                    found.isString
+                    (inner.lowerBound + found.range.lowerBound)..<(inner.lowerBound + found.range.upperBound),
+                    found.extra
                 )
             }
         }
