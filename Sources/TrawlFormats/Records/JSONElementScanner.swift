@@ -84,21 +84,16 @@ struct JSONElementScanner {
                 elementStart = index
             }
             var index = 0
-            // Where the inside of an object or array element may next be passed over a block at a time.
-            var blocksFrom = 0
+            var skipper = JSONNestingSkipper()
             while index < raw.count {
-                if self.inElement, !self.elementIsScalar, !self.elementIsString, index >= blocksFrom,
-                    let closingDepth = self.targetDepth
-                {
-                    let skipped = JSONNestingSkipper.skip(
+                if self.inElement, !self.elementIsScalar, !self.elementIsString, let closingDepth = self.targetDepth {
+                    index = skipper.skip(
                         raw,
                         from: index,
                         depth: &self.depth,
                         string: &self.string,
                         closingDepth: closingDepth
                     )
-                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
-                    index = skipped.end
                     guard index < raw.count else { break }
                 }
                 if self.string.inString {

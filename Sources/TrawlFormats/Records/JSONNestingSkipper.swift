@@ -3,21 +3,26 @@ import CTrawlText
 /// Passes over the inside of a JSON value a block of 64 bytes at a time, for the scanners that only need
 /// to know where a record ends: most of a record's bytes lie in strings between brackets that do not end
 /// it, and following them a byte at a time cost CloudTrail's `Records` scanner five times the CPU of
-/// splitting the same events at line breaks.
-enum JSONNestingSkipper {
+/// splitting the same events at line breaks. One skipper serves one piece of bytes.
+struct JSONNestingSkipper {
+    /// Where the next skip may start: after one stopped short of the value's end (a block holding a
+    /// backslash), the byte-at-a-time scan takes the next 64 bytes first.
+    private var blocksFrom = 0
+
     /// Follows `raw` from `start` inside a value that closes when the depth returns to `closingDepth`,
-    /// updating `depth` and `string` as the byte-at-a-time scan would. Returns where the scan must go on
-    /// byte by byte, and whether that is the value's closing bracket (not yet taken). Stops early before
-    /// a block holding a backslash and before the last 63 bytes; never starts in the middle of an escape.
+    /// updating `depth` and `string` as the byte-at-a-time scan would. Returns where that scan goes on: the
+    /// value's closing bracket (not yet taken), a block holding a backslash, or the piece's last 63 bytes.
+    /// Never starts in the middle of an escape.
     @inline(__always)
-    static func skip(
+    mutating func skip(
         _ raw: UnsafeRawBufferPointer,
         from start: Int,
         depth: inout Int,
         string: inout JSONStringTracker,
         closingDepth: Int
-    ) -> (end: Int, atClose: Bool) {
-        guard raw.count - start >= 64, !string.isMidEscape, let base = raw.baseAddress else { return (start, false) }
+    ) -> Int {
+        guard start >= self.blocksFrom, raw.count - start >= 64, !string.isMidEscape, let base = raw.baseAddress
+        else { return start }
         var inString = string.inString
         var level = Int64(depth)
         var atClose = false
@@ -31,6 +36,7 @@ enum JSONNestingSkipper {
         )
         depth = Int(level)
         string.resume(inString: inString)
-        return (start + followed, atClose)
+        if !atClose { self.blocksFrom = start + followed + 64 }
+        return start + followed
     }
 }

@@ -20,19 +20,10 @@ struct JSONObjectStream {
         bytes.withUnsafeReadableBytes { raw in
             var start: Int? = self.depth > 0 ? 0 : nil
             var index = 0
-            // Where the inside of an object may next be passed over a block at a time.
-            var blocksFrom = 0
+            var skipper = JSONNestingSkipper()
             while index < raw.count {
-                if self.depth > 0, index >= blocksFrom {
-                    let skipped = JSONNestingSkipper.skip(
-                        raw,
-                        from: index,
-                        depth: &self.depth,
-                        string: &self.string,
-                        closingDepth: 0
-                    )
-                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
-                    index = skipped.end
+                if self.depth > 0 {
+                    index = skipper.skip(raw, from: index, depth: &self.depth, string: &self.string, closingDepth: 0)
                     guard index < raw.count else { break }
                 }
                 if self.string.inString {

@@ -150,21 +150,19 @@ struct JSONCursor {
             return self.string() != nil
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             var depth = 0
-            // Where the value's inside may next be passed over a block at a time (CloudTrail's
-            // `userIdentity`, skipped to reach `eventSource`, is hundreds of bytes).
-            var blocksFrom = self.index
+            // The inside is passed over a block at a time: CloudTrail's `userIdentity`, skipped to reach
+            // `eventSource`, is hundreds of bytes.
+            var skipper = JSONNestingSkipper()
             while self.index < self.bytes.count {
-                if depth > 0, self.index >= blocksFrom {
+                if depth > 0 {
                     var string = JSONStringTracker()
-                    let skipped = JSONNestingSkipper.skip(
+                    self.index = skipper.skip(
                         self.bytes,
                         from: self.index,
                         depth: &depth,
                         string: &string,
                         closingDepth: 0
                     )
-                    if !skipped.atClose { blocksFrom = skipped.end + 64 }
-                    self.index = skipped.end
                     if string.inString {
                         guard self.skipRestOfString() else { return false }
                         continue
