@@ -55,18 +55,42 @@ static inline uint64_t trawl_prefix_xor(uint64_t bits) {
     return bits;
 }
 
+/// The escapes of a block: `starters`, the backslashes that escape the byte after them, and `escaped`, the
+/// bytes so escaped, reading left to right from `carry` (byte 0 escaped by the block before).
+static inline void trawl_json_escapes(uint64_t backslashes, uint64_t carry, uint64_t *starters, uint64_t *escaped) {
+    uint64_t pending = backslashes & ~carry;
+    *starters = 0;
+    *escaped = carry;
+    while (pending != 0) {
+        uint64_t single = pending & (~pending + 1);
+        uint64_t next = single << 1;
+        *starters |= single;
+        *escaped |= next;
+        pending &= ~(single | next);
+    }
+}
+
 size_t trawl_json_skip_nested(
-    const uint8_t *bytes, size_t count, bool *in_string, int64_t *depth, int64_t stop_depth, bool *at_close) {
+    const uint8_t *bytes, size_t count, bool *in_string, bool *escape_next, int64_t *depth, int64_t stop_depth,
+    bool *at_close) {
     size_t index = 0;
     uint64_t carry = *in_string ? ~(uint64_t)0 : 0;
+    uint64_t escape_carry = *escape_next ? 1 : 0;
     int64_t level = *depth;
     *at_close = false;
     while (count - index >= 64) {
         trawl_json_block block = trawl_json_classify(bytes + index);
+        uint64_t starters = 0;
+        uint64_t escaped = escape_carry;
         if (block.backslashes != 0) {
+            trawl_json_escapes(block.backslashes, escape_carry, &starters, &escaped);
+        }
+        uint64_t inside = trawl_prefix_xor(block.quotes & ~escaped) ^ carry;
+        /* Escapes were read as if every backslash stood in a string; one outside (not JSON) is a plain
+           byte to the byte-at-a-time tracker, which decides that block. */
+        if ((starters & ~inside) != 0) {
             break;
         }
-        uint64_t inside = trawl_prefix_xor(block.quotes) ^ carry;
         uint64_t brackets = (block.opens | block.closes) & ~inside;
         while (brackets != 0) {
             int bit = __builtin_ctzll(brackets);
@@ -75,6 +99,7 @@ size_t trawl_json_skip_nested(
             } else if (level - 1 == stop_depth) {
                 *depth = level;
                 *in_string = false;
+                *escape_next = false;
                 *at_close = true;
                 return index + (size_t)bit;
             } else {
@@ -83,10 +108,12 @@ size_t trawl_json_skip_nested(
             brackets &= brackets - 1;
         }
         carry = (inside >> 63) ? ~(uint64_t)0 : 0;
+        escape_carry = starters >> 63;
         index += 64;
     }
     *depth = level;
     *in_string = carry != 0;
+    *escape_next = escape_carry != 0;
     return index;
 }
 

@@ -40,10 +40,10 @@ struct JSONStringTracker {
     var isMidEscape: Bool { self.escaped }
 
     /// Continues from a stretch followed by other means (``JSONNestingSkipper``), which ended in or out of
-    /// a string and never inside an escape.
-    mutating func resume(inString: Bool) {
+    /// a string, and in one with the next byte escaped or not.
+    mutating func resume(inString: Bool, escapeNext: Bool) {
         self.inString = inString
-        self.escaped = false
+        self.escaped = escapeNext
     }
 
     /// Takes the next byte inside a string.

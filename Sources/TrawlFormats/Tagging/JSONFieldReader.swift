@@ -164,6 +164,7 @@ struct JSONCursor {
                         closingDepth: 0
                     )
                     if string.inString {
+                        if string.isMidEscape { self.index += 1 }
                         guard self.skipRestOfString() else { return false }
                         continue
                     }
