@@ -105,41 +105,24 @@ struct JSONCursor {
     /// Moves past the string whose opening quote is at the cursor; answers the range of its contents.
     mutating func string() -> Range<Int>? {
         let start = self.index + 1
-        var cursor = start
-        var escaped = false
-        while cursor < self.bytes.count {
-            cursor = JSONStringTracker.stop(in: self.bytes, from: cursor)
-            guard cursor < self.bytes.count else { break }
-            let byte = self.bytes[cursor]
-            if byte == UInt8(ascii: "\\") {
-                escaped = true
-                cursor += 2
-                continue
-            }
-            if byte == UInt8(ascii: "\"") {
-                self.index = cursor + 1
-                self.lastStringEscaped = escaped
-                return start..<cursor
-            }
-            cursor += 1
-        }
-        return nil
+        guard let (end, escaped) = self.closingQuote(from: start) else { return nil }
+        self.index = end + 1
+        self.lastStringEscaped = escaped
+        return start..<end
     }
 
-    /// Moves past the closing quote of the string the cursor is inside (not in the middle of an escape).
-    private mutating func skipRestOfString() -> Bool {
-        while self.index < self.bytes.count {
-            self.index = JSONStringTracker.stop(in: self.bytes, from: self.index)
-            guard self.index < self.bytes.count else { break }
-            switch self.bytes[self.index] {
-            case UInt8(ascii: "\\"): self.index += 2
-            case UInt8(ascii: "\""):
-                self.index += 1
-                return true
-            default: self.index += 1
-            }
+    /// The closing quote of a string whose text goes on at `start` (not in the middle of an escape), and
+    /// whether an escape came before it; nil when the bytes end first.
+    private func closingQuote(from start: Int) -> (index: Int, escaped: Bool)? {
+        var cursor = start
+        var escaped = false
+        while true {
+            cursor = JSONStringTracker.stop(in: self.bytes, from: cursor)
+            guard cursor < self.bytes.count else { return nil }
+            if self.bytes[cursor] == UInt8(ascii: "\"") { return (cursor, escaped) }
+            escaped = true
+            cursor += 2
         }
-        return false
     }
 
     /// Moves past the value starting at the cursor.
@@ -164,8 +147,10 @@ struct JSONCursor {
                         closingDepth: 0
                     )
                     if string.inString {
-                        if string.isMidEscape { self.index += 1 }
-                        guard self.skipRestOfString() else { return false }
+                        guard let end = self.closingQuote(from: self.index + (string.isMidEscape ? 1 : 0)) else {
+                            return false
+                        }
+                        self.index = end.index + 1
                         continue
                     }
                     guard self.index < self.bytes.count else { return false }
