@@ -39,16 +39,34 @@ struct ParquetValueBuilder {
         }
     }
 
-    /// Appends value `index` of `dictionary` (the same physical type).
-    mutating func append(from dictionary: ParquetValues, at index: Int) {
+    /// Appends the entries `indices` of `dictionary` (the same physical type), each checked to be below
+    /// its count.
+    mutating func append(entries indices: [UInt32], of dictionary: ParquetValues) throws(ParquetDecodingError) {
         switch dictionary {
-        case .boolean(let values): self.booleans.append(values[index])
-        case .int32(let values): self.int32s.append(values[index])
-        case .int64(let values): self.int64s.append(values[index])
-        case .int96(let values): self.int96s.append(values[index])
-        case .float(let values): self.floats.append(values[index])
-        case .double(let values): self.doubles.append(values[index])
-        case .bytes(let values): self.arrays.append(from: values, at: index)
+        case .boolean(let values): try Self.append(indices, of: values, to: &self.booleans)
+        case .int32(let values): try Self.append(indices, of: values, to: &self.int32s)
+        case .int64(let values): try Self.append(indices, of: values, to: &self.int64s)
+        case .int96(let values): try Self.append(indices, of: values, to: &self.int96s)
+        case .float(let values): try Self.append(indices, of: values, to: &self.floats)
+        case .double(let values): try Self.append(indices, of: values, to: &self.doubles)
+        case .bytes(let values): try self.arrays.append(entries: indices, of: values)
+        }
+    }
+
+    private static func append<Value>(
+        _ indices: [UInt32],
+        of dictionary: [Value],
+        to values: inout [Value]
+    ) throws(ParquetDecodingError) {
+        values.reserveCapacity(values.count + indices.count)
+        for index in indices {
+            guard Int(index) < dictionary.count else {
+                throw ParquetDecodingError(
+                    .corruptPage,
+                    "dictionary index \(index) past the \(dictionary.count) entries"
+                )
+            }
+            values.append(dictionary[Int(index)])
         }
     }
 }

@@ -300,13 +300,7 @@ struct ParquetColumnChunkReader {
             var indices: [UInt32] = []
             indices.reserveCapacity(count)
             try decoder.decode(count, into: &indices)
-            let size = dictionary.count
-            for index in indices {
-                guard Int(index) < size else {
-                    throw ParquetDecodingError(.corruptPage, "dictionary index \(index) past the \(size) entries")
-                }
-                builder.append(from: dictionary, at: Int(index))
-            }
+            try builder.append(entries: indices, of: dictionary)
         case .rle where builder.type == .boolean:
             let length = try reader.littleEndian(UInt32.self, what: "RLE booleans")
             var decoder = try RLEBitPackedHybridDecoder(
