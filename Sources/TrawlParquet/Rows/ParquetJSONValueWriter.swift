@@ -8,68 +8,136 @@ import NIOCore
 /// - floating point numbers in their shortest round-trip form, non-finite ones as null;
 /// - strings, enums and plain binary as JSON strings (invalid UTF-8 replaced with U+FFFD).
 struct ParquetJSONValueWriter {
-    /// The JSON written so far.
-    var out: [UInt8] = []
+    private let storage: ParquetJSONStorage
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// How many bytes were written.
+    private(set) var count = 0
+
+    /// A writer that starts at the beginning of `storage`, which nothing else may use until the writer is
+    /// done.
+    init(_ storage: ParquetJSONStorage) {
+        self.storage = storage
+        self.base = storage.base
+        self.capacity = storage.capacity
+    }
+
+    /// The bytes written so far; valid until the next write.
+    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: self.base, count: self.count) }
+
+    /// Makes room for `bytes` more bytes, so that up to that many can be stored without a further check.
+    @inline(__always) mutating func reserve(_ bytes: Int) {
+        if self.capacity &- self.count < bytes { self.grow(bytes) }
+    }
+
+    @inline(never) private mutating func grow(_ bytes: Int) {
+        self.storage.grow(keeping: self.count, toHold: self.count + bytes)
+        self.base = self.storage.base
+        self.capacity = self.storage.capacity
+    }
+
+    /// Stores a byte in room made by ``reserve(_:)``.
+    @inline(__always) private mutating func put(_ byte: UInt8) {
+        self.base[self.count] = byte
+        self.count &+= 1
+    }
 
     @inline(__always) mutating func byte(_ byte: UInt8) {
-        self.out.append(byte)
+        self.reserve(1)
+        self.put(byte)
+    }
+
+    @inline(__always) mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        self.reserve(bytes.count)
+        if let source = bytes.baseAddress {
+            UnsafeMutableRawPointer(self.base + self.count).copyMemory(from: source, byteCount: bytes.count)
+        }
+        self.count &+= bytes.count
+    }
+
+    /// Appends `count` bytes from `source`, copied a word at a time: for short runs such as keys, where a
+    /// call to `memcpy` costs more than the copy. Reads up to seven bytes past `count`, which the caller
+    /// guarantees are readable.
+    @inline(__always) mutating func appendWords(_ source: UnsafeRawPointer, count: Int) {
+        self.reserve(count &+ 8)
+        let target = UnsafeMutableRawPointer(self.base + self.count)
+        var offset = 0
+        repeat {
+            target.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                toByteOffset: offset,
+                as: UInt64.self
+            )
+            offset &+= 8
+        } while offset < count
+        self.count &+= count
     }
 
     mutating func null() {
-        self.out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        self.reserve(4)
+        self.put(0x6E)
+        self.put(0x75)
+        self.put(0x6C)
+        self.put(0x6C)
     }
 
-    /// The value `index` of `values`, shown as `rendering` says.
-    mutating func value(_ values: ParquetValues, at index: Int, rendering: ParquetRowPlan.Rendering) {
-        switch values {
-        case .boolean(let values):
-            if values[index] {
-                self.out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-            } else {
-                self.out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-            }
-        case .int32(let values): self.int32(values[index], rendering)
-        case .int64(let values): self.int64(values[index], rendering)
-        case .int96(let values):
-            let stamp = values[index]
-            let days = Int64(stamp.julianDay) - 2_440_588
-            let nanoseconds = days &* 86_400_000_000_000 &+ Int64(bitPattern: stamp.nanosecondsOfDay)
-            self.timestamp(nanoseconds, unit: .nanos, utc: false)
-        case .float(let values): self.double(Double(values[index]))
-        case .double(let values): self.double(values[index])
-        case .bytes(let values): self.bytes(values, index, rendering)
+    @inline(__always) mutating func boolean(_ value: Bool) {
+        self.reserve(5)
+        if value {
+            self.put(0x74)
+            self.put(0x72)
+            self.put(0x75)
+            self.put(0x65)
+        } else {
+            self.put(0x66)
+            self.put(0x61)
+            self.put(0x6C)
+            self.put(0x73)
+            self.put(0x65)
         }
     }
 
-    /// A map key: the value's text as a JSON string (a string value as it is, anything else quoted).
-    mutating func key(_ values: ParquetValues, at index: Int, rendering: ParquetRowPlan.Rendering) {
-        let start = self.out.count
-        self.value(values, at: index, rendering: rendering)
-        if self.out.count == start || self.out[start] != UInt8(ascii: "\"") {
-            self.out.insert(UInt8(ascii: "\""), at: start)
-            self.out.append(UInt8(ascii: "\""))
+    mutating func int96(_ stamp: ParquetInt96) {
+        let days = Int64(stamp.julianDay) - 2_440_588
+        let nanoseconds = days &* 86_400_000_000_000 &+ Int64(bitPattern: stamp.nanosecondsOfDay)
+        self.timestamp(nanoseconds, unit: .nanos, utc: false)
+    }
+
+    /// Makes what was written since `start` a map key: a JSON string as it is, anything else (a number, a
+    /// date, nothing) quoted, then the colon.
+    mutating func endKey(startingAt start: Int) {
+        if self.count == start || self.base[start] != UInt8(ascii: "\"") {
+            self.reserve(3)
+            (self.base + start + 1).update(from: self.base + start, count: self.count - start)
+            self.base[start] = UInt8(ascii: "\"")
+            self.count += 1
+            self.put(UInt8(ascii: "\""))
         }
-        self.out.append(UInt8(ascii: ":"))
+        self.byte(UInt8(ascii: ":"))
     }
 
     /// Writes the decimal digits of `value`.
     private mutating func digits(_ value: UInt64, negative: Bool = false) {
-        if negative { self.out.append(UInt8(ascii: "-")) }
+        self.reserve(21)
+        if negative { self.put(UInt8(ascii: "-")) }
         if value < 10 {
-            self.out.append(UInt8(ascii: "0") &+ UInt8(value))
+            self.put(UInt8(ascii: "0") &+ UInt8(value))
             return
         }
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { raw in
-            var position = raw.count
-            var rest = value
-            while rest > 0 {
-                position -= 1
-                raw[position] = UInt8(ascii: "0") &+ UInt8(rest % 10)
-                rest /= 10
-            }
-            self.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[position...]))
+        var length = 0
+        var rest = value
+        while rest > 0 {
+            length += 1
+            rest /= 10
         }
+        rest = value
+        var position = self.count &+ length
+        while rest > 0 {
+            position &-= 1
+            self.base[position] = UInt8(ascii: "0") &+ UInt8(rest % 10)
+            rest /= 10
+        }
+        self.count &+= length
     }
 
     private mutating func signed(_ value: Int64) {
@@ -78,20 +146,20 @@ struct ParquetJSONValueWriter {
 
     /// `value` with at least `width` digits (zeros in front).
     private mutating func padded(_ value: Int64, _ width: Int) {
-        if value < 0 { self.out.append(UInt8(ascii: "-")) }
+        if value < 0 { self.byte(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var count = 1
         while magnitude >= 10 {
             magnitude /= 10
             count += 1
         }
-        for _ in count..<max(count, width) { self.out.append(UInt8(ascii: "0")) }
+        for _ in count..<max(count, width) { self.byte(UInt8(ascii: "0")) }
         self.digits(value.magnitude)
     }
 
     // MARK: Numbers
 
-    private mutating func int32(_ value: Int32, _ rendering: ParquetRowPlan.Rendering) {
+    mutating func int32(_ value: Int32, _ rendering: ParquetRowPlan.Rendering) {
         switch rendering {
         case .date: self.date(days: Int64(value))
         case .decimal(let scale): self.decimal(Int128(value), scale: scale)
@@ -101,7 +169,7 @@ struct ParquetJSONValueWriter {
         }
     }
 
-    private mutating func int64(_ value: Int64, _ rendering: ParquetRowPlan.Rendering) {
+    mutating func int64(_ value: Int64, _ rendering: ParquetRowPlan.Rendering) {
         switch rendering {
         case .timestamp(let unit, let utc): self.timestamp(value, unit: unit, utc: utc)
         case .time(let unit): self.time(value, unit: unit)
@@ -111,12 +179,17 @@ struct ParquetJSONValueWriter {
         }
     }
 
-    private mutating func double(_ value: Double) {
+    private mutating func text(_ text: String) {
+        var text = text
+        text.withUTF8 { self.append(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func double(_ value: Double) {
         guard value.isFinite else {
             self.null()
             return
         }
-        self.out.append(contentsOf: value.description.utf8)
+        self.text(value.description)
     }
 
     /// The unscaled integer with the decimal point `scale` digits from the right.
@@ -127,8 +200,8 @@ struct ParquetJSONValueWriter {
             if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
             digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
         }
-        if negative { self.out.append(UInt8(ascii: "-")) }
-        self.out.append(contentsOf: digits.utf8)
+        if negative { self.byte(UInt8(ascii: "-")) }
+        self.text(digits)
     }
 
     // MARK: Dates and times
@@ -148,26 +221,26 @@ struct ParquetJSONValueWriter {
 
     private mutating func date(days: Int64) {
         let (year, month, day) = Self.civil(days: days)
-        self.out.append(UInt8(ascii: "\""))
+        self.byte(UInt8(ascii: "\""))
         self.calendarDate(year, month, day)
-        self.out.append(UInt8(ascii: "\""))
+        self.byte(UInt8(ascii: "\""))
     }
 
     private mutating func calendarDate(_ year: Int64, _ month: Int64, _ day: Int64) {
         self.padded(year, 4)
-        self.out.append(UInt8(ascii: "-"))
+        self.byte(UInt8(ascii: "-"))
         self.padded(month, 2)
-        self.out.append(UInt8(ascii: "-"))
+        self.byte(UInt8(ascii: "-"))
         self.padded(day, 2)
     }
 
     private mutating func clock(_ seconds: Int64, fraction: Int64, digits: Int) {
         self.padded(seconds / 3600, 2)
-        self.out.append(UInt8(ascii: ":"))
+        self.byte(UInt8(ascii: ":"))
         self.padded(seconds / 60 % 60, 2)
-        self.out.append(UInt8(ascii: ":"))
+        self.byte(UInt8(ascii: ":"))
         self.padded(seconds % 60, 2)
-        self.out.append(UInt8(ascii: "."))
+        self.byte(UInt8(ascii: "."))
         self.padded(fraction, digits)
     }
 
@@ -181,9 +254,9 @@ struct ParquetJSONValueWriter {
 
     private mutating func time(_ value: Int64, unit: ParquetTimeUnit) {
         let (scale, digits) = Self.perSecond(unit)
-        self.out.append(UInt8(ascii: "\""))
+        self.byte(UInt8(ascii: "\""))
         self.clock(value / scale, fraction: value % scale, digits: digits)
-        self.out.append(UInt8(ascii: "\""))
+        self.byte(UInt8(ascii: "\""))
     }
 
     private mutating func timestamp(_ value: Int64, unit: ParquetTimeUnit, utc: Bool) {
@@ -201,110 +274,140 @@ struct ParquetJSONValueWriter {
             days -= 1
         }
         let (year, month, day) = Self.civil(days: days)
-        self.out.append(UInt8(ascii: "\""))
+        self.byte(UInt8(ascii: "\""))
         self.calendarDate(year, month, day)
-        self.out.append(UInt8(ascii: "T"))
+        self.byte(UInt8(ascii: "T"))
         self.clock(inDay, fraction: fraction, digits: digits)
-        if utc { self.out.append(UInt8(ascii: "Z")) }
-        self.out.append(UInt8(ascii: "\""))
+        if utc { self.byte(UInt8(ascii: "Z")) }
+        self.byte(UInt8(ascii: "\""))
     }
 
     // MARK: Bytes
 
-    private mutating func bytes(_ values: ParquetByteArrays, _ index: Int, _ rendering: ParquetRowPlan.Rendering) {
-        let range = values.range(index)
+    /// A byte array value, as `rendering` says: a UUID, a decimal, or (any other) a string.
+    mutating func bytes(_ value: UnsafeRawBufferPointer, _ rendering: ParquetRowPlan.Rendering) {
         switch rendering {
-        case .uuid where range.count == 16:
-            self.out.append(UInt8(ascii: "\""))
-            for (position, byte) in values.bytes[range].enumerated() {
+        case .uuid where value.count == 16:
+            self.reserve(38)
+            self.put(UInt8(ascii: "\""))
+            for (position, byte) in value.enumerated() {
                 if position == 4 || position == 6 || position == 8 || position == 10 {
-                    self.out.append(UInt8(ascii: "-"))
+                    self.put(UInt8(ascii: "-"))
                 }
-                self.out.append(Self.hexDigits[Int(byte >> 4)])
-                self.out.append(Self.hexDigits[Int(byte & 15)])
+                self.put(Self.hexDigit(byte >> 4))
+                self.put(Self.hexDigit(byte & 15))
             }
-            self.out.append(UInt8(ascii: "\""))
-        case .decimal(let scale) where range.count <= 16:
-            self.decimal(Self.bigEndian(values.bytes[range]), scale: scale)
+            self.put(UInt8(ascii: "\""))
+        case .decimal(let scale) where value.count <= 16:
+            self.decimal(Self.bigEndian(value), scale: scale)
         default:
-            values.bytes.withUnsafeBufferPointer { bytes in
-                Self.appendString(UnsafeBufferPointer(rebasing: bytes[range]), to: &self.out)
-            }
+            self.string(value)
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    @inline(__always) private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
+    }
 
     /// A big-endian two's complement integer of up to 16 bytes.
-    private static func bigEndian(_ bytes: ArraySlice<UInt8>) -> Int128 {
+    private static func bigEndian(_ bytes: UnsafeRawBufferPointer) -> Int128 {
         guard let first = bytes.first else { return 0 }
         var value: Int128 = first >= 0x80 ? -1 : 0
         for byte in bytes { value = (value << 8) | Int128(byte) }
         return value
     }
 
-    /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped (`\n`, `\t`...
-    /// or `\u00XX`), the rest copied as UTF-8 (invalid UTF-8 replaced with U+FFFD). Runs that need no
-    /// escaping, nearly all of any text, are copied at once.
-    static func appendString(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        if Self.isPlain(value) {
-            out.append(contentsOf: value)
-        } else if !value.contains(where: { $0 >= 0x80 }) {
-            Self.appendEscaped(value, to: &out)
-        } else {
-            Self.appendEscaped(String(decoding: value, as: UTF8.self).utf8, to: &out)
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    static func appendString(_ value: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        value.withUnsafeBufferPointer { Self.appendString($0, to: &out) }
-    }
-
-    /// Whether `bytes` are ASCII without anything a JSON string must escape (controls, `"` and `\\`),
-    /// checked eight bytes at a time.
-    static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        var index = 0
-        if let base = bytes.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            while index + 8 <= bytes.count {
-                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                // A byte is flagged when it is >= 0x80, < 0x20, or equal to '"' or '\\' (zero after XOR).
-                let control = (word &- ones &* 0x20) & ~word
-                let quote = word ^ (ones &* 0x22)
-                let backslash = word ^ (ones &* 0x5C)
-                let quoteZero = (quote &- ones) & ~quote
-                let backslashZero = (backslash &- ones) & ~backslash
-                if (word | control | quoteZero | backslashZero) & highs != 0 { return false }
-                index += 8
+    /// `value` as a JSON string: quotes, backslashes and control characters escaped (`\n`, `\t`... or
+    /// `\u00XX`), the rest copied as UTF-8 (invalid UTF-8 replaced with U+FFFD). The plain ASCII run at the
+    /// start, nearly all of any text, is checked and copied eight bytes at a time in one pass.
+    mutating func string(_ value: UnsafeRawBufferPointer) {
+        self.reserve(value.count &+ 2)
+        self.put(UInt8(ascii: "\""))
+        let plain =
+            value.baseAddress.map { Self.copyPlain(from: $0, count: value.count, to: self.base + self.count) } ?? 0
+        self.count &+= plain
+        if plain < value.count {
+            let rest = UnsafeRawBufferPointer(rebasing: value[plain...])
+            if !rest.contains(where: { $0 >= 0x80 }) {
+                self.appendEscaped(rest)
+            } else {
+                self.appendEscaped(String(decoding: rest, as: UTF8.self).utf8)
             }
         }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte >= 0x80 || byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
-            index += 1
-        }
-        return true
+        self.byte(UInt8(ascii: "\""))
     }
 
-    private static func appendEscaped<Bytes: Sequence<UInt8>>(_ value: Bytes, to out: inout [UInt8]) {
+    /// `text` as a JSON string, on its own (for the keys of a row plan).
+    static func jsonString(_ text: String) -> [UInt8] {
+        var writer = ParquetJSONValueWriter(ParquetJSONStorage(capacity: text.utf8.count * 6 + 2))
+        var text = text
+        text.withUTF8 { writer.string(UnsafeRawBufferPointer($0)) }
+        return Array(writer.written)
+    }
+
+    /// Copies the bytes of `source` up to the first one that is not plain ASCII for JSON (a control, `"`,
+    /// `\\` or a byte of 0x80 and above) into `destination`, which has room for `count`, and returns how
+    /// many it copied.
+    @inline(__always) private static func copyPlain(
+        from source: UnsafeRawPointer,
+        count: Int,
+        to destination: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let target = UnsafeMutableRawPointer(destination)
+        var index = 0
+        while index &+ 8 <= count {
+            let word = source.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // A byte is flagged when it is >= 0x80, < 0x20, or equal to '"' or '\\' (zero after XOR).
+            let control = (word &- ones &* 0x20) & ~word
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let quoteZero = (quote &- ones) & ~quote
+            let backslashZero = (backslash &- ones) & ~backslash
+            if (word | control | quoteZero | backslashZero) & highs != 0 { break }
+            target.storeBytes(of: word, toByteOffset: index, as: UInt64.self)
+            index &+= 8
+        }
+        while index < count {
+            let byte = source.load(fromByteOffset: index, as: UInt8.self)
+            if byte >= 0x80 || byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+            destination[index] = byte
+            index &+= 1
+        }
+        return index
+    }
+
+    private mutating func appendEscaped<Bytes: Sequence<UInt8>>(_ value: Bytes) {
         for byte in value {
+            self.reserve(6)
             switch byte {
-            case UInt8(ascii: "\""): out += [0x5C, 0x22]
-            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-            case 0x09: out += [0x5C, UInt8(ascii: "t")]
-            case 0x08: out += [0x5C, UInt8(ascii: "b")]
-            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                self.put(0x5C)
+                self.put(byte)
+            case 0x0A:
+                self.put(0x5C)
+                self.put(UInt8(ascii: "n"))
+            case 0x0D:
+                self.put(0x5C)
+                self.put(UInt8(ascii: "r"))
+            case 0x09:
+                self.put(0x5C)
+                self.put(UInt8(ascii: "t"))
+            case 0x08:
+                self.put(0x5C)
+                self.put(UInt8(ascii: "b"))
+            case 0x0C:
+                self.put(0x5C)
+                self.put(UInt8(ascii: "f"))
             case 0..<0x20:
-                out += [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                out.append(Self.hexDigits[Int(byte >> 4)])
-                out.append(Self.hexDigits[Int(byte & 15)])
-            default: out.append(byte)
+                self.put(0x5C)
+                self.put(UInt8(ascii: "u"))
+                self.put(UInt8(ascii: "0"))
+                self.put(UInt8(ascii: "0"))
+                self.put(Self.hexDigit(byte >> 4))
+                self.put(Self.hexDigit(byte & 15))
+            default: self.put(byte)
             }
         }
     }

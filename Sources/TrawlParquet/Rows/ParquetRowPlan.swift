@@ -50,12 +50,15 @@ struct ParquetRowPlan {
 
     private(set) var nodes: [Node] = []
     private(set) var childIDs: [Int] = []
+    /// Every node's key, then ``keyPadding`` zeros, so that a key can be copied eight bytes at a time.
     private(set) var keyBytes: [UInt8] = []
+    static let keyPadding = 8
     private(set) var root = 0
 
     /// The plan of `schema`; with `fields`, only those top-level fields are in the rows.
     init(schema: ParquetSchema, fields: Set<String>? = nil) {
         self.root = self.add(schema.root, repetitionLevel: 0, keeping: fields)
+        self.keyBytes += repeatElement(0, count: Self.keyPadding)
     }
 
     private mutating func add(_ node: ParquetSchema.Node, repetitionLevel: Int, keeping: Set<String>? = nil) -> Int {
@@ -65,7 +68,7 @@ struct ParquetRowPlan {
         let children = self.childIDs.count..<self.childIDs.count + ids.count
         self.childIDs += ids
         let keyStart = self.keyBytes.count
-        ParquetJSONValueWriter.appendString(Array(node.name.utf8)[...], to: &self.keyBytes)
+        self.keyBytes += ParquetJSONValueWriter.jsonString(node.name)
         self.keyBytes.append(UInt8(ascii: ":"))
         var firstLeaf = 0
         var leaves = 0..<0
