@@ -17,6 +17,12 @@ public enum ParquetOracle {
         try await self.lines(["write", directory])
     }
 
+    /// Has pyarrow write a wide file to `path`: 310 string columns, some of whose chunks fall back from a
+    /// dictionary to PLAIN pages part way, and a map keyed by integers, in two row groups of 300 rows.
+    public static func writeWideFile(to path: String) async throws {
+        _ = try await self.lines(["write-wide", path])
+    }
+
     /// Has pyarrow write `rows` rows of two text columns (about 80 bytes each, rendered) to `path` as one row
     /// group: a file whose reading renders many pieces without a row group boundary between them.
     public static func writeOneRowGroup(to path: String, rows: Int) async throws {

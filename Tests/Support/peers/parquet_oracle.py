@@ -8,6 +8,8 @@ form (non-finite as null), binary as UTF-8 text.
   parquet_oracle.py render FILE [--keep-nulls]   one JSON object per line on stdout
   parquet_oracle.py write DIRECTORY              writes OCSF-like files in every codec, both data page
                                                  versions, with and without dictionaries; prints their paths
+  parquet_oracle.py write-wide FILE              writes 310 string columns (dictionaries falling back to
+                                                 PLAIN) and an integer-keyed map, in two row groups
   parquet_oracle.py write-one-row-group FILE ROWS
                                                  writes ROWS rows of two text columns as a single row group
                                                  (about 80 bytes each, rendered); prints the path
@@ -228,11 +230,42 @@ def write_one_row_group(path, rows):
     print(path)
 
 
+def write_wide(path):
+    """Over 300 string columns (more than the renderer holds in place at once), some of whose chunks start
+    dictionary-encoded and fall back to PLAIN pages when the dictionary outgrows its 1 KiB limit, and maps
+    keyed by integers; two row groups."""
+    import random
+    rng = random.Random(11)
+    count = 600
+
+    def maybe(value, chance=0.2):
+        return None if rng.random() < chance else value
+
+    columns = {}
+    for column in range(310):
+        if column % 3 == 0:
+            values = [maybe(rng.choice(["alpha", "beta", "gamma \"q\"", "ñandú", ""])) for _ in range(count)]
+        elif column % 3 == 1:
+            values = [maybe("v%d-%s" % (row, "x" * rng.randint(0, 40))) for row in range(count)]
+        else:
+            values = [maybe(rng.choice(["eu-west-1", "us-east-1", "tab\there"]) + str(row % 50)) for row in range(count)]
+        columns[f"c{column:03d}"] = pa.array(values, type=pa.string())
+    columns["codes"] = pa.array(
+        [maybe([(key, maybe("code %d" % key)) for key in rng.sample(range(-50, 50), rng.randint(0, 4))])
+         for _ in range(count)],
+        type=pa.map_(pa.int32(), pa.string()))
+    pq.write_table(pa.table(columns), path, compression="SNAPPY", row_group_size=300, data_page_size=1024,
+                   dictionary_pagesize_limit=1024)
+    print(path)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "render":
         render(sys.argv[2], "--keep-nulls" in sys.argv[3:])
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "write-wide":
+        write_wide(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "write-one-row-group":
         write_one_row_group(sys.argv[2], int(sys.argv[3]))
     else:
