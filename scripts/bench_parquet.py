@@ -159,7 +159,7 @@ outputs:
             attempts = []
             for attempt in range(args.repeat):
                 print(f"==> {label} (cores {args.cores}, attempt {attempt + 1})")
-                elapsed, cpu, peak, _ = run(command, args.cores)
+                elapsed, cpu, peak, _ = run([(command, args.cores)])
                 written = 0
                 if output:
                     written = os.path.getsize(output)
