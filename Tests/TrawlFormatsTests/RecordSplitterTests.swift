@@ -205,6 +205,21 @@ func split(_ text: String, _ format: RecordFormat, pieceSize: Int, columns: [Str
         }
     }
 
+    /// A tab-separated W3C row is split at its tabs only: a value holding spaces stays one value, and an
+    /// empty value between two tabs keeps its column (splitting at every blank shifted both).
+    @Test(arguments: pieceSizes)
+    func tabSeparatedW3CRowsKeepSpacesAndEmptyValuesInTheirColumns(pieceSize: Int) throws {
+        let text =
+            "#Version: 1.0\n#Fields: date c-ip x-note sc-status\n2019-12-05\t192.0.2.1\ta note with  spaces\t200\n"
+            + "2019-12-06\t\t-\t404\n"
+        #expect(
+            try split(text, .tsv, pieceSize: pieceSize) == [
+                #"{"date":"2019-12-05","c-ip":"192.0.2.1","x-note":"a note with  spaces","sc-status":"200"}"#,
+                #"{"date":"2019-12-06","c-ip":"","x-note":"-","sc-status":"404"}"#,
+            ]
+        )
+    }
+
     /// Cisco Umbrella writes its CSV exports without a header: `columns` names the fields, and every line,
     /// the first included, is a row.
     @Test(arguments: pieceSizes)

@@ -177,7 +177,7 @@ public struct RecordSplitter {
         let fields: [String]
         switch self.format {
         case .csv: fields = try CSVRecordAssembler.fields(of: line)
-        case .tsv where self.w3cExtended == true: fields = Self.splitOnBlanks(line)
+        case .tsv where self.w3cExtended == true: fields = Self.splitW3CRow(line)
         case .tsv: fields = Self.split(line, on: UInt8(ascii: "\t"), collapsing: false)
         default: fields = Self.split(line, on: UInt8(ascii: " "), collapsing: true)
         }
@@ -213,8 +213,8 @@ public struct RecordSplitter {
 
     /// Whether `line` of a `tsv` object is a W3C extended log format directive, taken: `#Fields:` names the
     /// columns of the rows after it (space-separated), other directives (`#Version:`, `#Date:`,
-    /// `#Software:`, `#Remark:`) are skipped, and rows are split at spaces or tabs (IIS writes spaces,
-    /// CloudFront tabs). Only an object whose first line is `#Version:`, `#Fields:`, `#Software:` or
+    /// `#Software:`, `#Remark:`) are skipped, and rows are split at tabs (CloudFront) or, in a row
+    /// without one, at spaces (IIS). Only an object whose first line is `#Version:`, `#Fields:`, `#Software:` or
     /// `#Date:` is read so, so a TSV header whose first column starts with `#` is a header.
     private mutating func w3cDirective(_ line: ByteBuffer) throws(RecordFormatFailure) -> Bool {
         let bytes = line.readableBytesView
@@ -250,10 +250,14 @@ public struct RecordSplitter {
         self.split(line, collapsing: collapsing) { $0 == separator }
     }
 
-    /// Fields separated by runs of spaces and tabs, as the W3C extended log format separates them
-    /// (CloudFront with tabs, IIS with spaces).
-    private static func splitOnBlanks(_ line: ByteBuffer) -> [String] {
-        self.split(line, collapsing: true) { $0 == 0x20 || $0 == 0x09 }
+    /// The fields of a W3C extended log format row: at each tab when the row has one (CloudFront, whose
+    /// values may hold spaces, and where an empty value keeps its column), otherwise at runs of spaces
+    /// (IIS, which writes a space inside a value as `+`).
+    private static func splitW3CRow(_ line: ByteBuffer) -> [String] {
+        if line.readableBytesView.contains(0x09) {
+            return self.split(line, on: 0x09, collapsing: false)
+        }
+        return self.split(line, on: 0x20, collapsing: true)
     }
 
     private static func split(
