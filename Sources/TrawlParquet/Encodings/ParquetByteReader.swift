@@ -64,7 +64,12 @@ func unpackBits(_ bytes: UnsafeRawBufferPointer, index: Int, width: Int) -> UInt
     let start = bit >> 3
     let shift = bit & 7
     var window: UInt64 = 0
-    for offset in 0..<min(8, bytes.count - start) { window |= UInt64(bytes[start + offset]) << UInt64(8 * offset) }
+    if start + 8 <= bytes.count {
+        // Away from the end, the eight bytes holding the value are one little-endian load.
+        window = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+    } else {
+        for offset in 0..<min(8, bytes.count - start) { window |= UInt64(bytes[start + offset]) << UInt64(8 * offset) }
+    }
     var result = window >> UInt64(shift)
     if shift + width > 64, start + 8 < bytes.count {
         result |= UInt64(bytes[start + 8]) << UInt64(64 - shift)

@@ -21,6 +21,7 @@ struct RLEBitPackedHybridDecoder {
             output.append(contentsOf: repeatElement(0, count: count))
             return
         }
+        output.reserveCapacity(output.count + count)
         var left = count
         let mask: UInt64 = self.bitWidth == 32 ? 0xFFFF_FFFF : (1 << UInt64(self.bitWidth)) - 1
         while left > 0 {
