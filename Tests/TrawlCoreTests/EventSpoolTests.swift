@@ -5,11 +5,15 @@ import TrawlCore
 import TrawlTesting
 
 @Suite struct EventSpoolTests {
-    static func spool(_ directory: TemporaryDirectory, maxBytes: Int64 = 1 << 20) throws -> EventSpool {
+    static func spool(
+        _ directory: TemporaryDirectory,
+        output: String = "devo",
+        maxBytes: Int64 = 1 << 20
+    ) throws -> EventSpool {
         try EventSpool(
             store: try FileStateStore(directory: directory.path),
             collectorID: "c1",
-            output: "devo",
+            output: output,
             maxBytes: maxBytes
         )
     }
@@ -30,9 +34,10 @@ import TrawlTesting
     static func damagedSpool(
         _ directory: TemporaryDirectory,
         records: Int,
+        output: String = "devo",
         damagedByte: (_ recordEnds: [Int]) -> Int
     ) throws -> (path: String, bytes: Data, recordEnds: [Int]) {
-        let spool = try Self.spool(directory)
+        let spool = try Self.spool(directory, output: output)
         var recordEnds: [Int] = []
         for index in 0..<records {
             #expect(try spool.append([Event.test("event \(index)")]))
@@ -289,20 +294,15 @@ import TrawlTesting
     @Test func damageThatCannotBeMovedAsideStopsTheOpeningAndLeavesTheSpoolAsItWas() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let (path, bytes, _) = try Self.damagedSpool(directory, records: 3) { _ in 20 }
-        // Every name the copy could take in the minute before or after is already a directory. One run here
-        // opened the spool anyway (not reproduced in 19 more); a virtual machine's clock stepped back after a
-        // pause fits it, so earlier seconds are taken too.
-        let now = Int(Date().timeIntervalSince1970)
-        for second in (now - 60)...(now + 60) {
-            try FileManager.default.createDirectory(
-                atPath: "\(path).damaged-\(second)",
-                withIntermediateDirectories: false
-            )
-        }
-        let failure = #expect(throws: TrawlError.self) { try Self.spool(directory) }
+        // The copy's name adds ".damaged-<seconds>" to the spool's, which with an output named so long is
+        // past the 255 bytes a file name may have: the copy fails whatever the clock says. (Names taken by
+        // directories for the seconds around the test's start let one run here open the spool anyway.)
+        let output = String(repeating: "o", count: 240)
+        let (path, bytes, _) = try Self.damagedSpool(directory, records: 3, output: output) { _ in 20 }
+        let failure = #expect(throws: TrawlError.self) { try Self.spool(directory, output: output) }
         #expect(failure?.code == .spoolFailed)
         #expect(failure?.message.contains("cannot be moved aside") == true, "\(failure?.message ?? "")")
+        #expect(failure?.message.contains("name too long") == true, "\(failure?.message ?? "")")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 
