@@ -5,6 +5,10 @@ import json
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 status, headers, body = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3].encode()
 
 

@@ -10,6 +10,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 lock = threading.Lock()
 state = {"data": [], "faults": [], "requests": 0}
 

@@ -5,6 +5,10 @@ once listening, runs until killed."""
 import asyncio
 import sys
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 target_port, marker, after, cuts = int(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
 state = {"cuts_left": cuts}
 

@@ -10,6 +10,10 @@ import sys
 import time
 import zlib
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 cert, key, ca, out = sys.argv[1:5]
 hold = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

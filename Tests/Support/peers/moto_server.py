@@ -18,6 +18,10 @@ import sys
 from moto.server import main
 from moto.sqs import models
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 _delete_message = models.Queue.delete_message
 
 

@@ -50,6 +50,10 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 LIST_TYPES = {
     "/agents": "agents",
     "/threats": "threats",

@@ -16,6 +16,10 @@ import ssl
 import sys
 import threading
 
+import orphan_guard  # noqa: E402
+
+orphan_guard.exit_when_orphaned()
+
 ALERT_RECORD = 5 + 2 + 1 + 16  # header, alert, inner content type, AEAD tag
 
 cert, key, ca = sys.argv[1:4]
