@@ -107,7 +107,7 @@ import TrawlTesting
         }
         guard data.leaf.maxDefinitionLevel > 0 else { return texts }
         var next = texts.makeIterator()
-        return data.definitionLevels.map { $0 == UInt32(data.leaf.maxDefinitionLevel) ? next.next() : nil }
+        return data.definitionLevels.map { $0 == UInt8(data.leaf.maxDefinitionLevel) ? next.next() : nil }
     }
 
     /// RFC 4180 rows; an empty unquoted field is nil (a null), a quoted one an empty string.
@@ -173,7 +173,7 @@ import TrawlTesting
                         let present =
                             leaf.maxDefinitionLevel == 0
                             ? data.slotCount
-                            : data.definitionLevels.filter { $0 == UInt32(leaf.maxDefinitionLevel) }.count
+                            : data.definitionLevels.filter { $0 == UInt8(leaf.maxDefinitionLevel) }.count
                         #expect(data.values.count == present, "\(name) \(leaf.dottedPath)")
                         if leaf.maxRepetitionLevel > 0 { #expect(data.repetitionLevels.count == data.slotCount) }
                         decoded += 1

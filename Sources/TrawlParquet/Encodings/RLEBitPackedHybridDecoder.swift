@@ -14,9 +14,19 @@ struct RLEBitPackedHybridDecoder {
         self.what = what
     }
 
-    /// Appends exactly `count` values to `output`.
-    mutating func decode(_ count: Int, into output: inout [UInt32]) throws(ParquetDecodingError) {
+    /// Appends exactly `count` values to `output`, whose elements must be at least as wide as the bit width
+    /// (levels, at most 8 bits wide, are decoded into bytes).
+    mutating func decode<Output: FixedWidthInteger & UnsignedInteger>(
+        _ count: Int,
+        into output: inout [Output]
+    ) throws(ParquetDecodingError) {
         guard count > 0 else { return }
+        guard self.bitWidth <= Output.bitWidth else {
+            throw ParquetDecodingError(
+                .unsupported,
+                "\(self.what) are \(self.bitWidth) bits wide, more than the \(Output.bitWidth) they are decoded into"
+            )
+        }
         if self.bitWidth == 0 {
             output.append(contentsOf: repeatElement(0, count: count))
             return
@@ -40,7 +50,7 @@ struct RLEBitPackedHybridDecoder {
                     throw ParquetDecodingError(.corruptPage, "\(self.what) has a run value wider than its bit width")
                 }
                 let taken = Int(min(run, UInt64(left)))
-                output.append(contentsOf: repeatElement(value, count: taken))
+                output.append(contentsOf: repeatElement(Output(truncatingIfNeeded: value), count: taken))
                 left -= taken
             } else {
                 let groups = header >> 1
@@ -51,7 +61,7 @@ struct RLEBitPackedHybridDecoder {
                 let packed = try self.reader.slice(Int(groups) * self.bitWidth, what: self.what)
                 let taken = min(values, left)
                 for index in 0..<taken {
-                    output.append(UInt32(truncatingIfNeeded: unpackBits(packed, index: index, width: self.bitWidth)))
+                    output.append(Output(truncatingIfNeeded: unpackBits(packed, index: index, width: self.bitWidth)))
                 }
                 left -= taken
             }

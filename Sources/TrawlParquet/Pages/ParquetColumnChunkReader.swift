@@ -4,10 +4,11 @@ import NIOCore
 /// included) and its non-null values in order.
 public struct ParquetColumnData: Sendable {
     public var leaf: ParquetSchema.Leaf
-    /// Definition levels; empty when the column's maximum is 0 (every slot holds a value).
-    public var definitionLevels: [UInt32]
-    /// Repetition levels; empty when the column's maximum is 0 (one slot per row).
-    public var repetitionLevels: [UInt32]
+    /// Definition levels, a byte each (a column nested deeper is refused); empty when the column's maximum
+    /// is 0 (every slot holds a value).
+    public var definitionLevels: [UInt8]
+    /// Repetition levels, a byte each; empty when the column's maximum is 0 (one slot per row).
+    public var repetitionLevels: [UInt8]
     public var values: ParquetValues
     /// How many slots the levels describe.
     public var slotCount: Int
@@ -34,9 +35,16 @@ struct ParquetColumnChunkReader {
                 "the chunk's type \(type) differs from the schema's \(self.leaf.element.type.map { "\($0)" } ?? "none")"
             )
         }
+        let depth = max(self.leaf.maxDefinitionLevel, self.leaf.maxRepetitionLevel)
+        guard depth <= Int(UInt8.max) else {
+            throw ParquetDecodingError(
+                .unsupported,
+                "the column is nested \(depth) levels deep; levels are read up to 255"
+            )
+        }
         var builder = ParquetValueBuilder(type: type, typeLength: Int(self.leaf.element.typeLength ?? 0))
-        var definitions: [UInt32] = []
-        var repetitions: [UInt32] = []
+        var definitions: [UInt8] = []
+        var repetitions: [UInt8] = []
         var dictionary: ParquetValues?
         var slots = 0
         var remaining = chunk
@@ -223,7 +231,7 @@ struct ParquetColumnChunkReader {
         count: Int,
         lengthPrefixed: Bool,
         encoding: Int32,
-        into definitions: inout [UInt32]
+        into definitions: inout [UInt8]
     ) throws(ParquetDecodingError) -> Int {
         let maximum = self.leaf.maxDefinitionLevel
         guard maximum > 0 else { return count }
@@ -238,7 +246,7 @@ struct ParquetColumnChunkReader {
             into: &definitions
         )
         var present = 0
-        for index in start..<definitions.count where definitions[index] == UInt32(maximum) { present += 1 }
+        for index in start..<definitions.count where definitions[index] == UInt8(maximum) { present += 1 }
         return present
     }
 
@@ -249,7 +257,7 @@ struct ParquetColumnChunkReader {
         lengthPrefixed: Bool,
         encoding: Int32,
         what: String,
-        into output: inout [UInt32]
+        into output: inout [UInt8]
     ) throws(ParquetDecodingError) {
         guard encoding == ParquetEncoding.rle.rawValue else {
             throw ParquetDecodingError(
@@ -271,7 +279,7 @@ struct ParquetColumnChunkReader {
         )
         let start = output.count
         try decoder.decode(count, into: &output)
-        for index in start..<output.count where output[index] > UInt32(maximum) {
+        for index in start..<output.count where output[index] > UInt8(maximum) {
             throw ParquetDecodingError(.corruptPage, "\(what) hold \(output[index]), above the maximum \(maximum)")
         }
     }

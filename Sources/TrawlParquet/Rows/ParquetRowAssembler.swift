@@ -163,8 +163,7 @@ struct ParquetRowAssembler {
     /// Whether the rows were checked to have used every slot (once all were rendered).
     private var checked = false
     private var cursors: [ParquetLeafCursor] = []
-    /// Every leaf's levels, one byte each (deeper schemas are refused before rendering): a quarter of the
-    /// memory of the decoded levels, in two arrays instead of two per leaf.
+    /// Every leaf's levels, in two arrays instead of two per leaf.
     private var definitions: [UInt8] = []
     private var repetitions: [UInt8] = []
     private var values = ParquetLeafValueTables()
@@ -196,9 +195,8 @@ struct ParquetRowAssembler {
                     repetitionStart: self.repetitions.count
                 )
             )
-            // Levels never exceed their column's maximum (the page decoder checks), so they fit a byte.
-            self.definitions.append(contentsOf: column.definitionLevels.lazy.map { UInt8(truncatingIfNeeded: $0) })
-            self.repetitions.append(contentsOf: column.repetitionLevels.lazy.map { UInt8(truncatingIfNeeded: $0) })
+            self.definitions.append(contentsOf: column.definitionLevels)
+            self.repetitions.append(contentsOf: column.repetitionLevels)
         }
     }
 
