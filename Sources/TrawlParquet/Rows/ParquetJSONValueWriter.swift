@@ -47,7 +47,7 @@ struct ParquetJSONValueWriter {
         self.put(byte)
     }
 
-    @inline(__always) mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    @inline(__always) private mutating func append(_ bytes: UnsafeRawBufferPointer) {
         self.reserve(bytes.count)
         if let source = bytes.baseAddress {
             UnsafeMutableRawPointer(self.base + self.count).copyMemory(from: source, byteCount: bytes.count)

@@ -458,15 +458,9 @@ private struct ParquetRowWalk {
     private mutating func writeMapKey(_ leaf: Int, rendering: ParquetRowPlan.Rendering) throws(ParquetDecodingError) {
         let present = try self.holdsValue(leaf)
         self.cursors[leaf].slot &+= 1
-        guard present else {
-            self.writer.byte(UInt8(ascii: "\""))
-            self.writer.byte(UInt8(ascii: "\""))
-            self.writer.byte(UInt8(ascii: ":"))
-            return
-        }
-        let index = try self.nextValue(leaf)
         let start = self.writer.count
-        self.writeValue(leaf, at: index, rendering)
+        // A null key writes nothing, which endKey quotes as "".
+        if present { self.writeValue(leaf, at: try self.nextValue(leaf), rendering) }
         self.writer.endKey(startingAt: start)
     }
 
