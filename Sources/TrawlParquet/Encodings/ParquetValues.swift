@@ -28,9 +28,10 @@ public struct ParquetByteArrays: Sendable, Equatable {
         self.ends.append(self.bytes.count)
     }
 
-    /// Appends the entries `indices` of `dictionary`, each checked to be below its count. The first call
-    /// adds the dictionary's bytes; a column chunk has one dictionary, so later calls pass the same one.
-    mutating func append(entries indices: [UInt32], of dictionary: ParquetByteArrays) throws(ParquetDecodingError) {
+    /// Appends the entries `indices` of `dictionary`, which the caller checked to be below its count. The
+    /// first call adds the dictionary's bytes; a column chunk has one dictionary, so later calls pass the
+    /// same one.
+    mutating func append(entries indices: [UInt32], of dictionary: ParquetByteArrays) {
         let base: Int
         if let dictionaryBase = self.dictionaryBase {
             base = dictionaryBase
@@ -39,13 +40,9 @@ public struct ParquetByteArrays: Sendable, Equatable {
             self.bytes.append(contentsOf: dictionary.bytes)
             self.dictionaryBase = base
         }
-        let size = dictionary.count
         self.starts.reserveCapacity(self.starts.count + indices.count)
         self.ends.reserveCapacity(self.ends.count + indices.count)
         for index in indices {
-            guard Int(index) < size else {
-                throw ParquetDecodingError(.corruptPage, "dictionary index \(index) past the \(size) entries")
-            }
             self.starts.append(base + dictionary.starts[Int(index)])
             self.ends.append(base + dictionary.ends[Int(index)])
         }

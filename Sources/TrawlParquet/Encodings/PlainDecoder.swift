@@ -39,35 +39,27 @@ struct ParquetValueBuilder {
         }
     }
 
-    /// Appends the entries `indices` of `dictionary` (the same physical type), each checked to be below
-    /// its count.
+    /// Appends the entries `indices` of `dictionary` (the same physical type), once each is checked to be
+    /// below its count.
     mutating func append(entries indices: [UInt32], of dictionary: ParquetValues) throws(ParquetDecodingError) {
+        let size = dictionary.count
+        if let index = indices.first(where: { Int($0) >= size }) {
+            throw ParquetDecodingError(.corruptPage, "dictionary index \(index) past the \(size) entries")
+        }
         switch dictionary {
-        case .boolean(let values): try Self.append(indices, of: values, to: &self.booleans)
-        case .int32(let values): try Self.append(indices, of: values, to: &self.int32s)
-        case .int64(let values): try Self.append(indices, of: values, to: &self.int64s)
-        case .int96(let values): try Self.append(indices, of: values, to: &self.int96s)
-        case .float(let values): try Self.append(indices, of: values, to: &self.floats)
-        case .double(let values): try Self.append(indices, of: values, to: &self.doubles)
-        case .bytes(let values): try self.arrays.append(entries: indices, of: values)
+        case .boolean(let values): Self.append(indices, of: values, to: &self.booleans)
+        case .int32(let values): Self.append(indices, of: values, to: &self.int32s)
+        case .int64(let values): Self.append(indices, of: values, to: &self.int64s)
+        case .int96(let values): Self.append(indices, of: values, to: &self.int96s)
+        case .float(let values): Self.append(indices, of: values, to: &self.floats)
+        case .double(let values): Self.append(indices, of: values, to: &self.doubles)
+        case .bytes(let values): self.arrays.append(entries: indices, of: values)
         }
     }
 
-    private static func append<Value>(
-        _ indices: [UInt32],
-        of dictionary: [Value],
-        to values: inout [Value]
-    ) throws(ParquetDecodingError) {
+    private static func append<Value>(_ indices: [UInt32], of dictionary: [Value], to values: inout [Value]) {
         values.reserveCapacity(values.count + indices.count)
-        for index in indices {
-            guard Int(index) < dictionary.count else {
-                throw ParquetDecodingError(
-                    .corruptPage,
-                    "dictionary index \(index) past the \(dictionary.count) entries"
-                )
-            }
-            values.append(dictionary[Int(index)])
-        }
+        for index in indices { values.append(dictionary[Int(index)]) }
     }
 }
 

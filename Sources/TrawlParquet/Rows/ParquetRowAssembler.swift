@@ -80,13 +80,6 @@ extension ParquetFileReader {
                 location: location
             )
         }
-        if let deep = self.schema.leaves.first(where: { $0.maxDefinitionLevel > 255 }) {
-            throw ParquetError(
-                .unsupported,
-                "column \(deep.dottedPath) is nested \(deep.maxDefinitionLevel) levels deep; rows are rendered up to 255",
-                location: location
-            )
-        }
         return ParquetRowRenderer(
             assembler: ParquetRowAssembler(
                 plan: ParquetRowPlan(schema: self.schema, fields: options.fields),
